@@ -1,0 +1,27 @@
+// Jest runs our TypeScript as native ESM (the Kubernetes client is ESM-only):
+// ts-jest transpiles each file on its own (type-checking is `npm run typecheck`).
+/** @type {import('ts-jest').JestConfigWithTsJest} */
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+  },
+};
+
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/src/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'control-plane',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/testenv/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,216 @@
+// Builds the CustomResourceDefinitions for modelroute.io from the zod schemas,
+// so the API server validates exactly what local mode and `validate` do.
+import { z } from 'zod';
+import {
+  GROUP,
+  VERSION,
+  modelBackendSpec,
+  modelBackendStatus,
+  modelRouteSpec,
+  modelRouteStatus,
+} from './v1alpha1/index.js';
+
+/** An OpenAPI v3 schema node as Kubernetes accepts it (structural). */
+export interface JsonSchemaNode {
+  type?: string;
+  description?: string;
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  additionalProperties?: JsonSchemaNode | boolean;
+  required?: string[];
+  [keyword: string]: unknown;
+}
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    group: string;
+    scope: 'Namespaced';
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: { status: Record<string, never> };
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: JsonSchemaNode };
+    }[];
+  };
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * zod's JSON Schema is close to what Kubernetes wants; this removes the parts a
+ * structural schema forbids or that only add noise (closed objects are
+ * enforced by the API server's pruning and strict field validation instead).
+ */
+export function toStructural(node: unknown): JsonSchemaNode {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+    throw new Error(`expected a schema object, got ${JSON.stringify(node)}`);
+  }
+  const out: JsonSchemaNode = {};
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    if (key === '$schema' || key === 'id') continue;
+    if (key === 'additionalProperties' && value === false) continue;
+    if ((key === 'maximum' && value === MAX_SAFE) || (key === 'minimum' && value === -MAX_SAFE)) continue;
+    if (key === 'properties') {
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toStructural(v)]),
+      );
+    } else if (key === 'items' || (key === 'additionalProperties' && typeof value === 'object')) {
+      out[key] = toStructural(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (out.type === undefined) {
+    throw new Error(`schema node without a type is not structural: ${JSON.stringify(node).slice(0, 200)}`);
+  }
+  return out;
+}
+
+function schemaOf(spec: z.ZodType, status: z.ZodType, description: string): JsonSchemaNode {
+  const convert = (s: z.ZodType) => toStructural(z.toJSONSchema(s, { io: 'input', target: 'openapi-3.0' }));
+  return {
+    type: 'object',
+    description,
+    required: ['spec'],
+    properties: {
+      apiVersion: {
+        type: 'string',
+        description: 'APIVersion defines the versioned schema of this representation of an object.',
+      },
+      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+      metadata: { type: 'object' },
+      spec: convert(spec),
+      status: convert(status),
+    },
+  };
+}
+
+function crd(args: {
+  kind: string;
+  plural: string;
+  shortName: string;
+  description: string;
+  spec: z.ZodType;
+  status: z.ZodType;
+  columns: PrinterColumn[];
+}): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${args.plural}.${GROUP}`,
+      labels: { 'app.kubernetes.io/part-of': 'modelroute' },
+    },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: args.kind,
+        listKind: `${args.kind}List`,
+        plural: args.plural,
+        singular: args.kind.toLowerCase(),
+        shortNames: [args.shortName],
+        categories: ['modelrouting'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: args.columns,
+          schema: { openAPIV3Schema: schemaOf(args.spec, args.status, args.description) },
+        },
+      ],
+    },
+  };
+}
+
+const readyMessage: PrinterColumn = {
+  name: 'Message',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+  description: 'Why the resource is or is not Ready.',
+  priority: 1,
+};
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export function modelRouteCRD(): CustomResourceDefinition {
+  return crd({
+    kind: 'ModelRoute',
+    plural: 'modelroutes',
+    shortName: 'mr',
+    description:
+      'ModelRoute is the model name clients call and the policy that picks a ModelBackend for each request.',
+    spec: modelRouteSpec,
+    status: modelRouteStatus,
+    columns: [
+      { name: 'Model', type: 'string', jsonPath: '.spec.model', description: 'Model name clients send.' },
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: 'Whether the route serves traffic as declared.',
+      },
+      {
+        name: 'Programmed',
+        type: 'string',
+        jsonPath: '.status.programmed',
+        description: 'Proxies running the current table over proxies selected.',
+      },
+      {
+        name: 'Healthy Backends',
+        type: 'string',
+        jsonPath: '.status.healthyBackends',
+        description: 'Healthy backends over referenced backends.',
+      },
+      age,
+      readyMessage,
+    ],
+  });
+}
+
+export function modelBackendCRD(): CustomResourceDefinition {
+  return crd({
+    kind: 'ModelBackend',
+    plural: 'modelbackends',
+    shortName: 'mb',
+    description: 'ModelBackend is one model served at one endpoint, with its pricing, limits and health.',
+    spec: modelBackendSpec,
+    status: modelBackendStatus,
+    columns: [
+      { name: 'Provider', type: 'string', jsonPath: '.spec.provider', description: 'API dialect.' },
+      { name: 'Model', type: 'string', jsonPath: '.spec.model', description: 'Upstream model name.' },
+      { name: 'Health', type: 'string', jsonPath: '.status.health.state', description: 'Healthy, Unhealthy or Unknown.' },
+      {
+        name: '$/1M In',
+        type: 'number',
+        jsonPath: '.spec.pricing.inputPerMillion',
+        description: 'USD per million input tokens.',
+      },
+      {
+        name: '$/1M Out',
+        type: 'number',
+        jsonPath: '.spec.pricing.outputPerMillion',
+        description: 'USD per million output tokens.',
+      },
+      age,
+      readyMessage,
+    ],
+  });
+}

@@ -1,0 +1,175 @@
+// Building blocks shared by the ModelRoute and ModelBackend schemas.
+import { z } from 'zod';
+
+export const GROUP = 'modelroute.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/**
+ * A cross-field rule, written once and enforced twice: as CEL in the CRD (so
+ * `kubectl apply` rejects a bad object at once) and as a zod refinement (so
+ * local mode and `modelroute validate` reject the same files offline).
+ * `holds` must agree with `rule`; the CRD validation suite checks them on the
+ * real API server against the same fixtures.
+ */
+export interface CrossFieldRule<T> {
+  /** CEL expression evaluated with `self` bound to the object. */
+  rule: string;
+  /** Says what is wrong and what to do; names the fields involved. */
+  message: string;
+  /** JSON path (from `self`) of the field to blame, e.g. `.endpoint`. */
+  fieldPath?: string;
+  holds: (value: T) => boolean;
+}
+
+export function withCrossFieldRules<S extends z.ZodType>(
+  schema: S,
+  rules: readonly CrossFieldRule<z.output<S>>[],
+): S {
+  const existing = schema.meta() ?? {};
+  const validations = rules.map(({ rule, message, fieldPath }) =>
+    fieldPath ? { rule, message, fieldPath } : { rule, message },
+  );
+  let out = schema.meta({ ...existing, 'x-kubernetes-validations': validations }) as S;
+  for (const r of rules) {
+    out = out.refine(
+      (value) => {
+        try {
+          return r.holds(value);
+        } catch {
+          return true; // the value is malformed; its field errors say why
+        }
+      },
+      {
+        message: r.message,
+        path: r.fieldPath ? fieldPathToArray(r.fieldPath) : [],
+        // Check even when fields already failed, so one run reports every mistake.
+        when: () => true,
+      },
+    ) as S;
+  }
+  return out;
+}
+
+function fieldPathToArray(fieldPath: string): string[] {
+  return fieldPath.split('.').filter((p) => p.length > 0);
+}
+
+/** A Kubernetes object name (RFC 1123 subdomain, as metadata.name requires). */
+export const objectName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    message: 'must be a lowercase RFC 1123 name: a-z, 0-9, "-" and ".", starting and ending with a-z or 0-9',
+  });
+
+/** A short identifier (RFC 1123 label): rule names, compliance tags. */
+export const labelName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting and ending with a-z or 0-9',
+  });
+
+export const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
+
+/** A Go-style duration such as `500ms`, `30s`, `2m` or `1h30m`. */
+export const duration = z.string().max(32).regex(DURATION_PATTERN, {
+  message: 'must be a duration such as "500ms", "30s", "2m" or "1h30m"',
+});
+
+/** Parses a duration string (already validated by `duration`) into milliseconds. */
+export function durationToMs(value: string): number {
+  if (!DURATION_PATTERN.test(value)) {
+    throw new Error(`invalid duration "${value}": use forms like "500ms", "30s", "2m" or "1h30m"`);
+  }
+  const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, amount, , unit] of value.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * (unitMs[unit as string] ?? 0);
+  }
+  return Math.round(total);
+}
+
+/** Standard Kubernetes label selector. */
+export const labelSelector = z
+  .strictObject({
+    matchLabels: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Labels a proxy pod must carry, all of them.'),
+    matchExpressions: z
+      .array(
+        z.strictObject({
+          key: z.string().min(1).describe('Label key.'),
+          operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to values.'),
+          values: z
+            .array(z.string())
+            .max(64)
+            .optional()
+            .describe('Values for In/NotIn; must be empty for Exists/DoesNotExist.'),
+        }),
+      )
+      .max(16)
+      .optional()
+      .describe('Set-based requirements, all of which must hold.'),
+  })
+  .describe('A Kubernetes label selector.');
+export type LabelSelector = z.infer<typeof labelSelector>;
+
+/**
+ * A status condition, following the Kubernetes API conventions
+ * (metav1.Condition): PascalCase type, CamelCase reason, and a
+ * lastTransitionTime that changes only when status changes.
+ */
+export const condition = z.strictObject({
+  type: z.string().min(1).max(316).describe('Condition type in PascalCase, e.g. Ready.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .describe('Machine-readable CamelCase reason for the last transition.'),
+  message: z.string().max(32768).default('').describe('Human-readable details.'),
+  lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
+  observedGeneration: z
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('The metadata.generation this condition was computed from.'),
+});
+export type Condition = z.infer<typeof condition>;
+
+export const conditions = z
+  .array(condition)
+  .max(16)
+  .meta({
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  })
+  .describe('Current state, one entry per condition type.');
+
+/** Object metadata as far as modelroute reads it; the API server owns the rest. */
+export const objectMeta = z
+  .looseObject({
+    name: objectName,
+    namespace: objectName.optional(),
+    generation: z.int().optional(),
+    resourceVersion: z.string().optional(),
+    creationTimestamp: z.string().optional(),
+    uid: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .describe('Standard object metadata.');
+
+/** Health of a backend as observed by probes and proxies. */
+export const healthState = z.enum(['Healthy', 'Unhealthy', 'Unknown']);
+export type HealthState = z.infer<typeof healthState>;
+
+/** Non-negative integer counter, without zod's safe-integer bounds in the CRD. */
+export const count = z.int().min(0);

@@ -1,0 +1,5 @@
+// modelroute.io/v1alpha1: the API users write. The zod schemas here are the
+// single source of truth for types, CRDs, offline validation and docs.
+export * from './common.js';
+export * from './modelbackend.js';
+export * from './modelroute.js';

@@ -1,0 +1,232 @@
+// ModelBackend: one model served at one endpoint, with its economics and health.
+import { z } from 'zod';
+import {
+  API_VERSION,
+  conditions,
+  count,
+  duration,
+  healthState,
+  labelName,
+  objectMeta,
+  objectName,
+  withCrossFieldRules,
+} from './common.js';
+
+export const PROVIDERS = ['openai', 'azure-openai', 'anthropic', 'openai-compatible'] as const;
+export const provider = z.enum(PROVIDERS);
+export type Provider = z.infer<typeof provider>;
+
+export const CAPABILITIES = [
+  'chat',
+  'completions',
+  'embeddings',
+  'streaming',
+  'tools',
+  'vision',
+  'json-mode',
+  'reasoning',
+  'code',
+  'long-context',
+  'audio',
+] as const;
+export const capability = z.enum(CAPABILITIES);
+export type Capability = z.infer<typeof capability>;
+
+/** http(s) URLs, plus simulate:// for local mode's simulated backends. */
+export const ENDPOINT_PATTERN = /^(https?|simulate):\/\/[^\s/?#]+([/?#][^\s]*)?$/;
+
+const serviceRef = z
+  .strictObject({
+    name: objectName.describe('Name of a Service in the ModelBackend\'s namespace.'),
+    port: z.int().min(1).max(65535).describe('Service port number.'),
+    path: z
+      .string()
+      .max(1024)
+      .regex(/^\/[^\s?#]*$/, { message: 'must be an absolute URL path such as "/v1"' })
+      .default('/v1')
+      .describe('Path prefix of the OpenAI-compatible API on that service.'),
+    scheme: z.enum(['http', 'https']).default('http').describe('Scheme used to reach the service.'),
+  })
+  .describe('An in-cluster Service serving the model; resolved to its cluster DNS name.');
+
+const secretKeyRef = z
+  .strictObject({
+    name: objectName.describe('Name of a Secret in the ModelBackend\'s namespace.'),
+    key: z.string().min(1).max(253).default('apiKey').describe('Key within the Secret holding the API key.'),
+  })
+  .describe('Reference to the Secret holding the API key. Only the reference is ever stored or logged.');
+
+const pricing = z
+  .strictObject({
+    inputPerMillion: z.number().min(0).default(0).describe('USD per million input (prompt) tokens.'),
+    outputPerMillion: z.number().min(0).default(0).describe('USD per million output (completion) tokens.'),
+    cachedInputPerMillion: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million cached input tokens; defaults to inputPerMillion.'),
+  })
+  .describe('Price list used for cost accounting, least-cost routing and budgets.');
+
+const limits = z
+  .strictObject({
+    rpm: z.int().min(1).optional().describe('Requests per minute each proxy may send.'),
+    tpm: z.int().min(1).optional().describe('Tokens per minute each proxy may send.'),
+    maxConcurrency: z.int().min(1).optional().describe('Requests in flight per proxy.'),
+  })
+  .describe('Local limits each proxy enforces for this backend.');
+
+const azure = z
+  .strictObject({
+    deployment: z.string().min(1).max(256).describe('Azure OpenAI deployment name.'),
+    apiVersion: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: 'must look like "2024-10-21" or "2024-12-01-preview"' })
+      .default('2024-10-21')
+      .describe('Azure OpenAI api-version query parameter.'),
+  })
+  .describe('Azure OpenAI settings; required when provider is azure-openai.');
+
+const anthropic = z
+  .strictObject({
+    version: z.string().min(1).default('2023-06-01').describe('Value of the anthropic-version header.'),
+  })
+  .describe('Anthropic settings.');
+
+const healthCheck = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Whether the controller probes this backend.'),
+    probe: z
+      .enum(['models', 'completion', 'http'])
+      .default('models')
+      .describe('models: GET <base>/models; completion: a 1-token completion; http: GET of path.'),
+    path: z
+      .string()
+      .regex(/^\/[^\s]*$/, { message: 'must be an absolute URL path such as "/health"' })
+      .optional()
+      .describe('Path probed when probe is http.'),
+    interval: duration.default('30s').describe('Time between probes.'),
+    timeout: duration.default('5s').describe('Time a probe may take before it counts as failed.'),
+    unhealthyThreshold: z.int().min(1).max(100).default(3).describe('Consecutive failures before Unhealthy.'),
+    healthyThreshold: z.int().min(1).max(100).default(2).describe('Consecutive successes before Healthy again.'),
+  })
+  .describe('Active health checking.');
+
+export const backendTimeouts = z
+  .strictObject({
+    connect: duration.optional().describe('Time to establish a connection.'),
+    firstToken: duration.optional().describe('Time until the first response byte (first token when streaming).'),
+    total: duration.optional().describe('Time for the whole response.'),
+  })
+  .describe('Per-attempt timeouts.');
+
+export const modelBackendSpec = withCrossFieldRules(
+  z
+    .strictObject({
+      provider: provider.describe('API dialect: openai, azure-openai, anthropic or openai-compatible (vLLM, TGI, Ollama, ...).'),
+      endpoint: z
+        .string()
+        .max(2048)
+        .regex(ENDPOINT_PATTERN, {
+          message: 'must be an absolute http(s):// URL such as "https://api.openai.com/v1" (simulate:// in local mode)',
+        })
+        .optional()
+        .describe('Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef.'),
+      serviceRef: serviceRef.optional(),
+      model: z.string().min(1).max(256).describe('Model name sent upstream.'),
+      secretRef: secretKeyRef.optional(),
+      azure: azure.optional(),
+      anthropic: anthropic.optional(),
+      pricing: pricing.optional(),
+      contextWindow: z.int().min(1).optional().describe('Maximum prompt plus output tokens the model accepts.'),
+      maxOutputTokens: z.int().min(1).optional().describe('Maximum output tokens the model produces.'),
+      limits: limits.optional(),
+      capabilities: z
+        .array(capability)
+        .max(CAPABILITIES.length)
+        .default(['chat'])
+        .meta({ 'x-kubernetes-list-type': 'set' })
+        .describe('What the model can do; requests needing a capability skip backends without it.'),
+      quality: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .describe('Relative answer quality from 0 (weakest) to 1 (strongest); used by cost-quality routing.'),
+      compliance: z
+        .array(labelName)
+        .max(32)
+        .default([])
+        .meta({ 'x-kubernetes-list-type': 'set' })
+        .describe('Compliance tags this backend is approved for (e.g. hipaa, gdpr, eu-residency).'),
+      healthCheck: healthCheck.optional(),
+      timeouts: backendTimeouts.optional(),
+    })
+    .describe('Desired state of a ModelBackend.'),
+  [
+    {
+      rule: 'has(self.endpoint) != has(self.serviceRef)',
+      message: 'set exactly one of spec.endpoint or spec.serviceRef',
+      holds: (s) => (s.endpoint === undefined) !== (s.serviceRef === undefined),
+    },
+    {
+      rule: "self.provider != 'azure-openai' || has(self.azure)",
+      message: 'spec.azure (deployment, apiVersion) is required when spec.provider is azure-openai',
+      holds: (s) => s.provider !== 'azure-openai' || s.azure !== undefined,
+    },
+    {
+      rule: "!has(self.healthCheck) || !has(self.healthCheck.probe) || self.healthCheck.probe != 'http' || has(self.healthCheck.path)",
+      message: 'spec.healthCheck.path is required when spec.healthCheck.probe is http',
+      fieldPath: '.healthCheck',
+      holds: (s) => s.healthCheck?.probe !== 'http' || s.healthCheck.path !== undefined,
+    },
+    {
+      rule: '!has(self.maxOutputTokens) || !has(self.contextWindow) || self.maxOutputTokens <= self.contextWindow',
+      message: 'spec.maxOutputTokens must not exceed spec.contextWindow',
+      fieldPath: '.maxOutputTokens',
+      holds: (s) =>
+        s.maxOutputTokens === undefined || s.contextWindow === undefined || s.maxOutputTokens <= s.contextWindow,
+    },
+  ],
+);
+export type ModelBackendSpec = z.infer<typeof modelBackendSpec>;
+
+export const modelBackendStatus = z
+  .strictObject({
+    observedGeneration: count.optional().describe('The metadata.generation this status describes.'),
+    conditions: conditions.optional(),
+    health: z
+      .strictObject({
+        state: healthState.describe('Healthy, Unhealthy or Unknown.'),
+        reason: z.string().max(256).optional().describe('CamelCase reason for the current state.'),
+        message: z.string().max(4096).optional().describe('Details of the last probe or failure.'),
+        consecutiveFailures: count.default(0).describe('Failed probes in a row.'),
+        consecutiveSuccesses: count.default(0).describe('Successful probes in a row.'),
+        lastProbeTime: z.string().optional().describe('When the last probe ran (RFC 3339).'),
+        lastTransitionTime: z.string().optional().describe('When state last changed (RFC 3339).'),
+      })
+      .optional()
+      .describe('Health as seen by active probes and proxy outcome stats.'),
+    resolvedEndpoint: z.string().max(2048).optional().describe('The base URL proxies use.'),
+    observed: z
+      .strictObject({
+        latencyMs: z.number().min(0).optional().describe('Typical (EWMA) request latency in milliseconds.'),
+        errorRate: z.number().min(0).max(1).optional().describe('Share of failed requests in the recent window.'),
+        requests: count.optional().describe('Requests seen in the recent window.'),
+      })
+      .optional()
+      .describe('Outcome statistics reported by the proxies.'),
+  })
+  .describe('Observed state of a ModelBackend.');
+export type ModelBackendStatus = z.infer<typeof modelBackendStatus>;
+
+export const modelBackend = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ModelBackend'),
+  metadata: objectMeta,
+  spec: modelBackendSpec,
+  status: modelBackendStatus.optional(),
+});
+export type ModelBackend = z.infer<typeof modelBackend>;
+/** A ModelBackend as written by users (defaults not yet applied). */
+export type ModelBackendInput = z.input<typeof modelBackend>;

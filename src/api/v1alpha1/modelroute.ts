@@ -1,0 +1,385 @@
+// ModelRoute: the model name clients call, and the policy that picks a backend.
+import { z } from 'zod';
+import { capability } from './modelbackend.js';
+import {
+  API_VERSION,
+  conditions,
+  count,
+  duration,
+  healthState,
+  labelName,
+  labelSelector,
+  objectMeta,
+  objectName,
+  withCrossFieldRules,
+} from './common.js';
+
+export const STRATEGIES = [
+  'weighted',
+  'priority',
+  'least-latency',
+  'least-cost',
+  'least-busy',
+  'cost-quality',
+] as const;
+export const strategy = z.enum(STRATEGIES);
+export type Strategy = z.infer<typeof strategy>;
+
+/** A name clients put in the request's `model` field. */
+export const clientModelName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, {
+    message: 'must start with a letter or digit and use only letters, digits and . _ : / @ + -',
+  });
+
+const headerMatch = withCrossFieldRules(
+  z
+    .strictObject({
+      name: z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { message: 'must be a valid HTTP header name' })
+        .describe('Header name (case-insensitive).'),
+      type: z
+        .enum(['Exact', 'Prefix', 'RegularExpression', 'Present'])
+        .default('Exact')
+        .describe('How value is compared: Exact, Prefix, RegularExpression (must match the whole value; RE2 syntax) or Present.'),
+      value: z.string().max(512).optional().describe('Value to compare; not used with Present.'),
+    })
+    .describe('A condition on one request header.'),
+  [
+    {
+      rule: "(has(self.type) && self.type == 'Present') || has(self.value)",
+      message: 'value is required unless type is Present',
+      fieldPath: '.value',
+      holds: (h) => h.type === 'Present' || h.value !== undefined,
+    },
+    {
+      // An invalid pattern makes matches() fail, and the API server rejects the object.
+      rule: "!has(self.type) || self.type != 'RegularExpression' || !has(self.value) || ''.matches(self.value) || !''.matches(self.value)",
+      message: 'value must be a valid regular expression',
+      fieldPath: '.value',
+      holds: (h) => h.type !== 'RegularExpression' || h.value === undefined || isValidRegex(h.value),
+    },
+  ],
+);
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const intRange = withCrossFieldRules(
+  z
+    .strictObject({
+      min: z.int().min(0).optional().describe('Smallest value that matches (inclusive).'),
+      max: z.int().min(0).optional().describe('Largest value that matches (inclusive).'),
+    })
+    .describe('An inclusive integer range; either end may be left open.'),
+  [
+    {
+      rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+      message: 'min must not exceed max',
+      fieldPath: '.min',
+      holds: (r) => r.min === undefined || r.max === undefined || r.min <= r.max,
+    },
+  ],
+);
+
+const scoreRange = withCrossFieldRules(
+  z
+    .strictObject({
+      min: z.number().min(0).max(1).optional().describe('Smallest score that matches (inclusive).'),
+      max: z.number().min(0).max(1).optional().describe('Largest score that matches (inclusive).'),
+    })
+    .describe('An inclusive range of scores between 0 and 1.'),
+  [
+    {
+      rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+      message: 'min must not exceed max',
+      fieldPath: '.min',
+      holds: (r) => r.min === undefined || r.max === undefined || r.min <= r.max,
+    },
+  ],
+);
+
+const stringList = (what: string) =>
+  z
+    .array(z.string().min(1).max(256))
+    .max(64)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .describe(what);
+
+export const routeMatch = z
+  .strictObject({
+    headers: z
+      .array(headerMatch)
+      .max(8)
+      .optional()
+      .describe('Header conditions, all of which must hold.'),
+    tenants: stringList('Tenants (x-modelroute-tenant header) this match accepts; any of them.'),
+    priorities: stringList('Request priorities (x-modelroute-priority header) this match accepts; any of them.'),
+    tasks: stringList('Task kinds (x-modelroute-task header) this match accepts; any of them.'),
+    promptTokens: intRange.optional().describe('Range of prompt sizes, in tokens.'),
+    difficulty: scoreRange.optional().describe('Range of prompt difficulty scores (0 easy .. 1 hard).'),
+    capabilities: z
+      .array(capability)
+      .max(16)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe('Matches requests that need all of these capabilities (e.g. vision for images).'),
+    compliance: z
+      .array(labelName)
+      .max(32)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe('Matches requests that require all of these compliance tags (x-modelroute-compliance header).'),
+  })
+  .describe('Conditions on a request; all fields present must hold. An empty match matches every request.');
+export type RouteMatch = z.infer<typeof routeMatch>;
+
+export const backendRef = z
+  .strictObject({
+    name: objectName.describe('Name of a ModelBackend in the same namespace.'),
+    weight: z.int().min(0).max(1_000_000).default(1).describe('Relative share of traffic; 0 drains the backend.'),
+    priority: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe('Tier: lower numbers are tried first; higher tiers only when lower ones have no usable backend.'),
+  })
+  .describe('A ModelBackend this rule may send requests to.');
+export type BackendRef = z.infer<typeof backendRef>;
+
+const costQuality = withCrossFieldRules(
+  z
+    .strictObject({
+      threshold: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .describe('Difficulty at or above which requests go to the strongest backend.'),
+      strongShare: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .describe('Target share of requests sent to the strongest backend; the threshold is derived from it.'),
+    })
+    .describe('Settings of the cost-quality strategy. Set at most one of threshold or strongShare; with neither, difficulty is compared with each backend\'s quality.'),
+  [
+    {
+      rule: '!(has(self.threshold) && has(self.strongShare))',
+      message: 'set at most one of threshold or strongShare',
+      holds: (c) => c.threshold === undefined || c.strongShare === undefined,
+    },
+  ],
+);
+
+export const routeRule = withCrossFieldRules(
+  z
+    .strictObject({
+      name: labelName.describe('Unique name of the rule within the route; appears in headers, metrics and traces.'),
+      matches: z
+        .array(routeMatch)
+        .max(8)
+        .optional()
+        .describe('The rule applies when any of these matches holds; omitted or empty means every request.'),
+      backendRefs: z
+        .array(backendRef)
+        .min(1)
+        .max(16)
+        .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+        .describe('Candidate backends.'),
+      strategy: strategy
+        .default('weighted')
+        .describe('How a backend is chosen within a priority tier: weighted, priority, least-latency, least-cost, least-busy or cost-quality.'),
+      costQuality: costQuality.optional(),
+    })
+    .describe('Requests matching this rule are served by its backends.'),
+  [
+    {
+      rule: 'self.backendRefs.exists(b, !has(b.weight) || b.weight > 0)',
+      message: 'backendRefs weights must sum to more than 0: give at least one backendRef a weight above 0',
+      fieldPath: '.backendRefs',
+      holds: (r) => r.backendRefs.some((b) => b.weight > 0),
+    },
+    {
+      rule: "!has(self.costQuality) || (has(self.strategy) && self.strategy == 'cost-quality')",
+      message: 'costQuality may only be set when strategy is cost-quality',
+      fieldPath: '.costQuality',
+      holds: (r) => r.costQuality === undefined || r.strategy === 'cost-quality',
+    },
+    {
+      rule: "!has(self.strategy) || self.strategy != 'cost-quality' || size(self.backendRefs) >= 2",
+      message: 'the cost-quality strategy needs at least two backendRefs (a cheaper and a stronger one)',
+      fieldPath: '.backendRefs',
+      holds: (r) => r.strategy !== 'cost-quality' || r.backendRefs.length >= 2,
+    },
+  ],
+);
+export type RouteRule = z.infer<typeof routeRule>;
+
+export const RETRY_ON = ['connect-failure', 'timeout', 'rate-limited', 'server-error'] as const;
+
+const retries = z
+  .strictObject({
+    attempts: z
+      .int()
+      .min(0)
+      .max(10)
+      .default(2)
+      .describe('Extra attempts after the first; each goes to the next candidate backend when there is one.'),
+    backoff: duration.default('100ms').describe('Base delay before a retry; doubles each time, with jitter.'),
+    maxBackoff: duration.default('2s').describe('Upper bound on the delay between attempts (Retry-After is honoured up to this).'),
+    retryOn: z
+      .array(z.enum(RETRY_ON))
+      .max(RETRY_ON.length)
+      .default([...RETRY_ON])
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe('Failures that are retried: connect-failure, timeout, rate-limited (429), server-error (5xx).'),
+  })
+  .describe('Retry policy for failed attempts, applied before the first byte reaches the client.');
+
+const fallback = z
+  .strictObject({
+    backendRefs: z
+      .array(z.strictObject({ name: objectName.describe('Name of a ModelBackend in the same namespace.') }))
+      .max(16)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('Backends tried, in order, when the matched rule has no usable backend left.'),
+    model: clientModelName
+      .optional()
+      .describe('Another route (by its model name) that takes over when this route\'s own backends are exhausted.'),
+  })
+  .describe('What to try when the matched rule\'s backends all fail or are unavailable.');
+
+const routeTimeouts = z
+  .strictObject({
+    connect: duration.optional().describe('Time to establish a connection; overrides the backend\'s.'),
+    firstToken: duration.optional().describe('Time until the first response byte; overrides the backend\'s.'),
+    total: duration.optional().describe('Time for the whole request across all attempts.'),
+  })
+  .describe('Timeouts for requests on this route.');
+
+const budget = z
+  .strictObject({
+    maxCostPerRequest: z
+      .number()
+      .min(0)
+      .describe('Largest estimated cost in USD a single request may incur; costlier backends are skipped.'),
+  })
+  .describe('Spending limits.');
+
+export const modelRouteSpec = withCrossFieldRules(
+  z
+    .strictObject({
+      model: clientModelName.describe('The model name clients send, e.g. "chat" or "gpt-4o".'),
+      aliases: z
+        .array(clientModelName)
+        .max(16)
+        .optional()
+        .meta({ 'x-kubernetes-list-type': 'set' })
+        .describe('Other model names that select this route.'),
+      proxySelector: labelSelector
+        .optional()
+        .describe('Which proxy pods serve this route; default: every modelroute proxy in the namespace.'),
+      rules: z
+        .array(routeRule)
+        .min(1)
+        .max(16)
+        .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+        .describe('Ordered rules; the first whose matches hold serves the request.'),
+      fallback: fallback.optional(),
+      retries: retries.optional(),
+      timeouts: routeTimeouts.optional(),
+      budget: budget.optional(),
+    })
+    .describe('Desired state of a ModelRoute.'),
+  [
+    {
+      rule: '!has(self.fallback) || !has(self.fallback.model) || (self.fallback.model != self.model && (!has(self.aliases) || !(self.fallback.model in self.aliases)))',
+      message: 'spec.fallback.model must name another route, not this route\'s own model or aliases',
+      fieldPath: '.fallback.model',
+      holds: (s) =>
+        s.fallback?.model === undefined ||
+        (s.fallback.model !== s.model && !(s.aliases ?? []).includes(s.fallback.model)),
+    },
+    {
+      rule: '!has(self.aliases) || !(self.model in self.aliases)',
+      message: 'spec.aliases must not repeat spec.model',
+      fieldPath: '.aliases',
+      holds: (s) => !(s.aliases ?? []).includes(s.model),
+    },
+  ],
+);
+export type ModelRouteSpec = z.infer<typeof modelRouteSpec>;
+
+export const routeBackendStatus = z.strictObject({
+  name: objectName.describe('ModelBackend name.'),
+  health: healthState.describe('Healthy, Unhealthy or Unknown, as this route sees it.'),
+  reason: z.string().max(256).optional().describe('Why, e.g. NotFound, ProbeFailed, CircuitOpen.'),
+});
+
+export const modelRouteStatus = z
+  .strictObject({
+    observedGeneration: count.optional().describe('The metadata.generation this status describes.'),
+    conditions: conditions.optional(),
+    backends: z
+      .array(routeBackendStatus)
+      .max(64)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('Health of every backend this route references.'),
+    healthyBackends: z.string().max(32).optional().describe('Healthy over referenced backends, e.g. "2/3".'),
+    programmed: z.string().max(32).optional().describe('Proxies that acknowledged the current table over proxies selected, e.g. "3/3".'),
+    proxies: z
+      .strictObject({
+        programmed: count.describe('Proxies running the current table version.'),
+        desired: count.describe('Proxies this route is selected onto.'),
+      })
+      .optional(),
+    tableVersion: z.string().max(128).optional().describe('Content hash of the routing table carrying this route.'),
+    lastFailover: z
+      .strictObject({
+        time: z.string().describe('When traffic shifted (RFC 3339).'),
+        from: z.string().max(253).describe('Backend traffic moved away from.'),
+        to: z.string().max(253).optional().describe('Backend traffic moved to, if any.'),
+        reason: z.string().max(1024).describe('Why, e.g. the backend became Unhealthy.'),
+        recoveredTime: z.string().optional().describe('When the failed backend became healthy again (RFC 3339).'),
+      })
+      .optional()
+      .describe('The most recent failover and, once it happened, its recovery.'),
+    usage: z
+      .strictObject({
+        window: duration.describe('Period the figures cover.'),
+        requests: count.describe('Requests served.'),
+        costUSD: z.number().min(0).describe('Estimated spend in USD.'),
+      })
+      .optional()
+      .describe('Traffic and cost reported by the proxies.'),
+  })
+  .describe('Observed state of a ModelRoute.');
+export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
+
+export const modelRoute = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ModelRoute'),
+  metadata: objectMeta,
+  spec: modelRouteSpec,
+  status: modelRouteStatus.optional(),
+});
+export type ModelRoute = z.infer<typeof modelRoute>;
+/** A ModelRoute as written by users (defaults not yet applied). */
+export type ModelRouteInput = z.input<typeof modelRoute>;

@@ -1,0 +1,41 @@
+// Dispatches `modelroute <command>` to the command's module.
+import { readFileSync } from 'node:fs';
+import { runValidate, type CommandIO } from './validate.js';
+
+const USAGE = `modelroute: Kubernetes-native LLM router
+
+usage: modelroute <command> [options]
+
+commands:
+  validate -f <file|dir>   check ModelRoute/ModelBackend manifests offline
+  version                  print the version
+  help                     show this help
+
+Run 'modelroute <command> --help' for a command's options.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function run(argv: string[], io: CommandIO): number {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate':
+      return runValidate(rest, io);
+    case 'version':
+    case '--version':
+      io.out(version());
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(USAGE);
+      return 0;
+    default:
+      io.err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+

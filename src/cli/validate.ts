@@ -1,0 +1,92 @@
+// `modelroute validate -f <file|dir>`: offline checks of manifests with the
+// same schemas the API server uses, plus the cross-object checks.
+import { parseArgs } from 'node:util';
+import { lineOf, loadManifests, parsePath, type ManifestError } from '../api/manifest-files.js';
+import { checkSemantics } from '../routing/semantics.js';
+
+export const VALIDATE_USAGE = `usage: modelroute validate -f <file|dir> [-f <file|dir> ...] [-o text|json]
+
+Checks ModelRoute and ModelBackend manifests offline: every field against the
+API schema, the same cross-field rules the API server enforces, and the
+references between the objects in the given files. Exits 1 on any error.`;
+
+export interface CommandIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function formatError(e: ManifestError): string {
+  const where = e.line !== undefined ? `${e.file}:${e.line}` : e.file;
+  const what = [e.object, e.path].filter((s) => s !== undefined && s !== '').join(': ');
+  return `${where}: ${what ? `${what}: ` : ''}${e.message}`;
+}
+
+export function runValidate(argv: string[], io: CommandIO): number {
+  let values: { file?: string[]; output?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        file: { type: 'string', short: 'f', multiple: true },
+        output: { type: 'string', short: 'o', default: 'text' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${VALIDATE_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(VALIDATE_USAGE);
+    return 0;
+  }
+  if (!values.file || values.file.length === 0) {
+    io.err(`validate needs at least one -f <file|dir>\n${VALIDATE_USAGE}`);
+    return 2;
+  }
+  if (values.output !== 'text' && values.output !== 'json') {
+    io.err(`-o must be text or json, not "${values.output ?? ''}"`);
+    return 2;
+  }
+
+  let loaded;
+  try {
+    loaded = loadManifests(values.file);
+  } catch (err) {
+    io.err((err as Error).message);
+    return 1;
+  }
+  const errors: ManifestError[] = [...loaded.errors];
+  for (const problem of checkSemantics(loaded.routes, loaded.backends)) {
+    const obj = [...loaded.routes, ...loaded.backends].find(
+      (o) => o.kind === problem.object.kind && o.metadata.name === problem.object.name && (o.metadata.namespace ?? 'default') === problem.object.namespace,
+    );
+    const source = obj ? loaded.sources.get(obj) : undefined;
+    errors.push({
+      file: source?.file ?? '(unknown file)',
+      line: source ? lineOf(source, parsePath(problem.path)) : undefined,
+      object: `${problem.object.kind} ${problem.object.namespace}/${problem.object.name}`,
+      path: problem.path,
+      message: `${problem.message} [${problem.code}]`,
+    });
+  }
+
+  const summary = {
+    files: loaded.files.length,
+    modelRoutes: loaded.routes.length,
+    modelBackends: loaded.backends.length,
+    ignored: loaded.ignored.length,
+    errors: errors.length,
+  };
+  if (values.output === 'json') {
+    io.out(JSON.stringify({ ok: errors.length === 0, summary, errors }, null, 2));
+  } else {
+    for (const e of errors) io.err(formatError(e));
+    if (loaded.files.length === 0) io.err('no .yaml, .yml or .json files found');
+    const line = `${summary.files} file(s): ${summary.modelBackends} ModelBackend(s), ${summary.modelRoutes} ModelRoute(s), ${summary.ignored} other object(s) ignored`;
+    if (errors.length === 0 && loaded.files.length > 0) io.out(`OK: ${line}`);
+    else io.err(`FAILED: ${errors.length} error(s) in ${line}`);
+  }
+  return errors.length === 0 && loaded.files.length > 0 ? 0 : 1;
+}

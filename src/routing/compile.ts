@@ -1,0 +1,188 @@
+// compileRoutingTable: (routes, backends, health) -> a versioned RoutingTable.
+// Pure and deterministic: the same inputs always give the same table and hash.
+import { durationToMs, type HealthState, type ModelBackend, type ModelRoute } from '../api/v1alpha1/index.js';
+import { checkSemantics, modelOwners, namespaceOf, objectId } from './semantics.js';
+import {
+  TABLE_FORMAT_VERSION,
+  tableContentVersion,
+  type CompiledBackend,
+  type CompiledRoute,
+  type RoutingTable,
+} from './table.js';
+
+export const DEFAULT_BACKEND_TIMEOUTS = { connectMs: 5_000, firstTokenMs: 60_000, totalMs: 300_000 } as const;
+export const DEFAULT_RETRIES = { attempts: 2, backoffMs: 100, maxBackoffMs: 2_000 } as const;
+
+export interface CompileOptions {
+  /** Cluster DNS suffix used to resolve serviceRef backends. */
+  clusterDomain?: string;
+  /**
+   * Maps a quantile (0..1) of the difficulty scores seen in practice to the
+   * score at that quantile; turns `strongShare` into a threshold. Defaults to
+   * the identity (scores spread evenly over 0..1).
+   */
+  difficultyQuantile?: (q: number) => number;
+}
+
+/** Backend health keyed by `<namespace>/<name>`; missing means Unknown. */
+export type HealthByBackend = ReadonlyMap<string, HealthState>;
+
+export function resolveBaseUrl(backend: ModelBackend, clusterDomain = 'cluster.local'): string {
+  const { endpoint, serviceRef } = backend.spec;
+  if (endpoint !== undefined) return endpoint.replace(/\/+$/, '');
+  if (serviceRef === undefined) {
+    throw new Error(`ModelBackend ${objectId(backend)} has neither spec.endpoint nor spec.serviceRef`);
+  }
+  const host = `${serviceRef.name}.${namespaceOf(backend)}.svc.${clusterDomain}`;
+  return `${serviceRef.scheme}://${host}:${serviceRef.port}${serviceRef.path.replace(/\/+$/, '')}`;
+}
+
+function compileBackend(backend: ModelBackend, health: HealthState, clusterDomain: string): CompiledBackend {
+  const { spec } = backend;
+  const timeouts = spec.timeouts ?? {};
+  const compiled: CompiledBackend = {
+    id: objectId(backend),
+    namespace: namespaceOf(backend),
+    name: backend.metadata.name,
+    provider: spec.provider,
+    baseUrl: resolveBaseUrl(backend, clusterDomain),
+    model: spec.model,
+    pricing: {
+      inputPerMillion: spec.pricing?.inputPerMillion ?? 0,
+      outputPerMillion: spec.pricing?.outputPerMillion ?? 0,
+      cachedInputPerMillion: spec.pricing?.cachedInputPerMillion ?? spec.pricing?.inputPerMillion ?? 0,
+    },
+    limits: { ...spec.limits },
+    capabilities: [...spec.capabilities].sort(),
+    compliance: [...spec.compliance].sort(),
+    timeouts: {
+      connectMs: timeouts.connect ? durationToMs(timeouts.connect) : DEFAULT_BACKEND_TIMEOUTS.connectMs,
+      firstTokenMs: timeouts.firstToken ? durationToMs(timeouts.firstToken) : DEFAULT_BACKEND_TIMEOUTS.firstTokenMs,
+      totalMs: timeouts.total ? durationToMs(timeouts.total) : DEFAULT_BACKEND_TIMEOUTS.totalMs,
+    },
+    health,
+  };
+  if (spec.azure) compiled.azure = { ...spec.azure };
+  if (spec.anthropic) compiled.anthropic = { ...spec.anthropic };
+  if (spec.secretRef) compiled.credentials = { secretName: spec.secretRef.name, key: spec.secretRef.key };
+  if (spec.contextWindow !== undefined) compiled.contextWindow = spec.contextWindow;
+  if (spec.maxOutputTokens !== undefined) compiled.maxOutputTokens = spec.maxOutputTokens;
+  if (spec.quality !== undefined) compiled.quality = spec.quality;
+  return compiled;
+}
+
+function optionalMs(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : durationToMs(value);
+}
+
+/**
+ * Compiles the routes and the backends they use into one table.
+ *
+ * Routes that lose a model-name conflict are left out. References to missing
+ * backends are dropped (the route serves with what resolves, and the problem
+ * is reported by `checkSemantics` for status and `validate`), as are fallback
+ * links that are missing or cyclic.
+ */
+export function compileRoutingTable(
+  routes: readonly ModelRoute[],
+  backends: readonly ModelBackend[],
+  health: HealthByBackend = new Map(),
+  options: CompileOptions = {},
+): RoutingTable {
+  const clusterDomain = options.clusterDomain ?? 'cluster.local';
+  const quantile = options.difficultyQuantile ?? ((q: number) => q);
+  const problems = checkSemantics(routes, backends);
+  const owners = modelOwners(routes);
+  const conflicted = new Set(problems.filter((p) => p.code === 'ModelConflict' && p.path === 'spec.model').map((p) => `${p.object.namespace}/${p.object.name}`));
+  const brokenFallback = new Set(
+    problems
+      .filter((p) => p.code === 'FallbackCycle' || p.code === 'FallbackRouteNotFound')
+      .map((p) => `${p.object.namespace}/${p.object.name}`),
+  );
+
+  const backendsById = new Map(backends.map((b) => [objectId(b), b]));
+  const used = new Set<string>();
+  const compiledRoutes: CompiledRoute[] = [];
+
+  for (const route of routes) {
+    const id = objectId(route);
+    if (conflicted.has(id)) continue;
+    const ns = namespaceOf(route);
+    const resolve = (name: string): string | undefined => {
+      const backendId = `${ns}/${name}`;
+      if (!backendsById.has(backendId)) return undefined;
+      used.add(backendId);
+      return backendId;
+    };
+    const { spec } = route;
+    const ownedAliases = (spec.aliases ?? []).filter((a) => owners.get(`${ns}/${a}`) === route);
+    const fallbackOwner =
+      spec.fallback?.model !== undefined && !brokenFallback.has(id)
+        ? owners.get(`${ns}/${spec.fallback.model}`)
+        : undefined;
+
+    const compiled: CompiledRoute = {
+      id,
+      namespace: ns,
+      name: route.metadata.name,
+      model: spec.model,
+      aliases: [...ownedAliases].sort(),
+      rules: spec.rules.map((rule) => {
+        const compiledRule: CompiledRoute['rules'][number] = {
+          name: rule.name,
+          matches: rule.matches ?? [],
+          strategy: rule.strategy,
+          backends: rule.backendRefs.flatMap((ref) => {
+            const backendId = resolve(ref.name);
+            return backendId ? [{ backendId, weight: ref.weight, priority: ref.priority }] : [];
+          }),
+        };
+        if (rule.strategy === 'cost-quality') {
+          const cq = rule.costQuality ?? {};
+          if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
+          else if (cq.strongShare !== undefined) compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
+        }
+        return compiledRule;
+      }),
+      fallback: {
+        backendIds: (spec.fallback?.backendRefs ?? []).flatMap((ref) => resolve(ref.name) ?? []),
+      },
+      retries: {
+        attempts: spec.retries?.attempts ?? DEFAULT_RETRIES.attempts,
+        backoffMs: optionalMs(spec.retries?.backoff) ?? DEFAULT_RETRIES.backoffMs,
+        maxBackoffMs: optionalMs(spec.retries?.maxBackoff) ?? DEFAULT_RETRIES.maxBackoffMs,
+        retryOn: [...(spec.retries?.retryOn ?? ['connect-failure', 'timeout', 'rate-limited', 'server-error'])].sort(),
+      },
+      timeouts: {},
+      budget: {},
+    };
+    if (fallbackOwner) compiled.fallback.routeId = objectId(fallbackOwner);
+    const timeouts = spec.timeouts ?? {};
+    const connectMs = optionalMs(timeouts.connect);
+    const firstTokenMs = optionalMs(timeouts.firstToken);
+    const totalMs = optionalMs(timeouts.total);
+    if (connectMs !== undefined) compiled.timeouts.connectMs = connectMs;
+    if (firstTokenMs !== undefined) compiled.timeouts.firstTokenMs = firstTokenMs;
+    if (totalMs !== undefined) compiled.timeouts.totalMs = totalMs;
+    if (spec.budget) compiled.budget.maxCostPerRequestUsd = spec.budget.maxCostPerRequest;
+    compiledRoutes.push(compiled);
+  }
+
+  // A fallback route left out above (conflict) must not be pointed at.
+  const routeIds = new Set(compiledRoutes.map((r) => r.id));
+  for (const route of compiledRoutes) {
+    if (route.fallback.routeId !== undefined && !routeIds.has(route.fallback.routeId)) delete route.fallback.routeId;
+  }
+
+  const compiledBackends = [...used]
+    .sort()
+    .map((backendId) => compileBackend(backendsById.get(backendId) as ModelBackend, health.get(backendId) ?? 'Unknown', clusterDomain));
+  compiledRoutes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  const content = { formatVersion: TABLE_FORMAT_VERSION, routes: compiledRoutes, backends: compiledBackends } as const;
+  return { ...content, version: tableContentVersion(content) };
+}
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}

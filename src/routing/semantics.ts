@@ -1,0 +1,171 @@
+// Checks that span objects, beyond what one object's schema can say: every
+// reference resolves, model names are unambiguous, fallbacks form no cycle.
+// Shared by table compilation, `modelroute validate` and the controller.
+import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export type ProblemCode =
+  | 'BackendNotFound'
+  | 'FallbackRouteNotFound'
+  | 'FallbackCycle'
+  | 'ModelConflict'
+  | 'QualityMissing'
+  | 'DuplicateObject';
+
+export interface SemanticProblem {
+  code: ProblemCode;
+  object: { kind: 'ModelRoute' | 'ModelBackend'; namespace: string; name: string };
+  /** Field path within the object, e.g. `spec.rules[0].backendRefs[1].name`. */
+  path: string;
+  message: string;
+}
+
+export function namespaceOf(obj: { metadata: { namespace?: string | undefined } }): string {
+  return obj.metadata.namespace ?? DEFAULT_NAMESPACE;
+}
+
+export function objectId(obj: { metadata: { name: string; namespace?: string | undefined } }): string {
+  return `${namespaceOf(obj)}/${obj.metadata.name}`;
+}
+
+/**
+ * Which route owns each client model name, per namespace. When two routes
+ * claim the same name the older one keeps it (then the lexically smaller
+ * name), so adding a conflicting route never steals live traffic.
+ */
+export function modelOwners(routes: readonly ModelRoute[]): Map<string, ModelRoute> {
+  const owners = new Map<string, ModelRoute>();
+  const byAge = [...routes].sort(compareAge);
+  for (const route of byAge) {
+    for (const name of [route.spec.model, ...(route.spec.aliases ?? [])]) {
+      const key = `${namespaceOf(route)}/${name}`;
+      if (!owners.has(key)) owners.set(key, route);
+    }
+  }
+  return owners;
+}
+
+function compareAge(a: ModelRoute, b: ModelRoute): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return objectId(a) < objectId(b) ? -1 : objectId(a) > objectId(b) ? 1 : 0;
+}
+
+export function checkSemantics(
+  routes: readonly ModelRoute[],
+  backends: readonly ModelBackend[],
+): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const backendsById = new Map<string, ModelBackend>();
+  for (const backend of backends) {
+    const id = objectId(backend);
+    if (backendsById.has(id)) {
+      problems.push({
+        code: 'DuplicateObject',
+        object: { kind: 'ModelBackend', namespace: namespaceOf(backend), name: backend.metadata.name },
+        path: 'metadata.name',
+        message: `ModelBackend ${id} is defined more than once; give each a unique name`,
+      });
+    }
+    backendsById.set(id, backend);
+  }
+  const seenRoutes = new Set<string>();
+  for (const route of routes) {
+    const id = objectId(route);
+    if (seenRoutes.has(id)) {
+      problems.push({
+        code: 'DuplicateObject',
+        object: { kind: 'ModelRoute', namespace: namespaceOf(route), name: route.metadata.name },
+        path: 'metadata.name',
+        message: `ModelRoute ${id} is defined more than once; give each a unique name`,
+      });
+    }
+    seenRoutes.add(id);
+  }
+
+  const owners = modelOwners(routes);
+  for (const route of routes) {
+    const ns = namespaceOf(route);
+    const object = { kind: 'ModelRoute' as const, namespace: ns, name: route.metadata.name };
+    const backendAt = (name: string) => backendsById.get(`${ns}/${name}`);
+
+    [route.spec.model, ...(route.spec.aliases ?? [])].forEach((name, i) => {
+      const owner = owners.get(`${ns}/${name}`);
+      if (owner && owner !== route) {
+        problems.push({
+          code: 'ModelConflict',
+          object,
+          path: i === 0 ? 'spec.model' : `spec.aliases[${i - 1}]`,
+          message: `model name "${name}" is already served by ModelRoute ${objectId(owner)}; choose another name or remove one of the routes`,
+        });
+      }
+    });
+
+    route.spec.rules.forEach((rule, i) => {
+      rule.backendRefs.forEach((ref, j) => {
+        const backend = backendAt(ref.name);
+        if (!backend) {
+          problems.push({
+            code: 'BackendNotFound',
+            object,
+            path: `spec.rules[${i}].backendRefs[${j}].name`,
+            message: `ModelBackend "${ref.name}" not found in namespace ${ns}`,
+          });
+        } else if (rule.strategy === 'cost-quality' && backend.spec.quality === undefined) {
+          problems.push({
+            code: 'QualityMissing',
+            object,
+            path: `spec.rules[${i}].backendRefs[${j}].name`,
+            message: `rule "${rule.name}" uses the cost-quality strategy, so ModelBackend "${ref.name}" needs spec.quality (0 weakest .. 1 strongest)`,
+          });
+        }
+      });
+    });
+
+    (route.spec.fallback?.backendRefs ?? []).forEach((ref, j) => {
+      if (!backendAt(ref.name)) {
+        problems.push({
+          code: 'BackendNotFound',
+          object,
+          path: `spec.fallback.backendRefs[${j}].name`,
+          message: `ModelBackend "${ref.name}" not found in namespace ${ns}`,
+        });
+      }
+    });
+
+    const fallbackModel = route.spec.fallback?.model;
+    if (fallbackModel !== undefined) {
+      if (!owners.has(`${ns}/${fallbackModel}`)) {
+        problems.push({
+          code: 'FallbackRouteNotFound',
+          object,
+          path: 'spec.fallback.model',
+          message: `no ModelRoute in namespace ${ns} serves model "${fallbackModel}"`,
+        });
+      } else if (fallbackChainReturnsTo(route, owners)) {
+        problems.push({
+          code: 'FallbackCycle',
+          object,
+          path: 'spec.fallback.model',
+          message: `falling back to "${fallbackModel}" leads back to this route; break the cycle of fallback.model references`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function fallbackChainReturnsTo(start: ModelRoute, owners: Map<string, ModelRoute>): boolean {
+  const ns = namespaceOf(start);
+  const visited = new Set<ModelRoute>();
+  let current: ModelRoute | undefined = start;
+  while (current?.spec.fallback?.model !== undefined) {
+    visited.add(current);
+    current = owners.get(`${ns}/${current.spec.fallback.model}`);
+    if (current === start) return true;
+    if (current && visited.has(current)) return false; // a cycle elsewhere; reported on its own members
+  }
+  return false;
+}

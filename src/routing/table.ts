@@ -1,0 +1,180 @@
+// The RoutingTable: the versioned contract between control plane and data
+// plane. It is plain JSON, knows nothing of Kubernetes, and is validated with
+// zod wherever it crosses a process boundary (pushed tables, files on disk).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { PROVIDERS, RETRY_ON, STRATEGIES, healthState, routeMatch } from '../api/v1alpha1/index.js';
+
+/** Bumped on any change a proxy of the previous format could misread. */
+export const TABLE_FORMAT_VERSION = 1;
+
+const nonNegative = z.number().min(0);
+const positiveInt = z.int().min(1);
+
+export const compiledBackend = z.strictObject({
+  /** `<namespace>/<name>` of the ModelBackend. */
+  id: z.string().min(1),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  provider: z.enum(PROVIDERS),
+  /** Base URL of the API (endpoint, or the Service's cluster DNS name). */
+  baseUrl: z.string().min(1),
+  model: z.string().min(1),
+  azure: z.strictObject({ deployment: z.string(), apiVersion: z.string() }).optional(),
+  anthropic: z.strictObject({ version: z.string() }).optional(),
+  /** Where the API key lives; never the key itself. */
+  credentials: z.strictObject({ secretName: z.string(), key: z.string() }).optional(),
+  pricing: z.strictObject({
+    inputPerMillion: nonNegative,
+    outputPerMillion: nonNegative,
+    cachedInputPerMillion: nonNegative,
+  }),
+  contextWindow: positiveInt.optional(),
+  maxOutputTokens: positiveInt.optional(),
+  limits: z.strictObject({
+    rpm: positiveInt.optional(),
+    tpm: positiveInt.optional(),
+    maxConcurrency: positiveInt.optional(),
+  }),
+  capabilities: z.array(z.string()),
+  quality: z.number().min(0).max(1).optional(),
+  compliance: z.array(z.string()),
+  timeouts: z.strictObject({ connectMs: positiveInt, firstTokenMs: positiveInt, totalMs: positiveInt }),
+  health: healthState,
+});
+export type CompiledBackend = z.infer<typeof compiledBackend>;
+
+export const compiledRule = z.strictObject({
+  name: z.string().min(1),
+  /** Any match selects the rule; an empty list matches every request. */
+  matches: z.array(routeMatch),
+  strategy: z.enum(STRATEGIES),
+  backends: z.array(
+    z.strictObject({
+      backendId: z.string().min(1),
+      weight: z.int().min(0),
+      priority: z.int().min(0),
+    }),
+  ),
+  /** cost-quality only: difficulty at or above which the strongest backend leads. */
+  threshold: z.number().min(0).max(1).optional(),
+});
+export type CompiledRule = z.infer<typeof compiledRule>;
+
+export const compiledRoute = z.strictObject({
+  /** `<namespace>/<name>` of the ModelRoute. */
+  id: z.string().min(1),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  model: z.string().min(1),
+  aliases: z.array(z.string()),
+  rules: z.array(compiledRule),
+  fallback: z.strictObject({
+    backendIds: z.array(z.string()),
+    /** Route that takes over when this one's backends are exhausted. */
+    routeId: z.string().optional(),
+  }),
+  retries: z.strictObject({
+    attempts: z.int().min(0),
+    backoffMs: z.int().min(0),
+    maxBackoffMs: z.int().min(0),
+    retryOn: z.array(z.enum(RETRY_ON)),
+  }),
+  timeouts: z.strictObject({
+    connectMs: positiveInt.optional(),
+    firstTokenMs: positiveInt.optional(),
+    totalMs: positiveInt.optional(),
+  }),
+  budget: z.strictObject({ maxCostPerRequestUsd: nonNegative.optional() }),
+});
+export type CompiledRoute = z.infer<typeof compiledRoute>;
+
+export const routingTable = z
+  .strictObject({
+    formatVersion: z.literal(TABLE_FORMAT_VERSION),
+    /** Content hash of everything else in the table. */
+    version: z.string().regex(/^sha256:[0-9a-f]{20}$/),
+    routes: z.array(compiledRoute),
+    backends: z.array(compiledBackend),
+  })
+  .superRefine((table, ctx) => {
+    const backendIds = new Set(table.backends.map((b) => b.id));
+    const routeIds = new Set(table.routes.map((r) => r.id));
+    table.routes.forEach((route, i) => {
+      route.rules.forEach((rule, j) =>
+        rule.backends.forEach((ref, k) => {
+          if (!backendIds.has(ref.backendId)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['routes', i, 'rules', j, 'backends', k, 'backendId'],
+              message: `route ${route.id} rule ${rule.name} refers to backend ${ref.backendId}, which the table does not contain`,
+            });
+          }
+        }),
+      );
+      route.fallback.backendIds.forEach((id, k) => {
+        if (!backendIds.has(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'fallback', 'backendIds', k],
+            message: `route ${route.id} falls back to backend ${id}, which the table does not contain`,
+          });
+        }
+      });
+      if (route.fallback.routeId !== undefined && !routeIds.has(route.fallback.routeId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'fallback', 'routeId'],
+          message: `route ${route.id} falls back to route ${route.fallback.routeId}, which the table does not contain`,
+        });
+      }
+    });
+  });
+export type RoutingTable = z.infer<typeof routingTable>;
+
+/** JSON with object keys sorted, so equal content always hashes equal. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+export function tableContentVersion(content: Omit<RoutingTable, 'version'>): string {
+  const digest = createHash('sha256').update(canonicalJson(content)).digest('hex');
+  return `sha256:${digest.slice(0, 20)}`;
+}
+
+export type TableParseResult = { ok: true; table: RoutingTable } | { ok: false; error: string };
+
+/**
+ * Validates an untrusted table (pushed over the admin API or read from disk).
+ * Checks shape, format version, internal references and that the version
+ * really is the content hash.
+ */
+export function parseRoutingTable(input: unknown): TableParseResult {
+  if (input && typeof input === 'object' && 'formatVersion' in input && input.formatVersion !== TABLE_FORMAT_VERSION) {
+    return {
+      ok: false,
+      error: `routing table format ${JSON.stringify(input.formatVersion)} is not supported by this proxy (it reads format ${TABLE_FORMAT_VERSION}); upgrade the proxy or the controller so they match`,
+    };
+  }
+  const parsed = routingTable.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 10)
+      .map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`)
+      .join('; ');
+    return { ok: false, error: `invalid routing table: ${issues}` };
+  }
+  const { version, ...content } = parsed.data;
+  const expected = tableContentVersion(content);
+  if (version !== expected) {
+    return { ok: false, error: `routing table version ${version} does not match its content (expected ${expected})` };
+  }
+  return { ok: true, table: parsed.data };
+}
