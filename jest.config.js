@@ -5,11 +5,12 @@ const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
 };
 
 export default {
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {
       ...shared,
@@ -20,8 +21,8 @@ export default {
       ...shared,
       displayName: 'control-plane',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/testenv/jest-global-setup.ts',
-      globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.ts',
+      globalSetup: '<rootDir>/test/testenv/jest-global-setup.js',
+      globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.js',
     },
   ],
 };

@@ -37,7 +37,14 @@ export interface CustomResourceDefinition {
   spec: {
     group: string;
     scope: 'Namespaced';
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames: string[];
+      categories: string[];
+    };
     versions: {
       name: string;
       served: boolean;
@@ -64,7 +71,8 @@ export function toStructural(node: unknown): JsonSchemaNode {
   for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
     if (key === '$schema' || key === 'id') continue;
     if (key === 'additionalProperties' && value === false) continue;
-    if ((key === 'maximum' && value === MAX_SAFE) || (key === 'minimum' && value === -MAX_SAFE)) continue;
+    if ((key === 'maximum' && value === MAX_SAFE) || (key === 'minimum' && value === -MAX_SAFE))
+      continue;
     if (key === 'properties') {
       out.properties = Object.fromEntries(
         Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toStructural(v)]),
@@ -76,13 +84,16 @@ export function toStructural(node: unknown): JsonSchemaNode {
     }
   }
   if (out.type === undefined) {
-    throw new Error(`schema node without a type is not structural: ${JSON.stringify(node).slice(0, 200)}`);
+    throw new Error(
+      `schema node without a type is not structural: ${JSON.stringify(node).slice(0, 200)}`,
+    );
   }
   return out;
 }
 
 function schemaOf(spec: z.ZodType, status: z.ZodType, description: string): JsonSchemaNode {
-  const convert = (s: z.ZodType) => toStructural(z.toJSONSchema(s, { io: 'input', target: 'openapi-3.0' }));
+  const convert = (s: z.ZodType) =>
+    toStructural(z.toJSONSchema(s, { io: 'input', target: 'openapi-3.0' }));
   return {
     type: 'object',
     description,
@@ -92,7 +103,11 @@ function schemaOf(spec: z.ZodType, status: z.ZodType, description: string): Json
         type: 'string',
         description: 'APIVersion defines the versioned schema of this representation of an object.',
       },
-      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+      kind: {
+        type: 'string',
+        description:
+          'Kind is a string value representing the REST resource this object represents.',
+      },
       metadata: { type: 'object' },
       spec: convert(spec),
       status: convert(status),
@@ -160,7 +175,12 @@ export function modelRouteCRD(): CustomResourceDefinition {
     spec: modelRouteSpec,
     status: modelRouteStatus,
     columns: [
-      { name: 'Model', type: 'string', jsonPath: '.spec.model', description: 'Model name clients send.' },
+      {
+        name: 'Model',
+        type: 'string',
+        jsonPath: '.spec.model',
+        description: 'Model name clients send.',
+      },
       {
         name: 'Ready',
         type: 'string',
@@ -190,13 +210,24 @@ export function modelBackendCRD(): CustomResourceDefinition {
     kind: 'ModelBackend',
     plural: 'modelbackends',
     shortName: 'mb',
-    description: 'ModelBackend is one model served at one endpoint, with its pricing, limits and health.',
+    description:
+      'ModelBackend is one model served at one endpoint, with its pricing, limits and health.',
     spec: modelBackendSpec,
     status: modelBackendStatus,
     columns: [
       { name: 'Provider', type: 'string', jsonPath: '.spec.provider', description: 'API dialect.' },
-      { name: 'Model', type: 'string', jsonPath: '.spec.model', description: 'Upstream model name.' },
-      { name: 'Health', type: 'string', jsonPath: '.status.health.state', description: 'Healthy, Unhealthy or Unknown.' },
+      {
+        name: 'Model',
+        type: 'string',
+        jsonPath: '.spec.model',
+        description: 'Upstream model name.',
+      },
+      {
+        name: 'Health',
+        type: 'string',
+        jsonPath: '.status.health.state',
+        description: 'Healthy, Unhealthy or Unknown.',
+      },
       {
         name: '$/1M In',
         type: 'number',

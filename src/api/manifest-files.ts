@@ -4,7 +4,13 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
-import { GROUP, modelBackend, modelRoute, type ModelBackend, type ModelRoute } from './v1alpha1/index.js';
+import {
+  GROUP,
+  modelBackend,
+  modelRoute,
+  type ModelBackend,
+  type ModelRoute,
+} from './v1alpha1/index.js';
 
 export interface ManifestError {
   file: string;
@@ -54,10 +60,14 @@ export function parsePath(path: string): (string | number)[] {
 }
 
 /** The line of the deepest node along `path` that exists in the document. */
-export function lineOf(source: ObjectSource, path: readonly (string | number)[]): number | undefined {
+export function lineOf(
+  source: ObjectSource,
+  path: readonly (string | number)[],
+): number | undefined {
   const full = [...source.prefix, ...path];
   for (let n = full.length; n >= 0; n--) {
-    const node = source.doc.getIn(full.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    const node = source.doc.getIn(full.slice(0, n), true) as
+      { range?: [number, number, number] } | undefined;
     if (node?.range) return source.lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
@@ -90,7 +100,11 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
     message += '; check the spelling (`kubectl explain` or docs list the fields)';
   } else if (issue.code === 'invalid_type' && value === undefined) {
     message = 'required field is missing';
-  } else if (value !== undefined && issue.code !== 'custom' && (typeof value !== 'object' || value === null)) {
+  } else if (
+    value !== undefined &&
+    issue.code !== 'custom' &&
+    (typeof value !== 'object' || value === null)
+  ) {
     message += ` (got ${JSON.stringify(value)})`;
   }
   return message;
@@ -133,19 +147,27 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
     for (const doc of parseAllDocuments(text, { lineCounter })) {
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
-          result.errors.push({ file, line: lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0] ?? ''}` });
+          result.errors.push({
+            file,
+            line: lineCounter.linePos(e.pos[0]).line,
+            message: `YAML: ${e.message.split('\n')[0] ?? ''}`,
+          });
         }
         continue;
       }
       const raw: unknown = doc.toJS();
       if (raw === null || raw === undefined) continue;
-      const items = isList(raw) ? raw.items.map((item, i) => ({ item, prefix: ['items', i] })) : [{ item: raw, prefix: [] }];
+      const items = isList(raw)
+        ? raw.items.map((item, i) => ({ item, prefix: ['items', i] }))
+        : [{ item: raw, prefix: [] }];
       for (const { item, prefix } of items) {
         addObject(result, item, { file, doc, lineCounter, prefix });
       }
     }
   }
-  result.errors.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
+  result.errors.sort((a, b) =>
+    a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1,
+  );
   return result;
 }
 
@@ -162,7 +184,11 @@ function isList(raw: unknown): raw is { items: unknown[] } {
 function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource): void {
   const { file } = source;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    result.errors.push({ file, line: lineOf(source, []), message: 'expected a Kubernetes object (a mapping with apiVersion and kind)' });
+    result.errors.push({
+      file,
+      line: lineOf(source, []),
+      message: 'expected a Kubernetes object (a mapping with apiVersion and kind)',
+    });
     return;
   }
   const obj = raw as Record<string, unknown>;
@@ -180,11 +206,16 @@ function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource):
       });
     } else {
       const meta = obj.metadata as { name?: unknown } | undefined;
-      result.ignored.push({ file, kind: kind || '(no kind)', name: typeof meta?.name === 'string' ? meta.name : '' });
+      result.ignored.push({
+        file,
+        kind: kind || '(no kind)',
+        name: typeof meta?.name === 'string' ? meta.name : '',
+      });
     }
     return;
   }
-  const schema = kind === 'ModelRoute' ? modelRoute : kind === 'ModelBackend' ? modelBackend : undefined;
+  const schema =
+    kind === 'ModelRoute' ? modelRoute : kind === 'ModelBackend' ? modelBackend : undefined;
   if (!schema) {
     result.errors.push({
       file,
@@ -197,10 +228,14 @@ function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource):
   const parsed = schema.safeParse(obj);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+      const path =
+        issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
       result.errors.push({
         file,
-        line: lineOf(source, path.map((p) => (typeof p === 'symbol' ? String(p) : p))),
+        line: lineOf(
+          source,
+          path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+        ),
         object: objectLabel(obj),
         path: formatPath(path),
         message: describeIssue(issue, valueAt(obj, issue.path)),

@@ -14,7 +14,9 @@ commands:
 Run 'modelroute <command> --help' for a command's options.`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -38,4 +40,3 @@ export function run(argv: string[], io: CommandIO): number {
       return 2;
   }
 }
-

@@ -60,7 +60,10 @@ export function runValidate(argv: string[], io: CommandIO): number {
   const errors: ManifestError[] = [...loaded.errors];
   for (const problem of checkSemantics(loaded.routes, loaded.backends)) {
     const obj = [...loaded.routes, ...loaded.backends].find(
-      (o) => o.kind === problem.object.kind && o.metadata.name === problem.object.name && (o.metadata.namespace ?? 'default') === problem.object.namespace,
+      (o) =>
+        o.kind === problem.object.kind &&
+        o.metadata.name === problem.object.name &&
+        (o.metadata.namespace ?? 'default') === problem.object.namespace,
     );
     const source = obj ? loaded.sources.get(obj) : undefined;
     errors.push({

@@ -1,6 +1,11 @@
 // compileRoutingTable: (routes, backends, health) -> a versioned RoutingTable.
 // Pure and deterministic: the same inputs always give the same table and hash.
-import { durationToMs, type HealthState, type ModelBackend, type ModelRoute } from '../api/v1alpha1/index.js';
+import {
+  durationToMs,
+  type HealthState,
+  type ModelBackend,
+  type ModelRoute,
+} from '../api/v1alpha1/index.js';
 import { checkSemantics, modelOwners, namespaceOf, objectId } from './semantics.js';
 import {
   TABLE_FORMAT_VERSION,
@@ -10,7 +15,11 @@ import {
   type RoutingTable,
 } from './table.js';
 
-export const DEFAULT_BACKEND_TIMEOUTS = { connectMs: 5_000, firstTokenMs: 60_000, totalMs: 300_000 } as const;
+export const DEFAULT_BACKEND_TIMEOUTS = {
+  connectMs: 5_000,
+  firstTokenMs: 60_000,
+  totalMs: 300_000,
+} as const;
 export const DEFAULT_RETRIES = { attempts: 2, backoffMs: 100, maxBackoffMs: 2_000 } as const;
 
 export interface CompileOptions {
@@ -31,13 +40,19 @@ export function resolveBaseUrl(backend: ModelBackend, clusterDomain = 'cluster.l
   const { endpoint, serviceRef } = backend.spec;
   if (endpoint !== undefined) return endpoint.replace(/\/+$/, '');
   if (serviceRef === undefined) {
-    throw new Error(`ModelBackend ${objectId(backend)} has neither spec.endpoint nor spec.serviceRef`);
+    throw new Error(
+      `ModelBackend ${objectId(backend)} has neither spec.endpoint nor spec.serviceRef`,
+    );
   }
   const host = `${serviceRef.name}.${namespaceOf(backend)}.svc.${clusterDomain}`;
   return `${serviceRef.scheme}://${host}:${serviceRef.port}${serviceRef.path.replace(/\/+$/, '')}`;
 }
 
-function compileBackend(backend: ModelBackend, health: HealthState, clusterDomain: string): CompiledBackend {
+function compileBackend(
+  backend: ModelBackend,
+  health: HealthState,
+  clusterDomain: string,
+): CompiledBackend {
   const { spec } = backend;
   const timeouts = spec.timeouts ?? {};
   const compiled: CompiledBackend = {
@@ -50,21 +65,27 @@ function compileBackend(backend: ModelBackend, health: HealthState, clusterDomai
     pricing: {
       inputPerMillion: spec.pricing?.inputPerMillion ?? 0,
       outputPerMillion: spec.pricing?.outputPerMillion ?? 0,
-      cachedInputPerMillion: spec.pricing?.cachedInputPerMillion ?? spec.pricing?.inputPerMillion ?? 0,
+      cachedInputPerMillion:
+        spec.pricing?.cachedInputPerMillion ?? spec.pricing?.inputPerMillion ?? 0,
     },
     limits: { ...spec.limits },
     capabilities: [...spec.capabilities].sort(),
     compliance: [...spec.compliance].sort(),
     timeouts: {
-      connectMs: timeouts.connect ? durationToMs(timeouts.connect) : DEFAULT_BACKEND_TIMEOUTS.connectMs,
-      firstTokenMs: timeouts.firstToken ? durationToMs(timeouts.firstToken) : DEFAULT_BACKEND_TIMEOUTS.firstTokenMs,
+      connectMs: timeouts.connect
+        ? durationToMs(timeouts.connect)
+        : DEFAULT_BACKEND_TIMEOUTS.connectMs,
+      firstTokenMs: timeouts.firstToken
+        ? durationToMs(timeouts.firstToken)
+        : DEFAULT_BACKEND_TIMEOUTS.firstTokenMs,
       totalMs: timeouts.total ? durationToMs(timeouts.total) : DEFAULT_BACKEND_TIMEOUTS.totalMs,
     },
     health,
   };
   if (spec.azure) compiled.azure = { ...spec.azure };
   if (spec.anthropic) compiled.anthropic = { ...spec.anthropic };
-  if (spec.secretRef) compiled.credentials = { secretName: spec.secretRef.name, key: spec.secretRef.key };
+  if (spec.secretRef)
+    compiled.credentials = { secretName: spec.secretRef.name, key: spec.secretRef.key };
   if (spec.contextWindow !== undefined) compiled.contextWindow = spec.contextWindow;
   if (spec.maxOutputTokens !== undefined) compiled.maxOutputTokens = spec.maxOutputTokens;
   if (spec.quality !== undefined) compiled.quality = spec.quality;
@@ -93,7 +114,11 @@ export function compileRoutingTable(
   const quantile = options.difficultyQuantile ?? ((q: number) => q);
   const problems = checkSemantics(routes, backends);
   const owners = modelOwners(routes);
-  const conflicted = new Set(problems.filter((p) => p.code === 'ModelConflict' && p.path === 'spec.model').map((p) => `${p.object.namespace}/${p.object.name}`));
+  const conflicted = new Set(
+    problems
+      .filter((p) => p.code === 'ModelConflict' && p.path === 'spec.model')
+      .map((p) => `${p.object.namespace}/${p.object.name}`),
+  );
   const brokenFallback = new Set(
     problems
       .filter((p) => p.code === 'FallbackCycle' || p.code === 'FallbackRouteNotFound')
@@ -140,7 +165,8 @@ export function compileRoutingTable(
         if (rule.strategy === 'cost-quality') {
           const cq = rule.costQuality ?? {};
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
-          else if (cq.strongShare !== undefined) compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
+          else if (cq.strongShare !== undefined)
+            compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
         }
         return compiledRule;
       }),
@@ -151,7 +177,14 @@ export function compileRoutingTable(
         attempts: spec.retries?.attempts ?? DEFAULT_RETRIES.attempts,
         backoffMs: optionalMs(spec.retries?.backoff) ?? DEFAULT_RETRIES.backoffMs,
         maxBackoffMs: optionalMs(spec.retries?.maxBackoff) ?? DEFAULT_RETRIES.maxBackoffMs,
-        retryOn: [...(spec.retries?.retryOn ?? ['connect-failure', 'timeout', 'rate-limited', 'server-error'])].sort(),
+        retryOn: [
+          ...(spec.retries?.retryOn ?? [
+            'connect-failure',
+            'timeout',
+            'rate-limited',
+            'server-error',
+          ]),
+        ].sort(),
       },
       timeouts: {},
       budget: {},
@@ -171,15 +204,26 @@ export function compileRoutingTable(
   // A fallback route left out above (conflict) must not be pointed at.
   const routeIds = new Set(compiledRoutes.map((r) => r.id));
   for (const route of compiledRoutes) {
-    if (route.fallback.routeId !== undefined && !routeIds.has(route.fallback.routeId)) delete route.fallback.routeId;
+    if (route.fallback.routeId !== undefined && !routeIds.has(route.fallback.routeId))
+      delete route.fallback.routeId;
   }
 
   const compiledBackends = [...used]
     .sort()
-    .map((backendId) => compileBackend(backendsById.get(backendId) as ModelBackend, health.get(backendId) ?? 'Unknown', clusterDomain));
+    .map((backendId) =>
+      compileBackend(
+        backendsById.get(backendId) as ModelBackend,
+        health.get(backendId) ?? 'Unknown',
+        clusterDomain,
+      ),
+    );
   compiledRoutes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
-  const content = { formatVersion: TABLE_FORMAT_VERSION, routes: compiledRoutes, backends: compiledBackends } as const;
+  const content = {
+    formatVersion: TABLE_FORMAT_VERSION,
+    routes: compiledRoutes,
+    backends: compiledBackends,
+  } as const;
   return { ...content, version: tableContentVersion(content) };
 }
 

@@ -17,7 +17,10 @@ export function costUsd(
   );
 }
 
-export function expectedOutputTokens(backend: CompiledBackend, requestedMax: number | undefined): number {
+export function expectedOutputTokens(
+  backend: CompiledBackend,
+  requestedMax: number | undefined,
+): number {
   const wanted = requestedMax ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
   return backend.maxOutputTokens !== undefined ? Math.min(wanted, backend.maxOutputTokens) : wanted;
 }

@@ -67,7 +67,10 @@ export interface FactsFromHeadersInput {
 /** Builds RequestFacts from the `x-modelroute-*` headers; memoises the lazy facts. */
 export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
   const { headers } = input;
-  const capabilities = new Set([...(input.impliedCapabilities ?? []), ...headerList(headers[ROUTING_HEADERS.capabilities])]);
+  const capabilities = new Set([
+    ...(input.impliedCapabilities ?? []),
+    ...headerList(headers[ROUTING_HEADERS.capabilities]),
+  ]);
   return {
     model: input.model,
     header: (name) => headers[name],

@@ -11,3 +11,4 @@ export * from './select.js';
 export * from './semantics.js';
 export * from './table.js';
 export type { Candidate, CostQualityChoice, StrategyContext } from './strategies/index.js';
+export * from './random.js';

@@ -2,8 +2,14 @@
 import type { RequestFacts } from './facts.js';
 import type { PreparedMatch, PreparedRoute, PreparedRule } from './prepared-table.js';
 
-function inRange(value: number, range: { min?: number | undefined; max?: number | undefined }): boolean {
-  return (range.min === undefined || value >= range.min) && (range.max === undefined || value <= range.max);
+function inRange(
+  value: number,
+  range: { min?: number | undefined; max?: number | undefined },
+): boolean {
+  return (
+    (range.min === undefined || value >= range.min) &&
+    (range.max === undefined || value <= range.max)
+  );
 }
 
 function containsAll(have: readonly string[], want: readonly string[]): boolean {
@@ -33,6 +39,9 @@ export function ruleMatches(rule: PreparedRule, facts: RequestFacts): boolean {
 }
 
 /** The first rule whose matches hold, in declaration order. */
-export function firstMatchingRule(route: PreparedRoute, facts: RequestFacts): PreparedRule | undefined {
+export function firstMatchingRule(
+  route: PreparedRoute,
+  facts: RequestFacts,
+): PreparedRule | undefined {
   return route.rules.find((rule) => ruleMatches(rule, facts));
 }

@@ -54,7 +54,10 @@ function prepareRule(rule: CompiledRule): PreparedRule {
     source: rule,
     matches: rule.matches.map((m) => ({
       source: m,
-      headers: (m.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), test: headerPredicate(h) })),
+      headers: (m.headers ?? []).map((h) => ({
+        name: h.name.toLowerCase(),
+        test: headerPredicate(h),
+      })),
       priorities: m.priorities?.map((p) => p.toLowerCase()),
       tasks: m.tasks?.map((t) => t.toLowerCase()),
     })),

@@ -38,7 +38,6 @@ export interface Attempt {
   ruleName: string | undefined;
   source: 'rule' | 'fallback' | 'fallback-route';
   priority: number;
-  estimatedCostUsd: number;
 }
 
 export interface SkippedBackend {
@@ -98,29 +97,39 @@ class Selection {
   }
 
   /** Why a backend cannot take this request, or undefined if it can. */
-  private ineligible(backend: CompiledBackend, route: PreparedRoute): [SkipReason, string] | undefined {
+  private ineligible(
+    backend: CompiledBackend,
+    route: PreparedRoute,
+  ): [SkipReason, string] | undefined {
     const { facts } = this;
     const missingTag = facts.compliance.find((t) => !backend.compliance.includes(t));
-    if (missingTag !== undefined) return ['ComplianceUnmet', `not approved for compliance tag "${missingTag}"`];
+    if (missingTag !== undefined)
+      return ['ComplianceUnmet', `not approved for compliance tag "${missingTag}"`];
     const missingCap = facts.capabilities.find((c) => !backend.capabilities.includes(c));
     if (missingCap !== undefined) return ['CapabilityMissing', `lacks capability "${missingCap}"`];
     if (backend.contextWindow !== undefined) {
       const needed = facts.promptTokens() + (facts.maxOutputTokens ?? 0);
       if (needed > backend.contextWindow) {
-        return ['ContextWindowTooSmall', `needs ${needed} tokens, context window is ${backend.contextWindow}`];
+        return [
+          'ContextWindowTooSmall',
+          `needs ${needed} tokens, context window is ${backend.contextWindow}`,
+        ];
       }
     }
     const budget = route.source.budget.maxCostPerRequestUsd;
     if (budget !== undefined) {
       const cost = this.estimatedCostUsd(backend);
-      if (cost > budget) return ['OverBudget', `estimated $${cost.toFixed(6)} exceeds the $${budget} budget`];
+      if (cost > budget)
+        return ['OverBudget', `estimated $${cost.toFixed(6)} exceeds the $${budget} budget`];
     }
-    if (!this.live.available(backend.id)) return ['Unavailable', 'circuit open or local limit reached'];
+    if (!this.live.available(backend.id))
+      return ['Unavailable', 'circuit open or local limit reached'];
     return undefined;
   }
 
   private skip(backendId: string, reason: SkipReason, detail: string): void {
-    if (!this.skipped.some((s) => s.backendId === backendId)) this.skipped.push({ backendId, reason, detail });
+    if (!this.skipped.some((s) => s.backendId === backendId))
+      this.skipped.push({ backendId, reason, detail });
   }
 
   /**
@@ -150,7 +159,6 @@ class Selection {
         ruleName,
         source,
         priority: c.priority,
-        estimatedCostUsd: this.estimatedCostUsd(c.backend),
       };
       if (c.backend.health === 'Unhealthy') {
         this.skip(c.backend.id, 'Unhealthy', 'marked Unhealthy by health checks');
@@ -194,7 +202,10 @@ class Selection {
     }
   }
 
-  addFallbackBackends(route: PreparedRoute, backendById: ReadonlyMap<string, CompiledBackend>): void {
+  addFallbackBackends(
+    route: PreparedRoute,
+    backendById: ReadonlyMap<string, CompiledBackend>,
+  ): void {
     const candidates = route.source.fallback.backendIds.flatMap((id, index) => {
       const backend = backendById.get(id);
       return backend ? [{ backend, weight: 1, priority: 0, index }] : [];
@@ -204,7 +215,10 @@ class Selection {
 }
 
 function noEligibleBackend(routeId: string, skipped: SkippedBackend[]): RoutingError {
-  const cause = skipped.length > 0 && skipped.every((s) => REQUEST_REASONS.has(s.reason)) ? 'request' : 'capacity';
+  const cause =
+    skipped.length > 0 && skipped.every((s) => REQUEST_REASONS.has(s.reason))
+      ? 'request'
+      : 'capacity';
   const details = skipped.map((s) => `${s.backendId} (${s.reason}: ${s.detail})`).join('; ');
   return {
     code: 'NoEligibleBackend',
@@ -213,7 +227,11 @@ function noEligibleBackend(routeId: string, skipped: SkippedBackend[]): RoutingE
   };
 }
 
-export function selectBackends(prepared: PreparedTable, facts: RequestFacts, options: SelectOptions): RoutingDecision {
+export function selectBackends(
+  prepared: PreparedTable,
+  facts: RequestFacts,
+  options: SelectOptions,
+): RoutingDecision {
   const route = prepared.routeByModel.get(facts.model);
   if (!route) {
     return {
@@ -233,12 +251,17 @@ export function selectBackends(prepared: PreparedTable, facts: RequestFacts, opt
 
   const visited = new Set([route.source.id]);
   let next = route.source.fallback.routeId;
-  for (let depth = 0; next !== undefined && depth < MAX_FALLBACK_DEPTH && !visited.has(next); depth++) {
+  for (
+    let depth = 0;
+    next !== undefined && depth < MAX_FALLBACK_DEPTH && !visited.has(next);
+    depth++
+  ) {
     visited.add(next);
     const fallbackRoute = prepared.routeById.get(next);
     if (!fallbackRoute) break;
     const fallbackRule = firstMatchingRule(fallbackRoute, facts);
-    if (fallbackRule) selection.addRule(fallbackRoute, fallbackRule, prepared.backendById, 'fallback-route');
+    if (fallbackRule)
+      selection.addRule(fallbackRoute, fallbackRule, prepared.backendById, 'fallback-route');
     selection.addFallbackBackends(fallbackRoute, prepared.backendById);
     next = fallbackRoute.source.fallback.routeId;
   }
@@ -246,7 +269,11 @@ export function selectBackends(prepared: PreparedTable, facts: RequestFacts, opt
   const panic = selection.attempts.length === 0 && selection.unhealthy.length > 0;
   const attempts = panic ? selection.unhealthy : selection.attempts;
   if (attempts.length === 0) {
-    return { ok: false, skipped: selection.skipped, error: noEligibleBackend(route.source.id, selection.skipped) };
+    return {
+      ok: false,
+      skipped: selection.skipped,
+      error: noEligibleBackend(route.source.id, selection.skipped),
+    };
   }
   const decision: RoutingDecision = {
     ok: true,

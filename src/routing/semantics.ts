@@ -25,7 +25,9 @@ export function namespaceOf(obj: { metadata: { namespace?: string | undefined } 
   return obj.metadata.namespace ?? DEFAULT_NAMESPACE;
 }
 
-export function objectId(obj: { metadata: { name: string; namespace?: string | undefined } }): string {
+export function objectId(obj: {
+  metadata: { name: string; namespace?: string | undefined };
+}): string {
   return `${namespaceOf(obj)}/${obj.metadata.name}`;
 }
 
@@ -64,7 +66,11 @@ export function checkSemantics(
     if (backendsById.has(id)) {
       problems.push({
         code: 'DuplicateObject',
-        object: { kind: 'ModelBackend', namespace: namespaceOf(backend), name: backend.metadata.name },
+        object: {
+          kind: 'ModelBackend',
+          namespace: namespaceOf(backend),
+          name: backend.metadata.name,
+        },
         path: 'metadata.name',
         message: `ModelBackend ${id} is defined more than once; give each a unique name`,
       });

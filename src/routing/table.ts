@@ -39,7 +39,11 @@ export const compiledBackend = z.strictObject({
   capabilities: z.array(z.string()),
   quality: z.number().min(0).max(1).optional(),
   compliance: z.array(z.string()),
-  timeouts: z.strictObject({ connectMs: positiveInt, firstTokenMs: positiveInt, totalMs: positiveInt }),
+  timeouts: z.strictObject({
+    connectMs: positiveInt,
+    firstTokenMs: positiveInt,
+    totalMs: positiveInt,
+  }),
   health: healthState,
 });
 export type CompiledBackend = z.infer<typeof compiledBackend>;
@@ -157,7 +161,12 @@ export type TableParseResult = { ok: true; table: RoutingTable } | { ok: false; 
  * really is the content hash.
  */
 export function parseRoutingTable(input: unknown): TableParseResult {
-  if (input && typeof input === 'object' && 'formatVersion' in input && input.formatVersion !== TABLE_FORMAT_VERSION) {
+  if (
+    input &&
+    typeof input === 'object' &&
+    'formatVersion' in input &&
+    input.formatVersion !== TABLE_FORMAT_VERSION
+  ) {
     return {
       ok: false,
       error: `routing table format ${JSON.stringify(input.formatVersion)} is not supported by this proxy (it reads format ${TABLE_FORMAT_VERSION}); upgrade the proxy or the controller so they match`,
@@ -174,7 +183,10 @@ export function parseRoutingTable(input: unknown): TableParseResult {
   const { version, ...content } = parsed.data;
   const expected = tableContentVersion(content);
   if (version !== expected) {
-    return { ok: false, error: `routing table version ${version} does not match its content (expected ${expected})` };
+    return {
+      ok: false,
+      error: `routing table version ${version} does not match its content (expected ${expected})`,
+    };
   }
   return { ok: true, table: parsed.data };
 }

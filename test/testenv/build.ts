@@ -17,13 +17,19 @@ function goBuild(moduleDir: string, pkg: string, out: string, ldflags: string): 
     env: { ...process.env, GOFLAGS: '-mod=readonly' },
   });
   if (result.error) {
-    throw new Error(`cannot run go (${result.error.message}); install Go 1.26+ to build the test binaries`);
+    throw new Error(
+      `cannot run go (${result.error.message}); install Go 1.26+ to build the test binaries`,
+    );
   }
   if (result.status !== 0) {
-    throw new Error(`go build ${pkg} failed with exit ${String(result.status)}; see the output above`);
+    throw new Error(
+      `go build ${pkg} failed with exit ${String(result.status)}; see the output above`,
+    );
   }
   renameSync(tmp, out);
-  process.stderr.write(`testenv: built ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `testenv: built ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 }
 
 function versionLdflags(version: string): string {

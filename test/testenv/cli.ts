@@ -31,7 +31,9 @@ async function main(command: string | undefined): Promise<void> {
       ensureBinaries();
       const existing = running();
       if (existing) {
-        console.log(`testenv already up at ${existing.apiserverUrl}\nexport KUBECONFIG=${kubeconfigLink}`);
+        console.log(
+          `testenv already up at ${existing.apiserverUrl}\nexport KUBECONFIG=${kubeconfigLink}`,
+        );
         return;
       }
       await stopControlPlane(runDir);

@@ -3,7 +3,15 @@
 // helm and @kubernetes/client-node all accept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -77,21 +85,34 @@ function launch(binary: string, args: string[], logFile: string, detached: boole
   return child;
 }
 
-function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {
+function httpsGet(
+  url: string,
+  ca: Buffer,
+  token: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      url,
+      { ca, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile: string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -100,8 +121,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
       // not up yet
     }
     if (Date.now() > deadline) {
-      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
-      throw new Error(`${what} did not become ready within ${timeoutMs} ms; last log lines:\n${tail}`);
+      const tail = existsSync(logFile)
+        ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')
+        : '';
+      throw new Error(
+        `${what} did not become ready within ${timeoutMs} ms; last log lines:\n${tail}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -139,12 +164,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     etcdLog,
     detached,
   );
-  await waitFor(
-    'etcd',
-    async () => (await fetch(`${etcdUrl}/health`)).ok,
-    readyTimeoutMs,
-    etcdLog,
-  );
+  await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, readyTimeoutMs, etcdLog);
 
   // Service-account token signing keys (TokenRequest, `kubectl create token`).
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -155,7 +175,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
 
   const adminToken = randomBytes(24).toString('hex');
   const tokenFile = join(certDir, 'tokens.csv');
-  writeFileSync(tokenFile, `${adminToken},testenv-admin,testenv-admin,"system:masters"\n`, { mode: 0o600 });
+  writeFileSync(tokenFile, `${adminToken},testenv-admin,testenv-admin,"system:masters"\n`, {
+    mode: 0o600,
+  });
 
   const apiserverLog = join(dir, 'kube-apiserver.log');
   const apiserver = launch(
@@ -213,7 +235,12 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
         },
       ],
       users: [{ name: 'testenv-admin', user: { token: adminToken } }],
-      contexts: [{ name: 'testenv', context: { cluster: 'testenv', user: 'testenv-admin', namespace: 'default' } }],
+      contexts: [
+        {
+          name: 'testenv',
+          context: { cluster: 'testenv', user: 'testenv-admin', namespace: 'default' },
+        },
+      ],
       'current-context': 'testenv',
       preferences: {},
     }),
@@ -243,7 +270,10 @@ function alive(pid: number): boolean {
 }
 
 /** Stops the processes of a control plane (from its state.json) and removes its data. */
-export async function stopControlPlane(dir: string, options: { keepDir?: boolean } = {}): Promise<boolean> {
+export async function stopControlPlane(
+  dir: string,
+  options: { keepDir?: boolean } = {},
+): Promise<boolean> {
   const stateFile = join(dir, 'state.json');
   if (!existsSync(stateFile)) return false;
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ControlPlane;
@@ -252,7 +282,8 @@ export async function stopControlPlane(dir: string, options: { keepDir?: boolean
   }
   const deadline = Date.now() + 10_000;
   for (const pid of [state.apiserverPid, state.etcdPid]) {
-    while (pid > 0 && alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (pid > 0 && alive(pid) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
   }
   if (!options.keepDir) rmSync(dir, { recursive: true, force: true });

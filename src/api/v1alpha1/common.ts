@@ -30,7 +30,7 @@ export function withCrossFieldRules<S extends z.ZodType>(
   const validations = rules.map(({ rule, message, fieldPath }) =>
     fieldPath ? { rule, message, fieldPath } : { rule, message },
   );
-  let out = schema.meta({ ...existing, 'x-kubernetes-validations': validations }) as S;
+  let out: S = schema.meta({ ...existing, 'x-kubernetes-validations': validations });
   for (const r of rules) {
     out = out.refine(
       (value) => {
@@ -46,7 +46,7 @@ export function withCrossFieldRules<S extends z.ZodType>(
         // Check even when fields already failed, so one run reports every mistake.
         when: () => true,
       },
-    ) as S;
+    );
   }
   return out;
 }
@@ -55,13 +55,38 @@ function fieldPathToArray(fieldPath: string): string[] {
   return fieldPath.split('.').filter((p) => p.length > 0);
 }
 
+/**
+ * A list whose entries are keyed by one field (`x-kubernetes-list-type: map`):
+ * the API server refuses duplicate keys, and so does this schema offline.
+ */
+export function listMap<T extends z.ZodType>(item: T, key: string & keyof z.output<T>) {
+  return z
+    .array(item)
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [key] })
+    .superRefine((entries, ctx) => {
+      const seen = new Set<unknown>();
+      entries.forEach((entry, i) => {
+        const value = (entry as Record<string, unknown>)[key];
+        if (seen.has(value)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `duplicate ${key} ${JSON.stringify(value)}: each entry needs a unique ${key}`,
+          });
+        }
+        seen.add(value);
+      });
+    });
+}
+
 /** A Kubernetes object name (RFC 1123 subdomain, as metadata.name requires). */
 export const objectName = z
   .string()
   .min(1)
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
-    message: 'must be a lowercase RFC 1123 name: a-z, 0-9, "-" and ".", starting and ending with a-z or 0-9',
+    message:
+      'must be a lowercase RFC 1123 name: a-z, 0-9, "-" and ".", starting and ending with a-z or 0-9',
   });
 
 /** A short identifier (RFC 1123 label): rule names, compliance tags. */
@@ -70,7 +95,8 @@ export const labelName = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
-    message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting and ending with a-z or 0-9',
+    message:
+      'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting and ending with a-z or 0-9',
   });
 
 export const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
@@ -104,7 +130,9 @@ export const labelSelector = z
       .array(
         z.strictObject({
           key: z.string().min(1).describe('Label key.'),
-          operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to values.'),
+          operator: z
+            .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
+            .describe('How the key relates to values.'),
           values: z
             .array(z.string())
             .max(64)
@@ -144,13 +172,8 @@ export const condition = z.strictObject({
 });
 export type Condition = z.infer<typeof condition>;
 
-export const conditions = z
-  .array(condition)
+export const conditions = listMap(condition, 'type')
   .max(16)
-  .meta({
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': ['type'],
-  })
   .describe('Current state, one entry per condition type.');
 
 /** Object metadata as far as modelroute reads it; the API server owns the rest. */

@@ -37,7 +37,7 @@ export const ENDPOINT_PATTERN = /^(https?|simulate):\/\/[^\s/?#]+([/?#][^\s]*)?$
 
 const serviceRef = z
   .strictObject({
-    name: objectName.describe('Name of a Service in the ModelBackend\'s namespace.'),
+    name: objectName.describe("Name of a Service in the ModelBackend's namespace."),
     port: z.int().min(1).max(65535).describe('Service port number.'),
     path: z
       .string()
@@ -51,15 +51,30 @@ const serviceRef = z
 
 const secretKeyRef = z
   .strictObject({
-    name: objectName.describe('Name of a Secret in the ModelBackend\'s namespace.'),
-    key: z.string().min(1).max(253).default('apiKey').describe('Key within the Secret holding the API key.'),
+    name: objectName.describe("Name of a Secret in the ModelBackend's namespace."),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .default('apiKey')
+      .describe('Key within the Secret holding the API key.'),
   })
-  .describe('Reference to the Secret holding the API key. Only the reference is ever stored or logged.');
+  .describe(
+    'Reference to the Secret holding the API key. Only the reference is ever stored or logged.',
+  );
 
 const pricing = z
   .strictObject({
-    inputPerMillion: z.number().min(0).default(0).describe('USD per million input (prompt) tokens.'),
-    outputPerMillion: z.number().min(0).default(0).describe('USD per million output (completion) tokens.'),
+    inputPerMillion: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe('USD per million input (prompt) tokens.'),
+    outputPerMillion: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe('USD per million output (completion) tokens.'),
     cachedInputPerMillion: z
       .number()
       .min(0)
@@ -81,7 +96,9 @@ const azure = z
     deployment: z.string().min(1).max(256).describe('Azure OpenAI deployment name.'),
     apiVersion: z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: 'must look like "2024-10-21" or "2024-12-01-preview"' })
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, {
+        message: 'must look like "2024-10-21" or "2024-12-01-preview"',
+      })
       .default('2024-10-21')
       .describe('Azure OpenAI api-version query parameter.'),
   })
@@ -89,7 +106,11 @@ const azure = z
 
 const anthropic = z
   .strictObject({
-    version: z.string().min(1).default('2023-06-01').describe('Value of the anthropic-version header.'),
+    version: z
+      .string()
+      .min(1)
+      .default('2023-06-01')
+      .describe('Value of the anthropic-version header.'),
   })
   .describe('Anthropic settings.');
 
@@ -107,15 +128,27 @@ const healthCheck = z
       .describe('Path probed when probe is http.'),
     interval: duration.default('30s').describe('Time between probes.'),
     timeout: duration.default('5s').describe('Time a probe may take before it counts as failed.'),
-    unhealthyThreshold: z.int().min(1).max(100).default(3).describe('Consecutive failures before Unhealthy.'),
-    healthyThreshold: z.int().min(1).max(100).default(2).describe('Consecutive successes before Healthy again.'),
+    unhealthyThreshold: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Consecutive failures before Unhealthy.'),
+    healthyThreshold: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(2)
+      .describe('Consecutive successes before Healthy again.'),
   })
   .describe('Active health checking.');
 
 export const backendTimeouts = z
   .strictObject({
     connect: duration.optional().describe('Time to establish a connection.'),
-    firstToken: duration.optional().describe('Time until the first response byte (first token when streaming).'),
+    firstToken: duration
+      .optional()
+      .describe('Time until the first response byte (first token when streaming).'),
     total: duration.optional().describe('Time for the whole response.'),
   })
   .describe('Per-attempt timeouts.');
@@ -123,23 +156,36 @@ export const backendTimeouts = z
 export const modelBackendSpec = withCrossFieldRules(
   z
     .strictObject({
-      provider: provider.describe('API dialect: openai, azure-openai, anthropic or openai-compatible (vLLM, TGI, Ollama, ...).'),
+      provider: provider.describe(
+        'API dialect: openai, azure-openai, anthropic or openai-compatible (vLLM, TGI, Ollama, ...).',
+      ),
       endpoint: z
         .string()
         .max(2048)
         .regex(ENDPOINT_PATTERN, {
-          message: 'must be an absolute http(s):// URL such as "https://api.openai.com/v1" (simulate:// in local mode)',
+          message:
+            'must be an absolute http(s):// URL such as "https://api.openai.com/v1" (simulate:// in local mode)',
         })
         .optional()
-        .describe('Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef.'),
+        .describe(
+          'Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef.',
+        ),
       serviceRef: serviceRef.optional(),
       model: z.string().min(1).max(256).describe('Model name sent upstream.'),
       secretRef: secretKeyRef.optional(),
       azure: azure.optional(),
       anthropic: anthropic.optional(),
       pricing: pricing.optional(),
-      contextWindow: z.int().min(1).optional().describe('Maximum prompt plus output tokens the model accepts.'),
-      maxOutputTokens: z.int().min(1).optional().describe('Maximum output tokens the model produces.'),
+      contextWindow: z
+        .int()
+        .min(1)
+        .optional()
+        .describe('Maximum prompt plus output tokens the model accepts.'),
+      maxOutputTokens: z
+        .int()
+        .min(1)
+        .optional()
+        .describe('Maximum output tokens the model produces.'),
       limits: limits.optional(),
       capabilities: z
         .array(capability)
@@ -152,7 +198,9 @@ export const modelBackendSpec = withCrossFieldRules(
         .min(0)
         .max(1)
         .optional()
-        .describe('Relative answer quality from 0 (weakest) to 1 (strongest); used by cost-quality routing.'),
+        .describe(
+          'Relative answer quality from 0 (weakest) to 1 (strongest); used by cost-quality routing.',
+        ),
       compliance: z
         .array(labelName)
         .max(32)
@@ -185,7 +233,9 @@ export const modelBackendSpec = withCrossFieldRules(
       message: 'spec.maxOutputTokens must not exceed spec.contextWindow',
       fieldPath: '.maxOutputTokens',
       holds: (s) =>
-        s.maxOutputTokens === undefined || s.contextWindow === undefined || s.maxOutputTokens <= s.contextWindow,
+        s.maxOutputTokens === undefined ||
+        s.contextWindow === undefined ||
+        s.maxOutputTokens <= s.contextWindow,
     },
   ],
 );
@@ -210,8 +260,17 @@ export const modelBackendStatus = z
     resolvedEndpoint: z.string().max(2048).optional().describe('The base URL proxies use.'),
     observed: z
       .strictObject({
-        latencyMs: z.number().min(0).optional().describe('Typical (EWMA) request latency in milliseconds.'),
-        errorRate: z.number().min(0).max(1).optional().describe('Share of failed requests in the recent window.'),
+        latencyMs: z
+          .number()
+          .min(0)
+          .optional()
+          .describe('Typical (EWMA) request latency in milliseconds.'),
+        errorRate: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('Share of failed requests in the recent window.'),
         requests: count.optional().describe('Requests seen in the recent window.'),
       })
       .optional()

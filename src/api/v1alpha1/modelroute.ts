@@ -9,6 +9,7 @@ import {
   healthState,
   labelName,
   labelSelector,
+  listMap,
   objectMeta,
   objectName,
   withCrossFieldRules,
@@ -46,7 +47,9 @@ const headerMatch = withCrossFieldRules(
       type: z
         .enum(['Exact', 'Prefix', 'RegularExpression', 'Present'])
         .default('Exact')
-        .describe('How value is compared: Exact, Prefix, RegularExpression (must match the whole value; RE2 syntax) or Present.'),
+        .describe(
+          'How value is compared: Exact, Prefix, RegularExpression (must match the whole value; RE2 syntax) or Present.',
+        ),
       value: z.string().max(512).optional().describe('Value to compare; not used with Present.'),
     })
     .describe('A condition on one request header.'),
@@ -62,7 +65,8 @@ const headerMatch = withCrossFieldRules(
       rule: "!has(self.type) || self.type != 'RegularExpression' || !has(self.value) || ''.matches(self.value) || !''.matches(self.value)",
       message: 'value must be a valid regular expression',
       fieldPath: '.value',
-      holds: (h) => h.type !== 'RegularExpression' || h.value === undefined || isValidRegex(h.value),
+      holds: (h) =>
+        h.type !== 'RegularExpression' || h.value === undefined || isValidRegex(h.value),
     },
   ],
 );
@@ -126,10 +130,14 @@ export const routeMatch = z
       .optional()
       .describe('Header conditions, all of which must hold.'),
     tenants: stringList('Tenants (x-modelroute-tenant header) this match accepts; any of them.'),
-    priorities: stringList('Request priorities (x-modelroute-priority header) this match accepts; any of them.'),
+    priorities: stringList(
+      'Request priorities (x-modelroute-priority header) this match accepts; any of them.',
+    ),
     tasks: stringList('Task kinds (x-modelroute-task header) this match accepts; any of them.'),
     promptTokens: intRange.optional().describe('Range of prompt sizes, in tokens.'),
-    difficulty: scoreRange.optional().describe('Range of prompt difficulty scores (0 easy .. 1 hard).'),
+    difficulty: scoreRange
+      .optional()
+      .describe('Range of prompt difficulty scores (0 easy .. 1 hard).'),
     capabilities: z
       .array(capability)
       .max(16)
@@ -141,21 +149,32 @@ export const routeMatch = z
       .max(32)
       .optional()
       .meta({ 'x-kubernetes-list-type': 'set' })
-      .describe('Matches requests that require all of these compliance tags (x-modelroute-compliance header).'),
+      .describe(
+        'Matches requests that require all of these compliance tags (x-modelroute-compliance header).',
+      ),
   })
-  .describe('Conditions on a request; all fields present must hold. An empty match matches every request.');
+  .describe(
+    'Conditions on a request; all fields present must hold. An empty match matches every request.',
+  );
 export type RouteMatch = z.infer<typeof routeMatch>;
 
 export const backendRef = z
   .strictObject({
     name: objectName.describe('Name of a ModelBackend in the same namespace.'),
-    weight: z.int().min(0).max(1_000_000).default(1).describe('Relative share of traffic; 0 drains the backend.'),
+    weight: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(1)
+      .describe('Relative share of traffic; 0 drains the backend.'),
     priority: z
       .int()
       .min(0)
       .max(100)
       .default(0)
-      .describe('Tier: lower numbers are tried first; higher tiers only when lower ones have no usable backend.'),
+      .describe(
+        'Tier: lower numbers are tried first; higher tiers only when lower ones have no usable backend.',
+      ),
   })
   .describe('A ModelBackend this rule may send requests to.');
 export type BackendRef = z.infer<typeof backendRef>;
@@ -174,9 +193,13 @@ const costQuality = withCrossFieldRules(
         .min(0)
         .max(1)
         .optional()
-        .describe('Target share of requests sent to the strongest backend; the threshold is derived from it.'),
+        .describe(
+          'Target share of requests sent to the strongest backend; the threshold is derived from it.',
+        ),
     })
-    .describe('Settings of the cost-quality strategy. Set at most one of threshold or strongShare; with neither, difficulty is compared with each backend\'s quality.'),
+    .describe(
+      "Settings of the cost-quality strategy. Set at most one of threshold or strongShare; with neither, difficulty is compared with each backend's quality.",
+    ),
   [
     {
       rule: '!(has(self.threshold) && has(self.strongShare))',
@@ -189,30 +212,33 @@ const costQuality = withCrossFieldRules(
 export const routeRule = withCrossFieldRules(
   z
     .strictObject({
-      name: labelName.describe('Unique name of the rule within the route; appears in headers, metrics and traces.'),
+      name: labelName.describe(
+        'Unique name of the rule within the route; appears in headers, metrics and traces.',
+      ),
       matches: z
         .array(routeMatch)
         .max(8)
         .optional()
-        .describe('The rule applies when any of these matches holds; omitted or empty means every request.'),
-      backendRefs: z
-        .array(backendRef)
-        .min(1)
-        .max(16)
-        .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
-        .describe('Candidate backends.'),
+        .describe(
+          'The rule applies when any of these matches holds; omitted or empty means every request.',
+        ),
+      backendRefs: listMap(backendRef, 'name').min(1).max(16).describe('Candidate backends.'),
       strategy: strategy
         .default('weighted')
-        .describe('How a backend is chosen within a priority tier: weighted, priority, least-latency, least-cost, least-busy or cost-quality.'),
+        .describe(
+          'How a backend is chosen within a priority tier: weighted, priority, least-latency, least-cost, least-busy or cost-quality.',
+        ),
       costQuality: costQuality.optional(),
     })
     .describe('Requests matching this rule are served by its backends.'),
   [
     {
       rule: 'self.backendRefs.exists(b, !has(b.weight) || b.weight > 0)',
-      message: 'backendRefs weights must sum to more than 0: give at least one backendRef a weight above 0',
+      message:
+        'backendRefs weights must sum to more than 0: give at least one backendRef a weight above 0',
       fieldPath: '.backendRefs',
-      holds: (r) => r.backendRefs.some((b) => b.weight > 0),
+      // A non-numeric weight is reported on its own field, not here.
+      holds: (r) => r.backendRefs.some((b) => typeof b.weight !== 'number' || b.weight > 0),
     },
     {
       rule: "!has(self.costQuality) || (has(self.strategy) && self.strategy == 'cost-quality')",
@@ -222,7 +248,8 @@ export const routeRule = withCrossFieldRules(
     },
     {
       rule: "!has(self.strategy) || self.strategy != 'cost-quality' || size(self.backendRefs) >= 2",
-      message: 'the cost-quality strategy needs at least two backendRefs (a cheaper and a stronger one)',
+      message:
+        'the cost-quality strategy needs at least two backendRefs (a cheaper and a stronger one)',
       fieldPath: '.backendRefs',
       holds: (r) => r.strategy !== 'cost-quality' || r.backendRefs.length >= 2,
     },
@@ -239,36 +266,53 @@ const retries = z
       .min(0)
       .max(10)
       .default(2)
-      .describe('Extra attempts after the first; each goes to the next candidate backend when there is one.'),
-    backoff: duration.default('100ms').describe('Base delay before a retry; doubles each time, with jitter.'),
-    maxBackoff: duration.default('2s').describe('Upper bound on the delay between attempts (Retry-After is honoured up to this).'),
+      .describe(
+        'Extra attempts after the first; each goes to the next candidate backend when there is one.',
+      ),
+    backoff: duration
+      .default('100ms')
+      .describe('Base delay before a retry; doubles each time, with jitter.'),
+    maxBackoff: duration
+      .default('2s')
+      .describe('Upper bound on the delay between attempts (Retry-After is honoured up to this).'),
     retryOn: z
       .array(z.enum(RETRY_ON))
       .max(RETRY_ON.length)
       .default([...RETRY_ON])
       .meta({ 'x-kubernetes-list-type': 'set' })
-      .describe('Failures that are retried: connect-failure, timeout, rate-limited (429), server-error (5xx).'),
+      .describe(
+        'Failures that are retried: connect-failure, timeout, rate-limited (429), server-error (5xx).',
+      ),
   })
   .describe('Retry policy for failed attempts, applied before the first byte reaches the client.');
 
 const fallback = z
   .strictObject({
-    backendRefs: z
-      .array(z.strictObject({ name: objectName.describe('Name of a ModelBackend in the same namespace.') }))
+    backendRefs: listMap(
+      z.strictObject({
+        name: objectName.describe('Name of a ModelBackend in the same namespace.'),
+      }),
+      'name',
+    )
       .max(16)
       .optional()
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('Backends tried, in order, when the matched rule has no usable backend left.'),
     model: clientModelName
       .optional()
-      .describe('Another route (by its model name) that takes over when this route\'s own backends are exhausted.'),
+      .describe(
+        "Another route (by its model name) that takes over when this route's own backends are exhausted.",
+      ),
   })
-  .describe('What to try when the matched rule\'s backends all fail or are unavailable.');
+  .describe("What to try when the matched rule's backends all fail or are unavailable.");
 
 const routeTimeouts = z
   .strictObject({
-    connect: duration.optional().describe('Time to establish a connection; overrides the backend\'s.'),
-    firstToken: duration.optional().describe('Time until the first response byte; overrides the backend\'s.'),
+    connect: duration
+      .optional()
+      .describe("Time to establish a connection; overrides the backend's."),
+    firstToken: duration
+      .optional()
+      .describe("Time until the first response byte; overrides the backend's."),
     total: duration.optional().describe('Time for the whole request across all attempts.'),
   })
   .describe('Timeouts for requests on this route.');
@@ -278,7 +322,9 @@ const budget = z
     maxCostPerRequest: z
       .number()
       .min(0)
-      .describe('Largest estimated cost in USD a single request may incur; costlier backends are skipped.'),
+      .describe(
+        'Largest estimated cost in USD a single request may incur; costlier backends are skipped.',
+      ),
   })
   .describe('Spending limits.');
 
@@ -294,12 +340,12 @@ export const modelRouteSpec = withCrossFieldRules(
         .describe('Other model names that select this route.'),
       proxySelector: labelSelector
         .optional()
-        .describe('Which proxy pods serve this route; default: every modelroute proxy in the namespace.'),
-      rules: z
-        .array(routeRule)
+        .describe(
+          'Which proxy pods serve this route; default: every modelroute proxy in the namespace.',
+        ),
+      rules: listMap(routeRule, 'name')
         .min(1)
         .max(16)
-        .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
         .describe('Ordered rules; the first whose matches hold serves the request.'),
       fallback: fallback.optional(),
       retries: retries.optional(),
@@ -310,7 +356,7 @@ export const modelRouteSpec = withCrossFieldRules(
   [
     {
       rule: '!has(self.fallback) || !has(self.fallback.model) || (self.fallback.model != self.model && (!has(self.aliases) || !(self.fallback.model in self.aliases)))',
-      message: 'spec.fallback.model must name another route, not this route\'s own model or aliases',
+      message: "spec.fallback.model must name another route, not this route's own model or aliases",
       fieldPath: '.fallback.model',
       holds: (s) =>
         s.fallback?.model === undefined ||
@@ -336,28 +382,41 @@ export const modelRouteStatus = z
   .strictObject({
     observedGeneration: count.optional().describe('The metadata.generation this status describes.'),
     conditions: conditions.optional(),
-    backends: z
-      .array(routeBackendStatus)
+    backends: listMap(routeBackendStatus, 'name')
       .max(64)
       .optional()
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('Health of every backend this route references.'),
-    healthyBackends: z.string().max(32).optional().describe('Healthy over referenced backends, e.g. "2/3".'),
-    programmed: z.string().max(32).optional().describe('Proxies that acknowledged the current table over proxies selected, e.g. "3/3".'),
+    healthyBackends: z
+      .string()
+      .max(32)
+      .optional()
+      .describe('Healthy over referenced backends, e.g. "2/3".'),
+    programmed: z
+      .string()
+      .max(32)
+      .optional()
+      .describe('Proxies that acknowledged the current table over proxies selected, e.g. "3/3".'),
     proxies: z
       .strictObject({
         programmed: count.describe('Proxies running the current table version.'),
         desired: count.describe('Proxies this route is selected onto.'),
       })
       .optional(),
-    tableVersion: z.string().max(128).optional().describe('Content hash of the routing table carrying this route.'),
+    tableVersion: z
+      .string()
+      .max(128)
+      .optional()
+      .describe('Content hash of the routing table carrying this route.'),
     lastFailover: z
       .strictObject({
         time: z.string().describe('When traffic shifted (RFC 3339).'),
         from: z.string().max(253).describe('Backend traffic moved away from.'),
         to: z.string().max(253).optional().describe('Backend traffic moved to, if any.'),
         reason: z.string().max(1024).describe('Why, e.g. the backend became Unhealthy.'),
-        recoveredTime: z.string().optional().describe('When the failed backend became healthy again (RFC 3339).'),
+        recoveredTime: z
+          .string()
+          .optional()
+          .describe('When the failed backend became healthy again (RFC 3339).'),
       })
       .optional()
       .describe('The most recent failover and, once it happened, its recovery.'),

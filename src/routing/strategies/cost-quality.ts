@@ -13,11 +13,19 @@ export interface CostQualityChoice {
 const quality = (c: Candidate) => c.backend.quality ?? 0;
 
 function byCostThenStronger(a: Candidate, b: Candidate): number {
-  return blendedPrice(a.backend) - blendedPrice(b.backend) || quality(b) - quality(a) || a.index - b.index;
+  return (
+    blendedPrice(a.backend) - blendedPrice(b.backend) ||
+    quality(b) - quality(a) ||
+    a.index - b.index
+  );
 }
 
 function byQualityThenCheaper(a: Candidate, b: Candidate): number {
-  return quality(b) - quality(a) || blendedPrice(a.backend) - blendedPrice(b.backend) || a.index - b.index;
+  return (
+    quality(b) - quality(a) ||
+    blendedPrice(a.backend) - blendedPrice(b.backend) ||
+    a.index - b.index
+  );
 }
 
 /**

@@ -1,0 +1,193 @@
+import { backend, route } from './__fixtures__/objects.js';
+import { compileRoutingTable, resolveBaseUrl } from './compile.js';
+import { checkSemantics } from './semantics.js';
+import { TABLE_FORMAT_VERSION, parseRoutingTable } from './table.js';
+
+const a = backend('a', {
+  pricing: { inputPerMillion: 1, outputPerMillion: 2 },
+  secretRef: { name: 'creds' },
+});
+const b = backend('b', { timeouts: { connect: '2s', firstToken: '1m30s' } });
+const chat = route('chat', {
+  rules: [{ name: 'r', backendRefs: [{ name: 'a', weight: 3 }, { name: 'b' }] }],
+  retries: { attempts: 4, backoff: '250ms' },
+  timeouts: { total: '2m' },
+  budget: { maxCostPerRequest: 0.5 },
+});
+
+describe('compileRoutingTable', () => {
+  test('produces a table that passes its own validation, with the format and a content hash', () => {
+    const table = compileRoutingTable([chat], [a, b]);
+    expect(table.formatVersion).toBe(TABLE_FORMAT_VERSION);
+    expect(table.version).toMatch(/^sha256:[0-9a-f]{20}$/);
+    const parsed = parseRoutingTable(JSON.parse(JSON.stringify(table)));
+    expect(parsed).toEqual({ ok: true, table });
+  });
+
+  test('compiles durations, defaults, prices and credentials references', () => {
+    const table = compileRoutingTable([chat], [a, b]);
+    const [route0] = table.routes;
+    expect(route0).toMatchObject({
+      id: 'default/chat',
+      model: 'chat',
+      retries: { attempts: 4, backoffMs: 250, maxBackoffMs: 2000 },
+      timeouts: { totalMs: 120_000 },
+      budget: { maxCostPerRequestUsd: 0.5 },
+    });
+    expect(route0?.rules[0]?.backends).toEqual([
+      { backendId: 'default/a', weight: 3, priority: 0 },
+      { backendId: 'default/b', weight: 1, priority: 0 },
+    ]);
+    const [ca, cb] = table.backends;
+    expect(ca).toMatchObject({
+      credentials: { secretName: 'creds', key: 'apiKey' },
+      pricing: { inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 1 },
+      timeouts: { connectMs: 5000, firstTokenMs: 60_000, totalMs: 300_000 },
+      health: 'Unknown',
+    });
+    expect(cb?.timeouts).toEqual({ connectMs: 2000, firstTokenMs: 90_000, totalMs: 300_000 });
+  });
+
+  test('the version depends on content only, not on input order', () => {
+    const other = route('other', { rules: [{ name: 'r', backendRefs: [{ name: 'b' }] }] });
+    const one = compileRoutingTable([chat, other], [a, b]);
+    const two = compileRoutingTable([other, chat], [b, a]);
+    expect(two).toEqual(one);
+    const changed = compileRoutingTable(
+      [chat, other],
+      [a, b],
+      new Map([['default/a', 'Unhealthy']]),
+    );
+    expect(changed.version).not.toBe(one.version);
+  });
+
+  test('only backends some route uses are included', () => {
+    const unused = backend('unused');
+    const table = compileRoutingTable([chat], [a, b, unused]);
+    expect(table.backends.map((x) => x.name)).toEqual(['a', 'b']);
+  });
+
+  test('serviceRef resolves to the cluster DNS name', () => {
+    const svc = backend(
+      'svc',
+      { endpoint: undefined, serviceRef: { name: 'vllm', port: 8000 } },
+      'models',
+    );
+    expect(resolveBaseUrl(svc)).toBe('http://vllm.models.svc.cluster.local:8000/v1');
+    expect(resolveBaseUrl(backend('e', { endpoint: 'https://api.example.com/v1/' }))).toBe(
+      'https://api.example.com/v1',
+    );
+  });
+
+  test('missing backend references are dropped and reported', () => {
+    const r = route('chat', {
+      rules: [{ name: 'r', backendRefs: [{ name: 'a' }, { name: 'ghost' }] }],
+    });
+    const table = compileRoutingTable([r], [a]);
+    expect(table.routes[0]?.rules[0]?.backends.map((x) => x.backendId)).toEqual(['default/a']);
+    expect(checkSemantics([r], [a])).toEqual([
+      expect.objectContaining({
+        code: 'BackendNotFound',
+        path: 'spec.rules[0].backendRefs[1].name',
+      }),
+    ]);
+  });
+
+  test('a model name claimed twice stays with the older route', () => {
+    const old = route(
+      'old',
+      { model: 'chat', rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { creationTimestamp: '2026-01-01T00:00:00Z' },
+    );
+    const young = route(
+      'young',
+      { model: 'chat', rules: [{ name: 'r', backendRefs: [{ name: 'b' }] }] },
+      { creationTimestamp: '2026-02-01T00:00:00Z' },
+    );
+    const table = compileRoutingTable([young, old], [a, b]);
+    expect(table.routes.map((r) => r.id)).toEqual(['default/old']);
+    expect(checkSemantics([young, old], [a, b])).toEqual([
+      expect.objectContaining({
+        code: 'ModelConflict',
+        object: { kind: 'ModelRoute', namespace: 'default', name: 'young' },
+      }),
+    ]);
+  });
+
+  test('routes in different namespaces may share a model name', () => {
+    const x = route(
+      'chat',
+      { rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { namespace: 'team-x' },
+    );
+    const y = route(
+      'chat',
+      { rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { namespace: 'team-y' },
+    );
+    const table = compileRoutingTable(
+      [x, y],
+      [backend('a', {}, 'team-x'), backend('a', {}, 'team-y')],
+    );
+    expect(table.routes.map((r) => r.id)).toEqual(['team-x/chat', 'team-y/chat']);
+    expect(table.backends.map((r) => r.id)).toEqual(['team-x/a', 'team-y/a']);
+  });
+});
+
+describe('checkSemantics', () => {
+  test('reports missing fallback routes, cycles and cost-quality backends without quality', () => {
+    const x = route('x', {
+      rules: [{ name: 'r', strategy: 'cost-quality', backendRefs: [{ name: 'a' }, { name: 'b' }] }],
+      fallback: { model: 'y' },
+    });
+    const y = route('y', {
+      rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }],
+      fallback: { model: 'x' },
+    });
+    const z = route('z', {
+      rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }],
+      fallback: { model: 'nowhere' },
+    });
+    const codes = checkSemantics([x, y, z], [a, backend('b', { quality: 0.9 })]).map(
+      (p) => `${p.object.name}:${p.code}:${p.path}`,
+    );
+    expect(codes.sort()).toEqual([
+      'x:FallbackCycle:spec.fallback.model',
+      'x:QualityMissing:spec.rules[0].backendRefs[0].name',
+      'y:FallbackCycle:spec.fallback.model',
+      'z:FallbackRouteNotFound:spec.fallback.model',
+    ]);
+  });
+
+  test('reports objects defined twice', () => {
+    expect(checkSemantics([], [a, a]).map((p) => p.code)).toEqual(['DuplicateObject']);
+  });
+});
+
+describe('parseRoutingTable', () => {
+  const table = compileRoutingTable([chat], [a, b]);
+
+  test('refuses a table whose version does not match its content', () => {
+    const tampered = JSON.parse(JSON.stringify(table)) as typeof table;
+    tampered.backends[0]!.baseUrl = 'http://evil.example';
+    const result = parseRoutingTable(tampered);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toMatch(/does not match its content/);
+  });
+
+  test('refuses another format version with advice', () => {
+    const result = parseRoutingTable({ ...table, formatVersion: 2 });
+    expect(!result.ok && result.error).toMatch(/format 2 is not supported.*reads format 1/);
+  });
+
+  test('refuses dangling references and bad shapes, naming the field', () => {
+    const broken = JSON.parse(JSON.stringify(table)) as typeof table;
+    broken.backends = broken.backends.slice(1);
+    const result = parseRoutingTable(broken);
+    expect(!result.ok && result.error).toMatch(
+      /routes\.0\.rules\.0\.backends\.0\.backendId: .*default\/a/,
+    );
+    const bad = parseRoutingTable({ formatVersion: 1, version: 'x', routes: 'nope', backends: [] });
+    expect(!bad.ok && bad.error).toMatch(/invalid routing table: version: .*routes: /);
+  });
+});

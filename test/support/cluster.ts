@@ -1,0 +1,98 @@
+// Helpers for tests that run against the real API server started by
+// test/testenv/jest-global-setup.ts.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(
+      `${name} is not set: control-plane tests must run through jest's global setup (npm test), which starts the test API server`,
+    );
+  }
+  return value;
+}
+
+export const testenv = {
+  get kubeconfig(): string {
+    return required('MODELROUTE_TEST_KUBECONFIG');
+  },
+  get kubectl(): string {
+    return required('MODELROUTE_TEST_KUBECTL');
+  },
+  get helm(): string {
+    return required('MODELROUTE_TEST_HELM');
+  },
+};
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runTool(binary: string, args: string[], input?: string): CommandResult {
+  const result = spawnSync(binary, args, {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, KUBECONFIG: testenv.kubeconfig },
+    timeout: 60_000,
+  });
+  if (result.error) throw result.error;
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function kubectl(args: string[], input?: string): CommandResult {
+  return runTool(testenv.kubectl, args, input);
+}
+
+export function helm(args: string[]): CommandResult {
+  return runTool(testenv.helm, args);
+}
+
+/** Runs kubectl and throws with its output when it fails. */
+export function mustKubectl(args: string[], input?: string): string {
+  const r = kubectl(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A fresh namespace per test file (no namespace controller here to delete them). */
+export function createNamespace(prefix: string): string {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  mustKubectl(['create', 'namespace', name]);
+  return name;
+}
+
+export function installCRDs(): void {
+  mustKubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO_ROOT, 'crds')]);
+  mustKubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    '-f',
+    join(REPO_ROOT, 'crds'),
+  ]);
+}
+
+/**
+ * Parses kubectl's table output into rows keyed by column header, using the
+ * header's column positions (values such as "HEALTHY BACKENDS" contain spaces).
+ */
+export function parseTable(output: string): Record<string, string>[] {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  const header = lines[0] ?? '';
+  const starts: { name: string; at: number }[] = [];
+  for (const m of header.matchAll(/\S+(?: \S+)*/g)) starts.push({ name: m[0], at: m.index });
+  return lines.slice(1).map((line) => {
+    const row: Record<string, string> = {};
+    starts.forEach((col, i) => {
+      const end = starts[i + 1]?.at ?? line.length;
+      row[col.name] = line.slice(col.at, end).trim();
+    });
+    return row;
+  });
+}
