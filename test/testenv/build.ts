@@ -14,7 +14,7 @@ function goBuild(moduleDir: string, pkg: string, out: string, ldflags: string): 
   const result = spawnSync('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, pkg], {
     cwd: moduleDir,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, GOFLAGS: '-mod=readonly' },
+    env: { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false' },
   });
   if (result.error) {
     throw new Error(

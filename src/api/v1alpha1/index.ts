@@ -3,3 +3,4 @@
 export * from './common.js';
 export * from './modelbackend.js';
 export * from './modelroute.js';
+export * from './conditions.js';
