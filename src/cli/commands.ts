@@ -20,7 +20,7 @@ function version(): string {
   return pkg.version;
 }
 
-export function run(argv: string[], io: CommandIO): number {
+export async function run(argv: string[], io: CommandIO): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'validate':

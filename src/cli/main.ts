@@ -7,4 +7,4 @@ const io: CommandIO = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
-process.exitCode = run(process.argv.slice(2), io);
+process.exitCode = await run(process.argv.slice(2), io);

@@ -5,10 +5,10 @@ import { run } from './commands.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
-function cli(args: string[]): { code: number; out: string; err: string } {
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = run(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await run(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -18,21 +18,21 @@ function file(text: string): string {
   return path;
 }
 
-describe('modelroute validate', () => {
-  test('the shipped samples are valid', () => {
-    const r = cli(['validate', '-f', join(root, 'manifests', 'samples')]);
+describe('modelroute validate', async () => {
+  test('the shipped samples are valid', async () => {
+    const r = await cli(['validate', '-f', join(root, 'manifests', 'samples')]);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/^OK: \d+ file\(s\): \d+ ModelBackend\(s\), \d+ ModelRoute\(s\)/);
     expect(r.code).toBe(0);
   });
 
-  test('every valid fixture of the CRD suite passes offline too', () => {
-    const r = cli(['validate', '-f', join(root, 'test', 'crd-validation', 'valid')]);
+  test('every valid fixture of the CRD suite passes offline too', async () => {
+    const r = await cli(['validate', '-f', join(root, 'test', 'crd-validation', 'valid')]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
   });
 
-  test('a reference to a missing backend is an error naming file, line, object and field', () => {
+  test('a reference to a missing backend is an error naming file, line, object and field', async () => {
     const path = file(`apiVersion: modelroute.io/v1alpha1
 kind: ModelRoute
 metadata: {name: chat, namespace: team-a}
@@ -43,7 +43,7 @@ spec:
       backendRefs:
         - name: nowhere
 `);
-    const r = cli(['validate', '-f', path]);
+    const r = await cli(['validate', '-f', path]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(
       `${path}:9: ModelRoute team-a/chat: spec.rules[0].backendRefs[0].name: ModelBackend "nowhere" not found in namespace team-a [BackendNotFound]`,
@@ -51,7 +51,7 @@ spec:
     expect(r.err).toMatch(/FAILED: 1 error\(s\)/);
   });
 
-  test('schema errors and cross-field rules are all reported in one run', () => {
+  test('schema errors and cross-field rules are all reported in one run', async () => {
     const path = file(`apiVersion: modelroute.io/v1alpha1
 kind: ModelBackend
 metadata: {name: both}
@@ -62,7 +62,7 @@ spec:
   model: x
   pricing: {inputPerMillion: -1}
 `);
-    const r = cli(['validate', '-f', path, '-o', 'json']);
+    const r = await cli(['validate', '-f', path, '-o', 'json']);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.out) as {
       ok: boolean;
@@ -73,24 +73,24 @@ spec:
     expect(report.errors[0]?.message).toBe('set exactly one of spec.endpoint or spec.serviceRef');
   });
 
-  test('usage errors exit 2 and say what is expected', () => {
-    expect(cli(['validate'])).toMatchObject({
+  test('usage errors exit 2 and say what is expected', async () => {
+    expect(await cli(['validate'])).toMatchObject({
       code: 2,
       err: expect.stringContaining('validate needs at least one -f'),
     });
-    expect(cli(['validate', '--bogus'])).toMatchObject({
+    expect(await cli(['validate', '--bogus'])).toMatchObject({
       code: 2,
       err: expect.stringContaining("Unknown option '--bogus'"),
     });
-    expect(cli(['frobnicate'])).toMatchObject({
+    expect(await cli(['frobnicate'])).toMatchObject({
       code: 2,
       err: expect.stringContaining('unknown command "frobnicate"'),
     });
   });
 
-  test('an empty directory is a failure, not a silent pass', () => {
+  test('an empty directory is a failure, not a silent pass', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'modelroute-empty-'));
-    expect(cli(['validate', '-f', dir])).toMatchObject({
+    expect(await cli(['validate', '-f', dir])).toMatchObject({
       code: 1,
       err: expect.stringContaining('no .yaml, .yml or .json files found'),
     });
