@@ -18,7 +18,7 @@ function file(text: string): string {
   return path;
 }
 
-describe('modelroute validate', async () => {
+describe('modelroute validate', () => {
   test('the shipped samples are valid', async () => {
     const r = await cli(['validate', '-f', join(root, 'manifests', 'samples')]);
     expect(r.err).toBe('');
