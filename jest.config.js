@@ -19,8 +19,16 @@ export default {
     },
     {
       ...shared,
+      displayName: 'data-plane',
+      testMatch: ['<rootDir>/test/data-plane/**/*.test.ts'],
+    },
+    {
+      ...shared,
       displayName: 'control-plane',
-      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/crd-validation/**/*.test.ts',
+        '<rootDir>/test/testenv/**/*.test.ts',
+      ],
       globalSetup: '<rootDir>/test/testenv/jest-global-setup.js',
       globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.js',
     },

@@ -41,6 +41,46 @@ export interface LoadedManifests {
   sources: Map<ModelRoute | ModelBackend, ObjectSource>;
 }
 
+/** `file:line: Kind ns/name: field.path: message`, the form every error is printed in. */
+export function formatManifestError(e: ManifestError): string {
+  const where = e.line !== undefined ? `${e.file}:${e.line}` : e.file;
+  const what = [e.object, e.path].filter((s) => s !== undefined && s !== '').join(': ');
+  return `${where}: ${what ? `${what}: ` : ''}${e.message}`;
+}
+
+/** Loads manifests and adds the cross-object problems, each placed at its file and line. */
+export function loadAndCheckManifests(
+  paths: readonly string[],
+  checkSemantics: (
+    routes: ModelRoute[],
+    backends: ModelBackend[],
+  ) => {
+    code: string;
+    object: { kind: string; namespace: string; name: string };
+    path: string;
+    message: string;
+  }[],
+): LoadedManifests {
+  const loaded = loadManifests(paths);
+  for (const problem of checkSemantics(loaded.routes, loaded.backends)) {
+    const obj = [...loaded.routes, ...loaded.backends].find(
+      (o) =>
+        o.kind === problem.object.kind &&
+        o.metadata.name === problem.object.name &&
+        (o.metadata.namespace ?? 'default') === problem.object.namespace,
+    );
+    const source = obj ? loaded.sources.get(obj) : undefined;
+    loaded.errors.push({
+      file: source?.file ?? '(unknown file)',
+      line: source ? lineOf(source, parsePath(problem.path)) : undefined,
+      object: `${problem.object.kind} ${problem.object.namespace}/${problem.object.name}`,
+      path: problem.path,
+      message: `${problem.message} [${problem.code}]`,
+    });
+  }
+  return loaded;
+}
+
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {

@@ -1,5 +1,8 @@
 // Dispatches `modelroute <command>` to the command's module.
 import { readFileSync } from 'node:fs';
+import { runDev } from './dev.js';
+import { runProxy } from './proxy.js';
+import { runSimulateBackend } from './simulate-backend.js';
 import { runValidate, type CommandIO } from './validate.js';
 
 const USAGE = `modelroute: Kubernetes-native LLM router
@@ -7,6 +10,9 @@ const USAGE = `modelroute: Kubernetes-native LLM router
 usage: modelroute <command> [options]
 
 commands:
+  dev                      local mode: the samples served with simulated backends
+  proxy                    the routing proxy (sidecar or gateway)
+  simulate-backend         one simulated OpenAI-compatible model server
   validate -f <file|dir>   check ModelRoute/ModelBackend manifests offline
   version                  print the version
   help                     show this help
@@ -25,6 +31,12 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   switch (command) {
     case 'validate':
       return runValidate(rest, io);
+    case 'dev':
+      return runDev(rest, io);
+    case 'proxy':
+      return runProxy(rest, io);
+    case 'simulate-backend':
+      return runSimulateBackend(rest, io);
     case 'version':
     case '--version':
       io.out(version());

@@ -1,7 +1,7 @@
 // `modelroute validate -f <file|dir>`: offline checks of manifests with the
 // same schemas the API server uses, plus the cross-object checks.
 import { parseArgs } from 'node:util';
-import { lineOf, loadManifests, parsePath, type ManifestError } from '../api/manifest-files.js';
+import { formatManifestError, loadAndCheckManifests } from '../api/manifest-files.js';
 import { checkSemantics } from '../routing/semantics.js';
 
 export const VALIDATE_USAGE = `usage: modelroute validate -f <file|dir> [-f <file|dir> ...] [-o text|json]
@@ -13,12 +13,6 @@ references between the objects in the given files. Exits 1 on any error.`;
 export interface CommandIO {
   out: (line: string) => void;
   err: (line: string) => void;
-}
-
-function formatError(e: ManifestError): string {
-  const where = e.line !== undefined ? `${e.file}:${e.line}` : e.file;
-  const what = [e.object, e.path].filter((s) => s !== undefined && s !== '').join(': ');
-  return `${where}: ${what ? `${what}: ` : ''}${e.message}`;
 }
 
 export function runValidate(argv: string[], io: CommandIO): number {
@@ -52,28 +46,12 @@ export function runValidate(argv: string[], io: CommandIO): number {
 
   let loaded;
   try {
-    loaded = loadManifests(values.file);
+    loaded = loadAndCheckManifests(values.file, checkSemantics);
   } catch (err) {
     io.err((err as Error).message);
     return 1;
   }
-  const errors: ManifestError[] = [...loaded.errors];
-  for (const problem of checkSemantics(loaded.routes, loaded.backends)) {
-    const obj = [...loaded.routes, ...loaded.backends].find(
-      (o) =>
-        o.kind === problem.object.kind &&
-        o.metadata.name === problem.object.name &&
-        (o.metadata.namespace ?? 'default') === problem.object.namespace,
-    );
-    const source = obj ? loaded.sources.get(obj) : undefined;
-    errors.push({
-      file: source?.file ?? '(unknown file)',
-      line: source ? lineOf(source, parsePath(problem.path)) : undefined,
-      object: `${problem.object.kind} ${problem.object.namespace}/${problem.object.name}`,
-      path: problem.path,
-      message: `${problem.message} [${problem.code}]`,
-    });
-  }
+  const { errors } = loaded;
 
   const summary = {
     files: loaded.files.length,
@@ -85,7 +63,7 @@ export function runValidate(argv: string[], io: CommandIO): number {
   if (values.output === 'json') {
     io.out(JSON.stringify({ ok: errors.length === 0, summary, errors }, null, 2));
   } else {
-    for (const e of errors) io.err(formatError(e));
+    for (const e of errors) io.err(formatManifestError(e));
     if (loaded.files.length === 0) io.err('no .yaml, .yml or .json files found');
     const line = `${summary.files} file(s): ${summary.modelBackends} ModelBackend(s), ${summary.modelRoutes} ModelRoute(s), ${summary.ignored} other object(s) ignored`;
     if (errors.length === 0 && loaded.files.length > 0) io.out(`OK: ${line}`);

@@ -12,3 +12,4 @@ export * from './semantics.js';
 export * from './table.js';
 export type { Candidate, CostQualityChoice, StrategyContext } from './strategies/index.js';
 export * from './random.js';
+export * from './health-tracker.js';

@@ -35,7 +35,8 @@ export interface BuildRequestArgs {
   apiKey: string | undefined;
 }
 
-export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; status: number; message: string };
+export type BuildResult =
+  { ok: true; request: UpstreamRequest } | { ok: false; status: number; message: string };
 
 export interface BufferedResult {
   /** The response body to send to the client, in OpenAI's shape. */

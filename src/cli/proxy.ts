@@ -1,0 +1,72 @@
+// `modelroute proxy`: the sidecar (or gateway) data plane.
+import { parseArgs } from 'node:util';
+import { startProxy } from '../proxy/proxy.js';
+import { createLogger } from '../telemetry/logger.js';
+import { SERVER_FLAG_HELP, SERVER_FLAG_OPTIONS, resolveServerSettings } from './server-flags.js';
+import { shutdownSignal } from './shutdown.js';
+import type { CommandIO } from './validate.js';
+
+export const PROXY_USAGE = `usage: modelroute proxy [options]
+
+Serves the OpenAI-compatible API and routes each request by the routing table
+the controller pushes to the admin port (PUT /admin/v1/table).
+
+${SERVER_FLAG_HELP}`;
+
+export async function runProxy(
+  argv: string[],
+  io: CommandIO,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: SERVER_FLAG_OPTIONS, strict: true }));
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${PROXY_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(PROXY_USAGE);
+    return 0;
+  }
+  const resolved = resolveServerSettings(values, env, {
+    port: '8080',
+    adminPort: '9901',
+    adminHost: '0.0.0.0',
+  });
+  if (!resolved.ok) {
+    io.err(resolved.message);
+    return 2;
+  }
+  const s = resolved.settings;
+  const logger = createLogger({ level: s.logLevel });
+  let proxy;
+  try {
+    proxy = await startProxy({
+      host: s.host,
+      dataPort: s.port,
+      adminHost: s.adminHost,
+      adminPort: s.adminPort,
+      adminToken: { file: s.adminTokenFile, value: s.adminToken },
+      tableFile: s.tableFile,
+      credentialsDir: s.credentialsDir,
+      maxBodyBytes: s.maxBodyBytes,
+      headersTimeoutMs: s.headersTimeoutMs,
+      requestTimeoutMs: s.requestTimeoutMs,
+      otlpEndpoint: s.otlpEndpoint,
+      logger,
+    });
+  } catch (err) {
+    io.err(`cannot start the proxy: ${(err as Error).message}`);
+    return 1;
+  }
+  logger.info('proxy started', {
+    data: proxy.dataUrl,
+    admin: proxy.adminUrl,
+    tableVersion: proxy.runtime.store.version ?? null,
+  });
+  const signal = await shutdownSignal();
+  logger.info('proxy stopping', { signal });
+  await proxy.close();
+  return 0;
+}

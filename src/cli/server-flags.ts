@@ -1,0 +1,103 @@
+// Flags and environment shared by the long-running commands (proxy, dev),
+// validated with zod so a bad value stops the start with a clear message.
+import type { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
+
+const port = (flag: string) =>
+  z.coerce
+    .number()
+    .int()
+    .min(0, { message: `${flag} must be a port number 0-65535` })
+    .max(65535, { message: `${flag} must be a port number 0-65535` });
+const duration = (flag: string) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { message: `${flag} must be a duration such as "10s"` })
+    .transform(durationToMs);
+
+export const serverSettings = z.object({
+  host: z.string().min(1),
+  port: port('--port'),
+  adminHost: z.string().min(1),
+  adminPort: port('--admin-port'),
+  adminTokenFile: z.string().min(1).optional(),
+  adminToken: z
+    .string()
+    .min(16, { message: 'MODELROUTE_ADMIN_TOKEN must be at least 16 characters' })
+    .optional(),
+  tableFile: z.string().min(1).optional(),
+  credentialsDir: z.string().min(1).optional(),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1024, { message: '--max-body-bytes must be at least 1024' }),
+  headersTimeoutMs: duration('--headers-timeout'),
+  requestTimeoutMs: duration('--request-timeout'),
+  otlpEndpoint: z
+    .url({ message: '--otlp-endpoint must be a URL such as http://otel-collector:4318' })
+    .optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+});
+export type ServerSettings = z.infer<typeof serverSettings>;
+
+export const SERVER_FLAG_HELP = `  --host ADDR              data port address (env MODELROUTE_HOST; default 127.0.0.1)
+  --port N                 data port, OpenAI-compatible API (env MODELROUTE_PORT; default 8080)
+  --admin-host ADDR        admin port address (env MODELROUTE_ADMIN_HOST)
+  --admin-port N           admin port (env MODELROUTE_ADMIN_PORT; default 9901)
+  --admin-token-file F     file holding the admin bearer token (env MODELROUTE_ADMIN_TOKEN_FILE,
+                           or the token itself in MODELROUTE_ADMIN_TOKEN)
+  --table-file F           where the last good routing table is kept (env MODELROUTE_TABLE_FILE)
+  --credentials-dir D      Secret volume with <secret>/<key> files (env MODELROUTE_CREDENTIALS_DIR);
+                           keys may also come from env MODELROUTE_SECRET_<SECRET>_<KEY>
+  --max-body-bytes N       largest request body accepted (default 8388608)
+  --headers-timeout D      time a client may take to send headers (default 10s)
+  --request-timeout D      time a client may take to send a whole request (default 60s)
+  --otlp-endpoint URL      export traces over OTLP HTTP (env OTEL_EXPORTER_OTLP_ENDPOINT)
+  --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
+
+export const SERVER_FLAG_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'table-file': { type: 'string' },
+  'credentials-dir': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<
+  typeof parseArgs<{ options: typeof SERVER_FLAG_OPTIONS; strict: true }>
+>['values'];
+
+/** Combines flags, environment and defaults; returns the settings or a message naming what is wrong. */
+export function resolveServerSettings(
+  values: Partial<Values> & Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  defaults: { port: string; adminPort: string; adminHost: string },
+): { ok: true; settings: ServerSettings } | { ok: false; message: string } {
+  const parsed = serverSettings.safeParse({
+    host: values.host ?? env.MODELROUTE_HOST ?? '127.0.0.1',
+    port: values.port ?? env.MODELROUTE_PORT ?? defaults.port,
+    adminHost: values['admin-host'] ?? env.MODELROUTE_ADMIN_HOST ?? defaults.adminHost,
+    adminPort: values['admin-port'] ?? env.MODELROUTE_ADMIN_PORT ?? defaults.adminPort,
+    adminTokenFile: values['admin-token-file'] ?? env.MODELROUTE_ADMIN_TOKEN_FILE,
+    adminToken: env.MODELROUTE_ADMIN_TOKEN || undefined,
+    tableFile: values['table-file'] ?? env.MODELROUTE_TABLE_FILE,
+    credentialsDir: values['credentials-dir'] ?? env.MODELROUTE_CREDENTIALS_DIR,
+    maxBodyBytes: values['max-body-bytes'] ?? '8388608',
+    headersTimeoutMs: values['headers-timeout'] ?? '10s',
+    requestTimeoutMs: values['request-timeout'] ?? '60s',
+    otlpEndpoint: values['otlp-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined),
+    logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
+  });
+  if (!parsed.success)
+    return { ok: false, message: parsed.error.issues.map((i) => i.message).join('\n') };
+  return { ok: true, settings: parsed.data };
+}

@@ -1,0 +1,103 @@
+// `modelroute simulate-backend`: flag validation, startup line, serving, shutdown.
+import { runSimulateBackend } from './simulate-backend.js';
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
+}
+
+describe('modelroute simulate-backend', () => {
+  test('a bad duration returns 2 with a message naming --latency', async () => {
+    const t = io();
+    expect(await runSimulateBackend(['--port', '0', '--latency', 'abc'], t.io)).toBe(2);
+    expect(t.err.join('\n')).toMatch(/--latency.*duration/);
+    expect(t.out).toEqual([]);
+  });
+
+  test.each([
+    [['--error-rate', '2'], '--error-rate'],
+    [['--error-rate', 'lots'], '--error-rate'],
+    [['--port', '70000'], '--port'],
+    [['--status-sequence', '500,x'], '--status-sequence'],
+    [['--status-sequence', '500,302'], '--status-sequence'],
+    [['--output-tokens', '1.5'], '--output-tokens'],
+    [['--stall', 'never'], '--stall'],
+    [['--require-api-key-env', 'MODELROUTE_SIM_TEST_UNSET_VAR'], '--require-api-key-env'],
+  ])('bad input %j returns 2 naming %s', async (args, flag) => {
+    const t = io();
+    expect(await runSimulateBackend(args, t.io)).toBe(2);
+    expect(t.err.join('\n')).toContain(flag);
+  });
+
+  test('an unknown flag returns 2 with the usage', async () => {
+    const t = io();
+    expect(await runSimulateBackend(['--bogus'], t.io)).toBe(2);
+    expect(t.err.join('\n')).toMatch(/usage: modelroute simulate-backend/);
+  });
+
+  test('--help prints the usage and returns 0', async () => {
+    const t = io();
+    expect(await runSimulateBackend(['-h'], t.io)).toBe(0);
+    expect(t.out.join('\n')).toMatch(/--status-sequence/);
+  });
+
+  test('prints one JSON line with url and models, serves until stopped, then returns 0', async () => {
+    process.env.MODELROUTE_SIM_TEST_KEY = 'sk-from-env';
+    const t = io();
+    const stop = new AbortController();
+    const running = runSimulateBackend(
+      [
+        '--port',
+        '0',
+        '--model',
+        'a',
+        '--model',
+        'b',
+        '--output-tokens',
+        '3',
+        '--stall',
+        '0',
+        '--ttft',
+        '10ms',
+        '--status-sequence',
+        '503,200',
+        '--retry-after',
+        '2',
+        '--require-api-key-env',
+        'MODELROUTE_SIM_TEST_KEY',
+      ],
+      t.io,
+      stop.signal,
+    );
+    try {
+      while (t.out.length === 0 && t.err.length === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(t.err).toEqual([]);
+      expect(t.out).toHaveLength(1);
+      const started = JSON.parse(t.out[0] as string) as { url: string; models: string[] };
+      expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(started.models).toEqual(['a', 'b']);
+      expect(t.out[0]).not.toContain('sk-from-env');
+
+      const send = () =>
+        fetch(`${started.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer sk-from-env' },
+          body: JSON.stringify({ model: 'a', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      const first = await send();
+      expect(first.status).toBe(503);
+      expect(first.headers.get('retry-after')).toBe('2');
+      await first.text();
+      const second = await send();
+      const answer = (await second.json()) as { usage: { completion_tokens: number } };
+      expect(answer.usage.completion_tokens).toBe(3);
+    } finally {
+      stop.abort();
+      delete process.env.MODELROUTE_SIM_TEST_KEY;
+    }
+    expect(await running).toBe(0);
+  });
+});

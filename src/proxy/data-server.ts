@@ -1,0 +1,96 @@
+// The data port: the OpenAI-compatible API applications call. Plain node:http
+// (no framework) because every microsecond here is added to every request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ProxyError, sendError } from './errors.js';
+import { handleInference } from './handlers/inference.js';
+import { handleModels } from './handlers/models.js';
+import type { ProxyRuntime } from './runtime.js';
+
+export interface DataServerOptions {
+  /** Max time to receive a request's headers (slow clients get 408). */
+  headersTimeoutMs: number;
+  /** Max time to receive a whole request (headers and body). */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+const ENDPOINTS = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/v1/embeddings': 'embeddings',
+} as const;
+
+export function createDataServer(runtime: ProxyRuntime, options: DataServerOptions): Server {
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const path = (req.url ?? '/').split('?', 1)[0] as string;
+      const endpoint = ENDPOINTS[path as keyof typeof ENDPOINTS];
+      if (endpoint) {
+        if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
+        handleInference(runtime, endpoint, req, res).catch((err: unknown) => {
+          runtime.logger.error('unhandled request error', { error: err });
+          sendError(
+            res,
+            new ProxyError(500, 'internal proxy error', 'server_error', 'internal_error'),
+          );
+        });
+        return;
+      }
+      if (path === '/v1/models') {
+        if (req.method !== 'GET') return methodNotAllowed(res, path, 'GET');
+        req.resume();
+        return handleModels(runtime, res);
+      }
+      req.resume();
+      sendError(
+        res,
+        new ProxyError(
+          404,
+          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models`,
+          'not_found_error',
+          'unknown_url',
+        ),
+      );
+    },
+  );
+  // Malformed HTTP never reaches the handler; answer it rather than drop it.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? 431
+          : 400;
+    const body = JSON.stringify(
+      new ProxyError(
+        status,
+        `bad HTTP request: ${err.code ?? err.message}`,
+        'invalid_request_error',
+        'bad_http',
+      ).body(),
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+  return server;
+}
+
+function methodNotAllowed(res: ServerResponse, path: string, allowed: string): void {
+  sendError(
+    res,
+    new ProxyError(
+      405,
+      `${path} accepts ${allowed} only`,
+      'invalid_request_error',
+      'method_not_allowed',
+    ),
+    { allow: allowed },
+  );
+}

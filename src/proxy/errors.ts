@@ -1,0 +1,61 @@
+// Errors in OpenAI's JSON shape, so every client library understands them.
+import type { ServerResponse } from 'node:http';
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'service_unavailable'
+  | 'timeout_error'
+  | 'upstream_error';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null };
+}
+
+export class ProxyError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: OpenAIErrorType,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    /** Extra response headers, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  body(): OpenAIErrorBody {
+    return {
+      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+    };
+  }
+}
+
+export const badRequest = (
+  message: string,
+  param: string | null = null,
+  code = 'invalid_request',
+) => new ProxyError(400, message, 'invalid_request_error', code, param);
+
+export function sendError(
+  res: ServerResponse,
+  err: ProxyError,
+  extraHeaders: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(err.body());
+  res.writeHead(err.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...extraHeaders,
+    ...err.headers,
+  });
+  res.end(body);
+}

@@ -1,0 +1,132 @@
+// POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
+// check the body, route it with the routing core, and forward it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { factsFromHeaders, memo } from '../../routing/facts.js';
+import { selectBackends, type RoutingError } from '../../routing/select.js';
+import { ProxyError, sendError } from '../errors.js';
+import { RESPONSE_HEADERS, forward } from '../forward.js';
+import { extractPrompt } from '../prompt/extract.js';
+import { estimatePromptTokens } from '../prompt/tokens.js';
+import type { Endpoint } from '../providers/types.js';
+import { parseRequestBody, readBody } from '../request-body.js';
+import type { ProxyRuntime } from '../runtime.js';
+
+/** Capabilities every backend is assumed to have; only the others filter backends. */
+const ASSUMED = new Set(['chat', 'streaming']);
+
+function routingError(error: RoutingError): ProxyError {
+  if (error.code === 'RouteNotFound')
+    return new ProxyError(404, error.message, 'not_found_error', 'model_not_found', 'model');
+  if (error.cause === 'request')
+    return new ProxyError(400, error.message, 'invalid_request_error', 'no_eligible_backend');
+  return new ProxyError(503, error.message, 'service_unavailable', 'no_backend_available');
+}
+
+function headerMap(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers))
+    out[name] = Array.isArray(value) ? value.join(',') : value;
+  return out;
+}
+
+export async function handleInference(
+  runtime: ProxyRuntime,
+  endpoint: Endpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const arrivedAt = process.hrtime.bigint();
+  const startedMs = runtime.now();
+  let routeId = '(none)';
+  let stream = false;
+  const span = runtime.tracing.tracer.startSpan(
+    `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
+    { kind: SpanKind.SERVER },
+  );
+  try {
+    const prepared = runtime.store.prepared;
+    const raw = await readBody(req, runtime.limits.maxBodyBytes);
+    if (!prepared) {
+      throw new ProxyError(
+        503,
+        'the proxy has no routing table yet; it is waiting for the controller to push one',
+        'service_unavailable',
+        'not_ready',
+      );
+    }
+    const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
+    stream = parsed.stream;
+    const prompt = extractPrompt(endpoint, parsed.body);
+    const promptTokens = memo(() => estimatePromptTokens(prompt));
+    const facts = factsFromHeaders({
+      model: parsed.model,
+      headers: headerMap(req),
+      impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
+      promptTokens,
+      difficulty: () => runtime.scoreDifficulty(prompt.text),
+      maxOutputTokens: prompt.maxOutputTokens,
+    });
+    const decision = selectBackends(prepared, facts, { rng: runtime.rng, live: runtime.live });
+    if (!decision.ok) throw routingError(decision.error);
+    const route = prepared.routeById.get(decision.routeId)?.source;
+    if (!route)
+      throw new ProxyError(
+        500,
+        `route ${decision.routeId} vanished from the table`,
+        'server_error',
+      );
+    routeId = route.id;
+    span.setAttribute('modelroute.route', route.id);
+    const routingHeaders: Record<string, string> = {};
+    if (decision.costQuality) {
+      routingHeaders[RESPONSE_HEADERS.difficulty] = decision.costQuality.difficulty.toFixed(3);
+      routingHeaders[RESPONSE_HEADERS.tier] = decision.costQuality.tier;
+      if (decision.costQuality.threshold !== undefined)
+        routingHeaders[RESPONSE_HEADERS.threshold] = String(decision.costQuality.threshold);
+      span.setAttribute('modelroute.difficulty', decision.costQuality.difficulty);
+      span.setAttribute('modelroute.tier', decision.costQuality.tier);
+    }
+    const streamOptions = parsed.body.stream_options as
+      { include_usage?: unknown } | null | undefined;
+    await forward(runtime, {
+      req,
+      res,
+      endpoint,
+      body: parsed.body,
+      stream: parsed.stream,
+      clientWantsUsage: streamOptions?.include_usage === true,
+      route,
+      ruleName: decision.ruleName,
+      attempts: decision.attempts,
+      // The token count proper is computed only if routing needed it; the
+      // rate limiter makes do with a cheap estimate otherwise.
+      estimatedPromptTokens: Math.ceil(prompt.text.length / 4),
+      routingHeaders,
+      arrivedAt,
+      parentSpan: span,
+    });
+  } catch (err) {
+    const proxyError =
+      err instanceof ProxyError
+        ? err
+        : new ProxyError(
+            500,
+            'internal proxy error; see the proxy log',
+            'server_error',
+            'internal_error',
+          );
+    if (!(err instanceof ProxyError))
+      runtime.logger.error('request failed', { endpoint, error: err });
+    sendError(res, proxyError);
+  } finally {
+    const status = res.statusCode;
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.setAttribute('http.response.status_code', status);
+    span.end();
+    runtime.metrics.requestCompleted(
+      { route: routeId, endpoint, status, stream },
+      (runtime.now() - startedMs) / 1000,
+    );
+  }
+}

@@ -1,0 +1,172 @@
+// Local mode: the whole product on a laptop. Loads ModelRoute/ModelBackend
+// YAML, starts simulated backends, compiles the table, serves it with a real
+// proxy and keeps backend health current with its own probes.
+import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
+import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
+import { compileRoutingTable } from '../../routing/compile.js';
+import { checkSemantics, objectId } from '../../routing/semantics.js';
+import {
+  simulatorOptions,
+  startSimulatedBackend,
+  type SimulatedBackend,
+} from '../../simulator/index.js';
+import type { Logger } from '../../telemetry/logger.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy.js';
+import { HealthProber } from './health-prober.js';
+
+export interface DevModeOptions extends Pick<
+  ProxyOptions,
+  'host' | 'dataPort' | 'adminPort' | 'adminToken' | 'otlpEndpoint' | 'credentialsDir'
+> {
+  configPaths: string[];
+  /** Simulate every backend, not only simulate:// ones. */
+  simulateAll: boolean;
+  logger: Logger;
+  /** Cap on probe intervals so local mode reacts quickly. */
+  maxProbeIntervalMs?: number;
+}
+
+export interface DevMode {
+  proxy: RunningProxy;
+  simulators: Map<string, SimulatedBackend>;
+  /** ModelRoute model names served. */
+  models: string[];
+  close(): Promise<void>;
+}
+
+const KNOBS: Record<string, { key: string; kind: 'duration' | 'number' }> = {
+  latency: { key: 'latencyMs', kind: 'duration' },
+  ttft: { key: 'ttftMs', kind: 'duration' },
+  tps: { key: 'tokensPerSecond', kind: 'number' },
+  outputTokens: { key: 'outputTokens', kind: 'number' },
+  errorRate: { key: 'errorRate', kind: 'number' },
+  errorStatus: { key: 'errorStatus', kind: 'number' },
+  retryAfter: { key: 'retryAfterSeconds', kind: 'number' },
+  stall: { key: 'stallMs', kind: 'duration' },
+  cutAfter: { key: 'cutAfterTokens', kind: 'number' },
+  seed: { key: 'seed', kind: 'number' },
+};
+
+/** simulate://name?latency=50ms&ttft=200ms&tps=40&errorRate=0.1 → simulator options. */
+export function simulatorKnobs(
+  endpoint: string | undefined,
+  backendId: string,
+): Record<string, unknown> {
+  if (!endpoint?.startsWith('simulate://')) return {};
+  const url = new URL(endpoint);
+  const knobs: Record<string, unknown> = {};
+  for (const [name, value] of url.searchParams) {
+    const knob = KNOBS[name];
+    if (!knob) {
+      throw new Error(
+        `ModelBackend ${backendId}: unknown simulator knob "${name}" in ${endpoint}; known: ${Object.keys(KNOBS).join(', ')}`,
+      );
+    }
+    knobs[knob.key] = knob.kind === 'duration' ? durationToMs(value) : Number(value);
+  }
+  return knobs;
+}
+
+function isSimulated(backend: ModelBackend, simulateAll: boolean): boolean {
+  return simulateAll || backend.spec.endpoint?.startsWith('simulate://') === true;
+}
+
+/** Points a backend at its simulator, in the dialect its provider speaks. */
+function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBackend {
+  const { serviceRef: _serviceRef, secretRef: _secretRef, ...spec } = backend.spec;
+  const endpoint =
+    backend.spec.provider === 'openai' || backend.spec.provider === 'openai-compatible'
+      ? `${sim.url}/v1`
+      : sim.url;
+  return { ...backend, spec: { ...spec, endpoint } };
+}
+
+export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
+  const loaded = loadAndCheckManifests(options.configPaths, checkSemantics);
+  if (loaded.errors.length > 0) {
+    throw new Error(
+      `the manifests have ${loaded.errors.length} error(s):\n${loaded.errors.map(formatManifestError).join('\n')}`,
+    );
+  }
+  if (loaded.routes.length === 0) {
+    throw new Error(
+      `no ModelRoute found in ${options.configPaths.join(', ')}: local mode needs at least one route to serve`,
+    );
+  }
+
+  const simulators = new Map<string, SimulatedBackend>();
+  const backends: ModelBackend[] = [];
+  try {
+    for (const backend of loaded.backends) {
+      if (!isSimulated(backend, options.simulateAll)) {
+        backends.push(backend);
+        continue;
+      }
+      const id = objectId(backend);
+      const knobs = simulatorKnobs(backend.spec.endpoint, id);
+      const parsed = simulatorOptions.safeParse({
+        models: [backend.spec.model],
+        seed: simulators.size + 1,
+        ...knobs,
+      });
+      if (!parsed.success)
+        throw new Error(
+          `ModelBackend ${id}: bad simulator settings: ${parsed.error.issues[0]?.message ?? ''}`,
+        );
+      const sim = await startSimulatedBackend(parsed.data);
+      simulators.set(id, sim);
+      backends.push(pointAtSimulator(backend, sim));
+    }
+  } catch (err) {
+    await Promise.all([...simulators.values()].map((s) => s.close()));
+    throw err;
+  }
+
+  const proxy = await startProxy({
+    host: options.host,
+    dataPort: options.dataPort,
+    adminPort: options.adminPort,
+    adminToken: options.adminToken,
+    otlpEndpoint: options.otlpEndpoint,
+    credentialsDir: options.credentialsDir,
+    logger: options.logger,
+  });
+  const { runtime } = proxy;
+  const install = (): void => {
+    const table = compileRoutingTable(loaded.routes, backends, prober.tracker.states());
+    const result = runtime.store.update(table);
+    if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
+  };
+  const prober: HealthProber = new HealthProber({
+    credentials: runtime.credentials,
+    now: runtime.now,
+    maxIntervalMs: options.maxProbeIntervalMs ?? 5_000,
+    onTransition: (t) => {
+      options.logger.info('backend health changed', {
+        backend: t.backendId,
+        from: t.from,
+        to: t.to,
+        message: t.record.message,
+      });
+      install();
+    },
+  });
+  install();
+  prober.start(
+    runtime.store.prepared?.table.backends.map((backend) => ({
+      backend,
+      spec: (backends.find((b) => objectId(b) === backend.id) as ModelBackend).spec,
+    })) ?? [],
+  );
+
+  return {
+    proxy,
+    simulators,
+    models: [...new Set(loaded.routes.map((r) => r.spec.model))].sort(),
+    async close() {
+      prober.stop();
+      await proxy.close();
+      await Promise.all([...simulators.values()].map((s) => s.close()));
+    },
+  };
+}

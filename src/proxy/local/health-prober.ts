@@ -1,0 +1,129 @@
+// Active health checks for local mode (in a cluster the controller probes):
+// probes each backend on its own interval and reports health transitions.
+import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
+import { BackendHealthTracker, type HealthTransition } from '../../routing/health-tracker.js';
+import type { CompiledBackend } from '../../routing/table.js';
+import type { CredentialResolver } from '../credentials.js';
+
+export interface ProbeTarget {
+  backend: CompiledBackend;
+  spec: ModelBackend['spec'];
+}
+
+/** The probe request for a backend, per its healthCheck.probe kind and provider. */
+export function probeRequest(
+  target: ProbeTarget,
+  apiKey: string | undefined,
+): { url: string; init: RequestInit } {
+  const { backend, spec } = target;
+  const probe = spec.healthCheck?.probe ?? 'models';
+  const headers: Record<string, string> = {};
+  if (apiKey) {
+    if (backend.provider === 'azure-openai') headers['api-key'] = apiKey;
+    else if (backend.provider === 'anthropic') headers['x-api-key'] = apiKey;
+    else headers.authorization = `Bearer ${apiKey}`;
+  }
+  if (backend.provider === 'anthropic')
+    headers['anthropic-version'] = backend.anthropic?.version ?? '2023-06-01';
+  if (probe === 'http') {
+    return {
+      url: new URL(spec.healthCheck?.path ?? '/', backend.baseUrl).toString(),
+      init: { headers },
+    };
+  }
+  if (probe === 'completion') {
+    const body = {
+      model: backend.model,
+      max_tokens: 1,
+      messages: [{ role: 'user', content: 'ping' }],
+    };
+    const url =
+      backend.provider === 'anthropic'
+        ? `${backend.baseUrl}${backend.baseUrl.endsWith('/v1') ? '' : '/v1'}/messages`
+        : backend.provider === 'azure-openai'
+          ? `${backend.baseUrl}/openai/deployments/${backend.azure?.deployment ?? ''}/chat/completions?api-version=${backend.azure?.apiVersion ?? ''}`
+          : `${backend.baseUrl}/chat/completions`;
+    return {
+      url,
+      init: {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      },
+    };
+  }
+  const url =
+    backend.provider === 'anthropic'
+      ? `${backend.baseUrl}${backend.baseUrl.endsWith('/v1') ? '' : '/v1'}/models`
+      : backend.provider === 'azure-openai'
+        ? `${backend.baseUrl}/openai/models?api-version=${backend.azure?.apiVersion ?? ''}`
+        : `${backend.baseUrl}/models`;
+  return { url, init: { headers } };
+}
+
+export interface HealthProberOptions {
+  credentials: CredentialResolver;
+  now: () => number;
+  onTransition: (transition: HealthTransition) => void;
+  /** Upper bound on probe intervals, so local mode notices changes quickly. */
+  maxIntervalMs?: number;
+}
+
+export class HealthProber {
+  readonly tracker: BackendHealthTracker;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly options: HealthProberOptions) {
+    this.tracker = new BackendHealthTracker(options.now);
+  }
+
+  async probeOnce(target: ProbeTarget): Promise<HealthTransition | undefined> {
+    const { spec, backend } = target;
+    const timeoutMs = durationToMs(spec.healthCheck?.timeout ?? '5s');
+    const thresholds = {
+      unhealthyThreshold: spec.healthCheck?.unhealthyThreshold ?? 3,
+      healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
+    };
+    let ok = false;
+    let message: string;
+    try {
+      const { url, init } = probeRequest(target, this.options.credentials.apiKeyFor(backend));
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      ok = res.ok;
+      message = `probe answered HTTP ${res.status}`;
+    } catch (err) {
+      message = `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message}`;
+    }
+    const transition = this.tracker.observe(backend.id, ok, thresholds, message);
+    if (transition) this.options.onTransition(transition);
+    return transition;
+  }
+
+  start(targets: readonly ProbeTarget[]): void {
+    for (const target of targets) {
+      if (target.spec.healthCheck?.enabled === false) continue;
+      const interval = Math.min(
+        durationToMs(target.spec.healthCheck?.interval ?? '30s'),
+        this.options.maxIntervalMs ?? Infinity,
+      );
+      const loop = async (): Promise<void> => {
+        if (this.stopped) return;
+        await this.probeOnce(target);
+        if (!this.stopped)
+          this.timers.set(
+            target.backend.id,
+            setTimeout(() => void loop(), interval),
+          );
+      };
+      void loop();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,136 @@
+// Assembles a proxy: data port, admin port, table store, live backend state
+// and telemetry, with every dependency injectable for tests and local mode.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { scoreDifficulty as heuristicDifficulty } from '../routing/difficulty/heuristic.js';
+import type { DifficultyScorer } from '../routing/difficulty/types.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { createProxyMetrics } from '../telemetry/proxy-metrics.js';
+import { createTracing, type Tracing } from '../telemetry/tracing.js';
+import { createAdminApp } from './admin/admin-server.js';
+import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
+import { BackendLiveState } from './backend-live-state.js';
+import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import { createDataServer } from './data-server.js';
+import type { ProxyRuntime } from './runtime.js';
+import { TableStore } from './table-store.js';
+import { UpstreamPools } from './upstream-pools.js';
+
+export interface ProxyOptions {
+  host?: string;
+  dataPort?: number;
+  adminHost?: string;
+  adminPort?: number;
+  adminToken?: AdminTokenSource;
+  /** Where the last good table is kept across restarts. */
+  tableFile?: string | undefined;
+  credentialsDir?: string | undefined;
+  maxBodyBytes?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  otlpEndpoint?: string | undefined;
+  logger?: Logger;
+  tracing?: Tracing;
+  credentials?: CredentialResolver;
+  now?: () => number;
+  rng?: () => number;
+  scoreDifficulty?: DifficultyScorer;
+}
+
+export interface RunningProxy {
+  dataUrl: string;
+  adminUrl: string;
+  runtime: ProxyRuntime;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? createLogger();
+  const metrics = createProxyMetrics();
+  const store = new TableStore(options.tableFile);
+  const live = new BackendLiveState({
+    now,
+    onCircuitChange: (backendId, state) => {
+      metrics.circuitState(backendId, state);
+      logger.warn('circuit state changed', { backend: backendId, state });
+    },
+  });
+  store.onChange((prepared) => {
+    live.configure(prepared.table.backends);
+    metrics.tableLoaded(prepared.table.version);
+  });
+  const runtime: ProxyRuntime = {
+    now,
+    rng: options.rng ?? Math.random,
+    logger,
+    metrics,
+    tracing:
+      options.tracing ??
+      createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
+    live,
+    pools: new UpstreamPools(),
+    credentials:
+      options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
+    store,
+    scoreDifficulty: options.scoreDifficulty ?? heuristicDifficulty,
+    limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
+  };
+
+  const persisted = store.loadPersisted();
+  if (persisted?.ok)
+    logger.info('loaded the last good routing table', {
+      version: persisted.version,
+      file: options.tableFile,
+    });
+  else if (persisted)
+    logger.error('ignoring the persisted routing table', { error: persisted.error });
+
+  const token = new AdminToken(options.adminToken ?? {});
+  if (token.generated)
+    logger.warn(
+      'no admin token configured: table pushes are disabled (set MODELROUTE_ADMIN_TOKEN or --admin-token-file)',
+    );
+
+  const data = createDataServer(runtime, {
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+    keepAliveTimeoutMs: 65_000,
+  });
+  const admin = createAdminApp(runtime, token, now());
+  const adminServer = createServer(admin);
+
+  const host = options.host ?? '127.0.0.1';
+  const adminHost = options.adminHost ?? host;
+  const dataPort = await listen(data, host, options.dataPort ?? 0);
+  const adminPort = await listen(adminServer, adminHost, options.adminPort ?? 0);
+  const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
+
+  return {
+    dataUrl: `http://${urlHost(host)}:${dataPort}`,
+    adminUrl: `http://${urlHost(adminHost)}:${adminPort}`,
+    runtime,
+    async close() {
+      await Promise.all([closeServer(data), closeServer(adminServer)]);
+      await runtime.pools.close();
+      await runtime.tracing.shutdown();
+    },
+  };
+}

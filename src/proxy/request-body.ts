@@ -1,0 +1,154 @@
+// Reads and validates client request bodies: size limit, JSON, and the
+// minimal shape each endpoint needs. Unknown fields pass through untouched.
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { ProxyError, badRequest } from './errors.js';
+import type { Endpoint, OpenAIRequestBody } from './providers/types.js';
+
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      reject(tooLarge(maxBytes));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        reject(tooLarge(maxBytes));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () =>
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
+    );
+    req.on('error', reject);
+  });
+}
+
+function tooLarge(maxBytes: number): ProxyError {
+  return new ProxyError(
+    413,
+    `request body is larger than the proxy's limit of ${maxBytes} bytes; send a smaller request or raise --max-body-bytes`,
+    'invalid_request_error',
+    'request_too_large',
+  );
+}
+
+const role = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+const positiveInt = z.int().min(1);
+const common = {
+  model: z.string().min(1, { message: 'model must be a non-empty string' }),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: positiveInt.nullable().optional(),
+  max_completion_tokens: positiveInt.nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  n: positiveInt.nullable().optional(),
+};
+
+const chatBody = z.looseObject({
+  ...common,
+  messages: z
+    .array(
+      z.looseObject({
+        role,
+        content: z
+          .union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()])
+          .optional(),
+      }),
+    )
+    .min(1, { message: 'messages must contain at least one message' }),
+  tools: z.array(z.looseObject({ type: z.string() })).optional(),
+});
+
+const completionsBody = z.looseObject({
+  ...common,
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.int()), z.array(z.array(z.int()))]),
+});
+
+const embeddingsBody = z.looseObject({
+  model: common.model,
+  input: z.union([
+    z.string(),
+    z.array(z.string()).min(1),
+    z.array(z.int()).min(1),
+    z.array(z.array(z.int())).min(1),
+  ]),
+  dimensions: positiveInt.optional(),
+  encoding_format: z.enum(['float', 'base64']).optional(),
+});
+
+const schemas: Record<Endpoint, z.ZodType<OpenAIRequestBody>> = {
+  chat: chatBody,
+  completions: completionsBody,
+  embeddings: embeddingsBody,
+};
+
+export interface ParsedRequest {
+  body: OpenAIRequestBody;
+  model: string;
+  stream: boolean;
+}
+
+/** Parses and checks a body; throws ProxyError(400) naming the offending field. */
+export function parseRequestBody(
+  endpoint: Endpoint,
+  raw: Buffer,
+  contentType: string | undefined,
+): ParsedRequest {
+  if (
+    contentType !== undefined &&
+    !/^application\/json\b/i.test(contentType) &&
+    !/\+json\b/i.test(contentType)
+  ) {
+    throw new ProxyError(
+      415,
+      `unsupported content-type "${contentType}": send the request body as application/json`,
+      'invalid_request_error',
+      'unsupported_media_type',
+    );
+  }
+  if (raw.length === 0)
+    throw badRequest('request body is empty: send a JSON object', null, 'invalid_json');
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw badRequest(
+      `request body is not valid JSON: ${(err as Error).message}`,
+      null,
+      'invalid_json',
+    );
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw badRequest('request body must be a JSON object', null, 'invalid_json');
+  }
+  const parsed = schemas[endpoint].safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = issue ? formatParam(issue.path) : null;
+    const message = issue ? `${param ? `${param}: ` : ''}${issue.message}` : 'invalid request body';
+    throw badRequest(message, param, 'invalid_value');
+  }
+  const body = parsed.data;
+  return {
+    body,
+    model: body.model as string,
+    stream: endpoint !== 'embeddings' && body.stream === true,
+  };
+}
+
+function formatParam(path: readonly PropertyKey[]): string | null {
+  if (path.length === 0) return null;
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}

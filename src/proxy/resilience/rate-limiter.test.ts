@@ -1,0 +1,135 @@
+import { RateLimiter } from './rate-limiter.js';
+
+function setup(limits: { rpm?: number; tpm?: number }) {
+  let t = 0;
+  const limiter = new RateLimiter(limits, () => t);
+  return {
+    limiter,
+    at: (ms: number) => {
+      t = ms;
+    },
+  };
+}
+
+test('without limits everything is accepted', () => {
+  const { limiter } = setup({});
+  for (let i = 0; i < 1000; i++) limiter.record(1_000_000);
+  expect(limiter.canAccept(1_000_000)).toBe(true);
+});
+
+describe('rpm', () => {
+  test.each([1, 3, 10])(
+    'rpm %i blocks request rpm+1 within 60 s and frees it when the window slides',
+    (rpm) => {
+      const { limiter, at } = setup({ rpm });
+      for (let i = 0; i < rpm; i++) {
+        expect(limiter.canAccept(0)).toBe(true);
+        limiter.record(0);
+      }
+      expect(limiter.canAccept(0)).toBe(false);
+      at(59_999);
+      expect(limiter.canAccept(0)).toBe(false);
+      at(60_000);
+      expect(limiter.canAccept(0)).toBe(true);
+    },
+  );
+
+  test('the window slides second by second', () => {
+    const { limiter, at } = setup({ rpm: 3 });
+    limiter.record(0); // t = 0
+    at(30_500);
+    limiter.record(0);
+    limiter.record(0);
+    expect(limiter.canAccept(0)).toBe(false);
+    at(60_000); // the request of second 0 has left
+    expect(limiter.canAccept(0)).toBe(true);
+    limiter.record(0);
+    expect(limiter.canAccept(0)).toBe(false);
+    at(89_999);
+    expect(limiter.canAccept(0)).toBe(false);
+    at(90_000); // the two of second 30 have left
+    expect(limiter.totals().requests).toBe(1);
+    expect(limiter.canAccept(0)).toBe(true);
+  });
+
+  test('a long idle period leaves nothing behind (ring slots are reused)', () => {
+    const { limiter, at } = setup({ rpm: 2 });
+    limiter.record(0);
+    limiter.record(0);
+    at(3_600_000); // same ring slot as t = 0, an hour later
+    expect(limiter.canAccept(0)).toBe(true);
+    limiter.record(0);
+    expect(limiter.totals()).toEqual({ requests: 1, tokens: 0 });
+  });
+});
+
+describe('tpm', () => {
+  test('counts estimated tokens against the limit', () => {
+    const { limiter } = setup({ tpm: 1000 });
+    expect(limiter.canAccept(1000)).toBe(true);
+    expect(limiter.canAccept(1001)).toBe(false);
+    limiter.record(600);
+    expect(limiter.canAccept(400)).toBe(true);
+    expect(limiter.canAccept(401)).toBe(false);
+  });
+
+  test('adjust corrects the estimate once real usage is known', () => {
+    const { limiter, at } = setup({ tpm: 1000 });
+    limiter.record(600);
+    at(2_000);
+    limiter.adjust(-300, 0); // used 300 only
+    expect(limiter.totals().tokens).toBe(300);
+    expect(limiter.canAccept(700)).toBe(true);
+    limiter.adjust(500, 0); // the answer was long after all
+    expect(limiter.canAccept(200)).toBe(true);
+    expect(limiter.canAccept(201)).toBe(false);
+    // The correction leaves the window with the request it belongs to.
+    at(60_000);
+    expect(limiter.totals().tokens).toBe(0);
+  });
+
+  test('adjust without a time counts now', () => {
+    const { limiter, at } = setup({ tpm: 1000 });
+    limiter.record(100);
+    at(30_000);
+    limiter.adjust(400);
+    at(60_000); // the record left, the adjustment stays
+    expect(limiter.totals().tokens).toBe(400);
+  });
+
+  test('a correction for a request already out of the window is dropped', () => {
+    const { limiter, at } = setup({ tpm: 1000 });
+    limiter.record(900);
+    at(61_000);
+    limiter.record(100);
+    limiter.adjust(-900, 0);
+    expect(limiter.totals().tokens).toBe(100);
+  });
+
+  test('negative corrections never make the window negative', () => {
+    const { limiter } = setup({ tpm: 1000 });
+    limiter.record(10);
+    limiter.adjust(-500);
+    expect(limiter.totals().tokens).toBe(0);
+    expect(limiter.canAccept(1000)).toBe(true);
+  });
+});
+
+test('both limits apply', () => {
+  const { limiter } = setup({ rpm: 2, tpm: 100 });
+  limiter.record(90);
+  expect(limiter.canAccept(20)).toBe(false); // tpm
+  expect(limiter.canAccept(10)).toBe(true);
+  limiter.record(0);
+  expect(limiter.canAccept(0)).toBe(false); // rpm
+});
+
+test('setLimits replaces the limits and keeps the window', () => {
+  const { limiter } = setup({ rpm: 5 });
+  limiter.record(0);
+  limiter.record(0);
+  limiter.setLimits({ rpm: 2 });
+  expect(limiter.canAccept(0)).toBe(false);
+  limiter.setLimits({});
+  expect(limiter.canAccept(0)).toBe(true);
+});

@@ -1,0 +1,24 @@
+// Everything a request handler needs, injected once when the proxy starts:
+// clock, randomness, telemetry, live backend state, pools, credentials, table.
+import type { DifficultyScorer } from '../routing/difficulty/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import type { BackendLiveState } from './backend-live-state.js';
+import type { CredentialResolver } from './credentials.js';
+import type { TableStore } from './table-store.js';
+import type { UpstreamPools } from './upstream-pools.js';
+
+export interface ProxyRuntime {
+  now: () => number;
+  rng: () => number;
+  logger: Logger;
+  metrics: ProxyMetrics;
+  tracing: Tracing;
+  live: BackendLiveState;
+  pools: UpstreamPools;
+  credentials: CredentialResolver;
+  store: TableStore;
+  scoreDifficulty: DifficultyScorer;
+  limits: { maxBodyBytes: number };
+}

@@ -1,0 +1,94 @@
+// Error bodies in each dialect's own shape, so clients and the proxy parse them as they would the real API.
+import type { ServerResponse } from 'node:http';
+import type { Dialect, Problem } from './types.js';
+import { sendJson } from './respond.js';
+
+function openAIType(status: number): string {
+  if (status === 429) return 'requests';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+function openAICode(status: number): string | null {
+  switch (status) {
+    case 401:
+      return 'invalid_api_key';
+    case 429:
+      return 'rate_limit_exceeded';
+    default:
+      return null;
+  }
+}
+
+function anthropicType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    default:
+      return 'api_error';
+  }
+}
+
+export function errorBody(dialect: Dialect, problem: Problem): string {
+  if (dialect === 'anthropic') {
+    return JSON.stringify({
+      type: 'error',
+      error: { type: anthropicType(problem.status), message: problem.message },
+    });
+  }
+  return JSON.stringify({
+    error: {
+      message: problem.message,
+      type: openAIType(problem.status),
+      param: problem.param ?? null,
+      code: problem.code ?? openAICode(problem.status),
+    },
+  });
+}
+
+export function sendError(
+  res: ServerResponse,
+  dialect: Dialect,
+  problem: Problem,
+  retryAfterSeconds?: number,
+): void {
+  const retry =
+    retryAfterSeconds !== undefined && (problem.status === 429 || problem.status === 503)
+      ? { 'retry-after': String(retryAfterSeconds) }
+      : undefined;
+  sendJson(res, problem.status, errorBody(dialect, problem), retry);
+}
+
+/** The 401 each dialect answers when its key header is missing or wrong. */
+export function unauthorized(dialect: Dialect): Problem {
+  switch (dialect) {
+    case 'anthropic':
+      return { status: 401, message: 'invalid x-api-key' };
+    case 'azure':
+      return {
+        status: 401,
+        message:
+          'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+        code: '401',
+      };
+    default:
+      return {
+        status: 401,
+        message: 'Incorrect API key provided.',
+        code: 'invalid_api_key',
+      };
+  }
+}

@@ -1,0 +1,8 @@
+// Public entry of the simulated OpenAI/Azure/Anthropic-compatible model server (local mode, tests, benchmarks).
+export { startSimulatedBackend, type RecordedRequest, type SimulatedBackend } from './server.js';
+export {
+  DEFAULT_BEHAVIOR,
+  simulatorOptions,
+  type SimulatorBehavior,
+  type SimulatorOptions,
+} from './options.js';

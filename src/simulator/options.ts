@@ -1,0 +1,120 @@
+// The simulator's knobs: their types, defaults and the zod schema the CLI and local mode validate with.
+import { z } from 'zod';
+
+export interface SimulatorBehavior {
+  /** Delay before a buffered response. */
+  latencyMs: number;
+  /** Delay before the first streamed chunk (headers go out at once). */
+  ttftMs: number;
+  /** Streaming pace after the first token; 0 = as fast as possible. */
+  tokensPerSecond: number;
+  /** Completion tokens (words) produced, unless the request's max tokens is lower. */
+  outputTokens: number;
+  /** 0..1, share of inference requests answered with errorStatus. */
+  errorRate: number;
+  errorStatus: number;
+  /** If non-empty, the Nth inference request gets statusSequence[N] (200 = normal answer), then normal. */
+  statusSequence: number[];
+  /** Sent as Retry-After on 429 and 503 answers. */
+  retryAfterSeconds?: number;
+  /** Hold the request this long before sending any byte; Infinity = never answer. */
+  stallMs: number;
+  /** Streaming: destroy the socket abruptly after this many content tokens. */
+  cutAfterTokens?: number;
+  /** If set, requests must carry it (Authorization: Bearer / api-key / x-api-key by dialect) else 401. */
+  requireApiKey?: string;
+  embeddingDimensions: number;
+}
+
+export interface SimulatorOptions extends Partial<SimulatorBehavior> {
+  /** Default 127.0.0.1: loopback only unless a host is given explicitly. */
+  host?: string;
+  /** Default 0 = a random free port. */
+  port?: number;
+  /** Served model names for /v1/models (default ['sim-model']); any model name is accepted in requests. */
+  models?: string[];
+  /** Seeds the errorRate randomness and the generated text (default 1). */
+  seed?: number;
+  /** Keep every request in `requests` (default true); a long benchmark may turn it off to bound memory. */
+  recordRequests?: boolean;
+}
+
+export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
+  latencyMs: 0,
+  ttftMs: 0,
+  tokensPerSecond: 0,
+  outputTokens: 16,
+  errorRate: 0,
+  errorStatus: 500,
+  statusSequence: [],
+  retryAfterSeconds: undefined,
+  stallMs: 0,
+  cutAfterTokens: undefined,
+  requireApiKey: undefined,
+  embeddingDimensions: 8,
+});
+
+const ms = z.number().min(0, { message: 'must be >= 0 milliseconds' });
+const sequenceStatus = z
+  .number()
+  .int()
+  .refine((s) => s === 200 || (s >= 400 && s <= 599), {
+    message: 'must be 200 (a normal answer) or an error status 400..599',
+  });
+
+/** Every knob is optional here: the same fields serve as options and as a runtime patch. */
+const behaviorFields = {
+  latencyMs: ms.optional(),
+  ttftMs: ms.optional(),
+  tokensPerSecond: z.number().min(0).optional(),
+  outputTokens: z.number().int().min(0).max(1_000_000).optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+  errorStatus: z.number().int().min(400).max(599).optional(),
+  statusSequence: z.array(sequenceStatus).optional(),
+  retryAfterSeconds: z.number().int().min(0).optional(),
+  // Infinity is allowed on purpose: it models an upstream that never answers.
+  stallMs: z.union([ms, z.literal(Infinity)]).optional(),
+  cutAfterTokens: z.number().int().min(0).optional(),
+  requireApiKey: z.string().min(1).optional(),
+  embeddingDimensions: z.number().int().min(1).max(65_536).optional(),
+};
+
+export const simulatorBehaviorPatch: z.ZodType<Partial<SimulatorBehavior>> =
+  z.strictObject(behaviorFields);
+
+export const simulatorOptions: z.ZodType<SimulatorOptions> = z.strictObject({
+  ...behaviorFields,
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65_535).optional(),
+  models: z.array(z.string().min(1)).min(1).optional(),
+  seed: z.number().int().optional(),
+  recordRequests: z.boolean().optional(),
+});
+
+/**
+ * Applies a (validated) patch: a key present with the value undefined goes
+ * back to its default, so callers can clear optional knobs.
+ */
+export function applyBehavior(
+  base: SimulatorBehavior,
+  patch: Partial<SimulatorBehavior>,
+): SimulatorBehavior {
+  const next: SimulatorBehavior = { ...base };
+  const target = next as unknown as Record<string, unknown>;
+  const defaults = DEFAULT_BEHAVIOR as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    target[key] = value === undefined ? defaults[key] : value;
+  }
+  return next;
+}
+
+/** Resolves options into the full behaviour, dropping the non-behaviour fields. */
+export function behaviorFromOptions(options: SimulatorOptions): SimulatorBehavior {
+  const patch: Partial<SimulatorBehavior> = {};
+  const source = options as Record<string, unknown>;
+  const target = patch as Record<string, unknown>;
+  for (const key of Object.keys(DEFAULT_BEHAVIOR)) {
+    if (key in source) target[key] = source[key];
+  }
+  return applyBehavior({ ...DEFAULT_BEHAVIOR }, patch);
+}

@@ -1,0 +1,222 @@
+// The simulated model server: node:http loop, request recording, stall/auth/fault injection, dispatch to dialects.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../routing/random.js';
+import { messages } from './anthropic-dialect.js';
+import { sendError, unauthorized } from './errors.js';
+import { chat, completions, embeddings, modelsBody } from './openai-dialect.js';
+import {
+  applyBehavior,
+  behaviorFromOptions,
+  simulatorBehaviorPatch,
+  simulatorOptions,
+  type SimulatorBehavior,
+  type SimulatorOptions,
+} from './options.js';
+import { RequestTimer, sendJson } from './respond.js';
+import { matchRoute } from './routes.js';
+import { isRecord, TextGenerator } from './text.js';
+import type { Dialect, Operation, OperationHandler, ServerState } from './types.js';
+
+export interface RecordedRequest {
+  method: string;
+  /** The request target as sent: path plus query string (e.g. Azure's `?api-version=`). */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON; the raw text when it was not JSON; undefined when empty. */
+  body: unknown;
+}
+
+export interface SimulatedBackend {
+  /** e.g. http://127.0.0.1:41234 (no trailing slash, no /v1). */
+  url: string;
+  port: number;
+  /** Every request received, in arrival order (unless recordRequests is false). */
+  requests: RecordedRequest[];
+  /** Changes knobs for requests that arrive from now on; a key set to undefined returns to its default. */
+  setBehavior(patch: Partial<SimulatorBehavior>): void;
+  /** Stops listening and destroys every open socket, stalled ones included. */
+  close(): Promise<void>;
+}
+
+const HANDLERS: Record<Exclude<Operation, 'models'>, OperationHandler> = {
+  chat,
+  completions,
+  embeddings,
+  messages,
+};
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** setTimeout's limit; a longer stall is as good as forever. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function hasApiKey(dialect: Dialect, req: IncomingMessage, key: string): boolean {
+  switch (dialect) {
+    case 'anthropic':
+      return req.headers['x-api-key'] === key;
+    case 'azure':
+      return req.headers['api-key'] === key;
+    default:
+      return req.headers.authorization === `Bearer ${key}`;
+  }
+}
+
+export async function startSimulatedBackend(
+  options: SimulatorOptions = {},
+): Promise<SimulatedBackend> {
+  const opts = simulatorOptions.parse(options);
+  const seed = opts.seed ?? 1;
+  const record = opts.recordRequests ?? true;
+  const host = opts.host ?? '127.0.0.1';
+  let behavior = behaviorFromOptions(opts);
+  let sequenceIndex = 0;
+  const random = seededRandom(seed);
+  const requests: RecordedRequest[] = [];
+  let idCounter = 0;
+  const state: ServerState = {
+    text: new TextGenerator(seed),
+    nextId: () => ++idCounter,
+    modelsBody: modelsBody(opts.models ?? ['sim-model']),
+  };
+
+  /** The status an inference request is answered with: the sequence first, then the error rate. */
+  function injectedStatus(b: SimulatorBehavior): number {
+    if (sequenceIndex < b.statusSequence.length) {
+      return b.statusSequence[sequenceIndex++] as number;
+    }
+    if (b.errorRate > 0 && random() < b.errorRate) return b.errorStatus;
+    return 200;
+  }
+
+  /** `raw` is undefined for an empty body and null for an oversized one. */
+  function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer | undefined | null): void {
+    const text = raw ? raw.toString('utf8') : '';
+    let body: unknown;
+    let parsed = true;
+    if (text.length > 0) {
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        body = text;
+        parsed = false;
+      }
+    }
+    if (record) {
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    }
+
+    const matched = matchRoute(req.method, req.url);
+    if (!matched.ok) {
+      sendError(res, matched.dialect, matched.problem);
+      return;
+    }
+    const { route } = matched;
+    const b = behavior;
+
+    if (route.operation === 'models') {
+      // Listing models is cheap and never faulted, so health probes see the server as up.
+      if (b.requireApiKey !== undefined && !hasApiKey(route.dialect, req, b.requireApiKey)) {
+        sendError(res, route.dialect, unauthorized(route.dialect));
+      } else {
+        sendJson(res, 200, state.modelsBody);
+      }
+      return;
+    }
+
+    const answer = (): void => {
+      const dialect = route.dialect;
+      if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
+        sendError(res, dialect, unauthorized(dialect));
+        return;
+      }
+      if (raw === null) {
+        sendError(res, dialect, { status: 413, message: 'Request body too large.' });
+        return;
+      }
+      if (!parsed || !isRecord(body)) {
+        sendError(res, dialect, {
+          status: 400,
+          message:
+            'We could not parse the JSON body of your request. The request body must be a JSON object.',
+        });
+        return;
+      }
+      const ctx = { res, headers: req.headers, route, body, behavior: b, state };
+      const handler = HANDLERS[route.operation as Exclude<Operation, 'models'>];
+      const problem = handler.validate(ctx);
+      if (problem) {
+        sendError(res, dialect, problem);
+        return;
+      }
+      const status = injectedStatus(b);
+      if (status !== 200) {
+        sendError(
+          res,
+          dialect,
+          { status, message: `Simulated upstream error (HTTP ${status}).` },
+          b.retryAfterSeconds,
+        );
+        return;
+      }
+      handler.respond(ctx);
+    };
+
+    if (b.stallMs <= 0) {
+      answer();
+    } else if (b.stallMs <= MAX_TIMER_MS) {
+      new RequestTimer(res).after(b.stallMs, answer);
+    }
+    // Otherwise the request is held until the client gives up or close() destroys the socket.
+  }
+
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const raw =
+        size > MAX_BODY_BYTES
+          ? null
+          : chunks.length === 0
+            ? undefined
+            : chunks.length === 1
+              ? chunks[0]
+              : Buffer.concat(chunks);
+      handle(req, res, raw);
+    });
+  });
+  // Long idle keep-alive so a benchmark's connection pool is not churned by the server.
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: opts.port ?? 0 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    requests,
+    setBehavior(patch) {
+      simulatorBehaviorPatch.parse(patch);
+      behavior = applyBehavior(behavior, patch);
+      if ('statusSequence' in patch) sequenceIndex = 0;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,200 @@
+// The proxy's Prometheus metrics, on a registry of its own per instance (never prom-client's global one).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type CircuitStateName = 'closed' | 'half-open' | 'open';
+
+export interface ProxyMetrics {
+  /** Prometheus text exposition content type, for the /metrics response. */
+  readonly contentType: string;
+  /** Exposition text: this instance's metrics followed by the process metrics. */
+  render(): Promise<string>;
+  requestCompleted(
+    l: { route: string; endpoint: string; status: number; stream: boolean },
+    seconds: number,
+  ): void;
+  attemptCompleted(l: { route: string; backend: string; outcome: string }, seconds: number): void;
+  timeToFirstToken(l: { route: string; backend: string }, seconds: number): void;
+  tokens(l: { route: string; backend: string }, input: number, output: number): void;
+  cost(l: { route: string; backend: string }, usd: number): void;
+  retry(l: { route: string; backend: string; reason: string }): void;
+  fallback(l: { route: string; from: string; to: string }): void;
+  circuitState(backend: string, state: CircuitStateName): void;
+  overhead(seconds: number): void;
+  tableLoaded(version: string): void;
+  /** `reason` is a short code (e.g. "invalid_schema"); anything else is counted as "other". */
+  tableRejected(reason: string): void;
+}
+
+/** End-to-end and per-attempt latency of LLM calls: tens of ms (embeddings) to minutes (long generations). */
+export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120];
+/** Time to first token of a streamed answer. */
+export const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Time the proxy itself adds (parse, route, translate): targets are well under a millisecond. */
+export const OVERHEAD_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+];
+
+const CIRCUIT_VALUE: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
+// A rejection reason becomes a label value: keep it a bounded set of codes.
+const REASON_CODE = /^[a-z][a-z0-9_.-]{0,63}$/i;
+
+// collectDefaultMetrics starts an event-loop-delay timer and a GC observer per
+// call and never stops them, so one set per process is shared by every instance
+// (tests create many proxies) instead of one per registry.
+let processRegistry: Registry | undefined;
+function sharedProcessRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+// A metric call sits on the request path: a bad value is dropped, never thrown
+// (prom-client throws on negative counter increments).
+const usable = (n: number): boolean => Number.isFinite(n) && n >= 0;
+
+export function createProxyMetrics(): ProxyMetrics {
+  const registry = new Registry();
+  const processMetrics = sharedProcessRegistry();
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'modelroute_requests_total',
+    help: 'Client requests answered, by route, endpoint, HTTP status code and streaming.',
+    labelNames: ['route', 'endpoint', 'code', 'stream'] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: 'modelroute_request_duration_seconds',
+    help: 'Client request duration from arrival to the last byte sent.',
+    labelNames: ['route', 'endpoint', 'stream'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const attempts = new Counter({
+    name: 'modelroute_upstream_attempts_total',
+    help: 'Upstream attempts, by route, backend and outcome.',
+    labelNames: ['route', 'backend', 'outcome'] as const,
+    registers,
+  });
+  const attemptDuration = new Histogram({
+    name: 'modelroute_upstream_attempt_duration_seconds',
+    help: 'Duration of one upstream attempt.',
+    labelNames: ['route', 'backend', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'modelroute_time_to_first_token_seconds',
+    help: 'Time from sending a streamed request upstream to its first token.',
+    labelNames: ['route', 'backend'] as const,
+    buckets: TTFT_BUCKETS,
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'modelroute_tokens_total',
+    help: 'Tokens reported by backends, by direction (input = prompt, output = completion).',
+    labelNames: ['route', 'backend', 'direction'] as const,
+    registers,
+  });
+  const cost = new Counter({
+    name: 'modelroute_cost_usd_total',
+    help: 'Estimated spend in US dollars, from token usage and backend pricing.',
+    labelNames: ['route', 'backend'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'modelroute_retries_total',
+    help: 'Upstream attempts retried, by the reason for the retry.',
+    labelNames: ['route', 'backend', 'reason'] as const,
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'modelroute_fallbacks_total',
+    help: 'Requests moved from one backend to another.',
+    labelNames: ['route', 'from', 'to'] as const,
+    registers,
+  });
+  const circuit = new Gauge({
+    name: 'modelroute_circuit_state',
+    help: 'Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['backend'] as const,
+    registers,
+  });
+  const overhead = new Histogram({
+    name: 'modelroute_proxy_overhead_seconds',
+    help: 'Time the proxy adds to a request, excluding time spent waiting on backends.',
+    buckets: OVERHEAD_BUCKETS,
+    registers,
+  });
+  const tableInfo = new Gauge({
+    name: 'modelroute_routing_table_info',
+    help: 'The routing table version in use (value is always 1).',
+    labelNames: ['version'] as const,
+    registers,
+  });
+  const tableLoads = new Counter({
+    name: 'modelroute_routing_table_loads_total',
+    help: 'Routing tables accepted and put in use.',
+    registers,
+  });
+  const tableRejections = new Counter({
+    name: 'modelroute_routing_table_rejections_total',
+    help: 'Routing tables refused, by reason code.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
+  return {
+    contentType: registry.contentType,
+    async render() {
+      const [own, proc] = await Promise.all([registry.metrics(), processMetrics.metrics()]);
+      return own + proc;
+    },
+    requestCompleted(l, seconds) {
+      const stream = String(l.stream);
+      requests.inc({ route: l.route, endpoint: l.endpoint, code: String(l.status), stream });
+      if (usable(seconds)) {
+        requestDuration.observe({ route: l.route, endpoint: l.endpoint, stream }, seconds);
+      }
+    },
+    // Label objects are rebuilt field by field: prom-client throws on a label
+    // it was not declared with, and callers may pass wider objects.
+    attemptCompleted({ route, backend, outcome }, seconds) {
+      attempts.inc({ route, backend, outcome });
+      if (usable(seconds)) attemptDuration.observe({ route, backend, outcome }, seconds);
+    },
+    timeToFirstToken({ route, backend }, seconds) {
+      if (usable(seconds)) ttft.observe({ route, backend }, seconds);
+    },
+    tokens({ route, backend }, input, output) {
+      if (usable(input)) tokens.inc({ route, backend, direction: 'input' }, input);
+      if (usable(output)) tokens.inc({ route, backend, direction: 'output' }, output);
+    },
+    cost({ route, backend }, usd) {
+      if (usable(usd)) cost.inc({ route, backend }, usd);
+    },
+    retry({ route, backend, reason }) {
+      retries.inc({ route, backend, reason });
+    },
+    fallback({ route, from, to }) {
+      fallbacks.inc({ route, from, to });
+    },
+    circuitState(backend, state) {
+      circuit.set({ backend }, CIRCUIT_VALUE[state]);
+    },
+    overhead(seconds) {
+      if (usable(seconds)) overhead.observe(seconds);
+    },
+    tableLoaded(version) {
+      // An info metric: only the version in use is present.
+      tableInfo.reset();
+      tableInfo.set({ version }, 1);
+      tableLoads.inc();
+    },
+    tableRejected(reason) {
+      tableRejections.inc({ reason: REASON_CODE.test(reason) ? reason : 'other' });
+    },
+  };
+}

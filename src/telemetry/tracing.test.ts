@@ -1,0 +1,192 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { requestAttributes, responseAttributes } from './genai.js';
+import { createTracing, tracesUrl } from './tracing.js';
+
+const request = requestAttributes({
+  endpoint: 'chat',
+  provider: 'openai',
+  requestModel: 'gpt-4o-mini',
+  maxTokens: 64,
+  stream: false,
+  route: 'default/chat',
+  backend: 'default/mini',
+  attempt: 1,
+  serverAddress: 'api.openai.com',
+  serverPort: 443,
+});
+const response = responseAttributes({
+  responseModel: 'gpt-4o-mini-2024-07-18',
+  responseId: 'chatcmpl-1',
+  finishReasons: ['stop'],
+  inputTokens: 10,
+  outputTokens: 5,
+  costUsd: 0.000004,
+});
+
+test('spans with GenAI attributes reach the exporter, with service name and version', async () => {
+  const exporter = new InMemorySpanExporter();
+  const tracing = createTracing({
+    serviceName: 'modelroute-proxy',
+    serviceVersion: '0.1.0',
+    exporter,
+  });
+  try {
+    expect(tracing.enabled).toBe(true);
+    const parent = tracing.tracer.startSpan('POST /v1/chat/completions', { kind: SpanKind.SERVER });
+    const span = tracing.tracer.startSpan(
+      'chat gpt-4o-mini',
+      { kind: SpanKind.CLIENT, attributes: request },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    );
+    span.setAttributes(response);
+    span.end();
+    parent.end();
+    await tracing.forceFlush();
+
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['chat gpt-4o-mini', 'POST /v1/chat/completions']);
+    const [child, server] = spans;
+    expect(child!.attributes).toEqual({ ...request, ...response });
+    expect(child!.spanContext().traceId).toBe(server!.spanContext().traceId);
+    expect(child!.parentSpanContext?.spanId).toBe(server!.spanContext().spanId);
+    expect(child!.resource.attributes).toMatchObject({
+      'service.name': 'modelroute-proxy',
+      'service.version': '0.1.0',
+      'telemetry.sdk.language': 'nodejs',
+    });
+    expect(child!.instrumentationScope.name).toBe('modelroute');
+  } finally {
+    await tracing.shutdown();
+  }
+});
+
+test('instances are independent and nothing is registered globally', async () => {
+  const a = new InMemorySpanExporter();
+  const b = new InMemorySpanExporter();
+  const ta = createTracing({ serviceName: 'a', exporter: a });
+  const tb = createTracing({ serviceName: 'b', exporter: b });
+  ta.tracer.startSpan('only-a').end();
+  // The global API tracer stays the no-op one.
+  const global = trace.getTracer('x').startSpan('global');
+  expect(global.isRecording()).toBe(false);
+  global.end();
+  expect(a.getFinishedSpans().map((s) => s.name)).toEqual(['only-a']);
+  expect(b.getFinishedSpans()).toEqual([]);
+  await Promise.all([ta.shutdown(), tb.shutdown()]);
+  // Shutting down twice is harmless.
+  await ta.shutdown();
+});
+
+test('without exporter or endpoint: a no-op tracer, nothing recorded', async () => {
+  const tracing = createTracing({ serviceName: 'modelroute-proxy' });
+  expect(tracing.enabled).toBe(false);
+  const span = tracing.tracer.startSpan('chat', { attributes: request });
+  expect(span.isRecording()).toBe(false);
+  expect(span.spanContext().traceId).toBe('00000000000000000000000000000000');
+  span.setAttributes(response);
+  span.end();
+  // A parent from elsewhere (an incoming traceparent) is still propagated.
+  const remote = trace.wrapSpanContext({
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: 1,
+  });
+  const child = tracing.tracer.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, remote));
+  expect(child.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+  expect(child.isRecording()).toBe(false);
+  await tracing.forceFlush();
+  await tracing.shutdown();
+});
+
+test('tracesUrl appends /v1/traces to a base endpoint', () => {
+  expect(tracesUrl('http://127.0.0.1:4318')).toBe('http://127.0.0.1:4318/v1/traces');
+  expect(tracesUrl('http://collector:4318/')).toBe('http://collector:4318/v1/traces');
+  expect(tracesUrl('https://otel.example.com/otlp')).toBe(
+    'https://otel.example.com/otlp/v1/traces',
+  );
+  expect(tracesUrl('http://collector:4318/v1/traces')).toBe('http://collector:4318/v1/traces');
+  expect(() => tracesUrl('collector:4318')).toThrow(/http/);
+  expect(() => tracesUrl('not a url')).toThrow(/not a valid URL/);
+});
+
+describe('OTLP/HTTP export to an in-process receiver', () => {
+  let server: Server;
+  const bodies: { path: string; contentType: string | undefined; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push({
+          path: `${req.method} ${req.url}`,
+          contentType: req.headers['content-type'],
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    // The exporter keeps connections alive: drop them so the server can close.
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  });
+
+  test('spans are POSTed as JSON to <endpoint>/v1/traces with resource and GenAI attributes', async () => {
+    const { port } = server.address() as AddressInfo;
+    const tracing = createTracing({
+      serviceName: 'modelroute-proxy-otlp-test',
+      serviceVersion: '9.9.9',
+      otlpEndpoint: `http://127.0.0.1:${port}`,
+    });
+    try {
+      expect(tracing.enabled).toBe(true);
+      const span = tracing.tracer.startSpan('chat gpt-4o-mini', { attributes: request });
+      span.setAttributes(response);
+      span.end();
+      await tracing.forceFlush();
+    } finally {
+      await tracing.shutdown();
+    }
+
+    expect(bodies).toHaveLength(1);
+    const [got] = bodies;
+    expect(got!.path).toBe('POST /v1/traces');
+    expect(got!.contentType).toBe('application/json');
+    expect(got!.body).toContain('modelroute-proxy-otlp-test');
+    expect(got!.body).toContain('gen_ai.operation.name');
+
+    // And structurally, as OTLP JSON: resourceSpans[].scopeSpans[].spans[].attributes[].
+    const payload = JSON.parse(got!.body) as OtlpTraces;
+    const rs = payload.resourceSpans[0]!;
+    expect(attr(rs.resource.attributes, 'service.name')).toEqual({
+      stringValue: 'modelroute-proxy-otlp-test',
+    });
+    expect(attr(rs.resource.attributes, 'service.version')).toEqual({ stringValue: '9.9.9' });
+    const span = rs.scopeSpans[0]!.spans[0]!;
+    expect(span.name).toBe('chat gpt-4o-mini');
+    expect(attr(span.attributes, 'gen_ai.operation.name')).toEqual({ stringValue: 'chat' });
+    expect(attr(span.attributes, 'gen_ai.usage.output_tokens')).toEqual({ intValue: 5 });
+  });
+});
+
+interface OtlpKeyValue {
+  key: string;
+  value: Record<string, unknown>;
+}
+interface OtlpTraces {
+  resourceSpans: {
+    resource: { attributes: OtlpKeyValue[] };
+    scopeSpans: { spans: { name: string; attributes: OtlpKeyValue[] }[] }[];
+  }[];
+}
+
+function attr(list: OtlpKeyValue[], key: string): Record<string, unknown> | undefined {
+  return list.find((kv) => kv.key === key)?.value;
+}

@@ -1,0 +1,96 @@
+// OpenTelemetry tracing for one proxy/controller instance: OTLP/HTTP export, or a no-op tracer.
+import { ProxyTracerProvider, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+// Not a direct dependency in package.json yet: it is the SDK's own dependency
+// (same version, hoisted). The alternative, sdk-node's `resources` re-export,
+// costs ~300 ms of startup for the whole Node SDK.
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /** False when nothing is exported: spans are non-recording and cost next to nothing. */
+  readonly enabled: boolean;
+  forceFlush(): Promise<void>;
+  /** Flushes and stops exporting; safe to call more than once. */
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  serviceName: string;
+  serviceVersion?: string | undefined;
+  /**
+   * OTLP/HTTP base URL (what OTEL_EXPORTER_OTLP_ENDPOINT holds, e.g.
+   * http://127.0.0.1:4318): spans are batched and POSTed as JSON to
+   * <endpoint>/v1/traces. Reading the environment is the caller's job.
+   */
+  otlpEndpoint?: string | undefined;
+  /** Spans go to this exporter as each one ends (tests: InMemorySpanExporter). */
+  exporter?: SpanExporter | undefined;
+}
+
+const INSTRUMENTATION_SCOPE = 'modelroute';
+
+export function createTracing(options: TracingOptions): Tracing {
+  const processors: SpanProcessor[] = [];
+  if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
+  if (options.otlpEndpoint) {
+    const url = tracesUrl(options.otlpEndpoint);
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+  }
+  if (processors.length === 0) return noopTracing();
+
+  // A provider of our own, never registered globally: several instances can
+  // live in one process (tests) and a library's global setup cannot hijack ours.
+  const provider = new BasicTracerProvider({
+    resource: defaultResource().merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: options.serviceName,
+        ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+      }),
+    ),
+    spanProcessors: processors,
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    tracer: provider.getTracer(INSTRUMENTATION_SCOPE, options.serviceVersion),
+    enabled: true,
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => (stopped ??= provider.shutdown()),
+  };
+}
+
+/** <endpoint>/v1/traces, per the OTLP exporter spec for a base endpoint (kept if already there). */
+export function tracesUrl(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    // The value itself is not echoed: it may carry credentials (user:pass@).
+    throw new Error('OTLP endpoint is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`OTLP endpoint must be http(s), not ${url.protocol}`);
+  }
+  const base = url.href.replace(/\/+$/, '');
+  return base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
+}
+
+function noopTracing(): Tracing {
+  // A provider with no delegate hands out tracers that stay no-op for good
+  // (unlike trace.getTracer(), which follows whatever global gets registered).
+  const tracer = new ProxyTracerProvider().getTracer(INSTRUMENTATION_SCOPE);
+  return {
+    tracer,
+    enabled: false,
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+}

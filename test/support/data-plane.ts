@@ -1,0 +1,125 @@
+// A real proxy in front of real simulated backends, all on loopback, for the
+// data-plane tests. Objects go through the same schemas and compiler as in
+// production; only the endpoints point at the simulators.
+import OpenAI from 'openai';
+import {
+  modelBackend,
+  modelRoute,
+  type ModelBackend,
+  type ModelBackendInput,
+  type ModelRoute,
+  type ModelRouteInput,
+} from '../../src/api/v1alpha1/index.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/proxy.js';
+import { compileRoutingTable, type HealthByBackend } from '../../src/routing/compile.js';
+import { seededRandom } from '../../src/routing/random.js';
+import {
+  startSimulatedBackend,
+  type SimulatedBackend,
+  type SimulatorOptions,
+} from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestBackend {
+  name: string;
+  spec?: Partial<ModelBackendInput['spec']>;
+  simulator?: SimulatorOptions;
+}
+
+export interface DataPlane {
+  proxy: RunningProxy;
+  sims: Record<string, SimulatedBackend>;
+  backends: ModelBackend[];
+  routes: ModelRoute[];
+  client: OpenAI;
+  /** Recompiles and installs the table (e.g. after changing health). */
+  install(health?: HealthByBackend): void;
+  close(): Promise<void>;
+}
+
+export function route(
+  name: string,
+  spec: Partial<ModelRouteInput['spec']> & Pick<ModelRouteInput['spec'], 'rules'>,
+): ModelRoute {
+  return modelRoute.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelRoute',
+    metadata: { name, namespace: 'default' },
+    spec: { model: name, ...spec },
+  });
+}
+
+/** A backend spec pointing at a simulator, in the dialect of its provider. */
+function backendAt(b: TestBackend, sim: SimulatedBackend): ModelBackend {
+  const provider = b.spec?.provider ?? 'openai-compatible';
+  const endpoint =
+    provider === 'openai' || provider === 'openai-compatible' ? `${sim.url}/v1` : sim.url;
+  return modelBackend.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelBackend',
+    metadata: { name: b.name, namespace: 'default' },
+    spec: { provider, model: `${b.name}-upstream`, ...b.spec, endpoint },
+  });
+}
+
+export async function startDataPlane(
+  backends: TestBackend[],
+  routes: ModelRoute[],
+  options: Partial<ProxyOptions> = {},
+): Promise<DataPlane> {
+  const sims: Record<string, SimulatedBackend> = {};
+  for (const b of backends)
+    sims[b.name] = await startSimulatedBackend({ models: [`${b.name}-upstream`], ...b.simulator });
+  const compiled = backends.map((b) => backendAt(b, sims[b.name] as SimulatedBackend));
+  const proxy = await startProxy({
+    adminToken: { value: ADMIN_TOKEN },
+    logger: createLogger({ level: 'error', write: () => {} }),
+    rng: seededRandom(7),
+    ...options,
+  });
+  const install = (health?: HealthByBackend): void => {
+    const result = proxy.runtime.store.update(compileRoutingTable(routes, compiled, health));
+    if (!result.ok) throw new Error(result.error);
+  };
+  install();
+  return {
+    proxy,
+    sims,
+    backends: compiled,
+    routes,
+    client: new OpenAI({
+      baseURL: `${proxy.dataUrl}/v1`,
+      apiKey: 'unused',
+      maxRetries: 0,
+      timeout: 20_000,
+    }),
+    install,
+    async close() {
+      await proxy.close();
+      await Promise.all(Object.values(sims).map((s) => s.close()));
+    },
+  };
+}
+
+/** Raw HTTP to the proxy, for cases the SDK would not send. */
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: unknown; text: string }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
