@@ -29,6 +29,8 @@ export const RESPONSE_HEADERS = {
 
 /** Upper bound on an upstream error body we read to report its message. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** A translated SSE event carrying an upstream error (both adapters emit this form). */
+const UPSTREAM_ERROR_EVENT = /(^|\n)data: ?\{"error"/;
 /** Upper bound on a buffered upstream success body. */
 const MAX_RESPONSE_BODY = 64 * 1024 * 1024;
 
@@ -501,6 +503,15 @@ async function tryBackend(
       timers.armFirstToken();
       const out = translator.push(chunk);
       if (out.length === 0) continue;
+      if (!committed && UPSTREAM_ERROR_EVENT.test(out)) {
+        // The backend failed before producing anything: still time to fail over.
+        wait.stop();
+        return fail({
+          kind: 'server-error',
+          backendId: backend.id,
+          message: `stream began with an error: ${out.slice(0, 300).trim()}`,
+        });
+      }
       if (!committed) {
         wait.stop();
         ttftMs = runtime.now() - started;

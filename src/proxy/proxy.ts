@@ -12,6 +12,7 @@ import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
 import { createDataServer } from './data-server.js';
+import { countTextTokens } from './prompt/tokens.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -94,6 +95,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
   };
 
+  countTextTokens('warm up the tokenizer'); // its first call builds tables (~3 ms); not on a request
   const persisted = store.loadPersisted();
   if (persisted?.ok)
     logger.info('loaded the last good routing table', {

@@ -25,6 +25,8 @@ export interface RequestFacts {
   capabilities: readonly string[];
   /** Prompt size in tokens. */
   promptTokens(): number;
+  /** A cheap upper bound on promptTokens(), if known; lets routing skip counting when a prompt plainly fits. */
+  promptTokensAtMost?: number | undefined;
   /** Difficulty score of the prompt, 0 (easy) to 1 (hard). */
   difficulty(): number;
   /** Output tokens the client asked for at most (max_tokens), if it said. */
@@ -60,6 +62,7 @@ export interface FactsFromHeadersInput {
   /** Capabilities the request body implies (e.g. vision when it carries images). */
   impliedCapabilities?: readonly string[];
   promptTokens: () => number;
+  promptTokensAtMost?: number | undefined;
   difficulty: () => number;
   maxOutputTokens?: number | undefined;
 }
@@ -80,6 +83,7 @@ export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
     compliance: headerList(headers[ROUTING_HEADERS.compliance]),
     capabilities: [...capabilities],
     promptTokens: memo(input.promptTokens),
+    promptTokensAtMost: input.promptTokensAtMost,
     difficulty: memo(input.difficulty),
     maxOutputTokens: input.maxOutputTokens,
   };

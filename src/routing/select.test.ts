@@ -653,3 +653,23 @@ describe('eligibility and edge cases', () => {
     expect(order(decide({ routes: [r], backends: [a] }, { model: 'chat' }))).toEqual(['a']);
   });
 });
+
+test('a cheap upper bound on the prompt size spares the tokenizer when the prompt plainly fits', () => {
+  const w = backend('w', { contextWindow: 8000 });
+  const table = prepareTable(
+    compileRoutingTable(
+      [route('chat', { rules: [{ name: 'r', backendRefs: [{ name: 'w' }] }] })],
+      [w],
+    ),
+  );
+  const fits = Object.assign(facts({ model: 'chat', promptTokens: 100 }), {
+    promptTokensAtMost: 400,
+  });
+  expect(selectBackends(table, fits, { rng: seededRandom(1) }).ok).toBe(true);
+  expect(fits.computed.tokens).toBe(0);
+  const unsure = Object.assign(facts({ model: 'chat', promptTokens: 7000 }), {
+    promptTokensAtMost: 9000,
+  });
+  expect(selectBackends(table, unsure, { rng: seededRandom(1) }).ok).toBe(true);
+  expect(unsure.computed.tokens).toBe(1);
+});

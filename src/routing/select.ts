@@ -108,7 +108,12 @@ class Selection {
     const missingCap = facts.capabilities.find((c) => !backend.capabilities.includes(c));
     if (missingCap !== undefined) return ['CapabilityMissing', `lacks capability "${missingCap}"`];
     if (backend.contextWindow !== undefined) {
-      const needed = facts.promptTokens() + (facts.maxOutputTokens ?? 0);
+      const output = facts.maxOutputTokens ?? 0;
+      // The upper bound spares the tokenizer when a prompt plainly fits.
+      const surelyFits =
+        facts.promptTokensAtMost !== undefined &&
+        facts.promptTokensAtMost + output <= backend.contextWindow;
+      const needed = surelyFits ? 0 : facts.promptTokens() + output;
       if (needed > backend.contextWindow) {
         return [
           'ContextWindowTooSmall',

@@ -67,3 +67,16 @@ describe('Azure OpenAI paths', () => {
     await wrong.text();
   });
 });
+
+test('GET /openai/models (Azure model list) is served, for health probes', async () => {
+  const sim = await startSimulatedBackend({ models: ['gpt-4o'] });
+  try {
+    const res = await fetch(`${sim.url}/openai/models?api-version=2024-10-21`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual([
+      'gpt-4o',
+    ]);
+  } finally {
+    await sim.close();
+  }
+});

@@ -47,8 +47,12 @@ export function matchRoute(method: string | undefined, url: string | undefined):
         },
       };
     }
-  } else if (method === 'GET' && path === '/v1/models') {
-    return { ok: true, route: { dialect: 'openai', operation: 'models' } };
+  } else if (method === 'GET' && (path === '/v1/models' || path === '/openai/models')) {
+    // /openai/models is Azure's model list (what health probes of Azure backends ask for).
+    return {
+      ok: true,
+      route: { dialect: path === '/v1/models' ? 'openai' : 'azure', operation: 'models' },
+    };
   }
 
   return {

@@ -1,6 +1,7 @@
 // The proxy as applications see it: the official openai SDK against a real
 // proxy in front of simulated backends, through every failure mode.
 import { APIError } from 'openai';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
 
 let dp: DataPlane | undefined;
@@ -318,6 +319,7 @@ describe('providers', () => {
 
   test('azure-openai: deployment URL, api-version and api-key header from the credentials env', async () => {
     const key = 'azure-secret-value-123';
+    const logLines: string[] = [];
     dp = await startDataPlane(
       [
         {
@@ -331,7 +333,10 @@ describe('providers', () => {
         },
       ],
       [route('chat', { rules: [{ name: 'all', backendRefs: [{ name: 'az' }] }] })],
-      { credentials: undefined },
+      {
+        credentials: undefined,
+        logger: createLogger({ level: 'debug', write: (line) => logLines.push(line) }),
+      },
     );
     process.env.MODELROUTE_SECRET_AZURE_CREDS_APIKEY = key;
     try {
@@ -350,6 +355,11 @@ describe('providers', () => {
       ).text();
       expect(table).toContain('azure-creds');
       expect(table).not.toContain(key);
+      // Nor in any log line, even at debug level with a failure logged.
+      dp.sims.az!.setBehavior({ errorRate: 1, errorStatus: 500 });
+      await dp.client.chat.completions.create(chat()).catch(() => undefined);
+      expect(logLines.length).toBeGreaterThan(0);
+      expect(logLines.join('\n')).not.toContain(key);
     } finally {
       delete process.env.MODELROUTE_SECRET_AZURE_CREDS_APIKEY;
     }

@@ -7,7 +7,7 @@ import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
-import { estimatePromptTokens } from '../prompt/tokens.js';
+import { estimatePromptTokens, promptTokensAtMost } from '../prompt/tokens.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -64,6 +64,7 @@ export async function handleInference(
       headers: headerMap(req),
       impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
       promptTokens,
+      promptTokensAtMost: promptTokensAtMost(prompt),
       difficulty: () => runtime.scoreDifficulty(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });

@@ -1,6 +1,6 @@
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { PromptInfo } from './extract.js';
-import { countTextTokens, estimatePromptTokens } from './tokens.js';
+import { countTextTokens, estimatePromptTokens, promptTokensAtMost } from './tokens.js';
 
 describe('countTextTokens (o200k_base)', () => {
   // Counts checked against the library's own encoder (o200k_base ids shown where short).
@@ -43,5 +43,17 @@ describe('estimatePromptTokens', () => {
     ['empty', { text: '' }, 3],
   ])('%s', (_name, over, expected) => {
     expect(estimatePromptTokens({ ...base, ...over })).toBe(expected);
+  });
+});
+
+describe('promptTokensAtMost', () => {
+  test.each([
+    'Hello, world!',
+    'Ünïcödé and emoji 🎉🎉 and 中文字符',
+    'def f(x):\n    return x ** 2  # code',
+    '',
+  ])('never below the real count: %j', (text) => {
+    const info = { text, messageCount: 2, imageCount: 1, impliedCapabilities: [] };
+    expect(promptTokensAtMost(info)).toBeGreaterThanOrEqual(estimatePromptTokens(info));
   });
 });

@@ -42,3 +42,19 @@ export function estimatePromptTokens(info: PromptInfo): number {
     (info.tokenIdCount ?? 0)
   );
 }
+
+/**
+ * A cheap bound that the real count never exceeds: every BPE token covers at
+ * least one UTF-8 byte. Lets routing skip the tokenizer when a prompt plainly
+ * fits every context window.
+ */
+export function promptTokensAtMost(info: PromptInfo): number {
+  return (
+    Buffer.byteLength(info.text) +
+    TOKENS_PER_MESSAGE * info.messageCount +
+    TOKENS_REPLY_PRIMING +
+    TOKENS_PER_IMAGE * info.imageCount +
+    (info.toolsText !== undefined ? Buffer.byteLength(info.toolsText) : 0) +
+    (info.tokenIdCount ?? 0)
+  );
+}
