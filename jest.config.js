@@ -28,6 +28,7 @@ export default {
       testMatch: [
         '<rootDir>/test/crd-validation/**/*.test.ts',
         '<rootDir>/test/testenv/**/*.test.ts',
+        '<rootDir>/test/controller/**/*.test.ts',
       ],
       globalSetup: '<rootDir>/test/testenv/jest-global-setup.js',
       globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.js',

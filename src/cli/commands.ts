@@ -1,5 +1,7 @@
 // Dispatches `modelroute <command>` to the command's module.
 import { readFileSync } from 'node:fs';
+import { runBench } from './bench.js';
+import { runController } from './controller.js';
 import { runDev } from './dev.js';
 import { runProxy } from './proxy.js';
 import { runSimulateBackend } from './simulate-backend.js';
@@ -10,6 +12,8 @@ const USAGE = `modelroute: Kubernetes-native LLM router
 usage: modelroute <command> [options]
 
 commands:
+  bench proxy [--json]     measure the proxy's overhead against a direct call and a minimal proxy
+  controller               the control plane (watches the API, programs proxies, writes status)
   dev                      local mode: the samples served with simulated backends
   proxy                    the routing proxy (sidecar or gateway)
   simulate-backend         one simulated OpenAI-compatible model server
@@ -31,6 +35,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   switch (command) {
     case 'validate':
       return runValidate(rest, io);
+    case 'bench':
+      return runBench(rest, io);
+    case 'controller':
+      return runController(rest, io);
     case 'dev':
       return runDev(rest, io);
     case 'proxy':

@@ -42,7 +42,7 @@ const REASON_CODE = /^[a-z][a-z0-9_.-]{0,63}$/i;
 // call and never stops them, so one set per process is shared by every instance
 // (tests create many proxies) instead of one per registry.
 let processRegistry: Registry | undefined;
-function sharedProcessRegistry(): Registry {
+export function sharedProcessRegistry(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });

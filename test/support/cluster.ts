@@ -2,6 +2,8 @@
 // test/testenv/jest-global-setup.ts.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -95,4 +97,51 @@ export function parseTable(output: string): Record<string, string>[] {
     });
     return row;
   });
+}
+
+/**
+ * Installs the controller's RBAC (manifests/rbac/controller.yaml) and returns
+ * a kubeconfig that authenticates as its ServiceAccount, with exactly those rights.
+ */
+export function controllerServiceAccountKubeconfig(): string {
+  if (kubectl(['get', 'namespace', 'modelroute-system']).code !== 0)
+    mustKubectl(['create', 'namespace', 'modelroute-system']);
+  mustKubectl(['apply', '-f', join(REPO_ROOT, 'manifests', 'rbac', 'controller.yaml')]);
+  const token = mustKubectl([
+    'create',
+    'token',
+    'modelroute-controller',
+    '-n',
+    'modelroute-system',
+    '--duration',
+    '1h',
+  ]).trim();
+  const admin = mustKubectl(['config', 'view', '--raw', '-o', 'json']);
+  const config = JSON.parse(admin) as {
+    clusters: unknown[];
+    contexts: { name: string }[];
+    'current-context': string;
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-sa-')), 'kubeconfig');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: config.clusters,
+      users: [{ name: 'controller-sa', user: { token } }],
+      contexts: [
+        {
+          name: 'sa',
+          context: {
+            cluster: (config.clusters[0] as { name: string }).name,
+            user: 'controller-sa',
+          },
+        },
+      ],
+      'current-context': 'sa',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
 }

@@ -12,7 +12,7 @@ import {
 } from '../../simulator/index.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy.js';
-import { HealthProber } from './health-prober.js';
+import { HealthProber } from '../../health/prober.js';
 
 export interface DevModeOptions extends Pick<
   ProxyOptions,
@@ -138,7 +138,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
   };
   const prober: HealthProber = new HealthProber({
-    credentials: runtime.credentials,
+    apiKeyFor: (backend) => runtime.credentials.apiKeyFor(backend),
     now: runtime.now,
     maxIntervalMs: options.maxProbeIntervalMs ?? 5_000,
     onTransition: (t) => {

@@ -1,9 +1,8 @@
-// Active health checks for local mode (in a cluster the controller probes):
+// Active health checks of backends, used by the controller and by local mode:
 // probes each backend on its own interval and reports health transitions.
-import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
-import { BackendHealthTracker, type HealthTransition } from '../../routing/health-tracker.js';
-import type { CompiledBackend } from '../../routing/table.js';
-import type { CredentialResolver } from '../credentials.js';
+import { durationToMs, type ModelBackend } from '../api/v1alpha1/index.js';
+import { BackendHealthTracker, type HealthTransition } from '../routing/health-tracker.js';
+import type { CompiledBackend } from '../routing/table.js';
 
 export interface ProbeTarget {
   backend: CompiledBackend;
@@ -62,7 +61,13 @@ export function probeRequest(
 }
 
 export interface HealthProberOptions {
-  credentials: CredentialResolver;
+  /** The API key for a backend, when the prober may use one (the proxy may; the controller may not). */
+  apiKeyFor?: (backend: CompiledBackend) => string | undefined;
+  /**
+   * Count 401/403/404 answers as up: a prober without credentials still learns
+   * the endpoint answers; the proxies' outcome stats tell whether calls work.
+   */
+  clientErrorsMeanUp?: boolean;
   now: () => number;
   onTransition: (transition: HealthTransition) => void;
   /** Upper bound on probe intervals, so local mode notices changes quickly. */
@@ -72,6 +77,7 @@ export interface HealthProberOptions {
 export class HealthProber {
   readonly tracker: BackendHealthTracker;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly targets = new Map<string, ProbeTarget>();
   private stopped = false;
 
   constructor(private readonly options: HealthProberOptions) {
@@ -88,10 +94,15 @@ export class HealthProber {
     let ok = false;
     let message: string;
     try {
-      const { url, init } = probeRequest(target, this.options.credentials.apiKeyFor(backend));
+      const { url, init } = probeRequest(target, this.options.apiKeyFor?.(backend));
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer();
-      ok = res.ok;
+      ok =
+        res.ok ||
+        (this.options.clientErrorsMeanUp === true &&
+          res.status >= 400 &&
+          res.status < 500 &&
+          res.status !== 429);
       message = `probe answered HTTP ${res.status}`;
     } catch (err) {
       message = `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message}`;
@@ -101,24 +112,45 @@ export class HealthProber {
     return transition;
   }
 
-  start(targets: readonly ProbeTarget[]): void {
-    for (const target of targets) {
-      if (target.spec.healthCheck?.enabled === false) continue;
-      const interval = Math.min(
-        durationToMs(target.spec.healthCheck?.interval ?? '30s'),
-        this.options.maxIntervalMs ?? Infinity,
-      );
-      const loop = async (): Promise<void> => {
-        if (this.stopped) return;
-        await this.probeOnce(target);
-        if (!this.stopped)
-          this.timers.set(
-            target.backend.id,
-            setTimeout(() => void loop(), interval),
-          );
-      };
-      void loop();
+  /** Probes exactly these targets from now on: new ones start, removed ones stop, changed specs apply. */
+  sync(targets: readonly ProbeTarget[]): void {
+    const wanted = new Map(
+      targets.filter((t) => t.spec.healthCheck?.enabled !== false).map((t) => [t.backend.id, t]),
+    );
+    for (const id of [...this.targets.keys()]) {
+      if (!wanted.has(id)) {
+        this.targets.delete(id);
+        clearTimeout(this.timers.get(id));
+        this.timers.delete(id);
+      }
     }
+    this.tracker.retain(wanted.keys());
+    for (const [id, target] of wanted) {
+      const running = this.targets.has(id);
+      this.targets.set(id, target);
+      if (!running) void this.loop(id);
+    }
+  }
+
+  /** Same as sync; kept for callers that start once. */
+  start(targets: readonly ProbeTarget[]): void {
+    this.sync(targets);
+  }
+
+  private async loop(id: string): Promise<void> {
+    const target = this.targets.get(id);
+    if (this.stopped || !target) return;
+    await this.probeOnce(target);
+    const current = this.targets.get(id);
+    if (this.stopped || !current) return;
+    const interval = Math.min(
+      durationToMs(current.spec.healthCheck?.interval ?? '30s'),
+      this.options.maxIntervalMs ?? Infinity,
+    );
+    this.timers.set(
+      id,
+      setTimeout(() => void this.loop(id), interval),
+    );
   }
 
   stop(): void {

@@ -1,0 +1,122 @@
+// `modelroute controller`: the control plane (leader-elected; run 2 replicas).
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { startController } from '../controller/controller.js';
+import { createLogger } from '../telemetry/logger.js';
+import { shutdownSignal } from './shutdown.js';
+import type { CommandIO } from './validate.js';
+
+export const CONTROLLER_USAGE = `usage: modelroute controller [options]
+
+Watches ModelRoute, ModelBackend, proxy Pods and Services; the elected leader
+pushes routing tables to proxies, probes backends and writes status.
+
+  --kubeconfig F           kubeconfig to use (default: KUBECONFIG, ~/.kube/config or in-cluster)
+  --admin-token-file F     the proxies' admin bearer token (env MODELROUTE_ADMIN_TOKEN_FILE,
+                           or the token itself in MODELROUTE_ADMIN_TOKEN)
+  --namespace NS           watch only this namespace (default: all)
+  --lease-namespace NS     namespace of the leader-election Lease (env POD_NAMESPACE; default modelroute-system)
+  --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
+  --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)
+  --health-port N          port of /healthz, /readyz and /metrics (default 8081)
+  --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
+
+const settings = z.object({
+  kubeconfig: z.string().min(1).optional(),
+  adminToken: z.string().min(16, {
+    message:
+      'the admin token must be at least 16 characters (--admin-token-file or MODELROUTE_ADMIN_TOKEN)',
+  }),
+  namespace: z.string().min(1).optional(),
+  leaseNamespace: z.string().min(1),
+  identity: z.string().min(1),
+  healthHost: z.string().min(1),
+  healthPort: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535, { message: '--health-port must be 0-65535' }),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+});
+
+export async function runController(
+  argv: string[],
+  io: CommandIO,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        'admin-token-file': { type: 'string' },
+        namespace: { type: 'string' },
+        'lease-namespace': { type: 'string' },
+        identity: { type: 'string' },
+        'health-host': { type: 'string' },
+        'health-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${CONTROLLER_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(CONTROLLER_USAGE);
+    return 0;
+  }
+  let token = env.MODELROUTE_ADMIN_TOKEN;
+  const tokenFile = values['admin-token-file'] ?? env.MODELROUTE_ADMIN_TOKEN_FILE;
+  if (tokenFile) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (err) {
+      io.err(
+        `cannot read the admin token file ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+      return 2;
+    }
+  }
+  const parsed = settings.safeParse({
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    adminToken: token ?? '',
+    namespace: values.namespace,
+    leaseNamespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system',
+    identity: values.identity ?? env.POD_NAME ?? hostname(),
+    healthHost: values['health-host'] ?? '0.0.0.0',
+    healthPort: values['health-port'] ?? '8081',
+    logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
+  });
+  if (!parsed.success) {
+    io.err(parsed.error.issues.map((i) => i.message).join('\n'));
+    return 2;
+  }
+  const s = parsed.data;
+  const logger = createLogger({ level: s.logLevel });
+  let controller;
+  try {
+    controller = await startController({
+      kubeconfigPath: s.kubeconfig,
+      adminToken: s.adminToken,
+      identity: s.identity,
+      leaseNamespace: s.leaseNamespace,
+      namespace: s.namespace,
+      logger,
+      health: { host: s.healthHost, port: s.healthPort },
+    });
+  } catch (err) {
+    io.err(`cannot start the controller: ${(err as Error).message}`);
+    return 1;
+  }
+  logger.info('controller started', { identity: s.identity, health: controller.healthUrl });
+  const signal = await shutdownSignal();
+  logger.info('controller stopping', { signal });
+  await controller.close();
+  return 0;
+}

@@ -1,0 +1,431 @@
+// `modelroute controller`: watches ModelRoutes, ModelBackends, proxy Pods and
+// Services; the leader pushes tables to proxies, probes backends and writes
+// status. Standbys keep their caches warm to take over at once.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
+import { HealthProber } from '../health/prober.js';
+import { compileRoutingTable } from '../routing/compile.js';
+import type { HealthTransition } from '../routing/health-tracker.js';
+import { objectId } from '../routing/semantics.js';
+import { createKubeClient } from '../k8s/kube-client.js';
+import { leases, modelBackends, modelRoutes, pods, secrets, services } from '../k8s/kinds.js';
+import type { KubeClient, ResourceKind } from '../k8s/types.js';
+import {
+  createControllerMetrics,
+  type ControllerMetrics,
+} from '../telemetry/controller-metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import { recordFailover, type Failover } from './failover.js';
+import { Informer } from './informer.js';
+import { LeaderElector } from './leader-election.js';
+import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
+import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
+import { statusChanged, statusMergePatch } from './status/status-diff.js';
+import { WorkQueue } from './work-queue.js';
+
+type KindObject<K> = K extends ResourceKind<infer T> ? T : never;
+type PodObject = KindObject<typeof pods>;
+
+export const PROXY_LABEL = 'modelroute.io/proxy';
+export const ADMIN_PORT_ANNOTATION = 'modelroute.io/admin-port';
+export const DEFAULT_ADMIN_PORT = 9901;
+const COMPONENT = 'modelroute-controller';
+
+export interface ControllerOptions {
+  kubeconfigPath?: string | undefined;
+  client?: KubeClient;
+  adminToken: string;
+  /** This replica's name in the leader Lease (the pod name in a cluster). */
+  identity: string;
+  leaseNamespace: string;
+  leaseName?: string;
+  /** Watch one namespace only; default all. */
+  namespace?: string | undefined;
+  logger: Logger;
+  now?: () => number;
+  /** How often proxies' outcome stats are read. */
+  statsIntervalMs?: number;
+  /** Cap on probe intervals. */
+  maxProbeIntervalMs?: number;
+  leaseDurationMs?: number;
+  /** Serve /healthz, /readyz and /metrics here (port 0 = random). */
+  health?: { host: string; port: number } | undefined;
+  clusterDomain?: string;
+}
+
+export interface RunningController {
+  readonly isLeader: boolean;
+  readonly metrics: ControllerMetrics;
+  healthUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/** A pod that can take tables: proxy label, an IP, Ready, not terminating. */
+export function proxyPodOf(pod: PodObject): ProxyPod | undefined {
+  const meta = pod.metadata;
+  if (meta.labels?.[PROXY_LABEL] !== 'true' || meta.deletionTimestamp) return undefined;
+  const ip = pod.status?.podIP;
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  if (!ip || !ready) return undefined;
+  const port = Number(meta.annotations?.[ADMIN_PORT_ANNOTATION] ?? DEFAULT_ADMIN_PORT);
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return {
+    key: `${meta.namespace ?? 'default'}/${meta.name}`,
+    namespace: meta.namespace ?? 'default',
+    name: meta.name,
+    uid: meta.uid ?? meta.name,
+    labels: meta.labels ?? {},
+    adminUrl: `http://${host}:${Number.isInteger(port) && port > 0 ? port : DEFAULT_ADMIN_PORT}`,
+  };
+}
+
+export async function startController(options: ControllerOptions): Promise<RunningController> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const client =
+    options.client ??
+    createKubeClient({ kubeconfigPath: options.kubeconfigPath, userAgent: COMPONENT });
+  const metrics = createControllerMetrics();
+  const scope = options.namespace !== undefined ? { namespace: options.namespace } : {};
+  const routeInformer = new Informer(client, {
+    kind: modelRoutes,
+    ...scope,
+    onError: (e) => logger.warn('watch error', { kind: 'ModelRoute', error: e }),
+  });
+  const backendInformer = new Informer(client, {
+    kind: modelBackends,
+    ...scope,
+    onError: (e) => logger.warn('watch error', { kind: 'ModelBackend', error: e }),
+  });
+  const podInformer = new Informer(client, {
+    kind: pods,
+    ...scope,
+    labelSelector: `${PROXY_LABEL}=true`,
+    onError: (e) => logger.warn('watch error', { kind: 'Pod', error: e }),
+  });
+  const serviceInformer = new Informer(client, {
+    kind: services,
+    ...scope,
+    onError: (e) => logger.warn('watch error', { kind: 'Service', error: e }),
+  });
+  const failovers = new Map<string, Failover>();
+  const observed = new Map<string, { latencyMs?: number; errorRate?: number; requests?: number }>();
+  const lastBackendWrite = new Map<string, number>();
+  const secretCache = new Map<string, { exists: boolean; at: number }>();
+  const previousStats = new Map<string, { requests: number; failures: number }>();
+
+  const inNamespace = <T extends { metadata: { namespace?: string | undefined } }>(
+    items: T[],
+    ns: string,
+  ) => items.filter((o) => (o.metadata.namespace ?? 'default') === ns);
+
+  const snapshot = (ns: string): NamespaceSnapshot => ({
+    namespace: ns,
+    routes: inNamespace(routeInformer.list(), ns),
+    backends: inNamespace(backendInformer.list(), ns),
+    proxies: inNamespace(podInformer.list(), ns).flatMap((p) => proxyPodOf(p) ?? []),
+    serviceExists: (name) => serviceInformer.get(`${ns}/${name}`) !== undefined,
+  });
+
+  const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
+
+  const fleet = new ProxyFleet({
+    adminToken: options.adminToken,
+    logger,
+    onAckChange: (pod) => enqueue(pod.namespace),
+    onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
+  });
+
+  const onTransition = (t: HealthTransition): void => {
+    metrics.healthTransition(t.to);
+    logger.info('backend health changed', {
+      backend: t.backendId,
+      from: t.from,
+      to: t.to,
+      message: t.record.message,
+    });
+    const [ns, name] = t.backendId.split('/') as [string, string];
+    recordFailover(failovers, routeInformer.list(), t, prober.tracker.states(), now());
+    const backend = backendInformer.get(t.backendId);
+    if (t.to !== 'Unknown') {
+      client
+        .createEvent({
+          involved: {
+            kind: 'ModelBackend',
+            apiVersion: 'modelroute.io/v1alpha1',
+            namespace: ns,
+            name,
+            uid: backend?.metadata.uid,
+          },
+          type: t.to === 'Unhealthy' ? 'Warning' : 'Normal',
+          reason: t.to === 'Unhealthy' ? 'BackendUnhealthy' : 'BackendHealthy',
+          message: `health ${t.from} -> ${t.to}: ${t.record.message ?? ''}`.trim(),
+          component: COMPONENT,
+        })
+        .catch((err: unknown) =>
+          logger.warn('cannot record event', { backend: t.backendId, error: err }),
+        );
+    }
+    enqueue(ns);
+  };
+  // Without the API keys (the controller never reads Secret values), a 401
+  // from a provider still proves its endpoint answers; proxies report the rest.
+  const prober: HealthProber = new HealthProber({
+    now,
+    onTransition,
+    clientErrorsMeanUp: true,
+    maxIntervalMs: options.maxProbeIntervalMs ?? 30_000,
+  });
+
+  const secretExists = async (ns: string, name: string): Promise<boolean> => {
+    const key = `${ns}/${name}`;
+    const cached = secretCache.get(key);
+    if (cached && now() - cached.at < 30_000) return cached.exists;
+    const exists = await client.exists(secrets, { namespace: ns, name });
+    secretCache.set(key, { exists, at: now() });
+    return exists;
+  };
+
+  const writeRouteStatus = async (route: ModelRoute, status: ModelRouteStatus): Promise<void> => {
+    if (!statusChanged(route.status, status)) return;
+    await client.patchStatus(
+      modelRoutes,
+      { namespace: route.metadata.namespace ?? 'default', name: route.metadata.name },
+      statusMergePatch(route.status, status),
+    );
+    metrics.statusWrite('ModelRoute');
+  };
+  // Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
+  const volatile = (s: ModelBackend['status']) =>
+    s
+      ? {
+          ...s,
+          health: s.health
+            ? { ...s.health, lastProbeTime: undefined, consecutiveSuccesses: undefined }
+            : undefined,
+          observed: undefined,
+        }
+      : s;
+  const writeBackendStatus = async (
+    backend: ModelBackend,
+    status: NonNullable<ModelBackend['status']>,
+  ): Promise<void> => {
+    const id = objectId(backend);
+    const stale = now() - (lastBackendWrite.get(id) ?? 0) > 60_000;
+    if (
+      !statusChanged(volatile(backend.status), volatile(status)) &&
+      !(stale && statusChanged(backend.status, status))
+    )
+      return;
+    await client.patchStatus(
+      modelBackends,
+      { namespace: backend.metadata.namespace ?? 'default', name: backend.metadata.name },
+      statusMergePatch(backend.status, status),
+    );
+    lastBackendWrite.set(id, now());
+    metrics.statusWrite('ModelBackend');
+  };
+
+  const reconcile = async (ns: string): Promise<void> => {
+    const started = now();
+    const snap = snapshot(ns);
+    try {
+      await reconcileNamespace(snap, {
+        fleet,
+        health: prober.tracker,
+        secretExists,
+        failovers,
+        observed: (id) => observed.get(id),
+        writeRouteStatus,
+        writeBackendStatus,
+        now,
+        clusterDomain: options.clusterDomain,
+      });
+      metrics.reconciled('success', (now() - started) / 1000);
+    } catch (err) {
+      metrics.reconciled('error', (now() - started) / 1000);
+      throw err;
+    }
+  };
+
+  /** A backend as the prober sees it (compiled alone, health irrelevant). */
+  const compiledFor = (b: ModelBackend) => {
+    const route: ModelRoute = {
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: '_probe', namespace: b.metadata.namespace ?? 'default' },
+      spec: {
+        model: '_probe',
+        rules: [
+          {
+            name: 'probe',
+            strategy: 'weighted',
+            backendRefs: [{ name: b.metadata.name, weight: 1, priority: 0 }],
+          },
+        ],
+      },
+    };
+    return compileRoutingTable([route], [b], new Map(), { clusterDomain: options.clusterDomain })
+      .backends[0]!;
+  };
+
+  /** Probe exactly the backends that exist. */
+  const syncProbes = (): void => {
+    prober.sync(backendInformer.list().map((b) => ({ backend: compiledFor(b), spec: b.spec })));
+  };
+
+  const queue = new WorkQueue(async (ns) => {
+    await reconcile(ns);
+    metrics.queueDepth(queue.length);
+  });
+
+  // Informer events only say which namespace to look at again.
+  for (const informer of [
+    routeInformer,
+    backendInformer,
+    podInformer,
+    serviceInformer,
+  ] as Informer<{ metadata: { name: string; namespace?: string } }>[]) {
+    informer.on((event) => {
+      if (!elector.isLeader) return;
+      enqueue(event.object.metadata.namespace);
+      if (informer === (backendInformer as unknown)) syncProbes();
+      if (event.type === 'deleted' && informer === (podInformer as unknown))
+        fleet.remove(event.key);
+    });
+  }
+
+  let statsTimer: NodeJS.Timeout | undefined;
+  const collectStats = async (): Promise<void> => {
+    const stats = await fleet.collectStats();
+    const totals = new Map<string, { requests: number; failures: number; latency: number[] }>();
+    for (const [podKey, body] of stats) {
+      fleet.observeRunningVersion(podKey, body.tableVersion);
+      for (const b of body.backends) {
+        const t = totals.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
+        const failures = Object.entries(b.failures)
+          .filter(([k]) => k !== 'client-error')
+          .reduce((s, [, v]) => s + v, 0);
+        t.requests += b.requests;
+        t.failures += failures;
+        if (b.latencyEwmaMs !== undefined) t.latency.push(b.latencyEwmaMs);
+        totals.set(b.backendId, t);
+      }
+    }
+    for (const [backendId, t] of totals) {
+      const prev = previousStats.get(backendId) ?? { requests: 0, failures: 0 };
+      previousStats.set(backendId, { requests: t.requests, failures: t.failures });
+      const dRequests = Math.max(0, t.requests - prev.requests);
+      const dFailures = Math.max(0, t.failures - prev.failures);
+      const entry: { latencyMs?: number; errorRate?: number; requests?: number } = {
+        requests: dRequests,
+      };
+      if (t.latency.length > 0)
+        entry.latencyMs = Math.round(t.latency.reduce((a, b) => a + b, 0) / t.latency.length);
+      if (dRequests > 0) entry.errorRate = Math.round((dFailures / dRequests) * 1000) / 1000;
+      observed.set(backendId, entry);
+    }
+  };
+  const statsLoop = (): void => {
+    statsTimer = setTimeout(() => {
+      collectStats()
+        .catch((err: unknown) => logger.warn('collecting proxy stats failed', { error: err }))
+        .finally(() => {
+          if (elector.isLeader) statsLoop();
+        });
+    }, options.statsIntervalMs ?? 5_000);
+  };
+
+  const namespaces = (): string[] => {
+    const set = new Set<string>();
+    for (const o of [...routeInformer.list(), ...backendInformer.list(), ...podInformer.list()])
+      set.add(o.metadata.namespace ?? 'default');
+    return [...set];
+  };
+
+  const elector: LeaderElector = new LeaderElector({
+    client,
+    leaseKind: leases,
+    namespace: options.leaseNamespace,
+    name: options.leaseName ?? 'modelroute-controller',
+    identity: options.identity,
+    leaseDurationMs: options.leaseDurationMs ?? 15_000,
+    renewDeadlineMs: Math.round((options.leaseDurationMs ?? 15_000) * (2 / 3)),
+    retryPeriodMs: Math.max(200, Math.round((options.leaseDurationMs ?? 15_000) / 7.5)),
+    onStartedLeading: () => {
+      logger.info('leading: pushing tables and writing status', { identity: options.identity });
+      metrics.leader(true);
+      queue.start();
+      syncProbes();
+      for (const ns of namespaces()) enqueue(ns);
+      statsLoop();
+    },
+    onStoppedLeading: () => {
+      logger.warn('lost leadership: standing by', { identity: options.identity });
+      metrics.leader(false);
+      clearTimeout(statsTimer);
+      prober.stop();
+      void queue.stop();
+    },
+  });
+
+  for (const informer of [routeInformer, backendInformer, podInformer, serviceInformer])
+    informer.start();
+  await Promise.all(
+    [routeInformer, backendInformer, podInformer, serviceInformer].map((i) =>
+      i.waitForSync(60_000),
+    ),
+  );
+  elector.start();
+
+  let healthServer: Server | undefined;
+  let healthUrl: string | undefined;
+  if (options.health) {
+    healthServer = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz')
+        return void res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end('{"status":"ok"}');
+      if (path === '/readyz') {
+        const synced = [routeInformer, backendInformer, podInformer, serviceInformer].every(
+          (i) => i.synced,
+        );
+        return void res
+          .writeHead(synced ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: synced ? 'ready' : 'syncing', leader: elector.isLeader }));
+      }
+      if (path === '/metrics') {
+        metrics.queueDepth(queue.length);
+        void metrics
+          .render()
+          .then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) =>
+      healthServer!.listen(options.health!.port, options.health!.host, resolve),
+    );
+    healthUrl = `http://${options.health.host}:${(healthServer.address() as AddressInfo).port}`;
+  }
+
+  return {
+    get isLeader() {
+      return elector.isLeader;
+    },
+    metrics,
+    healthUrl,
+    async close() {
+      clearTimeout(statsTimer);
+      prober.stop();
+      fleet.stop();
+      await elector.stop();
+      await queue.stop();
+      for (const informer of [routeInformer, backendInformer, podInformer, serviceInformer])
+        informer.stop();
+      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,223 @@
+// Pushes each proxy pod the table it should run and tracks what each one
+// acknowledged. Programmed status comes from these acknowledgements only.
+import type { RoutingTable } from '../routing/table.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface ProxyPod {
+  /** `<namespace>/<name>` of the Pod. */
+  key: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  /** e.g. http://10.0.0.7:9901 */
+  adminUrl: string;
+}
+
+export interface ProxyBackendStats {
+  backendId: string;
+  requests: number;
+  successes: number;
+  failures: Record<string, number>;
+  latencyEwmaMs?: number;
+}
+
+interface PodState {
+  pod: ProxyPod;
+  desired: RoutingTable | undefined;
+  acked: string | undefined;
+  pushing: boolean;
+  failures: number;
+  retryTimer: NodeJS.Timeout | undefined;
+  lastError: string | undefined;
+}
+
+export interface ProxyFleetOptions {
+  adminToken: string;
+  logger: Logger;
+  now?: () => number;
+  /** Called when a pod acknowledges a table or loses its acknowledgement. */
+  onAckChange: (pod: ProxyPod) => void;
+  onPushed?: (pod: ProxyPod, version: string, seconds: number) => void;
+  requestTimeoutMs?: number;
+  baseRetryMs?: number;
+  maxRetryMs?: number;
+}
+
+export class ProxyFleet {
+  private readonly pods = new Map<string, PodState>();
+  private stopped = false;
+
+  constructor(private readonly options: ProxyFleetOptions) {}
+
+  /** Sets what a pod should run; pushes at once if it does not run it yet. */
+  setDesired(pod: ProxyPod, table: RoutingTable): void {
+    let state = this.pods.get(pod.key);
+    if (!state || state.pod.uid !== pod.uid || state.pod.adminUrl !== pod.adminUrl) {
+      // New or restarted pod: whatever it ran before is unknown.
+      if (state) clearTimeout(state.retryTimer);
+      state = {
+        pod,
+        desired: undefined,
+        acked: undefined,
+        pushing: false,
+        failures: 0,
+        retryTimer: undefined,
+        lastError: undefined,
+      };
+      this.pods.set(pod.key, state);
+    }
+    state.pod = pod;
+    const changed = state.desired?.version !== table.version;
+    state.desired = table;
+    if (changed && state.acked !== table.version) {
+      state.failures = 0;
+      clearTimeout(state.retryTimer);
+      state.retryTimer = undefined;
+      void this.push(state);
+    }
+  }
+
+  remove(podKey: string): void {
+    const state = this.pods.get(podKey);
+    if (!state) return;
+    clearTimeout(state.retryTimer);
+    this.pods.delete(podKey);
+  }
+
+  keys(): string[] {
+    return [...this.pods.keys()];
+  }
+
+  /** The version a pod acknowledged, if it acknowledged the one it should run. */
+  programmedVersion(podKey: string): string | undefined {
+    const state = this.pods.get(podKey);
+    return state?.acked !== undefined && state.acked === state.desired?.version
+      ? state.acked
+      : undefined;
+  }
+
+  desiredTable(podKey: string): RoutingTable | undefined {
+    return this.pods.get(podKey)?.desired;
+  }
+
+  /**
+   * Tells the fleet what version a pod reports running (from its stats); a
+   * mismatch (a restarted proxy serving an older persisted table) triggers a push.
+   */
+  observeRunningVersion(podKey: string, version: string | null): void {
+    const state = this.pods.get(podKey);
+    if (!state) return;
+    if (state.acked !== undefined && version !== state.acked) {
+      this.options.logger.info('proxy runs another table than it acknowledged; pushing again', {
+        pod: podKey,
+        running: version,
+        acked: state.acked,
+      });
+      state.acked = version ?? undefined;
+      this.options.onAckChange(state.pod);
+    }
+    if (
+      state.desired &&
+      version !== state.desired.version &&
+      !state.pushing &&
+      state.retryTimer === undefined
+    ) {
+      void this.push(state);
+    }
+  }
+
+  private async push(state: PodState): Promise<void> {
+    if (this.stopped || state.pushing || !state.desired) return;
+    const table = state.desired;
+    state.pushing = true;
+    const started = Date.now();
+    try {
+      const res = await fetch(`${state.pod.adminUrl}/admin/v1/table`, {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${this.options.adminToken}`,
+        },
+        body: JSON.stringify(table),
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
+      });
+      const body = (await res.json().catch(() => ({}))) as {
+        version?: string;
+        error?: { message?: string };
+      };
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.error?.message ?? 'no message'}`);
+      if (body.version !== table.version)
+        throw new Error(`proxy acknowledged ${String(body.version)}, expected ${table.version}`);
+      state.acked = table.version;
+      state.failures = 0;
+      state.lastError = undefined;
+      this.options.onPushed?.(state.pod, table.version, (Date.now() - started) / 1000);
+      this.options.onAckChange(state.pod);
+    } catch (err) {
+      state.failures += 1;
+      state.lastError = (err as Error).message;
+      const base = this.options.baseRetryMs ?? 200;
+      const delay = Math.min(
+        this.options.maxRetryMs ?? 30_000,
+        base * 2 ** Math.min(state.failures - 1, 16),
+      );
+      this.options.logger.warn('table push failed; will retry', {
+        pod: state.pod.key,
+        version: table.version,
+        attempt: state.failures,
+        retryInMs: delay,
+        error: state.lastError,
+      });
+      if (!this.stopped && this.pods.get(state.pod.key) === state) {
+        state.retryTimer = setTimeout(() => {
+          state.retryTimer = undefined;
+          void this.push(state);
+        }, delay);
+      }
+    } finally {
+      state.pushing = false;
+    }
+    // The desired table moved on while we pushed: push the new one.
+    if (
+      !this.stopped &&
+      state.desired &&
+      state.desired.version !== state.acked &&
+      state.retryTimer === undefined &&
+      this.pods.get(state.pod.key) === state
+    ) {
+      void this.push(state);
+    }
+  }
+
+  /** Reads each pod's outcome stats (and the table version it runs). */
+  async collectStats(): Promise<
+    Map<string, { tableVersion: string | null; backends: ProxyBackendStats[] }>
+  > {
+    const out = new Map<string, { tableVersion: string | null; backends: ProxyBackendStats[] }>();
+    await Promise.all(
+      [...this.pods.values()].map(async (state) => {
+        try {
+          const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats`, {
+            headers: { authorization: `Bearer ${this.options.adminToken}` },
+            signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
+          });
+          if (!res.ok) return;
+          const body = (await res.json()) as {
+            tableVersion: string | null;
+            backends: ProxyBackendStats[];
+          };
+          out.set(state.pod.key, body);
+        } catch {
+          // An unreachable proxy is reported by its push state and pod readiness.
+        }
+      }),
+    );
+    return out;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const state of this.pods.values()) clearTimeout(state.retryTimer);
+  }
+}

@@ -1,0 +1,133 @@
+// The reconciler: one namespace at a time, level-triggered. It reads the
+// namespace as it is now (routes, backends, proxy pods, health), gives each
+// proxy the table it should run, and writes statuses that changed.
+import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
+import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
+import type { BackendHealthTracker } from '../routing/health-tracker.js';
+import { checkSemantics, objectId } from '../routing/semantics.js';
+import { selects } from './label-selector.js';
+import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
+import { computeBackendStatus } from './status/backend-status.js';
+import { computeRouteStatus, referencedBackends, type BackendView } from './status/route-status.js';
+
+export interface NamespaceSnapshot {
+  namespace: string;
+  routes: ModelRoute[];
+  backends: ModelBackend[];
+  /** Ready proxy pods of this namespace. */
+  proxies: ProxyPod[];
+  serviceExists(name: string): boolean;
+}
+
+export interface ReconcileDeps {
+  fleet: ProxyFleet;
+  health: BackendHealthTracker;
+  /** Whether a Secret exists (never its content). */
+  secretExists(namespace: string, name: string): Promise<boolean>;
+  /** The most recent failover per route id, kept by the controller. */
+  failovers: ReadonlyMap<string, NonNullable<ModelRouteStatus['lastFailover']>>;
+  observed(
+    backendId: string,
+  ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
+  writeBackendStatus(
+    backend: ModelBackend,
+    status: NonNullable<ModelBackend['status']>,
+  ): Promise<void>;
+  now(): number;
+  clusterDomain?: string;
+}
+
+/** Routes a proxy pod serves: those in its namespace whose proxySelector selects it. */
+export function routesForProxy(routes: readonly ModelRoute[], pod: ProxyPod): ModelRoute[] {
+  return routes.filter(
+    (r) =>
+      (r.metadata.namespace ?? 'default') === pod.namespace &&
+      selects(r.spec.proxySelector, pod.labels),
+  );
+}
+
+export async function reconcileNamespace(
+  snapshot: NamespaceSnapshot,
+  deps: ReconcileDeps,
+): Promise<void> {
+  const { routes, backends, proxies, namespace } = snapshot;
+  const health = deps.health.states();
+
+  // 1. Tables: each proxy gets exactly the routes that select it.
+  for (const pod of proxies) {
+    const table = compileRoutingTable(routesForProxy(routes, pod), backends, health, {
+      clusterDomain: deps.clusterDomain,
+    });
+    deps.fleet.setDesired(pod, table);
+  }
+  const current = new Set(proxies.map((p) => p.key));
+  for (const key of deps.fleet.keys()) {
+    if (key.startsWith(`${namespace}/`) && !current.has(key)) deps.fleet.remove(key);
+  }
+
+  // 2. Backend statuses.
+  for (const backend of backends) {
+    const id = objectId(backend);
+    let endpoint: { ok: true; url: string } | { ok: false; message: string };
+    const ref = backend.spec.serviceRef;
+    if (ref && !snapshot.serviceExists(ref.name)) {
+      endpoint = {
+        ok: false,
+        message: `Service "${ref.name}" not found in namespace ${namespace}; create it or fix spec.serviceRef`,
+      };
+    } else {
+      endpoint = { ok: true, url: resolveBaseUrl(backend, deps.clusterDomain) };
+    }
+    const secretExists = backend.spec.secretRef
+      ? await deps.secretExists(namespace, backend.spec.secretRef.name)
+      : undefined;
+    const status = computeBackendStatus({
+      backend,
+      endpoint,
+      secretExists,
+      health: deps.health.get(id),
+      observed: deps.observed(id),
+      nowMs: deps.now(),
+    });
+    await deps.writeBackendStatus(backend, status);
+  }
+
+  // 3. Route statuses, from acknowledgements rather than hope.
+  const problems = checkSemantics(routes, backends);
+  const backendNames = new Set(backends.map((b) => b.metadata.name));
+  for (const route of routes) {
+    const id = objectId(route);
+    const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
+    let programmed = 0;
+    let tableVersion: string | undefined;
+    for (const pod of selected) {
+      const desired = deps.fleet.desiredTable(pod.key);
+      tableVersion ??= desired?.version;
+      const carriesRoute = desired?.routes.some((r) => r.id === id) ?? false;
+      if (carriesRoute && deps.fleet.programmedVersion(pod.key) === desired?.version)
+        programmed += 1;
+    }
+    const views = new Map<string, BackendView>();
+    for (const name of referencedBackends(route)) {
+      const exists = backendNames.has(name);
+      const record = deps.health.get(`${namespace}/${name}`);
+      views.set(name, {
+        exists,
+        health: record.state,
+        reason: record.state === 'Unhealthy' ? 'ProbeFailed' : undefined,
+      });
+    }
+    const status = computeRouteStatus({
+      route,
+      problems: problems.filter(
+        (p) => p.object.kind === 'ModelRoute' && `${p.object.namespace}/${p.object.name}` === id,
+      ),
+      backends: views,
+      proxies: { desired: selected.length, programmed, tableVersion },
+      lastFailover: deps.failovers.get(id),
+      nowMs: deps.now(),
+    });
+    await deps.writeRouteStatus(route, status);
+  }
+}

@@ -1,0 +1,104 @@
+// Computes a ModelBackend's status: endpoint resolution, credentials
+// presence (never their value), health with hysteresis, observed outcomes.
+import {
+  ConditionReason,
+  ConditionType,
+  type ModelBackend,
+  type ModelBackendStatus,
+} from '../../api/v1alpha1/index.js';
+import type { HealthRecord } from '../../routing/health-tracker.js';
+import { kubeTime, mergeConditions, type ConditionInput } from './conditions.js';
+
+export interface BackendStatusInput {
+  backend: ModelBackend;
+  /** The base URL proxies use, or why it cannot be resolved. */
+  endpoint: { ok: true; url: string } | { ok: false; message: string };
+  /** undefined when the backend references no Secret. */
+  secretExists: boolean | undefined;
+  health: HealthRecord;
+  /** Outcomes reported by proxies over the recent window. */
+  observed?: { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  nowMs: number;
+}
+
+export function computeBackendStatus(input: BackendStatusInput): ModelBackendStatus {
+  const { backend, endpoint, secretExists, health, nowMs } = input;
+  const generation = backend.metadata.generation;
+
+  const healthy: ConditionInput =
+    health.state === 'Healthy'
+      ? {
+          type: ConditionType.Healthy,
+          status: 'True',
+          reason: ConditionReason.Healthy,
+          message: health.message ?? 'answering',
+        }
+      : health.state === 'Unhealthy'
+        ? {
+            type: ConditionType.Healthy,
+            status: 'False',
+            reason: ConditionReason.ProbeFailed,
+            message: `${health.consecutiveFailures} failed checks in a row; last: ${health.message ?? 'no answer'}`,
+          }
+        : {
+            type: ConditionType.Healthy,
+            status: 'Unknown',
+            reason: 'NotProbedYet',
+            message: health.message ?? 'no health check result yet',
+          };
+
+  let ready: ConditionInput;
+  if (!endpoint.ok) {
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.EndpointUnresolved,
+      message: endpoint.message,
+    };
+  } else if (secretExists === false) {
+    const ref = backend.spec.secretRef;
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.SecretNotFound,
+      message: `Secret "${ref?.name ?? ''}" (key "${ref?.key ?? ''}") not found in namespace ${backend.metadata.namespace ?? 'default'}; create it or fix spec.secretRef`,
+    };
+  } else if (health.state === 'Unhealthy') {
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.Unhealthy,
+      message: healthy.message,
+    };
+  } else {
+    ready = {
+      type: ConditionType.Ready,
+      status: 'True',
+      reason: ConditionReason.Ready,
+      message:
+        health.state === 'Healthy'
+          ? `serving at ${endpoint.url}`
+          : `resolved to ${endpoint.url}; waiting for the first health check`,
+    };
+  }
+
+  const status: ModelBackendStatus = {
+    conditions: mergeConditions(backend.status?.conditions, [ready, healthy], generation, nowMs),
+    health: {
+      state: health.state,
+      reason: healthy.reason,
+      message: healthy.message,
+      consecutiveFailures: health.consecutiveFailures,
+      consecutiveSuccesses: health.consecutiveSuccesses,
+    },
+  };
+  if (health.lastProbeTime !== undefined)
+    status.health!.lastProbeTime = kubeTime(health.lastProbeTime);
+  if (health.lastTransitionTime !== undefined)
+    status.health!.lastTransitionTime = kubeTime(health.lastTransitionTime);
+  if (generation !== undefined) status.observedGeneration = generation;
+  if (endpoint.ok) status.resolvedEndpoint = endpoint.url;
+  if (input.observed && Object.keys(input.observed).length > 0)
+    status.observed = { ...input.observed };
+  return status;
+}

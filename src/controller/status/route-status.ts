@@ -1,0 +1,178 @@
+// Computes a ModelRoute's status from what the controller knows: semantic
+// problems, backend health, proxy acknowledgements and failovers.
+import {
+  ConditionReason,
+  ConditionType,
+  type HealthState,
+  type ModelRoute,
+  type ModelRouteStatus,
+} from '../../api/v1alpha1/index.js';
+import type { SemanticProblem } from '../../routing/semantics.js';
+import { mergeConditions, type ConditionInput } from './conditions.js';
+
+export interface BackendView {
+  /** Whether a ModelBackend of that name exists in the route's namespace. */
+  exists: boolean;
+  health: HealthState;
+  reason?: string | undefined;
+}
+
+export interface ProgrammedView {
+  /** Proxy pods selected for this route. */
+  desired: number;
+  /** Of those, how many acknowledged the table version they should run. */
+  programmed: number;
+  /** The version the selected proxies should run (the first one's, if they differ). */
+  tableVersion?: string | undefined;
+}
+
+export interface RouteStatusInput {
+  route: ModelRoute;
+  problems: readonly SemanticProblem[];
+  /** Health of each backend name the route references (rules and fallback). */
+  backends: ReadonlyMap<string, BackendView>;
+  proxies: ProgrammedView;
+  lastFailover?: ModelRouteStatus['lastFailover'];
+  usage?: ModelRouteStatus['usage'];
+  nowMs: number;
+}
+
+const ACCEPTANCE_PROBLEMS = new Set([
+  'ModelConflict',
+  'FallbackCycle',
+  'QualityMissing',
+  'DuplicateObject',
+]);
+const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound']);
+
+/** Backend names a route references, in the order they appear. */
+export function referencedBackends(route: ModelRoute): string[] {
+  const names = [
+    ...route.spec.rules.flatMap((r) => r.backendRefs.map((b) => b.name)),
+    ...(route.spec.fallback?.backendRefs ?? []).map((b) => b.name),
+  ];
+  return [...new Set(names)];
+}
+
+export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
+  const { route, problems, backends, proxies, nowMs } = input;
+  const generation = route.metadata.generation;
+  const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
+  const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
+  const names = referencedBackends(route);
+  const healthy = names.filter(
+    (n) => backends.get(n)?.exists && backends.get(n)?.health === 'Healthy',
+  ).length;
+  const usable = names.filter(
+    (n) => backends.get(n)?.exists && backends.get(n)?.health !== 'Unhealthy',
+  ).length;
+
+  const accepted: ConditionInput =
+    acceptance.length === 0
+      ? {
+          type: ConditionType.Accepted,
+          status: 'True',
+          reason: ConditionReason.Accepted,
+          message: 'the route passed all checks',
+        }
+      : {
+          type: ConditionType.Accepted,
+          status: 'False',
+          reason: acceptance[0]!.code,
+          message: acceptance.map((p) => `${p.path}: ${p.message}`).join('; '),
+        };
+  const resolved: ConditionInput =
+    references.length === 0
+      ? {
+          type: ConditionType.ResolvedRefs,
+          status: 'True',
+          reason: ConditionReason.ResolvedRefs,
+          message: 'every reference resolves',
+        }
+      : {
+          type: ConditionType.ResolvedRefs,
+          status: 'False',
+          reason: references[0]!.code,
+          message: references.map((p) => p.message).join('; '),
+        };
+  let programmed: ConditionInput;
+  if (proxies.desired === 0) {
+    programmed = {
+      type: ConditionType.Programmed,
+      status: 'False',
+      reason: ConditionReason.NoProxies,
+      message:
+        'no ready modelroute proxy pod is selected by this route (label modelroute.io/proxy=true and proxySelector)',
+    };
+  } else if (proxies.programmed < proxies.desired) {
+    programmed = {
+      type: ConditionType.Programmed,
+      status: 'False',
+      reason: ConditionReason.Pending,
+      message: `${proxies.programmed}/${proxies.desired} proxies acknowledged table ${proxies.tableVersion ?? '(none)'}`,
+    };
+  } else {
+    programmed = {
+      type: ConditionType.Programmed,
+      status: 'True',
+      reason: ConditionReason.Programmed,
+      message:
+        `${proxies.programmed}/${proxies.desired} proxies run table ${proxies.tableVersion ?? ''}`.trim(),
+    };
+  }
+
+  let ready: ConditionInput;
+  const notReady = [accepted, programmed].find((c) => c.status !== 'True');
+  if (notReady) {
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: notReady.reason,
+      message: notReady.message,
+    };
+  } else if (usable === 0) {
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.Unhealthy,
+      message: `none of the ${names.length} referenced backends is usable`,
+    };
+  } else {
+    const degraded = resolved.status !== 'True' ? `; ${resolved.message}` : '';
+    ready = {
+      type: ConditionType.Ready,
+      status: 'True',
+      reason: ConditionReason.Ready,
+      message: `serving on ${proxies.programmed} proxies with ${usable}/${names.length} usable backends${degraded}`,
+    };
+  }
+
+  const status: ModelRouteStatus = {
+    conditions: mergeConditions(
+      route.status?.conditions,
+      [accepted, resolved, programmed, ready],
+      generation,
+      nowMs,
+    ),
+    backends: names.map((name) => {
+      const view = backends.get(name);
+      const entry: NonNullable<ModelRouteStatus['backends']>[number] = {
+        name,
+        health: view?.exists ? view.health : 'Unknown',
+      };
+      const reason = view?.exists ? view.reason : 'NotFound';
+      if (reason) entry.reason = reason;
+      return entry;
+    }),
+    healthyBackends: `${healthy}/${names.length}`,
+    programmed: `${proxies.programmed}/${proxies.desired}`,
+    proxies: { programmed: proxies.programmed, desired: proxies.desired },
+  };
+  if (generation !== undefined) status.observedGeneration = generation;
+  if (proxies.tableVersion) status.tableVersion = proxies.tableVersion;
+  const lastFailover = input.lastFailover ?? route.status?.lastFailover;
+  if (lastFailover) status.lastFailover = lastFailover;
+  const usage = input.usage ?? route.status?.usage;
+  if (usage) status.usage = usage;
+  return status;
+}

@@ -1,0 +1,482 @@
+// KubeClient on @kubernetes/client-node: raw JSON requests (objects reach zod exactly as the API server sent them) and the library's Watch.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { hostname } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import { z } from 'zod';
+import {
+  KubeApiError,
+  type EventInput,
+  type KubeClient,
+  type ListResult,
+  type ObjectRef,
+  type ResourceKind,
+  type WatchEventType,
+  type WatchHandle,
+  type WatchHandlers,
+} from './types.js';
+
+export interface KubeClientOptions {
+  /** A kubeconfig file; default KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount. */
+  kubeconfigPath?: string | undefined;
+  userAgent?: string | undefined;
+  /** Told about every object skipped because it failed our schema (default: a warning on stderr). */
+  onInvalid?: ((kind: string, name: string, message: string) => void) | undefined;
+  /** Per request (not watches); default 30 s. */
+  requestTimeoutMs?: number | undefined;
+}
+
+type AnyKind = ResourceKind<unknown>;
+type Json = Record<string, unknown>;
+
+const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const LIST_PAGE_SIZE = 500;
+
+/** Secrets are only ever read as metadata: their data never leaves the API server. */
+const metadataOnly = (kind: AnyKind): boolean => kind.group === '' && kind.plural === 'secrets';
+
+const apiVersionOf = (kind: AnyKind): string =>
+  kind.group === '' ? kind.version : `${kind.group}/${kind.version}`;
+
+const messageOf = (err: unknown): string =>
+  err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error';
+
+const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A KubeConfig that sends our User-Agent on every request, watches included. */
+class KubeConfigWithUserAgent extends k8s.KubeConfig {
+  constructor(private readonly userAgent: string) {
+    super();
+  }
+
+  override async applyToHTTPSOptions(
+    // The library also accepts ws options (for exec/attach), which we never pass.
+    opts: https.RequestOptions,
+  ): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    // The library only ever stores headers as a plain object (never the raw array form).
+    opts.headers = {
+      ...(opts.headers as Record<string, string> | undefined),
+      'User-Agent': this.userAgent,
+    };
+  }
+}
+
+function collectionPath(kind: AnyKind, namespace: string | undefined): string {
+  const root = kind.group === '' ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
+  const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${root}${ns}/${kind.plural}`;
+}
+
+function objectPath(kind: AnyKind, ref: ObjectRef | { name: string }): string {
+  const namespace = 'namespace' in ref ? ref.namespace : undefined;
+  if (kind.namespaced && !namespace) {
+    throw new KubeApiError(`${kind.kind} "${ref.name}" needs a namespace`);
+  }
+  return `${collectionPath(kind, namespace)}/${encodeURIComponent(ref.name)}`;
+}
+
+/** The name and namespace of an object we are about to write. */
+function refOf(kind: AnyKind, object: unknown): ObjectRef | { name: string } {
+  const meta = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+  if (typeof meta.name !== 'string' || meta.name === '') {
+    throw new KubeApiError(`${kind.kind} to write has no metadata.name`);
+  }
+  return typeof meta.namespace === 'string' && meta.namespace !== ''
+    ? { namespace: meta.namespace, name: meta.name }
+    : { name: meta.name };
+}
+
+const displayName = (object: unknown): string => {
+  const meta = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : '(no name)';
+  return typeof meta.namespace === 'string' ? `${meta.namespace}/${name}` : name;
+};
+
+const issuesText = (error: z.ZodError): string =>
+  error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+
+/**
+ * Prepares an object for validation: list items of built-in kinds come without
+ * apiVersion/kind, metadata-only answers say PartialObjectMetadata, and
+ * managedFields (often the bulk of an object) is never read, so it is dropped.
+ */
+function normalize(kind: AnyKind, raw: unknown): unknown {
+  if (!isRecord(raw)) return raw;
+  const out: Json = { ...raw };
+  if (out.apiVersion === undefined || out.kind === 'PartialObjectMetadata') {
+    out.apiVersion = apiVersionOf(kind);
+    out.kind = kind.kind;
+  }
+  if (isRecord(out.metadata) && 'managedFields' in out.metadata) {
+    const { managedFields: _unused, ...metadata } = out.metadata;
+    out.metadata = metadata;
+  }
+  return out;
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false; name: string; message: string };
+
+function check<T>(kind: ResourceKind<T>, raw: unknown): Checked<T> {
+  const object = normalize(kind, raw);
+  const parsed = kind.schema.safeParse(object);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, name: displayName(object), message: issuesText(parsed.error) };
+}
+
+/** The API server's Status object, as far as we read it. */
+const statusObject = z.looseObject({
+  kind: z.literal('Status').optional(),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  code: z.number().optional(),
+});
+
+/** A failed Status (from an error response or a watch ERROR event) as a KubeApiError. */
+export function errorFromStatus(what: string, body: unknown, httpStatus?: number): KubeApiError {
+  const status = statusObject.safeParse(body);
+  const s = status.success ? status.data : {};
+  let code = s.code ?? httpStatus;
+  // A watch from a compacted resourceVersion: reason Expired (or Gone), code 410.
+  if (code === undefined && (s.reason === 'Expired' || s.reason === 'Gone')) code = 410;
+  const text =
+    s.message ??
+    (code !== undefined ? `HTTP ${code} ${http.STATUS_CODES[code] ?? ''}`.trim() : 'failed');
+  return new KubeApiError(`${what}: ${text}`, code, s.reason);
+}
+
+export interface TranslatedWatchEvent<T> {
+  /** Deliver this to onEvent. */
+  event?: { type: WatchEventType; object: T };
+  /** Report this object as invalid. */
+  invalid?: { name: string; message: string };
+  /** The watch is over (an ERROR event): call onDone with this. */
+  error?: KubeApiError;
+}
+
+const watchedMeta = z.looseObject({
+  metadata: z.looseObject({ name: z.string().min(1), namespace: z.string().optional() }),
+});
+
+/**
+ * Turns one watch event into what the handlers should see. An object that
+ * fails our schema is reported; if it was MODIFIED or DELETED it is delivered
+ * as DELETED (metadata checked, the rest unread), so the watch agrees with a
+ * list, which leaves invalid objects out, and no stale copy stays cached.
+ */
+export function translateWatchEvent<T>(
+  kind: ResourceKind<T>,
+  type: string,
+  raw: unknown,
+): TranslatedWatchEvent<T> {
+  switch (type) {
+    case 'ERROR':
+      return { error: errorFromStatus(`watch ${kind.plural}`, raw) };
+    case 'BOOKMARK': {
+      // A bookmark carries only metadata.resourceVersion: nothing to validate.
+      const meta = isRecord(raw) && isRecord(raw.metadata) ? raw.metadata : {};
+      const resourceVersion = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+      return { event: { type, object: { metadata: { name: '', resourceVersion } } as T } };
+    }
+    case 'ADDED':
+    case 'MODIFIED':
+    case 'DELETED': {
+      const checked = check(kind, raw);
+      if (checked.ok) return { event: { type, object: checked.value } };
+      const invalid = { name: checked.name, message: checked.message };
+      if (type === 'ADDED' || !watchedMeta.safeParse(raw).success) return { invalid };
+      // Only metadata is guaranteed here; consumers of DELETED read nothing else.
+      return { invalid, event: { type: 'DELETED', object: normalize(kind, raw) as T } };
+    }
+    default:
+      return {};
+  }
+}
+
+const listPage = z.looseObject({
+  metadata: z
+    .looseObject({ resourceVersion: z.string().optional(), continue: z.string().optional() })
+    .optional(),
+  items: z.array(z.unknown()).nullish(),
+});
+
+const nowSeconds = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
+  const kc = new KubeConfigWithUserAgent(options.userAgent ?? 'modelroute');
+  if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
+  else kc.loadFromDefault();
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const watcher = new k8s.Watch(kc);
+  const reporter =
+    options.onInvalid ??
+    ((kind: string, name: string, message: string) =>
+      console.warn(
+        `modelroute: skipped ${kind} ${name}: it does not match the schema: ${message}`,
+      ));
+  const report = (kind: AnyKind, name: string, message: string): void => {
+    try {
+      reporter(kind.kind, name, message);
+    } catch {
+      // A failing reporter must not break a list or a watch.
+    }
+  };
+
+  /** One request; resolves with the parsed JSON body, throws KubeApiError for anything but 2xx. */
+  async function request(
+    method: string,
+    path: string,
+    init: {
+      query?: Record<string, string | undefined>;
+      body?: unknown;
+      contentType?: string;
+      accept?: string;
+    } = {},
+  ): Promise<unknown> {
+    const what = `${method} ${path}`;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new KubeApiError(`${what}: the kubeconfig has no current cluster`);
+    const opts: https.RequestOptions = {};
+    try {
+      await kc.applyToHTTPSOptions(opts);
+    } catch (err) {
+      throw new KubeApiError(`${what}: could not load credentials: ${messageOf(err)}`);
+    }
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    for (const [key, value] of Object.entries(init.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const headers: http.OutgoingHttpHeaders = {
+      ...(opts.headers as http.OutgoingHttpHeaders | undefined),
+      Accept: init.accept ?? 'application/json',
+    };
+    if (body !== undefined) {
+      headers['Content-Type'] = init.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    const transport = url.protocol === 'http:' ? http : https;
+    const { status, text } = await new Promise<{ status: number; text: string }>(
+      (resolve, reject) => {
+        const req = transport.request(url, { ...opts, method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+        });
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        // Node's messages name the address and the cause, never the request's headers.
+        req.on('error', (err) => reject(new KubeApiError(`${what}: ${err.message}`)));
+        req.end(body);
+      },
+    );
+    let parsed: unknown = undefined;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      if (status < 300) throw new KubeApiError(`${what}: the answer is not JSON`, status);
+    }
+    if (status < 200 || status >= 300) throw errorFromStatus(what, parsed, status);
+    return parsed;
+  }
+
+  /** Validates an object the server returned from a read or write; one we cannot use is an error. */
+  function mustCheck<T>(kind: ResourceKind<T>, raw: unknown, what: string): T {
+    const checked = check(kind, raw);
+    if (checked.ok) return checked.value;
+    report(kind, checked.name, checked.message);
+    throw new KubeApiError(
+      `${what} ${kind.kind} ${checked.name}: it does not match the schema: ${checked.message}`,
+    );
+  }
+
+  return {
+    async list<T>(
+      kind: ResourceKind<T>,
+      opts: { namespace?: string; labelSelector?: string } = {},
+    ): Promise<ListResult<T>> {
+      const path = collectionPath(kind, opts.namespace);
+      const items: T[] = [];
+      let resourceVersion = '';
+      let next: string | undefined;
+      do {
+        const raw = await request('GET', path, {
+          query: {
+            labelSelector: opts.labelSelector,
+            limit: String(LIST_PAGE_SIZE),
+            continue: next,
+          },
+          accept: metadataOnly(kind) ? PARTIAL_METADATA_LIST : 'application/json',
+        });
+        const page = listPage.safeParse(raw);
+        if (!page.success) throw new KubeApiError(`GET ${path}: the answer is not a list`);
+        for (const item of page.data.items ?? []) {
+          const checked = check(kind, item);
+          if (checked.ok) items.push(checked.value);
+          else report(kind, checked.name, checked.message);
+        }
+        resourceVersion = page.data.metadata?.resourceVersion ?? '';
+        next = page.data.metadata?.continue || undefined;
+      } while (next);
+      return { items, resourceVersion };
+    },
+
+    async watch<T>(
+      kind: ResourceKind<T>,
+      opts: { namespace?: string; labelSelector?: string; resourceVersion: string },
+      handlers: WatchHandlers<T>,
+    ): Promise<WatchHandle> {
+      const path = collectionPath(kind, opts.namespace);
+      let stopped = false;
+      let finished = false;
+      let abort: AbortController | undefined;
+      const finish = (err?: KubeApiError): void => {
+        if (stopped || finished) return;
+        finished = true;
+        abort?.abort();
+        handlers.onDone(err);
+      };
+      const start = watcher.watch(
+        path,
+        {
+          resourceVersion: opts.resourceVersion,
+          allowWatchBookmarks: true,
+          labelSelector: opts.labelSelector,
+          // The server ends the watch after 5-10 min, as client-go does, so a dead connection cannot linger.
+          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        },
+        // The library types these as any: they are the parsed JSON line, checked below.
+        (type: string, object: unknown) => {
+          if (stopped || finished) return;
+          const step = translateWatchEvent(kind, type, object);
+          if (step.invalid) report(kind, step.invalid.name, step.invalid.message);
+          if (step.event) handlers.onEvent(step.event.type, step.event.object);
+          if (step.error) finish(step.error);
+        },
+        (err: unknown) => {
+          if (err === null || err === undefined) return finish();
+          // A non-200 answer comes as an Error with statusCode and the status text only.
+          const statusCode = (err as { statusCode?: unknown }).statusCode;
+          const code = typeof statusCode === 'number' ? statusCode : undefined;
+          const message = messageOf(err);
+          finish(
+            new KubeApiError(
+              `watch ${path}: ${message}`,
+              code,
+              code === 410 ? 'Expired' : undefined,
+            ),
+          );
+        },
+      );
+      try {
+        abort = await start;
+      } catch (err) {
+        // No cluster in the kubeconfig, or credentials that could not be loaded.
+        throw new KubeApiError(`watch ${path}: ${messageOf(err)}`);
+      }
+      if (finished) abort.abort();
+      return {
+        stop: () => {
+          stopped = true;
+          abort?.abort();
+        },
+      };
+    },
+
+    async get<T>(kind: ResourceKind<T>, ref: ObjectRef | { name: string }): Promise<T | undefined> {
+      let raw: unknown;
+      try {
+        raw = await request('GET', objectPath(kind, ref), {
+          accept: metadataOnly(kind) ? PARTIAL_METADATA : 'application/json',
+        });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
+      }
+      return mustCheck(kind, raw, 'read');
+    },
+
+    async exists(kind: AnyKind, ref: ObjectRef): Promise<boolean> {
+      try {
+        // Metadata only, and the answer is dropped: a Secret's data is never sent to us.
+        await request('GET', objectPath(kind, ref), { accept: PARTIAL_METADATA });
+        return true;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return false;
+        throw err;
+      }
+    },
+
+    async create<T>(kind: ResourceKind<T>, object: T): Promise<T> {
+      const ref = refOf(kind, object);
+      const body = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...(object as Json) };
+      const ns = 'namespace' in ref ? ref.namespace : undefined;
+      if (kind.namespaced && !ns)
+        throw new KubeApiError(`${kind.kind} "${ref.name}" needs metadata.namespace`);
+      return mustCheck(kind, await request('POST', collectionPath(kind, ns), { body }), 'created');
+    },
+
+    async replace<T>(kind: ResourceKind<T>, object: T): Promise<T> {
+      const body = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...(object as Json) };
+      return mustCheck(
+        kind,
+        await request('PUT', objectPath(kind, refOf(kind, object)), { body }),
+        'replaced',
+      );
+    },
+
+    async patchStatus(
+      kind: AnyKind,
+      ref: ObjectRef,
+      patch: Record<string, unknown>,
+    ): Promise<void> {
+      await request('PATCH', `${objectPath(kind, ref)}/status`, {
+        body: patch,
+        contentType: 'application/merge-patch+json',
+      });
+    },
+
+    async createEvent(event: EventInput): Promise<void> {
+      const { involved } = event;
+      const now = nowSeconds();
+      const host = hostname().slice(0, 128);
+      // client-go names events <object>.<unique hex>; the suffix keeps them unique.
+      const suffix = `${Date.now().toString(16)}${randomBytes(4).toString('hex')}`;
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: {
+          name: `${involved.name.slice(0, 200)}.${suffix}`,
+          namespace: involved.namespace,
+        },
+        involvedObject: {
+          apiVersion: involved.apiVersion,
+          kind: involved.kind,
+          namespace: involved.namespace,
+          name: involved.name,
+          ...(involved.uid ? { uid: involved.uid } : {}),
+        },
+        type: event.type,
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        source: { component: event.component, host },
+        reportingComponent: event.component,
+        reportingInstance: host,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      };
+      await request('POST', `/api/v1/namespaces/${encodeURIComponent(involved.namespace)}/events`, {
+        body,
+      });
+    },
+  };
+}
