@@ -4,6 +4,8 @@
 const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Test servers' state (etcd writes *.snap files) and build output are not ours to crawl.
+  modulePathIgnorePatterns: ['<rootDir>/.testenv/', '<rootDir>/dist/', '<rootDir>/.bench/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },

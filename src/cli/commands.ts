@@ -1,11 +1,8 @@
 // Dispatches `modelroute <command>` to the command's module.
+// Each command's module is imported only when that command runs: the proxy
+// must not carry the Kubernetes client (tens of MB of heap, longer GC pauses).
 import { readFileSync } from 'node:fs';
-import { runBench } from './bench.js';
-import { runController } from './controller.js';
-import { runDev } from './dev.js';
-import { runProxy } from './proxy.js';
-import { runSimulateBackend } from './simulate-backend.js';
-import { runValidate, type CommandIO } from './validate.js';
+import type { CommandIO } from './validate.js';
 
 const USAGE = `modelroute: Kubernetes-native LLM router
 
@@ -34,17 +31,17 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'validate':
-      return runValidate(rest, io);
+      return (await import('./validate.js')).runValidate(rest, io);
     case 'bench':
-      return runBench(rest, io);
+      return (await import('./bench.js')).runBench(rest, io);
     case 'controller':
-      return runController(rest, io);
+      return (await import('./controller.js')).runController(rest, io);
     case 'dev':
-      return runDev(rest, io);
+      return (await import('./dev.js')).runDev(rest, io);
     case 'proxy':
-      return runProxy(rest, io);
+      return (await import('./proxy.js')).runProxy(rest, io);
     case 'simulate-backend':
-      return runSimulateBackend(rest, io);
+      return (await import('./simulate-backend.js')).runSimulateBackend(rest, io);
     case 'version':
     case '--version':
       io.out(version());

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 import { startController } from '../controller/controller.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
@@ -18,7 +19,9 @@ pushes routing tables to proxies, probes backends and writes status.
                            or the token itself in MODELROUTE_ADMIN_TOKEN)
   --namespace NS           watch only this namespace (default: all)
   --lease-namespace NS     namespace of the leader-election Lease (env POD_NAMESPACE; default modelroute-system)
+  --lease-name NAME        name of the leader-election Lease (default modelroute-controller)
   --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
+  --lease-duration D       leader Lease duration; a standby takes over within it (default 15s)
   --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)
   --health-port N          port of /healthz, /readyz and /metrics (default 8081)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
@@ -31,8 +34,14 @@ const settings = z.object({
   }),
   namespace: z.string().min(1).optional(),
   leaseNamespace: z.string().min(1),
+  leaseName: z.string().min(1),
   identity: z.string().min(1),
   healthHost: z.string().min(1),
+  leaseDurationMs: z
+    .string()
+    .regex(DURATION_PATTERN, { message: '--lease-duration must be a duration such as "15s"' })
+    .transform(durationToMs)
+    .refine((ms) => ms >= 1000, { message: '--lease-duration must be at least 1s' }),
   healthPort: z.coerce
     .number()
     .int()
@@ -56,7 +65,9 @@ export async function runController(
         namespace: { type: 'string' },
         'lease-namespace': { type: 'string' },
         identity: { type: 'string' },
+        'lease-name': { type: 'string' },
         'health-host': { type: 'string' },
+        'lease-duration': { type: 'string' },
         'health-port': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -89,7 +100,9 @@ export async function runController(
     namespace: values.namespace,
     leaseNamespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system',
     identity: values.identity ?? env.POD_NAME ?? hostname(),
+    leaseName: values['lease-name'] ?? 'modelroute-controller',
     healthHost: values['health-host'] ?? '0.0.0.0',
+    leaseDurationMs: values['lease-duration'] ?? '15s',
     healthPort: values['health-port'] ?? '8081',
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
   });
@@ -106,9 +119,11 @@ export async function runController(
       adminToken: s.adminToken,
       identity: s.identity,
       leaseNamespace: s.leaseNamespace,
+      leaseName: s.leaseName,
       namespace: s.namespace,
       logger,
       health: { host: s.healthHost, port: s.healthPort },
+      leaseDurationMs: s.leaseDurationMs,
     });
   } catch (err) {
     io.err(`cannot start the controller: ${(err as Error).message}`);

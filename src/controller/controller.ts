@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
+import { OutcomeWindows, PassiveHealth, type OutcomeWindow } from '../health/passive.js';
 import { HealthProber } from '../health/prober.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import type { HealthTransition } from '../routing/health-tracker.js';
@@ -46,6 +47,11 @@ export interface ControllerOptions {
   now?: () => number;
   /** How often proxies' outcome stats are read. */
   statsIntervalMs?: number;
+  /**
+   * How long calls the proxies saw failing outweigh probes that still answer
+   * (default 30 s); then probes may bring the backend back, and traffic judges again.
+   */
+  passiveHoldMs?: number;
   /** Cap on probe intervals. */
   maxProbeIntervalMs?: number;
   leaseDurationMs?: number;
@@ -113,7 +119,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const observed = new Map<string, { latencyMs?: number; errorRate?: number; requests?: number }>();
   const lastBackendWrite = new Map<string, number>();
   const secretCache = new Map<string, { exists: boolean; at: number }>();
-  const previousStats = new Map<string, { requests: number; failures: number }>();
+  const outcomeWindows = new OutcomeWindows();
+  const passiveHealth = new PassiveHealth(now);
 
   const inNamespace = <T extends { metadata: { namespace?: string | undefined } }>(
     items: T[],
@@ -171,9 +178,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
   };
   // Without the API keys (the controller never reads Secret values), a 401
   // from a provider still proves its endpoint answers; proxies report the rest.
+  // Calls failing through the proxies outweigh a probe that still answers,
+  // for a while (then probes may bring the backend back).
+  const statsIntervalMs = options.statsIntervalMs ?? 5_000;
+  const passiveHoldMs = options.passiveHoldMs ?? 30_000;
+  const callsFailing = new Map<string, { message: string; until: number }>();
   const prober: HealthProber = new HealthProber({
     now,
     onTransition,
+    distrust: (backendId) => {
+      const failing = callsFailing.get(backendId);
+      return failing && failing.until > now() ? failing.message : undefined;
+    },
     clientErrorsMeanUp: true,
     maxIntervalMs: options.maxProbeIntervalMs ?? 30_000,
   });
@@ -299,32 +315,51 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let statsTimer: NodeJS.Timeout | undefined;
   const collectStats = async (): Promise<void> => {
     const stats = await fleet.collectStats();
-    const totals = new Map<string, { requests: number; failures: number; latency: number[] }>();
+    const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
     for (const [podKey, body] of stats) {
       fleet.observeRunningVersion(podKey, body.tableVersion);
       for (const b of body.backends) {
-        const t = totals.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
         const failures = Object.entries(b.failures)
           .filter(([k]) => k !== 'client-error')
           .reduce((s, [, v]) => s + v, 0);
-        t.requests += b.requests;
-        t.failures += failures;
-        if (b.latencyEwmaMs !== undefined) t.latency.push(b.latencyEwmaMs);
-        totals.set(b.backendId, t);
+        // Counters are per proxy process: deltas are taken per pod, then summed.
+        const delta = outcomeWindows.next(`${podKey} ${b.backendId}`, {
+          requests: b.requests,
+          failures,
+        });
+        const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
+        w.requests += delta.requests;
+        w.failures += delta.failures;
+        if (b.latencyEwmaMs !== undefined) w.latency.push(b.latencyEwmaMs);
+        windows.set(b.backendId, w);
       }
     }
-    for (const [backendId, t] of totals) {
-      const prev = previousStats.get(backendId) ?? { requests: 0, failures: 0 };
-      previousStats.set(backendId, { requests: t.requests, failures: t.failures });
-      const dRequests = Math.max(0, t.requests - prev.requests);
-      const dFailures = Math.max(0, t.failures - prev.failures);
+    for (const [backendId, w] of windows) {
       const entry: { latencyMs?: number; errorRate?: number; requests?: number } = {
-        requests: dRequests,
+        requests: w.requests,
       };
-      if (t.latency.length > 0)
-        entry.latencyMs = Math.round(t.latency.reduce((a, b) => a + b, 0) / t.latency.length);
-      if (dRequests > 0) entry.errorRate = Math.round((dFailures / dRequests) * 1000) / 1000;
+      if (w.latency.length > 0)
+        entry.latencyMs = Math.round(w.latency.reduce((a, b) => a + b, 0) / w.latency.length);
+      if (w.requests > 0) entry.errorRate = Math.round((w.failures / w.requests) * 1000) / 1000;
       observed.set(backendId, entry);
+      // What the proxies saw counts like a probe, under the same hysteresis.
+      const seen = passiveHealth.record(backendId, w);
+      const spec = backendInformer.get(backendId)?.spec;
+      if (seen?.ok) callsFailing.delete(backendId);
+      else if (seen)
+        callsFailing.set(backendId, { message: seen.message, until: now() + passiveHoldMs });
+      if (seen && spec) {
+        const transition = prober.tracker.observe(
+          backendId,
+          seen.ok,
+          {
+            unhealthyThreshold: spec.healthCheck?.unhealthyThreshold ?? 3,
+            healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
+          },
+          seen.message,
+        );
+        if (transition) onTransition(transition);
+      }
     }
   };
   const statsLoop = (): void => {
@@ -334,7 +369,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         .finally(() => {
           if (elector.isLeader) statsLoop();
         });
-    }, options.statsIntervalMs ?? 5_000);
+    }, statsIntervalMs);
   };
 
   const namespaces = (): string[] => {

@@ -13,8 +13,14 @@ async function fakeProxy(): Promise<{
   pushes: string[];
   failNext: number;
   running: string | null;
+  statsBody: string | undefined;
 }> {
-  const state = { pushes: [] as string[], failNext: 0, running: null as string | null };
+  const state = {
+    pushes: [] as string[],
+    failNext: 0,
+    running: null as string | null,
+    statsBody: undefined as string | undefined,
+  };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -35,7 +41,7 @@ async function fakeProxy(): Promise<{
       }
       res
         .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ tableVersion: state.running, backends: [] }));
+        .end(state.statsBody ?? JSON.stringify({ tableVersion: state.running, backends: [] }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -119,5 +125,24 @@ describe('ProxyFleet', () => {
     fleet.observeRunningVersion('ns/p', stats.get('ns/p')!.tableVersion);
     await eventually(() => expect(proxy.pushes).toEqual([t.version, t.version]));
     await eventually(() => expect(fleet.programmedVersion('ns/p')).toBe(t.version));
+  });
+  test('stats a proxy answers in an unexpected shape are ignored, not trusted', async () => {
+    const lines: string[] = [];
+    const watched = new ProxyFleet({
+      adminToken: 'token-0123456789abcdef',
+      logger: createLogger({ level: 'warn', write: (l) => lines.push(l) }),
+      onAckChange: () => {},
+    });
+    watched.setDesired(pod(proxy.url), table('chat'));
+    proxy.statsBody = JSON.stringify({
+      tableVersion: null,
+      backends: [{ backendId: 'ns/a', requests: -3, successes: 0, failures: {} }],
+    });
+    try {
+      expect((await watched.collectStats()).size).toBe(0);
+      expect(lines.join('\n')).toMatch(/proxy stats not understood.*backends\.0\.requests/);
+    } finally {
+      watched.stop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
+import { z } from 'zod';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -14,13 +15,23 @@ export interface ProxyPod {
   adminUrl: string;
 }
 
-export interface ProxyBackendStats {
-  backendId: string;
-  requests: number;
-  successes: number;
-  failures: Record<string, number>;
-  latencyEwmaMs?: number;
-}
+const count = z.number().int().nonnegative();
+
+/** What a proxy's `GET /admin/v1/stats` answers: only the fields the controller uses. */
+const proxyStatsBody = z.object({
+  tableVersion: z.string().nullable(),
+  backends: z.array(
+    z.object({
+      backendId: z.string(),
+      requests: count,
+      successes: count,
+      failures: z.record(z.string(), count),
+      latencyEwmaMs: z.number().nonnegative().optional(),
+    }),
+  ),
+});
+export type ProxyStats = z.infer<typeof proxyStatsBody>;
+export type ProxyBackendStats = ProxyStats['backends'][number];
 
 interface PodState {
   pod: ProxyPod;
@@ -191,10 +202,8 @@ export class ProxyFleet {
   }
 
   /** Reads each pod's outcome stats (and the table version it runs). */
-  async collectStats(): Promise<
-    Map<string, { tableVersion: string | null; backends: ProxyBackendStats[] }>
-  > {
-    const out = new Map<string, { tableVersion: string | null; backends: ProxyBackendStats[] }>();
+  async collectStats(): Promise<Map<string, ProxyStats>> {
+    const out = new Map<string, ProxyStats>();
     await Promise.all(
       [...this.pods.values()].map(async (state) => {
         try {
@@ -203,11 +212,16 @@ export class ProxyFleet {
             signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
           });
           if (!res.ok) return;
-          const body = (await res.json()) as {
-            tableVersion: string | null;
-            backends: ProxyBackendStats[];
-          };
-          out.set(state.pod.key, body);
+          const parsed = proxyStatsBody.safeParse(await res.json());
+          if (!parsed.success) {
+            this.options.logger.warn('proxy stats not understood; ignored', {
+              pod: state.pod.key,
+              problem: parsed.error.issues[0]?.message,
+              path: parsed.error.issues[0]?.path.join('.'),
+            });
+            return;
+          }
+          out.set(state.pod.key, parsed.data);
         } catch {
           // An unreachable proxy is reported by its push state and pod readiness.
         }

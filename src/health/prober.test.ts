@@ -114,4 +114,27 @@ describe('HealthProber', () => {
       server.close();
     }
   });
+
+  test('a distrusted success counts as a failure, saying why', async () => {
+    const sim = await startSimulatedBackend();
+    try {
+      const t = target('openai', `${sim.url}/v1`);
+      let doubt: string | undefined = 'proxies saw 9 of 10 calls fail (90%)';
+      const prober = new HealthProber({
+        now: () => 0,
+        onTransition: () => {},
+        distrust: () => doubt,
+      });
+      await prober.probeOnce(t);
+      expect(await prober.probeOnce(t)).toMatchObject({
+        to: 'Unhealthy',
+        record: { message: 'probe answered HTTP 200, but proxies saw 9 of 10 calls fail (90%)' },
+      });
+      doubt = undefined;
+      await prober.probeOnce(t);
+      expect(await prober.probeOnce(t)).toMatchObject({ to: 'Healthy' });
+    } finally {
+      await sim.close();
+    }
+  });
 });

@@ -72,6 +72,11 @@ export interface HealthProberOptions {
   onTransition: (transition: HealthTransition) => void;
   /** Upper bound on probe intervals, so local mode notices changes quickly. */
   maxIntervalMs?: number;
+  /**
+   * A reason not to believe a successful probe right now, e.g. the proxies'
+   * real calls are failing while the probe endpoint still answers.
+   */
+  distrust?: (backendId: string) => string | undefined;
 }
 
 export class HealthProber {
@@ -104,6 +109,11 @@ export class HealthProber {
           res.status < 500 &&
           res.status !== 429);
       message = `probe answered HTTP ${res.status}`;
+      const doubt = ok ? this.options.distrust?.(backend.id) : undefined;
+      if (doubt !== undefined) {
+        ok = false;
+        message = `${message}, but ${doubt}`;
+      }
     } catch (err) {
       message = `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message}`;
     }
@@ -114,6 +124,7 @@ export class HealthProber {
 
   /** Probes exactly these targets from now on: new ones start, removed ones stop, changed specs apply. */
   sync(targets: readonly ProbeTarget[]): void {
+    this.stopped = false; // a new leader term probes again
     const wanted = new Map(
       targets.filter((t) => t.spec.healthCheck?.enabled !== false).map((t) => [t.backend.id, t]),
     );

@@ -36,11 +36,16 @@ export interface CommandResult {
   stderr: string;
 }
 
-function runTool(binary: string, args: string[], input?: string): CommandResult {
+function runTool(
+  binary: string,
+  args: string[],
+  input?: string,
+  kubeconfig = testenv.kubeconfig,
+): CommandResult {
   const result = spawnSync(binary, args, {
     input,
     encoding: 'utf8',
-    env: { ...process.env, KUBECONFIG: testenv.kubeconfig },
+    env: { ...process.env, KUBECONFIG: kubeconfig },
     timeout: 60_000,
   });
   if (result.error) throw result.error;
@@ -49,6 +54,11 @@ function runTool(binary: string, args: string[], input?: string): CommandResult 
 
 export function kubectl(args: string[], input?: string): CommandResult {
   return runTool(testenv.kubectl, args, input);
+}
+
+/** kubectl against another API server than the shared test one. */
+export function kubectlAt(kubeconfig: string, args: string[], input?: string): CommandResult {
+  return runTool(testenv.kubectl, args, input, kubeconfig);
 }
 
 export function helm(args: string[]): CommandResult {

@@ -26,6 +26,8 @@ export interface ControlPlane {
   caFile: string;
   etcdPid: number;
   apiserverPid: number;
+  /** How kube-apiserver was started, to start it again after a stop. */
+  apiserverArgs: string[];
 }
 
 export interface StartOptions {
@@ -180,30 +182,26 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   });
 
   const apiserverLog = join(dir, 'kube-apiserver.log');
-  const apiserver = launch(
-    bins.kubeApiserver,
-    [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${securePort}`,
-      // No serving cert given: kube-apiserver writes a self-signed one (with its CA) here.
-      `--cert-dir=${certDir}`,
-      `--token-auth-file=${tokenFile}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/24',
-      // No controller-manager creates default service accounts here.
-      '--disable-admission-plugins=ServiceAccount',
-      '--allow-privileged=true',
-      '--profiling=false',
-      '--v=1',
-    ],
-    apiserverLog,
-    detached,
-  );
+  const apiserverArgs = [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${securePort}`,
+    // No serving cert given: kube-apiserver writes a self-signed one (with its CA) here.
+    `--cert-dir=${certDir}`,
+    `--token-auth-file=${tokenFile}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${saPub}`,
+    `--service-account-signing-key-file=${saKey}`,
+    '--service-cluster-ip-range=10.96.0.0/24',
+    // No controller-manager creates default service accounts here.
+    '--disable-admission-plugins=ServiceAccount',
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--v=1',
+  ];
+  const apiserver = launch(bins.kubeApiserver, apiserverArgs, apiserverLog, detached);
   if (options.stopWithParent) startWatchdog(process.pid, [etcd.pid ?? -1, apiserver.pid ?? -1]);
   const caFile = join(certDir, 'apiserver.crt');
   const apiserverUrl = `https://127.0.0.1:${securePort}`;
@@ -255,6 +253,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     caFile,
     etcdPid: etcd.pid ?? -1,
     apiserverPid: apiserver.pid ?? -1,
+    apiserverArgs,
   };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(plane, null, 2));
   return plane;
@@ -288,4 +287,27 @@ export async function stopControlPlane(
   }
   if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
   return true;
+}
+
+/** Stops kube-apiserver only (etcd keeps the data), as an API server outage. */
+export async function stopApiServer(plane: ControlPlane): Promise<void> {
+  if (alive(plane.apiserverPid)) process.kill(plane.apiserverPid, 'SIGKILL');
+  while (alive(plane.apiserverPid)) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Starts kube-apiserver again with the same arguments (same port, certs and tokens). */
+export async function startApiServer(plane: ControlPlane, readyTimeoutMs = 90_000): Promise<void> {
+  const log = join(plane.dir, 'kube-apiserver.log');
+  const apiserver = launch(binaryPaths().kubeApiserver, plane.apiserverArgs, log, false);
+  startWatchdog(process.pid, [apiserver.pid ?? -1]);
+  plane.apiserverPid = apiserver.pid ?? -1;
+  writeFileSync(join(plane.dir, 'state.json'), JSON.stringify(plane, null, 2));
+  const ca = readFileSync(plane.caFile);
+  await waitFor(
+    'kube-apiserver (restarted)',
+    async () =>
+      (await httpsGet(`${plane.apiserverUrl}/readyz`, ca, plane.adminToken)).status === 200,
+    readyTimeoutMs,
+    log,
+  );
 }

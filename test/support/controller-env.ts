@@ -1,0 +1,132 @@
+// Proxies registered as Pod objects and simulated backends, for controller
+// tests: what a cluster would run, made of local processes on loopback.
+import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
+import type { SimulatedBackend } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { kubectlAt, parseTable, testenv, type CommandResult } from './cluster.js';
+
+export const ADMIN_TOKEN = 'controller-test-admin-token-0123456789';
+export const quietLogger = () => createLogger({ level: 'error', write: () => {} });
+
+export class ClusterHandle {
+  constructor(
+    readonly namespace: string,
+    readonly kubeconfig: string = testenv.kubeconfig,
+  ) {}
+
+  kubectl(args: string[], input?: string): CommandResult {
+    return kubectlAt(this.kubeconfig, args, input);
+  }
+
+  must(args: string[], input?: string): string {
+    const r = this.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  apply(objects: object[]): void {
+    this.must(
+      ['apply', '-n', this.namespace, '-f', '-'],
+      objects.map((o) => JSON.stringify(o)).join('\n'),
+    );
+  }
+
+  json<T>(args: string[]): T {
+    return JSON.parse(this.must([...args, '-n', this.namespace, '-o', 'json'])) as T;
+  }
+
+  row(resource: string, name: string): Record<string, string> | undefined {
+    return parseTable(this.must(['get', resource, '-n', this.namespace])).find(
+      (r) => r.NAME === name,
+    );
+  }
+
+  /** Registers a running proxy as a Ready Pod at its loopback address. */
+  registerProxy(name: string, proxy: RunningProxy): void {
+    const ip = new URL(proxy.adminUrl).hostname;
+    this.apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          labels: { 'modelroute.io/proxy': 'true' },
+          annotations: { 'modelroute.io/admin-port': new URL(proxy.adminUrl).port },
+        },
+        spec: { containers: [{ name: 'proxy', image: 'modelroute:test' }] },
+      },
+    ]);
+    const status = {
+      status: {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          },
+        ],
+      },
+    };
+    this.must([
+      'patch',
+      'pod',
+      name,
+      '-n',
+      this.namespace,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify(status),
+    ]);
+  }
+}
+
+export function backendObject(name: string, sim: SimulatedBackend): object {
+  return {
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelBackend',
+    metadata: { name },
+    spec: {
+      provider: 'openai-compatible',
+      endpoint: `${sim.url}/v1`,
+      model: `${name}-upstream`,
+      healthCheck: { interval: '1s', timeout: '1s', unhealthyThreshold: 2, healthyThreshold: 1 },
+    },
+  };
+}
+
+export function routeObject(
+  name: string,
+  backends: string[],
+  extra: Record<string, unknown> = {},
+): object {
+  return {
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelRoute',
+    metadata: { name },
+    spec: {
+      model: name,
+      rules: [
+        { name: 'main', strategy: 'priority', backendRefs: backends.map((b) => ({ name: b })) },
+      ],
+      ...extra,
+    },
+  };
+}
+
+export async function startTestProxy(
+  host: string,
+  options: { tableFile?: string; port?: number; adminPort?: number } = {},
+): Promise<RunningProxy> {
+  return startProxy({
+    host,
+    dataPort: options.port ?? 0,
+    adminPort: options.adminPort ?? 0,
+    tableFile: options.tableFile,
+    adminToken: { value: ADMIN_TOKEN },
+    logger: quietLogger(),
+  });
+}
