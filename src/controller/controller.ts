@@ -10,7 +10,16 @@ import { compileRoutingTable } from '../routing/compile.js';
 import type { HealthTransition } from '../routing/health-tracker.js';
 import { objectId } from '../routing/semantics.js';
 import { createKubeClient } from '../k8s/kube-client.js';
-import { leases, modelBackends, modelRoutes, pods, secrets, services } from '../k8s/kinds.js';
+import {
+  endpointSlices,
+  leases,
+  modelBackends,
+  modelRoutes,
+  pods,
+  secrets,
+  services,
+  SERVICE_NAME_LABEL,
+} from '../k8s/kinds.js';
 import type { KubeClient, ResourceKind } from '../k8s/types.js';
 import {
   createControllerMetrics,
@@ -115,6 +124,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...scope,
     onError: (e) => logger.warn('watch error', { kind: 'Service', error: e }),
   });
+  // Whether anything is Ready behind a serviceRef backend's Service.
+  const endpointSliceInformer = new Informer(client, {
+    kind: endpointSlices,
+    ...scope,
+    onError: (e) => logger.warn('watch error', { kind: 'EndpointSlice', error: e }),
+  });
+  const informers = [
+    routeInformer,
+    backendInformer,
+    podInformer,
+    serviceInformer,
+    endpointSliceInformer,
+  ] as Informer<{ metadata: { name: string; namespace?: string } }>[];
   const failovers = new Map<string, Failover>();
   const observed = new Map<string, { latencyMs?: number; errorRate?: number; requests?: number }>();
   const lastBackendWrite = new Map<string, number>();
@@ -133,6 +155,17 @@ export async function startController(options: ControllerOptions): Promise<Runni
     backends: inNamespace(backendInformer.list(), ns),
     proxies: inNamespace(podInformer.list(), ns).flatMap((p) => proxyPodOf(p) ?? []),
     serviceExists: (name) => serviceInformer.get(`${ns}/${name}`) !== undefined,
+    readyEndpoints: (name) => {
+      const slices = inNamespace(endpointSliceInformer.list(), ns).filter(
+        (s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === name,
+      );
+      if (slices.length === 0) return undefined;
+      let ready = 0;
+      for (const slice of slices)
+        for (const e of slice.endpoints ?? [])
+          if (e.conditions?.ready !== false) ready += e.addresses.length;
+      return ready;
+    },
   });
 
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
@@ -297,12 +330,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
 
   // Informer events only say which namespace to look at again.
-  for (const informer of [
-    routeInformer,
-    backendInformer,
-    podInformer,
-    serviceInformer,
-  ] as Informer<{ metadata: { name: string; namespace?: string } }>[]) {
+  for (const informer of informers) {
     informer.on((event) => {
       if (!elector.isLeader) return;
       enqueue(event.object.metadata.namespace);
@@ -405,13 +433,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
   });
 
-  for (const informer of [routeInformer, backendInformer, podInformer, serviceInformer])
-    informer.start();
-  await Promise.all(
-    [routeInformer, backendInformer, podInformer, serviceInformer].map((i) =>
-      i.waitForSync(60_000),
-    ),
-  );
+  for (const informer of informers) informer.start();
+  await Promise.all(informers.map((i) => i.waitForSync(60_000)));
   elector.start();
 
   let healthServer: Server | undefined;
@@ -424,9 +447,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           .writeHead(200, { 'content-type': 'application/json' })
           .end('{"status":"ok"}');
       if (path === '/readyz') {
-        const synced = [routeInformer, backendInformer, podInformer, serviceInformer].every(
-          (i) => i.synced,
-        );
+        const synced = informers.every((i) => i.synced);
         return void res
           .writeHead(synced ? 200 : 503, { 'content-type': 'application/json' })
           .end(JSON.stringify({ status: synced ? 'ready' : 'syncing', leader: elector.isLeader }));
@@ -458,8 +479,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       fleet.stop();
       await elector.stop();
       await queue.stop();
-      for (const informer of [routeInformer, backendInformer, podInformer, serviceInformer])
-        informer.stop();
+      for (const informer of informers) informer.stop();
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
     },
   };

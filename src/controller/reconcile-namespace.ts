@@ -17,6 +17,8 @@ export interface NamespaceSnapshot {
   /** Ready proxy pods of this namespace. */
   proxies: ProxyPod[];
   serviceExists(name: string): boolean;
+  /** Ready addresses in a Service's EndpointSlices; undefined when it has none listed. */
+  readyEndpoints(serviceName: string): number | undefined;
 }
 
 export interface ReconcileDeps {
@@ -86,6 +88,7 @@ export async function reconcileNamespace(
       backend,
       endpoint,
       secretExists,
+      readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
       observed: deps.observed(id),
       nowMs: deps.now(),

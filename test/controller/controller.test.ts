@@ -168,6 +168,7 @@ test(
       (p) => new OpenAI({ baseURL: `${p.dataUrl}/v1`, apiKey: 'x', maxRetries: 0 }),
     );
     const port = Number(new URL(sims.a!.url).port);
+    const killedAt = Date.now();
     await sims.a!.close();
 
     let sent = 0;
@@ -185,15 +186,19 @@ test(
       const mb = getJson<{ status: { health: { state: string } } }>(['get', 'mb', 'a']).status;
       expect(mb.health.state).toBe('Unhealthy');
     }, 30_000);
-    const route = getJson<{
-      status: { lastFailover: { from: string; to: string; reason: string } };
-    }>(['get', 'mr', 'chat']).status;
-    expect(route.lastFailover).toMatchObject({
-      from: 'a',
-      to: 'b',
-      reason: expect.stringContaining('became Unhealthy'),
-    });
-    expect(routeRow()).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '1/2' });
+    // The route's status follows the backend's in the same reconcile, a moment later.
+    await eventually(() => {
+      const route = getJson<{
+        status: { lastFailover: { from: string; to: string; reason: string; time: string } };
+      }>(['get', 'mr', 'chat']).status;
+      expect(route.lastFailover).toMatchObject({
+        from: 'a',
+        to: 'b',
+        reason: expect.stringContaining('became Unhealthy'),
+      });
+      expect(Date.parse(route.lastFailover.time)).toBeGreaterThanOrEqual(killedAt - 1000);
+      expect(routeRow()).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '1/2' });
+    }, 30_000);
     const events = getJson<{
       items: { reason: string; involvedObject: { name: string }; type: string }[];
     }>(['get', 'events']).items;
@@ -270,6 +275,55 @@ test(
     );
     expect(metrics).toMatch(/^modelroute_controller_leader 1/m);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'a serviceRef backend whose Service has no ready endpoints is not Ready, and says so',
+  async () => {
+    const slice = (ready: boolean) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'vllm-1', labels: { 'kubernetes.io/service-name': 'vllm' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.0.0.9'], conditions: { ready } }],
+      ports: [{ name: 'http', port: 8000, protocol: 'TCP' }],
+    });
+    // No kube-controller-manager runs here: the test writes the slice itself.
+    cluster.apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'vllm' },
+        spec: { ports: [{ name: 'http', port: 8000 }] },
+      },
+      slice(false),
+      {
+        apiVersion: 'modelroute.io/v1alpha1',
+        kind: 'ModelBackend',
+        metadata: { name: 'llama' },
+        spec: {
+          provider: 'openai-compatible',
+          serviceRef: { name: 'vllm', port: 8000 },
+          model: 'llama',
+          healthCheck: { enabled: false },
+        },
+      },
+    ]);
+    const readyCondition = () =>
+      getJson<{ status?: { conditions?: { type: string; status: string; reason: string }[] } }>([
+        'get',
+        'mb',
+        'llama',
+      ]).status?.conditions?.find((c) => c.type === 'Ready');
+    await eventually(
+      () => expect(readyCondition()).toMatchObject({ status: 'False', reason: 'NoReadyEndpoints' }),
+      30_000,
+    );
+    cluster.apply([slice(true)]);
+    await eventually(() => expect(readyCondition()).toMatchObject({ status: 'True' }), 30_000);
+    mustKubectl(['delete', 'mb', 'llama', '-n', namespace]);
   },
   CASE_TIMEOUT_MS,
 );

@@ -32,5 +32,6 @@ export const ConditionReason = {
   ProbeFailed: 'ProbeFailed',
   SecretNotFound: 'SecretNotFound',
   EndpointUnresolved: 'EndpointUnresolved',
+  NoReadyEndpoints: 'NoReadyEndpoints',
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -15,6 +15,11 @@ export interface BackendStatusInput {
   endpoint: { ok: true; url: string } | { ok: false; message: string };
   /** undefined when the backend references no Secret. */
   secretExists: boolean | undefined;
+  /**
+   * Ready addresses behind a serviceRef backend's Service, from its
+   * EndpointSlices; undefined when not known (no serviceRef, or no slices).
+   */
+  readyEndpoints?: number | undefined;
   health: HealthRecord;
   /** Outcomes reported by proxies over the recent window. */
   observed?: { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
@@ -62,6 +67,14 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       status: 'False',
       reason: ConditionReason.SecretNotFound,
       message: `Secret "${ref?.name ?? ''}" (key "${ref?.key ?? ''}") not found in namespace ${backend.metadata.namespace ?? 'default'}; create it or fix spec.secretRef`,
+    };
+  } else if (input.readyEndpoints === 0) {
+    const service = backend.spec.serviceRef?.name ?? '';
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.NoReadyEndpoints,
+      message: `Service "${service}" has no ready endpoints: no Pod behind it is Ready (see kubectl get endpointslices -l kubernetes.io/service-name=${service})`,
     };
   } else if (health.state === 'Unhealthy') {
     ready = {

@@ -236,6 +236,39 @@ describe('computeBackendStatus', () => {
     });
   });
 
+  test('a Service with no ready endpoints makes the backend not Ready, naming the Service', () => {
+    const viaService = modelBackend.parse({
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelBackend',
+      metadata: { name: 'llama', namespace: 'team' },
+      spec: { provider: 'openai-compatible', serviceRef: { name: 'vllm', port: 8000 }, model: 'm' },
+    });
+    const status = computeBackendStatus({
+      backend: viaService,
+      endpoint: { ok: true, url: 'http://vllm.team.svc.cluster.local:8000/v1' },
+      secretExists: undefined,
+      readyEndpoints: 0,
+      health: record,
+      nowMs: 0,
+    });
+    expect(status.conditions?.[0]).toMatchObject({
+      type: 'Ready',
+      status: 'False',
+      reason: 'NoReadyEndpoints',
+      message: expect.stringContaining('Service "vllm" has no ready endpoints'),
+    });
+    expect(
+      computeBackendStatus({
+        backend: viaService,
+        endpoint: { ok: true, url: 'u' },
+        secretExists: undefined,
+        readyEndpoints: 2,
+        health: record,
+        nowMs: 0,
+      }).conditions?.[0],
+    ).toMatchObject({ status: 'True' });
+  });
+
   test('unresolved endpoint and unhealthy states', () => {
     expect(
       computeBackendStatus({
