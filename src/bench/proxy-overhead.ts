@@ -66,8 +66,13 @@ interface PathState {
   loadSent: number;
   loadCompleted: number;
   loadElapsedS: number;
+  /** p50/p99/max of each open-loop slice, in round order: shows whether a tail comes from one moment. */
+  slices: { p50_ms: number; p99_ms: number; max_ms: number }[];
   cpuMs: number;
   cpuRequests: number;
+  /** The proxy's admin /metrics, to read its own GC pauses (prom-client's nodejs_gc_duration_seconds). */
+  metricsUrl?: string;
+  gc: Record<string, { count: number; ms: number }>;
 }
 
 function newPath(name: PathName, target: Target, pid: number | undefined): PathState {
@@ -84,8 +89,10 @@ function newPath(name: PathName, target: Target, pid: number | undefined): PathS
     loadSent: 0,
     loadCompleted: 0,
     loadElapsedS: 0,
+    slices: [],
     cpuMs: 0,
     cpuRequests: 0,
+    gc: {},
   };
 }
 
@@ -96,6 +103,26 @@ function rotated<T>(items: readonly T[], by: number): T[] {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** GC count and total pause by kind (major, minor, incremental, weakcb) from Prometheus text. */
+async function gcTotals(
+  metricsUrl: string,
+): Promise<Record<string, { count: number; ms: number }> | undefined> {
+  try {
+    const res = await fetch(metricsUrl);
+    const text = await res.text();
+    const out: Record<string, { count: number; ms: number }> = {};
+    const re = /^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} ([0-9.eE+-]+)$/gm;
+    for (const [, field, kind, value] of text.matchAll(re)) {
+      const entry = (out[kind as string] ??= { count: 0, ms: 0 });
+      if (field === 'sum') entry.ms = Number(value) * 1000;
+      else entry.count = Number(value);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Lets leftovers of the previous slice (GC, deferred logging) finish before the next path is timed. */
 async function settle(pids: number[]): Promise<void> {
@@ -206,19 +233,34 @@ async function loadRounds(
         log(
           `  load round ${r + 1}/${rounds}: ${path.name} at ${options.rps} rps for ${sliceMs} ms`,
         );
+      const gcBefore = record && path.metricsUrl ? await gcTotals(path.metricsUrl) : undefined;
+      if (gcBefore) await sleep(50); // the scrape's own work is done before the slice starts
       const cpuBefore = path.pid !== undefined ? cpuMsOf(path.pid) : undefined;
+      const slice = new LatencySamples();
       const result = await openLoop(
         path.client,
         options.rps,
         sliceMs,
-        record ? path.load : new LatencySamples(),
+        slice,
         record ? path.errors.load : new ErrorCounts(),
       );
       const cpuAfter = path.pid !== undefined ? cpuMsOf(path.pid) : undefined;
+      const gcAfter = gcBefore && path.metricsUrl ? await gcTotals(path.metricsUrl) : undefined;
+      if (gcBefore && gcAfter)
+        for (const [kind, after] of Object.entries(gcAfter)) {
+          const before = gcBefore[kind] ?? { count: 0, ms: 0 };
+          const sum = (path.gc[kind] ??= { count: 0, ms: 0 });
+          sum.count += after.count - before.count;
+          sum.ms += after.ms - before.ms;
+        }
       if (record) {
         path.loadSent += result.sent;
         path.loadCompleted += result.completed;
         path.loadElapsedS += result.elapsedS;
+        const sorted = slice.sorted();
+        for (let i = 0; i < sorted.length; i++) path.load.addMicros(sorted[i] as number);
+        const { p50_ms, p99_ms, max_ms } = slice.summary();
+        path.slices.push({ p50_ms, p99_ms, max_ms });
         const lag = result.sendLag.sorted();
         for (let i = 0; i < lag.length; i++) path.sendLag.addMicros(lag[i] as number);
         if (cpuBefore !== undefined && cpuAfter !== undefined) {
@@ -243,6 +285,17 @@ function loadFigures(p: PathState, direct: LatencySummary) {
     sent: p.loadSent,
     completed: p.loadCompleted,
     achieved_rps: round(p.loadCompleted / Math.max(p.loadElapsedS, 1e-9), 1),
+    rounds: p.slices,
+    ...(p.metricsUrl
+      ? {
+          gc_during_load: Object.fromEntries(
+            Object.entries(p.gc).map(([kind, v]) => [
+              kind,
+              { count: v.count, pause_ms: round(v.ms, 1) },
+            ]),
+          ),
+        }
+      : {}),
     errors: p.errors.load.toJSON(),
     send_lag_p99_ms: p.sendLag.summary().p99_ms,
     cpu_us_per_request: p.cpuRequests > 0 ? round((p.cpuMs * 1000) / p.cpuRequests, 1) : null,
@@ -374,6 +427,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         floor.child.pid,
       ),
     );
+    (paths[1] as PathState).metricsUrl = `${proxy.adminUrl}/metrics`;
 
     let peer: Record<string, unknown> | undefined;
     let peerChild: Child | undefined;

@@ -26,8 +26,27 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
       headersTimeout: options.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Node enforces both timeouts only when it sweeps its connections, every
+      // 30 s by default: a slow client would keep its socket that long whatever
+      // the limits say. Sweep often enough for the limits to mean what they say.
+      connectionsCheckingInterval: sweepIntervalMs(options),
+      // Node's own check answers a bare 400 with no body; ours below answers in OpenAI's shape.
+      requireHostHeader: false,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+        req.resume();
+        return sendError(
+          res,
+          new ProxyError(
+            400,
+            'bad HTTP request: an HTTP/1.1 request must carry a Host header',
+            'invalid_request_error',
+            'bad_http',
+          ),
+          { connection: 'close' },
+        );
+      }
       const path = (req.url ?? '/').split('?', 1)[0] as string;
       const endpoint = ENDPOINTS[path as keyof typeof ENDPOINTS];
       if (endpoint) {
@@ -80,6 +99,12 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
     );
   });
   return server;
+}
+
+function sweepIntervalMs(options: DataServerOptions): number {
+  const limits = [options.headersTimeoutMs, options.requestTimeoutMs].filter((ms) => ms > 0);
+  if (limits.length === 0) return 30_000; // Node's default; nothing to enforce
+  return Math.max(10, Math.min(1_000, Math.floor(Math.min(...limits) / 2)));
 }
 
 function methodNotAllowed(res: ServerResponse, path: string, allowed: string): void {

@@ -12,10 +12,11 @@ import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
 import { createDataServer } from './data-server.js';
-import { countTextTokens } from './prompt/tokens.js';
+import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
 import { UpstreamPools } from './upstream-pools.js';
+import { UpstreamTargets } from './upstream-target.js';
 
 export interface ProxyOptions {
   host?: string;
@@ -77,6 +78,9 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   store.onChange((prepared) => {
     live.configure(prepared.table.backends);
     metrics.tableLoaded(prepared.table.version);
+    // Its first load builds tables (~110 ms): better on a table push than on a request.
+    if (warmTokenizerFor(prepared))
+      logger.info('loaded the tokenizer: the routing table counts prompt tokens');
   });
   const runtime: ProxyRuntime = {
     now,
@@ -88,6 +92,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
     live,
     pools: new UpstreamPools(),
+    targets: new UpstreamTargets(),
     credentials:
       options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
     store,
@@ -95,7 +100,6 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
   };
 
-  countTextTokens('warm up the tokenizer'); // its first call builds tables (~3 ms); not on a request
   const persisted = store.loadPersisted();
   if (persisted?.ok)
     logger.info('loaded the last good routing table', {

@@ -28,7 +28,18 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.on('end', () =>
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
     );
-    req.on('error', reject);
+    // The client hung up (or Node's requestTimeout cut it off) mid-body: its
+    // fault, not the proxy's, so a 4xx rather than an internal error.
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ProxyError(
+          400,
+          `the request body ended early (${err.code ?? err.message}): the client closed the connection or was too slow`,
+          'invalid_request_error',
+          'incomplete_body',
+        ),
+      ),
+    );
   });
 }
 
@@ -131,6 +142,15 @@ export function parseRequestBody(
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw badRequest('request body must be a JSON object', null, 'invalid_json');
   }
+  // JSON.parse takes any depth, but JSON.stringify (forwarding the body)
+  // overflows the stack somewhere past a few thousand levels.
+  if (nestedDeeperThan(json, MAX_JSON_DEPTH)) {
+    throw badRequest(
+      `request body is nested more than ${MAX_JSON_DEPTH} levels deep`,
+      null,
+      'invalid_json',
+    );
+  }
   const parsed = schemas[endpoint].safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -144,6 +164,22 @@ export function parseRequestBody(
     model: body.model as string,
     stream: endpoint !== 'embeddings' && body.stream === true,
   };
+}
+
+const MAX_JSON_DEPTH = 128;
+
+/** Iterative, so a hostile body cannot overflow the stack here either. */
+function nestedDeeperThan(root: object, max: number): boolean {
+  const stack: { value: object; depth: number }[] = [{ value: root, depth: 1 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (item.depth > max) return true;
+    const children: unknown[] = Array.isArray(item.value) ? item.value : Object.values(item.value);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null)
+        stack.push({ value: child, depth: item.depth + 1 });
+    }
+  }
+  return false;
 }
 
 function formatParam(path: readonly PropertyKey[]): string | null {

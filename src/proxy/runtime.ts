@@ -8,6 +8,7 @@ import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialResolver } from './credentials.js';
 import type { TableStore } from './table-store.js';
 import type { UpstreamPools } from './upstream-pools.js';
+import type { UpstreamTargets } from './upstream-target.js';
 
 export interface ProxyRuntime {
   now: () => number;
@@ -17,6 +18,8 @@ export interface ProxyRuntime {
   tracing: Tracing;
   live: BackendLiveState;
   pools: UpstreamPools;
+  /** Upstream URLs split once into pool origin and path. */
+  targets: UpstreamTargets;
   credentials: CredentialResolver;
   store: TableStore;
   scoreDifficulty: DifficultyScorer;

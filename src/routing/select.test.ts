@@ -673,3 +673,46 @@ test('a cheap upper bound on the prompt size spares the tokenizer when the promp
   expect(selectBackends(table, unsure, { rng: seededRandom(1) }).ok).toBe(true);
   expect(unsure.computed.tokens).toBe(1);
 });
+
+describe('budget with a cheap upper bound on the prompt size', () => {
+  // 0.1 + 0.4 per million; 100 output tokens cost $0.00004.
+  const cheap = backend('cheap', { pricing: { inputPerMillion: 0.1, outputPerMillion: 0.4 } });
+  const table = prepareTable(
+    compileRoutingTable(
+      [
+        route('chat', {
+          budget: { maxCostPerRequest: 0.001 },
+          rules: [{ name: 'r', backendRefs: [{ name: 'cheap' }] }],
+        }),
+      ],
+      [cheap],
+    ),
+  );
+  const withBound = (promptTokens: number, atMost: number) =>
+    Object.assign(facts({ model: 'chat', promptTokens, maxOutputTokens: 100 }), {
+      promptTokensAtMost: atMost,
+    });
+
+  test('a bound within budget spares the tokenizer', () => {
+    const f = withBound(100, 400);
+    expect(selectBackends(table, f, { rng: seededRandom(1) }).ok).toBe(true);
+    expect(f.computed.tokens).toBe(0);
+  });
+
+  test('a bound over budget counts the tokens, and a prompt that really fits is admitted', () => {
+    // bound: 20,000 * 0.1e-6 + 0.00004 = 0.00204 > 0.001; real: 100 tokens.
+    const f = withBound(100, 20_000);
+    expect(selectBackends(table, f, { rng: seededRandom(1) }).ok).toBe(true);
+    expect(f.computed.tokens).toBe(1);
+  });
+
+  test('a bound over budget counts the tokens, and a prompt really over budget is skipped', () => {
+    const f = withBound(15_000, 20_000);
+    const d = selectBackends(table, f, { rng: seededRandom(1) });
+    expect(!d.ok && d.skipped[0]).toMatchObject({
+      reason: 'OverBudget',
+      detail: 'estimated $0.001540 exceeds the $0.001 budget',
+    });
+    expect(f.computed.tokens).toBe(1);
+  });
+});

@@ -90,10 +90,25 @@ class Selection {
   ) {}
 
   estimatedCostUsd(backend: CompiledBackend): number {
+    return this.costWithPrompt(backend, this.facts.promptTokens());
+  }
+
+  private costWithPrompt(backend: CompiledBackend, promptTokens: number): number {
     return costUsd(backend.pricing, {
-      input: this.facts.promptTokens(),
+      input: promptTokens,
       output: expectedOutputTokens(backend, this.facts.maxOutputTokens),
     });
+  }
+
+  /** The estimated cost if it exceeds the budget, else undefined. */
+  private costOverBudget(backend: CompiledBackend, budget: number): number | undefined {
+    // Prices are never negative, so cost grows with the prompt: when even the
+    // cheap upper bound fits the budget, the real count does too, and the
+    // tokenizer is spared.
+    const atMost = this.facts.promptTokensAtMost;
+    if (atMost !== undefined && this.costWithPrompt(backend, atMost) <= budget) return undefined;
+    const cost = this.estimatedCostUsd(backend);
+    return cost > budget ? cost : undefined;
   }
 
   /** Why a backend cannot take this request, or undefined if it can. */
@@ -123,8 +138,8 @@ class Selection {
     }
     const budget = route.source.budget.maxCostPerRequestUsd;
     if (budget !== undefined) {
-      const cost = this.estimatedCostUsd(backend);
-      if (cost > budget)
+      const cost = this.costOverBudget(backend, budget);
+      if (cost !== undefined)
         return ['OverBudget', `estimated $${cost.toFixed(6)} exceeds the $${budget} budget`];
     }
     if (!this.live.available(backend.id))

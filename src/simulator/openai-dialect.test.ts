@@ -202,6 +202,16 @@ describe('OpenAI embeddings', () => {
     }
   });
 
+  test('an absurd dimensions value is a 400, not a crash', async () => {
+    const res = await post(`${sim.url}/v1/embeddings`, {
+      model: 'e',
+      input: 'x',
+      dimensions: 1e12,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/dimensions.*1 to 65536/);
+  });
+
   test('encoding_format base64 returns little-endian float32s (what the OpenAI SDK asks for)', async () => {
     const floats = await json<EmbeddingList>(
       await post(`${sim.url}/v1/embeddings`, { model: 'e', input: 'x' }),

@@ -10,6 +10,9 @@ import {
 } from './text.js';
 import type { OperationHandler, Problem, RequestContext } from './types.js';
 
+/** Largest embedding the simulator produces (real models stop at a few thousand). */
+const MAX_DIMENSIONS = 65_536;
+
 /** The model to echo: the body's, else (Azure) the deployment's name. */
 function modelOf(ctx: RequestContext): string {
   const model = ctx.body.model;
@@ -234,8 +237,15 @@ export const embeddings: OperationHandler = {
       };
     }
     const dims = ctx.body.dimensions;
-    if (dims !== undefined && !(typeof dims === 'number' && Number.isInteger(dims) && dims >= 1)) {
-      return { status: 400, message: "Invalid 'dimensions'.", param: 'dimensions' };
+    if (
+      dims !== undefined &&
+      !(typeof dims === 'number' && Number.isInteger(dims) && dims >= 1 && dims <= MAX_DIMENSIONS)
+    ) {
+      return {
+        status: 400,
+        message: `Invalid 'dimensions': expected an integer from 1 to ${MAX_DIMENSIONS}.`,
+        param: 'dimensions',
+      };
     }
     return checkModel(ctx);
   },

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { requestAttributes, responseAttributes } from './genai.js';
-import { createTracing, tracesUrl } from './tracing.js';
+import { NON_RECORDING_SPAN, createTracing, tracesUrl } from './tracing.js';
 
 const request = requestAttributes({
   endpoint: 'chat',
@@ -190,3 +190,14 @@ interface OtlpTraces {
 function attr(list: OtlpKeyValue[], key: string): Record<string, unknown> | undefined {
   return list.find((kv) => kv.key === key)?.value;
 }
+
+test('NON_RECORDING_SPAN: what callers use instead of a span when tracing is off; records nothing', () => {
+  expect(NON_RECORDING_SPAN.isRecording()).toBe(false);
+  expect(trace.isSpanContextValid(NON_RECORDING_SPAN.spanContext())).toBe(false);
+  // Every method is safe to call, any number of times.
+  NON_RECORDING_SPAN.setAttributes(response);
+  NON_RECORDING_SPAN.setAttribute('error.type', 'timeout');
+  NON_RECORDING_SPAN.end();
+  NON_RECORDING_SPAN.end();
+  expect(NON_RECORDING_SPAN.isRecording()).toBe(false);
+});

@@ -1,5 +1,11 @@
 // OpenTelemetry tracing for one proxy/controller instance: OTLP/HTTP export, or a no-op tracer.
-import { ProxyTracerProvider, type Tracer } from '@opentelemetry/api';
+import {
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
+  trace,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 // Not a direct dependency in package.json yet: it is the SDK's own dependency
 // (same version, hoisted). The alternative, sdk-node's `resources` re-export,
@@ -37,6 +43,13 @@ export interface TracingOptions {
 }
 
 const INSTRUMENTATION_SCOPE = 'modelroute';
+
+/**
+ * A span that records nothing, for callers to use when tracing is off instead
+ * of starting one: a no-op tracer still makes them build names, attribute
+ * objects and contexts on every request. Every method is a no-op.
+ */
+export const NON_RECORDING_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 export function createTracing(options: TracingOptions): Tracing {
   const processors: SpanProcessor[] = [];

@@ -317,6 +317,47 @@ describe('providers', () => {
     expect(usage?.completion_tokens).toBe(6);
   });
 
+  test('a request one provider cannot express goes to a backend that can; if none can, a 400', async () => {
+    dp = await startDataPlane(
+      [
+        {
+          name: 'claude',
+          spec: { provider: 'anthropic', secretRef: { name: 'anthropic', key: 'apiKey' } },
+        },
+        { name: 'gpt' },
+      ],
+      [
+        route('chat', {
+          rules: [
+            {
+              name: 'all',
+              strategy: 'priority',
+              backendRefs: [{ name: 'claude' }, { name: 'gpt' }],
+            },
+          ],
+        }),
+        route('claude-only', { rules: [{ name: 'all', backendRefs: [{ name: 'claude' }] }] }),
+      ],
+      { credentials: { apiKeyFor: () => 'sk-ant-test-key' } },
+    );
+    // The Messages API has no `n`: the OpenAI-compatible backend serves it, on the first try.
+    const { data, response } = await dp.client.chat.completions
+      .create({ ...chat(), n: 2 })
+      .withResponse();
+    expect(data.choices.length).toBeGreaterThan(0);
+    expect(response.headers.get('x-modelroute-backend')).toBe('default/gpt');
+    expect(dp.sims.claude!.requests).toHaveLength(0);
+
+    const err = await dp.client.chat.completions
+      .create({ ...chat('claude-only'), n: 2 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(400);
+    expect((err as APIError).code).toBe('unsupported_by_backends');
+    expect((err as APIError).message).toMatch(/\bn\b/);
+    expect(dp.sims.claude!.requests).toHaveLength(0);
+  });
+
   test('azure-openai: deployment URL, api-version and api-key header from the credentials env', async () => {
     const key = 'azure-secret-value-123';
     const logLines: string[] = [];

@@ -115,11 +115,14 @@ export async function post(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  let json: unknown;
+  return { status: res.status, headers: res.headers, json: jsonOrUndefined(text), text };
+}
+
+/** The parsed body, or undefined when it is not JSON. */
+export function jsonOrUndefined(text: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: res.status, headers: res.headers, json, text };
 }

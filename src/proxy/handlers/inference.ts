@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { factsFromHeaders, memo } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
+import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
@@ -40,10 +41,13 @@ export async function handleInference(
   const startedMs = runtime.now();
   let routeId = '(none)';
   let stream = false;
-  const span = runtime.tracing.tracer.startSpan(
-    `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
-    { kind: SpanKind.SERVER },
-  );
+  // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
+  const span = runtime.tracing.enabled
+    ? runtime.tracing.tracer.startSpan(
+        `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
+        { kind: SpanKind.SERVER },
+      )
+    : NON_RECORDING_SPAN;
   try {
     const prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);

@@ -1,7 +1,33 @@
 // Prompt token counts with a real BPE tokenizer (o200k_base, the encoding of
 // GPT-4o, GPT-4.1, GPT-5 and the o-series), for routing and local TPM limits.
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
+import type * as O200kBase from 'gpt-tokenizer/encoding/o200k_base';
 import type { PromptInfo } from './extract.js';
+
+let encoding: typeof O200kBase | undefined;
+
+/**
+ * The encoding, loaded on first use: its rank table costs ~110 ms to load and
+ * ~15 MB of heap (~65 MB RSS), and most requests never need a count (see
+ * `promptTokensAtMost`). Loading is synchronous (the library's CommonJS
+ * build) so counting stays a plain function call for the routing core.
+ */
+function o200kBase(): typeof O200kBase {
+  encoding ??= createRequire(import.meta.url)(
+    'gpt-tokenizer/encoding/o200k_base',
+  ) as typeof O200kBase;
+  return encoding;
+}
+
+/** Whether the encoding has been loaded yet (by a count or by `warmTokenizer`). */
+export function tokenizerLoaded(): boolean {
+  return encoding !== undefined;
+}
+
+/** Loads the encoding and builds its tables now (~115 ms), so no request waits for it. */
+export function warmTokenizer(): void {
+  countTextTokens('warm up the tokenizer');
+}
 
 /**
  * Special-token text such as `<|endoftext|>` in a user's prompt is counted as
@@ -18,7 +44,7 @@ export const TOKENS_REPLY_PRIMING = 3;
 export const TOKENS_PER_IMAGE = 85;
 
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
+  return text.length === 0 ? 0 : o200kBase().countTokens(text, PLAIN_TEXT);
 }
 
 /**
