@@ -1,5 +1,13 @@
 # Thin wrappers around the npm scripts; `make help` lists them.
-.PHONY: help setup build test test-unit test-control-plane lint format generate typecheck testenv-up testenv-down
+.PHONY: help setup build test test-unit test-control-plane lint format generate typecheck testenv-up testenv-down \
+	chart-lint e2e bench docker-build deploy demo
+
+# The pinned helm that `make setup` builds, else whatever helm is on PATH.
+HELM ?= $(firstword $(wildcard .testenv/bin/helm-*/helm) helm)
+RELEASE ?= modelroute
+NAMESPACE ?= modelroute-system
+IMAGE_REPOSITORY ?= modelroute
+IMAGE_TAG ?= dev
 
 help:
 	@echo "setup               install Node packages and build the test binaries (kube-apiserver, etcd, kubectl, helm)"
@@ -10,6 +18,12 @@ help:
 	@echo "lint / format       eslint + prettier check / rewrite"
 	@echo "generate            regenerate CRDs from the zod schemas"
 	@echo "testenv-up/-down    start/stop a real API server; writes .testenv/kubeconfig"
+	@echo "chart-lint          helm lint --strict the chart; check manifests/install.yaml is up to date"
+	@echo "e2e                 install tests: helm install/upgrade/uninstall on a real kube-apiserver"
+	@echo "bench               proxy and controller benchmarks (JSON; figures, not pass/fail)"
+	@echo "docker-build        build the image $(IMAGE_REPOSITORY):$(IMAGE_TAG)"
+	@echo "deploy              helm upgrade --install into the current kube context (RELEASE, NAMESPACE, IMAGE_*)"
+	@echo "demo                serve the sample routes locally with simulated backends"
 
 setup:
 	npm ci
@@ -44,3 +58,26 @@ testenv-up:
 
 testenv-down:
 	npm run testenv -- down
+
+chart-lint:
+	$(HELM) lint --strict charts/modelroute
+	MODELROUTE_HELM=$(HELM) node --import tsx hack/render-install.ts --check
+
+e2e:
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects control-plane --testPathPatterns test/install
+
+bench: build
+	npx modelroute bench proxy --json
+	npx modelroute bench controller --json
+
+docker-build:
+	docker build -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .
+
+# The admin token Secret is created by the chart (and kept across upgrades).
+deploy:
+	$(HELM) upgrade --install $(RELEASE) charts/modelroute \
+		--namespace $(NAMESPACE) --create-namespace \
+		--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG)
+
+demo:
+	npx modelroute dev --simulate

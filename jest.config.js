@@ -31,6 +31,8 @@ export default {
         '<rootDir>/test/crd-validation/**/*.test.ts',
         '<rootDir>/test/testenv/**/*.test.ts',
         '<rootDir>/test/controller/**/*.test.ts',
+        '<rootDir>/test/install/**/*.test.ts',
+        '<rootDir>/test/webhook/**/*.test.ts',
       ],
       globalSetup: '<rootDir>/test/testenv/jest-global-setup.js',
       globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.js',

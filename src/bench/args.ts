@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 
 export const BENCH_USAGE = `usage: modelroute bench proxy [options]
+       modelroute bench controller [options]   (see: modelroute bench controller --help)
 
 Measures the data plane's overhead: a simulated upstream called directly, through
 the proxy (a child process), through a minimal pass-through proxy (the floor) and
@@ -54,7 +55,8 @@ export function parseDurationMs(value: string): number | undefined {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
-function intIn(flag: string, value: string, min: number, max: number): number | string {
+/** The integer a flag holds, or the message saying why it is not one in [min, max]. */
+export function intIn(flag: string, value: string, min: number, max: number): number | string {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
     return `--${flag} must be an integer from ${min} to ${max}, not "${value}"`;
@@ -102,8 +104,8 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       kind: 'error',
       message:
         positionals.length === 0
-          ? 'bench needs a target: modelroute bench proxy'
-          : `unknown bench target "${positionals.join(' ')}": only "proxy" exists`,
+          ? 'bench needs a target: modelroute bench proxy|controller'
+          : `unknown bench target "${positionals.join(' ')}": the targets are "proxy" and "controller" (which comes first: modelroute bench controller [options])`,
     };
   if (values.peer !== undefined && values.peer !== 'portkey')
     return { kind: 'error', message: `--peer must be "portkey", not "${values.peer}"` };

@@ -10,9 +10,11 @@ usage: modelroute <command> [options]
 
 commands:
   bench proxy [--json]     measure the proxy's overhead against a direct call and a minimal proxy
+  bench controller [--json]  apply-to-programmed latency and scale against a test API server
   controller               the control plane (watches the API, programs proxies, writes status)
   dev                      local mode: the samples served with simulated backends
   proxy                    the routing proxy (sidecar or gateway)
+  router train|eval        train the learned difficulty model; measure one (APGR, CPT)
   simulate-backend         one simulated OpenAI-compatible model server
   validate -f <file|dir>   check ModelRoute/ModelBackend manifests offline
   version                  print the version
@@ -40,6 +42,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       return (await import('./dev.js')).runDev(rest, io);
     case 'proxy':
       return (await import('./proxy.js')).runProxy(rest, io);
+    case 'router':
+      return (await import('./router.js')).runRouter(rest, io);
     case 'simulate-backend':
       return (await import('./simulate-backend.js')).runSimulateBackend(rest, io);
     case 'version':

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 import { startController } from '../controller/controller.js';
+import { DEFAULT_SIDECAR_CONFIG } from '../webhook/sidecar-patch.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
@@ -24,7 +25,24 @@ pushes routing tables to proxies, probes backends and writes status.
   --lease-duration D       leader Lease duration; a standby takes over within it (default 15s)
   --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)
   --health-port N          port of /healthz, /readyz and /metrics (default 8081)
-  --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
+  --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)
+
+Sidecar injection (a mutating admission webhook served by every replica; off unless --webhook-port):
+  --webhook-port N         HTTPS port of /mutate-pods (0 or absent: webhook off; the chart uses 9443)
+  --webhook-host ADDR      address of the webhook (default 0.0.0.0)
+  --webhook-service NAME   the Service in front of the controller: the certificate's DNS names
+                           (NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local); required with --webhook-port
+  --webhook-namespace NS   namespace of that Service and of the certificate Secret
+                           (default: env POD_NAMESPACE, else --lease-namespace)
+  --webhook-secret NAME    Secret holding the CA and serving certificate, shared by the replicas
+                           (created and rotated by the controller; default modelroute-webhook-cert)
+  --webhook-config-name N  MutatingWebhookConfiguration whose caBundle is kept current
+                           (default modelroute-sidecar-injector)
+  --webhook-extra-san S    another certificate name, IP or DNS (repeatable; e.g. 127.0.0.1 for tests)
+  --proxy-image IMAGE      image of the injected proxy container; required with --webhook-port
+  --admin-token-secret N   Secret in each app namespace holding the proxies' admin token
+                           (default modelroute-admin-token)
+  --admin-token-key K      its key (default token)`;
 
 const settings = z.object({
   kubeconfig: z.string().min(1).optional(),
@@ -48,6 +66,29 @@ const settings = z.object({
     .min(0)
     .max(65535, { message: '--health-port must be 0-65535' }),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+  webhook: z
+    .object({
+      port: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(65535, { message: '--webhook-port must be 0-65535' }),
+      host: z.string().min(1),
+      serviceName: z.string().min(1).optional(),
+      namespace: z.string().min(1),
+      secretName: z.string().min(1),
+      configName: z.string().min(1),
+      extraSans: z.array(z.string().min(1)),
+      proxyImage: z.string().min(1).optional(),
+      adminTokenSecret: z.string().min(1),
+      adminTokenKey: z.string().min(1),
+    })
+    .refine((w) => w.port === 0 || w.serviceName !== undefined, {
+      message: '--webhook-service is required with --webhook-port (it names the certificate)',
+    })
+    .refine((w) => w.port === 0 || w.proxyImage !== undefined, {
+      message: '--proxy-image is required with --webhook-port (the image of the injected sidecar)',
+    }),
 });
 
 export async function runController(
@@ -70,6 +111,16 @@ export async function runController(
         'lease-duration': { type: 'string' },
         'health-port': { type: 'string' },
         'log-level': { type: 'string' },
+        'webhook-port': { type: 'string' },
+        'webhook-host': { type: 'string' },
+        'webhook-service': { type: 'string' },
+        'webhook-namespace': { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        'webhook-config-name': { type: 'string' },
+        'webhook-extra-san': { type: 'string', multiple: true },
+        'proxy-image': { type: 'string' },
+        'admin-token-secret': { type: 'string' },
+        'admin-token-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -94,17 +145,30 @@ export async function runController(
       return 2;
     }
   }
+  const leaseNamespace = values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system';
   const parsed = settings.safeParse({
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     adminToken: token ?? '',
     namespace: values.namespace,
-    leaseNamespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system',
+    leaseNamespace,
     identity: values.identity ?? env.POD_NAME ?? hostname(),
     leaseName: values['lease-name'] ?? 'modelroute-controller',
     healthHost: values['health-host'] ?? '0.0.0.0',
     leaseDurationMs: values['lease-duration'] ?? '15s',
     healthPort: values['health-port'] ?? '8081',
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
+    webhook: {
+      port: values['webhook-port'] ?? '0',
+      host: values['webhook-host'] ?? '0.0.0.0',
+      serviceName: values['webhook-service'],
+      namespace: values['webhook-namespace'] ?? env.POD_NAMESPACE ?? leaseNamespace,
+      secretName: values['webhook-secret'] ?? 'modelroute-webhook-cert',
+      configName: values['webhook-config-name'] ?? 'modelroute-sidecar-injector',
+      extraSans: values['webhook-extra-san'] ?? [],
+      proxyImage: values['proxy-image'],
+      adminTokenSecret: values['admin-token-secret'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenSecret,
+      adminTokenKey: values['admin-token-key'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenKey,
+    },
   });
   if (!parsed.success) {
     io.err(parsed.error.issues.map((i) => i.message).join('\n'));
@@ -112,6 +176,7 @@ export async function runController(
   }
   const s = parsed.data;
   const logger = createLogger({ level: s.logLevel });
+  const w = s.webhook;
   let controller;
   try {
     controller = await startController({
@@ -124,12 +189,34 @@ export async function runController(
       logger,
       health: { host: s.healthHost, port: s.healthPort },
       leaseDurationMs: s.leaseDurationMs,
+      webhook:
+        w.port === 0 || !w.serviceName || !w.proxyImage
+          ? undefined
+          : {
+              host: w.host,
+              port: w.port,
+              serviceName: w.serviceName,
+              namespace: w.namespace,
+              secretName: w.secretName,
+              configName: w.configName,
+              extraSans: w.extraSans,
+              sidecar: {
+                ...DEFAULT_SIDECAR_CONFIG,
+                image: w.proxyImage,
+                adminTokenSecret: w.adminTokenSecret,
+                adminTokenKey: w.adminTokenKey,
+              },
+            },
     });
   } catch (err) {
     io.err(`cannot start the controller: ${(err as Error).message}`);
     return 1;
   }
-  logger.info('controller started', { identity: s.identity, health: controller.healthUrl });
+  logger.info('controller started', {
+    identity: s.identity,
+    health: controller.healthUrl,
+    webhook: controller.webhookUrl ?? null,
+  });
   const signal = await shutdownSignal();
   logger.info('controller stopping', { signal });
   await controller.close();

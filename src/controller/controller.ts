@@ -33,6 +33,11 @@ import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
 import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
 import { statusChanged, statusMergePatch } from './status/status-diff.js';
 import { WorkQueue } from './work-queue.js';
+import {
+  startSidecarInjector,
+  type RunningSidecarInjector,
+  type SidecarInjectorSettings,
+} from '../webhook/sidecar-injector.js';
 
 type KindObject<K> = K extends ResourceKind<infer T> ? T : never;
 type PodObject = KindObject<typeof pods>;
@@ -67,12 +72,16 @@ export interface ControllerOptions {
   /** Serve /healthz, /readyz and /metrics here (port 0 = random). */
   health?: { host: string; port: number } | undefined;
   clusterDomain?: string;
+  /** Serve the sidecar-injection webhook (every replica, leader or not); absent = off. */
+  webhook?: SidecarInjectorSettings | undefined;
 }
 
 export interface RunningController {
   readonly isLeader: boolean;
   readonly metrics: ControllerMetrics;
   healthUrl: string | undefined;
+  /** The webhook's https URL, when it is on. */
+  webhookUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -80,9 +89,10 @@ export interface RunningController {
 export function proxyPodOf(pod: PodObject): ProxyPod | undefined {
   const meta = pod.metadata;
   if (meta.labels?.[PROXY_LABEL] !== 'true' || meta.deletionTimestamp) return undefined;
+  // Running with an address is enough: not Ready, because a proxy's own
+  // readiness waits for its first table, which only this push delivers.
   const ip = pod.status?.podIP;
-  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-  if (!ip || !ready) return undefined;
+  if (!ip || pod.status?.phase !== 'Running') return undefined;
   const port = Number(meta.annotations?.[ADMIN_PORT_ANNOTATION] ?? DEFAULT_ADMIN_PORT);
   const host = ip.includes(':') ? `[${ip}]` : ip;
   return {
@@ -433,6 +443,20 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
   });
 
+  // Listens before the caches sync, so a taken port fails the start at once;
+  // it answers 503 until they have (a pod injected earlier would miss volumes).
+  let injector: RunningSidecarInjector | undefined;
+  if (options.webhook) {
+    injector = await startSidecarInjector(options.webhook, {
+      kubeconfigPath: options.kubeconfigPath,
+      logger: logger.child({ component: 'webhook' }),
+      routes: (ns) => inNamespace(routeInformer.list(), ns),
+      backends: (ns) => inNamespace(backendInformer.list(), ns),
+      synced: () => routeInformer.synced && backendInformer.synced,
+      watchedNamespace: options.namespace,
+      now,
+    });
+  }
   for (const informer of informers) informer.start();
   await Promise.all(informers.map((i) => i.waitForSync(60_000)));
   elector.start();
@@ -473,6 +497,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
     metrics,
     healthUrl,
+    webhookUrl: injector?.url,
     async close() {
       clearTimeout(statsTimer);
       prober.stop();
@@ -480,6 +505,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await elector.stop();
       await queue.stop();
       for (const informer of informers) informer.stop();
+      await injector?.close();
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
     },
   };

@@ -213,3 +213,51 @@ export const events: ResourceKind<KubeEvent> = {
   namespaced: true,
   schema: eventSchema,
 };
+
+/**
+ * The webhook's serving-certificate Secret, read with its data: the one Secret
+ * whose values the controller reads (it wrote them). Never logged.
+ */
+const tlsSecretSchema = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Secret'),
+  metadata: kubeMeta,
+  type: z.string().optional(),
+  data: z.record(z.string(), z.string()).nullish(),
+});
+export type TlsSecret = z.infer<typeof tlsSecretSchema>;
+
+export const tlsSecrets: ResourceKind<TlsSecret> = {
+  group: '',
+  version: 'v1',
+  plural: 'secrets',
+  kind: 'Secret',
+  namespaced: true,
+  schema: tlsSecretSchema,
+  readsSecretData: true,
+};
+
+const mutatingWebhookConfigurationSchema = z.looseObject({
+  apiVersion: z.literal('admissionregistration.k8s.io/v1'),
+  kind: z.literal('MutatingWebhookConfiguration'),
+  metadata: kubeMeta,
+  webhooks: z
+    .array(
+      z.looseObject({
+        name: z.string(),
+        clientConfig: z.looseObject({ caBundle: z.string().optional() }),
+      }),
+    )
+    .nullish(),
+});
+export type MutatingWebhookConfiguration = z.infer<typeof mutatingWebhookConfigurationSchema>;
+
+/** The sidecar injector's webhook configuration, whose caBundle the controller keeps current. */
+export const mutatingWebhookConfigurations: ResourceKind<MutatingWebhookConfiguration> = {
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  plural: 'mutatingwebhookconfigurations',
+  kind: 'MutatingWebhookConfiguration',
+  namespaced: false,
+  schema: mutatingWebhookConfigurationSchema,
+};

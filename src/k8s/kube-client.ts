@@ -8,7 +8,9 @@ import { z } from 'zod';
 import {
   KubeApiError,
   type EventInput,
+  type JsonPatchOperation,
   type KubeClient,
+  type KubePatcher,
   type ListResult,
   type ObjectRef,
   type ResourceKind,
@@ -34,8 +36,9 @@ const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.i
 const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const LIST_PAGE_SIZE = 500;
 
-/** Secrets are only ever read as metadata: their data never leaves the API server. */
-const metadataOnly = (kind: AnyKind): boolean => kind.group === '' && kind.plural === 'secrets';
+/** Secrets are read as metadata only (their data never leaves the API server), unless the kind opts in. */
+const metadataOnly = (kind: AnyKind): boolean =>
+  kind.group === '' && kind.plural === 'secrets' && kind.readsSecretData !== true;
 
 const apiVersionOf = (kind: AnyKind): string =>
   kind.group === '' ? kind.version : `${kind.group}/${kind.version}`;
@@ -208,7 +211,7 @@ const listPage = z.looseObject({
 
 const nowSeconds = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
+export function createKubeClient(options: KubeClientOptions = {}): KubeClient & KubePatcher {
   const kc = new KubeConfigWithUserAgent(options.userAgent ?? 'modelroute');
   if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
   else kc.loadFromDefault();
@@ -441,6 +444,17 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       await request('PATCH', `${objectPath(kind, ref)}/status`, {
         body: patch,
         contentType: 'application/merge-patch+json',
+      });
+    },
+
+    async patch(
+      kind: AnyKind,
+      ref: ObjectRef | { name: string },
+      operations: JsonPatchOperation[],
+    ): Promise<void> {
+      await request('PATCH', objectPath(kind, ref), {
+        body: operations,
+        contentType: 'application/json-patch+json',
       });
     },
 

@@ -18,6 +18,11 @@ export interface ResourceKind<T> {
   namespaced: boolean;
   /** Validates each object read from the API server. */
   schema: z.ZodType<T>;
+  /**
+   * Secrets are read as metadata only unless a kind says otherwise: only the
+   * webhook's own serving-certificate Secret is ever read with its data.
+   */
+  readsSecretData?: true;
 }
 
 /** The metadata every object has, as far as the controller reads it. */
@@ -109,4 +114,21 @@ export interface KubeClient {
     patch: Record<string, unknown>,
   ): Promise<void>;
   createEvent(event: EventInput): Promise<void>;
+}
+
+/** One RFC 6902 JSON Patch operation. */
+export type JsonPatchOperation =
+  { op: 'add' | 'replace' | 'test'; path: string; value: unknown } | { op: 'remove'; path: string };
+
+/**
+ * JSON Patch on an object someone else owns (e.g. the Helm chart's webhook
+ * configuration): only the named fields change, and `test` operations make the
+ * patch fail with 422 rather than edit an object that moved underneath us.
+ */
+export interface KubePatcher {
+  patch(
+    kind: ResourceKind<unknown>,
+    ref: ObjectRef | { name: string },
+    operations: JsonPatchOperation[],
+  ): Promise<void>;
 }

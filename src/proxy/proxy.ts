@@ -2,7 +2,7 @@
 // and telemetry, with every dependency injectable for tests and local mode.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { scoreDifficulty as heuristicDifficulty } from '../routing/difficulty/heuristic.js';
+import { shippedDifficultyScorer } from '../routing/difficulty/learned/index.js';
 import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createProxyMetrics } from '../telemetry/proxy-metrics.js';
@@ -96,7 +96,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     credentials:
       options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
     store,
-    scoreDifficulty: options.scoreDifficulty ?? heuristicDifficulty,
+    scoreDifficulty:
+      options.scoreDifficulty ??
+      shippedDifficultyScorer((error) =>
+        logger.error('difficulty model refused; using the heuristic scorer', { error }),
+      ),
     limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
   };
 

@@ -1,0 +1,285 @@
+import {
+  ADMIN_PORT_ANNOTATION as CONTROLLER_ADMIN_PORT,
+  PROXY_LABEL as CONTROLLER_PROXY_LABEL,
+} from '../controller/controller.js';
+import type { JsonPatchOperation } from '../k8s/types.js';
+import {
+  ADMIN_PORT_ANNOTATION,
+  admittedPod,
+  credentialVolumeName,
+  DEFAULT_SIDECAR_CONFIG,
+  planSidecarInjection,
+  PROXY_LABEL,
+  type CredentialSecrets,
+  type SidecarConfig,
+} from './sidecar-patch.js';
+
+const config: SidecarConfig = { ...DEFAULT_SIDECAR_CONFIG, image: 'modelroute:test' };
+
+type Json = Record<string, unknown>;
+
+/** RFC 6902 "add" (the only op the planner emits), enough to see the patched pod. */
+function applyPatch(doc: Json, ops: JsonPatchOperation[]): Json {
+  const out = structuredClone(doc);
+  for (const op of ops) {
+    expect(op.op).toBe('add');
+    if (op.op !== 'add') continue;
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const last = parts.pop() as string;
+    let target: unknown = out;
+    for (const p of parts) {
+      target = (target as Json)[p];
+      if (target === undefined) throw new Error(`patch path ${op.path}: ${p} does not exist`);
+    }
+    if (Array.isArray(target)) {
+      if (last !== '-') throw new Error(`only "-" appends are expected, got ${op.path}`);
+      target.push(op.value);
+    } else (target as Json)[last] = op.value;
+  }
+  return out;
+}
+
+function pod(overrides: { labels?: Json | null; annotations?: Json; spec?: Json } = {}): Json {
+  const metadata: Json = { name: 'app', namespace: 'team-a' };
+  if (overrides.labels !== null)
+    metadata.labels = { 'modelroute.io/inject': 'true', ...(overrides.labels ?? {}) };
+  if (overrides.annotations) metadata.annotations = overrides.annotations;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata,
+    spec: { containers: [{ name: 'app', image: 'app:1' }], ...(overrides.spec ?? {}) },
+  };
+}
+
+const plan = (raw: Json, credentials: CredentialSecrets = new Map()) =>
+  planSidecarInjection(admittedPod.parse(raw), config, credentials);
+
+function injected(raw: Json, credentials: CredentialSecrets = new Map()) {
+  const p = plan(raw, credentials);
+  if (p.action !== 'inject') throw new Error(`expected an injection, got ${JSON.stringify(p)}`);
+  const patched = applyPatch(raw, p.operations) as {
+    metadata: { labels: Json; annotations: Json };
+    spec: { containers: Json[]; volumes: Json[] };
+  };
+  const sidecar = patched.spec.containers.find((c) => c.name === 'modelroute-proxy') as Json & {
+    args: string[];
+    volumeMounts: Json[];
+    ports: { containerPort: number }[];
+  };
+  return { patched, sidecar };
+}
+
+test('the label and annotation the controller looks for are the ones the webhook adds', () => {
+  expect(PROXY_LABEL).toBe(CONTROLLER_PROXY_LABEL);
+  expect(ADMIN_PORT_ANNOTATION).toBe(CONTROLLER_ADMIN_PORT);
+});
+
+test('a labelled pod gets the proxy container, the proxy label, the admin-port annotation and a table volume', () => {
+  const raw = pod();
+  const { patched, sidecar } = injected(raw);
+  expect(patched.metadata.labels).toEqual({
+    'modelroute.io/inject': 'true',
+    'modelroute.io/proxy': 'true',
+  });
+  expect(patched.metadata.annotations).toEqual({ 'modelroute.io/admin-port': '9901' });
+  expect(patched.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+  expect(sidecar).toMatchObject({
+    image: 'modelroute:test',
+    args: [
+      'proxy',
+      '--host=127.0.0.1',
+      '--port=8080',
+      '--admin-host=0.0.0.0',
+      '--admin-port=9901',
+      '--table-file=/var/run/modelroute/table/table.json',
+      '--credentials-dir=/var/run/modelroute/credentials',
+    ],
+    env: [
+      {
+        name: 'MODELROUTE_ADMIN_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
+      },
+    ],
+    readinessProbe: { httpGet: { path: '/healthz', port: 9901 } },
+    livenessProbe: { httpGet: { path: '/healthz', port: 9901 } },
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    securityContext: {
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: 'modelroute-table', mountPath: '/var/run/modelroute/table' }],
+  });
+  expect(patched.spec.volumes).toEqual([
+    { name: 'modelroute-table', emptyDir: { sizeLimit: '16Mi' } },
+  ]);
+  // The user's own container is untouched.
+  expect(patched.spec.containers[0]).toEqual((raw.spec as { containers: Json[] }).containers[0]);
+});
+
+test('each credentials Secret is mounted read-only at <credentials-dir>/<secret> with only the referenced keys', () => {
+  const credentials = new Map([
+    ['openai', new Set(['api-key'])],
+    ['anthropic.prod', new Set(['key', 'backup-key'])],
+  ]);
+  const { patched, sidecar } = injected(
+    pod({ spec: { volumes: [{ name: 'data', emptyDir: {} }] } }),
+    credentials,
+  );
+  expect(patched.spec.volumes.map((v) => v.name)).toEqual([
+    'data',
+    'modelroute-table',
+    credentialVolumeName('anthropic.prod'),
+    'modelroute-cred-openai',
+  ]);
+  expect(patched.spec.volumes[3]).toEqual({
+    name: 'modelroute-cred-openai',
+    secret: {
+      secretName: 'openai',
+      items: [{ key: 'api-key', path: 'api-key' }],
+      optional: true,
+      defaultMode: 0o440,
+    },
+  });
+  expect((patched.spec.volumes[2] as { secret: { items: unknown[] } }).secret.items).toEqual([
+    { key: 'backup-key', path: 'backup-key' },
+    { key: 'key', path: 'key' },
+  ]);
+  expect(sidecar.volumeMounts).toEqual([
+    { name: 'modelroute-table', mountPath: '/var/run/modelroute/table' },
+    {
+      name: credentialVolumeName('anthropic.prod'),
+      mountPath: '/var/run/modelroute/credentials/anthropic.prod',
+      readOnly: true,
+    },
+    {
+      name: 'modelroute-cred-openai',
+      mountPath: '/var/run/modelroute/credentials/openai',
+      readOnly: true,
+    },
+  ]);
+});
+
+test.each([
+  ['a dotted name', 'anthropic.prod'],
+  ['a long name', `x${'y'.repeat(100)}`],
+  ['a name whose shortened stem ends in a dash', `${'a'.repeat(29)}-.b`],
+])('the volume name for %s is a valid DNS label and stable', (_what, secret) => {
+  const name = credentialVolumeName(secret);
+  expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  expect(name.length).toBeLessThanOrEqual(63);
+  expect(credentialVolumeName(secret)).toBe(name);
+});
+
+test('labels and annotations with "/" in their keys are escaped in the patch paths', () => {
+  const p = plan(pod({ annotations: { 'example.com/x': 'y' } }));
+  if (p.action !== 'inject') throw new Error(p.action);
+  expect(p.operations.slice(0, 2)).toEqual([
+    { op: 'add', path: '/metadata/labels/modelroute.io~1proxy', value: 'true' },
+    { op: 'add', path: '/metadata/annotations/modelroute.io~1admin-port', value: '9901' },
+  ]);
+});
+
+test.each([
+  [
+    'ports and resources from annotations',
+    {
+      'modelroute.io/proxy-port': '18080',
+      'modelroute.io/proxy-admin-port': '19901',
+      'modelroute.io/proxy-cpu': '200m',
+      'modelroute.io/proxy-memory': '128Mi',
+      'modelroute.io/proxy-cpu-limit': '1',
+      'modelroute.io/proxy-memory-limit': '1Gi',
+    },
+    {
+      port: '--port=18080',
+      adminPort: '--admin-port=19901',
+      annotation: '19901',
+      resources: {
+        requests: { cpu: '200m', memory: '128Mi' },
+        limits: { cpu: '1', memory: '1Gi' },
+      },
+    },
+  ],
+  [
+    'defaults when no annotation is set',
+    {},
+    {
+      port: '--port=8080',
+      adminPort: '--admin-port=9901',
+      annotation: '9901',
+      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    },
+  ],
+])('%s', (_what, annotations, want) => {
+  const { patched, sidecar } = injected(pod({ annotations }));
+  expect(sidecar.args).toEqual(expect.arrayContaining([want.port, want.adminPort]));
+  expect(patched.metadata.annotations['modelroute.io/admin-port']).toBe(want.annotation);
+  expect(sidecar.resources).toEqual(want.resources);
+});
+
+test.each([
+  [
+    'a bad port annotation',
+    pod({ annotations: { 'modelroute.io/proxy-port': '80000' } }),
+    /modelroute\.io\/proxy-port: "80000" is not a port/,
+  ],
+  [
+    'a bad quantity annotation',
+    pod({ annotations: { 'modelroute.io/proxy-memory': 'lots' } }),
+    /modelroute\.io\/proxy-memory: "lots" is not a resource quantity/,
+  ],
+  [
+    'equal data and admin ports',
+    pod({ annotations: { 'modelroute.io/proxy-admin-port': '8080' } }),
+    /must differ/,
+  ],
+  [
+    'an app container on the proxy port',
+    pod({ spec: { containers: [{ name: 'web', ports: [{ containerPort: 8080 }] }] } }),
+    /container "web" uses port 8080.*modelroute\.io\/proxy-port/,
+  ],
+  [
+    'a volume name the sidecar needs',
+    pod({ spec: { volumes: [{ name: 'modelroute-table', emptyDir: {} }] } }),
+    /already has a volume named "modelroute-table"/,
+  ],
+])('refuses a pod with %s, saying what to change', (_what, raw, message) => {
+  const p = plan(raw);
+  expect(p.action).toBe('reject');
+  expect(p.action === 'reject' && p.message).toMatch(message);
+});
+
+test.each([
+  ['no inject label', pod({ labels: null })],
+  ['inject label not "true"', pod({ labels: { 'modelroute.io/inject': 'false' } })],
+  ['the proxy label already (a gateway)', pod({ labels: { 'modelroute.io/proxy': 'true' } })],
+])('skips a pod with %s', (_what, raw) => {
+  expect(plan(raw).action).toBe('skip');
+});
+
+test('injection is idempotent: a reinvocation on the patched pod changes nothing', () => {
+  const { patched } = injected(pod());
+  const again = plan(patched);
+  expect(again).toEqual({
+    action: 'skip',
+    reason: 'the pod already has a modelroute-proxy container',
+  });
+});
+
+test('a pod without an annotations map gets the whole map added', () => {
+  const raw = pod();
+  // The objectSelector guarantees the label; annotations may be absent.
+  const p = plan(raw);
+  if (p.action !== 'inject') throw new Error(p.action);
+  expect(p.operations[1]).toEqual({
+    op: 'add',
+    path: '/metadata/annotations',
+    value: { 'modelroute.io/admin-port': '9901' },
+  });
+});

@@ -1,0 +1,298 @@
+// The sidecar injection itself, as a pure function: a Pod as the user sent it
+// in, the JSON Patch that adds the modelroute proxy out (or why not).
+import { z } from 'zod';
+import type { JsonPatchOperation } from '../k8s/types.js';
+
+/** Pods that ask for a sidecar carry this label (the webhook's objectSelector). */
+export const INJECT_LABEL = 'modelroute.io/inject';
+/** Equal to PROXY_LABEL / ADMIN_PORT_ANNOTATION in src/controller/controller.ts (a test checks). */
+export const PROXY_LABEL = 'modelroute.io/proxy';
+export const ADMIN_PORT_ANNOTATION = 'modelroute.io/admin-port';
+export const PROXY_CONTAINER_NAME = 'modelroute-proxy';
+
+/** Per-pod overrides of the sidecar's ports and resources. */
+export const SIDECAR_ANNOTATIONS = {
+  dataPort: 'modelroute.io/proxy-port',
+  adminPort: 'modelroute.io/proxy-admin-port',
+  cpu: 'modelroute.io/proxy-cpu',
+  memory: 'modelroute.io/proxy-memory',
+  cpuLimit: 'modelroute.io/proxy-cpu-limit',
+  memoryLimit: 'modelroute.io/proxy-memory-limit',
+} as const;
+
+export const TABLE_DIR = '/var/run/modelroute/table';
+export const CREDENTIALS_DIR = '/var/run/modelroute/credentials';
+const TABLE_VOLUME = 'modelroute-table';
+const CREDENTIAL_VOLUME_PREFIX = 'modelroute-cred-';
+
+export interface SidecarConfig {
+  image: string;
+  /** Secret (in the pod's namespace) and key holding the proxies' admin token. */
+  adminTokenSecret: string;
+  adminTokenKey: string;
+  dataPort: number;
+  adminPort: number;
+  resources: {
+    requests: { cpu: string; memory: string };
+    limits: { cpu?: string | undefined; memory?: string | undefined };
+  };
+}
+
+export const DEFAULT_SIDECAR_CONFIG: Omit<SidecarConfig, 'image'> = {
+  adminTokenSecret: 'modelroute-admin-token',
+  adminTokenKey: 'token',
+  dataPort: 8080,
+  adminPort: 9901,
+  // No CPU limit by default: throttling a proxy on the request path adds latency to every call.
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+};
+
+/** The credentials Secrets (name → keys) the routes that select this pod need. */
+export type CredentialSecrets = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** The parts of a Pod the injection reads; everything else passes through untouched. */
+export const admittedPod = z.looseObject({
+  metadata: z.looseObject({
+    name: z.string().optional(),
+    generateName: z.string().optional(),
+    labels: z.record(z.string(), z.string()).nullish(),
+    annotations: z.record(z.string(), z.string()).nullish(),
+  }),
+  spec: z.looseObject({
+    containers: z.array(
+      z.looseObject({
+        name: z.string(),
+        ports: z.array(z.looseObject({ containerPort: z.int() })).nullish(),
+      }),
+    ),
+    initContainers: z.array(z.looseObject({ name: z.string() })).nullish(),
+    volumes: z.array(z.looseObject({ name: z.string() })).nullish(),
+  }),
+});
+export type AdmittedPod = z.infer<typeof admittedPod>;
+
+export type SidecarPlan =
+  | { action: 'skip'; reason: string }
+  | { action: 'reject'; message: string }
+  | { action: 'inject'; operations: JsonPatchOperation[] };
+
+/** RFC 6901: "~" and "/" in a JSON Pointer segment. */
+export const pointerSegment = (key: string): string =>
+  key.replaceAll('~', '~0').replaceAll('/', '~1');
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A short, stable volume name for a Secret (Secret names may be longer and contain dots). */
+export function credentialVolumeName(secretName: string): string {
+  const readable = `${CREDENTIAL_VOLUME_PREFIX}${secretName}`;
+  if (readable.length <= 63 && DNS_LABEL.test(readable)) return readable;
+  // FNV-1a: deterministic, so a reinvocation computes the same name.
+  let hash = 0x811c9dc5;
+  for (const ch of secretName) hash = Math.imul(hash ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  const stem = secretName
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 30)
+    .replace(/-+$/, '');
+  return `${CREDENTIAL_VOLUME_PREFIX}${stem}-${hash.toString(16).padStart(8, '0')}`;
+}
+
+interface Overrides {
+  dataPort: number;
+  adminPort: number;
+  resources: SidecarConfig['resources'];
+}
+
+/** The sidecar settings after the pod's annotations, or a message naming each bad annotation. */
+function applyOverrides(
+  config: SidecarConfig,
+  annotations: Readonly<Record<string, string>>,
+): { ok: true; value: Overrides } | { ok: false; message: string } {
+  const problems: string[] = [];
+  const port = (key: string, fallback: number): number => {
+    const raw = annotations[key];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (Number.isInteger(n) && n >= 1 && n <= 65535) return n;
+    problems.push(`annotation ${key}: "${raw}" is not a port 1-65535`);
+    return fallback;
+  };
+  const quantity = <T extends string | undefined>(key: string, fallback: T): string | T => {
+    const raw = annotations[key];
+    if (raw === undefined) return fallback;
+    if (QUANTITY.test(raw)) return raw;
+    problems.push(`annotation ${key}: "${raw}" is not a resource quantity such as 100m or 128Mi`);
+    return fallback;
+  };
+  const { requests, limits } = config.resources;
+  const value: Overrides = {
+    dataPort: port(SIDECAR_ANNOTATIONS.dataPort, config.dataPort),
+    adminPort: port(SIDECAR_ANNOTATIONS.adminPort, config.adminPort),
+    resources: {
+      requests: {
+        cpu: quantity(SIDECAR_ANNOTATIONS.cpu, requests.cpu),
+        memory: quantity(SIDECAR_ANNOTATIONS.memory, requests.memory),
+      },
+      limits: {
+        cpu: quantity(SIDECAR_ANNOTATIONS.cpuLimit, limits.cpu),
+        memory: quantity(SIDECAR_ANNOTATIONS.memoryLimit, limits.memory),
+      },
+    },
+  };
+  if (problems.length === 0 && value.dataPort === value.adminPort)
+    problems.push(
+      `the sidecar's data and admin ports must differ (both ${value.dataPort}): change ${SIDECAR_ANNOTATIONS.dataPort} or ${SIDECAR_ANNOTATIONS.adminPort}`,
+    );
+  return problems.length > 0 ? { ok: false, message: problems.join('; ') } : { ok: true, value };
+}
+
+function sidecarContainer(
+  config: SidecarConfig,
+  o: Overrides,
+  credentials: CredentialSecrets,
+): Record<string, unknown> {
+  const limits = Object.fromEntries(
+    Object.entries(o.resources.limits).filter(([, v]) => v !== undefined),
+  );
+  return {
+    name: PROXY_CONTAINER_NAME,
+    image: config.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: [
+      'proxy',
+      // The app reaches its sidecar over loopback only; nothing else in the cluster can call it.
+      '--host=127.0.0.1',
+      `--port=${o.dataPort}`,
+      // The controller pushes tables to the admin port from another pod.
+      '--admin-host=0.0.0.0',
+      `--admin-port=${o.adminPort}`,
+      `--table-file=${TABLE_DIR}/table.json`,
+      `--credentials-dir=${CREDENTIALS_DIR}`,
+    ],
+    env: [
+      {
+        name: 'MODELROUTE_ADMIN_TOKEN',
+        // Not optional: without the token the controller could never program this proxy,
+        // so the kubelet waits (CreateContainerConfigError) until the Secret exists.
+        valueFrom: { secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey } },
+      },
+    ],
+    ports: [
+      { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },
+      { name: 'mr-admin', containerPort: o.adminPort, protocol: 'TCP' },
+    ],
+    // /readyz answers 503 until the first table arrives, but the controller pushes
+    // only to Ready pods: probing /readyz here would keep a new pod unready forever.
+    readinessProbe: {
+      httpGet: { path: '/healthz', port: o.adminPort },
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: o.adminPort },
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
+      failureThreshold: 3,
+    },
+    resources: { requests: { ...o.resources.requests }, limits },
+    securityContext: {
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: TABLE_VOLUME, mountPath: TABLE_DIR },
+      ...[...credentials.keys()].sort().map((secret) => ({
+        name: credentialVolumeName(secret),
+        mountPath: `${CREDENTIALS_DIR}/${secret}`,
+        readOnly: true,
+      })),
+    ],
+  };
+}
+
+function sidecarVolumes(credentials: CredentialSecrets): Record<string, unknown>[] {
+  return [
+    // Survives a sidecar restart (not a pod restart): the proxy serves its last table at once.
+    { name: TABLE_VOLUME, emptyDir: { sizeLimit: '16Mi' } },
+    ...[...credentials.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([secret, keys]) => ({
+        name: credentialVolumeName(secret),
+        secret: {
+          secretName: secret,
+          // Only the keys a backend references, not the whole Secret.
+          items: [...keys].sort().map((key) => ({ key, path: key })),
+          // A missing API key fails that backend's calls (and shows in status), not the app's start.
+          optional: true,
+          defaultMode: 0o440,
+        },
+      })),
+  ];
+}
+
+/**
+ * Plans the injection into one Pod. Idempotent: a pod that already has the
+ * sidecar (reinvocation) or already is a proxy (e.g. a gateway) is skipped.
+ */
+export function planSidecarInjection(
+  pod: AdmittedPod,
+  config: SidecarConfig,
+  credentials: CredentialSecrets,
+): SidecarPlan {
+  const labels = pod.metadata.labels ?? {};
+  const annotations = pod.metadata.annotations ?? {};
+  if (labels[INJECT_LABEL] !== 'true')
+    return { action: 'skip', reason: `the pod is not labelled ${INJECT_LABEL}: "true"` };
+  const names = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name);
+  if (names.includes(PROXY_CONTAINER_NAME))
+    return { action: 'skip', reason: `the pod already has a ${PROXY_CONTAINER_NAME} container` };
+  if (labels[PROXY_LABEL] !== undefined)
+    return { action: 'skip', reason: `the pod already carries the ${PROXY_LABEL} label` };
+
+  const overrides = applyOverrides(config, annotations);
+  if (!overrides.ok) return { action: 'reject', message: overrides.message };
+  const o = overrides.value;
+  for (const c of pod.spec.containers) {
+    for (const p of c.ports ?? []) {
+      if (p.containerPort === o.dataPort || p.containerPort === o.adminPort)
+        return {
+          action: 'reject',
+          message: `container "${c.name}" uses port ${p.containerPort}, which the modelroute sidecar needs; set the ${SIDECAR_ANNOTATIONS.dataPort} or ${SIDECAR_ANNOTATIONS.adminPort} annotation to another port`,
+        };
+    }
+  }
+  const volumes = sidecarVolumes(credentials);
+  const taken = new Set((pod.spec.volumes ?? []).map((v) => v.name));
+  const clash = volumes.find((v) => taken.has(v.name as string));
+  if (clash)
+    return {
+      action: 'reject',
+      message: `the pod already has a volume named "${String(clash.name)}", which the modelroute sidecar needs; rename it`,
+    };
+
+  const operations: JsonPatchOperation[] = [];
+  // Into an existing map, add one key; with no map yet, add the map.
+  const setMapEntry = (field: 'labels' | 'annotations', key: string, value: string): void => {
+    operations.push(
+      pod.metadata[field]
+        ? { op: 'add', path: `/metadata/${field}/${pointerSegment(key)}`, value }
+        : { op: 'add', path: `/metadata/${field}`, value: { [key]: value } },
+    );
+  };
+  setMapEntry('labels', PROXY_LABEL, 'true');
+  setMapEntry('annotations', ADMIN_PORT_ANNOTATION, String(o.adminPort));
+  operations.push({
+    op: 'add',
+    path: '/spec/containers/-',
+    value: sidecarContainer(config, o, credentials),
+  });
+  if (pod.spec.volumes && pod.spec.volumes.length > 0) {
+    for (const v of volumes) operations.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  } else {
+    operations.push({ op: 'add', path: '/spec/volumes', value: volumes });
+  }
+  return { action: 'inject', operations };
+}

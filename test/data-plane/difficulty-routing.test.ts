@@ -1,0 +1,85 @@
+// Cost-quality routing end to end: the shipped difficulty model scores the
+// prompt in the proxy, and the response says the score, threshold and tier.
+import { shippedDifficultyModel } from '../../src/routing/difficulty/learned/index.js';
+import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+
+const backends = [
+  {
+    name: 'mini',
+    spec: { quality: 0.5, pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
+  },
+  { name: 'big', spec: { quality: 0.95, pricing: { inputPerMillion: 2.5, outputPerMillion: 10 } } },
+];
+const refs = [{ name: 'mini' }, { name: 'big' }];
+
+const EASY = 'hi';
+const HARD =
+  'Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. ' +
+  'Each clip costs $2.50 and she spent $12 on materials. How much profit did she make in April and May altogether?';
+
+let dp: DataPlane;
+beforeAll(async () => {
+  dp = await startDataPlane(backends, [
+    route('by-threshold', {
+      rules: [
+        { name: 'r', strategy: 'cost-quality', costQuality: { threshold: 0.5 }, backendRefs: refs },
+      ],
+    }),
+    route('by-share', {
+      rules: [
+        {
+          name: 'r',
+          strategy: 'cost-quality',
+          costQuality: { strongShare: 0.2 },
+          backendRefs: refs,
+        },
+      ],
+    }),
+    route('by-quality', { rules: [{ name: 'r', strategy: 'cost-quality', backendRefs: refs }] }),
+  ]);
+});
+afterAll(() => dp.close());
+
+async function ask(model: string, prompt: string) {
+  const { response } = await dp.client.chat.completions
+    .create({ model, messages: [{ role: 'user', content: prompt }] })
+    .withResponse();
+  return {
+    difficulty: response.headers.get('x-modelroute-difficulty'),
+    tier: response.headers.get('x-modelroute-tier'),
+    threshold: response.headers.get('x-modelroute-threshold'),
+    backend: response.headers.get('x-modelroute-backend'),
+  };
+}
+
+test('the proxy scores with the shipped model and routes by the threshold', async () => {
+  const model = shippedDifficultyModel();
+  expect(model.score(EASY)).toBeLessThan(0.5);
+  expect(model.score(HARD)).toBeGreaterThanOrEqual(0.5);
+
+  expect(await ask('by-threshold', EASY)).toEqual({
+    difficulty: model.score(EASY).toFixed(3),
+    tier: 'cheap',
+    threshold: '0.5',
+    backend: 'default/mini',
+  });
+  expect(await ask('by-threshold', HARD)).toEqual({
+    difficulty: model.score(HARD).toFixed(3),
+    tier: 'strong',
+    threshold: '0.5',
+    backend: 'default/big',
+  });
+});
+
+test('strongShare becomes a threshold on the calibrated score (share 0.2 → 0.8)', async () => {
+  const easy = await ask('by-share', EASY);
+  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.8', backend: 'default/mini' });
+});
+
+test('without a threshold: the cheapest backend whose quality suffices', async () => {
+  expect(await ask('by-quality', EASY)).toMatchObject({
+    tier: 'sufficient',
+    backend: 'default/mini',
+    threshold: null,
+  });
+});

@@ -1,0 +1,492 @@
+// The Helm chart as rendered: lint-clean, the same RBAC and CRDs as the
+// repository's sources of truth, the controller/webhook/gateway contract, a
+// schema that names the wrong key, and output the real API server accepts.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { REPO_ROOT, helm, kubectl, mustKubectl } from '../support/cluster.js';
+import {
+  CHART_DIR,
+  deploymentSpec,
+  findObject,
+  flag,
+  normalizeRules,
+  parseObjects,
+  referenceRBAC,
+  renderChart,
+  repositoryCRDs,
+  valuesFile,
+  type K8sObject,
+  type PolicyRule,
+} from './chart.js';
+
+/** helm and kubectl are quick; this only stops a case that hangs. */
+const CASE_TIMEOUT_MS = 60_000;
+
+/** kubectl's stderr without its warnings (e.g. about objects other suites created). */
+function notWarnings(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Warning:'));
+}
+
+const defaults = renderChart();
+
+describe('helm lint', () => {
+  test(
+    'passes --strict with the default values and with every optional part on',
+    () => {
+      for (const values of [
+        {},
+        {
+          gateway: { enabled: true, credentialsSecrets: ['openai'] },
+          serviceMonitor: { enabled: true },
+          adminToken: { existingSecret: 'token' },
+        },
+      ]) {
+        const r = helm(['lint', '--strict', CHART_DIR, '-f', valuesFile(values)]);
+        expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({
+          code: 0,
+          out: expect.stringContaining('0 chart(s) failed') as string,
+        });
+      }
+    },
+    CASE_TIMEOUT_MS,
+  );
+});
+
+describe('RBAC', () => {
+  const reference = referenceRBAC();
+
+  test.each([...reference.keys()])(
+    '%s has exactly the rules of manifests/rbac/controller.yaml',
+    (key) => {
+      const [kind, name] = key.split('/') as [string, string];
+      const role = findObject(defaults, kind, name);
+      if (kind === 'Role') expect(role.metadata.namespace).toBe('modelroute-system');
+      expect(normalizeRules(role.rules as PolicyRule[])).toEqual(
+        normalizeRules(reference.get(key)!),
+      );
+    },
+  );
+
+  test('the bindings give both roles to the ServiceAccount the controller runs as', () => {
+    const sa = findObject(defaults, 'ServiceAccount', 'modelroute-controller');
+    const controller = deploymentSpec(findObject(defaults, 'Deployment', 'modelroute-controller'));
+    expect(controller.template.spec.serviceAccountName).toBe(sa.metadata.name);
+    for (const [kind, roleKind, name] of [
+      ['ClusterRoleBinding', 'ClusterRole', 'modelroute-controller'],
+      ['RoleBinding', 'Role', 'modelroute-controller-leader-election'],
+      ['RoleBinding', 'Role', 'modelroute-controller-webhook-cert'],
+    ] as const) {
+      const binding = findObject(defaults, kind, name);
+      expect(binding.roleRef).toEqual({
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: roleKind,
+        name,
+      });
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
+      ]);
+    }
+  });
+});
+
+describe('CRDs', () => {
+  test('are the repository crds/ unchanged, annotated to survive helm uninstall', () => {
+    for (const source of repositoryCRDs()) {
+      const rendered = findObject(defaults, 'CustomResourceDefinition', source.metadata.name);
+      expect(isDeepStrictEqual(rendered.spec, source.spec)).toBe(true);
+      expect(rendered.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      expect(rendered.metadata.labels).toMatchObject({
+        ...source.metadata.labels,
+        'app.kubernetes.io/managed-by': 'Helm',
+      });
+    }
+  });
+
+  test('crds.install=false leaves them out; crds.keep=false lets uninstall delete them', () => {
+    const without = renderChart({ crds: { install: false } });
+    expect(without.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+    const notKept = renderChart({ crds: { keep: false } }).filter(
+      (o) => o.kind === 'CustomResourceDefinition',
+    );
+    expect(notKept).toHaveLength(2);
+    for (const crd of notKept) expect(crd.metadata.annotations).toBeUndefined();
+  });
+});
+
+describe('controller Deployment', () => {
+  const deployment = deploymentSpec(findObject(defaults, 'Deployment', 'modelroute-controller'));
+  const pod = deployment.template.spec;
+  const container = pod.containers[0]!;
+
+  test('runs 2 leader-elected replicas with the Lease in the release namespace and the pod name as identity', () => {
+    expect(deployment.replicas).toBe(2);
+    expect(container.args[0]).toBe('controller');
+    expect(flag(container.args, 'lease-namespace')).toBe('modelroute-system');
+    expect(flag(container.args, 'lease-name')).toBe('modelroute-controller');
+    expect(flag(container.args, 'lease-duration')).toBe('15s');
+    expect(flag(container.args, 'identity')).toBe('$(POD_NAME)');
+    expect(flag(container.args, 'namespace')).toBeUndefined();
+    expect(container.env).toContainEqual({
+      name: 'POD_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    expect(container.env).toContainEqual({
+      name: 'MODELROUTE_ADMIN_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
+    });
+  });
+
+  test('probes /healthz and /readyz on the health port, which also serves /metrics', () => {
+    const port = Number(flag(container.args, 'health-port'));
+    expect(flag(container.args, 'health-host')).toBe('0.0.0.0');
+    expect(container.ports).toContainEqual({
+      name: 'metrics',
+      containerPort: port,
+      protocol: 'TCP',
+    });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    const service = findObject(defaults, 'Service', 'modelroute-metrics');
+    expect(service.spec).toMatchObject({
+      ports: [{ name: 'metrics', port, targetPort: 'metrics' }],
+      selector: deployment.template.metadata.labels,
+    });
+  });
+
+  test('is locked down: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, resources set', () => {
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.resources).toMatchObject({
+      requests: { cpu: expect.any(String) as string, memory: expect.any(String) as string },
+      limits: { memory: expect.any(String) as string },
+    });
+  });
+
+  test('values reach the flags: watch namespace, log level, lease settings, replicas', () => {
+    const custom = deploymentSpec(
+      findObject(
+        renderChart({
+          controller: {
+            replicas: 3,
+            logLevel: 'debug',
+            watchNamespace: 'apps',
+            leaderElection: { leaseName: 'mr-lease', leaseDuration: '30s' },
+          },
+        }),
+        'Deployment',
+        'modelroute-controller',
+      ),
+    );
+    const args = custom.template.spec.containers[0]!.args;
+    expect(custom.replicas).toBe(3);
+    expect([
+      flag(args, 'namespace'),
+      flag(args, 'log-level'),
+      flag(args, 'lease-name'),
+      flag(args, 'lease-duration'),
+    ]).toEqual(['apps', 'debug', 'mr-lease', '30s']);
+  });
+});
+
+describe('sidecar-injection webhook', () => {
+  const container = deploymentSpec(findObject(defaults, 'Deployment', 'modelroute-controller'))
+    .template.spec.containers[0]!;
+
+  test('a Service on 443 reaches the controller pods on the named webhook port 9443', () => {
+    expect(container.ports).toContainEqual({
+      name: 'webhook',
+      containerPort: 9443,
+      protocol: 'TCP',
+    });
+    const service = findObject(defaults, 'Service', 'modelroute-webhook');
+    expect(service.spec).toMatchObject({
+      ports: [{ name: 'webhook', port: 443, targetPort: 'webhook' }],
+    });
+    const controllerLabels = deploymentSpec(
+      findObject(defaults, 'Deployment', 'modelroute-controller'),
+    ).template.metadata.labels;
+    expect(controllerLabels).toMatchObject((service.spec as { selector: object }).selector);
+  });
+
+  test('the MutatingWebhookConfiguration follows the contract: opt-in pods, CREATE, no side effects, Fail, 5 s, no caBundle', () => {
+    const config = findObject(
+      defaults,
+      'MutatingWebhookConfiguration',
+      'modelroute-sidecar-injector',
+    );
+    expect(config.webhooks).toEqual([
+      {
+        name: 'inject.modelroute.io',
+        admissionReviewVersions: ['v1'],
+        clientConfig: {
+          service: {
+            name: 'modelroute-webhook',
+            namespace: 'modelroute-system',
+            path: '/mutate-pods',
+            port: 443,
+          },
+        },
+        objectSelector: { matchLabels: { 'modelroute.io/inject': 'true' } },
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        timeoutSeconds: 5,
+      },
+    ]);
+  });
+
+  test('the controller is told the webhook port, Service, cert Secret, configuration and sidecar image', () => {
+    expect({
+      port: flag(container.args, 'webhook-port'),
+      service: flag(container.args, 'webhook-service'),
+      secret: flag(container.args, 'webhook-secret'),
+      config: flag(container.args, 'webhook-config-name'),
+      image: flag(container.args, 'proxy-image'),
+    }).toEqual({
+      port: '9443',
+      service: 'modelroute-webhook',
+      secret: 'modelroute-webhook-cert',
+      config: 'modelroute-sidecar-injector',
+      image: container.image,
+    });
+  });
+
+  test('webhook.enabled=false drops the Service, the configuration and the flags; other values reach them', () => {
+    const off = renderChart({ webhook: { enabled: false } });
+    expect(off.filter((o) => o.kind === 'MutatingWebhookConfiguration')).toEqual([]);
+    expect(off.filter((o) => o.metadata.name === 'modelroute-webhook')).toEqual([]);
+    const args = deploymentSpec(findObject(off, 'Deployment', 'modelroute-controller')).template
+      .spec.containers[0]!.args;
+    expect(args.filter((a) => a.startsWith('--webhook') || a.startsWith('--proxy-image'))).toEqual(
+      [],
+    );
+
+    const custom = renderChart({
+      webhook: {
+        failurePolicy: 'Ignore',
+        configName: 'injector-b',
+        proxyImage: 'registry.example/proxy:1',
+        namespaceSelector: { matchLabels: { team: 'ml' } },
+      },
+    });
+    const config = findObject(custom, 'MutatingWebhookConfiguration', 'injector-b');
+    expect((config.webhooks as object[])[0]).toMatchObject({
+      failurePolicy: 'Ignore',
+      namespaceSelector: { matchLabels: { team: 'ml' } },
+    });
+    const customArgs = deploymentSpec(findObject(custom, 'Deployment', 'modelroute-controller'))
+      .template.spec.containers[0]!.args;
+    expect(flag(customArgs, 'webhook-config-name')).toBe('injector-b');
+    expect(flag(customArgs, 'proxy-image')).toBe('registry.example/proxy:1');
+  });
+});
+
+describe('admin token', () => {
+  test('by default the chart creates a Secret with a random token of 48 characters', () => {
+    const secret = findObject(defaults, 'Secret', 'modelroute-admin-token');
+    const token = Buffer.from((secret.data as { token: string }).token, 'base64').toString();
+    expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
+  });
+
+  test('with adminToken.existingSecret the chart creates none and every pod reads that Secret', () => {
+    const objects = renderChart({
+      adminToken: { existingSecret: 'my-token', key: 'value' },
+      gateway: { enabled: true },
+    });
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    for (const name of ['modelroute-controller', 'modelroute-gateway']) {
+      const env = deploymentSpec(findObject(objects, 'Deployment', name)).template.spec
+        .containers[0]!.env;
+      expect(env).toContainEqual({
+        name: 'MODELROUTE_ADMIN_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'my-token', key: 'value' } },
+      });
+    }
+  });
+});
+
+describe('gateway', () => {
+  test('is off by default', () => {
+    expect(defaults.filter((o) => o.metadata.name === 'modelroute-gateway')).toEqual([]);
+  });
+
+  test('when enabled, its pods are proxies the controller pushes to, behind a Service on the data port', () => {
+    const objects = renderChart({
+      gateway: { enabled: true, replicas: 3, credentialsSecrets: ['openai-key'] },
+    });
+    const gateway = deploymentSpec(findObject(objects, 'Deployment', 'modelroute-gateway'));
+    const container = gateway.template.spec.containers[0]!;
+    expect(gateway.replicas).toBe(3);
+    expect(container.args[0]).toBe('proxy');
+    expect(gateway.template.metadata.labels['modelroute.io/proxy']).toBe('true');
+    expect(gateway.template.metadata.annotations?.['modelroute.io/admin-port']).toBe(
+      flag(container.args, 'admin-port'),
+    );
+    expect(flag(container.args, 'host')).toBe('0.0.0.0');
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+    // Keys come from the mounted Secret as <secret>/<key> files.
+    expect(flag(container.args, 'credentials-dir')).toBe('/etc/modelroute/credentials');
+    expect(container.volumeMounts).toContainEqual({
+      name: 'credentials-openai-key',
+      mountPath: '/etc/modelroute/credentials/openai-key',
+      readOnly: true,
+    });
+    const service = findObject(objects, 'Service', 'modelroute-gateway');
+    expect(service.spec).toMatchObject({
+      ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+    });
+    expect(gateway.template.metadata.labels).toMatchObject(
+      (service.spec as { selector: object }).selector,
+    );
+    // The controller's pods must not look like proxies.
+    const controller = deploymentSpec(findObject(objects, 'Deployment', 'modelroute-controller'));
+    expect(controller.template.metadata.labels['modelroute.io/proxy']).toBeUndefined();
+  });
+});
+
+describe('ServiceMonitor', () => {
+  test('is off by default; when enabled it scrapes the metrics Service', () => {
+    expect(defaults.filter((o) => o.kind === 'ServiceMonitor')).toEqual([]);
+    const objects = renderChart({
+      serviceMonitor: { enabled: true, labels: { release: 'prom' } },
+    });
+    const monitor = findObject(objects, 'ServiceMonitor', 'modelroute-controller');
+    const service = findObject(objects, 'Service', 'modelroute-metrics');
+    const spec = monitor.spec as {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: { port: string; path: string }[];
+    };
+    expect(service.metadata.labels).toMatchObject(spec.selector.matchLabels);
+    expect(spec.endpoints).toEqual([
+      expect.objectContaining({ port: 'metrics', path: '/metrics' }),
+    ]);
+    expect(monitor.metadata.labels).toMatchObject({ release: 'prom' });
+    // Only the metrics Service matches, not the webhook's.
+    const webhook = findObject(objects, 'Service', 'modelroute-webhook');
+    expect(webhook.metadata.labels).not.toMatchObject(spec.selector.matchLabels);
+  });
+});
+
+describe('values schema', () => {
+  const cases: [string, object, RegExp][] = [
+    ['an unknown top-level key', { replicas: 2 }, /additional propert.*'replicas'/],
+    ['an unknown nested key', { controller: { replica: 3 } }, /\/controller.*'replica'/],
+    ['a misspelt deep key', { gateway: { service: { tipe: 'x' } } }, /\/gateway\/service.*'tipe'/],
+    ['a wrong type', { controller: { replicas: 'two' } }, /\/controller\/replicas.*want integer/],
+    ['a bad enum', { webhook: { failurePolicy: 'Sometimes' } }, /\/webhook\/failurePolicy.*'Fail'/],
+    ['a bad log level', { gateway: { logLevel: 'verbose' } }, /\/gateway\/logLevel/],
+    [
+      'a bad duration',
+      { controller: { leaderElection: { leaseDuration: '15' } } },
+      /\/controller\/leaderElection\/leaseDuration/,
+    ],
+  ];
+  test.each(cases)(
+    'rejects %s with a message naming it',
+    (_what, values, message) => {
+      const r = helm(['template', 'modelroute', CHART_DIR, '-f', valuesFile(values)]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/don't meet the specifications of the schema/);
+      expect(r.stderr).toMatch(message);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  test('documents every value with a description', () => {
+    const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+    };
+    const undocumented: string[] = [];
+    const open: string[] = [];
+    const walk = (node: Record<string, unknown>, path: string): void => {
+      if (path && typeof node.description !== 'string') undocumented.push(path);
+      const props = node.properties as Record<string, Record<string, unknown>> | undefined;
+      if (props) {
+        if (node.additionalProperties !== false) open.push(path || '(root)');
+        for (const [key, child] of Object.entries(props)) walk(child, `${path}.${key}`);
+      }
+      const items = node.items as Record<string, unknown> | undefined;
+      if (items?.properties) walk({ ...items, description: 'item' }, `${path}[]`);
+    };
+    walk(schema, '');
+    expect(undocumented).toEqual([]);
+    expect(open).toEqual([]);
+  });
+});
+
+describe('on the real API server', () => {
+  test(
+    'the rendered chart, defaults and every optional part on, passes kubectl apply --dry-run=server',
+    () => {
+      for (const values of [{}, { gateway: { enabled: true }, crds: { install: false } }]) {
+        const objects = renderChart(values, { namespace: 'default' });
+        const yamlText = objects.map((o) => JSON.stringify(o)).join('\n---\n');
+        const r = kubectl(['apply', '--dry-run=server', '-n', 'default', '-f', '-'], yamlText);
+        expect({ code: r.code, errors: notWarnings(r.stderr) }).toEqual({ code: 0, errors: [] });
+        expect(r.stdout).toMatch(/deployment.apps\/modelroute-controller (created|configured)/);
+      }
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  test(
+    'manifests/install.yaml passes kubectl apply --server-side --dry-run=server and names an existing-Secret token',
+    () => {
+      // Server-side dry run does not create the namespace the file declares.
+      if (kubectl(['get', 'namespace', 'modelroute-system']).code !== 0)
+        mustKubectl(['create', 'namespace', 'modelroute-system']);
+      const file = join(REPO_ROOT, 'manifests', 'install.yaml');
+      // Other suites (and helm releases) on this shared server own the CRDs' fields.
+      const r = kubectl([
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '--dry-run=server',
+        '-f',
+        file,
+      ]);
+      expect({ code: r.code, errors: notWarnings(r.stderr) }).toEqual({ code: 0, errors: [] });
+      const objects = parseObjects(readFileSync(file, 'utf8'));
+      expect(objects.filter((o: K8sObject) => o.kind === 'Secret')).toEqual([]);
+      expect(findObject(objects, 'Namespace', 'modelroute-system')).toBeDefined();
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  test(
+    'manifests/install.yaml and the chart copy of the CRDs are up to date (hack/render-install.ts --check)',
+    () => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'hack', 'render-install.ts'), '--check'],
+        {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, MODELROUTE_HELM: process.env.MODELROUTE_TEST_HELM },
+        },
+      );
+      expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    },
+    CASE_TIMEOUT_MS,
+  );
+});

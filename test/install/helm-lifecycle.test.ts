@@ -1,0 +1,416 @@
+// helm install → upgrade → uninstall of charts/modelroute on the real API
+// server, and the controller run with the chart's args and RBAC. There is no
+// kubelet: pods never start, so the objects are checked, not the rollout.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  REPO_ROOT,
+  createNamespace,
+  helm,
+  installCRDs,
+  kubectl,
+  kubectlAt,
+  mustKubectl,
+  testenv,
+} from '../support/cluster.js';
+import { eventually } from '../support/eventually.js';
+import { freePort } from '../testenv/controlplane.js';
+import {
+  CHART_DIR,
+  deploymentSpec,
+  flag,
+  normalizeRules,
+  referenceRBAC,
+  valuesFile,
+  type K8sObject,
+  type PolicyRule,
+} from './chart.js';
+
+/** Each case's bounded waits decide; this only stops a case that hangs. */
+const CASE_TIMEOUT_MS = 120_000;
+const CRD_NAMES = ['modelroutes.modelroute.io', 'modelbackends.modelroute.io'];
+
+let namespace: string;
+let release: string;
+let baseValues: string;
+const running: ChildProcess[] = [];
+
+function get<T = K8sObject>(args: string[]): T {
+  return JSON.parse(mustKubectl(['get', ...args, '-o', 'json'])) as T;
+}
+
+function mustHelm(args: string[]): string {
+  const r = helm(args);
+  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+function podManifest(name: string, labels: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels },
+    spec: { containers: [{ name: 'app', image: 'example.invalid/app:1' }] },
+  });
+}
+
+function adminToken(): string {
+  const secret = get<{ data: { token: string } }>([
+    'secret',
+    `${release}-admin-token`,
+    '-n',
+    namespace,
+  ]);
+  return Buffer.from(secret.data.token, 'base64').toString();
+}
+
+/** A kubeconfig for the chart's ServiceAccount: the rights the chart grants, nothing more. */
+function serviceAccountKubeconfig(): string {
+  const token = mustKubectl([
+    'create',
+    'token',
+    `${release}-controller`,
+    '-n',
+    namespace,
+    '--duration',
+    '1h',
+  ]).trim();
+  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-chart-sa-')), 'kubeconfig');
+  copyFileSync(testenv.kubeconfig, file);
+  kubectlAt(file, ['config', 'set-credentials', 'chart-sa', `--token=${token}`]);
+  const set = kubectlAt(file, ['config', 'set-context', '--current', '--user=chart-sa']);
+  if (set.code !== 0) throw new Error(`cannot write the ServiceAccount kubeconfig: ${set.stderr}`);
+  return file;
+}
+
+interface ControllerRun {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  healthUrl: string;
+}
+
+/**
+ * Runs `modelroute controller` with the installed Deployment's args, as its
+ * ServiceAccount, on loopback (the health flags are overridden: the last one wins).
+ */
+async function runControllerAsDeployed(
+  keep: (arg: string) => boolean,
+  identity: string,
+): Promise<ControllerRun> {
+  const deployment = get(['deployment', `${release}-controller`, '-n', namespace]);
+  const container = deploymentSpec(deployment).template.spec.containers[0]!;
+  const port = await freePort();
+  const args = container.args
+    .filter(keep)
+    .map((a) => a.replace('$(POD_NAME)', identity))
+    .concat('--health-host=127.0.0.1', `--health-port=${port}`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        KUBECONFIG: serviceAccountKubeconfig(),
+        MODELROUTE_ADMIN_TOKEN: adminToken(),
+        POD_NAMESPACE: namespace,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  running.push(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, stderr: () => stderr, exited, healthUrl: `http://127.0.0.1:${port}` };
+}
+
+async function stop(run: ControllerRun): Promise<void> {
+  if (run.child.exitCode === null) run.child.kill('SIGTERM');
+  await run.exited;
+}
+
+beforeAll(() => {
+  namespace = createNamespace('install');
+  release = namespace;
+  // Other suites share this API server and apply crds/ with kubectl; Helm
+  // adopts existing objects only when they carry its ownership metadata (the
+  // chart README's path for CRDs installed by hand).
+  installCRDs();
+  mustKubectl([
+    'annotate',
+    'crd',
+    ...CRD_NAMES,
+    `meta.helm.sh/release-name=${release}`,
+    `meta.helm.sh/release-namespace=${namespace}`,
+    '--overwrite',
+  ]);
+  mustKubectl(['label', 'crd', ...CRD_NAMES, 'app.kubernetes.io/managed-by=Helm', '--overwrite']);
+  // The webhook configuration is cluster-scoped: give it this suite's name and
+  // keep it to this suite's namespace, so no other suite's pods meet it.
+  baseValues = valuesFile({
+    webhook: {
+      configName: `modelroute-sidecar-injector-${namespace}`,
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    },
+  });
+}, CASE_TIMEOUT_MS);
+
+afterAll(() => {
+  for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
+  // Leave nothing cluster-scoped behind if a case failed before uninstall.
+  helm(['uninstall', release, '-n', namespace, '--wait=false']);
+}, CASE_TIMEOUT_MS);
+
+test(
+  'helm install creates the controller, its RBAC, Services, webhook configuration, token Secret and CRDs',
+  () => {
+    mustHelm(['install', release, CHART_DIR, '-n', namespace, '-f', baseValues, '--wait=false']);
+
+    const deployment = deploymentSpec(
+      get(['deployment', `${release}-controller`, '-n', namespace]),
+    );
+    const container = deployment.template.spec.containers[0]!;
+    expect(deployment.replicas).toBe(2);
+    expect(deployment.template.spec.serviceAccountName).toBe(`${release}-controller`);
+    expect(flag(container.args, 'lease-namespace')).toBe(namespace);
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'metrics' });
+
+    get(['serviceaccount', `${release}-controller`, '-n', namespace]);
+    const reference = referenceRBAC({
+      'modelroute-sidecar-injector': `modelroute-sidecar-injector-${namespace}`,
+      'modelroute-webhook-cert': `${release}-webhook-cert`,
+    });
+    for (const [key, rules] of reference) {
+      const [kind, name] = key.split('/') as [string, string];
+      const live = get(
+        kind === 'Role'
+          ? ['role', name.replace('modelroute', release), '-n', namespace]
+          : ['clusterrole', name.replace('modelroute', release)],
+      );
+      expect(normalizeRules(live.rules as PolicyRule[])).toEqual(normalizeRules(rules));
+    }
+    const subject = { kind: 'ServiceAccount', name: `${release}-controller`, namespace };
+    expect(get(['clusterrolebinding', `${release}-controller`]).subjects).toEqual([subject]);
+    expect(
+      get(['rolebinding', `${release}-controller-leader-election`, '-n', namespace]).subjects,
+    ).toEqual([subject]);
+
+    const selectorOf = (name: string) =>
+      (get(['service', name, '-n', namespace]).spec as { selector: Record<string, string> })
+        .selector;
+    for (const name of [`${release}-metrics`, `${release}-webhook`])
+      expect(deployment.template.metadata.labels).toMatchObject(selectorOf(name));
+    expect(get(['service', `${release}-webhook`, '-n', namespace]).spec).toMatchObject({
+      ports: [{ port: 443, targetPort: 'webhook' }],
+    });
+
+    const webhook = get([
+      'mutatingwebhookconfiguration',
+      `modelroute-sidecar-injector-${namespace}`,
+    ]).webhooks as Record<string, unknown>[];
+    expect(webhook).toHaveLength(1);
+    expect(webhook[0]).toMatchObject({
+      name: 'inject.modelroute.io',
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+      sideEffects: 'None',
+      clientConfig: {
+        service: { name: `${release}-webhook`, namespace, path: '/mutate-pods', port: 443 },
+      },
+    });
+    expect((webhook[0]!.clientConfig as Record<string, unknown>).caBundle).toBeUndefined();
+
+    expect(adminToken()).toMatch(/^[A-Za-z0-9]{48}$/);
+
+    for (const name of CRD_NAMES) {
+      const crd = get(['crd', name]);
+      expect(crd.metadata.annotations).toMatchObject({
+        'helm.sh/resource-policy': 'keep',
+        'meta.helm.sh/release-name': release,
+      });
+    }
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'with failurePolicy Fail and no controller answering, a pod that asks for a sidecar is refused; others are not affected',
+  () => {
+    const refused = kubectl(
+      ['create', '-f', '-'],
+      podManifest('wants-sidecar', { 'modelroute.io/inject': 'true' }),
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('failed calling webhook "inject.modelroute.io"');
+    mustKubectl(['create', '-f', '-'], podManifest('plain', { app: 'plain' }));
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  "the controller runs with the chart's args as the chart's ServiceAccount: it takes the Lease and turns ready",
+  async () => {
+    // The webhook flags are checked on their own below.
+    const run = await runControllerAsDeployed(
+      (a) => !a.startsWith('--webhook-') && !a.startsWith('--proxy-image'),
+      'chart-controller-0',
+    );
+    try {
+      await eventually(async () => {
+        if (run.child.exitCode !== null) return;
+        const lease = get<{ spec: { holderIdentity?: string } }>([
+          'lease',
+          'modelroute-controller',
+          '-n',
+          namespace,
+        ]);
+        expect(lease.spec.holderIdentity).toBe('chart-controller-0');
+        const ready = await fetch(`${run.healthUrl}/readyz`);
+        expect(ready.status).toBe(200);
+      }, 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\ncontroller stderr:\n${run.stderr()}`);
+      });
+      expect({ exitCode: run.child.exitCode, stderr: run.stderr() }).toEqual({
+        exitCode: null,
+        stderr: expect.any(String) as string,
+      });
+      const metrics = await (await fetch(`${run.healthUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^modelroute_controller_leader 1$/m);
+    } finally {
+      await stop(run);
+    }
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'the controller accepts the webhook flags the chart passes (--webhook-port, --webhook-service, --webhook-secret, --webhook-config-name, --proxy-image)',
+  async () => {
+    const run = await runControllerAsDeployed(() => true, 'chart-controller-1');
+    try {
+      // Done waiting when it serves /healthz, or when it has exited (then fail with its output).
+      await eventually(async () => {
+        if (run.child.exitCode !== null) return;
+        expect((await fetch(`${run.healthUrl}/healthz`)).status).toBe(200);
+      }, 60_000);
+      expect({ exitCode: run.child.exitCode, stderr: run.stderr() }).toEqual({
+        exitCode: null,
+        stderr: expect.not.stringMatching(/Unknown option/) as string,
+      });
+    } finally {
+      await stop(run);
+    }
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'helm upgrade applies changed values, keeps the admin token and the CA the controller wrote into the webhook',
+  () => {
+    const token = adminToken();
+    const configName = `modelroute-sidecar-injector-${namespace}`;
+    // What the controller does once it has issued its serving certificate.
+    const ca = mustKubectl([
+      'config',
+      'view',
+      '--raw',
+      '--minify',
+      '-o',
+      'jsonpath={.clusters[0].cluster.certificate-authority-data}',
+    ]);
+    mustKubectl([
+      'patch',
+      'mutatingwebhookconfiguration',
+      configName,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: ca }]),
+    ]);
+
+    mustHelm([
+      'upgrade',
+      release,
+      CHART_DIR,
+      '-n',
+      namespace,
+      '-f',
+      baseValues,
+      '--set',
+      'controller.replicas=3',
+      '--set',
+      'gateway.enabled=true',
+      '--set',
+      'gateway.replicas=1',
+      '--set',
+      'webhook.failurePolicy=Ignore',
+      '--wait=false',
+    ]);
+
+    expect(
+      deploymentSpec(get(['deployment', `${release}-controller`, '-n', namespace])).replicas,
+    ).toBe(3);
+    const gateway = deploymentSpec(get(['deployment', `${release}-gateway`, '-n', namespace]));
+    expect(gateway.replicas).toBe(1);
+    expect(gateway.template.metadata.labels['modelroute.io/proxy']).toBe('true');
+    expect(gateway.template.metadata.annotations?.['modelroute.io/admin-port']).toBe('9901');
+    expect(get(['service', `${release}-gateway`, '-n', namespace]).spec).toMatchObject({
+      ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+    });
+    // A single gateway replica gets no PodDisruptionBudget (it could never be drained).
+    expect(kubectl(['get', 'pdb', `${release}-gateway`, '-n', namespace]).code).not.toBe(0);
+
+    const webhook = (
+      get(['mutatingwebhookconfiguration', configName]).webhooks as {
+        failurePolicy: string;
+        clientConfig: { caBundle?: string };
+      }[]
+    )[0]!;
+    expect(webhook.failurePolicy).toBe('Ignore');
+    expect(webhook.clientConfig.caBundle).toBe(ca);
+    expect(adminToken()).toBe(token);
+
+    // Ignore: the same pod that was refused is now created (without a sidecar).
+    mustKubectl(
+      ['create', '-f', '-'],
+      podManifest('wants-sidecar', { 'modelroute.io/inject': 'true' }),
+    );
+
+    mustHelm(['upgrade', release, CHART_DIR, '-n', namespace, '-f', baseValues, '--wait=false']);
+    expect(kubectl(['get', 'deployment', `${release}-gateway`, '-n', namespace]).code).not.toBe(0);
+    expect(kubectl(['get', 'service', `${release}-gateway`, '-n', namespace]).code).not.toBe(0);
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'helm uninstall removes every object it created except the CRDs',
+  () => {
+    mustHelm(['uninstall', release, '-n', namespace, '--wait=false']);
+    const gone: [string, ...string[]][] = [
+      ['deployment', `${release}-controller`, '-n', namespace],
+      ['service', `${release}-metrics`, '-n', namespace],
+      ['service', `${release}-webhook`, '-n', namespace],
+      ['serviceaccount', `${release}-controller`, '-n', namespace],
+      ['secret', `${release}-admin-token`, '-n', namespace],
+      ['role', `${release}-controller-leader-election`, '-n', namespace],
+      ['rolebinding', `${release}-controller-leader-election`, '-n', namespace],
+      ['pdb', `${release}-controller`, '-n', namespace],
+      ['clusterrole', `${release}-controller`],
+      ['clusterrolebinding', `${release}-controller`],
+      ['mutatingwebhookconfiguration', `modelroute-sidecar-injector-${namespace}`],
+    ];
+    const remaining = gone.filter((args) => kubectl(['get', ...args]).code === 0);
+    expect(remaining).toEqual([]);
+    for (const name of CRD_NAMES) expect(kubectl(['get', 'crd', name]).code).toBe(0);
+  },
+  CASE_TIMEOUT_MS,
+);
