@@ -19,8 +19,9 @@ help:
 	@echo "generate            regenerate CRDs from the zod schemas"
 	@echo "testenv-up/-down    start/stop a real API server; writes .testenv/kubeconfig"
 	@echo "chart-lint          helm lint --strict the chart; check manifests/install.yaml is up to date"
-	@echo "e2e                 install tests: helm install/upgrade/uninstall on a real kube-apiserver"
-	@echo "bench               proxy and controller benchmarks (JSON; figures, not pass/fail)"
+	@echo "e2e                 install tests on a real kube-apiserver: helm install/upgrade/uninstall, and"
+	@echo "                    end to end (samples, sidecar, gateway, openai traffic, a backend failing)"
+	@echo "bench               proxy, controller and difficulty-router benchmarks (JSON; figures, not pass/fail)"
 	@echo "docker-build        build the image $(IMAGE_REPOSITORY):$(IMAGE_TAG)"
 	@echo "deploy              helm upgrade --install into the current kube context (RELEASE, NAMESPACE, IMAGE_*)"
 	@echo "demo                serve the sample routes locally with simulated backends"
@@ -67,8 +68,9 @@ e2e:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects control-plane --testPathPatterns test/install
 
 bench: build
-	npx modelroute bench proxy --json
-	npx modelroute bench controller --json
+	node dist/cli/main.js bench proxy --json
+	npm run bench:controller
+	npm run bench:router
 
 docker-build:
 	docker build -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .

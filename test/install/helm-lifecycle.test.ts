@@ -2,8 +2,6 @@
 // server, and the controller run with the chart's args and RBAC. There is no
 // kubelet: pods never start, so the objects are checked, not the rollout.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   REPO_ROOT,
@@ -11,9 +9,7 @@ import {
   helm,
   installCRDs,
   kubectl,
-  kubectlAt,
   mustKubectl,
-  testenv,
 } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../testenv/controlplane.js';
@@ -27,6 +23,7 @@ import {
   type K8sObject,
   type PolicyRule,
 } from './chart.js';
+import { mustHelm, releaseAdminToken, releaseServiceAccountKubeconfig } from './release.js';
 
 /** Each case's bounded waits decide; this only stops a case that hangs. */
 const CASE_TIMEOUT_MS = 120_000;
@@ -41,12 +38,6 @@ function get<T = K8sObject>(args: string[]): T {
   return JSON.parse(mustKubectl(['get', ...args, '-o', 'json'])) as T;
 }
 
-function mustHelm(args: string[]): string {
-  const r = helm(args);
-  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
-
 function podManifest(name: string, labels: Record<string, string>): string {
   return JSON.stringify({
     apiVersion: 'v1',
@@ -57,32 +48,7 @@ function podManifest(name: string, labels: Record<string, string>): string {
 }
 
 function adminToken(): string {
-  const secret = get<{ data: { token: string } }>([
-    'secret',
-    `${release}-admin-token`,
-    '-n',
-    namespace,
-  ]);
-  return Buffer.from(secret.data.token, 'base64').toString();
-}
-
-/** A kubeconfig for the chart's ServiceAccount: the rights the chart grants, nothing more. */
-function serviceAccountKubeconfig(): string {
-  const token = mustKubectl([
-    'create',
-    'token',
-    `${release}-controller`,
-    '-n',
-    namespace,
-    '--duration',
-    '1h',
-  ]).trim();
-  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-chart-sa-')), 'kubeconfig');
-  copyFileSync(testenv.kubeconfig, file);
-  kubectlAt(file, ['config', 'set-credentials', 'chart-sa', `--token=${token}`]);
-  const set = kubectlAt(file, ['config', 'set-context', '--current', '--user=chart-sa']);
-  if (set.code !== 0) throw new Error(`cannot write the ServiceAccount kubeconfig: ${set.stderr}`);
-  return file;
+  return releaseAdminToken(release, namespace);
 }
 
 interface ControllerRun {
@@ -114,7 +80,7 @@ async function runControllerAsDeployed(
       cwd: REPO_ROOT,
       env: {
         ...process.env,
-        KUBECONFIG: serviceAccountKubeconfig(),
+        KUBECONFIG: releaseServiceAccountKubeconfig(release, namespace),
         MODELROUTE_ADMIN_TOKEN: adminToken(),
         POD_NAMESPACE: namespace,
       },

@@ -1,6 +1,6 @@
 // Helpers for tests that run against the real API server started by
 // test/testenv/jest-global-setup.ts.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,30 @@ export function kubectlAt(kubeconfig: string, args: string[], input?: string): C
 
 export function helm(args: string[]): CommandResult {
   return runTool(testenv.helm, args);
+}
+
+/**
+ * kubectl without blocking the event loop: for tests whose own process serves
+ * something the API server or a proxy calls meanwhile (a webhook, a simulator).
+ */
+export function kubectlAsync(
+  args: string[],
+  input?: string,
+  kubeconfig = testenv.kubeconfig,
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(testenv.kubectl, args, {
+      env: { ...process.env, KUBECONFIG: kubeconfig },
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
 
 /** Runs kubectl and throws with its output when it fails. */

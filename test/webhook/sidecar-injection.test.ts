@@ -3,7 +3,6 @@
 // serving certificate into a Secret, writes the CA into the webhook
 // configuration's caBundle, and pods created through kubectl come back with
 // (or, unlabelled, without) the proxy sidecar.
-import { spawn } from 'node:child_process';
 import { startController, type RunningController } from '../../src/controller/controller.js';
 import { DEFAULT_SIDECAR_CONFIG } from '../../src/webhook/sidecar-patch.js';
 import {
@@ -11,8 +10,8 @@ import {
   createNamespace,
   installCRDs,
   kubectl,
+  kubectlAsync as kubectlInBackground,
   mustKubectl,
-  testenv,
   type CommandResult,
 } from '../support/cluster.js';
 import { ClusterHandle, quietLogger } from '../support/controller-env.js';
@@ -46,22 +45,11 @@ interface PodJson {
 }
 
 /**
- * kubectl without blocking: the webhook server runs in this process, and the
- * synchronous helpers would stop it from answering the API server's call.
+ * The webhook server runs in this process: the synchronous helpers would stop
+ * it from answering the API server's call.
  */
 function kubectlAsync(args: string[], input: string): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(testenv.kubectl, [...args, '-n', namespace], {
-      env: { ...process.env, KUBECONFIG: testenv.kubeconfig },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return kubectlInBackground([...args, '-n', namespace], input);
 }
 
 function podManifest(

@@ -54,12 +54,23 @@ export function referencedBackends(route: ModelRoute): string[] {
   return [...new Set(names)];
 }
 
+/**
+ * A failover still in effect, for the Ready message (the MESSAGE column of
+ * `kubectl get modelroutes -o wide`); nothing once the backend recovered.
+ */
+function failoverNote(failover: ModelRouteStatus['lastFailover']): string {
+  if (!failover || failover.recoveredTime) return '';
+  const to = failover.to ? ` to ${failover.to}` : '';
+  return `; failed over from ${failover.from}${to} at ${failover.time}`;
+}
+
 export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const { route, problems, backends, proxies, nowMs } = input;
   const generation = route.metadata.generation;
   const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
   const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
   const names = referencedBackends(route);
+  const lastFailover = input.lastFailover ?? route.status?.lastFailover;
   const healthy = names.filter(
     (n) => backends.get(n)?.exists && backends.get(n)?.health === 'Healthy',
   ).length;
@@ -143,7 +154,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       type: ConditionType.Ready,
       status: 'True',
       reason: ConditionReason.Ready,
-      message: `serving on ${proxies.programmed} proxies with ${usable}/${names.length} usable backends${degraded}`,
+      message: `serving on ${proxies.programmed} proxies with ${usable}/${names.length} usable backends${degraded}${failoverNote(lastFailover)}`,
     };
   }
 
@@ -170,7 +181,6 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   };
   if (generation !== undefined) status.observedGeneration = generation;
   if (proxies.tableVersion) status.tableVersion = proxies.tableVersion;
-  const lastFailover = input.lastFailover ?? route.status?.lastFailover;
   if (lastFailover) status.lastFailover = lastFailover;
   const usage = input.usage ?? route.status?.usage;
   if (usage) status.usage = usage;

@@ -166,6 +166,35 @@ describe('computeRouteStatus', () => {
     ]);
   });
 
+  test('a failover in effect is named in the Ready message until the backend recovers', () => {
+    const failover = {
+      time: '2026-11-28T10:00:00Z',
+      from: 'a',
+      to: 'b',
+      reason: 'ModelBackend a became Unhealthy: probe failed: ECONNREFUSED',
+    };
+    const input = {
+      route,
+      problems: [],
+      backends: views([
+        ['a', { exists: true, health: 'Unhealthy' }],
+        ['b', healthy],
+        ['c', healthy],
+      ]),
+      proxies: { desired: 2, programmed: 2 },
+      nowMs: 0,
+    } as const;
+    const readyMessage = (lastFailover: typeof failover & { recoveredTime?: string }) =>
+      computeRouteStatus({ ...input, lastFailover }).conditions?.find((c) => c.type === 'Ready')
+        ?.message;
+    expect(readyMessage(failover)).toBe(
+      'serving on 2 proxies with 2/3 usable backends; failed over from a to b at 2026-11-28T10:00:00Z',
+    );
+    expect(readyMessage({ ...failover, recoveredTime: '2026-11-28T10:05:00Z' })).toBe(
+      'serving on 2 proxies with 2/3 usable backends',
+    );
+  });
+
   test('every backend unhealthy: Ready False, Unhealthy', () => {
     const down: BackendView = { exists: true, health: 'Unhealthy' };
     const status = computeRouteStatus({

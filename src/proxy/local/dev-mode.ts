@@ -71,14 +71,23 @@ function isSimulated(backend: ModelBackend, simulateAll: boolean): boolean {
   return simulateAll || backend.spec.endpoint?.startsWith('simulate://') === true;
 }
 
+/**
+ * The endpoint a backend of this provider needs to reach a simulator at
+ * `simulatorUrl`: OpenAI dialects take the /v1 base, the others the root.
+ */
+export function simulatorEndpoint(
+  provider: ModelBackend['spec']['provider'],
+  simulatorUrl: string,
+): string {
+  return provider === 'openai' || provider === 'openai-compatible'
+    ? `${simulatorUrl}/v1`
+    : simulatorUrl;
+}
+
 /** Points a backend at its simulator, in the dialect its provider speaks. */
 function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBackend {
   const { serviceRef: _serviceRef, secretRef: _secretRef, ...spec } = backend.spec;
-  const endpoint =
-    backend.spec.provider === 'openai' || backend.spec.provider === 'openai-compatible'
-      ? `${sim.url}/v1`
-      : sim.url;
-  return { ...backend, spec: { ...spec, endpoint } };
+  return { ...backend, spec: { ...spec, endpoint: simulatorEndpoint(spec.provider, sim.url) } };
 }
 
 export async function startDevMode(options: DevModeOptions): Promise<DevMode> {

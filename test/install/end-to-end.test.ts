@@ -1,0 +1,394 @@
+// End to end on the real API server, the way a user meets modelroute: helm
+// install → kubectl apply the samples → proxies programmed → traffic through
+// an injected sidecar and the shared gateway with the openai client → a
+// backend fails → `kubectl get modelroutes` shows the failover while requests
+// keep succeeding → it recovers.
+//
+// What stands in for a cluster's nodes (there is no kubelet, scheduler,
+// controller-manager, cluster DNS or kube-proxy here):
+// - the chart's controller and gateway Deployments get their pods created from
+//   their templates, and loopback-kubelet.ts runs those pods' containers as
+//   local processes on loopback pod IPs, with the env, Secrets and args the
+//   API server holds for them;
+// - the API server calls the webhook at the controller pod's IP instead of
+//   through its Service;
+// - the samples' backends name hosted providers and in-cluster Services: once
+//   applied, each is pointed at a simulated backend speaking its provider's
+//   dialect, serving its model, and requiring the API key from its Secret.
+import OpenAI from 'openai';
+import { join } from 'node:path';
+import { simulatorEndpoint } from '../../src/proxy/local/dev-mode.js';
+import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
+import {
+  REPO_ROOT,
+  createNamespace,
+  helm,
+  installCRDs,
+  kubectlAsync,
+  parseTable,
+} from '../support/cluster.js';
+import { eventually } from '../support/eventually.js';
+import { freePort } from '../testenv/controlplane.js';
+import { CHART_DIR, valuesFile } from './chart.js';
+import { createPodFromDeployment, runPod, type PodProcess } from './loopback-kubelet.js';
+import { mustHelm, releaseServiceAccountKubeconfig } from './release.js';
+
+/** Each case's bounded waits decide; this only stops a case that hangs. */
+const CASE_TIMEOUT_MS = 180_000;
+// Pod IPs: loopback addresses no other suite uses.
+const CONTROLLER_IP = '127.0.9.1';
+const GATEWAY_IP = '127.0.9.2';
+const APP_IP = '127.0.9.3';
+/** The samples' Secrets, with made-up keys the simulated providers require. */
+const API_KEYS: Record<string, string> = {
+  'openai-credentials': 'sk-e2e-openai-0123456789',
+  'azure-openai-eu': 'azure-e2e-0123456789',
+  'anthropic-credentials': 'sk-ant-e2e-0123456789',
+};
+
+let namespace: string;
+let release: string;
+const pods: PodProcess[] = [];
+const sims = new Map<string, SimulatedBackend>();
+const simulatorOf = (backend: string): SimulatedBackend => {
+  const sim = sims.get(backend);
+  if (!sim) throw new Error(`no simulator for ModelBackend ${backend}`);
+  return sim;
+};
+let sidecar: OpenAI;
+let gateway: OpenAI;
+
+/** kubectl in this namespace, without blocking the simulators this process serves. */
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await kubectlAsync([...args, '-n', namespace], input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function routeRows(wide = false): Promise<Map<string, Record<string, string>>> {
+  const table = parseTable(await kubectl(['get', 'modelroutes', ...(wide ? ['-o', 'wide'] : [])]));
+  return new Map(table.map((row) => [row.NAME ?? '', row]));
+}
+
+interface SampleBackend {
+  metadata: { name: string };
+  spec: {
+    provider: 'openai' | 'openai-compatible' | 'azure-openai' | 'anthropic';
+    model: string;
+    secretRef?: { name: string };
+  };
+}
+
+/** A simulator per ModelBackend: its provider's dialect, its model, its Secret's key. */
+async function simulateBackend(backend: SampleBackend, port = 0): Promise<SimulatedBackend> {
+  const secret = backend.spec.secretRef?.name;
+  return startSimulatedBackend({
+    port,
+    models: [backend.spec.model],
+    requireApiKey: secret ? API_KEYS[secret] : undefined,
+  });
+}
+
+async function chat(
+  client: OpenAI,
+  model: string,
+  headers: Record<string, string> = {},
+): Promise<{ backend: string | null; content: string | null }> {
+  const { data, response } = await client.chat.completions
+    .create(
+      { model, messages: [{ role: 'user', content: 'What is the capital of France?' }] },
+      { headers },
+    )
+    .withResponse();
+  return {
+    backend: response.headers.get('x-modelroute-backend'),
+    content: data.choices[0]?.message.content ?? null,
+  };
+}
+
+beforeAll(async () => {
+  installCRDs(); // kubectl-managed CRDs: the chart installs with crds.install=false (README path)
+  namespace = createNamespace('e2e');
+  release = namespace;
+  for (const [name, key] of Object.entries(API_KEYS))
+    await kubectl(['create', 'secret', 'generic', name, `--from-literal=apiKey=${key}`]);
+
+  const [healthPort, webhookPort, gatewayPort, gatewayAdminPort, sidecarPort, sidecarAdminPort] =
+    await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const values = {
+    crds: { install: false },
+    controller: { healthPort },
+    webhook: {
+      port: webhookPort,
+      // Cluster-scoped: named for this suite and kept to its namespace.
+      configName: `modelroute-sidecar-injector-${namespace}`,
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    },
+    gateway: {
+      enabled: true,
+      replicas: 1,
+      port: gatewayPort,
+      adminPort: gatewayAdminPort,
+      credentialsSecrets: Object.keys(API_KEYS),
+    },
+  };
+  mustHelm(['install', release, CHART_DIR, '-n', namespace, '-f', valuesFile(values)]);
+  await kubectl([
+    'patch',
+    'mutatingwebhookconfiguration',
+    `modelroute-sidecar-injector-${namespace}`,
+    '--type=json',
+    '-p',
+    JSON.stringify([
+      {
+        op: 'replace',
+        path: '/webhooks/0/clientConfig',
+        value: { url: `https://${CONTROLLER_IP}:${webhookPort}/mutate-pods` },
+      },
+    ]),
+  ]);
+
+  // The controller: one replica of the chart's Deployment, as its ServiceAccount.
+  await createPodFromDeployment(namespace, `${release}-controller`, `${release}-controller-0`);
+  pods.push(
+    await runPod({
+      namespace,
+      pod: `${release}-controller-0`,
+      container: 'controller',
+      ip: CONTROLLER_IP,
+      env: { KUBECONFIG: releaseServiceAccountKubeconfig(release, namespace) },
+      extraArgs: [`--webhook-host=${CONTROLLER_IP}`, `--webhook-extra-san=${CONTROLLER_IP}`],
+    }),
+  );
+
+  // The samples, as a user applies them; then their backends become simulators.
+  await kubectl(['apply', '-f', join(REPO_ROOT, 'manifests', 'samples')]);
+  const backends = JSON.parse(await kubectl(['get', 'modelbackends', '-o', 'json'])) as {
+    items: SampleBackend[];
+  };
+  for (const backend of backends.items) {
+    const sim = await simulateBackend(backend);
+    sims.set(backend.metadata.name, sim);
+    await kubectl([
+      'patch',
+      'modelbackend',
+      backend.metadata.name,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { endpoint: simulatorEndpoint(backend.spec.provider, sim.url), serviceRef: null },
+      }),
+    ]);
+  }
+
+  // The shared gateway: one replica of the chart's gateway Deployment.
+  await createPodFromDeployment(namespace, `${release}-gateway`, `${release}-gateway-0`);
+  pods.push(
+    await runPod({ namespace, pod: `${release}-gateway-0`, container: 'proxy', ip: GATEWAY_IP }),
+  );
+
+  // An app that asks for a sidecar. The webhook needs the controller's CA in
+  // place first; until then the API server refuses the pod (failurePolicy Fail).
+  const app = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'assistant',
+      labels: { app: 'assistant', 'modelroute.io/inject': 'true' },
+      annotations: {
+        'modelroute.io/proxy-port': String(sidecarPort),
+        'modelroute.io/proxy-admin-port': String(sidecarAdminPort),
+      },
+    },
+    spec: { containers: [{ name: 'app', image: 'example.invalid/assistant:1' }] },
+  });
+  await eventually(
+    async () => {
+      await kubectl(['create', '-f', '-'], app);
+    },
+    60_000,
+    1000,
+  );
+  pods.push(
+    await runPod({ namespace, pod: 'assistant', container: 'modelroute-proxy', ip: APP_IP }),
+  );
+
+  sidecar = new OpenAI({ baseURL: `http://${APP_IP}:${sidecarPort}/v1`, apiKey: 'unused' });
+  gateway = new OpenAI({ baseURL: `http://${GATEWAY_IP}:${gatewayPort}/v1`, apiKey: 'unused' });
+}, CASE_TIMEOUT_MS);
+
+afterAll(async () => {
+  await Promise.all(pods.map((p) => p.stop()));
+  await Promise.all([...sims.values()].map((s) => s.close()));
+  // Leaves nothing cluster-scoped behind (the webhook configuration, the ClusterRole).
+  if (release) helm(['uninstall', release, '-n', namespace, '--wait=false']);
+}, CASE_TIMEOUT_MS);
+
+test(
+  'the labelled app pod came back with the proxy sidecar and the credential Secrets its routes reference',
+  async () => {
+    const pod = JSON.parse(await kubectl(['get', 'pod', 'assistant', '-o', 'json'])) as {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: { name: string }[]; volumes: { secret?: { secretName: string } }[] };
+    };
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+    expect(pod.metadata.labels['modelroute.io/proxy']).toBe('true');
+    const secrets = pod.spec.volumes.flatMap((v) => (v.secret ? [v.secret.secretName] : []));
+    expect(secrets.sort()).toEqual(Object.keys(API_KEYS).sort());
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'kubectl get modelroutes: every sample route Ready and programmed on its proxies, every backend healthy',
+  async () => {
+    await eventually(
+      async () => {
+        const rows = await routeRows();
+        // The sidecar and the gateway serve the namespace's routes; shared-chat
+        // selects the gateway only.
+        const expected: Record<string, string> = {
+          chat: '2/2',
+          'support-bot': '2/2',
+          summarize: '2/2',
+          'clinical-assistant': '2/2',
+          'shared-chat': '1/1',
+        };
+        for (const [name, programmed] of Object.entries(expected)) {
+          const row = rows.get(name);
+          expect({ name, ...row }).toMatchObject({ name, READY: 'True', PROGRAMMED: programmed });
+          const [healthy, total] = (row?.['HEALTHY BACKENDS'] ?? '').split('/');
+          expect({ name, healthy }).toEqual({ name, healthy: total });
+        }
+      },
+      90_000,
+      500,
+    );
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'the openai client through the sidecar and the gateway reaches the backend each route picks',
+  async () => {
+    const backend = (name: string) => `${namespace}/${name}`;
+    expect(await chat(sidecar, 'support-bot')).toEqual({
+      backend: backend('gpt-4o-mini'),
+      content: expect.any(String) as string,
+    });
+    expect((await chat(sidecar, 'chat')).backend).toBe(backend('gpt-4o-mini'));
+    expect((await chat(sidecar, 'chat', { 'x-modelroute-tenant': 'acme-premium' })).backend).toBe(
+      backend('gpt-4o'),
+    );
+    expect(
+      (await chat(sidecar, 'clinical-assistant', { 'x-modelroute-compliance': 'hipaa' })).backend,
+    ).toBe(backend('llama-3-70b-clinical'));
+    expect((await chat(sidecar, 'clinical-assistant')).backend).toBe(backend('azure-gpt-4o-eu'));
+    expect((await chat(gateway, 'summarize')).backend).toBe(backend('gpt-4o-mini'));
+    expect((await chat(gateway, 'shared-chat')).backend).toBe(backend('gpt-4o-mini'));
+    // shared-chat is the gateway's alone.
+    await expect(chat(sidecar, 'shared-chat')).rejects.toMatchObject({ status: 404 });
+
+    // Streaming through the sidecar.
+    const stream = await sidecar.chat.completions.create({
+      model: 'summarize',
+      messages: [{ role: 'user', content: 'Summarise: the quick brown fox.' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text.length).toBeGreaterThan(0);
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'gpt-4o-mini goes down: every request still succeeds, and kubectl get modelroutes shows the failover until it recovers',
+  async () => {
+    const mini = simulatorOf('gpt-4o-mini');
+    const port = Number(new URL(mini.url).port);
+    await mini.close();
+
+    // Traffic through both proxies for as long as the failover takes to show.
+    const failures: string[] = [];
+    const served = new Map<string, number>();
+    let sent = 0;
+    let running = true;
+    const traffic = (async () => {
+      while (running) {
+        for (const [client, model] of [
+          [sidecar, 'support-bot'],
+          [gateway, 'support-bot'],
+          [gateway, 'shared-chat'],
+        ] as const) {
+          sent += 1;
+          try {
+            const r = await chat(client, model);
+            const key = `${model} → ${r.backend ?? '?'}`;
+            served.set(key, (served.get(key) ?? 0) + 1);
+          } catch (err) {
+            failures.push(`${model}: ${(err as Error).message}`);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    try {
+      await eventually(
+        async () => {
+          const row = (await routeRows(true)).get('support-bot');
+          expect(row).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '1/2' });
+          expect(row?.MESSAGE).toContain('failed over from gpt-4o-mini to vllm-qwen-32b');
+        },
+        90_000,
+        500,
+      );
+      const status = JSON.parse(await kubectl(['get', 'modelroute', 'support-bot', '-o', 'json']))
+        .status as { lastFailover: Record<string, string> };
+      expect(status.lastFailover).toMatchObject({
+        from: 'gpt-4o-mini',
+        to: 'vllm-qwen-32b',
+        reason: expect.stringContaining('gpt-4o-mini became Unhealthy') as string,
+      });
+      const backendRow = parseTable(await kubectl(['get', 'modelbackends'])).find(
+        (r) => r.NAME === 'gpt-4o-mini',
+      );
+      expect(backendRow?.HEALTH).toBe('Unhealthy');
+    } finally {
+      running = false;
+      await traffic;
+    }
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(30);
+    expect(served.get(`support-bot → ${namespace}/vllm-qwen-32b`)).toBeGreaterThan(0);
+    expect(served.get(`shared-chat → ${namespace}/gpt-4o`)).toBeGreaterThan(0);
+
+    // It comes back on the same address: Healthy again, the failover recorded as recovered.
+    sims.set(
+      'gpt-4o-mini',
+      await simulateBackend(
+        {
+          metadata: { name: 'gpt-4o-mini' },
+          spec: {
+            provider: 'openai',
+            model: 'gpt-4o-mini',
+            secretRef: { name: 'openai-credentials' },
+          },
+        },
+        port,
+      ),
+    );
+    await eventually(
+      async () => {
+        const row = (await routeRows(true)).get('support-bot');
+        expect(row).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '2/2' });
+        expect(row?.MESSAGE).not.toContain('failed over');
+        expect((await chat(sidecar, 'support-bot')).backend).toBe(`${namespace}/gpt-4o-mini`);
+      },
+      90_000,
+      500,
+    );
+  },
+  CASE_TIMEOUT_MS,
+);
