@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 import { startController } from '../controller/controller.js';
-import { DEFAULT_SIDECAR_CONFIG } from '../webhook/sidecar-patch.js';
+import { DEFAULT_SIDECAR_CONFIG, SIDECAR_MODES } from '../webhook/sidecar-patch.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
@@ -40,6 +40,8 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            (default modelroute-sidecar-injector)
   --webhook-extra-san S    another certificate name, IP or DNS (repeatable; e.g. 127.0.0.1 for tests)
   --proxy-image IMAGE      image of the injected proxy container; required with --webhook-port
+  --sidecar-mode M         native: a restartable init container, started before the app's
+                           containers (Kubernetes >= 1.29; default); container: a plain container
   --admin-token-secret N   Secret in each app namespace holding the proxies' admin token
                            (default modelroute-admin-token)
   --admin-token-key K      its key (default token)`;
@@ -80,6 +82,9 @@ const settings = z.object({
       configName: z.string().min(1),
       extraSans: z.array(z.string().min(1)),
       proxyImage: z.string().min(1).optional(),
+      sidecarMode: z.enum(SIDECAR_MODES, {
+        message: `--sidecar-mode must be one of ${SIDECAR_MODES.join(', ')}`,
+      }),
       adminTokenSecret: z.string().min(1),
       adminTokenKey: z.string().min(1),
     })
@@ -119,6 +124,7 @@ export async function runController(
         'webhook-config-name': { type: 'string' },
         'webhook-extra-san': { type: 'string', multiple: true },
         'proxy-image': { type: 'string' },
+        'sidecar-mode': { type: 'string' },
         'admin-token-secret': { type: 'string' },
         'admin-token-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -166,6 +172,7 @@ export async function runController(
       configName: values['webhook-config-name'] ?? 'modelroute-sidecar-injector',
       extraSans: values['webhook-extra-san'] ?? [],
       proxyImage: values['proxy-image'],
+      sidecarMode: values['sidecar-mode'] ?? DEFAULT_SIDECAR_CONFIG.mode,
       adminTokenSecret: values['admin-token-secret'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenSecret,
       adminTokenKey: values['admin-token-key'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenKey,
     },
@@ -203,6 +210,7 @@ export async function runController(
               sidecar: {
                 ...DEFAULT_SIDECAR_CONFIG,
                 image: w.proxyImage,
+                mode: w.sidecarMode,
                 adminTokenSecret: w.adminTokenSecret,
                 adminTokenKey: w.adminTokenKey,
               },

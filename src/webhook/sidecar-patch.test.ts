@@ -35,8 +35,9 @@ function applyPatch(doc: Json, ops: JsonPatchOperation[]): Json {
       if (target === undefined) throw new Error(`patch path ${op.path}: ${p} does not exist`);
     }
     if (Array.isArray(target)) {
-      if (last !== '-') throw new Error(`only "-" appends are expected, got ${op.path}`);
-      target.push(op.value);
+      if (last === '-') target.push(op.value);
+      else if (last === '0') target.unshift(op.value);
+      else throw new Error(`only "-" appends and inserts at 0 are expected, got ${op.path}`);
     } else (target as Json)[last] = op.value;
   }
   return out;
@@ -55,17 +56,18 @@ function pod(overrides: { labels?: Json | null; annotations?: Json; spec?: Json 
   };
 }
 
-const plan = (raw: Json, credentials: CredentialSecrets = new Map()) =>
-  planSidecarInjection(admittedPod.parse(raw), config, credentials);
+const plan = (raw: Json, credentials: CredentialSecrets = new Map(), cfg = config) =>
+  planSidecarInjection(admittedPod.parse(raw), cfg, credentials);
 
-function injected(raw: Json, credentials: CredentialSecrets = new Map()) {
-  const p = plan(raw, credentials);
+function injected(raw: Json, credentials: CredentialSecrets = new Map(), cfg = config) {
+  const p = plan(raw, credentials, cfg);
   if (p.action !== 'inject') throw new Error(`expected an injection, got ${JSON.stringify(p)}`);
   const patched = applyPatch(raw, p.operations) as {
     metadata: { labels: Json; annotations: Json };
-    spec: { containers: Json[]; volumes: Json[] };
+    spec: { containers: Json[]; initContainers?: Json[]; volumes: Json[] };
   };
-  const sidecar = patched.spec.containers.find((c) => c.name === 'modelroute-proxy') as Json & {
+  const all = [...patched.spec.containers, ...(patched.spec.initContainers ?? [])];
+  const sidecar = all.find((c) => c.name === 'modelroute-proxy') as Json & {
     args: string[];
     volumeMounts: Json[];
     ports: { containerPort: number }[];
@@ -78,7 +80,7 @@ test('the label and annotation the controller looks for are the ones the webhook
   expect(ADMIN_PORT_ANNOTATION).toBe(CONTROLLER_ADMIN_PORT);
 });
 
-test('a labelled pod gets the proxy container, the proxy label, the admin-port annotation and a table volume', () => {
+test('a labelled pod gets the proxy as a native sidecar, the proxy label, the admin-port annotation and a table volume', () => {
   const raw = pod();
   const { patched, sidecar } = injected(raw);
   expect(patched.metadata.labels).toEqual({
@@ -86,9 +88,11 @@ test('a labelled pod gets the proxy container, the proxy label, the admin-port a
     'modelroute.io/proxy': 'true',
   });
   expect(patched.metadata.annotations).toEqual({ 'modelroute.io/admin-port': '9901' });
-  expect(patched.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+  expect(patched.spec.containers.map((c) => c.name)).toEqual(['app']);
+  expect(patched.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy']);
   expect(sidecar).toMatchObject({
     image: 'modelroute:test',
+    restartPolicy: 'Always',
     args: [
       'proxy',
       '--host=127.0.0.1',
@@ -104,7 +108,8 @@ test('a labelled pod gets the proxy container, the proxy label, the admin-port a
         valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
       },
     ],
-    readinessProbe: { httpGet: { path: '/healthz', port: 9901 } },
+    startupProbe: { httpGet: { path: '/healthz', port: 9901 } },
+    readinessProbe: { httpGet: { path: '/readyz', port: 9901 } },
     livenessProbe: { httpGet: { path: '/healthz', port: 9901 } },
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     securityContext: {
@@ -120,6 +125,22 @@ test('a labelled pod gets the proxy container, the proxy label, the admin-port a
   ]);
   // The user's own container is untouched.
   expect(patched.spec.containers[0]).toEqual((raw.spec as { containers: Json[] }).containers[0]);
+});
+
+test("a native sidecar goes before the pod's own init containers, which can then call it", () => {
+  const { patched } = injected(
+    pod({ spec: { initContainers: [{ name: 'migrate', image: 'migrate:1' }] } }),
+  );
+  expect(patched.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy', 'migrate']);
+  expect(patched.spec.containers.map((c) => c.name)).toEqual(['app']);
+});
+
+test('sidecar mode "container" appends a plain container instead, for clusters before 1.29', () => {
+  const raw = pod({ spec: { initContainers: [{ name: 'migrate', image: 'migrate:1' }] } });
+  const { patched, sidecar } = injected(raw, new Map(), { ...config, mode: 'container' });
+  expect(patched.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+  expect(patched.spec.initContainers?.map((c) => c.name)).toEqual(['migrate']);
+  expect(sidecar.restartPolicy).toBeUndefined();
 });
 
 test('each credentials Secret is mounted read-only at <credentials-dir>/<secret> with only the referenced keys', () => {

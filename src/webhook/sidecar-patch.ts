@@ -25,8 +25,18 @@ export const CREDENTIALS_DIR = '/var/run/modelroute/credentials';
 const TABLE_VOLUME = 'modelroute-table';
 const CREDENTIAL_VOLUME_PREFIX = 'modelroute-cred-';
 
+/**
+ * native: a restartable init container (Kubernetes >= 1.29): it starts, and
+ * answers its startup probe, before the app's containers start, outlives them
+ * on shutdown and does not keep a Job's pod running. container: a plain
+ * second container, for older clusters.
+ */
+export const SIDECAR_MODES = ['native', 'container'] as const;
+export type SidecarMode = (typeof SIDECAR_MODES)[number];
+
 export interface SidecarConfig {
   image: string;
+  mode: SidecarMode;
   /** Secret (in the pod's namespace) and key holding the proxies' admin token. */
   adminTokenSecret: string;
   adminTokenKey: string;
@@ -39,6 +49,7 @@ export interface SidecarConfig {
 }
 
 export const DEFAULT_SIDECAR_CONFIG: Omit<SidecarConfig, 'image'> = {
+  mode: 'native',
   adminTokenSecret: 'modelroute-admin-token',
   adminTokenKey: 'token',
   dataPort: 8080,
@@ -158,6 +169,8 @@ function sidecarContainer(
     name: PROXY_CONTAINER_NAME,
     image: config.image,
     imagePullPolicy: 'IfNotPresent',
+    // What makes an init container a native sidecar.
+    ...(config.mode === 'native' ? { restartPolicy: 'Always' } : {}),
     args: [
       'proxy',
       // The app reaches its sidecar over loopback only; nothing else in the cluster can call it.
@@ -181,16 +194,22 @@ function sidecarContainer(
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },
       { name: 'mr-admin', containerPort: o.adminPort, protocol: 'TCP' },
     ],
-    // /readyz answers 503 until the first table arrives, but the controller pushes
-    // only to Ready pods: probing /readyz here would keep a new pod unready forever.
-    readinessProbe: {
+    // Started once it listens: a native sidecar holds the app's containers until then.
+    startupProbe: {
       httpGet: { path: '/healthz', port: o.adminPort },
-      periodSeconds: 5,
+      periodSeconds: 1,
+      failureThreshold: 30,
+    },
+    // Ready once the controller has pushed its first table: until then the pod
+    // could route nothing, so its Service should send it nothing. (The
+    // controller programs proxies in Running pods, Ready or not.)
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: o.adminPort },
+      periodSeconds: 2,
       failureThreshold: 3,
     },
     livenessProbe: {
       httpGet: { path: '/healthz', port: o.adminPort },
-      initialDelaySeconds: 5,
       periodSeconds: 10,
       failureThreshold: 3,
     },
@@ -284,11 +303,15 @@ export function planSidecarInjection(
   };
   setMapEntry('labels', PROXY_LABEL, 'true');
   setMapEntry('annotations', ADMIN_PORT_ANNOTATION, String(o.adminPort));
-  operations.push({
-    op: 'add',
-    path: '/spec/containers/-',
-    value: sidecarContainer(config, o, credentials),
-  });
+  const sidecar = sidecarContainer(config, o, credentials);
+  if (config.mode === 'container') {
+    operations.push({ op: 'add', path: '/spec/containers/-', value: sidecar });
+  } else if (pod.spec.initContainers && pod.spec.initContainers.length > 0) {
+    // First, so the pod's own init containers can already call the proxy.
+    operations.push({ op: 'add', path: '/spec/initContainers/0', value: sidecar });
+  } else {
+    operations.push({ op: 'add', path: '/spec/initContainers', value: [sidecar] });
+  }
   if (pod.spec.volumes && pod.spec.volumes.length > 0) {
     for (const v of volumes) operations.push({ op: 'add', path: '/spec/volumes/-', value: v });
   } else {

@@ -99,6 +99,7 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, AGE',
   expect(rows.map((r) => r.NAME).sort()).toEqual([
     'chat',
     'clinical-assistant',
+    'shared-chat',
     'summarize',
     'support-bot',
   ]);

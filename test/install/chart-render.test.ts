@@ -261,12 +261,14 @@ describe('sidecar-injection webhook', () => {
       secret: flag(container.args, 'webhook-secret'),
       config: flag(container.args, 'webhook-config-name'),
       image: flag(container.args, 'proxy-image'),
+      mode: flag(container.args, 'sidecar-mode'),
     }).toEqual({
       port: '9443',
       service: 'modelroute-webhook',
       secret: 'modelroute-webhook-cert',
       config: 'modelroute-sidecar-injector',
       image: container.image,
+      mode: 'native',
     });
   });
 
@@ -276,15 +278,16 @@ describe('sidecar-injection webhook', () => {
     expect(off.filter((o) => o.metadata.name === 'modelroute-webhook')).toEqual([]);
     const args = deploymentSpec(findObject(off, 'Deployment', 'modelroute-controller')).template
       .spec.containers[0]!.args;
-    expect(args.filter((a) => a.startsWith('--webhook') || a.startsWith('--proxy-image'))).toEqual(
-      [],
-    );
+    expect(
+      args.filter((a) => /^--(webhook|proxy-image|sidecar-mode|admin-token-secret)/.test(a)),
+    ).toEqual([]);
 
     const custom = renderChart({
       webhook: {
         failurePolicy: 'Ignore',
         configName: 'injector-b',
         proxyImage: 'registry.example/proxy:1',
+        sidecarMode: 'container',
         namespaceSelector: { matchLabels: { team: 'ml' } },
       },
     });
@@ -297,6 +300,7 @@ describe('sidecar-injection webhook', () => {
       .template.spec.containers[0]!.args;
     expect(flag(customArgs, 'webhook-config-name')).toBe('injector-b');
     expect(flag(customArgs, 'proxy-image')).toBe('registry.example/proxy:1');
+    expect(flag(customArgs, 'sidecar-mode')).toBe('container');
   });
 });
 
@@ -395,6 +399,11 @@ describe('values schema', () => {
     ['a wrong type', { controller: { replicas: 'two' } }, /\/controller\/replicas.*want integer/],
     ['a bad enum', { webhook: { failurePolicy: 'Sometimes' } }, /\/webhook\/failurePolicy.*'Fail'/],
     ['a bad log level', { gateway: { logLevel: 'verbose' } }, /\/gateway\/logLevel/],
+    [
+      'a bad sidecar mode',
+      { webhook: { sidecarMode: 'sidecar' } },
+      /\/webhook\/sidecarMode.*'native'/,
+    ],
     [
       'a bad duration',
       { controller: { leaderElection: { leaseDuration: '15' } } },

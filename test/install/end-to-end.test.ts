@@ -229,9 +229,17 @@ test(
   async () => {
     const pod = JSON.parse(await kubectl(['get', 'pod', 'assistant', '-o', 'json'])) as {
       metadata: { labels: Record<string, string> };
-      spec: { containers: { name: string }[]; volumes: { secret?: { secretName: string } }[] };
+      spec: {
+        containers: { name: string }[];
+        initContainers: { name: string; restartPolicy?: string }[];
+        volumes: { secret?: { secretName: string } }[];
+      };
     };
-    expect(pod.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+    // A native sidecar (the chart's default): a restartable init container.
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(['app']);
+    expect(pod.spec.initContainers).toEqual([
+      expect.objectContaining({ name: 'modelroute-proxy', restartPolicy: 'Always' }),
+    ]);
     expect(pod.metadata.labels['modelroute.io/proxy']).toBe('true');
     const secrets = pod.spec.volumes.flatMap((v) => (v.secret ? [v.secret.secretName] : []));
     expect(secrets.sort()).toEqual(Object.keys(API_KEYS).sort());

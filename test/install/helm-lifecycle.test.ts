@@ -227,7 +227,7 @@ test(
   async () => {
     // The webhook flags are checked on their own below.
     const run = await runControllerAsDeployed(
-      (a) => !a.startsWith('--webhook-') && !a.startsWith('--proxy-image'),
+      (a) => !/^--(webhook-|proxy-image|sidecar-mode)/.test(a),
       'chart-controller-0',
     );
     try {
@@ -259,7 +259,7 @@ test(
 );
 
 test(
-  'the controller accepts the webhook flags the chart passes (--webhook-port, --webhook-service, --webhook-secret, --webhook-config-name, --proxy-image)',
+  'the controller accepts the webhook flags the chart passes (--webhook-port, --webhook-service, --webhook-secret, --webhook-config-name, --proxy-image, --sidecar-mode)',
   async () => {
     const run = await runControllerAsDeployed(() => true, 'chart-controller-1');
     try {

@@ -30,16 +30,20 @@ let namespace: string;
 let cluster: ClusterHandle;
 let controller: RunningController | undefined;
 
+interface ContainerJson {
+  name: string;
+  image: string;
+  restartPolicy?: string;
+  args?: string[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  env?: unknown[];
+}
+
 interface PodJson {
   metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: {
-    containers: {
-      name: string;
-      image: string;
-      args?: string[];
-      volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-      env?: unknown[];
-    }[];
+    containers: ContainerJson[];
+    initContainers?: ContainerJson[];
     volumes?: { name: string; secret?: { secretName: string; items?: unknown[] } }[];
   };
 }
@@ -231,8 +235,11 @@ test(
       'modelroute.io/proxy': 'true',
     });
     expect(pod.metadata.annotations).toMatchObject({ 'modelroute.io/admin-port': '9901' });
-    expect(pod.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
-    const sidecar = pod.spec.containers[1]!;
+    // A native sidecar: a restartable init container, as the API server stored it.
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(['app']);
+    expect(pod.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy']);
+    const sidecar = pod.spec.initContainers![0]!;
+    expect(sidecar.restartPolicy).toBe('Always');
     expect(sidecar.image).toBe(IMAGE);
     expect(sidecar.args).toEqual(
       expect.arrayContaining(['proxy', '--admin-port=9901', '--admin-host=0.0.0.0']),
@@ -269,7 +276,7 @@ test(
     );
     // What the API server stored is what it returned.
     const stored = cluster.json<PodJson>(['get', 'pod', 'chat-app']);
-    expect(stored.spec.containers.map((c) => c.name)).toEqual(['app', 'modelroute-proxy']);
+    expect(stored.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy']);
   },
   CASE_TIMEOUT_MS,
 );

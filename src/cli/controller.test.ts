@@ -1,0 +1,36 @@
+import { runController } from './controller.js';
+
+// Only refusals: a valid command line would start the controller.
+async function refused(argv: string[]): Promise<{ code: number; err: string }> {
+  const err: string[] = [];
+  const code = await runController(
+    argv,
+    { out: () => {}, err: (l) => err.push(l) },
+    { MODELROUTE_ADMIN_TOKEN: 'a-token-of-at-least-16-characters' },
+  );
+  return { code, err: err.join('\n') };
+}
+
+const webhook = ['--webhook-port=9443', '--webhook-service=modelroute-webhook'];
+
+test('an unknown --sidecar-mode is refused naming the modes', async () => {
+  expect(await refused([...webhook, '--proxy-image=m:1', '--sidecar-mode=sidecar'])).toEqual({
+    code: 2,
+    err: '--sidecar-mode must be one of native, container',
+  });
+});
+
+test('the webhook needs the Service that names its certificate and the image it injects', async () => {
+  const r = await refused(['--webhook-port=9443']);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('--webhook-service is required with --webhook-port');
+  expect((await refused(webhook)).err).toBe(
+    '--proxy-image is required with --webhook-port (the image of the injected sidecar)',
+  );
+});
+
+test('an unknown flag is refused with the usage', async () => {
+  const r = await refused(['--sidecar']);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/Unknown option '--sidecar'[\s\S]*usage: modelroute controller/);
+});
