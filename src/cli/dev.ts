@@ -66,6 +66,7 @@ export async function runDev(
       adminToken: { file: s.adminTokenFile, value: s.adminToken },
       otlpEndpoint: s.otlpEndpoint,
       credentialsDir: s.credentialsDir,
+      difficultyModelFile: s.difficultyModelFile,
       logger,
     });
   } catch (err) {

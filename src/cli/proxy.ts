@@ -50,6 +50,7 @@ export async function runProxy(
       adminToken: { file: s.adminTokenFile, value: s.adminToken },
       tableFile: s.tableFile,
       credentialsDir: s.credentialsDir,
+      difficultyModelFile: s.difficultyModelFile,
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,
       requestTimeoutMs: s.requestTimeoutMs,

@@ -28,6 +28,7 @@ export const serverSettings = z.object({
     .optional(),
   tableFile: z.string().min(1).optional(),
   credentialsDir: z.string().min(1).optional(),
+  difficultyModelFile: z.string().min(1).optional(),
   maxBodyBytes: z.coerce
     .number()
     .int()
@@ -50,6 +51,9 @@ export const SERVER_FLAG_HELP = `  --host ADDR              data port address (e
   --table-file F           where the last good routing table is kept (env MODELROUTE_TABLE_FILE)
   --credentials-dir D      Secret volume with <secret>/<key> files (env MODELROUTE_CREDENTIALS_DIR);
                            keys may also come from env MODELROUTE_SECRET_<SECRET>_<KEY>
+  --difficulty-model F     difficulty model file (\`modelroute router train\`) instead of the shipped
+                           one (env MODELROUTE_DIFFICULTY_MODEL); a refused file stops the start;
+                           the file is watched, and a changed file that is refused keeps the current model
   --max-body-bytes N       largest request body accepted (default 8388608)
   --headers-timeout D      time a client may take to send headers (default 10s)
   --request-timeout D      time a client may take to send a whole request (default 60s)
@@ -64,6 +68,7 @@ export const SERVER_FLAG_OPTIONS = {
   'admin-token-file': { type: 'string' },
   'table-file': { type: 'string' },
   'credentials-dir': { type: 'string' },
+  'difficulty-model': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
@@ -91,6 +96,7 @@ export function resolveServerSettings(
     adminToken: env.MODELROUTE_ADMIN_TOKEN || undefined,
     tableFile: values['table-file'] ?? env.MODELROUTE_TABLE_FILE,
     credentialsDir: values['credentials-dir'] ?? env.MODELROUTE_CREDENTIALS_DIR,
+    difficultyModelFile: values['difficulty-model'] ?? env.MODELROUTE_DIFFICULTY_MODEL,
     maxBodyBytes: values['max-body-bytes'] ?? '8388608',
     headersTimeoutMs: values['headers-timeout'] ?? '10s',
     requestTimeoutMs: values['request-timeout'] ?? '60s',

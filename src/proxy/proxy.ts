@@ -2,7 +2,6 @@
 // and telemetry, with every dependency injectable for tests and local mode.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { shippedDifficultyScorer } from '../routing/difficulty/learned/index.js';
 import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createProxyMetrics } from '../telemetry/proxy-metrics.js';
@@ -12,6 +11,11 @@ import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
 import { createDataServer } from './data-server.js';
+import {
+  DifficultyRouter,
+  initialDifficultyRouter,
+  watchDifficultyModelFile,
+} from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
@@ -36,7 +40,12 @@ export interface ProxyOptions {
   credentials?: CredentialResolver;
   now?: () => number;
   rng?: () => number;
+  /** A fixed scorer instead of a model (tests). */
   scoreDifficulty?: DifficultyScorer;
+  /** A difficulty model file to use instead of the shipped one, watched for changes. */
+  difficultyModelFile?: string | undefined;
+  /** How often that file is checked for changes (default 5 s). */
+  difficultyModelPollMs?: number;
 }
 
 export interface RunningProxy {
@@ -67,6 +76,19 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const now = options.now ?? Date.now;
   const logger = options.logger ?? createLogger();
   const metrics = createProxyMetrics();
+  // First: a refused --difficulty-model file stops the start before anything listens.
+  const difficulty = options.scoreDifficulty
+    ? new DifficultyRouter(options.scoreDifficulty, {
+        name: 'injected',
+        checksum: null,
+        source: 'injected',
+      })
+    : initialDifficultyRouter({
+        file: options.difficultyModelFile,
+        onShippedRefused: (error) =>
+          logger.error('difficulty model refused; using the heuristic scorer', { error }),
+      });
+  metrics.difficultyModelLoaded(difficulty.model.name, difficulty.model.checksum ?? 'none');
   const store = new TableStore(options.tableFile);
   const live = new BackendLiveState({
     now,
@@ -96,11 +118,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     credentials:
       options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
     store,
-    scoreDifficulty:
-      options.scoreDifficulty ??
-      shippedDifficultyScorer((error) =>
-        logger.error('difficulty model refused; using the heuristic scorer', { error }),
-      ),
+    difficulty,
     limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
   };
 
@@ -127,6 +145,22 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const admin = createAdminApp(runtime, token, now());
   const adminServer = createServer(admin);
 
+  const stopWatchingModel =
+    options.difficultyModelFile === undefined
+      ? () => {}
+      : watchDifficultyModelFile(difficulty, {
+          file: options.difficultyModelFile,
+          intervalMs: options.difficultyModelPollMs ?? 5_000,
+          onLoaded: (model) => {
+            metrics.difficultyModelLoaded(model.name, model.checksum ?? 'none');
+            logger.info('difficulty model replaced', { ...model });
+          },
+          onRefused: (error) => {
+            metrics.difficultyModelRefused();
+            logger.error('difficulty model file refused; keeping the current model', { error });
+          },
+        });
+
   const host = options.host ?? '127.0.0.1';
   const adminHost = options.adminHost ?? host;
   const dataPort = await listen(data, host, options.dataPort ?? 0);
@@ -138,6 +172,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     adminUrl: `http://${urlHost(adminHost)}:${adminPort}`,
     runtime,
     async close() {
+      stopWatchingModel();
       await Promise.all([closeServer(data), closeServer(adminServer)]);
       await runtime.pools.close();
       await runtime.tracing.shutdown();

@@ -1,11 +1,11 @@
 // Everything a request handler needs, injected once when the proxy starts:
 // clock, randomness, telemetry, live backend state, pools, credentials, table.
-import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialResolver } from './credentials.js';
+import type { DifficultyRouter } from './difficulty-router.js';
 import type { TableStore } from './table-store.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import type { UpstreamTargets } from './upstream-target.js';
@@ -22,6 +22,7 @@ export interface ProxyRuntime {
   targets: UpstreamTargets;
   credentials: CredentialResolver;
   store: TableStore;
-  scoreDifficulty: DifficultyScorer;
+  /** Scores prompts for cost-quality routing; its model may be replaced while serving. */
+  difficulty: DifficultyRouter;
   limits: { maxBodyBytes: number };
 }

@@ -23,6 +23,10 @@ export interface ProxyMetrics {
   tableLoaded(version: string): void;
   /** `reason` is a short code (e.g. "invalid_schema"); anything else is counted as "other". */
   tableRejected(reason: string): void;
+  /** The difficulty model now scoring prompts (an info metric). */
+  difficultyModelLoaded(name: string, checksum: string): void;
+  /** A changed --difficulty-model file was refused; the current model stays. */
+  difficultyModelRefused(): void;
 }
 
 /** End-to-end and per-attempt latency of LLM calls: tens of ms (embeddings) to minutes (long generations). */
@@ -145,6 +149,17 @@ export function createProxyMetrics(): ProxyMetrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const difficultyModelInfo = new Gauge({
+    name: 'modelroute_difficulty_model_info',
+    help: 'The difficulty model scoring prompts, by name and file checksum (value is always 1).',
+    labelNames: ['name', 'checksum'] as const,
+    registers,
+  });
+  const difficultyModelRefusals = new Counter({
+    name: 'modelroute_difficulty_model_refusals_total',
+    help: 'Changed --difficulty-model files refused (the model in use stayed).',
+    registers,
+  });
 
   return {
     contentType: registry.contentType,
@@ -195,6 +210,13 @@ export function createProxyMetrics(): ProxyMetrics {
     },
     tableRejected(reason) {
       tableRejections.inc({ reason: REASON_CODE.test(reason) ? reason : 'other' });
+    },
+    difficultyModelLoaded(name, checksum) {
+      difficultyModelInfo.reset();
+      difficultyModelInfo.set({ name, checksum }, 1);
+    },
+    difficultyModelRefused() {
+      difficultyModelRefusals.inc();
     },
   };
 }

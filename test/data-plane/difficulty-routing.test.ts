@@ -1,7 +1,15 @@
 // Cost-quality routing end to end: the shipped difficulty model scores the
 // prompt in the proxy, and the response says the score, threshold and tier.
-import { shippedDifficultyModel } from '../../src/routing/difficulty/learned/index.js';
-import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shippedModelVariant } from '../../src/routing/difficulty/learned/__fixtures__/model-variant.js';
+import {
+  difficultyModelFromJson,
+  shippedDifficultyModel,
+} from '../../src/routing/difficulty/learned/index.js';
+import { ADMIN_TOKEN, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { eventually } from '../support/eventually.js';
 
 const backends = [
   {
@@ -40,8 +48,8 @@ beforeAll(async () => {
 });
 afterAll(() => dp.close());
 
-async function ask(model: string, prompt: string) {
-  const { response } = await dp.client.chat.completions
+async function ask(model: string, prompt: string, plane = dp) {
+  const { response } = await plane.client.chat.completions
     .create({ model, messages: [{ role: 'user', content: prompt }] })
     .withResponse();
   return {
@@ -82,4 +90,51 @@ test('without a threshold: the cheapest backend whose quality suffices', async (
     backend: 'default/mini',
     threshold: null,
   });
+});
+
+test('--difficulty-model: the proxy scores with that file, and a replaced file swaps the model while serving', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelroute-model-'));
+  const file = join(dir, 'model.json');
+  const v1 = shippedModelVariant('ours-v1', -2);
+  const v2 = shippedModelVariant('ours-v2', 2);
+  writeFileSync(file, v1);
+  const plane = await startDataPlane(
+    backends,
+    [
+      route('by-threshold', {
+        rules: [
+          {
+            name: 'r',
+            strategy: 'cost-quality',
+            costQuality: { threshold: 0.5 },
+            backendRefs: refs,
+          },
+        ],
+      }),
+    ],
+    { difficultyModelFile: file, difficultyModelPollMs: 20 },
+  );
+  try {
+    const score = (json: string) =>
+      difficultyModelFromJson(JSON.parse(json)).score(HARD).toFixed(3);
+    expect((await ask('by-threshold', HARD, plane)).difficulty).toBe(score(v1));
+
+    writeFileSync(`${file}.new`, v2);
+    renameSync(`${file}.new`, file);
+    await eventually(async () =>
+      expect((await ask('by-threshold', HARD, plane)).difficulty).toBe(score(v2)),
+    );
+    const stats = (await (
+      await fetch(`${plane.proxy.adminUrl}/admin/v1/stats`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+    ).json()) as { difficultyModel: unknown };
+    expect(stats.difficultyModel).toMatchObject({ name: 'ours-v2', source: file });
+    const metrics = await (await fetch(`${plane.proxy.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^modelroute_difficulty_model_info\{name="ours-v2",checksum="sha256:[0-9a-f]{64}"\} 1$/m,
+    );
+  } finally {
+    await plane.close();
+  }
 });

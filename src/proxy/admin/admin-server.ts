@@ -75,6 +75,7 @@ export function createAdminApp(
   app.get('/admin/v1/stats', requireToken, (_req, res) => {
     res.json({
       tableVersion: runtime.store.version ?? null,
+      difficultyModel: runtime.difficulty.model,
       uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
       backends: runtime.live.stats(),
     });

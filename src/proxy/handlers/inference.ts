@@ -69,7 +69,7 @@ export async function handleInference(
       impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
       promptTokens,
       promptTokensAtMost: promptTokensAtMost(prompt),
-      difficulty: () => runtime.scoreDifficulty(prompt.text),
+      difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
     const decision = selectBackends(prepared, facts, { rng: runtime.rng, live: runtime.live });

@@ -16,7 +16,13 @@ import { HealthProber } from '../../health/prober.js';
 
 export interface DevModeOptions extends Pick<
   ProxyOptions,
-  'host' | 'dataPort' | 'adminPort' | 'adminToken' | 'otlpEndpoint' | 'credentialsDir'
+  | 'host'
+  | 'dataPort'
+  | 'adminPort'
+  | 'adminToken'
+  | 'otlpEndpoint'
+  | 'credentialsDir'
+  | 'difficultyModelFile'
 > {
   configPaths: string[];
   /** Simulate every backend, not only simulate:// ones. */
@@ -138,6 +144,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     adminToken: options.adminToken,
     otlpEndpoint: options.otlpEndpoint,
     credentialsDir: options.credentialsDir,
+    difficultyModelFile: options.difficultyModelFile,
     logger: options.logger,
   });
   const { runtime } = proxy;

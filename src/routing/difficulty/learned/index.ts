@@ -1,8 +1,5 @@
-// The learned difficulty router: the model shipped with this version, and the
-// scorer a proxy starts with (the heuristic if the shipped file is refused).
-import { scoreDifficulty as heuristicDifficulty } from '../heuristic.js';
-import type { DifficultyScorer } from '../types.js';
-import { DifficultyModelError, loadDifficultyModel, type DifficultyModel } from './model.js';
+// The learned difficulty router: the model shipped with this version.
+import { loadDifficultyModel, type DifficultyModel } from './model.js';
 
 export { DifficultyModelError, difficultyModelFromJson, loadDifficultyModel } from './model.js';
 export type { DifficultyModel, DifficultyModelFile } from './model.js';
@@ -20,19 +17,4 @@ let shipped: DifficultyModel | undefined;
 export function shippedDifficultyModel(): DifficultyModel {
   shipped ??= loadDifficultyModel(SHIPPED_MODEL_URL);
   return shipped;
-}
-
-/**
- * The scorer a proxy starts with: the shipped model, or, if its file is
- * refused, the heuristic (and `onRefused` hears why), so a bad file never
- * takes routing down.
- */
-export function shippedDifficultyScorer(onRefused: (error: string) => void): DifficultyScorer {
-  try {
-    return shippedDifficultyModel().score;
-  } catch (err) {
-    if (!(err instanceof DifficultyModelError)) throw err;
-    onRefused(err.message);
-    return heuristicDifficulty;
-  }
 }

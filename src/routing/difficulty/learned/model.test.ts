@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../../random.js';
 import type { Example } from './dataset.js';
-import { SHIPPED_MODEL_URL, shippedDifficultyModel, shippedDifficultyScorer } from './index.js';
+import { SHIPPED_MODEL_URL, shippedDifficultyModel } from './index.js';
 import { routerMetrics } from './metrics.js';
 import {
   MAX_MODEL_BYTES,
@@ -155,12 +155,5 @@ describe('the shipped model', () => {
   test('its file is exactly what training stored (checksum)', () => {
     const file = JSON.parse(readFileSync(SHIPPED_MODEL_URL, 'utf8')) as DifficultyModelFile;
     expect(modelChecksum(file)).toBe(file.checksum);
-  });
-
-  test('the proxy default falls back to the heuristic only when the file is refused', () => {
-    const refused: string[] = [];
-    const scorer = shippedDifficultyScorer((e) => refused.push(e));
-    expect(refused).toEqual([]);
-    expect(scorer('hello')).toBe(shippedDifficultyModel().score('hello'));
   });
 });

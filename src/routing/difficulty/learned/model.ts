@@ -86,6 +86,8 @@ function decode<T extends Int32Array | Float32Array>(
 /** A validated model ready to score. */
 export interface DifficultyModel {
   name: string;
+  /** The file's checksum, when the model was loaded from one. */
+  checksum?: string;
   /** The calibrated score, 0..1. */
   score: DifficultyScorer;
   /** The uncalibrated linear score (for training and evaluation). */
@@ -158,7 +160,10 @@ export function difficultyModelFromJson(
   for (let i = 1; i < knots.length; i++)
     if ((knots[i] as number) < (knots[i - 1] as number))
       throw new DifficultyModelError(`${source}: calibration knots must not decrease (at ${i})`);
-  return buildScorer(m.name, m.bias, Float64Array.from(m.dense), table, knots);
+  return {
+    ...buildScorer(m.name, m.bias, Float64Array.from(m.dense), table, knots),
+    checksum: m.checksum,
+  };
 }
 
 /** Maps a raw score to 0..1 through the quantile knots (piecewise linear, monotone). */
