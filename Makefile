@@ -71,6 +71,7 @@ bench: build
 	node dist/cli/main.js bench proxy --json
 	npm run bench:controller
 	npm run bench:router
+	npm run bench:router-nested
 
 docker-build:
 	docker build -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .

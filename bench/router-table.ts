@@ -2,38 +2,18 @@
 // per-prompt results (contaminated prompts removed), with the baselines scored
 // on the same test folds. Prints JSON, then the README's markdown table.
 // Run: npm run bench:router   (ROUTELLM_DATA=<dir> to point elsewhere)
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { scoreDifficulty as heuristic } from '../src/routing/difficulty/heuristic.js';
-import { loadExamples, type Example } from '../src/routing/difficulty/learned/dataset.js';
+import type { Example } from '../src/routing/difficulty/learned/dataset.js';
 import {
   evaluateSplits,
-  kFoldByPrompt,
-  leaveGroupsOut,
   type MetricSummary,
   type RouterRecipe,
-  type Split,
   type Summary,
 } from '../src/routing/difficulty/learned/evaluate.js';
+import { FOLDS, ROUTELLM_MMLU, gsm8k, heldOutProtocols, mmlu } from './routellm-data.js';
 import { buildScorerFromFile } from './router-recipe.js';
 
-const DATA =
-  process.env.ROUTELLM_DATA ?? new URL('../../shared/data/routellm/', import.meta.url).pathname;
 const SEEDS = [11, 12, 13, 14, 15]; // not the seed used while choosing the recipe (1)
-const FOLDS = 5;
-const COLUMNS = { weak: 'mistralai/Mixtral-8x7B-Instruct-v0.1', strong: 'gpt-4-1106-preview' };
-/** RouteLLM paper, best MMLU router (matrix factorisation, trained with MMLU-derived labels), as quoted in the data's README. */
-const ROUTELLM_MMLU = { apgr: 0.603, cpt50: 0.354, cpt80: 0.703 };
-
-const csvs = (dir: string) =>
-  readdirSync(join(DATA, dir))
-    .filter((f) => f.endsWith('.csv'))
-    .sort()
-    .map((f) => join(DATA, dir, f));
-const mmlu = loadExamples(csvs('mmlu'), COLUMNS, [join(DATA, 'mmlu/contaminated_prompts.jsonl')]);
-const gsm8k = loadExamples(csvs('gsm8k'), COLUMNS, [
-  join(DATA, 'gsm8k/contaminated_prompts.jsonl'),
-]);
 
 const recipes: Record<string, RouterRecipe> = {
   learned: (train: readonly Example[], test: readonly Example[], seed: number) => {
@@ -44,24 +24,7 @@ const recipes: Record<string, RouterRecipe> = {
   heuristic: (_train, test) => test.map((e) => heuristic(e.prompt)),
 };
 
-const protocols: Array<{ name: string; splits: Split[] }> = [
-  {
-    name: 'MMLU, 5-fold by prompt',
-    splits: SEEDS.flatMap((s) => kFoldByPrompt(mmlu.examples, FOLDS, s)),
-  },
-  {
-    name: 'MMLU, leave subjects out (5 folds of subjects)',
-    splits: SEEDS.flatMap((s) => leaveGroupsOut(mmlu.examples, FOLDS, s)),
-  },
-  {
-    name: 'GSM8K, 5-fold by prompt',
-    splits: SEEDS.flatMap((s) => kFoldByPrompt(gsm8k.examples, FOLDS, s)),
-  },
-  {
-    name: 'trained on MMLU, tested on GSM8K',
-    splits: SEEDS.map((seed) => ({ seed, fold: 0, train: mmlu.examples, test: gsm8k.examples })),
-  },
-];
+const protocols = heldOutProtocols(SEEDS);
 
 const started = Date.now();
 const results = protocols.map((p) => ({ protocol: p.name, ...evaluateSplits(p.splits, recipes) }));

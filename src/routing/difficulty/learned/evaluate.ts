@@ -108,3 +108,41 @@ export function evaluateSplits(
   routers.random = summarizeMetrics(random);
   return { splits: splits.length, testSize: summarize(splits.map((s) => s.test.length)), routers };
 }
+
+/** A recipe variant a nested selection may pick, e.g. one set of training options. */
+export interface RecipeCandidate {
+  name: string;
+  recipe: RouterRecipe;
+}
+
+/**
+ * A recipe that chooses among candidates by inner cross-validation on the
+ * training part alone (mean APGR over `innerSplits(train, seed)`), then
+ * scores the test part with the chosen candidate trained on all of the
+ * training part. The test part never influences the choice: what it measures
+ * is the whole procedure, selection included. `onChoice` hears each pick.
+ */
+export function nestedRecipe(
+  candidates: readonly RecipeCandidate[],
+  innerSplits: (train: readonly Example[], seed: number) => Split[],
+  onChoice: (name: string, innerApgr: number) => void = () => {},
+): RouterRecipe {
+  if (candidates.length === 0) throw new Error('nested selection needs at least one candidate');
+  return (train, test, seed) => {
+    const inner = innerSplits(train, seed);
+    let best = candidates[0] as RecipeCandidate;
+    let bestApgr = -Infinity;
+    for (const candidate of candidates) {
+      const apgrs = inner.map(
+        (s) => routerMetrics(candidate.recipe(s.train, s.test, s.seed), s.test).apgr,
+      );
+      const mean = summarize(apgrs).mean;
+      if (mean > bestApgr) {
+        best = candidate;
+        bestApgr = mean;
+      }
+    }
+    onChoice(best.name, bestApgr);
+    return best.recipe(train, test, seed);
+  };
+}
