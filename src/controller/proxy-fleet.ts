@@ -138,6 +138,17 @@ export class ProxyFleet {
     }
   }
 
+  // Pods that run the same table share one object: serialize it once, not per pod.
+  private readonly bodies = new WeakMap<RoutingTable, string>();
+  private serialized(table: RoutingTable): string {
+    let body = this.bodies.get(table);
+    if (body === undefined) {
+      body = JSON.stringify(table);
+      this.bodies.set(table, body);
+    }
+    return body;
+  }
+
   private async push(state: PodState): Promise<void> {
     if (this.stopped || state.pushing || !state.desired) return;
     const table = state.desired;
@@ -150,7 +161,7 @@ export class ProxyFleet {
           'content-type': 'application/json',
           authorization: `Bearer ${this.options.adminToken}`,
         },
-        body: JSON.stringify(table),
+        body: this.serialized(table),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
       });
       const body = (await res.json().catch(() => ({}))) as {

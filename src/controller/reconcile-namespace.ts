@@ -3,6 +3,7 @@
 // proxy the table it should run, and writes statuses that changed.
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
+import type { RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { selects } from './label-selector.js';
@@ -56,11 +57,19 @@ export async function reconcileNamespace(
   const { routes, backends, proxies, namespace } = snapshot;
   const health = deps.health.states();
 
-  // 1. Tables: each proxy gets exactly the routes that select it.
+  // 1. Tables: each proxy gets exactly the routes that select it. Pods
+  // selected by the same routes (usually all of them) share one compiled table.
+  const tables = new Map<string, RoutingTable>();
   for (const pod of proxies) {
-    const table = compileRoutingTable(routesForProxy(routes, pod), backends, health, {
-      clusterDomain: deps.clusterDomain,
-    });
+    const selected = routesForProxy(routes, pod);
+    const key = selected.map(objectId).join('\n');
+    let table = tables.get(key);
+    if (!table) {
+      table = compileRoutingTable(selected, backends, health, {
+        clusterDomain: deps.clusterDomain,
+      });
+      tables.set(key, table);
+    }
     deps.fleet.setDesired(pod, table);
   }
   const current = new Set(proxies.map((p) => p.key));
