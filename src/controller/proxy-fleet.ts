@@ -37,6 +37,8 @@ interface PodState {
   pod: ProxyPod;
   desired: RoutingTable | undefined;
   acked: string | undefined;
+  /** The table object behind `acked`, when the pod acknowledged one we pushed. */
+  ackedTable: RoutingTable | undefined;
   pushing: boolean;
   failures: number;
   retryTimer: NodeJS.Timeout | undefined;
@@ -71,6 +73,7 @@ export class ProxyFleet {
         pod,
         desired: undefined,
         acked: undefined,
+        ackedTable: undefined,
         pushing: false,
         failures: 0,
         retryTimer: undefined,
@@ -113,6 +116,18 @@ export class ProxyFleet {
   }
 
   /**
+   * The table a pod acknowledged and, as far as we know, still runs — the
+   * desired one or an older one (a route unchanged between the two is served
+   * as declared meanwhile).
+   */
+  runningTable(podKey: string): RoutingTable | undefined {
+    const state = this.pods.get(podKey);
+    return state?.acked !== undefined && state.ackedTable?.version === state.acked
+      ? state.ackedTable
+      : undefined;
+  }
+
+  /**
    * Tells the fleet what version a pod reports running (from its stats); a
    * mismatch (a restarted proxy serving an older persisted table) triggers a push.
    */
@@ -126,6 +141,7 @@ export class ProxyFleet {
         acked: state.acked,
       });
       state.acked = version ?? undefined;
+      state.ackedTable = version === state.desired?.version ? state.desired : undefined;
       this.options.onAckChange(state.pod);
     }
     if (
@@ -172,6 +188,7 @@ export class ProxyFleet {
       if (body.version !== table.version)
         throw new Error(`proxy acknowledged ${String(body.version)}, expected ${table.version}`);
       state.acked = table.version;
+      state.ackedTable = table;
       state.failures = 0;
       state.lastError = undefined;
       this.options.onPushed?.(state.pod, table.version, (Date.now() - started) / 1000);

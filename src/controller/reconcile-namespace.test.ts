@@ -1,4 +1,9 @@
-import { modelBackend, modelRoute } from '../api/v1alpha1/index.js';
+import {
+  modelBackend,
+  modelRoute,
+  type ModelRoute,
+  type ModelRouteStatus,
+} from '../api/v1alpha1/index.js';
 import { BackendHealthTracker } from '../routing/health-tracker.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
@@ -36,28 +41,34 @@ const pod = (name: string, labels: Record<string, string>): ProxyPod => ({
 /** The fleet as the reconciler uses it, recording what each pod should run. */
 function recordingFleet() {
   const desired = new Map<string, RoutingTable>();
+  const running = new Map<string, RoutingTable>();
   const fleet = {
     setDesired: (p: ProxyPod, table: RoutingTable) => desired.set(p.key, table),
     desiredTable: (key: string) => desired.get(key),
+    runningTable: (key: string) => running.get(key),
     programmedVersion: () => undefined,
     keys: () => [...desired.keys()],
     remove: (key: string) => desired.delete(key),
   };
-  return { desired, fleet: fleet as unknown as ProxyFleet };
+  /** Every pod acknowledges what it should run. */
+  const ackAll = () => desired.forEach((table, key) => running.set(key, table));
+  return { desired, ackAll, fleet: fleet as unknown as ProxyFleet };
 }
 
-test('pods selected by the same routes share one compiled table; others get their own', async () => {
-  const { desired, fleet } = recordingFleet();
-  const pods = [
-    pod('app-1', { app: 'chat' }),
-    pod('app-2', { app: 'chat' }),
-    pod('gateway-1', { component: 'gateway' }),
-    pod('gateway-2', { component: 'gateway' }),
-  ];
+const pods = [
+  pod('app-1', { app: 'chat' }),
+  pod('app-2', { app: 'chat' }),
+  pod('gateway-1', { component: 'gateway' }),
+  pod('gateway-2', { component: 'gateway' }),
+];
+
+/** One reconcile of namespace "team" with these routes; returns the route statuses written. */
+async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
+  const written = new Map<string, ModelRouteStatus>();
   await reconcileNamespace(
     {
       namespace: 'team',
-      routes: [route('everyone'), route('gateway-only', { matchLabels: { component: 'gateway' } })],
+      routes,
       backends: [backend('a')],
       proxies: pods,
       serviceExists: () => true,
@@ -69,15 +80,58 @@ test('pods selected by the same routes share one compiled table; others get thei
       secretExists: () => Promise.resolve(true),
       failovers: new Map(),
       observed: () => undefined,
-      writeRouteStatus: () => Promise.resolve(),
+      writeRouteStatus: (r, status) => {
+        written.set(r.metadata.name, status);
+        return Promise.resolve();
+      },
       writeBackendStatus: () => Promise.resolve(),
       now: () => 0,
     },
   );
+  return written;
+}
+
+test('pods selected by the same routes share one compiled table; others get their own', async () => {
+  const { desired, fleet } = recordingFleet();
+  await reconcile(fleet, [
+    route('everyone'),
+    route('gateway-only', { matchLabels: { component: 'gateway' } }),
+  ]);
   const models = (key: string) => desired.get(key)?.routes.map((r) => r.model);
   expect(models('team/app-1')).toEqual(['everyone']);
   expect(models('team/gateway-1')).toEqual(['everyone', 'gateway-only']);
   expect(desired.get('team/app-2')).toBe(desired.get('team/app-1'));
   expect(desired.get('team/gateway-2')).toBe(desired.get('team/gateway-1'));
   expect(new Set(desired.values()).size).toBe(2);
+});
+
+test('while a changed table is pushed, routes it did not change stay Programmed; the changed one is Pending', async () => {
+  const { ackAll, fleet } = recordingFleet();
+  const gatewayOnly = { matchLabels: { component: 'gateway' } };
+  await reconcile(fleet, [route('everyone'), route('gateway-only', gatewayOnly)]);
+  ackAll();
+  const settled = await reconcile(fleet, [route('everyone'), route('gateway-only', gatewayOnly)]);
+  expect(settled.get('everyone')?.programmed).toBe('4/4');
+  expect(settled.get('gateway-only')?.programmed).toBe('2/2');
+
+  const changed = modelRoute.parse({
+    ...route('gateway-only', gatewayOnly),
+    spec: {
+      model: 'gateway-only',
+      proxySelector: gatewayOnly,
+      rules: [{ name: 'main', strategy: 'least-cost', backendRefs: [{ name: 'a' }] }],
+    },
+  });
+  const pushing = await reconcile(fleet, [route('everyone'), changed]);
+  expect(pushing.get('everyone')).toMatchObject({
+    programmed: '4/4',
+    routeVersion: settled.get('everyone')?.routeVersion,
+  });
+  expect(pushing.get('gateway-only')?.programmed).toBe('0/2');
+  expect(pushing.get('gateway-only')?.routeVersion).not.toBe(
+    settled.get('gateway-only')?.routeVersion,
+  );
+  expect(
+    pushing.get('gateway-only')?.conditions?.find((c) => c.type === 'Programmed'),
+  ).toMatchObject({ status: 'False', reason: 'Pending' });
 });

@@ -3,6 +3,7 @@
 // proxy the table it should run, and writes statuses that changed.
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
+import { routeVersions } from '../routing/route-version.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
@@ -111,14 +112,16 @@ export async function reconcileNamespace(
   for (const route of routes) {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
+    // A proxy counts once it runs this route as compiled now, whatever else
+    // its table holds: a change to another route is not news for this one.
     let programmed = 0;
-    let tableVersion: string | undefined;
+    let routeVersion: string | undefined;
     for (const pod of selected) {
       const desired = deps.fleet.desiredTable(pod.key);
-      tableVersion ??= desired?.version;
-      const carriesRoute = desired?.routes.some((r) => r.id === id) ?? false;
-      if (carriesRoute && deps.fleet.programmedVersion(pod.key) === desired?.version)
-        programmed += 1;
+      const want = desired && routeVersions(desired).get(id);
+      routeVersion ??= want;
+      const running = deps.fleet.runningTable(pod.key);
+      if (want !== undefined && running && routeVersions(running).get(id) === want) programmed += 1;
     }
     const views = new Map<string, BackendView>();
     for (const name of referencedBackends(route)) {
@@ -136,7 +139,7 @@ export async function reconcileNamespace(
         (p) => p.object.kind === 'ModelRoute' && `${p.object.namespace}/${p.object.name}` === id,
       ),
       backends: views,
-      proxies: { desired: selected.length, programmed, tableVersion },
+      proxies: { desired: selected.length, programmed, routeVersion },
       lastFailover: deps.failovers.get(id),
       nowMs: deps.now(),
     });

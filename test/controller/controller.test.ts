@@ -4,6 +4,8 @@
 import OpenAI from 'openai';
 import { startController, type RunningController } from '../../src/controller/controller.js';
 import type { RunningProxy } from '../../src/proxy/proxy.js';
+import { routeVersions } from '../../src/routing/route-version.js';
+import type { RoutingTable } from '../../src/routing/table.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import {
   controllerServiceAccountKubeconfig,
@@ -94,7 +96,7 @@ test(
         }),
       30_000,
     );
-    const status = getJson<{ status: { tableVersion: string; observedGeneration: number } }>([
+    const status = getJson<{ status: { routeVersion: string; observedGeneration: number } }>([
       'get',
       'mr',
       'chat',
@@ -104,8 +106,8 @@ test(
         await fetch(`${proxy.adminUrl}/admin/v1/table`, {
           headers: { authorization: `Bearer ${TOKEN}` },
         })
-      ).json()) as { version: string };
-      expect(table.version).toBe(status.tableVersion);
+      ).json()) as RoutingTable;
+      expect(routeVersions(table).get(`${namespace}/chat`)).toBe(status.routeVersion);
     }
     expect(status.observedGeneration).toBe(1);
     const mb = getJson<{

@@ -9,6 +9,8 @@ import OpenAI from 'openai';
 import { Agent, request } from 'undici';
 import { startController, type RunningController } from '../../src/controller/controller.js';
 import type { RunningProxy } from '../../src/proxy/proxy.js';
+import { routeVersions } from '../../src/routing/route-version.js';
+import { parseRoutingTable } from '../../src/routing/table.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import {
   startApiServer,
@@ -84,12 +86,24 @@ async function controller(
   return c;
 }
 
-async function tableVersion(proxy: RunningProxy): Promise<string | null> {
+/**
+ * The version of the route "chat" in the table the proxy runs (route-version.ts),
+ * or null without a table: what its status's routeVersion says it should be.
+ */
+async function chatVersion(cluster: ClusterHandle, proxy: RunningProxy): Promise<string | null> {
   // A fresh connection each time: a pooled one may point at the proxy's previous process.
   const agent = new Agent({ pipelining: 0 });
   try {
-    const res = await request(`${proxy.adminUrl}/readyz`, { dispatcher: agent });
-    return ((await res.body.json()) as { tableVersion?: string }).tableVersion ?? null;
+    const res = await request(`${proxy.adminUrl}/admin/v1/table`, {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const body = await res.body.json();
+    if (res.statusCode === 404) return null;
+    const parsed = parseRoutingTable(body);
+    if (!parsed.ok)
+      throw new Error(`the proxy serves a table that does not parse: ${parsed.error}`);
+    return routeVersions(parsed.table).get(`${cluster.namespace}/chat`) ?? null;
   } finally {
     await agent.close();
   }
@@ -121,7 +135,9 @@ async function resynced(cluster: ClusterHandle, proxy: RunningProxy): Promise<vo
   );
   await eventually(
     async () =>
-      expect(await tableVersion(proxy)).toBe(routeStatus(cluster, 'chat').status?.tableVersion),
+      expect(await chatVersion(cluster, proxy)).toBe(
+        routeStatus(cluster, 'chat').status?.routeVersion,
+      ),
     15_000,
   );
 }
@@ -129,7 +145,7 @@ async function resynced(cluster: ClusterHandle, proxy: RunningProxy): Promise<vo
 function routeStatus(cluster: ClusterHandle, name: string) {
   return cluster.json<{
     metadata: { generation: number };
-    status?: { observedGeneration?: number; programmed?: string; tableVersion?: string };
+    status?: { observedGeneration?: number; programmed?: string; routeVersion?: string };
   }>(['get', 'mr', name]);
 }
 
@@ -189,7 +205,7 @@ describe('on the shared test API server', () => {
         () => expect(cluster.row('mr', 'chat')).toMatchObject({ PROGRAMMED: '1/1', READY: 'True' }),
         30_000,
       );
-      const programmed = routeStatus(cluster, 'chat').status?.tableVersion;
+      const programmed = routeStatus(cluster, 'chat').status?.routeVersion;
       const { port } = new URL(first.dataUrl);
       const adminPort = new URL(first.adminUrl).port;
       await first.close();
@@ -199,7 +215,7 @@ describe('on the shared test API server', () => {
         port: Number(port),
         adminPort: Number(adminPort),
       });
-      expect(await tableVersion(restarted)).toBe(programmed); // before any push
+      expect(await chatVersion(cluster, restarted)).toBe(programmed); // before any push
       const client = new OpenAI({ baseURL: `${restarted.dataUrl}/v1`, apiKey: 'x', maxRetries: 0 });
       await expect(
         client.chat.completions.create({
@@ -212,7 +228,7 @@ describe('on the shared test API server', () => {
       await eventually(async () => {
         const status = routeStatus(cluster, 'chat').status;
         expect(status?.observedGeneration).toBe(2);
-        expect(await tableVersion(restarted)).toBe(status?.tableVersion);
+        expect(await chatVersion(cluster, restarted)).toBe(status?.routeVersion);
       }, 15_000);
     },
     CASE_TIMEOUT_MS,
@@ -235,11 +251,11 @@ describe('on the shared test API server', () => {
         port: Number(port),
         adminPort: Number(adminPort),
       });
-      expect(await tableVersion(restarted)).toBeNull();
+      expect(await chatVersion(cluster, restarted)).toBeNull();
       await eventually(
         async () =>
-          expect(await tableVersion(restarted)).toBe(
-            routeStatus(cluster, 'chat').status?.tableVersion,
+          expect(await chatVersion(cluster, restarted)).toBe(
+            routeStatus(cluster, 'chat').status?.routeVersion,
           ),
         15_000,
       );

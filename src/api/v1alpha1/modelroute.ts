@@ -402,11 +402,13 @@ export const modelRouteStatus = z
         desired: count.describe('Proxies this route is selected onto.'),
       })
       .optional(),
-    tableVersion: z
+    routeVersion: z
       .string()
       .max(128)
       .optional()
-      .describe('Content hash of the routing table carrying this route.'),
+      .describe(
+        'Content hash of this route as compiled for the proxies, with the backends it uses; Programmed counts the proxies that run exactly this.',
+      ),
     lastFailover: z
       .strictObject({
         time: z.string().describe('When traffic shifted (RFC 3339).'),

@@ -20,10 +20,10 @@ export interface BackendView {
 export interface ProgrammedView {
   /** Proxy pods selected for this route. */
   desired: number;
-  /** Of those, how many acknowledged the table version they should run. */
+  /** Of those, how many run this route as it is compiled now. */
   programmed: number;
-  /** The version the selected proxies should run (the first one's, if they differ). */
-  tableVersion?: string | undefined;
+  /** The route's current version (route-version.ts), when a proxy is selected. */
+  routeVersion?: string | undefined;
 }
 
 export interface RouteStatusInput {
@@ -120,7 +120,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       type: ConditionType.Programmed,
       status: 'False',
       reason: ConditionReason.Pending,
-      message: `${proxies.programmed}/${proxies.desired} proxies acknowledged table ${proxies.tableVersion ?? '(none)'}`,
+      message: `${proxies.programmed}/${proxies.desired} proxies run route version ${proxies.routeVersion ?? '(none)'}`,
     };
   } else {
     programmed = {
@@ -128,7 +128,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       status: 'True',
       reason: ConditionReason.Programmed,
       message:
-        `${proxies.programmed}/${proxies.desired} proxies run table ${proxies.tableVersion ?? ''}`.trim(),
+        `${proxies.programmed}/${proxies.desired} proxies run route version ${proxies.routeVersion ?? ''}`.trim(),
     };
   }
 
@@ -180,7 +180,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
     proxies: { programmed: proxies.programmed, desired: proxies.desired },
   };
   if (generation !== undefined) status.observedGeneration = generation;
-  if (proxies.tableVersion) status.tableVersion = proxies.tableVersion;
+  if (proxies.routeVersion) status.routeVersion = proxies.routeVersion;
   if (lastFailover) status.lastFailover = lastFailover;
   const usage = input.usage ?? route.status?.usage;
   if (usage) status.usage = usage;

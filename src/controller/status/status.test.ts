@@ -72,7 +72,7 @@ describe('computeRouteStatus', () => {
         ['b', healthy],
         ['c', { exists: true, health: 'Unhealthy', reason: 'ProbeFailed' }],
       ]),
-      proxies: { desired: 3, programmed: 3, tableVersion: 'sha256:abc' },
+      proxies: { desired: 3, programmed: 3, routeVersion: 'sha256:abc' },
       nowMs: 0,
     });
     expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
@@ -85,7 +85,7 @@ describe('computeRouteStatus', () => {
       programmed: '3/3',
       healthyBackends: '2/3',
       observedGeneration: 3,
-      tableVersion: 'sha256:abc',
+      routeVersion: 'sha256:abc',
     });
     expect(status.backends).toEqual([
       { name: 'a', health: 'Healthy' },
@@ -128,13 +128,13 @@ describe('computeRouteStatus', () => {
       route,
       problems: [],
       backends: views([['a', healthy]]),
-      proxies: { desired: 3, programmed: 1, tableVersion: 'v' },
+      proxies: { desired: 3, programmed: 1, routeVersion: 'v' },
       nowMs: 0,
     });
     expect(status.conditions?.find((c) => c.type === 'Programmed')).toMatchObject({
       status: 'False',
       reason: 'Pending',
-      message: '1/3 proxies acknowledged table v',
+      message: '1/3 proxies run route version v',
     });
     expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
       status: 'False',
