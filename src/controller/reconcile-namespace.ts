@@ -7,6 +7,7 @@ import { routeVersions } from '../routing/route-version.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
+import { forEachBounded } from './bounded.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import { computeBackendStatus } from './status/backend-status.js';
@@ -41,6 +42,9 @@ export interface ReconcileDeps {
   now(): number;
   clusterDomain?: string;
 }
+
+/** Status writes (and Secret lookups) in flight at once within one namespace's reconcile. */
+export const STATUS_WRITE_CONCURRENCY = 8;
 
 /** Routes a proxy pod serves: those in its namespace whose proxySelector selects it. */
 export function routesForProxy(routes: readonly ModelRoute[], pod: ProxyPod): ModelRoute[] {
@@ -79,7 +83,7 @@ export async function reconcileNamespace(
   }
 
   // 2. Backend statuses.
-  for (const backend of backends) {
+  await forEachBounded(backends, STATUS_WRITE_CONCURRENCY, async (backend) => {
     const id = objectId(backend);
     let endpoint: { ok: true; url: string } | { ok: false; message: string };
     const ref = backend.spec.serviceRef;
@@ -104,12 +108,12 @@ export async function reconcileNamespace(
       nowMs: deps.now(),
     });
     await deps.writeBackendStatus(backend, status);
-  }
+  });
 
   // 3. Route statuses, from acknowledgements rather than hope.
   const problems = checkSemantics(routes, backends);
   const backendNames = new Set(backends.map((b) => b.metadata.name));
-  for (const route of routes) {
+  await forEachBounded(routes, STATUS_WRITE_CONCURRENCY, async (route) => {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
     // A proxy counts once it runs this route as compiled now, whatever else
@@ -144,5 +148,5 @@ export async function reconcileNamespace(
       nowMs: deps.now(),
     });
     await deps.writeRouteStatus(route, status);
-  }
+  });
 }

@@ -1,5 +1,5 @@
 // KubeClient on @kubernetes/client-node: raw JSON requests (objects reach zod exactly as the API server sent them) and the library's Watch.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { hostname } from 'node:os';
@@ -65,6 +65,49 @@ class KubeConfigWithUserAgent extends k8s.KubeConfig {
       ...(opts.headers as Record<string, string> | undefined),
       'User-Agent': this.userAgent,
     };
+  }
+}
+
+/**
+ * Keep-alive agents by TLS identity. client-node hands out a new Agent for
+ * every request (so every request paid a TCP and TLS handshake); requests
+ * with the same CA, client certificate and server name share one here. A
+ * rotated certificate is a new identity, hence a new agent.
+ */
+class KeepAliveAgents {
+  private readonly agents = new Map<string, http.Agent>();
+
+  for(protocol: string, opts: https.RequestOptions): http.Agent {
+    if (protocol === 'http:') return this.cached('http', () => new http.Agent({ keepAlive: true }));
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      pfx: opts.pfx,
+      passphrase: opts.passphrase,
+      servername: opts.servername,
+      rejectUnauthorized: opts.rejectUnauthorized,
+    };
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)),
+      )
+      .digest('hex');
+    return this.cached(key, () => new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 }));
+  }
+
+  private cached(key: string, make: () => http.Agent): http.Agent {
+    let agent = this.agents.get(key);
+    if (!agent) {
+      // Identities rarely change; drop the old agents' idle sockets when they do.
+      if (this.agents.size >= 4) {
+        for (const old of this.agents.values()) old.destroy();
+        this.agents.clear();
+      }
+      agent = make();
+      this.agents.set(key, agent);
+    }
+    return agent;
   }
 }
 
@@ -217,6 +260,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
   else kc.loadFromDefault();
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const watcher = new k8s.Watch(kc);
+  const agents = new KeepAliveAgents();
   const reporter =
     options.onInvalid ??
     ((kind: string, name: string, message: string) =>
@@ -265,9 +309,10 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       headers['Content-Length'] = Buffer.byteLength(body);
     }
     const transport = url.protocol === 'http:' ? http : https;
+    const agent = agents.for(url.protocol, opts);
     const { status, text } = await new Promise<{ status: number; text: string }>(
       (resolve, reject) => {
-        const req = transport.request(url, { ...opts, method, headers }, (res) => {
+        const req = transport.request(url, { ...opts, agent, method, headers }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', reject);
