@@ -70,6 +70,8 @@ test('ModelRoute printer columns answer the first questions', () => {
     'Ready',
     'Programmed',
     'Healthy Backends',
+    'Requests/1h',
+    'Cost/1h (USD)',
     'Age',
     'Message',
   ]);

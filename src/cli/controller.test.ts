@@ -34,3 +34,10 @@ test('an unknown flag is refused with the usage', async () => {
   expect(r.code).toBe(2);
   expect(r.err).toMatch(/Unknown option '--sidecar'[\s\S]*usage: modelroute controller/);
 });
+
+test('a bad --usage-interval is refused with an example', async () => {
+  expect(await refused(['--usage-interval=often'])).toEqual({
+    code: 2,
+    err: '--usage-interval must be a duration such as "5m"',
+  });
+});

@@ -23,6 +23,8 @@ pushes routing tables to proxies, probes backends and writes status.
   --lease-name NAME        name of the leader-election Lease (default modelroute-controller)
   --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
   --lease-duration D       leader Lease duration; a standby takes over within it (default 15s)
+  --usage-interval D       how often new traffic figures alone (status.usage) may rewrite a
+                           route's status (default 5m)
   --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)
   --health-port N          port of /healthz, /readyz and /metrics (default 8081)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)
@@ -62,6 +64,10 @@ const settings = z.object({
     .regex(DURATION_PATTERN, { message: '--lease-duration must be a duration such as "15s"' })
     .transform(durationToMs)
     .refine((ms) => ms >= 1000, { message: '--lease-duration must be at least 1s' }),
+  usageIntervalMs: z
+    .string()
+    .regex(DURATION_PATTERN, { message: '--usage-interval must be a duration such as "5m"' })
+    .transform(durationToMs),
   healthPort: z.coerce
     .number()
     .int()
@@ -114,6 +120,7 @@ export async function runController(
         'lease-name': { type: 'string' },
         'health-host': { type: 'string' },
         'lease-duration': { type: 'string' },
+        'usage-interval': { type: 'string' },
         'health-port': { type: 'string' },
         'log-level': { type: 'string' },
         'webhook-port': { type: 'string' },
@@ -161,6 +168,7 @@ export async function runController(
     leaseName: values['lease-name'] ?? 'modelroute-controller',
     healthHost: values['health-host'] ?? '0.0.0.0',
     leaseDurationMs: values['lease-duration'] ?? '15s',
+    usageIntervalMs: values['usage-interval'] ?? '5m',
     healthPort: values['health-port'] ?? '8081',
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
     webhook: {
@@ -196,6 +204,7 @@ export async function runController(
       logger,
       health: { host: s.healthHost, port: s.healthPort },
       leaseDurationMs: s.leaseDurationMs,
+      usageIntervalMs: s.usageIntervalMs,
       webhook:
         w.port === 0 || !w.serviceName || !w.proxyImage
           ? undefined

@@ -29,6 +29,10 @@ const proxyStatsBody = z.object({
       latencyEwmaMs: z.number().nonnegative().optional(),
     }),
   ),
+  /** Cumulative requests and cost per route (absent from proxies older than this field). */
+  routes: z
+    .array(z.object({ routeId: z.string(), requests: count, costUsd: z.number().nonnegative() }))
+    .default([]),
 });
 export type ProxyStats = z.infer<typeof proxyStatsBody>;
 export type ProxyBackendStats = ProxyStats['backends'][number];

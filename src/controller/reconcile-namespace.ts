@@ -34,6 +34,8 @@ export interface ReconcileDeps {
   observed(
     backendId: string,
   ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  /** A route's requests and cost over the last hour; null when it served none. */
+  usage?(routeId: string): ModelRouteStatus['usage'] | null;
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
   writeBackendStatus(
     backend: ModelBackend,
@@ -145,6 +147,7 @@ export async function reconcileNamespace(
       backends: views,
       proxies: { desired: selected.length, programmed, routeVersion },
       lastFailover: deps.failovers.get(id),
+      usage: deps.usage?.(id),
       nowMs: deps.now(),
     });
     await deps.writeRouteStatus(route, status);

@@ -707,6 +707,7 @@ function account(
       usage.completionTokens,
     );
     runtime.metrics.cost({ route: route.id, backend: backend.id }, cost);
+    runtime.usage.cost(route.id, cost);
   }
   if (!span.isRecording()) return; // tracing off: spare building the attributes
   span.setAttributes(

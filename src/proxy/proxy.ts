@@ -17,6 +17,7 @@ import {
   watchDifficultyModelFile,
 } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
+import { RouteUsage } from './route-usage.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -113,6 +114,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       options.tracing ??
       createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
     live,
+    usage: new RouteUsage(),
     pools: new UpstreamPools(),
     targets: new UpstreamTargets(),
     credentials:

@@ -6,6 +6,7 @@ import type { Tracing } from '../telemetry/tracing.js';
 import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialResolver } from './credentials.js';
 import type { DifficultyRouter } from './difficulty-router.js';
+import type { RouteUsage } from './route-usage.js';
 import type { TableStore } from './table-store.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import type { UpstreamTargets } from './upstream-target.js';
@@ -17,6 +18,8 @@ export interface ProxyRuntime {
   metrics: ProxyMetrics;
   tracing: Tracing;
   live: BackendLiveState;
+  /** Requests and cost per route, for the controller (status.usage). */
+  usage: RouteUsage;
   pools: UpstreamPools;
   /** Upstream URLs split once into pool origin and path. */
   targets: UpstreamTargets;

@@ -21,6 +21,7 @@ beforeAll(() => {
       observedGeneration: 1,
       programmed: '3/3',
       healthyBackends: '2/3',
+      usage: { window: '1h', requests: 1520, costUSD: 2.4375 },
       conditions: [
         {
           type: 'Ready',
@@ -75,7 +76,7 @@ beforeAll(() => {
   ]);
 });
 
-test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, AGE', () => {
+test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, AGE', () => {
   const rows = parseTable(mustKubectl(['get', 'modelroutes', '-n', namespace]));
   expect(Object.keys(rows[0] ?? {})).toEqual([
     'NAME',
@@ -83,6 +84,8 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, AGE',
     'READY',
     'PROGRAMMED',
     'HEALTHY BACKENDS',
+    'REQUESTS/1H',
+    'COST/1H (USD)',
     'AGE',
   ]);
   expect(rows.find((r) => r.NAME === 'chat')).toMatchObject({
@@ -90,6 +93,8 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, AGE',
     READY: 'True',
     PROGRAMMED: '3/3',
     'HEALTHY BACKENDS': '2/3',
+    'REQUESTS/1H': '1520',
+    'COST/1H (USD)': '2.4375',
   });
   expect(rows.find((r) => r.NAME === 'support-bot')).toMatchObject({
     MODEL: 'support-bot',

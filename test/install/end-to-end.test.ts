@@ -117,7 +117,8 @@ beforeAll(async () => {
     await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const values = {
     crds: { install: false },
-    controller: { healthPort },
+    // New traffic figures reach status within seconds, not the default 5 minutes.
+    controller: { healthPort, usageInterval: '1s' },
     webhook: {
       port: webhookPort,
       // Cluster-scoped: named for this suite and kept to its namespace.
@@ -397,6 +398,33 @@ test(
       90_000,
       500,
     );
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  "kubectl get modelroutes shows what each route's traffic cost in the last hour",
+  async () => {
+    await eventually(
+      async () => {
+        const rows = await routeRows();
+        // Dozens of requests went through both proxies in the failover case.
+        expect(Number(rows.get('support-bot')?.['REQUESTS/1H'])).toBeGreaterThan(30);
+        expect(Number(rows.get('shared-chat')?.['REQUESTS/1H'])).toBeGreaterThan(10);
+        // gpt-4o-mini and gpt-4o are priced in the samples (vllm-qwen is not);
+        // the simulators report token usage.
+        expect(Number(rows.get('support-bot')?.['COST/1H (USD)'])).toBeGreaterThan(0);
+        expect(Number(rows.get('shared-chat')?.['COST/1H (USD)'])).toBeGreaterThan(0);
+      },
+      60_000,
+      1000,
+    );
+    const usage = (
+      JSON.parse(await kubectl(['get', 'modelroute', 'support-bot', '-o', 'json'])) as {
+        status: { usage: { window: string; requests: number; costUSD: number } };
+      }
+    ).status.usage;
+    expect(usage.window).toBe('1h');
   },
   CASE_TIMEOUT_MS,
 );

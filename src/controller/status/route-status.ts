@@ -33,7 +33,8 @@ export interface RouteStatusInput {
   backends: ReadonlyMap<string, BackendView>;
   proxies: ProgrammedView;
   lastFailover?: ModelRouteStatus['lastFailover'];
-  usage?: ModelRouteStatus['usage'];
+  /** Traffic in the last hour; null: none (the field goes); undefined: unknown (kept as is). */
+  usage?: ModelRouteStatus['usage'] | null;
   nowMs: number;
 }
 
@@ -182,7 +183,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   if (generation !== undefined) status.observedGeneration = generation;
   if (proxies.routeVersion) status.routeVersion = proxies.routeVersion;
   if (lastFailover) status.lastFailover = lastFailover;
-  const usage = input.usage ?? route.status?.usage;
+  const usage = input.usage === undefined ? route.status?.usage : input.usage;
   if (usage) status.usage = usage;
   return status;
 }

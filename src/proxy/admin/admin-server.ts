@@ -78,6 +78,7 @@ export function createAdminApp(
       difficultyModel: runtime.difficulty.model,
       uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
       backends: runtime.live.stats(),
+      routes: runtime.usage.stats(),
     });
   });
 

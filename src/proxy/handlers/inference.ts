@@ -82,6 +82,7 @@ export async function handleInference(
         'server_error',
       );
     routeId = route.id;
+    runtime.usage.request(route.id);
     span.setAttribute('modelroute.route', route.id);
     const routingHeaders: Record<string, string> = {};
     if (decision.costQuality) {
