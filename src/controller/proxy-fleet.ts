@@ -159,11 +159,12 @@ export class ProxyFleet {
   }
 
   // Pods that run the same table share one object: serialize it once, not per pod.
-  private readonly bodies = new WeakMap<RoutingTable, string>();
-  private serialized(table: RoutingTable): string {
+  // As bytes: a string body is encoded again for every request (50 proxies, 50 copies).
+  private readonly bodies = new WeakMap<RoutingTable, Buffer>();
+  private serialized(table: RoutingTable): Buffer {
     let body = this.bodies.get(table);
     if (body === undefined) {
-      body = JSON.stringify(table);
+      body = Buffer.from(JSON.stringify(table));
       this.bodies.set(table, body);
     }
     return body;
