@@ -41,7 +41,7 @@ interface PodState {
   pod: ProxyPod;
   desired: RoutingTable | undefined;
   acked: string | undefined;
-  /** The table object behind `acked`, when the pod acknowledged one we pushed. */
+  /** The table object behind `acked` (same version), when the pod acknowledged one we pushed; else undefined. */
   ackedTable: RoutingTable | undefined;
   pushing: boolean;
   failures: number;
@@ -125,10 +125,7 @@ export class ProxyFleet {
    * as declared meanwhile).
    */
   runningTable(podKey: string): RoutingTable | undefined {
-    const state = this.pods.get(podKey);
-    return state?.acked !== undefined && state.ackedTable?.version === state.acked
-      ? state.ackedTable
-      : undefined;
+    return this.pods.get(podKey)?.ackedTable;
   }
 
   /**

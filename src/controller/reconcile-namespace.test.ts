@@ -46,7 +46,6 @@ function recordingFleet() {
     setDesired: (p: ProxyPod, table: RoutingTable) => desired.set(p.key, table),
     desiredTable: (key: string) => desired.get(key),
     runningTable: (key: string) => running.get(key),
-    programmedVersion: () => undefined,
     keys: () => [...desired.keys()],
     remove: (key: string) => desired.delete(key),
   };

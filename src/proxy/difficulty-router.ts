@@ -58,11 +58,19 @@ export class DifficultyRouter {
  * `onShippedRefused` hears why), so a bad shipped file never takes routing down.
  */
 export function initialDifficultyRouter(options: {
+  /** A fixed scorer instead of any model (tests). */
+  scorer?: DifficultyScorer | undefined;
   file?: string | undefined;
   onShippedRefused: (error: string) => void;
   loadFile?: (file: string) => DifficultyModel;
   loadShipped?: () => DifficultyModel;
 }): DifficultyRouter {
+  if (options.scorer)
+    return new DifficultyRouter(options.scorer, {
+      name: 'injected',
+      checksum: null,
+      source: 'injected',
+    });
   if (options.file !== undefined) {
     const model = (options.loadFile ?? loadDifficultyModel)(options.file);
     return new DifficultyRouter(model.score, infoOf(model, options.file));

@@ -11,11 +11,7 @@ import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
 import { createDataServer } from './data-server.js';
-import {
-  DifficultyRouter,
-  initialDifficultyRouter,
-  watchDifficultyModelFile,
-} from './difficulty-router.js';
+import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import { RouteUsage } from './route-usage.js';
 import type { ProxyRuntime } from './runtime.js';
@@ -78,17 +74,12 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const logger = options.logger ?? createLogger();
   const metrics = createProxyMetrics();
   // First: a refused --difficulty-model file stops the start before anything listens.
-  const difficulty = options.scoreDifficulty
-    ? new DifficultyRouter(options.scoreDifficulty, {
-        name: 'injected',
-        checksum: null,
-        source: 'injected',
-      })
-    : initialDifficultyRouter({
-        file: options.difficultyModelFile,
-        onShippedRefused: (error) =>
-          logger.error('difficulty model refused; using the heuristic scorer', { error }),
-      });
+  const difficulty = initialDifficultyRouter({
+    scorer: options.scoreDifficulty,
+    file: options.difficultyModelFile,
+    onShippedRefused: (error) =>
+      logger.error('difficulty model refused; using the heuristic scorer', { error }),
+  });
   metrics.difficultyModelLoaded(difficulty.model.name, difficulty.model.checksum ?? 'none');
   const store = new TableStore(options.tableFile);
   const live = new BackendLiveState({

@@ -24,7 +24,7 @@ import {
   createNamespace,
   helm,
   installCRDs,
-  kubectlAsync,
+  mustKubectlAsync,
   parseTable,
 } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
@@ -59,10 +59,8 @@ let sidecar: OpenAI;
 let gateway: OpenAI;
 
 /** kubectl in this namespace, without blocking the simulators this process serves. */
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await kubectlAsync([...args, '-n', namespace], input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
+function kubectl(args: string[], input?: string): Promise<string> {
+  return mustKubectlAsync([...args, '-n', namespace], input);
 }
 
 async function routeRows(wide = false): Promise<Map<string, Record<string, string>>> {

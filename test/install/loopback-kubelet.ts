@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT, kubectlAsync } from '../support/cluster.js';
+import { REPO_ROOT, kubectlAsync, mustKubectlAsync } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 
 interface EnvVar {
@@ -64,12 +64,6 @@ export interface RunPodOptions {
   env?: Record<string, string>;
   /** Appended to the container's args (the last value of a flag wins). */
   extraArgs?: string[];
-}
-
-async function mustKubectl(args: string[], input?: string): Promise<string> {
-  const r = await kubectlAsync(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
 }
 
 async function secretData(namespace: string, name: string): Promise<Record<string, string>> {
@@ -153,7 +147,7 @@ function probePort(container: Container): { path: string; port: number } {
 export async function runPod(options: RunPodOptions): Promise<PodProcess> {
   const { namespace, ip } = options;
   const pod = JSON.parse(
-    await mustKubectl(['get', 'pod', options.pod, '-n', namespace, '-o', 'json']),
+    await mustKubectlAsync(['get', 'pod', options.pod, '-n', namespace, '-o', 'json']),
   ) as Pod;
   const container = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find(
     (c) => c.name === options.container,
@@ -202,7 +196,7 @@ export async function runPod(options: RunPodOptions): Promise<PodProcess> {
       conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
     },
   };
-  await mustKubectl([
+  await mustKubectlAsync([
     'patch',
     'pod',
     options.pod,
@@ -226,7 +220,7 @@ export async function createPodFromDeployment(
   podName: string,
 ): Promise<void> {
   const d = JSON.parse(
-    await mustKubectl(['get', 'deployment', deployment, '-n', namespace, '-o', 'json']),
+    await mustKubectlAsync(['get', 'deployment', deployment, '-n', namespace, '-o', 'json']),
   ) as { spec: { template: { metadata: Record<string, unknown>; spec: unknown } } };
   const pod = {
     apiVersion: 'v1',
@@ -234,5 +228,5 @@ export async function createPodFromDeployment(
     metadata: { ...d.spec.template.metadata, name: podName, namespace },
     spec: d.spec.template.spec,
   };
-  await mustKubectl(['create', '-f', '-'], JSON.stringify(pod));
+  await mustKubectlAsync(['create', '-f', '-'], JSON.stringify(pod));
 }

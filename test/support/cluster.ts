@@ -89,6 +89,13 @@ export function kubectlAsync(
   });
 }
 
+/** kubectlAsync that throws with kubectl's output when it fails. */
+export async function mustKubectlAsync(args: string[], input?: string): Promise<string> {
+  const r = await kubectlAsync(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
 /** Runs kubectl and throws with its output when it fails. */
 export function mustKubectl(args: string[], input?: string): string {
   const r = kubectl(args, input);
