@@ -30,7 +30,16 @@ describe('parseBenchArgs', () => {
         peer: undefined,
         seed: 1,
         cpuProfDir: undefined,
+        quick: false,
       },
+    });
+  });
+
+  it('--quick picks small sizes, and explicit flags still win', () => {
+    const parsed = parseBenchArgs(['proxy', '--quick', '--rps', '300']);
+    expect(parsed).toMatchObject({
+      kind: 'run',
+      options: { quick: true, rps: 300, durationMs: 1000, rounds: 2, requests: 100, streams: 10 },
     });
   });
 

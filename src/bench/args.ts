@@ -24,7 +24,38 @@ options:
   --peer NAME            also measure a peer gateway: portkey
   --seed N               seed for the simulator and the routing rng (default 1)
   --cpu-prof DIR         write a V8 CPU profile of the proxy child into DIR
+  --quick                small sizes for CI (every path, a few seconds; figures
+                         mean little): 200 rps, 1s, 2 rounds, 100 requests,
+                         10 streams, 5ms latency and ttft, 5000 decisions, short
+                         warm-up; a peer that is not installed is skipped, not
+                         installed. Flags given explicitly still win.
   -h, --help             show this help`;
+
+/** Sizes of a full run and of --quick (CI: same code paths, a few seconds). */
+const DEFAULTS = {
+  full: {
+    rps: '1000',
+    duration: '10s',
+    rounds: '5',
+    latency: '20ms',
+    requests: '2000',
+    'seq-latency': '0ms',
+    streams: '100',
+    ttft: '50ms',
+    decisions: '200000',
+  },
+  quick: {
+    rps: '200',
+    duration: '1s',
+    rounds: '2',
+    latency: '5ms',
+    requests: '100',
+    'seq-latency': '0ms',
+    streams: '10',
+    ttft: '5ms',
+    decisions: '5000',
+  },
+} as const;
 
 export interface BenchOptions {
   json: boolean;
@@ -40,6 +71,8 @@ export interface BenchOptions {
   peer: 'portkey' | undefined;
   seed: number;
   cpuProfDir: string | undefined;
+  /** Small sizes and warm-up, no peer install: CI checks the bench runs, not what it measures. */
+  quick: boolean;
 }
 
 export type ParsedBenchArgs =
@@ -79,18 +112,19 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       strict: true,
       options: {
         json: { type: 'boolean' },
-        rps: { type: 'string', default: '1000' },
-        duration: { type: 'string', default: '10s' },
-        rounds: { type: 'string', default: '5' },
-        latency: { type: 'string', default: '20ms' },
-        requests: { type: 'string', default: '2000' },
-        'seq-latency': { type: 'string', default: '0ms' },
-        streams: { type: 'string', default: '100' },
-        ttft: { type: 'string', default: '50ms' },
-        decisions: { type: 'string', default: '200000' },
+        rps: { type: 'string' },
+        duration: { type: 'string' },
+        rounds: { type: 'string' },
+        latency: { type: 'string' },
+        requests: { type: 'string' },
+        'seq-latency': { type: 'string' },
+        streams: { type: 'string' },
+        ttft: { type: 'string' },
+        decisions: { type: 'string' },
         peer: { type: 'string' },
         seed: { type: 'string', default: '1' },
         'cpu-prof': { type: 'string' },
+        quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -110,16 +144,18 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
   if (values.peer !== undefined && values.peer !== 'portkey')
     return { kind: 'error', message: `--peer must be "portkey", not "${values.peer}"` };
 
+  const d = DEFAULTS[values.quick ? 'quick' : 'full'];
+  const v = (flag: keyof typeof d): string => values[flag] ?? d[flag];
   const checks = {
-    rps: intIn('rps', values.rps, 1, 20_000),
-    durationMs: durationIn('duration', values.duration, 100, 600_000),
-    rounds: intIn('rounds', values.rounds, 1, 100),
-    latencyMs: durationIn('latency', values.latency, 0, 10_000),
-    requests: intIn('requests', values.requests, 1, 1_000_000),
-    seqLatencyMs: durationIn('seq-latency', values['seq-latency'], 0, 10_000),
-    streams: intIn('streams', values.streams, 1, 100_000),
-    ttftMs: durationIn('ttft', values.ttft, 0, 10_000),
-    decisions: intIn('decisions', values.decisions, 1, 10_000_000),
+    rps: intIn('rps', v('rps'), 1, 20_000),
+    durationMs: durationIn('duration', v('duration'), 100, 600_000),
+    rounds: intIn('rounds', v('rounds'), 1, 100),
+    latencyMs: durationIn('latency', v('latency'), 0, 10_000),
+    requests: intIn('requests', v('requests'), 1, 1_000_000),
+    seqLatencyMs: durationIn('seq-latency', v('seq-latency'), 0, 10_000),
+    streams: intIn('streams', v('streams'), 1, 100_000),
+    ttftMs: durationIn('ttft', v('ttft'), 0, 10_000),
+    decisions: intIn('decisions', v('decisions'), 1, 10_000_000),
     seed: intIn('seed', values.seed, 0, 2 ** 31 - 1),
   };
   for (const value of Object.values(checks))
@@ -141,6 +177,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       peer: values.peer === 'portkey' ? 'portkey' : undefined,
       seed: n.seed,
       cpuProfDir: values['cpu-prof'],
+      quick: values.quick === true,
     },
   };
 }

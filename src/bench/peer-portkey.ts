@@ -52,9 +52,20 @@ function isInstalled(): boolean {
   );
 }
 
-/** Installs the gateway unless the right version is there; never touches package.json. */
-export async function ensurePortkey(): Promise<{ ok: true } | { ok: false; message: string }> {
+/**
+ * Installs the gateway unless the right version is there; never touches
+ * package.json. With `install: false` (quick runs in CI, which must not reach
+ * a registry) a missing install is reported, not made.
+ */
+export async function ensurePortkey(
+  options: { install: boolean } = { install: true },
+): Promise<{ ok: true } | { ok: false; message: string }> {
   if (isInstalled()) return { ok: true };
+  if (!options.install)
+    return {
+      ok: false,
+      message: `@portkey-ai/gateway@${PORTKEY_VERSION} is not installed in ${PEER_DIR} and --quick does not install it (a run without --quick installs it there)`,
+    };
   const args = [
     'install',
     '--prefix',

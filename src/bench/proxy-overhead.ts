@@ -1,5 +1,7 @@
 // `bench proxy`: direct vs proxy vs floor (vs peer) in interleaved rounds: one at a time, open loop, streamed.
 import { cpus, loadavg } from 'node:os';
+import { z } from 'zod';
+import { shippedDifficultyModel } from '../routing/difficulty/learned/index.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../simulator/index.js';
 import type { BenchOptions } from './args.js';
 import { cpuMsOf, memoryOf, type Child, type ChildGroup } from './children.js';
@@ -37,6 +39,8 @@ import {
   UPSTREAM_MODEL,
   benchTable,
   chatBody,
+  difficultyPlan,
+  type DifficultyPlan,
 } from './route-table.js';
 
 /** Streaming pace after the first token, and answer length (words = tokens). */
@@ -46,6 +50,8 @@ const WARMUP_SEQUENTIAL = 500;
 /** Streamed warm-up runs concurrently: enough calls for the JIT to optimise the streaming path. */
 const WARMUP_STREAMS = 600;
 const WARMUP_STREAM_CONCURRENCY = 40;
+/** --quick: enough to run the streaming code once per path, not to optimise it. */
+const QUICK_WARMUP_STREAMS = 40;
 const WARMUP_LOAD_MS = 1_000;
 /** After a load slice: wait for every child to go quiet (< 5% CPU over 100 ms), within these bounds. */
 const SETTLE_MIN_MS = 200;
@@ -124,6 +130,22 @@ async function gcTotals(
   }
 }
 
+const proxyStats = z.looseObject({
+  difficultyModel: z.looseObject({ name: z.string(), checksum: z.string().nullable() }),
+});
+
+/** The difficulty model the proxy child reports it scores with (admin /admin/v1/stats). */
+async function proxyDifficultyModel(
+  adminUrl: string,
+  token: string,
+): Promise<{ name: string; checksum: string | null } | undefined> {
+  const res = await fetch(`${adminUrl}/admin/v1/stats`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const parsed = proxyStats.safeParse(await res.json().catch(() => undefined));
+  return parsed.success ? parsed.data.difficultyModel : undefined;
+}
+
 /** Lets leftovers of the previous slice (GC, deferred logging) finish before the next path is timed. */
 async function settle(pids: number[]): Promise<void> {
   await sleep(SETTLE_MIN_MS);
@@ -155,7 +177,7 @@ function headerString(outcome: Outcome, name: string): string | undefined {
 }
 
 /** One request per path, checked: a path that cannot answer is reported before anything is timed. */
-async function verify(path: PathState): Promise<string | undefined> {
+async function verify(path: PathState, plan: DifficultyPlan): Promise<string | undefined> {
   for (const stream of [false, true]) {
     const outcome = await path.client.send(stream);
     if (!outcome.ok)
@@ -163,7 +185,7 @@ async function verify(path: PathState): Promise<string | undefined> {
     if (path.name === 'proxy') {
       const backend = headerString(outcome, 'x-modelroute-backend');
       if (backend !== EXPECTED_BACKEND)
-        return `proxy routed to ${backend ?? '(no x-modelroute-backend header)'}, expected ${EXPECTED_BACKEND}`;
+        return `proxy routed to ${backend ?? '(no x-modelroute-backend header)'}, expected ${EXPECTED_BACKEND}: it scored the prompt ${headerString(outcome, 'x-modelroute-difficulty') ?? '(no header)'} against threshold ${headerString(outcome, 'x-modelroute-threshold') ?? '(no header)'}; the bench scored it ${plan.promptDifficulty.toFixed(3)} and set threshold ${plan.threshold}`;
     }
   }
   return undefined;
@@ -348,8 +370,20 @@ export interface BenchContext {
 
 export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string, unknown>> {
   const { options, group, log } = ctx;
-  const notes: string[] = [];
+  const notes: string[] = options.quick
+    ? [
+        '--quick: CI sizes and a short warm-up; these figures show the bench runs, not what the proxy costs',
+      ]
+    : [];
   const loadStart = loadavg();
+
+  // The proxy child scores with the shipped model (it is given no model file):
+  // score the bench prompt with the same one, and check below that it is.
+  const model = shippedDifficultyModel();
+  const plan = difficultyPlan(model.score);
+  log(
+    `difficulty: ${model.name} scores the bench prompt ${plan.promptDifficulty.toFixed(3)}; by-difficulty threshold ${plan.threshold}`,
+  );
 
   log(`routing decision: ${options.decisions} selectBackends calls in-process`);
   const decision: DecisionResult = benchDecision(options.decisions, options.seed);
@@ -369,7 +403,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     let proxy;
     let proxyEntry = 'modelroute proxy (cli/main)';
     try {
-      proxy = await startProxyChild(group, benchTable(sim.url), {
+      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold), {
         cpuProfDir: options.cpuProfDir,
         entry: 'cli/main',
       });
@@ -381,11 +415,16 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         `cli/main failed to start (${first.trim().slice(0, 200)}): the proxy ran from bench/proxy-main (the same runProxy, without the other commands' modules loaded, so its RSS is lower than production's)`,
       );
       proxyEntry = 'runProxy via bench/proxy-main (fallback)';
-      proxy = await startProxyChild(group, benchTable(sim.url), {
+      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold), {
         cpuProfDir: options.cpuProfDir,
         entry: 'bench/proxy-main',
       });
     }
+    const proxyModel = await proxyDifficultyModel(proxy.adminUrl, proxy.token);
+    if (proxyModel?.checksum !== model.checksum)
+      throw new Error(
+        `the proxy scores with difficulty model ${JSON.stringify(proxyModel)}, the bench placed its threshold with ${model.name} (${model.checksum}): they must be the same model`,
+      );
     const floor = await startFloorChild(group, sim.url, UPSTREAM_MODEL);
     const body = (model: string) => ({
       buffered: chatBody(model, false),
@@ -433,7 +472,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     let peerChild: Child | undefined;
     if (options.peer === 'portkey') {
       log(`peer: @portkey-ai/gateway@${PORTKEY_VERSION} (cached in ${PEER_DIR})`);
-      const installed = await ensurePortkey();
+      const installed = await ensurePortkey({ install: !options.quick });
       if (!installed.ok) {
         log(`peer skipped: ${installed.message}`);
         peer = { name: 'portkey', version: PORTKEY_VERSION, skipped: installed.message };
@@ -463,7 +502,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     }
 
     for (const p of [...paths]) {
-      const problem = await verify(p);
+      const problem = await verify(p, plan);
       if (!problem) continue;
       if (p.name !== 'peer') throw new Error(problem);
       log(`peer skipped: ${problem}`);
@@ -485,7 +524,11 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     );
     sim.setBehavior({ latencyMs: options.latencyMs });
     await loadRounds(paths, options, Math.min(WARMUP_LOAD_MS, sliceMs), 1, false, log);
-    await warmStreams(paths, WARMUP_STREAMS, WARMUP_STREAM_CONCURRENCY);
+    await warmStreams(
+      paths,
+      options.quick ? QUICK_WARMUP_STREAMS : WARMUP_STREAMS,
+      WARMUP_STREAM_CONCURRENCY,
+    );
 
     log(
       `one at a time: ${options.requests} interleaved rounds (upstream latency ${options.seqLatencyMs} ms)`,
@@ -570,6 +613,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     const loadEnd = loadavg();
     const result: Record<string, unknown> = {
       benchmark: 'proxy-overhead',
+      quick: options.quick,
       rps: options.rps,
       direct: { p50_ms: loadDirect.p50_ms, p90_ms: loadDirect.p90_ms, p99_ms: loadDirect.p99_ms },
       proxy: { p50_ms: proxyLoad.p50_ms, p90_ms: proxyLoad.p90_ms, p99_ms: proxyLoad.p99_ms },
@@ -655,6 +699,12 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
           : []),
       ],
       table: TABLE_DESCRIPTION,
+      difficulty: {
+        model: model.name,
+        checksum: model.checksum ?? null,
+        prompt_difficulty: round(plan.promptDifficulty),
+        threshold: plan.threshold,
+      },
       machine: {
         cpus: cpus().length,
         cpu_model: cpus()[0]?.model ?? 'unknown',

@@ -6,7 +6,10 @@ import {
   type ModelBackendInput,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
+import { extractPrompt } from '../proxy/prompt/extract.js';
+import type { OpenAIRequestBody } from '../proxy/providers/types.js';
 import { compileRoutingTable } from '../routing/compile.js';
+import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import type { RoutingTable } from '../routing/table.js';
 
 /** The model name clients send. */
@@ -28,7 +31,14 @@ export const CLIENT_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export const TABLE_DESCRIPTION =
-  'one ModelRoute (3 rules: tenant match, header regex, cost-quality by difficulty; retries, timeouts, $0.25 budget) over 2 openai backends with pricing, context window, rpm/concurrency limits and a secretRef; the request matches the 3rd rule and is routed to the cheap backend with its model name rewritten';
+  "one ModelRoute (3 rules: tenant match, header regex, cost-quality by difficulty; retries, timeouts, $0.25 budget) over 2 openai backends with pricing, context window, rpm/concurrency limits and a secretRef; the request matches the 3rd rule, whose threshold is set above the prompt's score by the proxy's own difficulty model, so every request is scored and routed to the cheap backend with its model name rewritten";
+
+/**
+ * The highest prompt score that still leaves room for a threshold above it.
+ * A model scoring the bench prompt above this says the prompt is hard; the
+ * bench then refuses to run rather than measure a route to the strong tier.
+ */
+export const MAX_PROMPT_DIFFICULTY = 0.98;
 
 function backend(name: string, spec: Partial<ModelBackendInput['spec']>, simUrl: string) {
   return modelBackend.parse({
@@ -73,7 +83,7 @@ export function benchBackends(simUrl: string): ModelBackend[] {
   ];
 }
 
-export function benchRoute(): ModelRoute {
+export function benchRoute(threshold: number): ModelRoute {
   return modelRoute.parse({
     apiVersion: 'modelroute.io/v1alpha1',
     kind: 'ModelRoute',
@@ -97,7 +107,7 @@ export function benchRoute(): ModelRoute {
         {
           name: 'by-difficulty',
           strategy: 'cost-quality',
-          costQuality: { threshold: 0.6 },
+          costQuality: { threshold },
           backendRefs: [{ name: 'small' }, { name: 'large' }],
         },
       ],
@@ -108,8 +118,8 @@ export function benchRoute(): ModelRoute {
   });
 }
 
-export function benchTable(simUrl: string): RoutingTable {
-  return compileRoutingTable([benchRoute()], benchBackends(simUrl));
+export function benchTable(simUrl: string, threshold: number): RoutingTable {
+  return compileRoutingTable([benchRoute(threshold)], benchBackends(simUrl));
 }
 
 /** The chat request every path sends (model set per path). */
@@ -128,4 +138,38 @@ export function chatBody(model: string, stream: boolean): string {
     temperature: 0.2,
     ...(stream ? { stream: true } : {}),
   });
+}
+
+/** The text the proxy scores for the bench request (what its handler extracts from the body). */
+export function benchPromptText(): string {
+  const body = JSON.parse(chatBody(BENCH_MODEL, false)) as OpenAIRequestBody;
+  return extractPrompt('chat', body).text;
+}
+
+export interface DifficultyPlan {
+  /** The bench prompt's score, as the proxy computes it (same prompt extraction, same scorer). */
+  promptDifficulty: number;
+  /** The by-difficulty rule's threshold: above the prompt's score, so the cheap tier leads. */
+  threshold: number;
+}
+
+/**
+ * Places the by-difficulty threshold above what `score` gives the bench
+ * prompt (halfway to 1, rounded up to 3 decimals), so which backend the
+ * proxy picks is decided here and not by whichever model ships: a retrained
+ * model once scored the prompt 0.634 against a fixed 0.6 and the bench
+ * measured a route it did not describe. The proxy still scores every request.
+ */
+export function difficultyPlan(score: DifficultyScorer): DifficultyPlan {
+  const promptDifficulty = score(benchPromptText());
+  if (!Number.isFinite(promptDifficulty) || promptDifficulty < 0 || promptDifficulty > 1)
+    throw new Error(
+      `the difficulty model scored the bench prompt ${promptDifficulty}, outside 0..1: the model file is broken`,
+    );
+  if (promptDifficulty > MAX_PROMPT_DIFFICULTY)
+    throw new Error(
+      `the difficulty model scores the bench prompt ${promptDifficulty.toFixed(3)}, above ${MAX_PROMPT_DIFFICULTY}: no threshold leaves it on the cheap backend; change the prompt in src/bench/route-table.ts to an easier one`,
+    );
+  const threshold = Math.ceil((promptDifficulty + (1 - promptDifficulty) / 2) * 1000) / 1000;
+  return { promptDifficulty, threshold: Math.min(1, threshold) };
 }
