@@ -18,6 +18,24 @@ describe('parseControllerBenchArgs', () => {
         scale: true,
         keep: false,
         cpuProfDir: undefined,
+        settleMs: 5_000,
+        quick: false,
+      },
+    });
+  });
+
+  it('--quick picks small sizes, and explicit flags still win', () => {
+    expect(parseControllerBenchArgs(['--quick', '--changes', '4'])).toMatchObject({
+      kind: 'run',
+      options: {
+        quick: true,
+        proxies: 3,
+        changes: 4,
+        routes: 20,
+        backends: 5,
+        ackProxies: 3,
+        syncTimeoutMs: 120_000,
+        settleMs: 1_000,
       },
     });
   });
@@ -59,6 +77,8 @@ describe('parseControllerBenchArgs', () => {
         scale: true,
         keep: true,
         cpuProfDir: '/tmp/prof',
+        settleMs: 5_000,
+        quick: false,
       },
     });
   });

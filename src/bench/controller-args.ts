@@ -23,7 +23,33 @@ options:
   --skip-scale           do not run the scale part
   --keep                 leave the bench namespaces and their objects in place
   --cpu-prof DIR         write a V8 CPU profile of each controller child into DIR
+  --quick                small sizes for CI (both parts, same code; figures mean
+                         little): 3 proxies, 3 changes, 20 routes, 5 backends,
+                         3 ack-only proxies, 2m sync timeout, 1s settle. Flags
+                         given explicitly still win.
   -h, --help             show this help`;
+
+/** Sizes of a full run and of --quick (CI: same code paths, well under a minute). */
+const DEFAULTS = {
+  full: {
+    proxies: '10',
+    changes: '30',
+    routes: '1000',
+    backends: '200',
+    'ack-proxies': '50',
+    'sync-timeout': '5m',
+  },
+  quick: {
+    proxies: '3',
+    changes: '3',
+    routes: '20',
+    backends: '5',
+    'ack-proxies': '3',
+    'sync-timeout': '2m',
+  },
+} as const;
+/** After full sync the scale run waits this long to count pushes and reconciles that still follow. */
+const SETTLE_MS = { full: 5_000, quick: 1_000 } as const;
 
 export interface ControllerBenchOptions {
   json: boolean;
@@ -38,6 +64,9 @@ export interface ControllerBenchOptions {
   scale: boolean;
   keep: boolean;
   cpuProfDir: string | undefined;
+  /** The scale run's quiet window after full sync. */
+  settleMs: number;
+  quick: boolean;
 }
 
 export type ParsedControllerBenchArgs =
@@ -65,16 +94,17 @@ export function parseControllerBenchArgs(argv: readonly string[]): ParsedControl
       options: {
         json: { type: 'boolean' },
         kubeconfig: { type: 'string', default: DEFAULT_KUBECONFIG },
-        proxies: { type: 'string', default: '10' },
-        changes: { type: 'string', default: '30' },
-        routes: { type: 'string', default: '1000' },
-        backends: { type: 'string', default: '200' },
-        'ack-proxies': { type: 'string', default: '50' },
-        'sync-timeout': { type: 'string', default: '5m' },
+        proxies: { type: 'string' },
+        changes: { type: 'string' },
+        routes: { type: 'string' },
+        backends: { type: 'string' },
+        'ack-proxies': { type: 'string' },
+        'sync-timeout': { type: 'string' },
         'skip-latency': { type: 'boolean' },
         'skip-scale': { type: 'boolean' },
         keep: { type: 'boolean' },
         'cpu-prof': { type: 'string' },
+        quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -93,18 +123,21 @@ export function parseControllerBenchArgs(argv: readonly string[]): ParsedControl
   if (values['cpu-prof'] !== undefined && values['cpu-prof'].trim() === '')
     return { kind: 'error', message: '--cpu-prof must name a directory' };
 
-  const syncTimeoutMs = parseDurationMs(values['sync-timeout']);
+  const size = values.quick ? 'quick' : 'full';
+  const d = DEFAULTS[size];
+  const v = (flag: keyof typeof d): string => values[flag] ?? d[flag];
+  const syncTimeoutMs = parseDurationMs(v('sync-timeout'));
   if (syncTimeoutMs === undefined || syncTimeoutMs < 1000 || syncTimeoutMs > 3_600_000)
     return {
       kind: 'error',
-      message: `--sync-timeout must be a duration from 1s to 60m such as "5m", not "${values['sync-timeout']}"`,
+      message: `--sync-timeout must be a duration from 1s to 60m such as "5m", not "${v('sync-timeout')}"`,
     };
   const checks = {
-    proxies: intIn('proxies', values.proxies, 1, MAX_PROXIES),
-    changes: intIn('changes', values.changes, 1, 10_000),
-    routes: intIn('routes', values.routes, 1, 20_000),
-    backends: intIn('backends', values.backends, 2, 5_000),
-    ackProxies: intIn('ack-proxies', values['ack-proxies'], 1, MAX_PROXIES),
+    proxies: intIn('proxies', v('proxies'), 1, MAX_PROXIES),
+    changes: intIn('changes', v('changes'), 1, 10_000),
+    routes: intIn('routes', v('routes'), 1, 20_000),
+    backends: intIn('backends', v('backends'), 2, 5_000),
+    ackProxies: intIn('ack-proxies', v('ack-proxies'), 1, MAX_PROXIES),
   };
   for (const value of Object.values(checks))
     if (typeof value === 'string') return { kind: 'error', message: value };
@@ -124,6 +157,8 @@ export function parseControllerBenchArgs(argv: readonly string[]): ParsedControl
       scale: values['skip-scale'] !== true,
       keep: values.keep === true,
       cpuProfDir: values['cpu-prof'],
+      settleMs: SETTLE_MS[size],
+      quick: values.quick === true,
     },
   };
 }

@@ -18,6 +18,7 @@ export interface Goal {
 
 export interface ControllerBenchResult {
   benchmark: 'controller';
+  quick: boolean;
   started_at: string;
   finished_at: string;
   machine: {
@@ -111,12 +112,14 @@ export async function runControllerBench(options: {
       backends: o.backends,
       ackProxies: o.ackProxies,
       syncTimeoutMs: o.syncTimeoutMs,
+      settleMs: o.settleMs,
       keep: o.keep,
       cpuProfDir: o.cpuProfDir,
       log,
     });
   return {
     benchmark: 'controller',
+    quick: o.quick,
     started_at: startedAt,
     finished_at: new Date().toISOString(),
     machine,
@@ -125,7 +128,12 @@ export async function runControllerBench(options: {
     apply_to_programmed: latency ?? { skipped: '--skip-latency' },
     scale: scale ?? { skipped: '--skip-scale' },
     goals: goalsOf(latency, scale),
-    notes: NOTES,
+    notes: o.quick
+      ? [
+          ...NOTES,
+          '--quick: CI sizes; these figures show the bench runs, not what the controller costs',
+        ]
+      : NOTES,
   };
 }
 

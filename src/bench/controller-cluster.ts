@@ -191,23 +191,24 @@ export class BenchCluster {
   /**
    * Gives a ModelRoute `alias` as its only alias (a spec change: new generation).
    * A 409 means the controller wrote status in between: read and try again.
-   * `acceptedNs` is when the API server's answer arrived.
+   * `answeredNs` is when the API server's answer was in hand (the change may
+   * reach proxies earlier: see change-timing.ts).
    */
   async writeRouteAlias(
     namespace: string,
     name: string,
     alias: string,
-  ): Promise<{ sentNs: bigint; acceptedNs: bigint; generation: number }> {
+  ): Promise<{ sentNs: bigint; answeredNs: bigint; generation: number }> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.client.get(modelRoutes, { namespace, name });
       if (!current) throw new Error(`ModelRoute ${namespace}/${name} disappeared`);
       const sentNs = process.hrtime.bigint();
       try {
         const written = await this.client.replace(modelRoutes, withAlias(current, alias));
-        const acceptedNs = process.hrtime.bigint();
+        const answeredNs = process.hrtime.bigint();
         const generation = written.metadata.generation;
         if (generation === undefined) throw new Error(`ModelRoute ${name} has no generation`);
-        return { sentNs, acceptedNs, generation };
+        return { sentNs, answeredNs, generation };
       } catch (err) {
         if (!(err instanceof KubeApiError && err.status === 409) || attempt >= 10) throw err;
       }

@@ -5,6 +5,7 @@ import { modelBackends, modelRoutes } from '../k8s/kinds.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ChildGroup } from './children.js';
 import { CREATE_CONCURRENCY, forEachLimited, type BenchCluster } from './controller-cluster.js';
+import { changeSpans } from './change-timing.js';
 import { benchBackend, benchRoute, routeName } from './controller-objects.js';
 import type { ControllerSelfReport } from './controller-metrics.js';
 import { startControllerChild, type MemoryFigures } from './controller-process.js';
@@ -60,6 +61,8 @@ export interface LatencyResult extends Distribution {
   status_programmed: Distribution;
   /** The write itself (sent to answered), not part of the figures above. */
   api_write: Distribution;
+  /** Changes a proxy installed before the bench read the write's answer: their clock started at that install. */
+  answered_after_first_install: number;
   initial_sync_s: number;
   controller_rss_mb: MemoryFigures;
   controller_self_report: ControllerSelfReport | null;
@@ -171,12 +174,13 @@ export async function runApplyToProgrammed(ctx: LatencyRunContext): Promise<Late
     const first = new LatencySamples(ctx.changes);
     const status = new LatencySamples(ctx.changes);
     const write = new LatencySamples(ctx.changes);
+    let answeredLate = 0;
     const cpuStart = controller.cpuMs();
     for (let n = -WARMUP_CHANGES; n < ctx.changes; n++) {
       const name = routeName((n + WARMUP_CHANGES) % LATENCY_ROUTES);
       const alias = `bench-change-${n + WARMUP_CHANGES}`;
       const { done, pending } = tracker.expect(`${namespace}/${name}`, alias, proxies.length);
-      const { sentNs, acceptedNs, generation } = await cluster.writeRouteAlias(
+      const { sentNs, answeredNs, generation } = await cluster.writeRouteAlias(
         namespace,
         name,
         alias,
@@ -197,13 +201,17 @@ export async function runApplyToProgrammed(ctx: LatencyRunContext): Promise<Late
       await statusDone;
       const statusNs = process.hrtime.bigint();
       if (n >= 0) {
-        const installs = pending.installedNs as bigint[];
-        const lastNs = installs.reduce((a, b) => (b > a ? b : a));
-        const firstNs = installs.reduce((a, b) => (b < a ? b : a));
-        last.addSpan(acceptedNs, lastNs);
-        first.addSpan(acceptedNs, firstNs);
-        status.addSpan(acceptedNs, statusNs);
-        write.addSpan(sentNs, acceptedNs);
+        const spans = changeSpans({
+          sentNs,
+          answeredNs,
+          installedNs: pending.installedNs as bigint[],
+          statusNs,
+        });
+        last.addMicros(spans.lastProxyUs);
+        first.addMicros(spans.firstProxyUs);
+        status.addMicros(spans.statusUs as number);
+        write.addMicros(spans.writeUs);
+        if (spans.answeredAfterInstall) answeredLate++;
       }
       if (n >= 0 && (n + 1) % 10 === 0) log(`latency: ${n + 1}/${ctx.changes} changes`);
       await new Promise((r) => setTimeout(r, PAUSE_MS));
@@ -213,7 +221,7 @@ export async function runApplyToProgrammed(ctx: LatencyRunContext): Promise<Late
     const selfReport = (await controller.selfReport()) ?? null;
     return {
       measured_by:
-        'proxy side: each real proxy (in the bench process) reports the moment it installs a table carrying the change; the clock starts when the API server answered the write',
+        "proxy side: each real proxy (in the bench process) reports the moment it installs a table carrying the change; the clock starts when the API server answered the write, or when the first proxy installed the change if that came first (the answer can wait in the bench's event loop behind the pushes; see answered_after_first_install)",
       proxies: ctx.proxies,
       routes: LATENCY_ROUTES,
       backends: LATENCY_BACKENDS,
@@ -224,6 +232,7 @@ export async function runApplyToProgrammed(ctx: LatencyRunContext): Promise<Late
       first_proxy: distributionOf(first),
       status_programmed: distributionOf(status),
       api_write: distributionOf(write),
+      answered_after_first_install: answeredLate,
       initial_sync_s: round(initialSyncS, 3),
       controller_rss_mb: rss,
       controller_self_report: selfReport,

@@ -5,6 +5,7 @@ import { modelBackends, modelRoutes } from '../k8s/kinds.js';
 import type { ChildGroup } from './children.js';
 import { CREATE_CONCURRENCY, forEachLimited, type BenchCluster } from './controller-cluster.js';
 import { distributionOf, withTimeout, type Distribution } from './controller-latency.js';
+import { changeSpans } from './change-timing.js';
 import { benchBackend, benchRoute, routeName } from './controller-objects.js';
 import type { ControllerSelfReport } from './controller-metrics.js';
 import {
@@ -16,8 +17,6 @@ import { startAckOnlyProxy, type AckOnlyProxy } from './controller-proxies.js';
 import { RouteStatusWatch, isFullyProgrammed } from './controller-route-status.js';
 import { LatencySamples, round } from './histogram.js';
 
-/** After full sync: how long to watch the controller settle (memory, leftover work). */
-const SETTLE_MS = 5_000;
 /** One-route changes timed after settling: what one edit costs when the namespace is big. */
 const CHANGES_AT_SCALE = 3;
 const CHANGE_AT_SCALE_TIMEOUT_MS = 120_000;
@@ -59,6 +58,8 @@ export interface ChangeAtScale {
   /** From the write's answer to the last proxy acknowledging a table that carries the change. */
   proxies_acked: Distribution;
   status_programmed: Distribution;
+  /** Changes pushed to a proxy before the bench read the write's answer (clock started at that push). */
+  answered_after_first_install: number;
   /** Route status patches the controller wrote per one-route change. */
   route_status_writes_per_change: number | null;
   reconciles_per_change: number | null;
@@ -74,13 +75,14 @@ async function timeChangesAtScale(
 ): Promise<ChangeAtScale> {
   const acked = new LatencySamples(CHANGES_AT_SCALE);
   const status = new LatencySamples(CHANGES_AT_SCALE);
+  let answeredLate = 0;
   const before = await controller.selfReport();
   for (let k = 0; k < CHANGES_AT_SCALE; k++) {
     const name = routeName(k);
     const alias = `bench-scale-change-${k}`;
     const needle = Buffer.from(`"${alias}"`);
     let remaining = proxies.length;
-    let lastNs = 0n;
+    const installedNs: bigint[] = [];
     let resolve!: () => void;
     const allAcked = new Promise<void>((r) => (resolve = r));
     for (const p of proxies) {
@@ -88,11 +90,15 @@ async function timeChangesAtScale(
       p.onPush((body, atNs) => {
         if (seen || !body.includes(needle)) return;
         seen = true;
-        lastNs = atNs > lastNs ? atNs : lastNs;
+        installedNs.push(atNs);
         if (--remaining === 0) resolve();
       });
     }
-    const { acceptedNs, generation } = await ctx.cluster.writeRouteAlias(namespace, name, alias);
+    const { sentNs, answeredNs, generation } = await ctx.cluster.writeRouteAlias(
+      namespace,
+      name,
+      alias,
+    );
     await withTimeout(allAcked, CHANGE_AT_SCALE_TIMEOUT_MS, `scale: ${name} pushed to every proxy`);
     await watch.waitFor(
       () => {
@@ -106,8 +112,15 @@ async function timeChangesAtScale(
       CHANGE_AT_SCALE_TIMEOUT_MS,
       `scale: status of ${name} at generation ${generation}`,
     );
-    acked.addSpan(acceptedNs, lastNs);
-    status.addSpan(acceptedNs, process.hrtime.bigint());
+    const spans = changeSpans({
+      sentNs,
+      answeredNs,
+      installedNs,
+      statusNs: process.hrtime.bigint(),
+    });
+    acked.addMicros(spans.lastProxyUs);
+    status.addMicros(spans.statusUs as number);
+    if (spans.answeredAfterInstall) answeredLate++;
     for (const p of proxies) p.onPush(undefined);
     ctx.log(`scale: change ${k + 1}/${CHANGES_AT_SCALE} programmed`);
   }
@@ -120,6 +133,7 @@ async function timeChangesAtScale(
     changes: CHANGES_AT_SCALE,
     proxies_acked: distributionOf(acked),
     status_programmed: distributionOf(status),
+    answered_after_first_install: answeredLate,
     route_status_writes_per_change: perChange(
       before?.route_status_writes,
       after?.route_status_writes,
@@ -144,6 +158,8 @@ export interface ScaleRunContext {
   backends: number;
   ackProxies: number;
   syncTimeoutMs: number;
+  /** After full sync: how long to watch the controller settle (memory, leftover work). */
+  settleMs: number;
   keep: boolean;
   cpuProfDir: string | undefined;
   log: (line: string) => void;
@@ -223,9 +239,9 @@ export async function runScale(ctx: ScaleRunContext): Promise<ScaleResult> {
     const finalAcks = proxies.map((p) => p.record.lastAckNs);
     if (!timedOut) {
       log(
-        `scale: full sync in ${secondsSince(c.spawnedNs, syncedNs)} s; settling ${SETTLE_MS / 1000} s`,
+        `scale: full sync in ${secondsSince(c.spawnedNs, syncedNs)} s; settling ${ctx.settleMs / 1000} s`,
       );
-      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      await new Promise((r) => setTimeout(r, ctx.settleMs));
     }
     const cpuAfterSettle = c.cpuMs();
     const selfAfterSettle = await c.selfReport();
@@ -269,7 +285,7 @@ export async function runScale(ctx: ScaleRunContext): Promise<ScaleResult> {
       controller_cpu_s: {
         to_full_sync: round(cpuAtSync / 1000, 2),
         settle: round((cpuAfterSettle - cpuAtSync) / 1000, 2),
-        settle_window_s: timedOut ? 0 : SETTLE_MS / 1000,
+        settle_window_s: timedOut ? 0 : ctx.settleMs / 1000,
       },
       change_at_scale: changeAtScale,
     };
