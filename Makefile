@@ -8,6 +8,8 @@ RELEASE ?= modelroute
 NAMESPACE ?= modelroute-system
 IMAGE_REPOSITORY ?= modelroute
 IMAGE_TAG ?= dev
+# Extra flags for every benchmark `make bench` runs, e.g. --quick (CI sizes).
+BENCH_FLAGS ?=
 
 help:
 	@echo "setup               install Node packages and build the test binaries (kube-apiserver, etcd, kubectl, helm)"
@@ -67,11 +69,14 @@ chart-lint:
 e2e:
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects control-plane --testPathPatterns test/install
 
+# Every benchmark, full size; `make bench BENCH_FLAGS=--quick` runs them at CI sizes.
 bench: build
-	node dist/cli/main.js bench proxy --json
-	npm run bench:controller
-	npm run bench:router
-	npm run bench:router-nested
+	node dist/cli/main.js bench proxy --json $(BENCH_FLAGS)
+	npm run bench:controller -- $(BENCH_FLAGS)
+	npm run bench:routing -- $(BENCH_FLAGS)
+	node --import tsx bench/router-latency.ts $(BENCH_FLAGS)
+	node --import tsx bench/router-table.ts $(BENCH_FLAGS)
+	npm run bench:router-nested -- $(BENCH_FLAGS)
 
 docker-build:
 	docker build -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .

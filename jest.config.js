@@ -26,6 +26,12 @@ export default {
     },
     {
       ...shared,
+      // Every benchmark in quick mode, as child processes (the controller's needs the API server: control-plane).
+      displayName: 'bench',
+      testMatch: ['<rootDir>/test/bench/**/*.test.ts'],
+    },
+    {
+      ...shared,
       displayName: 'control-plane',
       testMatch: [
         '<rootDir>/test/crd-validation/**/*.test.ts',

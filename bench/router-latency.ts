@@ -1,13 +1,15 @@
 // Cost of scoring one prompt's difficulty: the learned model against the
 // heuristic, interleaved in the same run, with microsecond resolution.
-// Prints JSON; never a pass/fail test. Run: npm run bench:router
+// Prints JSON; never a pass/fail test. Run: npm run bench:router (--quick: CI sizes)
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import { scoreDifficulty as heuristic } from '../src/routing/difficulty/heuristic.js';
 import { shippedDifficultyModel } from '../src/routing/difficulty/learned/index.js';
 import { seededRandom } from '../src/routing/random.js';
+import { benchFlags } from './flags.js';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 20_000);
-const WARMUP = 2_000;
+const { quick } = benchFlags('bench/router-latency.ts');
+const ROUNDS = quick ? 200 : Number(process.env.ROUNDS ?? 20_000);
+const WARMUP = quick ? 20 : 2_000;
 
 // Mixed prose, code and math, so every branch of the scanner runs.
 const PIECES = [
@@ -71,5 +73,5 @@ for (const size of sizes) {
   };
 }
 process.stdout.write(
-  `${JSON.stringify({ benchmark: 'difficulty-scoring', model: learned.name, rounds: ROUNDS, node: process.version, results, checksum: Number(sink.toFixed(3)) }, null, 2)}\n`,
+  `${JSON.stringify({ benchmark: 'difficulty-scoring', quick, model: learned.name, rounds: ROUNDS, node: process.version, results, checksum: Number(sink.toFixed(3)) }, null, 2)}\n`,
 );

@@ -6,7 +6,7 @@
 // on the same splits: the fixed recipe the product ships (chosen while looking
 // at seed 1 of these protocols) and the length rule. If the two learned
 // columns agree, choosing the recipe did not flatter the published table.
-// Prints JSON, then a markdown table. Run: npm run bench:router-nested (minutes)
+// Prints JSON, then a markdown table. Run: npm run bench:router-nested (minutes; --quick: CI sizes)
 import {
   evaluateSplits,
   nestedRecipe,
@@ -14,12 +14,16 @@ import {
   type RouterRecipe,
   type Summary,
 } from '../src/routing/difficulty/learned/evaluate.js';
-import { heldOutProtocols } from './routellm-data.js';
+import { benchFlags } from './flags.js';
+import { heldOutProtocols, loadRouteLLM } from './routellm-data.js';
 import { buildScorerFromFile } from './router-recipe.js';
 
-const SEEDS = [11, 12];
-const LEARNING_RATES = [0.01, 0.03];
-const LENGTH_PRIORS = [0, 0.25, 0.5, 1];
+const { quick } = benchFlags('bench/router-nested.ts');
+// --quick: one seed, two candidates, on a subset (the selection still runs on inner folds).
+const SEEDS = quick ? [11] : [11, 12];
+const LEARNING_RATES = quick ? [0.03] : [0.01, 0.03];
+const LENGTH_PRIORS = quick ? [0, 0.5] : [0, 0.25, 0.5, 1];
+const data = loadRouteLLM({ quick });
 
 const learned =
   (options: { learningRate?: number; lengthPrior?: number } = {}): RouterRecipe =>
@@ -38,7 +42,7 @@ const candidates: RecipeCandidate[] = LEARNING_RATES.flatMap((learningRate) =>
 const started = Date.now();
 const r3 = (x: number) => Number(x.toFixed(3));
 const summary = (s: Summary) => ({ mean: r3(s.mean), sd: r3(s.sd) });
-const results = heldOutProtocols(SEEDS).map((protocol) => {
+const results = heldOutProtocols(data, SEEDS).map((protocol) => {
   const choices: Record<string, number> = {};
   const result = evaluateSplits(protocol.splits, {
     nested: nestedRecipe(candidates, protocol.inner, (name) => {
@@ -62,6 +66,8 @@ process.stdout.write(
   `${JSON.stringify(
     {
       benchmark: 'difficulty-router-nested-selection',
+      quick,
+      data: data.source,
       seeds: SEEDS,
       candidates: candidates.map((c) => c.name),
       seconds: Math.round((Date.now() - started) / 1000),

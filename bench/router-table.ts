@@ -1,7 +1,7 @@
 // Held-out evaluation of the learned difficulty router on RouteLLM's published
 // per-prompt results (contaminated prompts removed), with the baselines scored
 // on the same test folds. Prints JSON, then the README's markdown table.
-// Run: npm run bench:router   (ROUTELLM_DATA=<dir> to point elsewhere)
+// Run: npm run bench:router   (ROUTELLM_DATA=<dir> to point elsewhere; --quick: CI sizes)
 import { scoreDifficulty as heuristic } from '../src/routing/difficulty/heuristic.js';
 import type { Example } from '../src/routing/difficulty/learned/dataset.js';
 import {
@@ -10,10 +10,15 @@ import {
   type RouterRecipe,
   type Summary,
 } from '../src/routing/difficulty/learned/evaluate.js';
-import { FOLDS, ROUTELLM_MMLU, gsm8k, heldOutProtocols, mmlu } from './routellm-data.js';
+import { benchFlags } from './flags.js';
+import { FOLDS, ROUTELLM_MMLU, heldOutProtocols, loadRouteLLM } from './routellm-data.js';
 import { buildScorerFromFile } from './router-recipe.js';
 
-const SEEDS = [11, 12, 13, 14, 15]; // not the seed used while choosing the recipe (1)
+const { quick } = benchFlags('bench/router-table.ts');
+// Not the seed used while choosing the recipe (1); --quick: one seed on a subset.
+const SEEDS = quick ? [11] : [11, 12, 13, 14, 15];
+const data = loadRouteLLM({ quick });
+const { mmlu, gsm8k } = data;
 
 const recipes: Record<string, RouterRecipe> = {
   learned: (train: readonly Example[], test: readonly Example[], seed: number) => {
@@ -24,14 +29,16 @@ const recipes: Record<string, RouterRecipe> = {
   heuristic: (_train, test) => test.map((e) => heuristic(e.prompt)),
 };
 
-const protocols = heldOutProtocols(SEEDS);
+const protocols = heldOutProtocols(data, SEEDS);
 
 const started = Date.now();
 const results = protocols.map((p) => ({ protocol: p.name, ...evaluateSplits(p.splits, recipes) }));
 const r3 = (x: number) => Number(x.toFixed(3));
 const json = {
   benchmark: 'difficulty-router-heldout',
+  quick,
   data: {
+    source: data.source,
     mmlu: mmlu.examples.length,
     mmluExcluded: mmlu.excluded,
     gsm8k: gsm8k.examples.length,
@@ -67,7 +74,7 @@ const cell = (s: Summary | undefined, pct = false) =>
       ? `${(s.mean * 100).toFixed(1)}% ± ${(s.sd * 100).toFixed(1)}`
       : `${s.mean.toFixed(3)} ± ${s.sd.toFixed(3)}`;
 const lines = [
-  '| held-out protocol (mean ± sd over folds × 5 seeds) | learned APGR | CPT(50%) | CPT(80%) | strong calls for 95% of strong quality | length rule APGR | heuristic APGR | random APGR | RouteLLM published APGR |',
+  `| held-out protocol (mean ± sd over folds × ${SEEDS.length} seeds) | learned APGR | CPT(50%) | CPT(80%) | strong calls for 95% of strong quality | length rule APGR | heuristic APGR | random APGR | RouteLLM published APGR |`,
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...results.map((r) => {
     const m = r.routers;

@@ -1,6 +1,6 @@
 // Routing decision cost: how long selectBackends takes per request, by
 // strategy, with microsecond resolution. Prints JSON; never a pass/fail test.
-// Run: npm run bench:routing
+// Run: npm run bench:routing (--quick: CI sizes)
 import {
   modelBackend,
   modelRoute,
@@ -16,9 +16,11 @@ import {
   type BackendLiveView,
 } from '../src/routing/index.js';
 import { STRATEGIES } from '../src/api/v1alpha1/index.js';
+import { benchFlags } from './flags.js';
 
-const ITERATIONS = Number(process.env.ITERATIONS ?? 200_000);
-const WARMUP = 20_000;
+const { quick } = benchFlags('bench/routing-decision.ts');
+const ITERATIONS = quick ? 2_000 : Number(process.env.ITERATIONS ?? 200_000);
+const WARMUP = quick ? 200 : 20_000;
 
 function backend(name: string, spec: Partial<ModelBackendInput['spec']>) {
   return modelBackend.parse({
@@ -125,6 +127,7 @@ console.log(
   JSON.stringify(
     {
       benchmark: 'routing-decision',
+      quick,
       what: 'selectBackends per request: 4 rules (3 miss), 8 backends in 2 tiers, fallback, budget, compliance filter',
       iterations: ITERATIONS,
       node: process.version,
