@@ -1,7 +1,7 @@
 // `bench proxy`: direct vs proxy vs floor (vs peer) in interleaved rounds: one at a time, open loop, streamed.
 import { cpus, loadavg } from 'node:os';
 import { z } from 'zod';
-import { shippedDifficultyModel } from '../routing/difficulty/learned/index.js';
+import { initialDifficultyRouter } from '../proxy/difficulty-router.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../simulator/index.js';
 import type { BenchOptions } from './args.js';
 import { cpuMsOf, memoryOf, type Child, type ChildGroup } from './children.js';
@@ -377,10 +377,14 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     : [];
   const loadStart = loadavg();
 
-  // The proxy child scores with the shipped model (it is given no model file):
-  // score the bench prompt with the same one, and check below that it is.
-  const model = shippedDifficultyModel();
-  const plan = difficultyPlan(model.score);
+  // The proxy child is given no model file: it scores with the shipped model
+  // (or the heuristic if that file is refused). Build the same router here to
+  // score the bench prompt, and check below that the child reports the same model.
+  const router = initialDifficultyRouter({
+    onShippedRefused: (error) => log(`difficulty model refused, scoring heuristically: ${error}`),
+  });
+  const model = router.model;
+  const plan = difficultyPlan(router.score);
   log(
     `difficulty: ${model.name} scores the bench prompt ${plan.promptDifficulty.toFixed(3)}; by-difficulty threshold ${plan.threshold}`,
   );
@@ -421,7 +425,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
       });
     }
     const proxyModel = await proxyDifficultyModel(proxy.adminUrl, proxy.token);
-    if (proxyModel?.checksum !== model.checksum)
+    if (proxyModel?.name !== model.name || proxyModel.checksum !== model.checksum)
       throw new Error(
         `the proxy scores with difficulty model ${JSON.stringify(proxyModel)}, the bench placed its threshold with ${model.name} (${model.checksum}): they must be the same model`,
       );
@@ -701,7 +705,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
       table: TABLE_DESCRIPTION,
       difficulty: {
         model: model.name,
-        checksum: model.checksum ?? null,
+        checksum: model.checksum,
         prompt_difficulty: round(plan.promptDifficulty),
         threshold: plan.threshold,
       },
