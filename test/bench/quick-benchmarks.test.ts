@@ -52,6 +52,21 @@ function makeBenchRecipe(): string[] {
   return recipe;
 }
 
+test('the inventory reads what npm scripts and make recipes run', () => {
+  expect(
+    parseCommand(
+      'npm run testenv -- up && npm run build && node dist/cli/main.js bench controller --json',
+    ),
+  ).toEqual({ node: ['src/cli/main.ts bench controller'], npm: ['testenv', 'build'] });
+  expect(
+    parseCommand('node --import tsx bench/router-latency.ts && node --import tsx bench/x.ts'),
+  ).toEqual({ node: ['bench/router-latency.ts', 'bench/x.ts'], npm: [] });
+  expect(parseCommand('node dist/cli/main.js bench proxy --json $(BENCH_FLAGS)').node).toEqual([
+    'src/cli/main.ts bench proxy',
+  ]);
+  expect(parseCommand('npm run bench:routing -- $(BENCH_FLAGS)').npm).toEqual(['bench:routing']);
+});
+
 test('every benchmark that npm or make runs has a quick run in CI', () => {
   const scripts = (
     JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
