@@ -1,0 +1,79 @@
+// Counts a big prompt's tokens before routing, in steps that leave the event
+// loop free between them, so no other request (nor /healthz) waits on it; and
+// only as far as the table can use. Small prompts are counted inline and only
+// if routing asks (a 16 KiB prompt costs at most ~15 ms to count, most far less).
+import type { PreparedTable } from '../../routing/prepared-table.js';
+import { memo } from '../../routing/facts.js';
+import type { PromptInfo } from './extract.js';
+import { tableNeedsTokenCounts } from './tokenizer-warmup.js';
+import {
+  estimatePromptTokens,
+  estimatePromptTokensCooperatively,
+  promptTokensAtMost,
+  type YieldToLoop,
+} from './tokens.js';
+
+/** Prompts whose cheap upper bound is above this many tokens are counted cooperatively. */
+export const INLINE_COUNT_MAX = 16 * 1024;
+
+export interface TokenCountPlan {
+  /** Some rule or budget may ask for a count whatever the prompt's size. */
+  alwaysMayCount: boolean;
+  /** The smallest context window in the table: bigger prompts may need a count. */
+  smallestWindow: number;
+  /**
+   * Counting can stop above this: every backend's context window and every
+   * promptTokens bound is below it, so a bigger prompt is refused by every
+   * backend whatever its exact size. Infinity when some backend has no window.
+   */
+  stopAbove: number;
+}
+
+const plans = new WeakMap<PreparedTable, TokenCountPlan>();
+
+export function tokenCountPlan(prepared: PreparedTable): TokenCountPlan {
+  let plan = plans.get(prepared);
+  if (plan) return plan;
+  let smallestWindow = Infinity;
+  let largest = 0;
+  for (const backend of prepared.backendById.values()) {
+    const window = backend.contextWindow ?? Infinity;
+    smallestWindow = Math.min(smallestWindow, window);
+    largest = Math.max(largest, window);
+  }
+  let budgets = false;
+  for (const route of prepared.routeById.values()) {
+    if (route.source.budget.maxCostPerRequestUsd !== undefined) budgets = true;
+    for (const rule of route.rules)
+      for (const m of rule.source.matches)
+        largest = Math.max(largest, m.promptTokens?.min ?? 0, m.promptTokens?.max ?? 0);
+  }
+  plan = {
+    alwaysMayCount: budgets || tableNeedsTokenCounts(prepared),
+    smallestWindow,
+    stopAbove: largest,
+  };
+  plans.set(prepared, plan);
+  return plan;
+}
+
+/**
+ * The prompt-size fact for routing: counted now, cooperatively, when the
+ * prompt is big and the table may need its size; otherwise counted inline on
+ * first use (or never).
+ */
+export async function promptTokensFact(
+  prompt: PromptInfo,
+  prepared: PreparedTable,
+  yieldToLoop?: YieldToLoop,
+): Promise<() => number> {
+  const atMost = promptTokensAtMost(prompt);
+  const plan = tokenCountPlan(prepared);
+  if (atMost <= INLINE_COUNT_MAX || !(plan.alwaysMayCount || atMost > plan.smallestWindow))
+    return memo(() => estimatePromptTokens(prompt));
+  const counted = await estimatePromptTokensCooperatively(prompt, {
+    stopAbove: plan.stopAbove,
+    ...(yieldToLoop ? { yieldToLoop } : {}),
+  });
+  return () => counted;
+}
