@@ -1,7 +1,7 @@
 // Counts a big prompt's tokens before routing, in steps that leave the event
 // loop free between them, so no other request (nor /healthz) waits on it; and
 // only as far as the table can use. Small prompts are counted inline and only
-// if routing asks (a 16 KiB prompt costs at most ~15 ms to count, most far less).
+// if routing asks (an 8 KiB prompt costs at most ~10 ms to count, most far less).
 import type { PreparedTable } from '../../routing/prepared-table.js';
 import { memo } from '../../routing/facts.js';
 import type { PromptInfo } from './extract.js';
@@ -14,7 +14,7 @@ import {
 } from './tokens.js';
 
 /** Prompts whose cheap upper bound is above this many tokens are counted cooperatively. */
-export const INLINE_COUNT_MAX = 16 * 1024;
+export const INLINE_COUNT_MAX = 8 * 1024;
 
 export interface TokenCountPlan {
   /** Some rule or budget may ask for a count whatever the prompt's size. */

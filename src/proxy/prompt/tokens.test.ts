@@ -86,6 +86,7 @@ describe('bounded counting (linear work for any input)', () => {
   // Adversarial shapes: one long pre-token, or many tiny ones.
   const SHAPES: Record<string, (n: number) => string> = {
     'one letter': (n) => 'a'.repeat(n),
+    'space then one letter': (n) => ` ${'a'.repeat(n - 1)}`,
     'random letters': (n) => pick(LETTERS, n),
     'upper case DNA': (n) => pick([...'ACGT'], n),
     'CJK run': (n) => pick([...'中文字符的一是不了人我在有他这为之大来'], n),
@@ -135,7 +136,7 @@ describe('bounded counting (linear work for any input)', () => {
         // so the work is at most (text length × piece limit): linear.
         for (const piece of pieces)
           expect(longestPreToken(piece)).toBeLessThanOrEqual(MAX_WHITESPACE_PIECE_UNITS);
-        const nonWhitespace = pieces.filter((p) => !/^\s/.test(p));
+        const nonWhitespace = pieces.filter((p) => !/^\s+$/.test(p));
         for (const piece of nonWhitespace)
           expect(longestPreToken(piece)).toBeLessThanOrEqual(MAX_PIECE_UNITS);
         // A cooperative count yields at least every step (plus one piece).

@@ -55,16 +55,17 @@ export const TOKENS_PER_IMAGE = 85;
 
 /**
  * Pre-tokens (runs the encoding's regex keeps whole) longer than this many
- * UTF-16 code units are counted in pieces this long. The library's BPE merge
- * is quadratic in a pre-token's length (it rescans and splices the whole
- * piece per merge): "a" * 300000 is one pre-token and took 36 s; 20,000 CJK
- * characters in one run took 4 s. Pieces of at most 32 units bound the work
- * per character, so counting is linear in the text (32 rather than 64 halves
- * the cost of random runs, ~1 µs a character, for +0.5% error on them). Ordinary prose and code
- * never have such runs (words, numbers of up to 3 digits and punctuation runs
- * are short), so their counts stay exact.
+ * UTF-16 code units are counted in pieces of at most MAX_PIECE_BYTES. The
+ * library's BPE merge is quadratic in a pre-token's UTF-8 length (it rescans
+ * and splices the whole piece per merge): "a" * 300000 is one pre-token and
+ * took 36 s; 20,000 CJK characters in one run took 4 s. Bounded pieces bound
+ * the work per byte, so counting is linear in the text. Ordinary prose and
+ * code never have such runs (words, numbers of up to 3 digits and punctuation
+ * runs are short), so their counts stay exact.
  */
 export const MAX_PIECE_UNITS = 32;
+/** UTF-8 bytes per piece of an over-long pre-token (a CJK character is 3, an emoji 4). */
+export const MAX_PIECE_BYTES = 32;
 /**
  * Whitespace runs get longer pieces: o200k has tokens for long runs of spaces,
  * and cutting at 32 would multiply a long indent's count. Whitespace merges are
@@ -72,30 +73,45 @@ export const MAX_PIECE_UNITS = 32;
  */
 export const MAX_WHITESPACE_PIECE_UNITS = 256;
 /** Text handed to the tokenizer per step of a count; a cooperative count yields between steps. */
-export const STEP_UNITS = 8_192;
+export const STEP_UNITS = 4_096;
 
 /** A BPE counter for a piece of text (the library's, or a test's probe around it). */
 export type PieceCounter = (piece: string) => number;
 
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
+function isWhitespace(code: number): boolean {
+  return (
+    code === 32 || (code >= 9 && code <= 13) || (code > 127 && /\s/.test(String.fromCharCode(code)))
+  );
 }
 
-function pieceLimit(preToken: string): number {
-  return /^\s/.test(preToken) ? MAX_WHITESPACE_PIECE_UNITS : MAX_PIECE_UNITS;
+/** Where the piece of an over-long pre-token that starts at `at` ends: between code points. */
+function pieceEnd(text: string, at: number, end: number, whitespace: boolean): number {
+  if (whitespace) return Math.min(end, at + MAX_WHITESPACE_PIECE_UNITS); // all ASCII
+  let cut = at;
+  let bytes = 0;
+  while (cut < end) {
+    const c = text.charCodeAt(cut);
+    const high = c >= 0xd800 && c <= 0xdbff;
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : high ? 4 : 3;
+    if (bytes + size > MAX_PIECE_BYTES && cut > at) break;
+    bytes += size;
+    cut += high ? 2 : 1;
+  }
+  return Math.min(cut, end);
 }
 
 /**
  * Counts `text` in steps, yielding after each ~STEP_UNITS handed to `count`.
  * Runs of ordinary pre-tokens go to the tokenizer together (so the count is
  * the tokenizer's own); each over-long pre-token goes in pieces of at most
- * `pieceLimit` units, cut between code points.
+ * MAX_PIECE_BYTES (whitespace: MAX_WHITESPACE_PIECE_UNITS), cut between code
+ * points.
  *
  * Error bound: exact when no pre-token exceeds the piece limit. Otherwise each
  * cut can change the count by about one token (a merge across the cut is
  * lost or a different merge order follows); the tests hold it to at most one
- * token per cut, i.e. at most 1/32 of the run's length in tokens (measured:
- * random letters +1%, CJK +0.2%, a run of one letter exact).
+ * token per cut, and within 2% + 1 of the exact count (measured: random
+ * letters +1%, CJK +0.2%, a run of one letter exact).
  *
  * Stops as soon as the count exceeds `stopAbove`, returning the count so far
  * (more than `stopAbove`): callers that only compare with thresholds below it
@@ -118,12 +134,14 @@ export function* countTextTokenSteps(
     const preToken = match[0];
     const start = match.index;
     const end = start + preToken.length;
-    const limit = pieceLimit(preToken);
-    if (preToken.length > limit) {
+    // Whitespace only (a pre-token such as " aaaa" starts with a space but is letters).
+    const whitespace =
+      isWhitespace(preToken.charCodeAt(0)) &&
+      isWhitespace(preToken.charCodeAt(preToken.length - 1));
+    if (preToken.length > (whitespace ? MAX_WHITESPACE_PIECE_UNITS : MAX_PIECE_UNITS)) {
       flush(start);
       for (let at = start; at < end;) {
-        let cut = Math.min(end, at + limit);
-        if (cut < end && isHighSurrogate(text.charCodeAt(cut - 1))) cut++;
+        const cut = pieceEnd(text, at, end, whitespace);
         flush(cut);
         at = cut;
         if (total > stopAbove) return total;
@@ -199,7 +217,7 @@ export interface CooperativeCount {
 
 /**
  * `estimatePromptTokens` without holding the event loop for more than one
- * step (~8 Ki characters, a few ms) at a time: for prompts too big to count
+ * step (~4 Ki characters, a few ms) at a time: for prompts too big to count
  * inline. Same result, unless it stopped early above `stopAbove`.
  */
 export function estimatePromptTokensCooperatively(
