@@ -27,7 +27,7 @@ const { values: flags } = parseArgs({
 const QUICK = flags.quick === true;
 /** Body sizes in bytes; 8 MiB is the proxy's default --max-body-bytes. */
 const SIZES = QUICK ? [16 * 1024, 64 * 1024] : [64 * 1024, 1024 * 1024, 8 * 1024 * 1024];
-const ITERATIONS = QUICK ? 1 : 3;
+const ITERATIONS = QUICK ? 1 : 2;
 const GOAL_MS = 50;
 
 const rng = seededRandom(42);
