@@ -66,8 +66,12 @@ function chat(content: string): string {
   return JSON.stringify({ model: 'chat', messages: [{ role: 'user', content }] });
 }
 
-/** A table like a production one: regex, difficulty and size rules; windows or not. */
-function table(withWindows: boolean): PreparedTable {
+/**
+ * A table like a production one: regex, size and difficulty rules. With
+ * windows (128k and 200k), counting stops past 200k tokens; without, past the
+ * rule's 100k bound; with a budget, it must count the whole prompt.
+ */
+function table(withWindows: boolean, withBudget: boolean): PreparedTable {
   const backend = (name: string, contextWindow?: number) =>
     modelBackend.parse({
       apiVersion: 'modelroute.io/v1alpha1',
@@ -86,6 +90,7 @@ function table(withWindows: boolean): PreparedTable {
     metadata: { name: 'chat', namespace: 'default' },
     spec: {
       model: 'chat',
+      ...(withBudget ? { budget: { maxCostPerRequest: 1 } } : {}),
       rules: [
         {
           name: 'beta',
@@ -109,7 +114,7 @@ function table(withWindows: boolean): PreparedTable {
       [route],
       [
         backend('small', withWindows ? 128_000 : undefined),
-        backend('big', withWindows ? 1_000_000 : undefined),
+        backend('big', withWindows ? 200_000 : undefined),
       ],
     ),
   );
@@ -208,7 +213,11 @@ async function handle(raw: Buffer, prepared: PreparedTable): Promise<One> {
 async function main(): Promise<void> {
   warmTokenizer();
   difficulty.score('warm up');
-  const tables = { 'windows-128k': table(true), 'no-windows': table(false) };
+  const tables = {
+    'windows-128k-200k': table(true, false),
+    'no-windows': table(false, false),
+    'budget-full-count': table(false, true),
+  };
   const results: Record<string, unknown>[] = [];
   let worstCpu = 0;
   let worstBlock = 0;

@@ -45,14 +45,32 @@ beforeEach(() => {
   yields = 0;
 });
 
+const budgeted = prepareTable(
+  compileRoutingTable(
+    [
+      route('chat', {
+        budget: { maxCostPerRequest: 0.01 },
+        rules: [{ name: 'r', backendRefs: [{ name: 'a' }, { name: 'b' }] }],
+      }),
+    ],
+    [backend('a', { contextWindow: 8_000 }), backend('b')],
+  ),
+);
+
 test('plans: when a count may be needed, and where it can stop', () => {
   expect(tokenCountPlan(windowed)).toEqual({
     alwaysMayCount: false,
     smallestWindow: 8_000,
     stopAbove: 32_000,
   });
-  // A backend without a window takes any size: no early stop.
+  // Past the largest window and promptTokens bound, nothing changes.
   expect(tokenCountPlan(unbounded)).toEqual({
+    alwaysMayCount: true,
+    smallestWindow: 8_000,
+    stopAbove: 40_000,
+  });
+  // A budget prices the whole prompt: no early stop.
+  expect(tokenCountPlan(budgeted)).toEqual({
     alwaysMayCount: true,
     smallestWindow: 8_000,
     stopAbove: Infinity,
@@ -68,7 +86,7 @@ test('a small prompt is counted only when routing asks', async () => {
 test('a big prompt is counted before routing, yielding to the event loop between steps', async () => {
   const text = 'The quick brown fox jumps over the lazy dog. '.repeat(4_000); // 180 KB
   expect(text.length).toBeGreaterThan(INLINE_COUNT_MAX * 10);
-  const fact = await promptTokensFact(prompt(text), unbounded, countYield);
+  const fact = await promptTokensFact(prompt(text), budgeted, countYield);
   expect(yields).toBeGreaterThanOrEqual(10);
   expect(fact()).toBe(estimatePromptTokens(prompt(text)));
 });

@@ -22,9 +22,10 @@ export interface TokenCountPlan {
   /** The smallest context window in the table: bigger prompts may need a count. */
   smallestWindow: number;
   /**
-   * Counting can stop above this: every backend's context window and every
-   * promptTokens bound is below it, so a bigger prompt is refused by every
-   * backend whatever its exact size. Infinity when some backend has no window.
+   * Counting can stop above this: past every finite context window and every
+   * promptTokens bound, a bigger count changes no decision (every windowed
+   * backend refuses, every rule compares the same). Infinity when a budget or
+   * the least-cost strategy prices the prompt, which needs the whole count.
    */
   stopAbove: number;
 }
@@ -37,21 +38,23 @@ export function tokenCountPlan(prepared: PreparedTable): TokenCountPlan {
   let smallestWindow = Infinity;
   let largest = 0;
   for (const backend of prepared.backendById.values()) {
-    const window = backend.contextWindow ?? Infinity;
-    smallestWindow = Math.min(smallestWindow, window);
-    largest = Math.max(largest, window);
+    if (backend.contextWindow === undefined) continue;
+    smallestWindow = Math.min(smallestWindow, backend.contextWindow);
+    largest = Math.max(largest, backend.contextWindow);
   }
-  let budgets = false;
+  let pricesPrompt = false;
   for (const route of prepared.routeById.values()) {
-    if (route.source.budget.maxCostPerRequestUsd !== undefined) budgets = true;
-    for (const rule of route.rules)
+    if (route.source.budget.maxCostPerRequestUsd !== undefined) pricesPrompt = true;
+    for (const rule of route.rules) {
+      if (rule.source.strategy === 'least-cost') pricesPrompt = true;
       for (const m of rule.source.matches)
         largest = Math.max(largest, m.promptTokens?.min ?? 0, m.promptTokens?.max ?? 0);
+    }
   }
   plan = {
-    alwaysMayCount: budgets || tableNeedsTokenCounts(prepared),
+    alwaysMayCount: pricesPrompt || tableNeedsTokenCounts(prepared),
     smallestWindow,
-    stopAbove: largest,
+    stopAbove: pricesPrompt ? Infinity : largest,
   };
   plans.set(prepared, plan);
   return plan;
