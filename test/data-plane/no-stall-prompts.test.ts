@@ -97,4 +97,18 @@ describe('long and odd prompts', () => {
     },
     TIMEOUT_MS,
   );
+  test(
+    '4 MiB of nested brackets: a clear 400 before parsing, and /healthz answers meanwhile',
+    async () => {
+      const half = 2 * 1024 * 1024;
+      const body = `{"model":"chat","messages":[{"role":"user","content":"hi"}],"m":${'['.repeat(half)}${']'.repeat(half)}}`;
+      const { result, probeMs } = await whileProbing(dp.proxy.adminUrl, () =>
+        post(`${dp.proxy.dataUrl}/v1/chat/completions`, body),
+      );
+      expect(result.status).toBe(400);
+      expect(result.text).toMatch(/nested more than 128 levels deep/);
+      expectResponsive(probeMs);
+    },
+    TIMEOUT_MS,
+  );
 });
