@@ -6,7 +6,7 @@
 // request runs, a ticker chained on setImmediate stands in for every other
 // request: the longest gap between its ticks is how long another request
 // would wait (the event-loop stall). Microsecond resolution; prints JSON;
-// never a pass/fail test. Run: npm run bench:long-input [-- --quick]
+// never a pass/fail test. Run: npm run bench:long-input [-- --quick] [--shape S ...]
 import { parseArgs } from 'node:util';
 import { modelBackend, modelRoute } from '../src/api/v1alpha1/index.js';
 import { promptTokensFact } from '../src/proxy/prompt/count-plan.js';
@@ -21,7 +21,10 @@ import { seededRandom } from '../src/routing/random.js';
 import { selectBackends } from '../src/routing/select.js';
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    shape: { type: 'string', multiple: true },
+  },
   strict: true,
 });
 const QUICK = flags.quick === true;
@@ -222,7 +225,9 @@ async function main(): Promise<void> {
   let worstCpu = 0;
   let worstBlock = 0;
   let worstStall = 0;
+  const only = flags.shape;
   for (const [shape, build] of Object.entries(SHAPES)) {
+    if (only && !only.includes(shape)) continue;
     for (const size of SIZES) {
       let variant = 0;
       let bodyBytes = 0;
