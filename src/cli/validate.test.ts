@@ -95,4 +95,42 @@ spec:
       err: expect.stringContaining('no .yaml, .yml or .json files found'),
     });
   });
+  describe('header regexes are RE2, as the API server checks them', () => {
+    const routeWith = (pattern: string) =>
+      file(`apiVersion: modelroute.io/v1alpha1
+kind: ModelBackend
+metadata: {name: b, namespace: team-a}
+spec: {provider: openai, model: gpt-4o-mini, endpoint: https://api.openai.com/v1}
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelRoute
+metadata: {name: chat, namespace: team-a}
+spec:
+  model: chat
+  rules:
+    - name: r
+      matches:
+        - headers:
+            - {name: x-team, type: RegularExpression, value: '${pattern}'}
+      backendRefs:
+        - name: b
+`);
+
+    test.each(['(?i)beta-.*', 'team[[:digit:]]+', '(a+)+'])('%s passes', async (pattern) => {
+      const r = await cli(['validate', '-f', routeWith(pattern)]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+    });
+
+    test.each(['beta-(?=[0-9])', '(a)\\1'])(
+      '%s (JavaScript, not RE2) fails saying RE2',
+      async (pattern) => {
+        const r = await cli(['validate', '-f', routeWith(pattern)]);
+        expect(r.code).toBe(1);
+        expect(r.err).toContain(
+          'spec.rules[0].matches[0].headers[0].value: value must be a valid RE2 regular expression',
+        );
+      },
+    );
+  });
 });

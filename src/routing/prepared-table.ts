@@ -1,6 +1,6 @@
 // A RoutingTable made ready for the hot path: lookups by model and backend id,
 // header matchers compiled once per table rather than once per request.
-import type { RouteMatch } from '../api/v1alpha1/index.js';
+import { compileHeaderRegex, type RouteMatch } from '../api/v1alpha1/index.js';
 import type { CompiledBackend, CompiledRoute, CompiledRule, RoutingTable } from './table.js';
 
 export type HeaderPredicate = (value: string | undefined) => boolean;
@@ -41,8 +41,14 @@ function headerPredicate(h: NonNullable<RouteMatch['headers']>[number]): HeaderP
     case 'Prefix':
       return (v) => v !== undefined && v.startsWith(expected);
     case 'RegularExpression': {
-      const re = new RegExp(`^(?:${expected})$`);
-      return (v) => v !== undefined && re.test(v);
+      // RE2 (linear time, the syntax the API documents), whole value.
+      const compiled = compileHeaderRegex(expected);
+      if (!compiled.ok)
+        throw new Error(
+          `header ${h.name}: ${JSON.stringify(expected)} is not RE2: ${compiled.reason}`,
+        );
+      const re = compiled.matcher;
+      return (v) => v !== undefined && re.matches(v);
     }
     case 'Exact':
       return (v) => v === expected;

@@ -48,6 +48,19 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     apiServer: true,
   },
   {
+    name: 'npm run bench:long-input',
+    run: ['bench/long-input.ts'],
+    keys: [
+      'benchmark',
+      'sizes_bytes',
+      'worst_cpu_ms',
+      'worst_block_cpu_ms',
+      'worst_stall_wall_ms',
+      'goal_met',
+      'results',
+    ],
+  },
+  {
     name: 'npm run bench:routing',
     run: ['bench/routing-decision.ts'],
     keys: ['benchmark', 'iterations', 'results'],

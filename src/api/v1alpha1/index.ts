@@ -4,3 +4,4 @@ export * from './common.js';
 export * from './modelbackend.js';
 export * from './modelroute.js';
 export * from './conditions.js';
+export * from './header-regex.js';

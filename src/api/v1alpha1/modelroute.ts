@@ -1,5 +1,6 @@
 // ModelRoute: the model name clients call, and the policy that picks a backend.
 import { z } from 'zod';
+import { RE2_SYNTAX_URL, compileHeaderRegex } from './header-regex.js';
 import { capability } from './modelbackend.js';
 import {
   API_VERSION,
@@ -50,7 +51,13 @@ const headerMatch = withCrossFieldRules(
         .describe(
           'How value is compared: Exact, Prefix, RegularExpression (must match the whole value; RE2 syntax) or Present.',
         ),
-      value: z.string().max(512).optional().describe('Value to compare; not used with Present.'),
+      value: z
+        .string()
+        .max(512)
+        .optional()
+        .describe(
+          `Value to compare; not used with Present. For RegularExpression, an RE2 pattern (${RE2_SYNTAX_URL}) that must match the whole value, such as team[[:digit:]]+ or (?i)beta-.*; RE2 has no lookaround or backreferences, and matches in time linear in the header's length.`,
+        ),
     })
     .describe('A condition on one request header.'),
   [
@@ -63,22 +70,13 @@ const headerMatch = withCrossFieldRules(
     {
       // An invalid pattern makes matches() fail, and the API server rejects the object.
       rule: "!has(self.type) || self.type != 'RegularExpression' || !has(self.value) || ''.matches(self.value) || !''.matches(self.value)",
-      message: 'value must be a valid regular expression',
+      message: `value must be a valid RE2 regular expression (no lookaround or backreferences; see ${RE2_SYNTAX_URL})`,
       fieldPath: '.value',
       holds: (h) =>
-        h.type !== 'RegularExpression' || h.value === undefined || isValidRegex(h.value),
+        h.type !== 'RegularExpression' || h.value === undefined || compileHeaderRegex(h.value).ok,
     },
   ],
 );
-
-function isValidRegex(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const intRange = withCrossFieldRules(
   z

@@ -2,13 +2,14 @@
 // check the body, route it with the routing core, and forward it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { factsFromHeaders, memo } from '../../routing/facts.js';
+import { factsFromHeaders } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
-import { estimatePromptTokens, promptTokensAtMost } from '../prompt/tokens.js';
+import { promptTokensFact } from '../prompt/count-plan.js';
+import { promptTokensAtMost } from '../prompt/tokens.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -62,7 +63,8 @@ export async function handleInference(
     const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
-    const promptTokens = memo(() => estimatePromptTokens(prompt));
+    // Big prompts are counted here, in steps that leave the event loop free.
+    const promptTokens = await promptTokensFact(prompt, prepared);
     const facts = factsFromHeaders({
       model: parsed.model,
       headers: headerMap(req),
