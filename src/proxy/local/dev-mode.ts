@@ -23,6 +23,9 @@ export interface DevModeOptions extends Pick<
   | 'otlpEndpoint'
   | 'credentialsDir'
   | 'difficultyModelFile'
+  | 'maxBodyBytes'
+  | 'headersTimeoutMs'
+  | 'requestTimeoutMs'
 > {
   configPaths: string[];
   /** Simulate every backend, not only simulate:// ones. */
@@ -145,6 +148,9 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     otlpEndpoint: options.otlpEndpoint,
     credentialsDir: options.credentialsDir,
     difficultyModelFile: options.difficultyModelFile,
+    maxBodyBytes: options.maxBodyBytes,
+    headersTimeoutMs: options.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
     logger: options.logger,
   });
   const { runtime } = proxy;
