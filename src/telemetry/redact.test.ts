@@ -1,8 +1,8 @@
 import { seededRandom } from '../routing/random.js';
+import { KEY_SHAPES, keyForms } from '../../test/support/key-shapes.js';
 import { REDACTED, Redactor } from './redact.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const HEX = '0123456789abcdef';
 
 function pick(rng: () => number, chars: string, n: number): string {
   let out = '';
@@ -10,16 +10,6 @@ function pick(rng: () => number, chars: string, n: number): string {
   return out;
 }
 
-/** A key in each supported shape. */
-export const KEY_SHAPES: Record<string, (rng: () => number) => string> = {
-  openai: (rng) => `sk-${pick(rng, ALNUM, 48)}`,
-  'openai-project': (rng) => `sk-proj-${pick(rng, `${ALNUM}_-`, 60)}`,
-  anthropic: (rng) => `sk-ant-api03-${pick(rng, `${ALNUM}_-`, 80)}AA`,
-  'azure-hex': (rng) => pick(rng, HEX, 32),
-  'azure-84': (rng) => pick(rng, ALNUM, 84),
-  // Any value the proxy read from a Secret, whatever it looks like.
-  opaque: (rng) => `${pick(rng, ALNUM, 6)}/+=:${pick(rng, ALNUM, 10)} é`,
-};
 
 /** Ways text carries a key: raw, quoted, in a header, a query string, encoded. */
 const CARRIERS: ((key: string) => string)[] = [
@@ -49,12 +39,7 @@ describe('Redactor', () => {
       const carrier = CARRIERS[Math.floor(rng() * CARRIERS.length)] as (k: string) => string;
       const text = `${pick(rng, NOISE, Math.floor(rng() * 40))} ${carrier(key)} ${pick(rng, NOISE, Math.floor(rng() * 40))}`;
       const out = redactor.text(text);
-      const forms = [
-        key,
-        encodeURIComponent(key),
-        Buffer.from(key).toString('base64').replace(/=+$/, ''),
-        Buffer.from(key).toString('base64url'),
-      ];
+      const forms = keyForms(key);
       for (const form of forms) if (out.includes(form)) leaks.push({ shape, text, out });
       if (!out.includes(REDACTED)) leaks.push({ shape, text, out });
     }
