@@ -1,0 +1,176 @@
+// What clients do wrong is never the backend's fault: HTTP/1.0 clients (nginx
+// talks HTTP/1.0 upstream by default), clients that stop reading a long
+// stream, clients that ask to close the connection and clients that send far
+// too much. Each gets a correct answer or is cut off alone, and the backend's
+// circuit stays closed, as the admin API shows.
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import type { BackendStats } from '../../src/proxy/backend-live-state.js';
+import { eventually } from '../support/eventually.js';
+import { ADMIN_TOKEN, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { rawExchange } from '../support/raw-http.js';
+
+/** More clients than the circuit breaker's failure threshold (5). */
+const CLIENTS = 6;
+
+let dp: DataPlane;
+let endless: Server;
+
+/**
+ * An upstream that streams chat chunks for as long as anyone reads, cheaply
+ * and with backpressure: a client that stops reading stops it too.
+ */
+async function startEndlessUpstream(): Promise<string> {
+  const chunk = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'word '.repeat(40) }, finish_reason: null }] })}\n\n`;
+  endless = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const pump = (): void => {
+      while (!res.destroyed && res.write(chunk));
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(endless.address() as AddressInfo).port}/v1`;
+}
+
+beforeAll(async () => {
+  const endlessUrl = await startEndlessUpstream();
+  dp = await startDataPlane(
+    [
+      { name: 'long', spec: { endpoint: endlessUrl } },
+      { name: 'short', simulator: { outputTokens: 12, recordRequests: false } },
+    ],
+    [
+      route('long', {
+        rules: [{ name: 'r', backendRefs: [{ name: 'long' }] }],
+        // A backend that sent nothing for 1 s would count as timed out; the
+        // clients below stop reading for longer than that.
+        timeouts: { firstToken: '1s' },
+        retries: { attempts: 0 },
+      }),
+      route('chat', { rules: [{ name: 'r', backendRefs: [{ name: 'short' }] }] }),
+    ],
+    { clientStallTimeoutMs: 2_000, maxBodyBytes: 64 * 1024 },
+  );
+});
+
+afterAll(async () => {
+  await dp.close();
+  endless.closeAllConnections();
+  await new Promise((resolve) => endless.close(resolve));
+});
+
+async function backendStats(name: string): Promise<BackendStats> {
+  const res = await fetch(`${dp.proxy.adminUrl}/admin/v1/stats`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  const body = (await res.json()) as { backends: BackendStats[] };
+  const stats = body.backends.find((b) => b.backendId === `default/${name}`);
+  if (!stats) throw new Error(`no stats for ${name}`);
+  return stats;
+}
+
+function chatRequest(version: '1.0' | '1.1', model: string, extraHeaders = ''): string {
+  const body = JSON.stringify({
+    model,
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  return `POST /v1/chat/completions HTTP/${version}\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraHeaders}\r\n${body}`;
+}
+
+test('HTTP/1.0 streaming clients get a complete stream, without a trailer, cost in a comment', async () => {
+  for (let i = 0; i < CLIENTS; i++) {
+    const res = await rawExchange(dp.proxy.dataUrl, [chatRequest('1.0', 'chat')]);
+    expect(res.status).toBe(200);
+    expect(res.headers.trailer).toBeUndefined();
+    expect(res.headers['transfer-encoding']).toBeUndefined();
+    expect(res.headers.connection).toBe('close');
+    expect(res.text).toMatch(/"content":/);
+    expect(res.text).toMatch(/data: \[DONE\]\n\n$/);
+    expect(res.text).toMatch(/^: x-modelroute-cost-usd=\d+\.\d{8}$/m);
+  }
+  const stats = await backendStats('short');
+  expect(stats).toMatchObject({ circuit: 'closed', successes: CLIENTS });
+  expect(Object.values(stats.failures).reduce((a, b) => a + b, 0)).toBe(0);
+});
+
+test('HTTP/1.1 streams keep the cost trailer', async () => {
+  const res = await rawExchange(dp.proxy.dataUrl, [chatRequest('1.1', 'chat')]);
+  expect(res.status).toBe(200);
+  expect(res.headers.trailer).toBe('x-modelroute-cost-usd');
+  expect(res.text).toMatch(/data: \[DONE\]/);
+});
+
+test('"Connection: close" on a streamed request is honoured', async () => {
+  const res = await rawExchange(dp.proxy.dataUrl, [
+    chatRequest('1.1', 'chat', 'connection: close\r\n'),
+  ]);
+  expect(res.status).toBe(200);
+  expect(res.headers.connection).toBe('close');
+  expect(res.text).toMatch(/data: \[DONE\]/);
+});
+
+test('clients that stop reading a long stream are cut off alone; the backend stays healthy', async () => {
+  const before = await backendStats('long');
+  const sockets = Array.from({ length: CLIENTS }, () => {
+    const { hostname, port } = new URL(dp.proxy.dataUrl);
+    const socket = connect(Number(port), hostname);
+    socket.on('error', () => {});
+    socket.write(chatRequest('1.1', 'long'));
+    // Read nothing: the response backs up into the proxy.
+    socket.pause();
+    return socket;
+  });
+  try {
+    await eventually(async () => {
+      const stats = await backendStats('long');
+      expect(stats.requests - before.requests).toBe(CLIENTS);
+      expect(stats.inFlight).toBe(0);
+    }, 20_000);
+    const stats = await backendStats('long');
+    expect(stats.circuit).toBe('closed');
+    expect(stats.failures).toMatchObject({
+      timeout: before.failures.timeout,
+      'stream-broken': before.failures['stream-broken'],
+      'server-error': before.failures['server-error'],
+      'client-error': before.failures['client-error'] + CLIENTS,
+    });
+    // And it still serves.
+    const ok = await rawExchange(dp.proxy.dataUrl, [chatRequest('1.1', 'chat')]);
+    expect(ok.status).toBe(200);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}, 30_000);
+
+test('a body over the limit gets 413 and the connection is closed, not read to its end', async () => {
+  const { hostname, port } = new URL(dp.proxy.dataUrl);
+  const socket = connect(Number(port), hostname);
+  const declared = 200 * 1024 * 1024;
+  let received = '';
+  let written = 0;
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('error', () => {});
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n`,
+  );
+  // Keep sending as a client uploading 200 MB would, until the proxy hangs up.
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let open = true;
+  void closed.then(() => (open = false));
+  while (open && written < declared) {
+    if (!socket.write(chunk))
+      await Promise.race([closed, new Promise((r) => socket.once('drain', r))]);
+    written += chunk.length;
+  }
+  await closed;
+  expect(received).toMatch(/^HTTP\/1\.1 413/);
+  expect(received.toLowerCase()).toContain('connection: close');
+  // Counted, not timed: the proxy hung up long before the body's end.
+  expect(written).toBeLessThan(declared / 4);
+});
