@@ -8,6 +8,7 @@ import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
+import { embeddingInputs, largestInput } from './embedding-inputs.js';
 import { estimatePromptTokens, promptTokensAtMost } from '../prompt/tokens.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
@@ -63,12 +64,17 @@ export async function handleInference(
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     const promptTokens = memo(() => estimatePromptTokens(prompt));
+    // An embeddings batch fits a context window input by input, not as a sum.
+    const perInput =
+      endpoint === 'embeddings' ? largestInput(embeddingInputs(parsed.body)) : undefined;
     const facts = factsFromHeaders({
       model: parsed.model,
       headers: headerMap(req),
       impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
       promptTokens,
       promptTokensAtMost: promptTokensAtMost(prompt),
+      contextTokens: perInput?.tokens,
+      contextTokensAtMost: perInput?.atMost,
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
