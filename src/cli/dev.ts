@@ -48,6 +48,7 @@ export function devModeOptions(
     maxBodyBytes: s.maxBodyBytes,
     headersTimeoutMs: s.headersTimeoutMs,
     requestTimeoutMs: s.requestTimeoutMs,
+    clientStallTimeoutMs: s.clientStallTimeoutMs,
     logger,
   };
 }

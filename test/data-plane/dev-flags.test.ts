@@ -18,6 +18,7 @@ beforeAll(async () => {
       'max-body-bytes': '2048',
       'headers-timeout': '300ms',
       'request-timeout': '600ms',
+      'client-stall-timeout': '7s',
     },
     {},
     { port: '8080', adminPort: '0', adminHost: '127.0.0.1' },
@@ -73,4 +74,25 @@ test('--request-timeout: a body not finished in time gets 408', async () => {
     { timeoutMs: 5_000 },
   );
   expect(res.status).toBe(408);
+});
+
+test('--client-stall-timeout reaches the proxy', () => {
+  expect(dev.proxy.runtime.limits.clientStallTimeoutMs).toBe(7_000);
+});
+
+test.each([
+  ['headers-timeout', '1000h', '--headers-timeout must be at most 1h'],
+  ['request-timeout', '1000h', '--request-timeout must be at most 24h'],
+  ['client-stall-timeout', '0s', '--client-stall-timeout must be more than 0'],
+])('--%s %s is refused with a clear message', (flag, value, message) => {
+  const resolved = resolveServerSettings(
+    { [flag]: value },
+    {},
+    {
+      port: '8080',
+      adminPort: '0',
+      adminHost: '127.0.0.1',
+    },
+  );
+  expect(resolved).toEqual({ ok: false, message });
 });

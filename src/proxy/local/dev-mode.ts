@@ -26,6 +26,7 @@ export interface DevModeOptions extends Pick<
   | 'maxBodyBytes'
   | 'headersTimeoutMs'
   | 'requestTimeoutMs'
+  | 'clientStallTimeoutMs'
 > {
   configPaths: string[];
   /** Simulate every backend, not only simulate:// ones. */
@@ -151,6 +152,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     maxBodyBytes: options.maxBodyBytes,
     headersTimeoutMs: options.headersTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    clientStallTimeoutMs: options.clientStallTimeoutMs,
     logger: options.logger,
   });
   const { runtime } = proxy;
