@@ -15,6 +15,8 @@ const CLIENTS = 6;
 
 let dp: DataPlane;
 let endless: Server;
+/** Bytes the endless upstream got written into the proxy, per request. */
+const upstreamBytes: number[] = [];
 
 /**
  * An upstream that streams chat chunks for as long as anyone reads, cheaply
@@ -25,7 +27,9 @@ async function startEndlessUpstream(): Promise<string> {
   endless = createServer((req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const index = upstreamBytes.push(0) - 1;
     const pump = (): void => {
+      do upstreamBytes[index]! += chunk.length;
       while (!res.destroyed && res.write(chunk));
     };
     res.on('drain', pump);
@@ -133,6 +137,11 @@ test('clients that stop reading a long stream are cut off alone; the backend sta
     }, 20_000);
     const stats = await backendStats('long');
     expect(stats.circuit).toBe('closed');
+    // What a stalled client can hold is bounded by socket buffers, not the
+    // stream's length: the upstream was paused once the client stopped
+    // (7-10 MB per client on loopback, nearly all of it in kernel buffers).
+    expect(upstreamBytes).toHaveLength(CLIENTS);
+    for (const bytes of upstreamBytes) expect(bytes).toBeLessThan(32 * 1024 * 1024);
     expect(stats.failures).toMatchObject({
       timeout: before.failures.timeout,
       'stream-broken': before.failures['stream-broken'],
