@@ -138,6 +138,7 @@ describe('an error event in the middle of a stream', () => {
   const key = 'sk-proj-midstreamKEYmidstreamKEYmidstream0123';
   let upstream: Server;
   let proxy: RunningProxy;
+  let spaced = false;
 
   beforeAll(async () => {
     // A backend that starts answering, then reports an error naming the key.
@@ -147,8 +148,10 @@ describe('an error event in the middle of a stream', () => {
       res.write(
         `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finish_reason: null }] })}\n\n`,
       );
+      // Compact JSON, or spaced as some servers write it.
+      const error = { error: { message: `Incorrect API key provided: ${key}`, type: 'invalid' } };
       res.end(
-        `data: ${JSON.stringify({ error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' } })}\n\n`,
+        `data: ${JSON.stringify(error, null, spaced ? 1 : undefined).replace(/\n/g, '')}\n\n`,
       );
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -178,7 +181,8 @@ describe('an error event in the middle of a stream', () => {
     await new Promise((resolve) => upstream.close(resolve));
   });
 
-  test('reaches the client redacted', async () => {
+  test.each([false, true])('reaches the client redacted (spaced JSON: %s)', async (form) => {
+    spaced = form;
     const res = await post(`${proxy.dataUrl}/v1/chat/completions`, {
       model: 'chat',
       stream: true,

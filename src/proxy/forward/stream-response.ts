@@ -19,6 +19,12 @@ import { RESPONSE_HEADERS } from './request.js';
 
 /** A translated SSE event carrying an upstream error (both adapters emit this form). */
 const UPSTREAM_ERROR_EVENT = /(^|\n)data: ?\{"error"/;
+/**
+ * Text that may carry an upstream error in any form (`{ "error": …}`, an
+ * error nested in a chunk): redacted before it reaches the client. Broader
+ * than UPSTREAM_ERROR_EVENT on purpose; a false match only costs a redaction.
+ */
+const MAY_CARRY_ERROR = /"error"\s*:/;
 
 /** Something went wrong writing to the client, not reading from the backend. */
 class ClientSideError extends Error {}
@@ -131,7 +137,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
       if (out.length === 0) continue;
       const upstreamError = UPSTREAM_ERROR_EVENT.test(out);
       // Providers echo keys in error events; the client must not get them.
-      if (upstreamError) out = redactSecrets(out);
+      if (MAY_CARRY_ERROR.test(out)) out = redactSecrets(out);
       if (!committed && upstreamError) {
         // The backend failed before producing anything: still time to fail over.
         wait.stop();
@@ -179,7 +185,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
   wait.stop();
   timers.clear();
   const end = translator.end();
-  const tail = UPSTREAM_ERROR_EVENT.test(end.tail) ? redactSecrets(end.tail) : end.tail;
+  const tail = MAY_CARRY_ERROR.test(end.tail) ? redactSecrets(end.tail) : end.tail;
   if (translator.complete === false) {
     const failure: Failure = {
       kind: 'stream-broken',
