@@ -3,7 +3,7 @@
 // stream, clients that ask to close the connection and clients that send far
 // too much. Each gets a correct answer or is cut off alone, and the backend's
 // circuit stays closed, as the admin API shows.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { BackendStats } from '../../src/proxy/backend-live-state.js';
 import { eventually } from '../support/eventually.js';
@@ -15,6 +15,20 @@ const CLIENTS = 6;
 
 let dp: DataPlane;
 let endless: Server;
+const bigCompletion = {
+  id: 'c',
+  object: 'chat.completion',
+  created: 1,
+  model: 'm',
+  choices: [
+    {
+      index: 0,
+      message: { role: 'assistant', content: 'word '.repeat(4_000_000) },
+      finish_reason: 'stop',
+    },
+  ],
+  usage: { prompt_tokens: 1, completion_tokens: 4_000_000, total_tokens: 4_000_001 },
+};
 /** Bytes the endless upstream got written into the proxy, per request. */
 const upstreamBytes: number[] = [];
 
@@ -24,8 +38,15 @@ const upstreamBytes: number[] = [];
  */
 async function startEndlessUpstream(): Promise<string> {
   const chunk = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'word '.repeat(40) }, finish_reason: null }] })}\n\n`;
-  endless = createServer((req, res) => {
-    req.resume();
+  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let body = '';
+    for await (const piece of req) body += String(piece);
+    if (!body.includes('"stream":true')) {
+      // Not streamed: one very large answer.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(bigCompletion));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const index = upstreamBytes.push(0) - 1;
     const pump = (): void => {
@@ -34,7 +55,8 @@ async function startEndlessUpstream(): Promise<string> {
     };
     res.on('drain', pump);
     pump();
-  });
+  };
+  endless = createServer((req, res) => void answer(req, res));
   await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(endless.address() as AddressInfo).port}/v1`;
 }
@@ -154,6 +176,27 @@ test('clients that stop reading a long stream are cut off alone; the backend sta
   } finally {
     for (const socket of sockets) socket.destroy();
   }
+}, 30_000);
+
+test('a client that does not read a large buffered answer is cut off, not kept with it', async () => {
+  const { hostname, port } = new URL(dp.proxy.dataUrl);
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => {});
+  const body = JSON.stringify({ model: 'long', messages: [{ role: 'user', content: 'hi' }] });
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
+  socket.pause();
+  // Not reading for three times the stall limit (2 s): time enough for the
+  // proxy to have the 20 MB answer and to give up on this client, even on a
+  // busy machine. Then read what is left: the answer's end never comes.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  let received = 0;
+  socket.on('data', (d: Buffer) => (received += d.length));
+  socket.resume();
+  await new Promise((resolve) => socket.on('close', resolve));
+  expect(received).toBeGreaterThan(0);
+  expect(received).toBeLessThan(JSON.stringify(bigCompletion).length);
 }, 30_000);
 
 test('a body over the limit gets 413 and the connection is closed, not read to its end', async () => {

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { costUsd } from '../../routing/cost.js';
 import type { AttemptContext } from './attempt.js';
 import { account, usageTokens } from './account.js';
+import { cutOffIfStalled } from './client-stall.js';
 import { networkFailure, type Failure } from './failure.js';
 import { readBuffer } from './read-upstream.js';
 import { RESPONSE_HEADERS } from './request.js';
@@ -49,6 +50,7 @@ export async function sendBuffered(ctx: AttemptContext, body: Readable): Promise
     [RESPONSE_HEADERS.overhead]: wait.overheadMs(request.arrivedAt),
   });
   res.end(out);
+  cutOffIfStalled(res, runtime.limits.clientStallTimeoutMs);
   // Bookkeeping once the answer is on its way: the client need not wait for it.
   ctx.finish('success', { tokens: result.usage?.totalTokens });
   account(runtime, route, backend, result.usage, cost, ctx.span);
