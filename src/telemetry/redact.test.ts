@@ -10,7 +10,6 @@ function pick(rng: () => number, chars: string, n: number): string {
   return out;
 }
 
-
 /** Ways text carries a key: raw, quoted, in a header, a query string, encoded. */
 const CARRIERS: ((key: string) => string)[] = [
   (k) => `Incorrect API key provided: ${k}.`,
