@@ -4,7 +4,8 @@
 // too much. Each gets a correct answer or is cut off alone, and the backend's
 // circuit stays closed, as the admin API shows.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { seededRandom } from '../../src/routing/random.js';
 import type { BackendStats } from '../../src/proxy/backend-live-state.js';
 import { eventually } from '../support/eventually.js';
 import { ADMIN_TOKEN, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
@@ -175,6 +176,74 @@ test('clients that stop reading a long stream are cut off alone; the backend sta
     expect(ok.status).toBe(200);
   } finally {
     for (const socket of sockets) socket.destroy();
+  }
+}, 30_000);
+
+test('fuzz: random client misbehaviour never counts against a backend', async () => {
+  const rng = seededRandom(31);
+  const before = { long: await backendStats('long'), short: await backendStats('short') };
+  const { hostname, port } = new URL(dp.proxy.dataUrl);
+  const sockets: Socket[] = [];
+  const done: Promise<void>[] = [];
+  const actions = ['read-all', 'disconnect', 'stall', 'half-body'] as const;
+  /** Requests sent whole: each makes exactly one upstream attempt. */
+  let whole = 0;
+  for (let i = 0; i < 24; i++) {
+    const action = actions[Math.floor(rng() * actions.length)]!;
+    // The endless stream has no end to read to.
+    const model = action === 'read-all' || rng() < 0.5 ? 'chat' : 'long';
+    const version = rng() < 0.5 ? '1.0' : '1.1';
+    const extra = rng() < 0.3 ? 'connection: close\r\n' : '';
+    const request = chatRequest(version, model, extra);
+    const socket = connect(Number(port), hostname);
+    sockets.push(socket);
+    socket.on('error', () => {});
+    done.push(new Promise((resolve) => socket.on('close', () => resolve())));
+    if (action === 'half-body') {
+      socket.write(request.slice(0, request.length - 10), () => socket.destroy());
+      continue;
+    }
+    socket.write(request);
+    whole++;
+    if (action === 'stall') socket.pause();
+    if (action === 'disconnect') {
+      const after = Math.floor(rng() * 4_000);
+      let seen = 0;
+      socket.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen >= after) socket.destroy();
+      });
+    }
+    if (action === 'read-all') socket.resume();
+  }
+  try {
+    await eventually(async () => {
+      let attempts = 0;
+      for (const name of ['long', 'short'] as const) {
+        const stats = await backendStats(name);
+        expect(stats.inFlight).toBe(0);
+        attempts += stats.requests - before[name].requests;
+      }
+      expect(attempts).toBe(whole);
+    }, 20_000);
+    for (const name of ['long', 'short'] as const) {
+      const stats = await backendStats(name);
+      const blamed = Object.entries(stats.failures)
+        .filter(([kind]) => kind !== 'client-error')
+        .reduce(
+          (sum, [kind, n]) =>
+            sum + n - before[name].failures[kind as keyof BackendStats['failures']],
+          0,
+        );
+      expect({ name, blamed, circuit: stats.circuit }).toEqual({
+        name,
+        blamed: 0,
+        circuit: 'closed',
+      });
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(done);
   }
 }, 30_000);
 
