@@ -12,6 +12,7 @@ import { adapterFor } from '../providers/index.js';
 import type { CompletableProviderAdapter } from '../providers/index.js';
 import { parseRetryAfter } from '../resilience/retry.js';
 import type { ProxyRuntime } from '../runtime.js';
+import type { UpstreamTarget } from '../upstream-target.js';
 import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
 import { sendBuffered } from './buffered-response.js';
 import {
@@ -103,31 +104,7 @@ export async function tryBackend(
   const totalMs = Math.min(backend.timeouts.totalMs, remainingRouteMs);
   const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
   const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens);
-  const span = runtime.tracing.enabled
-    ? runtime.tracing.tracer.startSpan(
-        `${endpoint === 'chat' ? 'chat' : endpoint === 'completions' ? 'text_completion' : 'embeddings'} ${backend.model}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: requestAttributes({
-            endpoint,
-            provider: backend.provider,
-            requestModel: backend.model,
-            maxTokens: numberOrUndefined(
-              request.body.max_completion_tokens ?? request.body.max_tokens,
-            ),
-            temperature: numberOrUndefined(request.body.temperature),
-            topP: numberOrUndefined(request.body.top_p),
-            stream,
-            route: route.id,
-            backend: backend.id,
-            attempt: attemptNumber,
-            serverAddress: target.hostname,
-            serverPort: target.port,
-          }),
-        },
-        trace.setSpan(context.active(), request.parentSpan),
-      )
-    : NON_RECORDING_SPAN;
+  const span = attemptSpan(runtime, request, backend, attemptNumber, target);
   const started = runtime.now();
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {
     const latencyMs = runtime.now() - started;
@@ -212,6 +189,42 @@ export async function tryBackend(
   }
 
   return stream ? relayStream(ctx, response.body) : sendBuffered(ctx, response.body);
+}
+
+/** The attempt's CLIENT span, a child of the request's (none when tracing is off). */
+function attemptSpan(
+  runtime: ProxyRuntime,
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  attemptNumber: number,
+  target: UpstreamTarget,
+): Span {
+  const { route, endpoint, stream } = request;
+  return runtime.tracing.enabled
+    ? runtime.tracing.tracer.startSpan(
+        `${endpoint === 'chat' ? 'chat' : endpoint === 'completions' ? 'text_completion' : 'embeddings'} ${backend.model}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: requestAttributes({
+            endpoint,
+            provider: backend.provider,
+            requestModel: backend.model,
+            maxTokens: numberOrUndefined(
+              request.body.max_completion_tokens ?? request.body.max_tokens,
+            ),
+            temperature: numberOrUndefined(request.body.temperature),
+            topP: numberOrUndefined(request.body.top_p),
+            stream,
+            route: route.id,
+            backend: backend.id,
+            attempt: attemptNumber,
+            serverAddress: target.hostname,
+            serverPort: target.port,
+          }),
+        },
+        trace.setSpan(context.active(), request.parentSpan),
+      )
+    : NON_RECORDING_SPAN;
 }
 
 function numberOrUndefined(value: unknown): number | undefined {
