@@ -130,7 +130,15 @@ describe.each(PROVIDERS)('$provider echoing the key', ({ provider, spec }) => {
     );
     expect(spans).toMatch(/HTTP 401/); // the span says what happened, without the key
     const headers = [...res.headers.entries()].map(([k, v]) => `${k}: ${v}`).join('\n');
-    expect(leaks(key, { body: res.text, headers, spans, logs: logLines.join('\n') })).toEqual([]);
+    // What the controller reads (stats become status and Events) and what Prometheus scrapes.
+    const admin = (path: string) =>
+      fetch(`${dp.proxy.adminUrl}${path}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }).then((r) => r.text());
+    const [stats, metrics] = await Promise.all([admin('/admin/v1/stats'), admin('/metrics')]);
+    expect(
+      leaks(key, { body: res.text, headers, spans, logs: logLines.join('\n'), stats, metrics }),
+    ).toEqual([]);
   });
 });
 
