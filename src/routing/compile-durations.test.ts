@@ -103,6 +103,9 @@ test.each([
   ['timeouts.total 1000h', backendWith({ timeouts: { total: '1000h' } })],
   ['route timeouts.total 1000h', routeWith({ timeouts: { total: '1000h' } })],
   ['retries.maxBackoff 1000h', routeWith({ retries: { maxBackoff: '1000h' } })],
+  // Compared unrounded, as the API server's CEL duration() compares it.
+  ['timeouts.total a fraction over 24h', backendWith({ timeouts: { total: '86400000.4ms' } })],
+  ['timeouts.connect a fraction under 1ms', backendWith({ timeouts: { connect: '0.6ms' } })],
 ])('the schema refuses %s with the bounds in the message', (_name, parsed) => {
   expect(parsed.success).toBe(false);
   expect(parsed.error?.issues.map((i) => i.message).join('\n')).toMatch(

@@ -135,7 +135,8 @@ export function boundedDuration(bounds: { min: string; max: string }) {
     .refine(
       (value) => {
         if (!DURATION_PATTERN.test(value)) return true; // the pattern's message says why
-        const ms = durationToMs(value);
+        // Unrounded, so "86400000.4ms" is over 24h here as it is for the API server.
+        const ms = exactDurationMs(value);
         return ms >= minMs && ms <= maxMs;
       },
       { error: (issue) => `${message}, not ${String(issue.input)}` },
@@ -162,12 +163,17 @@ export function durationToMs(value: string): number {
   if (!DURATION_PATTERN.test(value)) {
     throw new Error(`invalid duration "${value}": use forms like "500ms", "30s", "2m" or "1h30m"`);
   }
+  return Math.round(exactDurationMs(value));
+}
+
+/** The duration in milliseconds, unrounded: bounds compare it as CEL's duration() does. */
+function exactDurationMs(value: string): number {
   const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   for (const [, amount, , unit] of value.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h)/g)) {
     total += Number(amount) * (unitMs[unit as string] ?? 0);
   }
-  return Math.round(total);
+  return total;
 }
 
 /** Standard Kubernetes label selector. */
