@@ -2,9 +2,14 @@
 // real proxy in front of simulated backends, no cluster and no keys needed.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startDevMode } from '../proxy/local/dev-mode.js';
-import { createLogger } from '../telemetry/logger.js';
-import { SERVER_FLAG_HELP, SERVER_FLAG_OPTIONS, resolveServerSettings } from './server-flags.js';
+import { startDevMode, type DevModeOptions } from '../proxy/local/dev-mode.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import {
+  SERVER_FLAG_HELP,
+  SERVER_FLAG_OPTIONS,
+  resolveServerSettings,
+  type ServerSettings,
+} from './server-flags.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
 
@@ -19,6 +24,34 @@ served by built-in simulated models; --simulate simulates every backend.
 ${SERVER_FLAG_HELP}`;
 
 const SAMPLES = join(import.meta.dirname, '..', '..', 'manifests', 'samples');
+
+/**
+ * What `dev` hands local mode. Every server flag is passed on: `dev` once
+ * accepted --max-body-bytes, --headers-timeout and --request-timeout and
+ * dropped them, so local mode ran with the defaults whatever was asked.
+ */
+export function devModeOptions(
+  s: ServerSettings,
+  flags: { config?: string[] | undefined; simulate?: boolean | undefined },
+  logger: Logger,
+): DevModeOptions {
+  return {
+    configPaths: flags.config ?? [SAMPLES],
+    simulateAll: flags.simulate ?? false,
+    host: s.host,
+    dataPort: s.port,
+    adminPort: s.adminPort,
+    adminToken: { file: s.adminTokenFile, value: s.adminToken },
+    otlpEndpoint: s.otlpEndpoint,
+    credentialsDir: s.credentialsDir,
+    difficultyModelFile: s.difficultyModelFile,
+    maxBodyBytes: s.maxBodyBytes,
+    headersTimeoutMs: s.headersTimeoutMs,
+    requestTimeoutMs: s.requestTimeoutMs,
+    clientStallTimeoutMs: s.clientStallTimeoutMs,
+    logger,
+  };
+}
 
 export async function runDev(
   argv: string[],
@@ -57,18 +90,9 @@ export async function runDev(
   const logger = createLogger({ level: s.logLevel });
   let dev;
   try {
-    dev = await startDevMode({
-      configPaths: values.config ?? [SAMPLES],
-      simulateAll: values.simulate ?? false,
-      host: s.host,
-      dataPort: s.port,
-      adminPort: s.adminPort,
-      adminToken: { file: s.adminTokenFile, value: s.adminToken },
-      otlpEndpoint: s.otlpEndpoint,
-      credentialsDir: s.credentialsDir,
-      difficultyModelFile: s.difficultyModelFile,
-      logger,
-    });
+    dev = await startDevMode(
+      devModeOptions(s, { config: values.config, simulate: values.simulate }, logger),
+    );
   } catch (err) {
     io.err(`modelroute dev: ${(err as Error).message}`);
     return 1;

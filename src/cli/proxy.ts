@@ -54,6 +54,7 @@ export async function runProxy(
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,
       requestTimeoutMs: s.requestTimeoutMs,
+      clientStallTimeoutMs: s.clientStallTimeoutMs,
       otlpEndpoint: s.otlpEndpoint,
       logger,
     });

@@ -10,11 +10,13 @@ const port = (flag: string) =>
     .int()
     .min(0, { message: `${flag} must be a port number 0-65535` })
     .max(65535, { message: `${flag} must be a port number 0-65535` });
-const duration = (flag: string) =>
+/** A duration flag, bounded well inside what a timer can hold (2^31-1 ms). */
+const duration = (flag: string, max: string) =>
   z
     .string()
     .regex(DURATION_PATTERN, { message: `${flag} must be a duration such as "10s"` })
-    .transform(durationToMs);
+    .transform(durationToMs)
+    .refine((ms) => ms <= durationToMs(max), { message: `${flag} must be at most ${max}` });
 
 export const serverSettings = z.object({
   host: z.string().min(1),
@@ -33,8 +35,11 @@ export const serverSettings = z.object({
     .number()
     .int()
     .min(1024, { message: '--max-body-bytes must be at least 1024' }),
-  headersTimeoutMs: duration('--headers-timeout'),
-  requestTimeoutMs: duration('--request-timeout'),
+  headersTimeoutMs: duration('--headers-timeout', '1h'),
+  requestTimeoutMs: duration('--request-timeout', '24h'),
+  clientStallTimeoutMs: duration('--client-stall-timeout', '1h').refine((ms) => ms > 0, {
+    message: '--client-stall-timeout must be more than 0',
+  }),
   otlpEndpoint: z
     .url({ message: '--otlp-endpoint must be a URL such as http://otel-collector:4318' })
     .optional(),
@@ -57,6 +62,8 @@ export const SERVER_FLAG_HELP = `  --host ADDR              data port address (e
   --max-body-bytes N       largest request body accepted (default 8388608)
   --headers-timeout D      time a client may take to send headers (default 10s)
   --request-timeout D      time a client may take to send a whole request (default 60s)
+  --client-stall-timeout D a streaming client that takes no bytes this long is cut off
+                           (default 30s; the backend is not blamed)
   --otlp-endpoint URL      export traces over OTLP HTTP (env OTEL_EXPORTER_OTLP_ENDPOINT)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
 
@@ -72,6 +79,7 @@ export const SERVER_FLAG_OPTIONS = {
   'max-body-bytes': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'client-stall-timeout': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -100,6 +108,7 @@ export function resolveServerSettings(
     maxBodyBytes: values['max-body-bytes'] ?? '8388608',
     headersTimeoutMs: values['headers-timeout'] ?? '10s',
     requestTimeoutMs: values['request-timeout'] ?? '60s',
+    clientStallTimeoutMs: values['client-stall-timeout'] ?? '30s',
     otlpEndpoint: values['otlp-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined),
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
   });

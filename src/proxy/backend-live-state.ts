@@ -18,7 +18,12 @@ export type AttemptOutcome =
   | 'rate-limited'
   | 'server-error'
   | 'client-error'
-  | 'stream-broken';
+  | 'stream-broken'
+  /**
+   * The backend refused a request the proxy formed itself: its URL or model
+   * 404s, its key is refused (401/403) or missing from the proxy's mount.
+   */
+  | 'backend-rejected';
 
 type FailureOutcome = Exclude<AttemptOutcome, 'success'>;
 
@@ -60,6 +65,7 @@ const BREAKER_FAILURES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>([
   'timeout',
   'server-error',
   'stream-broken',
+  'backend-rejected',
   // A backend that keeps answering 429 should be rested, not hammered.
   'rate-limited',
 ]);
@@ -227,6 +233,7 @@ export class BackendLiveState implements BackendLiveView {
         'server-error': 0,
         'client-error': 0,
         'stream-broken': 0,
+        'backend-rejected': 0,
       },
     };
   }

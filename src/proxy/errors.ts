@@ -1,5 +1,6 @@
 // Errors in OpenAI's JSON shape, so every client library understands them.
 import type { ServerResponse } from 'node:http';
+import { redactSecrets } from '../telemetry/redact.js';
 
 export type OpenAIErrorType =
   | 'invalid_request_error'
@@ -28,9 +29,15 @@ export class ProxyError extends Error {
     super(message);
   }
 
+  /** The body clients get. Messages may carry upstream text, so they pass the redactor. */
   body(): OpenAIErrorBody {
     return {
-      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+      error: {
+        message: redactSecrets(this.message),
+        type: this.type,
+        param: this.param,
+        code: this.code,
+      },
     };
   }
 }

@@ -10,6 +10,7 @@ import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import { rememberSecret } from '../telemetry/redact.js';
 import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
@@ -31,6 +32,8 @@ export interface ProxyOptions {
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** A streaming client that takes no bytes for this long is cut off (default 30 s). */
+  clientStallTimeoutMs?: number;
   otlpEndpoint?: string | undefined;
   logger?: Logger;
   tracing?: Tracing;
@@ -67,6 +70,16 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+function rememberingSecrets(resolver: CredentialResolver): CredentialResolver {
+  return {
+    apiKeyFor(backend) {
+      const key = resolver.apiKeyFor(backend);
+      if (key !== undefined) rememberSecret(key);
+      return key;
+    },
+  };
 }
 
 export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
@@ -108,11 +121,17 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     usage: new RouteUsage(),
     pools: new UpstreamPools(),
     targets: new UpstreamTargets(),
-    credentials:
+    // Every key handed out is remembered by the redactor, so a provider
+    // echoing it back never gets it to a client, a span or a log.
+    credentials: rememberingSecrets(
       options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
+    ),
     store,
     difficulty,
-    limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
+    limits: {
+      maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
+      clientStallTimeoutMs: options.clientStallTimeoutMs ?? 30_000,
+    },
   };
 
   const persisted = store.loadPersisted();

@@ -7,22 +7,21 @@ import type { Endpoint, OpenAIRequestBody } from './providers/types.js';
 
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes) {
+    // Too large: answered at once with "Connection: close", and the rest of
+    // the body is never read. Node closes the connection once the 413 is
+    // out, instead of taking in a 200 MB body only to throw it away.
+    const refuse = (): void => {
+      req.removeAllListeners('data');
+      req.pause();
       reject(tooLarge(maxBytes));
-      req.resume();
-      return;
-    }
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) return refuse();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        reject(tooLarge(maxBytes));
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
+      if (size > maxBytes) return refuse();
       chunks.push(chunk);
     });
     req.on('end', () =>
@@ -49,6 +48,8 @@ function tooLarge(maxBytes: number): ProxyError {
     `request body is larger than the proxy's limit of ${maxBytes} bytes; send a smaller request or raise --max-body-bytes`,
     'invalid_request_error',
     'request_too_large',
+    null,
+    { connection: 'close' },
   );
 }
 

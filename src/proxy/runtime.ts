@@ -27,5 +27,9 @@ export interface ProxyRuntime {
   store: TableStore;
   /** Scores prompts for cost-quality routing; its model may be replaced while serving. */
   difficulty: DifficultyRouter;
-  limits: { maxBodyBytes: number };
+  limits: {
+    maxBodyBytes: number;
+    /** A streaming client that takes no bytes for this long is cut off (the backend is not blamed). */
+    clientStallTimeoutMs: number;
+  };
 }

@@ -27,6 +27,15 @@ export interface RequestFacts {
   promptTokens(): number;
   /** A cheap upper bound on promptTokens(), if known; lets routing skip counting when a prompt plainly fits. */
   promptTokensAtMost?: number | undefined;
+  /**
+   * Tokens that must fit in one context window, when that is not the whole
+   * prompt: an embeddings batch is embedded input by input, so only its
+   * largest input must fit (64 inputs of 2,500 tokens fit an 8k model).
+   * Unset: the whole prompt must fit.
+   */
+  contextTokens?: (() => number) | undefined;
+  /** A cheap upper bound on contextTokens(), if known. */
+  contextTokensAtMost?: number | undefined;
   /** Difficulty score of the prompt, 0 (easy) to 1 (hard). */
   difficulty(): number;
   /** Output tokens the client asked for at most (max_tokens), if it said. */
@@ -63,6 +72,8 @@ export interface FactsFromHeadersInput {
   impliedCapabilities?: readonly string[];
   promptTokens: () => number;
   promptTokensAtMost?: number | undefined;
+  contextTokens?: (() => number) | undefined;
+  contextTokensAtMost?: number | undefined;
   difficulty: () => number;
   maxOutputTokens?: number | undefined;
 }
@@ -84,6 +95,8 @@ export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
     capabilities: [...capabilities],
     promptTokens: memo(input.promptTokens),
     promptTokensAtMost: input.promptTokensAtMost,
+    contextTokens: input.contextTokens && memo(input.contextTokens),
+    contextTokensAtMost: input.contextTokensAtMost,
     difficulty: memo(input.difficulty),
     maxOutputTokens: input.maxOutputTokens,
   };

@@ -124,11 +124,14 @@ class Selection {
     if (missingCap !== undefined) return ['CapabilityMissing', `lacks capability "${missingCap}"`];
     if (backend.contextWindow !== undefined) {
       const output = facts.maxOutputTokens ?? 0;
+      // What must fit one window: the prompt, or an embeddings batch's largest input.
+      const contextTokens = facts.contextTokens;
+      const [count, atMost] = contextTokens
+        ? [contextTokens, facts.contextTokensAtMost]
+        : [() => facts.promptTokens(), facts.promptTokensAtMost];
       // The upper bound spares the tokenizer when a prompt plainly fits.
-      const surelyFits =
-        facts.promptTokensAtMost !== undefined &&
-        facts.promptTokensAtMost + output <= backend.contextWindow;
-      const needed = surelyFits ? 0 : facts.promptTokens() + output;
+      const surelyFits = atMost !== undefined && atMost + output <= backend.contextWindow;
+      const needed = surelyFits ? 0 : count() + output;
       if (needed > backend.contextWindow) {
         return [
           'ContextWindowTooSmall',

@@ -3,13 +3,28 @@
 // zod wherever it crosses a process boundary (pushed tables, files on disk).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { PROVIDERS, RETRY_ON, STRATEGIES, healthState, routeMatch } from '../api/v1alpha1/index.js';
+import {
+  MAX_TIMER_MS,
+  PROVIDERS,
+  RETRY_ON,
+  STRATEGIES,
+  healthState,
+  routeMatch,
+} from '../api/v1alpha1/index.js';
 
 /** Bumped on any change a proxy of the previous format could misread. */
 export const TABLE_FORMAT_VERSION = 1;
 
 const nonNegative = z.number().min(0);
 const positiveInt = z.int().min(1);
+/** A delay a timer can hold: a pushed table with a longer one is refused, not armed. */
+const timerMs = z
+  .int()
+  .min(0)
+  .max(MAX_TIMER_MS, {
+    message: `must be at most ${MAX_TIMER_MS} ms (what a timer can hold)`,
+  });
+const positiveTimerMs = timerMs.min(1);
 
 export const compiledBackend = z.strictObject({
   /** `<namespace>/<name>` of the ModelBackend. */
@@ -40,9 +55,9 @@ export const compiledBackend = z.strictObject({
   quality: z.number().min(0).max(1).optional(),
   compliance: z.array(z.string()),
   timeouts: z.strictObject({
-    connectMs: positiveInt,
-    firstTokenMs: positiveInt,
-    totalMs: positiveInt,
+    connectMs: positiveTimerMs,
+    firstTokenMs: positiveTimerMs,
+    totalMs: positiveTimerMs,
   }),
   health: healthState,
 });
@@ -80,14 +95,14 @@ export const compiledRoute = z.strictObject({
   }),
   retries: z.strictObject({
     attempts: z.int().min(0),
-    backoffMs: z.int().min(0),
-    maxBackoffMs: z.int().min(0),
+    backoffMs: timerMs,
+    maxBackoffMs: timerMs,
     retryOn: z.array(z.enum(RETRY_ON)),
   }),
   timeouts: z.strictObject({
-    connectMs: positiveInt.optional(),
-    firstTokenMs: positiveInt.optional(),
-    totalMs: positiveInt.optional(),
+    connectMs: positiveTimerMs.optional(),
+    firstTokenMs: positiveTimerMs.optional(),
+    totalMs: positiveTimerMs.optional(),
   }),
   budget: z.strictObject({ maxCostPerRequestUsd: nonNegative.optional() }),
 });

@@ -72,8 +72,15 @@ export function sendError(
   sendJson(res, problem.status, errorBody(dialect, problem), retry);
 }
 
-/** The 401 each dialect answers when its key header is missing or wrong. */
-export function unauthorized(dialect: Dialect): Problem {
+/** The 401 each dialect answers when its key header is missing or wrong; `echo` repeats the key presented. */
+export function unauthorized(dialect: Dialect, echo?: string): Problem {
+  const problem = unauthorizedProblem(dialect);
+  return echo === undefined
+    ? problem
+    : { ...problem, message: `${problem.message} Key presented: ${echo}` };
+}
+
+function unauthorizedProblem(dialect: Dialect): Problem {
   switch (dialect) {
     case 'anthropic':
       return { status: 401, message: 'invalid x-api-key' };

@@ -23,6 +23,12 @@ export interface SimulatorBehavior {
   cutAfterTokens?: number;
   /** If set, requests must carry it (Authorization: Bearer / api-key / x-api-key by dialect) else 401. */
   requireApiKey?: string;
+  /**
+   * With requireApiKey: the 401 repeats the key the request presented
+   * ("Incorrect API key provided: sk-…"), as providers do, to test that the
+   * proxy never passes it on.
+   */
+  echoApiKey: boolean;
   embeddingDimensions: number;
 }
 
@@ -51,6 +57,7 @@ export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
   stallMs: 0,
   cutAfterTokens: undefined,
   requireApiKey: undefined,
+  echoApiKey: false,
   embeddingDimensions: 8,
 });
 
@@ -76,6 +83,7 @@ const behaviorFields = {
   stallMs: z.union([ms, z.literal(Infinity)]).optional(),
   cutAfterTokens: z.number().int().min(0).optional(),
   requireApiKey: z.string().min(1).optional(),
+  echoApiKey: z.boolean().optional(),
   embeddingDimensions: z.number().int().min(1).max(65_536).optional(),
 };
 

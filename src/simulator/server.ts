@@ -50,15 +50,28 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** setTimeout's limit; a longer stall is as good as forever. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-function hasApiKey(dialect: Dialect, req: IncomingMessage, key: string): boolean {
+/** The key a request presents, in its dialect's header. */
+function presentedKey(dialect: Dialect, req: IncomingMessage): string | undefined {
+  const header = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
   switch (dialect) {
     case 'anthropic':
-      return req.headers['x-api-key'] === key;
+      return header('x-api-key');
     case 'azure':
-      return req.headers['api-key'] === key;
+      return header('api-key');
     default:
-      return req.headers.authorization === `Bearer ${key}`;
+      return header('authorization')?.replace(/^Bearer /, '');
   }
+}
+
+function hasApiKey(dialect: Dialect, req: IncomingMessage, key: string): boolean {
+  return presentedKey(dialect, req) === key;
+}
+
+function refusal(dialect: Dialect, req: IncomingMessage, b: SimulatorBehavior) {
+  return unauthorized(dialect, b.echoApiKey ? (presentedKey(dialect, req) ?? '') : undefined);
 }
 
 export async function startSimulatedBackend(
@@ -116,7 +129,7 @@ export async function startSimulatedBackend(
     if (route.operation === 'models') {
       // Listing models is cheap and never faulted, so health probes see the server as up.
       if (b.requireApiKey !== undefined && !hasApiKey(route.dialect, req, b.requireApiKey)) {
-        sendError(res, route.dialect, unauthorized(route.dialect));
+        sendError(res, route.dialect, refusal(route.dialect, req, b));
       } else {
         sendJson(res, 200, state.modelsBody);
       }
@@ -126,7 +139,7 @@ export async function startSimulatedBackend(
     const answer = (): void => {
       const dialect = route.dialect;
       if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
-        sendError(res, dialect, unauthorized(dialect));
+        sendError(res, dialect, refusal(dialect, req, b));
         return;
       }
       if (raw === null) {

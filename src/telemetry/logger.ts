@@ -1,5 +1,6 @@
 // Structured JSON-lines logger (one object per line on stderr) that never writes a secret.
 import { types } from 'node:util';
+import { REDACTED, redactSecrets } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -20,7 +21,7 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const RESERVED = new Set(['time', 'level', 'msg']);
@@ -35,10 +36,6 @@ const SECRET_KEY =
 // there, the key names a credential. A "token" key holding a number is a count.
 const TOKEN_COUNT_WORDS = /tokens|token[-_]?count|tokeniz/gi;
 const TOKEN = /token/i;
-// Credentials that turn up inside free text (upstream error messages). Long
-// enough minimums that prose such as "Bearer token missing" survives.
-const SECRET_IN_TEXT = /\bBearer\s+[A-Za-z0-9._~+/=-]{16,}|\bsk-[A-Za-z0-9_-]{16,}/g;
-
 /**
  * Whether a field with this key must be redacted. `value` matters only for
  * "token" keys: a number there is a count, never a credential.
@@ -50,12 +47,12 @@ export function isSecretKey(key: string, value?: unknown): boolean {
   return TOKEN.test(key.replace(TOKEN_COUNT_WORDS, ''));
 }
 
-/** Replaces bearer tokens and OpenAI-style keys embedded in free text. */
-export function scrubText(text: string): string {
-  return text.replace(SECRET_IN_TEXT, (m) =>
-    m.startsWith('sk-') ? REDACTED : `Bearer ${REDACTED}`,
-  );
-}
+/**
+ * Replaces credentials embedded in free text (upstream error messages): the
+ * proxy's own keys by value and anything shaped like a key. The same redactor
+ * guards client error bodies and spans, so logs never differ from them.
+ */
+export const scrubText = redactSecrets;
 
 /**
  * A JSON-safe copy of `value` with secrets redacted at any depth, Errors as

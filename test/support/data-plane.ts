@@ -51,11 +51,15 @@ export function route(
   });
 }
 
-/** A backend spec pointing at a simulator, in the dialect of its provider. */
+/**
+ * A backend spec pointing at a simulator, in the dialect of its provider, or
+ * at the endpoint the test gave (a scripted upstream of its own).
+ */
 function backendAt(b: TestBackend, sim: SimulatedBackend): ModelBackend {
   const provider = b.spec?.provider ?? 'openai-compatible';
   const endpoint =
-    provider === 'openai' || provider === 'openai-compatible' ? `${sim.url}/v1` : sim.url;
+    b.spec?.endpoint ??
+    (provider === 'openai' || provider === 'openai-compatible' ? `${sim.url}/v1` : sim.url);
   return modelBackend.parse({
     apiVersion: 'modelroute.io/v1alpha1',
     kind: 'ModelBackend',

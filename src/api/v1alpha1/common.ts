@@ -106,17 +106,74 @@ export const duration = z.string().max(32).regex(DURATION_PATTERN, {
   message: 'must be a duration such as "500ms", "30s", "2m" or "1h30m"',
 });
 
+/**
+ * Node's timers hold a signed 32-bit millisecond count: a longer delay
+ * (about 24.8 days) fires at once, with a warning. `timeouts.total: 1000h`
+ * failed every request at once with 504 before durations were bounded.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration with bounds, enforced twice like a cross-field rule: CEL in the
+ * CRD (`duration()` parses the same Go syntax) and a zod check offline. Every
+ * duration in the API has bounds well inside what a timer can hold.
+ */
+export function boundedDuration(bounds: { min: string; max: string }) {
+  const minMs = durationToMs(bounds.min);
+  const maxMs = durationToMs(bounds.max);
+  if (maxMs >= MAX_TIMER_MS) throw new Error(`duration bound ${bounds.max} overflows a timer`);
+  const message = `must be between ${bounds.min} and ${bounds.max}`;
+  return duration
+    .meta({
+      'x-kubernetes-validations': [
+        {
+          rule: `duration(self) >= duration('${bounds.min}') && duration(self) <= duration('${bounds.max}')`,
+          message,
+        },
+      ],
+    })
+    .refine(
+      (value) => {
+        if (!DURATION_PATTERN.test(value)) return true; // the pattern's message says why
+        // Unrounded, so "86400000.4ms" is over 24h here as it is for the API server.
+        const ms = exactDurationMs(value);
+        return ms >= minMs && ms <= maxMs;
+      },
+      { error: (issue) => `${message}, not ${String(issue.input)}` },
+    );
+}
+
+/** Upstream timeouts, shared by ModelBackend and ModelRoute so both bound them alike. */
+export const connectTimeout = boundedDuration({ min: '1ms', max: '10m' });
+export const firstTokenTimeout = boundedDuration({ min: '1ms', max: '1h' });
+export const totalTimeout = boundedDuration({ min: '1ms', max: '24h' });
+
+/**
+ * A delay safe to hand to setTimeout: within [min, MAX_TIMER_MS]. Tables
+ * compiled from the bounded schema never need it; a table pushed by other
+ * means (the admin API) or a flag parsed elsewhere must not overflow a timer.
+ */
+export function timerMs(ms: number, min = 0): number {
+  if (!Number.isFinite(ms)) return MAX_TIMER_MS;
+  return Math.min(MAX_TIMER_MS, Math.max(min, Math.round(ms)));
+}
+
 /** Parses a duration string (already validated by `duration`) into milliseconds. */
 export function durationToMs(value: string): number {
   if (!DURATION_PATTERN.test(value)) {
     throw new Error(`invalid duration "${value}": use forms like "500ms", "30s", "2m" or "1h30m"`);
   }
+  return Math.round(exactDurationMs(value));
+}
+
+/** The duration in milliseconds, unrounded: bounds compare it as CEL's duration() does. */
+function exactDurationMs(value: string): number {
   const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   for (const [, amount, , unit] of value.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h)/g)) {
     total += Number(amount) * (unitMs[unit as string] ?? 0);
   }
-  return Math.round(total);
+  return total;
 }
 
 /** Standard Kubernetes label selector. */

@@ -4,7 +4,10 @@ import {
   API_VERSION,
   conditions,
   count,
-  duration,
+  boundedDuration,
+  connectTimeout,
+  firstTokenTimeout,
+  totalTimeout,
   healthState,
   labelName,
   objectMeta,
@@ -126,8 +129,12 @@ const healthCheck = z
       .regex(/^\/[^\s]*$/, { message: 'must be an absolute URL path such as "/health"' })
       .optional()
       .describe('Path probed when probe is http.'),
-    interval: duration.default('30s').describe('Time between probes.'),
-    timeout: duration.default('5s').describe('Time a probe may take before it counts as failed.'),
+    interval: boundedDuration({ min: '1s', max: '1h' })
+      .default('30s')
+      .describe('Time between probes, 1s to 1h.'),
+    timeout: boundedDuration({ min: '10ms', max: '5m' })
+      .default('5s')
+      .describe('Time a probe may take before it counts as failed, 10ms to 5m.'),
     unhealthyThreshold: z
       .int()
       .min(1)
@@ -145,11 +152,11 @@ const healthCheck = z
 
 export const backendTimeouts = z
   .strictObject({
-    connect: duration.optional().describe('Time to establish a connection.'),
-    firstToken: duration
+    connect: connectTimeout.optional().describe('Time to establish a connection, 1ms to 10m.'),
+    firstToken: firstTokenTimeout
       .optional()
-      .describe('Time until the first response byte (first token when streaming).'),
-    total: duration.optional().describe('Time for the whole response.'),
+      .describe('Time until the first response byte (first token when streaming), 1ms to 1h.'),
+    total: totalTimeout.optional().describe('Time for the whole response, 1ms to 24h.'),
   })
   .describe('Per-attempt timeouts.');
 

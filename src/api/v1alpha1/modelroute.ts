@@ -6,7 +6,10 @@ import {
   API_VERSION,
   conditions,
   count,
-  duration,
+  boundedDuration,
+  connectTimeout,
+  firstTokenTimeout,
+  totalTimeout,
   healthState,
   labelName,
   labelSelector,
@@ -267,12 +270,14 @@ const retries = z
       .describe(
         'Extra attempts after the first; each goes to the next candidate backend when there is one.',
       ),
-    backoff: duration
+    backoff: boundedDuration({ min: '0s', max: '1m' })
       .default('100ms')
-      .describe('Base delay before a retry; doubles each time, with jitter.'),
-    maxBackoff: duration
+      .describe('Base delay before a retry, 0s to 1m; doubles each time, with jitter.'),
+    maxBackoff: boundedDuration({ min: '0s', max: '10m' })
       .default('2s')
-      .describe('Upper bound on the delay between attempts (Retry-After is honoured up to this).'),
+      .describe(
+        'Upper bound on the delay between attempts, 0s to 10m (Retry-After is honoured up to this).',
+      ),
     retryOn: z
       .array(z.enum(RETRY_ON))
       .max(RETRY_ON.length)
@@ -305,13 +310,15 @@ const fallback = z
 
 const routeTimeouts = z
   .strictObject({
-    connect: duration
+    connect: connectTimeout
       .optional()
-      .describe("Time to establish a connection; overrides the backend's."),
-    firstToken: duration
+      .describe("Time to establish a connection, 1ms to 10m; overrides the backend's."),
+    firstToken: firstTokenTimeout
       .optional()
-      .describe("Time until the first response byte; overrides the backend's."),
-    total: duration.optional().describe('Time for the whole request across all attempts.'),
+      .describe("Time until the first response byte, 1ms to 1h; overrides the backend's."),
+    total: totalTimeout
+      .optional()
+      .describe('Time for the whole request across all attempts, 1ms to 24h.'),
   })
   .describe('Timeouts for requests on this route.');
 
@@ -422,7 +429,7 @@ export const modelRouteStatus = z
       .describe('The most recent failover and, once it happened, its recovery.'),
     usage: z
       .strictObject({
-        window: duration.describe('Period the figures cover.'),
+        window: boundedDuration({ min: '0s', max: '168h' }).describe('Period the figures cover.'),
         requests: count.describe('Requests served.'),
         costUSD: z.number().min(0).describe('Estimated spend in USD.'),
       })

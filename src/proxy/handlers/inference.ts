@@ -10,6 +10,7 @@ import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
+import { embeddingInputs, largestInputFact } from './embedding-inputs.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -65,12 +66,19 @@ export async function handleInference(
     const prompt = extractPrompt(endpoint, parsed.body);
     // Big prompts are counted here, in steps that leave the event loop free.
     const promptTokens = await promptTokensFact(prompt, prepared);
+    // An embeddings batch fits a context window input by input, not as a sum.
+    const perInput =
+      endpoint === 'embeddings'
+        ? await largestInputFact(embeddingInputs(parsed.body), prepared)
+        : undefined;
     const facts = factsFromHeaders({
       model: parsed.model,
       headers: headerMap(req),
       impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
       promptTokens,
       promptTokensAtMost: promptTokensAtMost(prompt),
+      contextTokens: perInput?.tokens,
+      contextTokensAtMost: perInput?.atMost,
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });

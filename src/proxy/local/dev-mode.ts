@@ -23,6 +23,10 @@ export interface DevModeOptions extends Pick<
   | 'otlpEndpoint'
   | 'credentialsDir'
   | 'difficultyModelFile'
+  | 'maxBodyBytes'
+  | 'headersTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'clientStallTimeoutMs'
 > {
   configPaths: string[];
   /** Simulate every backend, not only simulate:// ones. */
@@ -145,6 +149,10 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     otlpEndpoint: options.otlpEndpoint,
     credentialsDir: options.credentialsDir,
     difficultyModelFile: options.difficultyModelFile,
+    maxBodyBytes: options.maxBodyBytes,
+    headersTimeoutMs: options.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    clientStallTimeoutMs: options.clientStallTimeoutMs,
     logger: options.logger,
   });
   const { runtime } = proxy;

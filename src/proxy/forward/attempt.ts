@@ -1,0 +1,236 @@
+// One attempt against one backend: credentials, the upstream call, its
+// status, then the buffered or streamed answer. Every way it can end is
+// recorded once, against the backend only when the backend is to blame.
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
+import type { CompiledBackend } from '../../routing/table.js';
+import { requestAttributes } from '../../telemetry/genai.js';
+import { redactSecrets } from '../../telemetry/redact.js';
+import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import type { AttemptOutcome } from '../backend-live-state.js';
+import { MissingCredentialError } from '../credentials.js';
+import { adapterFor } from '../providers/index.js';
+import type { CompletableProviderAdapter } from '../providers/index.js';
+import { parseRetryAfter } from '../resilience/retry.js';
+import type { ProxyRuntime } from '../runtime.js';
+import type { UpstreamTarget } from '../upstream-target.js';
+import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
+import { sendBuffered } from './buffered-response.js';
+import {
+  classifyStatus,
+  networkFailure,
+  outcomeOf,
+  rejectionCode,
+  type Failure,
+} from './failure.js';
+import { RESPONSE_HEADERS, type ForwardRequest } from './request.js';
+import { readText } from './read-upstream.js';
+import { relayStream } from './stream-response.js';
+
+/** Upper bound on an upstream error body we read to report its message. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Everything the response halves of an attempt share. */
+export interface AttemptContext {
+  runtime: ProxyRuntime;
+  request: ForwardRequest;
+  backend: CompiledBackend;
+  adapter: CompletableProviderAdapter;
+  attemptNumber: number;
+  started: number;
+  timers: AttemptTimers;
+  wait: WaitClock;
+  clientGone: ClientGone;
+  span: Span;
+  /** Records a success (or an outcome) for the backend, once. */
+  finish(kind: AttemptOutcome, extra?: { ttftMs?: number; tokens?: number }): void;
+  /** Records a failure (against the backend only when it is to blame) and returns it. */
+  fail(failure: Failure): Failure;
+  baseHeaders(): Record<string, string>;
+}
+
+export async function tryBackend(
+  runtime: ProxyRuntime,
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  attemptNumber: number,
+  remainingRouteMs: number,
+  wait: WaitClock,
+  clientGone: ClientGone,
+): Promise<'done' | Failure> {
+  const { route, endpoint, stream } = request;
+  const adapter = adapterFor(backend.provider);
+  if (!adapter.supports(endpoint)) {
+    return {
+      kind: 'not-usable',
+      backendId: backend.id,
+      message: `${backend.provider} backends do not serve /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
+    };
+  }
+  let apiKey: string | undefined;
+  try {
+    apiKey = runtime.credentials.apiKeyFor(backend);
+  } catch (err) {
+    if (!(err instanceof MissingCredentialError)) throw err;
+    runtime.logger.error('missing credentials', { backend: backend.id, message: err.message });
+    // Every request this backend gets fails until the Secret is mounted: that
+    // is the backend's state, counted against its health like any refusal.
+    runtime.live.begin(backend.id, request.estimatedPromptTokens).finish('backend-rejected', {
+      latencyMs: 0,
+    });
+    runtime.metrics.attemptCompleted(
+      { route: route.id, backend: backend.id, outcome: 'backend-rejected' },
+      0,
+    );
+    return {
+      kind: 'backend-rejected',
+      backendId: backend.id,
+      message: 'its API key is not available to the proxy (the Secret or key is missing)',
+      code: 'upstream_credential_missing',
+    };
+  }
+  const built = adapter.buildRequest({ backend, endpoint, body: request.body, stream, apiKey });
+  if (!built.ok) {
+    return {
+      kind: 'unsupported',
+      backendId: backend.id,
+      message: built.message,
+      status: built.status,
+    };
+  }
+  const upstream = built.request;
+  const target = runtime.targets.resolve(upstream.url);
+  const firstTokenMs = route.timeouts.firstTokenMs ?? backend.timeouts.firstTokenMs;
+  const connectMs = route.timeouts.connectMs ?? backend.timeouts.connectMs;
+  const totalMs = Math.min(backend.timeouts.totalMs, remainingRouteMs);
+  const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
+  const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens);
+  const span = attemptSpan(runtime, request, backend, attemptNumber, target);
+  const started = runtime.now();
+  const finish: AttemptContext['finish'] = (kind, extra = {}) => {
+    const latencyMs = runtime.now() - started;
+    ticket.finish(kind, { latencyMs, ...extra });
+    runtime.metrics.attemptCompleted(
+      { route: route.id, backend: backend.id, outcome: kind },
+      latencyMs / 1000,
+    );
+  };
+  const fail = (failure: Failure): Failure => {
+    finish(outcomeOf(failure.kind) ?? 'client-error');
+    // Upstream text may echo a key: spans leave the process too.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: redactSecrets(failure.message) });
+    span.setAttribute('error.type', failure.kind);
+    span.end();
+    timers.clear();
+    return failure;
+  };
+  const ctx: AttemptContext = {
+    runtime,
+    request,
+    backend,
+    adapter,
+    attemptNumber,
+    started,
+    timers,
+    wait,
+    clientGone,
+    span,
+    finish,
+    fail,
+    baseHeaders: () => ({
+      [RESPONSE_HEADERS.route]: route.id,
+      ...(request.ruleName ? { [RESPONSE_HEADERS.rule]: request.ruleName } : {}),
+      [RESPONSE_HEADERS.backend]: backend.id,
+      [RESPONSE_HEADERS.attempts]: String(attemptNumber),
+      ...request.routingHeaders,
+    }),
+  };
+
+  wait.start();
+  let response;
+  try {
+    response = await runtime.pools.get(target.origin, connectMs).request({
+      path: target.path,
+      method: upstream.method,
+      headers: upstream.headers,
+      body: upstream.body,
+      signal: timers.signal,
+    });
+  } catch (err) {
+    wait.stop();
+    if (clientGone.aborted)
+      return fail({ kind: 'client-gone', backendId: backend.id, message: 'client went away' });
+    return fail(networkFailure(err, backend.id, timers.reason));
+  }
+
+  const status = response.statusCode;
+  span.setAttribute('http.response.status_code', status);
+  if (status >= 300) {
+    let text = '';
+    try {
+      text = await readText(response.body, MAX_ERROR_BODY);
+    } catch {
+      // the status alone tells enough
+    }
+    wait.stop();
+    const kind = classifyStatus(status);
+    const retryAfterMs = parseRetryAfter(
+      headerValue(response.headers['retry-after']),
+      runtime.now(),
+    );
+    return fail({
+      kind,
+      backendId: backend.id,
+      status,
+      // Providers echo keys in errors: the message may reach clients, spans and logs.
+      message: redactSecrets(`HTTP ${status}: ${adapter.errorMessage(status, text)}`),
+      ...(kind === 'backend-rejected' ? { code: rejectionCode(status) } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+
+  return stream ? relayStream(ctx, response.body) : sendBuffered(ctx, response.body);
+}
+
+/** The attempt's CLIENT span, a child of the request's (none when tracing is off). */
+function attemptSpan(
+  runtime: ProxyRuntime,
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  attemptNumber: number,
+  target: UpstreamTarget,
+): Span {
+  const { route, endpoint, stream } = request;
+  return runtime.tracing.enabled
+    ? runtime.tracing.tracer.startSpan(
+        `${endpoint === 'chat' ? 'chat' : endpoint === 'completions' ? 'text_completion' : 'embeddings'} ${backend.model}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: requestAttributes({
+            endpoint,
+            provider: backend.provider,
+            requestModel: backend.model,
+            maxTokens: numberOrUndefined(
+              request.body.max_completion_tokens ?? request.body.max_tokens,
+            ),
+            temperature: numberOrUndefined(request.body.temperature),
+            topP: numberOrUndefined(request.body.top_p),
+            stream,
+            route: route.id,
+            backend: backend.id,
+            attempt: attemptNumber,
+            serverAddress: target.hostname,
+            serverPort: target.port,
+          }),
+        },
+        trace.setSpan(context.active(), request.parentSpan),
+      )
+    : NON_RECORDING_SPAN;
+}
+
+function numberOrUndefined(value: unknown): number | undefined {
+  return typeof value === 'number' ? value : undefined;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,37 @@
+// What the handler hands `forward` for one routed request, and the headers it answers with.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Span } from '@opentelemetry/api';
+import type { Attempt } from '../../routing/select.js';
+import type { CompiledRoute } from '../../routing/table.js';
+import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
+
+export const RESPONSE_HEADERS = {
+  route: 'x-modelroute-route',
+  rule: 'x-modelroute-rule',
+  backend: 'x-modelroute-backend',
+  attempts: 'x-modelroute-attempts',
+  cost: 'x-modelroute-cost-usd',
+  overhead: 'x-modelroute-overhead-ms',
+  difficulty: 'x-modelroute-difficulty',
+  threshold: 'x-modelroute-threshold',
+  tier: 'x-modelroute-tier',
+} as const;
+
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  endpoint: Endpoint;
+  body: OpenAIRequestBody;
+  stream: boolean;
+  /** Whether the client asked for usage in the stream itself. */
+  clientWantsUsage: boolean;
+  route: CompiledRoute;
+  ruleName: string | undefined;
+  attempts: Attempt[];
+  estimatedPromptTokens: number;
+  /** Extra response headers decided while routing (difficulty, tier). */
+  routingHeaders: Record<string, string>;
+  /** process.hrtime.bigint() when the request arrived. */
+  arrivedAt: bigint;
+  parentSpan: Span;
+}
