@@ -503,7 +503,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       });
     },
 
-    async createEvent(event: EventInput): Promise<void> {
+    async createEvent(event: EventInput): Promise<string> {
       const { involved } = event;
       const now = nowSeconds();
       const host = hostname().slice(0, 128);
@@ -535,6 +535,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       };
       await request('POST', `/api/v1/namespaces/${encodeURIComponent(involved.namespace)}/events`, {
         body,
+      });
+      return body.metadata.name;
+    },
+
+    async repeatEvent(ref: ObjectRef, count: number): Promise<void> {
+      const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(ref.name)}`;
+      await request('PATCH', path, {
+        body: { count, lastTimestamp: nowSeconds() },
+        contentType: 'application/merge-patch+json',
       });
     },
   };
