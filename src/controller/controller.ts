@@ -24,6 +24,7 @@ import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
 import { startHealthServer, type RunningHealthServer } from './health-server.js';
+import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { ProxyFleet } from './proxy-fleet.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
@@ -104,9 +105,22 @@ class LeaderFleet implements Runnable {
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { logger } = options;
   const now = options.now ?? Date.now;
+  const invalid = new InvalidObjects();
   const client =
     options.client ??
-    createKubeClient({ kubeconfigPath: options.kubeconfigPath, userAgent: COMPONENT });
+    createKubeClient({
+      kubeconfigPath: options.kubeconfigPath,
+      userAgent: COMPONENT,
+      onInvalid: (kind, id, message, generation) => {
+        logger.warn('object refused by the controller; its status says why', {
+          kind,
+          object: id,
+          problem: message,
+        });
+        const ns = invalid.report(kind, id, message, generation);
+        if (ns !== undefined && leaderOnly.active) enqueue(ns);
+      },
+    });
   const metrics = createControllerMetrics();
   const caches = new ControllerCaches(client, logger, options.namespace);
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
@@ -155,6 +169,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (!current) return; // not leading: the next term reconciles every namespace
       const started = now();
       try {
+        await invalid.writeStatuses(client, ns, now());
         await reconcileNamespace(caches.snapshot(ns), {
           fleet: current,
           health: health.tracker,
@@ -221,13 +236,17 @@ export async function startController(options: ControllerOptions): Promise<Runni
       name: 'work-queue',
       start: () => {
         queue.start();
-        for (const ns of caches.namespaces()) enqueue(ns);
+        invalid.forgetWritten();
+        for (const ns of [...caches.namespaces(), ...invalid.namespaces()]) enqueue(ns);
       },
       stop: () => queue.stop(),
     });
 
   // Informer events only say which namespace to look at again.
   caches.on((event) => {
+    // Read valid (a refused version arrives as a delete, after its report).
+    if (event.type !== 'deleted' && (event.kind === 'route' || event.kind === 'backend'))
+      invalid.clear(event.kind === 'route' ? 'ModelRoute' : 'ModelBackend', event.key);
     if (!leaderOnly.active) return;
     enqueue(event.namespace);
     if (event.kind === 'backend') health.sync();

@@ -194,5 +194,5 @@ export const objectMeta = z
 export const healthState = z.enum(['Healthy', 'Unhealthy', 'Unknown']);
 export type HealthState = z.infer<typeof healthState>;
 
-/** Non-negative integer counter, without zod's safe-integer bounds in the CRD. */
+/** Non-negative integer counter, at most 2^53 - 1 (JavaScript's exact integers), in the CRD too. */
 export const count = z.int().min(0);

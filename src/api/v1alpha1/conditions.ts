@@ -18,6 +18,10 @@ export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 export const ConditionReason = {
   Accepted: 'Accepted',
   Invalid: 'Invalid',
+  /** The API server stored the object but the controller's schema refuses it (a field path says why). */
+  InvalidSpec: 'InvalidSpec',
+  /** Another route already serves this model name in the same proxies' table. */
+  DuplicateModel: 'DuplicateModel',
   ModelConflict: 'ModelConflict',
   ResolvedRefs: 'ResolvedRefs',
   BackendNotFound: 'BackendNotFound',
