@@ -48,7 +48,8 @@ export function modelOwners(routes: readonly ModelRoute[]): Map<string, ModelRou
   return owners;
 }
 
-function compareAge(a: ModelRoute, b: ModelRoute): number {
+/** Oldest first (creationTimestamp, then namespace/name): who keeps a contested model name. */
+export function compareAge(a: ModelRoute, b: ModelRoute): number {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   if (ta !== tb) return ta < tb ? -1 : 1;
