@@ -4,6 +4,7 @@ import { modelBackend, modelRoute, type ModelBackend } from '../api/v1alpha1/ind
 import { leases, modelBackends, modelRoutes } from '../k8s/kinds.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../simulator/index.js';
 import { createLogger } from '../telemetry/logger.js';
+import { KubeApiError } from '../k8s/types.js';
 import { FakeKubeClient, partitionable } from './__fixtures__/fake-kube-client.js';
 import { ManualClock } from './clock.js';
 import { startController, type RunningController } from './controller.js';
@@ -44,7 +45,7 @@ afterEach(async () => {
   sims = [];
 });
 
-async function setup(backendNames: string[]) {
+async function setup(backendNames: string[], logLines: string[] = []) {
   const fake = new FakeKubeClient();
   const client = partitionable(fake);
   const clock = new ManualClock();
@@ -76,7 +77,7 @@ async function setup(backendNames: string[]) {
     adminToken: 'unit-test-admin-token-0123456789',
     identity: 'a',
     leaseNamespace: 'modelroute-system',
-    logger: createLogger({ level: 'error', write: () => {} }),
+    logger: createLogger({ level: 'error', write: (line) => logLines.push(line) }),
     leaderClock: clock,
     leaseDurationMs: TIMING.leaseDurationMs,
     maxProbeIntervalMs: 100,
@@ -168,4 +169,39 @@ test('a lost term stops probing and pushing: nothing the leader does runs while 
     (env.fake.peek(modelBackends, { namespace: NS, name: 'a' }) as ModelBackend).status?.health
       ?.state,
   ).toBe('Healthy');
+}, 60_000);
+
+test('issue 11 class 9: a status the API server refuses is logged with the object and the cause, and retried', async () => {
+  const lines: string[] = [];
+  const env = await setup(['a'], lines);
+  env.fake.failNext(
+    'patchStatus',
+    new KubeApiError(
+      'ModelRoute.modelroute.io "chat" is invalid: status.backends: Too many',
+      422,
+      'Invalid',
+    ),
+    1_000,
+  );
+  await env.clock.flush();
+  await eventually(
+    () => lines.some((l) => l.includes('reconcile failed')),
+    'a reconcile failure is logged',
+  );
+  const logged = lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'reconcile failed; will retry with backoff')!;
+  expect(logged).toMatchObject({ level: 'error', namespace: NS });
+  expect(String(logged.object)).toMatch(/^Model(Route|Backend) team\/(chat|a)$/);
+  expect(JSON.stringify(logged.error)).toContain('status.backends: Too many');
+  // Each object of the namespace was attempted: both failures are named.
+  await eventually(
+    () =>
+      new Set(
+        lines
+          .filter((l) => l.includes('reconcile failed'))
+          .map((l) => String((JSON.parse(l) as { object: string }).object)),
+      ).size >= 2,
+    'both objects named',
+  );
 }, 60_000);
