@@ -20,8 +20,6 @@ export const ConditionReason = {
   Invalid: 'Invalid',
   /** The API server stored the object but the controller's schema refuses it (a field path says why). */
   InvalidSpec: 'InvalidSpec',
-  /** Another route already serves this model name in the same proxies' table. */
-  DuplicateModel: 'DuplicateModel',
   ModelConflict: 'ModelConflict',
   ResolvedRefs: 'ResolvedRefs',
   BackendNotFound: 'BackendNotFound',
