@@ -1,6 +1,6 @@
 import { backend, route } from './__fixtures__/objects.js';
 import { compileRoutingTable, resolveBaseUrl } from './compile.js';
-import { checkSemantics } from './semantics.js';
+import { checkSemantics, oneTableConflicts } from './semantics.js';
 import { TABLE_FORMAT_VERSION, parseRoutingTable } from './table.js';
 
 const a = backend('a', {
@@ -251,4 +251,26 @@ describe('issue 11 class 12: a table holds each model name once', () => {
       expect(parsed).toEqual({ ok: true, table });
     }
   });
+});
+
+test('local mode is told which routes of different namespaces claim one model name', () => {
+  const r = (namespace: string, model: string, created: string) =>
+    route(
+      model,
+      { model, rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { namespace, creationTimestamp: created },
+    );
+  expect(
+    oneTableConflicts([
+      r('b', 'chat', '2026-02-01T00:00:00Z'),
+      r('a', 'chat', '2026-01-01T00:00:00Z'),
+      r('a', 'code', '2026-01-01T00:00:00Z'),
+    ]),
+  ).toEqual([
+    expect.objectContaining({
+      code: 'ModelConflict',
+      object: { kind: 'ModelRoute', namespace: 'b', name: 'chat' },
+      path: 'spec.model',
+    }),
+  ]);
 });
