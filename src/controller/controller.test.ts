@@ -89,8 +89,11 @@ async function setup(backendNames: string[], logLines: string[] = []) {
 }
 
 /** Cuts this replica off until it steps down, then lets it take the Lease back. */
-async function flap(env: Awaited<ReturnType<typeof setup>>): Promise<void> {
-  env.client.reach = 'refused';
+async function flap(
+  env: Awaited<ReturnType<typeof setup>>,
+  how: 'refused' | 'hangs' = 'refused',
+): Promise<void> {
+  env.client.reach = how;
   await env.clock.advance(TIMING.renewDeadlineMs + TIMING.retryPeriodMs);
   expect(env.controller.isLeader).toBe(false);
   env.client.reach = 'ok';
@@ -117,6 +120,30 @@ test('issue 11 class 7: after leadership flaps five times, a killed backend is s
     env.fake.peek(leases, { namespace: 'modelroute-system', name: 'modelroute-controller' })?.spec
       .holderIdentity,
   ).toBe('a');
+}, 60_000);
+
+test('an API server that hangs (calls never answer) during a flap: the next term still starts and probes', async () => {
+  const env = await setup(['a']);
+  // Counts status writes made while calls hang.
+  const hung = { count: 0 };
+  const patchStatus = env.client.patchStatus.bind(env.client);
+  env.client.patchStatus = (kind, ref, patch) => {
+    if (env.client.reach === 'hangs') hung.count += 1;
+    return patchStatus(kind, ref, patch);
+  };
+  await env.clock.flush();
+  await eventually(() => env.health('a') === 'Healthy', 'a Healthy');
+  for (let generation = 2; generation < 4; generation++) {
+    // A reconcile is stuck on a status write to the hung API server when leadership is lost.
+    env.client.reach = 'hangs';
+    const hungBefore = hung.count;
+    const a = env.fake.peek(modelBackends, { namespace: NS, name: 'a' })!;
+    env.fake.put(modelBackends, { ...a, metadata: { ...a.metadata, generation } });
+    await eventually(() => hung.count > hungBefore, 'a status write hangs');
+    await flap(env, 'hangs');
+  }
+  await sims[0]!.close();
+  await eventually(() => env.health('a') === 'Unhealthy', 'a is Unhealthy');
 }, 60_000);
 
 test('issue 11 class 12: a takeover announces no backend again; one Event per real transition', async () => {

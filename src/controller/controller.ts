@@ -36,6 +36,14 @@ import { WorkQueue } from './work-queue.js';
 export { ADMIN_PORT_ANNOTATION, DEFAULT_ADMIN_PORT, PROXY_LABEL, proxyPodOf } from './proxy-pod.js';
 
 const COMPONENT = 'modelroute-controller';
+/** How long losing leadership waits for running reconciles before the next term may start. */
+const STOP_WAIT_MS = 2_000;
+
+function boundedWait(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface ControllerOptions {
   kubeconfigPath?: string | undefined;
@@ -83,6 +91,45 @@ export interface RunningController {
   /** The webhook's https URL, when it is on. */
   webhookUrl: string | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * A new reconcile queue per leader term, every namespace in it. Stopping waits
+ * for running reconciles, but not for one hung on an unreachable API server
+ * (the client's request timeout ends it): it would hold its namespace's key,
+ * and the next term must reconcile that namespace at once.
+ */
+class LeaderQueue implements Runnable {
+  readonly name = 'work-queue';
+  private current: WorkQueue | undefined;
+
+  constructor(
+    private readonly create: () => WorkQueue,
+    private readonly namespaces: () => string[],
+    private readonly onStart: () => void,
+  ) {}
+
+  get length(): number {
+    return this.current?.length ?? 0;
+  }
+
+  /** Dropped between terms: the next term reconciles every namespace anyway. */
+  add(namespace: string): void {
+    this.current?.add(namespace);
+  }
+
+  start(): void {
+    this.current = this.create();
+    this.current.start();
+    this.onStart();
+    for (const ns of this.namespaces()) this.current.add(ns);
+  }
+
+  stop(): Promise<void> {
+    const queue = this.current;
+    this.current = undefined;
+    return queue ? boundedWait(queue.stop(), STOP_WAIT_MS) : Promise.resolve();
+  }
 }
 
 /** A new ProxyFleet per leader term: what a proxy runs is unknown to a new leader. */
@@ -163,48 +210,51 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
-  const queue = new WorkQueue(
-    async (ns) => {
-      const current = fleet.current;
-      if (!current) return; // not leading: the next term reconciles every namespace
-      const started = now();
-      try {
-        await invalid.writeStatuses(client, ns, now());
-        await reconcileNamespace(caches.snapshot(ns), {
-          fleet: current,
-          health: health.tracker,
-          secretExists,
-          failovers: health.failovers,
-          observed: (id) => stats.observed(id),
-          usage: (routeId) => stats.routeUsage(routeId),
-          writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
-          writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
-          now,
-          clusterDomain: options.clusterDomain,
-        });
-        metrics.reconciled('success', (now() - started) / 1000);
-      } catch (err) {
-        metrics.reconciled('error', (now() - started) / 1000);
-        throw err;
-      } finally {
-        metrics.queueDepth(queue.length);
-      }
-    },
-    {
-      // Issue 11 class 9: a namespace failed forever with nothing logged.
-      onError: (ns, err) => {
-        const failures =
-          err instanceof ReconcileError
-            ? err.failures
-            : [{ object: `namespace ${ns}`, error: err }];
-        for (const f of failures)
-          logger.error('reconcile failed; will retry with backoff', {
-            namespace: ns,
-            object: f.object,
-            error: f.error,
-          });
-      },
-    },
+  const reconcile = async (ns: string): Promise<void> => {
+    const current = fleet.current;
+    if (!current) return; // not leading: the next term reconciles every namespace
+    const started = now();
+    try {
+      await invalid.writeStatuses(client, ns, now());
+      await reconcileNamespace(caches.snapshot(ns), {
+        fleet: current,
+        health: health.tracker,
+        secretExists,
+        failovers: health.failovers,
+        observed: (id) => stats.observed(id),
+        usage: (routeId) => stats.routeUsage(routeId),
+        writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
+        writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
+        now,
+        clusterDomain: options.clusterDomain,
+      });
+      metrics.reconciled('success', (now() - started) / 1000);
+    } catch (err) {
+      metrics.reconciled('error', (now() - started) / 1000);
+      throw err;
+    } finally {
+      metrics.queueDepth(queue.length);
+    }
+  };
+  const queue = new LeaderQueue(
+    () =>
+      new WorkQueue(reconcile, {
+        // Issue 11 class 9: a namespace failed forever with nothing logged.
+        onError: (ns, err) => {
+          const failures =
+            err instanceof ReconcileError
+              ? err.failures
+              : [{ object: `namespace ${ns}`, error: err }];
+          for (const f of failures)
+            logger.error('reconcile failed; will retry with backoff', {
+              namespace: ns,
+              object: f.object,
+              error: f.error,
+            });
+        },
+      }),
+    () => [...caches.namespaces(), ...invalid.namespaces()],
+    () => invalid.forgetWritten(),
   );
 
   const secretCache = new Map<string, { exists: boolean; at: number }>();
@@ -232,15 +282,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         (err) => logger.warn('collecting proxy stats failed', { error: err }),
       ),
     )
-    .add({
-      name: 'work-queue',
-      start: () => {
-        queue.start();
-        invalid.forgetWritten();
-        for (const ns of [...caches.namespaces(), ...invalid.namespaces()]) enqueue(ns);
-      },
-      stop: () => queue.stop(),
-    });
+    .add(queue);
 
   // Informer events only say which namespace to look at again.
   caches.on((event) => {
