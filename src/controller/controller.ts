@@ -39,6 +39,9 @@ const COMPONENT = 'modelroute-controller';
 /** How long losing leadership waits for running reconciles before the next term may start. */
 const STOP_WAIT_MS = 2_000;
 
+const failuresOf = (ns: string, err: unknown): { object: string; error: unknown }[] =>
+  err instanceof ReconcileError ? [...err.failures] : [{ object: `namespace ${ns}`, error: err }];
+
 function boundedWait(work: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
@@ -215,7 +218,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (!current) return; // not leading: the next term reconciles every namespace
     const started = now();
     try {
-      await invalid.writeStatuses(client, ns, now());
+      // Every object is attempted; each failure is reported with its object.
+      const failures = await invalid.writeStatuses(client, ns, now());
       await reconcileNamespace(caches.snapshot(ns), {
         fleet: current,
         health: health.tracker,
@@ -227,7 +231,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
         now,
         clusterDomain: options.clusterDomain,
-      });
+      }).catch((err: unknown) => failures.push(...failuresOf(ns, err)));
+      if (failures.length > 0) throw new ReconcileError(ns, failures);
       metrics.reconciled('success', (now() - started) / 1000);
     } catch (err) {
       metrics.reconciled('error', (now() - started) / 1000);
@@ -241,11 +246,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       new WorkQueue(reconcile, {
         // Issue 11 class 9: a namespace failed forever with nothing logged.
         onError: (ns, err) => {
-          const failures =
-            err instanceof ReconcileError
-              ? err.failures
-              : [{ object: `namespace ${ns}`, error: err }];
-          for (const f of failures)
+          for (const f of failuresOf(ns, err))
             logger.error('reconcile failed; will retry with backoff', {
               namespace: ns,
               object: f.object,

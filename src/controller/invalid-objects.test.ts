@@ -1,5 +1,6 @@
 import { modelRoute } from '../api/v1alpha1/index.js';
 import { modelRoutes } from '../k8s/kinds.js';
+import { KubeApiError } from '../k8s/types.js';
 import { translateWatchEvent } from '../k8s/kube-client.js';
 import { FakeKubeClient } from './__fixtures__/fake-kube-client.js';
 import { InvalidObjects } from './invalid-objects.js';
@@ -71,4 +72,18 @@ test('an invalid object deleted meanwhile is forgotten; other kinds are not trac
   expect(invalid.report('Pod', 'team/p', 'x')).toBeUndefined();
   await invalid.writeStatuses(client, 'team', 0);
   expect(invalid.namespaces()).toEqual([]);
+});
+
+test('a status write that fails is returned with its object and cause, and tried again next time', async () => {
+  const client = new FakeKubeClient();
+  client.put(modelRoutes, route);
+  const invalid = new InvalidObjects();
+  invalid.report('ModelRoute', 'team/chat', 'spec.rules: Too small');
+  client.failNext('patchStatus', new KubeApiError('etcd timeout', 500));
+  const failures = await invalid.writeStatuses(client, 'team', 0);
+  expect(failures).toEqual([{ object: 'ModelRoute team/chat', error: expect.any(KubeApiError) }]);
+  expect(await invalid.writeStatuses(client, 'team', 0)).toEqual([]);
+  expect(
+    client.peek(modelRoutes, { namespace: 'team', name: 'chat' })!.status?.conditions?.[0]?.reason,
+  ).toBe('InvalidSpec');
 });

@@ -54,8 +54,16 @@ export class InvalidObjects {
     return [...new Set([...this.entries.values()].map((e) => e.namespace))];
   }
 
-  /** Writes InvalidSpec into the status of each invalid object of the namespace not yet told. */
-  async writeStatuses(client: KubeClient, namespace: string, nowMs: number): Promise<void> {
+  /**
+   * Writes InvalidSpec into the status of each invalid object of the namespace
+   * not yet told; returns the objects whose write failed, with the cause.
+   */
+  async writeStatuses(
+    client: KubeClient,
+    namespace: string,
+    nowMs: number,
+  ): Promise<{ object: string; error: unknown }[]> {
+    const failures: { object: string; error: unknown }[] = [];
     for (const entry of [...this.entries.values()]) {
       if (entry.namespace !== namespace || entry.written === entry.message) continue;
       try {
@@ -69,9 +77,10 @@ export class InvalidObjects {
         // Gone meanwhile: nothing left to tell.
         if (err instanceof KubeApiError && err.status === 404)
           this.clear(entry.kind, `${namespace}/${entry.name}`);
-        else throw err;
+        else failures.push({ object: `${entry.kind} ${namespace}/${entry.name}`, error: err });
       }
     }
+    return failures;
   }
 }
 
