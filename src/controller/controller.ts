@@ -27,8 +27,9 @@ import { startHealthServer, type RunningHealthServer } from './health-server.js'
 import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { ProxyFleet } from './proxy-fleet.js';
+import { LeaderFleet, LeaderQueue } from './leader-terms.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
-import { LeaderOnly, PeriodicRunnable, type Runnable } from './runnable.js';
+import { LeaderOnly, PeriodicRunnable } from './runnable.js';
 import { StatsCollector } from './stats-collector.js';
 import { StatusWriter } from './status/status-writer.js';
 import { WorkQueue } from './work-queue.js';
@@ -36,17 +37,8 @@ import { WorkQueue } from './work-queue.js';
 export { ADMIN_PORT_ANNOTATION, DEFAULT_ADMIN_PORT, PROXY_LABEL, proxyPodOf } from './proxy-pod.js';
 
 const COMPONENT = 'modelroute-controller';
-/** How long losing leadership waits for running reconciles before the next term may start. */
-const STOP_WAIT_MS = 2_000;
-
 const failuresOf = (ns: string, err: unknown): { object: string; error: unknown }[] =>
   err instanceof ReconcileError ? [...err.failures] : [{ object: `namespace ${ns}`, error: err }];
-
-function boundedWait(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 export interface ControllerOptions {
   kubeconfigPath?: string | undefined;
@@ -94,62 +86,6 @@ export interface RunningController {
   /** The webhook's https URL, when it is on. */
   webhookUrl: string | undefined;
   close(): Promise<void>;
-}
-
-/**
- * A new reconcile queue per leader term, every namespace in it. Stopping waits
- * for running reconciles, but not for one hung on an unreachable API server
- * (the client's request timeout ends it): it would hold its namespace's key,
- * and the next term must reconcile that namespace at once.
- */
-class LeaderQueue implements Runnable {
-  readonly name = 'work-queue';
-  private current: WorkQueue | undefined;
-
-  constructor(
-    private readonly create: () => WorkQueue,
-    private readonly namespaces: () => string[],
-    private readonly onStart: () => void,
-  ) {}
-
-  get length(): number {
-    return this.current?.length ?? 0;
-  }
-
-  /** Dropped between terms: the next term reconciles every namespace anyway. */
-  add(namespace: string): void {
-    this.current?.add(namespace);
-  }
-
-  start(): void {
-    this.current = this.create();
-    this.current.start();
-    this.onStart();
-    for (const ns of this.namespaces()) this.current.add(ns);
-  }
-
-  stop(): Promise<void> {
-    const queue = this.current;
-    this.current = undefined;
-    return queue ? boundedWait(queue.stop(), STOP_WAIT_MS) : Promise.resolve();
-  }
-}
-
-/** A new ProxyFleet per leader term: what a proxy runs is unknown to a new leader. */
-class LeaderFleet implements Runnable {
-  readonly name = 'proxy-fleet';
-  current: ProxyFleet | undefined;
-
-  constructor(private readonly create: () => ProxyFleet) {}
-
-  start(): void {
-    this.current = this.create();
-  }
-
-  stop(): void {
-    this.current?.stop();
-    this.current = undefined;
-  }
 }
 
 export async function startController(options: ControllerOptions): Promise<RunningController> {
