@@ -64,7 +64,7 @@ export function leaderElectionTiming(leaseDurationMs: number): LeaderElectionTim
  * from when it last saw the Lease change, which it sees only on its next
  * retry after the leader's last renewal: up to one retry period late. Then it
  * waits the lease duration, and notices expiry on a retry: up to one more.
- * So leaseDuration + 2 × retryPeriod: 19 s by default (measured 15.3-16.8 s).
+ * So leaseDuration + 2 × retryPeriod: 19 s by default (measured 16.7-16.9 s after SIGKILL).
  * A leader that stops cleanly releases the Lease: a standby leads on its next retry.
  */
 export function takeoverBoundMs(timing: LeaderElectionTiming): number {
