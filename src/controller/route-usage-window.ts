@@ -24,6 +24,8 @@ const BUCKET_MS = 60_000;
 /** Uptime comes in whole seconds and the report takes time to arrive: starts closer than this are the same process. */
 const SAME_START_SLACK_MS = 3_000;
 
+const UPTIME_ROUNDING_MS = 500;
+
 interface Totals {
   requests: number;
   costUsd: number;
@@ -82,7 +84,10 @@ export class RouteUsageWindow {
     let pod = this.pods.get(podKey);
     let countNew: boolean;
     if (!pod) {
-      countNew = report.startedAt !== undefined && report.startedAt >= this.countingSince;
+      // Uptime comes rounded to a second: a start half a second early may be ours.
+      countNew =
+        report.startedAt !== undefined &&
+        report.startedAt + UPTIME_ROUNDING_MS >= this.countingSince;
       pod = { startedAt: report.startedAt, routes: new Map() };
       this.pods.set(podKey, pod);
     } else {
