@@ -56,8 +56,6 @@ export interface CustomResourceDefinition {
   };
 }
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
 /**
  * zod's JSON Schema is close to what Kubernetes wants; this removes the parts a
  * structural schema forbids or that only add noise (closed objects are
@@ -71,8 +69,9 @@ export function toStructural(node: unknown): JsonSchemaNode {
   for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
     if (key === '$schema' || key === 'id') continue;
     if (key === 'additionalProperties' && value === false) continue;
-    if ((key === 'maximum' && value === MAX_SAFE) || (key === 'minimum' && value === -MAX_SAFE))
-      continue;
+    // zod's integer bounds (±(2^53 - 1)) are kept: without them the API server
+    // stores any int64, which JavaScript cannot hold exactly and zod then
+    // refuses, so the controller skipped the object (issue 11 class 8).
     if (key === 'properties') {
       out.properties = Object.fromEntries(
         Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toStructural(v)]),

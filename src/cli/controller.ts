@@ -22,7 +22,8 @@ pushes routing tables to proxies, probes backends and writes status.
   --lease-namespace NS     namespace of the leader-election Lease (env POD_NAMESPACE; default modelroute-system)
   --lease-name NAME        name of the leader-election Lease (default modelroute-controller)
   --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
-  --lease-duration D       leader Lease duration; a standby takes over within it (default 15s)
+  --lease-duration D       leader Lease duration (default 15s); a standby takes over within
+                           it plus two retry periods (19s) if the leader dies, at once if it stops
   --usage-interval D       how often new traffic figures alone (status.usage) may rewrite a
                            route's status (default 5m)
   --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)

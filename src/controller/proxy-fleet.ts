@@ -20,6 +20,8 @@ const count = z.number().int().nonnegative();
 /** What a proxy's `GET /admin/v1/stats` answers: only the fields the controller uses. */
 const proxyStatsBody = z.object({
   tableVersion: z.string().nullable(),
+  /** Seconds since the proxy process started: its counters began at zero then. */
+  uptimeSeconds: z.number().nonnegative().optional(),
   backends: z.array(
     z.object({
       backendId: z.string(),

@@ -45,6 +45,20 @@ export interface ReconcileDeps {
   clusterDomain?: string;
 }
 
+/** Objects whose status could not be written in one reconcile, each with its cause. */
+export class ReconcileError extends Error {
+  constructor(
+    readonly namespace: string,
+    readonly failures: readonly { object: string; error: unknown }[],
+  ) {
+    const first = failures[0];
+    const cause = first?.error instanceof Error ? first.error.message : String(first?.error);
+    super(
+      `reconcile of namespace ${namespace}: ${failures.length} object(s) failed, first ${first?.object}: ${cause}`,
+    );
+  }
+}
+
 /** Status writes (and Secret lookups) in flight at once within one namespace's reconcile. */
 export const STATUS_WRITE_CONCURRENCY = 8;
 
@@ -84,8 +98,22 @@ export async function reconcileNamespace(
     if (key.startsWith(`${namespace}/`) && !current.has(key)) deps.fleet.remove(key);
   }
 
+  // Every object is attempted; each failure is reported with its object.
+  const failures: { object: string; error: unknown }[] = [];
+  const each = async <T extends ModelRoute | ModelBackend>(
+    items: readonly T[],
+    fn: (item: T) => Promise<void>,
+  ): Promise<void> =>
+    forEachBounded(items, STATUS_WRITE_CONCURRENCY, async (item) => {
+      try {
+        await fn(item);
+      } catch (error) {
+        failures.push({ object: `${item.kind} ${objectId(item)}`, error });
+      }
+    });
+
   // 2. Backend statuses.
-  await forEachBounded(backends, STATUS_WRITE_CONCURRENCY, async (backend) => {
+  await each(backends, async (backend) => {
     const id = objectId(backend);
     let endpoint: { ok: true; url: string } | { ok: false; message: string };
     const ref = backend.spec.serviceRef;
@@ -115,7 +143,7 @@ export async function reconcileNamespace(
   // 3. Route statuses, from acknowledgements rather than hope.
   const problems = checkSemantics(routes, backends);
   const backendNames = new Set(backends.map((b) => b.metadata.name));
-  await forEachBounded(routes, STATUS_WRITE_CONCURRENCY, async (route) => {
+  await each(routes, async (route) => {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
     // A proxy counts once it runs this route as compiled now, whatever else
@@ -152,4 +180,5 @@ export async function reconcileNamespace(
     });
     await deps.writeRouteStatus(route, status);
   });
+  if (failures.length > 0) throw new ReconcileError(namespace, failures);
 }

@@ -24,7 +24,8 @@ export interface KubeClientOptions {
   kubeconfigPath?: string | undefined;
   userAgent?: string | undefined;
   /** Told about every object skipped because it failed our schema (default: a warning on stderr). */
-  onInvalid?: ((kind: string, name: string, message: string) => void) | undefined;
+  onInvalid?:
+    ((kind: string, name: string, message: string, generation?: number) => void) | undefined;
   /** Per request (not watches); default 30 s. */
   requestTimeoutMs?: number | undefined;
 }
@@ -167,13 +168,25 @@ function normalize(kind: AnyKind, raw: unknown): unknown {
   return out;
 }
 
-type Checked<T> = { ok: true; value: T } | { ok: false; name: string; message: string };
+type Checked<T> =
+  | { ok: true; value: T }
+  | { ok: false; name: string; message: string; generation?: number | undefined };
+
+const generationOf = (object: unknown): number | undefined => {
+  const meta = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+  return typeof meta.generation === 'number' ? meta.generation : undefined;
+};
 
 function check<T>(kind: ResourceKind<T>, raw: unknown): Checked<T> {
   const object = normalize(kind, raw);
   const parsed = kind.schema.safeParse(object);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, name: displayName(object), message: issuesText(parsed.error) };
+  return {
+    ok: false,
+    name: displayName(object),
+    message: issuesText(parsed.error),
+    generation: generationOf(object),
+  };
 }
 
 /** The API server's Status object, as far as we read it. */
@@ -201,7 +214,7 @@ export interface TranslatedWatchEvent<T> {
   /** Deliver this to onEvent. */
   event?: { type: WatchEventType; object: T };
   /** Report this object as invalid. */
-  invalid?: { name: string; message: string };
+  invalid?: { name: string; message: string; generation?: number | undefined };
   /** The watch is over (an ERROR event): call onDone with this. */
   error?: KubeApiError;
 }
@@ -235,7 +248,11 @@ export function translateWatchEvent<T>(
     case 'DELETED': {
       const checked = check(kind, raw);
       if (checked.ok) return { event: { type, object: checked.value } };
-      const invalid = { name: checked.name, message: checked.message };
+      const invalid = {
+        name: checked.name,
+        message: checked.message,
+        generation: checked.generation,
+      };
       if (type === 'ADDED' || !watchedMeta.safeParse(raw).success) return { invalid };
       // Only metadata is guaranteed here; consumers of DELETED read nothing else.
       return { invalid, event: { type: 'DELETED', object: normalize(kind, raw) as T } };
@@ -267,9 +284,9 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       console.warn(
         `modelroute: skipped ${kind} ${name}: it does not match the schema: ${message}`,
       ));
-  const report = (kind: AnyKind, name: string, message: string): void => {
+  const report = (kind: AnyKind, name: string, message: string, generation?: number): void => {
     try {
-      reporter(kind.kind, name, message);
+      reporter(kind.kind, name, message, generation);
     } catch {
       // A failing reporter must not break a list or a watch.
     }
@@ -369,7 +386,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
         for (const item of page.data.items ?? []) {
           const checked = check(kind, item);
           if (checked.ok) items.push(checked.value);
-          else report(kind, checked.name, checked.message);
+          else report(kind, checked.name, checked.message, checked.generation);
         }
         resourceVersion = page.data.metadata?.resourceVersion ?? '';
         next = page.data.metadata?.continue || undefined;
@@ -405,7 +422,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
         (type: string, object: unknown) => {
           if (stopped || finished) return;
           const step = translateWatchEvent(kind, type, object);
-          if (step.invalid) report(kind, step.invalid.name, step.invalid.message);
+          if (step.invalid)
+            report(kind, step.invalid.name, step.invalid.message, step.invalid.generation);
           if (step.event) handlers.onEvent(step.event.type, step.event.object);
           if (step.error) finish(step.error);
         },
@@ -503,7 +521,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       });
     },
 
-    async createEvent(event: EventInput): Promise<void> {
+    async createEvent(event: EventInput): Promise<string> {
       const { involved } = event;
       const now = nowSeconds();
       const host = hostname().slice(0, 128);
@@ -535,6 +553,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       };
       await request('POST', `/api/v1/namespaces/${encodeURIComponent(involved.namespace)}/events`, {
         body,
+      });
+      return body.metadata.name;
+    },
+
+    async repeatEvent(ref: ObjectRef, count: number): Promise<void> {
+      const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(ref.name)}`;
+      await request('PATCH', path, {
+        body: { count, lastTimestamp: nowSeconds() },
+        contentType: 'application/merge-patch+json',
       });
     },
   };

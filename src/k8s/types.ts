@@ -113,7 +113,10 @@ export interface KubeClient {
     ref: ObjectRef,
     patch: Record<string, unknown>,
   ): Promise<void>;
-  createEvent(event: EventInput): Promise<void>;
+  /** Creates a core/v1 Event; resolves with its name (to count repeats on it). */
+  createEvent(event: EventInput): Promise<string>;
+  /** Counts a repeat of an Event this client created: sets count and lastTimestamp. */
+  repeatEvent(ref: ObjectRef, count: number): Promise<void>;
 }
 
 /** One RFC 6902 JSON Patch operation. */

@@ -1,6 +1,6 @@
 import { backend, route } from './__fixtures__/objects.js';
 import { compileRoutingTable, resolveBaseUrl } from './compile.js';
-import { checkSemantics } from './semantics.js';
+import { checkSemantics, oneTableConflicts } from './semantics.js';
 import { TABLE_FORMAT_VERSION, parseRoutingTable } from './table.js';
 
 const a = backend('a', {
@@ -114,7 +114,7 @@ describe('compileRoutingTable', () => {
     ]);
   });
 
-  test('routes in different namespaces may share a model name', () => {
+  test('routes in different namespaces sharing a model name: one table holds the oldest claim only', () => {
     const x = route(
       'chat',
       { rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
@@ -129,8 +129,9 @@ describe('compileRoutingTable', () => {
       [x, y],
       [backend('a', {}, 'team-x'), backend('a', {}, 'team-y')],
     );
-    expect(table.routes.map((r) => r.id)).toEqual(['team-x/chat', 'team-y/chat']);
-    expect(table.backends.map((r) => r.id)).toEqual(['team-x/a', 'team-y/a']);
+    // A proxy looks a model name up without a namespace (prepared-table.ts).
+    expect(table.routes.map((r) => r.id)).toEqual(['team-x/chat']);
+    expect(table.backends.map((r) => r.id)).toEqual(['team-x/a']);
   });
 });
 
@@ -190,4 +191,86 @@ describe('parseRoutingTable', () => {
     const bad = parseRoutingTable({ formatVersion: 1, version: 'x', routes: 'nope', backends: [] });
     expect(!bad.ok && bad.error).toMatch(/invalid routing table: version: .*routes: /);
   });
+});
+
+describe('issue 11 class 12: a table holds each model name once', () => {
+  const ns = (namespace: string, model: string, created: string, aliases: string[] = []) =>
+    route(
+      `${model}-${namespace}`,
+      { model, aliases, rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { namespace, creationTimestamp: created },
+    );
+  const aIn = (namespace: string) => backend('a', {}, namespace);
+
+  test('routes of several namespaces in one table: the oldest claim keeps a name', () => {
+    const older = ns('team-b', 'chat', '2026-01-01T00:00:00Z', ['assistant']);
+    const newer = ns('team-a', 'chat', '2026-02-01T00:00:00Z');
+    const aliasOnly = ns('team-c', 'other', '2026-03-01T00:00:00Z', ['assistant', 'spare']);
+    const table = compileRoutingTable(
+      [newer, older, aliasOnly],
+      [aIn('team-a'), aIn('team-b'), aIn('team-c')],
+    );
+    expect(table.routes.map((r) => [r.id, r.model, r.aliases])).toEqual([
+      ['team-b/chat-team-b', 'chat', ['assistant']],
+      ['team-c/other-team-c', 'other', ['spare']],
+    ]);
+    expect(parseRoutingTable(JSON.parse(JSON.stringify(table))).ok).toBe(true);
+  });
+
+  test('a pushed table naming one model twice is refused, saying which routes', () => {
+    const table = compileRoutingTable([chat], [a, b]);
+    const twice = JSON.parse(JSON.stringify(table)) as typeof table;
+    twice.routes.push({ ...twice.routes[0]!, id: 'default/copy', name: 'copy', aliases: [] });
+    const result = parseRoutingTable(twice);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toMatch(
+      /model name "chat" is served by both route default\/chat and route default\/copy/,
+    );
+  });
+
+  test('property: whatever routes of whatever namespaces compile into a table the proxy accepts', () => {
+    let seed = 12;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const names = ['chat', 'code', 'embed', 'fast', 'smart'];
+    const pick = () => names[Math.floor(random() * names.length)]!;
+    for (let run = 0; run < 200; run++) {
+      const routes = Array.from({ length: 1 + Math.floor(random() * 6) }, (_, i) => {
+        const model = pick();
+        const aliases = [...new Set([pick(), pick()])].filter((x) => x !== model);
+        return route(
+          `r${i}`,
+          { model, aliases, rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+          {
+            namespace: `ns${Math.floor(random() * 3)}`,
+            creationTimestamp: `2026-01-0${1 + Math.floor(random() * 9)}T00:00:00Z`,
+          },
+        );
+      });
+      const table = compileRoutingTable(routes, ['ns0', 'ns1', 'ns2'].map(aIn));
+      const parsed = parseRoutingTable(JSON.parse(JSON.stringify(table)));
+      expect(parsed).toEqual({ ok: true, table });
+    }
+  });
+});
+
+test('local mode is told which routes of different namespaces claim one model name', () => {
+  const r = (namespace: string, model: string, created: string) =>
+    route(
+      model,
+      { model, rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }] },
+      { namespace, creationTimestamp: created },
+    );
+  expect(
+    oneTableConflicts([
+      r('b', 'chat', '2026-02-01T00:00:00Z'),
+      r('a', 'chat', '2026-01-01T00:00:00Z'),
+      r('a', 'code', '2026-01-01T00:00:00Z'),
+    ]),
+  ).toEqual([
+    expect.objectContaining({
+      code: 'ModelConflict',
+      object: { kind: 'ModelRoute', namespace: 'b', name: 'chat' },
+      path: 'spec.model',
+    }),
+  ]);
 });

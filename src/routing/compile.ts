@@ -6,7 +6,7 @@ import {
   type ModelBackend,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
-import { checkSemantics, modelOwners, namespaceOf, objectId } from './semantics.js';
+import { checkSemantics, compareAge, modelOwners, namespaceOf, objectId } from './semantics.js';
 import {
   TABLE_FORMAT_VERSION,
   tableContentVersion,
@@ -129,9 +129,13 @@ export function compileRoutingTable(
   const used = new Set<string>();
   const compiledRoutes: CompiledRoute[] = [];
 
-  for (const route of routes) {
+  // One table, each model name once (a proxy looks names up without a
+  // namespace): routes of several namespaces in one table (local mode) keep
+  // the oldest claim, as conflicts within a namespace do.
+  const claimed = new Set<string>();
+  for (const route of [...routes].sort(compareAge)) {
     const id = objectId(route);
-    if (conflicted.has(id)) continue;
+    if (conflicted.has(id) || claimed.has(route.spec.model)) continue;
     const ns = namespaceOf(route);
     const resolve = (name: string): string | undefined => {
       const backendId = `${ns}/${name}`;
@@ -140,7 +144,10 @@ export function compileRoutingTable(
       return backendId;
     };
     const { spec } = route;
-    const ownedAliases = (spec.aliases ?? []).filter((a) => owners.get(`${ns}/${a}`) === route);
+    const ownedAliases = (spec.aliases ?? []).filter(
+      (a) => owners.get(`${ns}/${a}`) === route && !claimed.has(a),
+    );
+    for (const name of [spec.model, ...ownedAliases]) claimed.add(name);
     const fallbackOwner =
       spec.fallback?.model !== undefined && !brokenFallback.has(id)
         ? owners.get(`${ns}/${spec.fallback.model}`)

@@ -74,6 +74,18 @@ export class BackendHealthTracker {
       : undefined;
   }
 
+  /**
+   * Starts a backend from a state observed earlier (a new leader reads it from
+   * status), so only a real change is a transition: a takeover must not
+   * announce every backend as newly Healthy. No-op once the backend has a record.
+   */
+  seed(backendId: string, state: HealthState, lastTransitionTime?: number): void {
+    if (this.records.has(backendId) || state === 'Unknown') return;
+    const record: HealthRecord = { state, consecutiveFailures: 0, consecutiveSuccesses: 0 };
+    if (lastTransitionTime !== undefined) record.lastTransitionTime = lastTransitionTime;
+    this.records.set(backendId, record);
+  }
+
   /** Forgets backends that no longer exist. */
   retain(backendIds: Iterable<string>): void {
     const keep = new Set(backendIds);

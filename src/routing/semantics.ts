@@ -48,7 +48,8 @@ export function modelOwners(routes: readonly ModelRoute[]): Map<string, ModelRou
   return owners;
 }
 
-function compareAge(a: ModelRoute, b: ModelRoute): number {
+/** Oldest first (creationTimestamp, then namespace/name): who keeps a contested model name. */
+export function compareAge(a: ModelRoute, b: ModelRoute): number {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   if (ta !== tb) return ta < tb ? -1 : 1;
@@ -174,4 +175,28 @@ function fallbackChainReturnsTo(start: ModelRoute, owners: Map<string, ModelRout
     if (current && visited.has(current)) return false; // a cycle elsewhere; reported on its own members
   }
   return false;
+}
+
+/**
+ * Model names claimed in more than one namespace: fine in a cluster (each
+ * namespace's proxies get their own table), a conflict where one table holds
+ * every namespace (local mode), since a proxy looks names up without one.
+ */
+export function oneTableConflicts(routes: readonly ModelRoute[]): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const owner = new Map<string, ModelRoute>();
+  for (const route of [...routes].sort(compareAge)) {
+    [route.spec.model, ...(route.spec.aliases ?? [])].forEach((name, i) => {
+      const first = owner.get(name);
+      if (!first) return void owner.set(name, route);
+      if (namespaceOf(first) === namespaceOf(route)) return; // checkSemantics reports these
+      problems.push({
+        code: 'ModelConflict',
+        object: { kind: 'ModelRoute', namespace: namespaceOf(route), name: route.metadata.name },
+        path: i === 0 ? 'spec.model' : `spec.aliases[${i - 1}]`,
+        message: `model name "${name}" is already served by ModelRoute ${objectId(first)}; local mode serves every namespace from one table, so each model name may appear once`,
+      });
+    });
+  }
+  return problems;
 }

@@ -119,6 +119,20 @@ export const routingTable = z
   .superRefine((table, ctx) => {
     const backendIds = new Set(table.backends.map((b) => b.id));
     const routeIds = new Set(table.routes.map((r) => r.id));
+    // A proxy finds a route by the request's model name alone: each name once.
+    const servedBy = new Map<string, string>();
+    table.routes.forEach((route, i) => {
+      [route.model, ...route.aliases].forEach((name, k) => {
+        const owner = servedBy.get(name);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: k === 0 ? ['routes', i, 'model'] : ['routes', i, 'aliases', k - 1],
+            message: `model name "${name}" is served by both route ${owner} and route ${route.id}; a table may hold each model name once`,
+          });
+        } else servedBy.set(name, route.id);
+      });
+    });
     table.routes.forEach((route, i) => {
       route.rules.forEach((rule, j) =>
         rule.backends.forEach((ref, k) => {

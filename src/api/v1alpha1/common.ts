@@ -176,32 +176,84 @@ function exactDurationMs(value: string): number {
   return total;
 }
 
+/**
+ * A label key: an optional DNS-subdomain prefix and "/", then a name of at
+ * most 63 characters (alphanumerics, "-", "_", "."), as the API server checks
+ * labels. A selector naming an impossible key or value selects nothing, so it
+ * is refused instead (issue 11 class 12).
+ */
+const LABEL_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+const LABEL_KEY_MESSAGE =
+  'must be a label key: an optional DNS prefix and "/", then at most 63 of a-z, A-Z, 0-9, "-", "_", ".", starting and ending alphanumeric';
+const MAX_MATCH_LABELS = 64;
+
+const labelKey = z
+  .string()
+  .min(1)
+  .max(317)
+  .regex(new RegExp(LABEL_KEY), { message: LABEL_KEY_MESSAGE });
+const labelValue = z.string().max(63).regex(new RegExp(LABEL_VALUE), {
+  message:
+    'must be a label value: at most 63 of a-z, A-Z, 0-9, "-", "_", ".", starting and ending alphanumeric (or empty)',
+});
+
 /** Standard Kubernetes label selector. */
-export const labelSelector = z
-  .strictObject({
-    matchLabels: z
-      .record(z.string(), z.string())
-      .optional()
-      .describe('Labels a proxy pod must carry, all of them.'),
-    matchExpressions: z
-      .array(
-        z.strictObject({
-          key: z.string().min(1).describe('Label key.'),
-          operator: z
-            .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
-            .describe('How the key relates to values.'),
-          values: z
-            .array(z.string())
-            .max(64)
-            .optional()
-            .describe('Values for In/NotIn; must be empty for Exists/DoesNotExist.'),
-        }),
-      )
-      .max(16)
-      .optional()
-      .describe('Set-based requirements, all of which must hold.'),
-  })
-  .describe('A Kubernetes label selector.');
+export const labelSelector = withCrossFieldRules(
+  z
+    .strictObject({
+      matchLabels: z
+        .record(z.string(), labelValue)
+        .meta({ maxProperties: MAX_MATCH_LABELS })
+        .optional()
+        .describe('Labels a proxy pod must carry, all of them.'),
+      matchExpressions: z
+        .array(
+          z.strictObject({
+            key: labelKey.describe('Label key.'),
+            operator: z
+              .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
+              .describe('How the key relates to values.'),
+            values: z
+              .array(labelValue)
+              .max(64)
+              .optional()
+              .describe('Values for In/NotIn; must be empty for Exists/DoesNotExist.'),
+          }),
+        )
+        .max(16)
+        .optional()
+        .describe('Set-based requirements, all of which must hold.'),
+    })
+    .describe('A Kubernetes label selector.'),
+  [
+    {
+      rule: `!has(self.matchLabels) || size(self.matchLabels) <= ${MAX_MATCH_LABELS}`,
+      message: `matchLabels may hold at most ${MAX_MATCH_LABELS} labels`,
+      fieldPath: '.matchLabels',
+      holds: (s) => Object.keys(s.matchLabels ?? {}).length <= MAX_MATCH_LABELS,
+    },
+    {
+      rule: `!has(self.matchLabels) || self.matchLabels.all(k, k.matches('${LABEL_KEY}'))`,
+      message: `every matchLabels key ${LABEL_KEY_MESSAGE}`,
+      fieldPath: '.matchLabels',
+      holds: (s) => Object.keys(s.matchLabels ?? {}).every((k) => new RegExp(LABEL_KEY).test(k)),
+    },
+    {
+      rule: "!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator == 'In' || e.operator == 'NotIn' ? has(e.values) && size(e.values) > 0 : !has(e.values) || size(e.values) == 0)",
+      message:
+        'matchExpressions: In and NotIn need at least one value; Exists and DoesNotExist take none',
+      fieldPath: '.matchExpressions',
+      holds: (s) =>
+        (s.matchExpressions ?? []).every((e) =>
+          e.operator === 'In' || e.operator === 'NotIn'
+            ? (e.values ?? []).length > 0
+            : (e.values ?? []).length === 0,
+        ),
+    },
+  ],
+);
 export type LabelSelector = z.infer<typeof labelSelector>;
 
 /**
@@ -251,5 +303,5 @@ export const objectMeta = z
 export const healthState = z.enum(['Healthy', 'Unhealthy', 'Unknown']);
 export type HealthState = z.infer<typeof healthState>;
 
-/** Non-negative integer counter, without zod's safe-integer bounds in the CRD. */
+/** Non-negative integer counter, at most 2^53 - 1 (JavaScript's exact integers), in the CRD too. */
 export const count = z.int().min(0);

@@ -18,6 +18,8 @@ export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 export const ConditionReason = {
   Accepted: 'Accepted',
   Invalid: 'Invalid',
+  /** The API server stored the object but the controller's schema refuses it (a field path says why). */
+  InvalidSpec: 'InvalidSpec',
   ModelConflict: 'ModelConflict',
   ResolvedRefs: 'ResolvedRefs',
   BackendNotFound: 'BackendNotFound',

@@ -19,6 +19,16 @@ import {
   withCrossFieldRules,
 } from './common.js';
 
+export const MAX_RULES = 16;
+export const MAX_REFS_PER_RULE = 16;
+export const MAX_FALLBACK_REFS = 16;
+/**
+ * The most distinct backends a valid route can reference (every rule's refs
+ * and the fallback's, all different): status.backends must hold them all, or
+ * such a route could never get a status (issue 11 class 9: it was 64).
+ */
+export const MAX_REFERENCED_BACKENDS = MAX_RULES * MAX_REFS_PER_RULE + MAX_FALLBACK_REFS;
+
 export const STRATEGIES = [
   'weighted',
   'priority',
@@ -223,7 +233,10 @@ export const routeRule = withCrossFieldRules(
         .describe(
           'The rule applies when any of these matches holds; omitted or empty means every request.',
         ),
-      backendRefs: listMap(backendRef, 'name').min(1).max(16).describe('Candidate backends.'),
+      backendRefs: listMap(backendRef, 'name')
+        .min(1)
+        .max(MAX_REFS_PER_RULE)
+        .describe('Candidate backends.'),
       strategy: strategy
         .default('weighted')
         .describe(
@@ -297,7 +310,7 @@ const fallback = z
       }),
       'name',
     )
-      .max(16)
+      .max(MAX_FALLBACK_REFS)
       .optional()
       .describe('Backends tried, in order, when the matched rule has no usable backend left.'),
     model: clientModelName
@@ -350,7 +363,7 @@ export const modelRouteSpec = withCrossFieldRules(
         ),
       rules: listMap(routeRule, 'name')
         .min(1)
-        .max(16)
+        .max(MAX_RULES)
         .describe('Ordered rules; the first whose matches hold serves the request.'),
       fallback: fallback.optional(),
       retries: retries.optional(),
@@ -388,7 +401,7 @@ export const modelRouteStatus = z
     observedGeneration: count.optional().describe('The metadata.generation this status describes.'),
     conditions: conditions.optional(),
     backends: listMap(routeBackendStatus, 'name')
-      .max(64)
+      .max(MAX_REFERENCED_BACKENDS)
       .optional()
       .describe('Health of every backend this route references.'),
     healthyBackends: z

@@ -15,7 +15,15 @@ import {
 } from '../../k8s/types.js';
 
 type Method =
-  'list' | 'watch' | 'get' | 'exists' | 'create' | 'replace' | 'patchStatus' | 'createEvent';
+  | 'list'
+  | 'watch'
+  | 'get'
+  | 'exists'
+  | 'create'
+  | 'replace'
+  | 'patchStatus'
+  | 'createEvent'
+  | 'repeatEvent';
 
 interface Stored extends ObjectMetaLike {
   [field: string]: unknown;
@@ -55,7 +63,8 @@ const clone = <T>(value: T): T => structuredClone(value);
 export class FakeKubeClient implements KubeClient {
   /** Every call in order, for asserting what the code under test asked for. */
   readonly calls: RecordedCall[] = [];
-  readonly events: EventInput[] = [];
+  /** Every Event created, with its name and how often it was counted (1 + repeats). */
+  readonly events: (EventInput & { name: string; count: number })[] = [];
 
   private revision = 100;
   /** Watches from a resourceVersion below this get 410 Gone. */
@@ -247,9 +256,20 @@ export class FakeKubeClient implements KubeClient {
     this.write(kind, next, 'MODIFIED');
   }
 
-  async createEvent(event: EventInput): Promise<void> {
+  async createEvent(event: EventInput): Promise<string> {
     await this.enter('createEvent', undefined);
-    this.events.push(clone(event));
+    const name = `${event.involved.name}.${(++this.revision).toString(16)}`;
+    this.events.push({ ...clone(event), name, count: 1 });
+    return name;
+  }
+
+  async repeatEvent(ref: ObjectRef, count: number): Promise<void> {
+    await this.enter('repeatEvent', undefined);
+    const event = this.events.find(
+      (e) => e.name === ref.name && e.involved.namespace === ref.namespace,
+    );
+    if (!event) throw new KubeApiError(`events "${ref.name}" not found`, 404, 'NotFound');
+    event.count = count;
   }
 
   // --- internals -----------------------------------------------------------
@@ -396,6 +416,7 @@ export function partitionable(client: KubeClient): KubeClient & { reach: Reachab
     replace: (kind, object) => through(() => client.replace(kind, object)),
     patchStatus: (kind, ref, patch) => through(() => client.patchStatus(kind, ref, patch)),
     createEvent: (event) => through(() => client.createEvent(event)),
+    repeatEvent: (ref, count) => through(() => client.repeatEvent(ref, count)),
   };
   return partitioned;
 }

@@ -4,7 +4,7 @@
 import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
 import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
 import { compileRoutingTable } from '../../routing/compile.js';
-import { checkSemantics, objectId } from '../../routing/semantics.js';
+import { checkSemantics, objectId, oneTableConflicts } from '../../routing/semantics.js';
 import {
   simulatorOptions,
   startSimulatedBackend,
@@ -101,7 +101,10 @@ function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBa
 }
 
 export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
-  const loaded = loadAndCheckManifests(options.configPaths, checkSemantics);
+  const loaded = loadAndCheckManifests(options.configPaths, (routes, backends) => [
+    ...checkSemantics(routes, backends),
+    ...oneTableConflicts(routes),
+  ]);
   if (loaded.errors.length > 0) {
     throw new Error(
       `the manifests have ${loaded.errors.length} error(s):\n${loaded.errors.map(formatManifestError).join('\n')}`,

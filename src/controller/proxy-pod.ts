@@ -1,0 +1,28 @@
+// Which Pods are proxies the controller pushes tables to, and where their
+// admin port is. The names are the webhook's (src/webhook/sidecar-patch.ts).
+import type { Pod } from '../k8s/kinds.js';
+import { ADMIN_PORT_ANNOTATION, PROXY_LABEL } from '../webhook/sidecar-patch.js';
+import type { ProxyPod } from './proxy-fleet.js';
+
+export { ADMIN_PORT_ANNOTATION, PROXY_LABEL };
+export const DEFAULT_ADMIN_PORT = 9901;
+
+/** A pod that can take tables: proxy label, an IP, Running, not terminating. */
+export function proxyPodOf(pod: Pod): ProxyPod | undefined {
+  const meta = pod.metadata;
+  if (meta.labels?.[PROXY_LABEL] !== 'true' || meta.deletionTimestamp) return undefined;
+  // Running with an address is enough: not Ready, because a proxy's own
+  // readiness waits for its first table, which only this push delivers.
+  const ip = pod.status?.podIP;
+  if (!ip || pod.status?.phase !== 'Running') return undefined;
+  const port = Number(meta.annotations?.[ADMIN_PORT_ANNOTATION] ?? DEFAULT_ADMIN_PORT);
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return {
+    key: `${meta.namespace ?? 'default'}/${meta.name}`,
+    namespace: meta.namespace ?? 'default',
+    name: meta.name,
+    uid: meta.uid ?? meta.name,
+    labels: meta.labels ?? {},
+    adminUrl: `http://${host}:${Number.isInteger(port) && port > 0 ? port : DEFAULT_ADMIN_PORT}`,
+  };
+}

@@ -1,0 +1,112 @@
+// Reads every proxy's outcome stats while this replica leads: backend
+// outcomes feed health (as probes do) and status.observed; route counters
+// feed status.usage. A fresh usage window per leader term, seeded from the
+// usage already in status, so a leader change keeps REQUESTS/1H and COST/1H.
+import type { ModelRoute } from '../api/v1alpha1/index.js';
+import { OutcomeWindows, PassiveHealth, type OutcomeWindow } from '../health/passive.js';
+import { objectId } from '../routing/semantics.js';
+import type { BackendHealth } from './backend-health.js';
+import type { ProxyStats } from './proxy-fleet.js';
+import { RouteUsageWindow } from './route-usage-window.js';
+import type { Runnable } from './runnable.js';
+
+export type ObservedOutcomes = { latencyMs?: number; errorRate?: number; requests?: number };
+
+export interface StatsCollectorOptions {
+  /** The current term's fleet, read at each collection. */
+  collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
+  observeRunningVersion: (podKey: string, version: string | null) => void;
+  routes: () => ModelRoute[];
+  health: BackendHealth;
+  now: () => number;
+  enqueue: (namespace: string) => void;
+  /** New usage is worth a reconcile per namespace at most this often. */
+  usageIntervalMs: number;
+}
+
+export class StatsCollector implements Runnable {
+  readonly name = 'stats-collector';
+  private usage: RouteUsageWindow | undefined;
+  private readonly observedByBackend = new Map<string, ObservedOutcomes>();
+  private readonly lastUsageReconcile = new Map<string, number>();
+  private readonly outcomeWindows = new OutcomeWindows();
+  private readonly passiveHealth: PassiveHealth;
+
+  constructor(private readonly options: StatsCollectorOptions) {
+    this.passiveHealth = new PassiveHealth(options.now);
+  }
+
+  start(): void {
+    this.usage = new RouteUsageWindow(this.options.now);
+    for (const route of this.options.routes()) {
+      const u = route.status?.usage;
+      if (u) this.usage.seed(objectId(route), u);
+    }
+    this.lastUsageReconcile.clear();
+  }
+
+  stop(): void {
+    this.usage = undefined;
+  }
+
+  observed(backendId: string): ObservedOutcomes | undefined {
+    return this.observedByBackend.get(backendId);
+  }
+
+  /** A route's requests and cost over the last hour; null when it served none; undefined between terms. */
+  routeUsage(routeId: string): { window: string; requests: number; costUSD: number } | null {
+    return this.usage?.summary(routeId) ?? null;
+  }
+
+  /** Whether usage is being counted (a leader term is running). */
+  get counting(): boolean {
+    return this.usage !== undefined;
+  }
+
+  async collect(): Promise<void> {
+    const usage = this.usage;
+    const got = await this.options.collect();
+    if (!got || usage !== this.usage || !usage) return; // the term ended meanwhile
+    const { now } = this.options;
+    const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
+    const usageChanged = new Set<string>();
+    for (const [podKey, body] of got.stats) {
+      this.options.observeRunningVersion(podKey, body.tableVersion);
+      const startedAt =
+        body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
+      for (const routeId of usage.observe(podKey, { startedAt, routes: body.routes }))
+        usageChanged.add(routeId.slice(0, routeId.indexOf('/')));
+      for (const b of body.backends) {
+        const failures = Object.entries(b.failures)
+          .filter(([k]) => k !== 'client-error')
+          .reduce((s, [, v]) => s + v, 0);
+        // Counters are per proxy process: deltas are taken per pod, then summed.
+        const delta = this.outcomeWindows.next(`${podKey} ${b.backendId}`, {
+          requests: b.requests,
+          failures,
+        });
+        const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
+        w.requests += delta.requests;
+        w.failures += delta.failures;
+        if (b.latencyEwmaMs !== undefined) w.latency.push(b.latencyEwmaMs);
+        windows.set(b.backendId, w);
+      }
+    }
+    usage.forgetPodsExcept(new Set(got.pods));
+    for (const ns of usageChanged) {
+      if (now() - (this.lastUsageReconcile.get(ns) ?? -Infinity) < this.options.usageIntervalMs)
+        continue;
+      this.lastUsageReconcile.set(ns, now());
+      this.options.enqueue(ns);
+    }
+    for (const [backendId, w] of windows) {
+      const entry: ObservedOutcomes = { requests: w.requests };
+      if (w.latency.length > 0)
+        entry.latencyMs = Math.round(w.latency.reduce((a, b) => a + b, 0) / w.latency.length);
+      if (w.requests > 0) entry.errorRate = Math.round((w.failures / w.requests) * 1000) / 1000;
+      this.observedByBackend.set(backendId, entry);
+      const seen = this.passiveHealth.record(backendId, w);
+      if (seen) this.options.health.observePassive(backendId, seen);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// Writes ModelRoute and ModelBackend statuses that changed, and no more often
+// than their volatile parts deserve: usage figures alone at most once per
+// usage interval, probe times and counters alone at most once a minute.
+import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../../api/v1alpha1/index.js';
+import { modelBackends, modelRoutes } from '../../k8s/kinds.js';
+import type { KubeClient } from '../../k8s/types.js';
+import { objectId } from '../../routing/semantics.js';
+import type { ControllerMetrics } from '../../telemetry/controller-metrics.js';
+import { statusChanged, statusMergePatch } from './status-diff.js';
+
+export interface StatusWriterOptions {
+  client: KubeClient;
+  metrics: ControllerMetrics;
+  now: () => number;
+  /** How often status.usage alone may be rewritten. */
+  usageIntervalMs: number;
+}
+
+const withoutUsage = (s: ModelRouteStatus | undefined) => (s ? { ...s, usage: undefined } : s);
+
+// Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
+const volatile = (s: ModelBackend['status']) =>
+  s
+    ? {
+        ...s,
+        health: s.health
+          ? { ...s.health, lastProbeTime: undefined, consecutiveSuccesses: undefined }
+          : undefined,
+        observed: undefined,
+      }
+    : s;
+
+export class StatusWriter {
+  private readonly lastBackendWrite = new Map<string, number>();
+  private readonly lastUsageWrite = new Map<string, number>();
+
+  constructor(private readonly options: StatusWriterOptions) {}
+
+  /** New figures in status.usage alone are written at most once per usage interval; usage appearing or going is written at once. */
+  async writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void> {
+    const { client, metrics, now, usageIntervalMs } = this.options;
+    if (!statusChanged(route.status, status)) return;
+    const id = objectId(route);
+    const usageOnly = !statusChanged(withoutUsage(route.status), withoutUsage(status));
+    if (
+      usageOnly &&
+      route.status?.usage !== undefined &&
+      status.usage !== undefined &&
+      now() - (this.lastUsageWrite.get(id) ?? -Infinity) < usageIntervalMs
+    )
+      return;
+    await client.patchStatus(
+      modelRoutes,
+      { namespace: route.metadata.namespace ?? 'default', name: route.metadata.name },
+      statusMergePatch(route.status, status),
+    );
+    if (statusChanged(route.status?.usage, status.usage)) this.lastUsageWrite.set(id, now());
+    metrics.statusWrite('ModelRoute');
+  }
+
+  async writeBackendStatus(
+    backend: ModelBackend,
+    status: NonNullable<ModelBackend['status']>,
+  ): Promise<void> {
+    const { client, metrics, now } = this.options;
+    const id = objectId(backend);
+    const stale = now() - (this.lastBackendWrite.get(id) ?? 0) > 60_000;
+    if (
+      !statusChanged(volatile(backend.status), volatile(status)) &&
+      !(stale && statusChanged(backend.status, status))
+    )
+      return;
+    await client.patchStatus(
+      modelBackends,
+      { namespace: backend.metadata.namespace ?? 'default', name: backend.metadata.name },
+      statusMergePatch(backend.status, status),
+    );
+    this.lastBackendWrite.set(id, now());
+    metrics.statusWrite('ModelBackend');
+  }
+}
