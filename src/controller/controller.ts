@@ -4,7 +4,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
-import { OutcomeWindows, PassiveHealth, type OutcomeWindow } from '../health/passive.js';
+import {
+  addOutcomes,
+  OutcomeWindows,
+  outcomeTotals,
+  PassiveHealth,
+  type OutcomeWindow,
+} from '../health/passive.js';
 import { HealthProber } from '../health/prober.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import type { HealthTransition } from '../routing/health-tracker.js';
@@ -16,7 +22,6 @@ import {
   modelBackends,
   modelRoutes,
   pods,
-  secrets,
   services,
   SERVICE_NAME_LABEL,
 } from '../k8s/kinds.js';
@@ -31,6 +36,7 @@ import { Informer } from './informer.js';
 import { LeaderElector } from './leader-election.js';
 import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
+import { SecretKeyCache } from './secret-keys.js';
 import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
 import { statusChanged, statusMergePatch } from './status/status-diff.js';
 import { WorkQueue } from './work-queue.js';
@@ -160,7 +166,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const lastUsageWrite = new Map<string, number>();
   const lastUsageReconcile = new Map<string, number>();
   const routeUsage = new RouteUsageWindow(now);
-  const secretCache = new Map<string, { exists: boolean; at: number }>();
   const outcomeWindows = new OutcomeWindows();
   const passiveHealth = new PassiveHealth(now);
 
@@ -236,26 +241,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const statsIntervalMs = options.statsIntervalMs ?? 5_000;
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
   const passiveHoldMs = options.passiveHoldMs ?? 30_000;
-  const callsFailing = new Map<string, { message: string; until: number }>();
+  const callsFailing = new Map<string, { reason: string; message: string; until: number }>();
   const prober: HealthProber = new HealthProber({
     now,
     onTransition,
     distrust: (backendId) => {
       const failing = callsFailing.get(backendId);
-      return failing && failing.until > now() ? failing.message : undefined;
+      return failing && failing.until > now() ? failing : undefined;
     },
     clientErrorsMeanUp: true,
     maxIntervalMs: options.maxProbeIntervalMs ?? 30_000,
   });
 
-  const secretExists = async (ns: string, name: string): Promise<boolean> => {
-    const key = `${ns}/${name}`;
-    const cached = secretCache.get(key);
-    if (cached && now() - cached.at < 30_000) return cached.exists;
-    const exists = await client.exists(secrets, { namespace: ns, name });
-    secretCache.set(key, { exists, at: now() });
-    return exists;
-  };
+  const secretKeys = new SecretKeyCache(client, now);
 
   // New figures in status.usage alone are written at most once per usage
   // interval; usage appearing or going is written at once.
@@ -317,7 +315,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await reconcileNamespace(snap, {
         fleet,
         health: prober.tracker,
-        secretExists,
+        secretKeys: (ns, name) => secretKeys.keys(ns, name),
         failovers,
         observed: (id) => observed.get(id),
         usage: (routeId) => routeUsage.summary(routeId) ?? null,
@@ -387,17 +385,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
           usageChanged.add(r.routeId.slice(0, r.routeId.indexOf('/')));
       }
       for (const b of body.backends) {
-        const failures = Object.entries(b.failures)
-          .filter(([k]) => k !== 'client-error')
-          .reduce((s, [, v]) => s + v, 0);
         // Counters are per proxy process: deltas are taken per pod, then summed.
-        const delta = outcomeWindows.next(`${podKey} ${b.backendId}`, {
-          requests: b.requests,
-          failures,
-        });
+        const delta = outcomeWindows.next(
+          `${podKey} ${b.backendId}`,
+          outcomeTotals(b.requests, b.failures),
+        );
         const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
-        w.requests += delta.requests;
-        w.failures += delta.failures;
+        addOutcomes(w, delta);
         if (b.latencyEwmaMs !== undefined) w.latency.push(b.latencyEwmaMs);
         windows.set(b.backendId, w);
       }
@@ -422,7 +416,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
       const spec = backendInformer.get(backendId)?.spec;
       if (seen?.ok) callsFailing.delete(backendId);
       else if (seen)
-        callsFailing.set(backendId, { message: seen.message, until: now() + passiveHoldMs });
+        callsFailing.set(backendId, {
+          reason: seen.reason ?? 'CallsFailing',
+          message: seen.message,
+          until: now() + passiveHoldMs,
+        });
       if (seen && spec) {
         const transition = prober.tracker.observe(
           backendId,
@@ -432,6 +430,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
             healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
           },
           seen.message,
+          seen.reason,
         );
         if (transition) onTransition(transition);
       }

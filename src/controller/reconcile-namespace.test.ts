@@ -76,7 +76,7 @@ async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
     {
       fleet,
       health: new BackendHealthTracker(() => 0),
-      secretExists: () => Promise.resolve(true),
+      secretKeys: () => Promise.resolve(new Set(['apiKey'])),
       failovers: new Map(),
       observed: () => undefined,
       writeRouteStatus: (r, status) => {

@@ -27,8 +27,8 @@ export interface NamespaceSnapshot {
 export interface ReconcileDeps {
   fleet: ProxyFleet;
   health: BackendHealthTracker;
-  /** Whether a Secret exists (never its content). */
-  secretExists(namespace: string, name: string): Promise<boolean>;
+  /** A Secret's key names (never its values); undefined when it does not exist. */
+  secretKeys(namespace: string, name: string): Promise<ReadonlySet<string> | undefined>;
   /** The most recent failover per route id, kept by the controller. */
   failovers: ReadonlyMap<string, NonNullable<ModelRouteStatus['lastFailover']>>;
   observed(
@@ -97,13 +97,13 @@ export async function reconcileNamespace(
     } else {
       endpoint = { ok: true, url: resolveBaseUrl(backend, deps.clusterDomain) };
     }
-    const secretExists = backend.spec.secretRef
-      ? await deps.secretExists(namespace, backend.spec.secretRef.name)
-      : undefined;
+    const secretRef = backend.spec.secretRef;
+    const secretKeys = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
     const status = computeBackendStatus({
       backend,
       endpoint,
-      secretExists,
+      secretExists: secretRef ? secretKeys !== undefined : undefined,
+      secretHasKey: secretRef && secretKeys ? secretKeys.has(secretRef.key) : undefined,
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
       observed: deps.observed(id),
@@ -136,7 +136,7 @@ export async function reconcileNamespace(
       views.set(name, {
         exists,
         health: record.state,
-        reason: record.state === 'Unhealthy' ? 'ProbeFailed' : undefined,
+        reason: record.state === 'Unhealthy' ? (record.reason ?? 'ProbeFailed') : undefined,
       });
     }
     const status = computeRouteStatus({
