@@ -33,6 +33,7 @@ import {
 import type { Logger } from '../telemetry/logger.js';
 import { recordFailover, type Failover } from './failover.js';
 import { Informer } from './informer.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
 import { LeaderElector } from './leader-election.js';
 import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
@@ -254,6 +255,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
 
   const secretKeys = new SecretKeyCache(client, now);
+  const lastAccepted = new LastAcceptedRoutes();
 
   // New figures in status.usage alone are written at most once per usage
   // interval; usage appearing or going is written at once.
@@ -316,6 +318,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         fleet,
         health: prober.tracker,
         secretKeys: (ns, name) => secretKeys.keys(ns, name),
+        lastAccepted,
         failovers,
         observed: (id) => observed.get(id),
         usage: (routeId) => routeUsage.summary(routeId) ?? null,

@@ -37,6 +37,16 @@ const proxyStatsBody = z.object({
 export type ProxyStats = z.infer<typeof proxyStatsBody>;
 export type ProxyBackendStats = ProxyStats['backends'][number];
 
+/** A push failure as status may show it, with what an operator should check. */
+function pushErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('HTTP 401'))
+    return `${message} (the proxy refused the controller's admin token: the proxy's --admin-token Secret differs from the controller's)`;
+  if ((err as Error).name === 'TimeoutError') return 'no answer from its admin port in time';
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  return cause ? `${message} (${cause}: is the admin port reachable?)` : message;
+}
+
 interface PodState {
   pod: ProxyPod;
   desired: RoutingTable | undefined;
@@ -53,7 +63,7 @@ export interface ProxyFleetOptions {
   adminToken: string;
   logger: Logger;
   now?: () => number;
-  /** Called when a pod acknowledges a table or loses its acknowledgement. */
+  /** Called when a pod acknowledges a table, loses its acknowledgement, or starts refusing pushes. */
   onAckChange: (pod: ProxyPod) => void;
   onPushed?: (pod: ProxyPod, version: string, seconds: number) => void;
   requestTimeoutMs?: number;
@@ -113,6 +123,12 @@ export class ProxyFleet {
     return state?.acked !== undefined && state.acked === state.desired?.version
       ? state.acked
       : undefined;
+  }
+
+  /** Why the last push to a pod failed, while it has not acknowledged what it should run. */
+  pushError(podKey: string): string | undefined {
+    const state = this.pods.get(podKey);
+    return state && state.acked !== state.desired?.version ? state.lastError : undefined;
   }
 
   desiredTable(podKey: string): RoutingTable | undefined {
@@ -197,7 +213,8 @@ export class ProxyFleet {
       this.options.onAckChange(state.pod);
     } catch (err) {
       state.failures += 1;
-      state.lastError = (err as Error).message;
+      const firstError = state.lastError === undefined;
+      state.lastError = pushErrorText(err);
       const base = this.options.baseRetryMs ?? 200;
       const delay = Math.min(
         this.options.maxRetryMs ?? 30_000,
@@ -210,6 +227,8 @@ export class ProxyFleet {
         retryInMs: delay,
         error: state.lastError,
       });
+      // Status names the failing pod: look at its routes again when it starts failing.
+      if (firstError) this.options.onAckChange(state.pod);
       if (!this.stopped && this.pods.get(state.pod.key) === state) {
         state.retryTimer = setTimeout(() => {
           state.retryTimer = undefined;

@@ -7,6 +7,7 @@ import {
 import { BackendHealthTracker } from '../routing/health-tracker.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
 import { reconcileNamespace } from './reconcile-namespace.js';
 
 const backend = (name: string) =>
@@ -42,16 +43,18 @@ const pod = (name: string, labels: Record<string, string>): ProxyPod => ({
 function recordingFleet() {
   const desired = new Map<string, RoutingTable>();
   const running = new Map<string, RoutingTable>();
+  const pushErrors = new Map<string, string>();
   const fleet = {
     setDesired: (p: ProxyPod, table: RoutingTable) => desired.set(p.key, table),
     desiredTable: (key: string) => desired.get(key),
     runningTable: (key: string) => running.get(key),
     keys: () => [...desired.keys()],
     remove: (key: string) => desired.delete(key),
+    pushError: (key: string) => pushErrors.get(key),
   };
   /** Every pod acknowledges what it should run. */
   const ackAll = () => desired.forEach((table, key) => running.set(key, table));
-  return { desired, ackAll, fleet: fleet as unknown as ProxyFleet };
+  return { desired, ackAll, pushErrors, fleet: fleet as unknown as ProxyFleet };
 }
 
 const pods = [
@@ -62,7 +65,11 @@ const pods = [
 ];
 
 /** One reconcile of namespace "team" with these routes; returns the route statuses written. */
-async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
+async function reconcile(
+  fleet: ProxyFleet,
+  routes: ModelRoute[],
+  lastAccepted = new LastAcceptedRoutes(),
+) {
   const written = new Map<string, ModelRouteStatus>();
   await reconcileNamespace(
     {
@@ -85,6 +92,7 @@ async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
       },
       writeBackendStatus: () => Promise.resolve(),
       now: () => 0,
+      lastAccepted,
     },
   );
   return written;
@@ -133,4 +141,104 @@ test('while a changed table is pushed, routes it did not change stay Programmed;
   expect(
     pushing.get('gateway-only')?.conditions?.find((c) => c.type === 'Programmed'),
   ).toMatchObject({ status: 'False', reason: 'Pending' });
+});
+
+const condition = (status: ModelRouteStatus | undefined, type: string) =>
+  status?.conditions?.find((c) => c.type === type);
+
+/** A route of namespace "team" with this spec (uid fixed, generation given). */
+const routeWith = (name: string, generation: number, spec: Record<string, unknown>) =>
+  modelRoute.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelRoute',
+    // Older routes keep contested names; "other" is the oldest.
+    metadata: {
+      name,
+      namespace: 'team',
+      generation,
+      uid: `uid-${name}`,
+      creationTimestamp: name === 'other' ? '2026-01-01T00:00:00Z' : '2026-02-01T00:00:00Z',
+    },
+    spec: {
+      model: name,
+      rules: [{ name: 'main', strategy: 'priority', backendRefs: [{ name: 'a' }] }],
+      ...spec,
+    },
+  });
+
+test('a route that is not Accepted is in no table and says so: Programmed NotAccepted, Ready False', async () => {
+  const { desired, fleet } = recordingFleet();
+  const x = routeWith('x', 1, { fallback: { model: 'y' } });
+  const y = routeWith('y', 1, { fallback: { model: 'x' } });
+  const statuses = await reconcile(fleet, [x, y, route('everyone')]);
+  for (const table of desired.values())
+    expect(table.routes.map((r) => r.model)).toEqual(['everyone']);
+  expect(condition(statuses.get('x'), 'Accepted')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackCycle',
+  });
+  expect(condition(statuses.get('x'), 'Programmed')).toMatchObject({
+    status: 'False',
+    reason: 'NotAccepted',
+    message: expect.stringContaining('requests for model "x" get 404'),
+  });
+  expect(condition(statuses.get('x'), 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackCycle',
+  });
+});
+
+test('a refused edit keeps the last accepted version serving, and Ready says which', async () => {
+  const { desired, ackAll, fleet } = recordingFleet();
+  const memory = new LastAcceptedRoutes();
+  const good = routeWith('chat', 1, { aliases: ['assistant'] });
+  const other = routeWith('other', 1, {});
+  await reconcile(fleet, [good, other], memory);
+  ackAll();
+  const servedBefore = desired.get('team/app-1')?.routes.find((r) => r.id === 'team/chat');
+  // Generation 2 claims "other" as an alias: a conflict, so it is not Accepted.
+  const bad = routeWith('chat', 2, { aliases: ['other'] });
+  const statuses = await reconcile(fleet, [bad, other], memory);
+  expect(desired.get('team/app-1')?.routes.find((r) => r.id === 'team/chat')).toEqual(servedBefore);
+  const status = statuses.get('chat');
+  expect(condition(status, 'Accepted')).toMatchObject({ status: 'False', reason: 'ModelConflict' });
+  expect(condition(status, 'Programmed')).toMatchObject({ status: 'True' });
+  expect(condition(status, 'Ready')).toMatchObject({
+    status: 'True',
+    message: expect.stringContaining(
+      'serving the last accepted version (generation 1) because generation 2 is not Accepted (ModelConflict)',
+    ),
+  });
+  // Without that memory (a restarted controller) the route is simply left out.
+  const fresh = await reconcile(recordingFleet().fleet, [bad, other]);
+  expect(condition(fresh.get('chat'), 'Ready')).toMatchObject({ status: 'False' });
+});
+
+test('a proxy refusing the table is named with the cause in Programmed', async () => {
+  const { pushErrors, fleet } = recordingFleet();
+  pushErrors.set('team/gateway-2', 'HTTP 401: missing or wrong admin bearer token');
+  const statuses = await reconcile(fleet, [route('everyone')]);
+  expect(condition(statuses.get('everyone'), 'Programmed')).toMatchObject({
+    status: 'False',
+    reason: 'PushFailed',
+    message: expect.stringContaining(
+      'table push failing on team/gateway-2: HTTP 401: missing or wrong admin bearer token',
+    ),
+  });
+});
+
+test('a fallback.model a proxy does not hold is reported in ResolvedRefs, naming the proxies', async () => {
+  const { fleet } = recordingFleet();
+  const chat = routeWith('chat', 1, { fallback: { model: 'backup' } });
+  const backup = routeWith('backup', 1, {
+    proxySelector: { matchLabels: { component: 'gateway' } },
+  });
+  const statuses = await reconcile(fleet, [chat, backup]);
+  expect(condition(statuses.get('chat'), 'ResolvedRefs')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackRouteNotFound',
+    message: expect.stringContaining(
+      'fallback model "backup" is not served on team/app-1, team/app-2',
+    ),
+  });
 });

@@ -4,10 +4,11 @@
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { routeVersions } from '../routing/route-version.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { CompiledRoute, RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import { computeBackendStatus } from './status/backend-status.js';
@@ -43,6 +44,8 @@ export interface ReconcileDeps {
   ): Promise<void>;
   now(): number;
   clusterDomain?: string;
+  /** The last accepted version of each route; a fresh one (no memory) when absent. */
+  lastAccepted?: LastAcceptedRoutes;
 }
 
 /** Status writes (and Secret lookups) in flight at once within one namespace's reconcile. */
@@ -57,18 +60,35 @@ export function routesForProxy(routes: readonly ModelRoute[], pod: ProxyPod): Mo
   );
 }
 
+const compiledById = new WeakMap<RoutingTable, ReadonlyMap<string, CompiledRoute>>();
+/** Route id → compiled route, once per table object. */
+function compiledRoutes(table: RoutingTable): ReadonlyMap<string, CompiledRoute> {
+  let byId = compiledById.get(table);
+  if (!byId) {
+    byId = new Map(table.routes.map((r) => [r.id, r]));
+    compiledById.set(table, byId);
+  }
+  return byId;
+}
+
 export async function reconcileNamespace(
   snapshot: NamespaceSnapshot,
   deps: ReconcileDeps,
 ): Promise<void> {
   const { routes, backends, proxies, namespace } = snapshot;
   const health = deps.health.states();
+  // 0. What is served: accepted routes, or the last accepted version of refused ones.
+  const admission = (deps.lastAccepted ?? new LastAcceptedRoutes()).admit(
+    namespace,
+    routes,
+    backends,
+  );
 
   // 1. Tables: each proxy gets exactly the routes that select it. Pods
   // selected by the same routes (usually all of them) share one compiled table.
   const tables = new Map<string, RoutingTable>();
   for (const pod of proxies) {
-    const selected = routesForProxy(routes, pod);
+    const selected = routesForProxy(admission.routes, pod);
     const key = selected.map(objectId).join('\n');
     let table = tables.get(key);
     if (!table) {
@@ -122,12 +142,21 @@ export async function reconcileNamespace(
     // its table holds: a change to another route is not news for this one.
     let programmed = 0;
     let routeVersion: string | undefined;
+    const failing: { pod: string; error: string }[] = [];
+    const fallbackNotServedOn: string[] = [];
     for (const pod of selected) {
       const desired = deps.fleet.desiredTable(pod.key);
       const want = desired && routeVersions(desired).get(id);
       routeVersion ??= want;
       const running = deps.fleet.runningTable(pod.key);
       if (want !== undefined && running && routeVersions(running).get(id) === want) programmed += 1;
+      else if (want !== undefined) {
+        const error = deps.fleet.pushError(pod.key);
+        if (error !== undefined) failing.push({ pod: pod.key, error });
+      }
+      const compiled = desired && compiledRoutes(desired).get(id);
+      if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
+        fallbackNotServedOn.push(pod.key);
     }
     const views = new Map<string, BackendView>();
     for (const name of referencedBackends(route)) {
@@ -145,7 +174,12 @@ export async function reconcileNamespace(
         (p) => p.object.kind === 'ModelRoute' && `${p.object.namespace}/${p.object.name}` === id,
       ),
       backends: views,
-      proxies: { desired: selected.length, programmed, routeVersion },
+      proxies: { desired: selected.length, programmed, routeVersion, failing },
+      servingLastAccepted:
+        routeVersion !== undefined && admission.servingLastAccepted.has(id)
+          ? { generation: admission.servingLastAccepted.get(id) }
+          : undefined,
+      fallbackNotServedOn,
       lastFailover: deps.failovers.get(id),
       usage: deps.usage?.(id),
       nowMs: deps.now(),

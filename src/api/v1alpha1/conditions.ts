@@ -25,6 +25,10 @@ export const ConditionReason = {
   Programmed: 'Programmed',
   Pending: 'Pending',
   NoProxies: 'NoProxies',
+  /** ModelRoute: not programmed because it is not Accepted (and no earlier version is). */
+  NotAccepted: 'NotAccepted',
+  /** ModelRoute: a selected proxy refuses the table push (named in the message). */
+  PushFailed: 'PushFailed',
   Ready: 'Ready',
   NotReady: 'NotReady',
   Healthy: 'Healthy',
