@@ -9,7 +9,11 @@ import { createTracing, type Tracing } from '../telemetry/tracing.js';
 import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
-import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import {
+  createCredentialResolver,
+  type CredentialBinding,
+  type CredentialResolver,
+} from './credentials.js';
 import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
@@ -28,6 +32,8 @@ export interface ProxyOptions {
   /** Where the last good table is kept across restarts. */
   tableFile?: string | undefined;
   credentialsDir?: string | undefined;
+  /** Where each mounted key may be sent (the injector's binding); absent = unrestricted. */
+  credentialBinding?: CredentialBinding | undefined;
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -109,7 +115,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     pools: new UpstreamPools(),
     targets: new UpstreamTargets(),
     credentials:
-      options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
+      options.credentials ??
+      createCredentialResolver({
+        directory: options.credentialsDir,
+        binding: options.credentialBinding,
+        onRefused: (refusal) => {
+          metrics.credentialRefused(refusal.secret);
+          logger.warn(
+            'API key not sent: the table names an origin the key is not bound to',
+            refusal,
+          );
+        },
+      }),
     store,
     difficulty,
     limits: { maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024 },
