@@ -242,3 +242,55 @@ test('a fallback.model a proxy does not hold is reported in ResolvedRefs, naming
     ),
   });
 });
+
+test('seeded fuzz: Ready is True exactly when the proxies serve the route, and a dropped fallback is reported', async () => {
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const names = ['m1', 'm2', 'm3', 'm4', 'm5'];
+  const seen = { served: 0, refused: 0, fallbackDropped: 0 };
+  for (let round = 0; round < 150; round++) {
+    const count = 1 + Math.floor(rand() * 5);
+    const routes = Array.from({ length: count }, (_, i) => {
+      const spec: Record<string, unknown> = { model: pick(names) };
+      if (rand() < 0.4) spec.aliases = [pick(names)];
+      if (rand() < 0.4) spec.fallback = { model: pick(names) };
+      if (rand() < 0.2) spec.proxySelector = { matchLabels: { component: 'gateway' } };
+      if (rand() < 0.2) {
+        const backendRefs = [{ name: 'a' }, { name: 'a2' }];
+        spec.rules = [{ name: 'cq', strategy: 'cost-quality', backendRefs }];
+      }
+      try {
+        return [routeWith(`r${i}`, 1, spec)];
+      } catch {
+        return []; // refused by the schema (e.g. a fallback to its own alias): not our case
+      }
+    }).flat();
+    const { desired, ackAll, fleet } = recordingFleet();
+    await reconcile(fleet, routes);
+    ackAll();
+    const statuses = await reconcile(fleet, routes);
+    for (const r of routes) {
+      const id = `team/${r.metadata.name}`;
+      const served = [...desired.values()].some((t) => t.routes.some((c) => c.id === id));
+      const status = statuses.get(r.metadata.name);
+      const ready = condition(status, 'Ready')?.status === 'True';
+      const where = `round ${round}, ${JSON.stringify(routes.map((x) => x.spec))}, route ${id}`;
+      expect({ where, ready }).toEqual({ where, ready: served });
+      seen[served ? 'served' : 'refused'] += 1;
+      const fallbackDropped = [...desired.values()].some((t) =>
+        t.routes.some(
+          (c) => c.id === id && r.spec.fallback?.model !== undefined && !c.fallback.routeId,
+        ),
+      );
+      if (fallbackDropped) seen.fallbackDropped += 1;
+      if (fallbackDropped)
+        expect({ where, resolved: condition(status, 'ResolvedRefs')?.status }).toEqual({
+          where,
+          resolved: 'False',
+        });
+    }
+  }
+  // Every kind of case came up.
+  expect(Math.min(seen.served, seen.refused, seen.fallbackDropped)).toBeGreaterThan(10);
+});
