@@ -30,6 +30,8 @@ describe('spec.endpoint', () => {
       expect(accepts(provider, 'http://[::1]:8080')).toBe(true);
     }
     expect(accepts('openai-compatible', 'http://vllm.ns.svc:8000/v1')).toBe(true);
+    // Local mode's simulated backends keep their knobs; no key is ever sent there.
+    expect(accepts('openai', 'simulate://fast?latency=50ms&tps=40')).toBe(true);
   });
 
   test('seeded fuzz: an accepted endpoint has no userinfo, query or fragment and names its host plainly', () => {

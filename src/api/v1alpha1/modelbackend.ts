@@ -200,7 +200,7 @@ export const modelBackendSpec = withCrossFieldRules(
         .optional()
         .describe(
           'Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef. ' +
-            'It must not carry credentials (no user:key@, no query string): put the key in a Secret and name it in secretRef. ' +
+            'It must not carry credentials (no user:key@, no query string or fragment): put the key in a Secret and name it in secretRef. ' +
             'Hosted providers (openai, azure-openai, anthropic) need https://; plain http:// is refused for them except to localhost, ' +
             'because the key would cross the network in clear text (use openai-compatible or serviceRef for an in-cluster server).',
         ),
@@ -259,11 +259,15 @@ export const modelBackendSpec = withCrossFieldRules(
       holds: (s) => s.endpoint === undefined || !new RegExp(ENDPOINT_USERINFO).test(s.endpoint),
     },
     {
-      rule: "!has(self.endpoint) || !(self.endpoint.contains('?') || self.endpoint.contains('#'))",
+      // simulate:// (local mode only, no key ever sent) keeps its ?latency=… knobs.
+      rule: "!has(self.endpoint) || self.endpoint.startsWith('simulate://') || !(self.endpoint.contains('?') || self.endpoint.contains('#'))",
       message:
         'spec.endpoint must not have a query string or fragment (keys such as ?api-key= belong in a Secret referenced by spec.secretRef; the Azure api-version goes in spec.azure.apiVersion)',
       fieldPath: '.endpoint',
-      holds: (s) => s.endpoint === undefined || !/[?#]/.test(s.endpoint),
+      holds: (s) =>
+        s.endpoint === undefined ||
+        s.endpoint.startsWith('simulate://') ||
+        !/[?#]/.test(s.endpoint),
     },
     {
       rule: `self.provider == 'openai-compatible' || !has(self.endpoint) || !self.endpoint.startsWith('http://') || self.endpoint.matches(${celString(LOOPBACK_HTTP)})`,
