@@ -62,7 +62,7 @@ export async function runProxy(
       dataPort: s.port,
       adminHost: s.adminHost,
       adminPort: s.adminPort,
-      adminToken: { file: s.adminTokenFile, value: s.adminToken },
+      adminToken: { file: s.adminTokenFile, value: s.adminToken, namespace: env.POD_NAMESPACE },
       tableFile: s.tableFile,
       credentialsDir: s.credentialsDir,
       credentialBinding,

@@ -35,7 +35,7 @@ import { recordFailover, type Failover } from './failover.js';
 import { Informer } from './informer.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { LeaderElector } from './leader-election.js';
-import { ProxyFleet, type ProxyPod } from './proxy-fleet.js';
+import { ProxyFleet, type AdminTokenScope, type ProxyPod } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
 import { SecretKeyCache } from './secret-keys.js';
 import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
@@ -59,6 +59,8 @@ export interface ControllerOptions {
   kubeconfigPath?: string | undefined;
   client?: KubeClient;
   adminToken: string;
+  /** Send each proxy the fleet token (default) or its namespace's derived token. */
+  adminTokenScope?: AdminTokenScope | undefined;
   /** This replica's name in the leader Lease (the pod name in a cluster). */
   identity: string;
   leaseNamespace: string;
@@ -198,6 +200,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   const fleet = new ProxyFleet({
     adminToken: options.adminToken,
+    adminTokenScope: options.adminTokenScope,
     logger,
     onAckChange: (pod) => enqueue(pod.namespace),
     onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),

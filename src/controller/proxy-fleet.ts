@@ -1,6 +1,7 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
+import { namespaceAdminToken } from '../proxy/admin/admin-token.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -59,8 +60,13 @@ interface PodState {
   lastError: string | undefined;
 }
 
+/** fleet: every proxy gets the admin token itself; namespace: each gets its namespace's derived token. */
+export type AdminTokenScope = 'fleet' | 'namespace';
+
 export interface ProxyFleetOptions {
   adminToken: string;
+  /** Which token a proxy is sent (default fleet); see namespaceAdminToken. */
+  adminTokenScope?: AdminTokenScope | undefined;
   logger: Logger;
   now?: () => number;
   /** Called when a pod acknowledges a table, loses its acknowledgement, or starts refusing pushes. */
@@ -74,8 +80,20 @@ export interface ProxyFleetOptions {
 export class ProxyFleet {
   private readonly pods = new Map<string, PodState>();
   private stopped = false;
+  private readonly bearers = new Map<string, string>();
 
   constructor(private readonly options: ProxyFleetOptions) {}
+
+  /** The Authorization header a pod is sent: never the fleet token when tokens are scoped. */
+  private bearer(pod: ProxyPod): string {
+    if (this.options.adminTokenScope !== 'namespace') return `Bearer ${this.options.adminToken}`;
+    let header = this.bearers.get(pod.namespace);
+    if (header === undefined) {
+      header = `Bearer ${namespaceAdminToken(this.options.adminToken, pod.namespace)}`;
+      this.bearers.set(pod.namespace, header);
+    }
+    return header;
+  }
 
   /** Sets what a pod should run; pushes at once if it does not run it yet. */
   setDesired(pod: ProxyPod, table: RoutingTable): void {
@@ -193,7 +211,7 @@ export class ProxyFleet {
         method: 'PUT',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${this.options.adminToken}`,
+          authorization: this.bearer(state.pod),
         },
         body: this.serialized(table),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
@@ -257,7 +275,7 @@ export class ProxyFleet {
       [...this.pods.values()].map(async (state) => {
         try {
           const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats`, {
-            headers: { authorization: `Bearer ${this.options.adminToken}` },
+            headers: { authorization: this.bearer(state.pod) },
             signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
           });
           if (!res.ok) return;

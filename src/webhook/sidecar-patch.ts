@@ -191,6 +191,8 @@ function sidecarContainer(
         // so the kubelet waits (CreateContainerConfigError) until the Secret exists.
         valueFrom: { secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey } },
       },
+      // Its namespace: it then also accepts that namespace's derived admin token.
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       // Where each mounted key may be sent. A container's env is fixed once the
       // pod exists, so a pushed table cannot send a key anywhere else.
       { name: CREDENTIAL_ORIGINS_ENV, value: JSON.stringify(binding) },

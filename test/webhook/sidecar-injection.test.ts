@@ -249,6 +249,7 @@ test(
         name: 'MODELROUTE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
       },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       // The one key it mounts may go only to the backend that uses it.
       {
         name: 'MODELROUTE_CREDENTIAL_ORIGINS',
