@@ -192,7 +192,10 @@ function sidecarContainer(
         valueFrom: { secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey } },
       },
       // Its namespace: it then also accepts that namespace's derived admin token.
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
       // Where each mounted key may be sent. A container's env is fixed once the
       // pod exists, so a pushed table cannot send a key anywhere else.
       { name: CREDENTIAL_ORIGINS_ENV, value: JSON.stringify(binding) },

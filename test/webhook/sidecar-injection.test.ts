@@ -249,7 +249,10 @@ test(
         name: 'MODELROUTE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
       },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
       // The one key it mounts may go only to the backend that uses it.
       {
         name: 'MODELROUTE_CREDENTIAL_ORIGINS',
