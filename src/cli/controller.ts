@@ -18,6 +18,9 @@ pushes routing tables to proxies, probes backends and writes status.
   --kubeconfig F           kubeconfig to use (default: KUBECONFIG, ~/.kube/config or in-cluster)
   --admin-token-file F     the proxies' admin bearer token (env MODELROUTE_ADMIN_TOKEN_FILE,
                            or the token itself in MODELROUTE_ADMIN_TOKEN)
+  --admin-token-scope S    fleet: send every proxy that token (default); namespace: send each
+                           proxy only HMAC(token, its namespace), so a token copied into one
+                           namespace (or a pod posing as a proxy) reaches no other namespace
   --namespace NS           watch only this namespace (default: all)
   --lease-namespace NS     namespace of the leader-election Lease (env POD_NAMESPACE; default modelroute-system)
   --lease-name NAME        name of the leader-election Lease (default modelroute-controller)
@@ -54,6 +57,9 @@ const settings = z.object({
   adminToken: z.string().min(16, {
     message:
       'the admin token must be at least 16 characters (--admin-token-file or MODELROUTE_ADMIN_TOKEN)',
+  }),
+  adminTokenScope: z.enum(['fleet', 'namespace'], {
+    message: '--admin-token-scope must be fleet or namespace',
   }),
   namespace: z.string().min(1).optional(),
   leaseNamespace: z.string().min(1),
@@ -115,6 +121,7 @@ export async function runController(
       options: {
         kubeconfig: { type: 'string' },
         'admin-token-file': { type: 'string' },
+        'admin-token-scope': { type: 'string' },
         namespace: { type: 'string' },
         'lease-namespace': { type: 'string' },
         identity: { type: 'string' },
@@ -163,6 +170,7 @@ export async function runController(
   const parsed = settings.safeParse({
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     adminToken: token ?? '',
+    adminTokenScope: values['admin-token-scope'] ?? 'fleet',
     namespace: values.namespace,
     leaseNamespace,
     identity: values.identity ?? env.POD_NAME ?? hostname(),
@@ -198,6 +206,7 @@ export async function runController(
     controller = await startController({
       kubeconfigPath: s.kubeconfig,
       adminToken: s.adminToken,
+      adminTokenScope: s.adminTokenScope,
       identity: s.identity,
       leaseNamespace: s.leaseNamespace,
       leaseName: s.leaseName,

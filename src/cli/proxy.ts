@@ -1,6 +1,11 @@
 // `modelroute proxy`: the sidecar (or gateway) data plane.
 import { parseArgs } from 'node:util';
 import { startProxy } from '../proxy/proxy.js';
+import {
+  CREDENTIAL_ORIGINS_ENV,
+  parseCredentialBinding,
+  type CredentialBinding,
+} from '../proxy/credentials.js';
 import { createLogger } from '../telemetry/logger.js';
 import { SERVER_FLAG_HELP, SERVER_FLAG_OPTIONS, resolveServerSettings } from './server-flags.js';
 import { shutdownSignal } from './shutdown.js';
@@ -39,6 +44,16 @@ export async function runProxy(
     return 2;
   }
   const s = resolved.settings;
+  let credentialBinding: CredentialBinding | undefined;
+  const bindingText = env[CREDENTIAL_ORIGINS_ENV];
+  if (bindingText !== undefined && bindingText !== '') {
+    try {
+      credentialBinding = parseCredentialBinding(bindingText);
+    } catch (err) {
+      io.err((err as Error).message);
+      return 2;
+    }
+  }
   const logger = createLogger({ level: s.logLevel });
   let proxy;
   try {
@@ -47,9 +62,10 @@ export async function runProxy(
       dataPort: s.port,
       adminHost: s.adminHost,
       adminPort: s.adminPort,
-      adminToken: { file: s.adminTokenFile, value: s.adminToken },
+      adminToken: { file: s.adminTokenFile, value: s.adminToken, namespace: env.POD_NAMESPACE },
       tableFile: s.tableFile,
       credentialsDir: s.credentialsDir,
+      credentialBinding,
       difficultyModelFile: s.difficultyModelFile,
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,

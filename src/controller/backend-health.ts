@@ -37,7 +37,10 @@ export class BackendHealth implements Runnable {
   private prober: HealthProber | undefined;
   /** Read between terms: nothing known. */
   private readonly idle = new BackendHealthTracker(() => this.options.now());
-  private readonly callsFailing = new Map<string, { message: string; until: number }>();
+  private readonly callsFailing = new Map<
+    string,
+    { reason: string; message: string; until: number }
+  >();
   /** The most recent failover per route id (status keeps older ones). */
   readonly failovers = new Map<string, Failover>();
 
@@ -59,7 +62,7 @@ export class BackendHealth implements Runnable {
       onTransition: (t) => this.onTransition(t),
       distrust: (backendId) => {
         const failing = this.callsFailing.get(backendId);
-        return failing && failing.until > now() ? failing.message : undefined;
+        return failing && failing.until > now() ? failing : undefined;
       },
       clientErrorsMeanUp: true,
       maxIntervalMs: maxProbeIntervalMs,
@@ -92,7 +95,12 @@ export class BackendHealth implements Runnable {
     const { now, passiveHoldMs } = this.options;
     if (!this.prober) return;
     if (seen.ok) this.callsFailing.delete(backendId);
-    else this.callsFailing.set(backendId, { message: seen.message, until: now() + passiveHoldMs });
+    else
+      this.callsFailing.set(backendId, {
+        reason: seen.reason ?? 'CallsFailing',
+        message: seen.message,
+        until: now() + passiveHoldMs,
+      });
     const spec = this.options.backend(backendId)?.spec;
     if (!spec) return;
     const transition = this.prober.tracker.observe(
@@ -103,6 +111,7 @@ export class BackendHealth implements Runnable {
         healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
       },
       seen.message,
+      seen.reason,
     );
     if (transition) this.onTransition(transition);
   }

@@ -7,7 +7,7 @@
 // (runnable.ts) started on every acquisition and stopped on every loss: the
 // proxy fleet, backend health, stats collection and the reconcile queue.
 import { createKubeClient } from '../k8s/kube-client.js';
-import { leases, secrets } from '../k8s/kinds.js';
+import { leases } from '../k8s/kinds.js';
 import type { KubeClient } from '../k8s/types.js';
 import {
   createControllerMetrics,
@@ -26,7 +26,9 @@ import { EventRecorder } from './event-recorder.js';
 import { startHealthServer, type RunningHealthServer } from './health-server.js';
 import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
-import { ProxyFleet } from './proxy-fleet.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
+import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
+import { SecretKeyCache } from './secret-keys.js';
 import { LeaderFleet, LeaderQueue } from './leader-terms.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
 import { LeaderOnly, PeriodicRunnable } from './runnable.js';
@@ -44,6 +46,8 @@ export interface ControllerOptions {
   kubeconfigPath?: string | undefined;
   client?: KubeClient;
   adminToken: string;
+  /** Send each proxy the fleet token (default) or its namespace's derived token. */
+  adminTokenScope?: AdminTokenScope | undefined;
   /** This replica's name in the leader Lease (the pod name in a cluster). */
   identity: string;
   leaseNamespace: string;
@@ -115,6 +119,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     () =>
       new ProxyFleet({
         adminToken: options.adminToken,
+        adminTokenScope: options.adminTokenScope,
         logger,
         onAckChange: (pod) => enqueue(pod.namespace),
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
@@ -159,7 +164,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await reconcileNamespace(caches.snapshot(ns), {
         fleet: current,
         health: health.tracker,
-        secretExists,
+        secretKeys: (ns, name) => secretKeys.keys(ns, name),
+        lastAccepted,
         failovers: health.failovers,
         observed: (id) => stats.observed(id),
         usage: (routeId) => stats.routeUsage(routeId),
@@ -194,15 +200,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     () => invalid.forgetWritten(),
   );
 
-  const secretCache = new Map<string, { exists: boolean; at: number }>();
-  const secretExists = async (ns: string, name: string): Promise<boolean> => {
-    const key = `${ns}/${name}`;
-    const cached = secretCache.get(key);
-    if (cached && now() - cached.at < 30_000) return cached.exists;
-    const exists = await client.exists(secrets, { namespace: ns, name });
-    secretCache.set(key, { exists, at: now() });
-    return exists;
-  };
+  const secretKeys = new SecretKeyCache(client, now);
+  const lastAccepted = new LastAcceptedRoutes();
 
   const leaderOnly = new LeaderOnly({
     onError: (runnable, phase, err) =>

@@ -1,6 +1,7 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
+import { namespaceAdminToken } from '../proxy/admin/admin-token.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -39,6 +40,16 @@ const proxyStatsBody = z.object({
 export type ProxyStats = z.infer<typeof proxyStatsBody>;
 export type ProxyBackendStats = ProxyStats['backends'][number];
 
+/** A push failure as status may show it, with what an operator should check. */
+function pushErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('HTTP 401'))
+    return `${message} (the proxy refused the controller's admin token: the proxy's --admin-token Secret differs from the controller's)`;
+  if ((err as Error).name === 'TimeoutError') return 'no answer from its admin port in time';
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  return cause ? `${message} (${cause}: is the admin port reachable?)` : message;
+}
+
 interface PodState {
   pod: ProxyPod;
   desired: RoutingTable | undefined;
@@ -51,11 +62,16 @@ interface PodState {
   lastError: string | undefined;
 }
 
+/** fleet: every proxy gets the admin token itself; namespace: each gets its namespace's derived token. */
+export type AdminTokenScope = 'fleet' | 'namespace';
+
 export interface ProxyFleetOptions {
   adminToken: string;
+  /** Which token a proxy is sent (default fleet); see namespaceAdminToken. */
+  adminTokenScope?: AdminTokenScope | undefined;
   logger: Logger;
   now?: () => number;
-  /** Called when a pod acknowledges a table or loses its acknowledgement. */
+  /** Called when a pod acknowledges a table, loses its acknowledgement, or starts refusing pushes. */
   onAckChange: (pod: ProxyPod) => void;
   onPushed?: (pod: ProxyPod, version: string, seconds: number) => void;
   requestTimeoutMs?: number;
@@ -66,8 +82,20 @@ export interface ProxyFleetOptions {
 export class ProxyFleet {
   private readonly pods = new Map<string, PodState>();
   private stopped = false;
+  private readonly bearers = new Map<string, string>();
 
   constructor(private readonly options: ProxyFleetOptions) {}
+
+  /** The Authorization header a pod is sent: never the fleet token when tokens are scoped. */
+  private bearer(pod: ProxyPod): string {
+    if (this.options.adminTokenScope !== 'namespace') return `Bearer ${this.options.adminToken}`;
+    let header = this.bearers.get(pod.namespace);
+    if (header === undefined) {
+      header = `Bearer ${namespaceAdminToken(this.options.adminToken, pod.namespace)}`;
+      this.bearers.set(pod.namespace, header);
+    }
+    return header;
+  }
 
   /** Sets what a pod should run; pushes at once if it does not run it yet. */
   setDesired(pod: ProxyPod, table: RoutingTable): void {
@@ -115,6 +143,12 @@ export class ProxyFleet {
     return state?.acked !== undefined && state.acked === state.desired?.version
       ? state.acked
       : undefined;
+  }
+
+  /** Why the last push to a pod failed, while it has not acknowledged what it should run. */
+  pushError(podKey: string): string | undefined {
+    const state = this.pods.get(podKey);
+    return state && state.acked !== state.desired?.version ? state.lastError : undefined;
   }
 
   desiredTable(podKey: string): RoutingTable | undefined {
@@ -179,7 +213,7 @@ export class ProxyFleet {
         method: 'PUT',
         headers: {
           'content-type': 'application/json',
-          authorization: `Bearer ${this.options.adminToken}`,
+          authorization: this.bearer(state.pod),
         },
         body: this.serialized(table),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
@@ -199,7 +233,8 @@ export class ProxyFleet {
       this.options.onAckChange(state.pod);
     } catch (err) {
       state.failures += 1;
-      state.lastError = (err as Error).message;
+      const firstError = state.lastError === undefined;
+      state.lastError = pushErrorText(err);
       const base = this.options.baseRetryMs ?? 200;
       const delay = Math.min(
         this.options.maxRetryMs ?? 30_000,
@@ -212,6 +247,8 @@ export class ProxyFleet {
         retryInMs: delay,
         error: state.lastError,
       });
+      // Status names the failing pod: look at its routes again when it starts failing.
+      if (firstError) this.options.onAckChange(state.pod);
       if (!this.stopped && this.pods.get(state.pod.key) === state) {
         state.retryTimer = setTimeout(() => {
           state.retryTimer = undefined;
@@ -240,7 +277,7 @@ export class ProxyFleet {
       [...this.pods.values()].map(async (state) => {
         try {
           const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats`, {
-            headers: { authorization: `Bearer ${this.options.adminToken}` },
+            headers: { authorization: this.bearer(state.pod) },
             signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
           });
           if (!res.ok) return;

@@ -7,6 +7,7 @@ import {
 import { BackendHealthTracker } from '../routing/health-tracker.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
 import { reconcileNamespace } from './reconcile-namespace.js';
 
 const backend = (name: string) =>
@@ -42,16 +43,18 @@ const pod = (name: string, labels: Record<string, string>): ProxyPod => ({
 function recordingFleet() {
   const desired = new Map<string, RoutingTable>();
   const running = new Map<string, RoutingTable>();
+  const pushErrors = new Map<string, string>();
   const fleet = {
     setDesired: (p: ProxyPod, table: RoutingTable) => desired.set(p.key, table),
     desiredTable: (key: string) => desired.get(key),
     runningTable: (key: string) => running.get(key),
     keys: () => [...desired.keys()],
     remove: (key: string) => desired.delete(key),
+    pushError: (key: string) => pushErrors.get(key),
   };
   /** Every pod acknowledges what it should run. */
   const ackAll = () => desired.forEach((table, key) => running.set(key, table));
-  return { desired, ackAll, fleet: fleet as unknown as ProxyFleet };
+  return { desired, ackAll, pushErrors, fleet: fleet as unknown as ProxyFleet };
 }
 
 const pods = [
@@ -62,7 +65,11 @@ const pods = [
 ];
 
 /** One reconcile of namespace "team" with these routes; returns the route statuses written. */
-async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
+async function reconcile(
+  fleet: ProxyFleet,
+  routes: ModelRoute[],
+  lastAccepted = new LastAcceptedRoutes(),
+) {
   const written = new Map<string, ModelRouteStatus>();
   await reconcileNamespace(
     {
@@ -76,7 +83,7 @@ async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
     {
       fleet,
       health: new BackendHealthTracker(() => 0),
-      secretExists: () => Promise.resolve(true),
+      secretKeys: () => Promise.resolve(new Set(['apiKey'])),
       failovers: new Map(),
       observed: () => undefined,
       writeRouteStatus: (r, status) => {
@@ -85,6 +92,7 @@ async function reconcile(fleet: ProxyFleet, routes: ModelRoute[]) {
       },
       writeBackendStatus: () => Promise.resolve(),
       now: () => 0,
+      lastAccepted,
     },
   );
   return written;
@@ -133,4 +141,156 @@ test('while a changed table is pushed, routes it did not change stay Programmed;
   expect(
     pushing.get('gateway-only')?.conditions?.find((c) => c.type === 'Programmed'),
   ).toMatchObject({ status: 'False', reason: 'Pending' });
+});
+
+const condition = (status: ModelRouteStatus | undefined, type: string) =>
+  status?.conditions?.find((c) => c.type === type);
+
+/** A route of namespace "team" with this spec (uid fixed, generation given). */
+const routeWith = (name: string, generation: number, spec: Record<string, unknown>) =>
+  modelRoute.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelRoute',
+    // Older routes keep contested names; "other" is the oldest.
+    metadata: {
+      name,
+      namespace: 'team',
+      generation,
+      uid: `uid-${name}`,
+      creationTimestamp: name === 'other' ? '2026-01-01T00:00:00Z' : '2026-02-01T00:00:00Z',
+    },
+    spec: {
+      model: name,
+      rules: [{ name: 'main', strategy: 'priority', backendRefs: [{ name: 'a' }] }],
+      ...spec,
+    },
+  });
+
+test('a route that is not Accepted is in no table and says so: Programmed NotAccepted, Ready False', async () => {
+  const { desired, fleet } = recordingFleet();
+  const x = routeWith('x', 1, { fallback: { model: 'y' } });
+  const y = routeWith('y', 1, { fallback: { model: 'x' } });
+  const statuses = await reconcile(fleet, [x, y, route('everyone')]);
+  for (const table of desired.values())
+    expect(table.routes.map((r) => r.model)).toEqual(['everyone']);
+  expect(condition(statuses.get('x'), 'Accepted')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackCycle',
+  });
+  expect(condition(statuses.get('x'), 'Programmed')).toMatchObject({
+    status: 'False',
+    reason: 'NotAccepted',
+    message: expect.stringContaining('requests for model "x" get 404'),
+  });
+  expect(condition(statuses.get('x'), 'Ready')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackCycle',
+  });
+});
+
+test('a refused edit keeps the last accepted version serving, and Ready says which', async () => {
+  const { desired, ackAll, fleet } = recordingFleet();
+  const memory = new LastAcceptedRoutes();
+  const good = routeWith('chat', 1, { aliases: ['assistant'] });
+  const other = routeWith('other', 1, {});
+  await reconcile(fleet, [good, other], memory);
+  ackAll();
+  const servedBefore = desired.get('team/app-1')?.routes.find((r) => r.id === 'team/chat');
+  // Generation 2 claims "other" as an alias: a conflict, so it is not Accepted.
+  const bad = routeWith('chat', 2, { aliases: ['other'] });
+  const statuses = await reconcile(fleet, [bad, other], memory);
+  expect(desired.get('team/app-1')?.routes.find((r) => r.id === 'team/chat')).toEqual(servedBefore);
+  const status = statuses.get('chat');
+  expect(condition(status, 'Accepted')).toMatchObject({ status: 'False', reason: 'ModelConflict' });
+  expect(condition(status, 'Programmed')).toMatchObject({ status: 'True' });
+  expect(condition(status, 'Ready')).toMatchObject({
+    status: 'True',
+    message: expect.stringContaining(
+      'serving the last accepted version (generation 1) because generation 2 is not Accepted (ModelConflict)',
+    ),
+  });
+  // Without that memory (a restarted controller) the route is simply left out.
+  const fresh = await reconcile(recordingFleet().fleet, [bad, other]);
+  expect(condition(fresh.get('chat'), 'Ready')).toMatchObject({ status: 'False' });
+});
+
+test('a proxy refusing the table is named with the cause in Programmed', async () => {
+  const { pushErrors, fleet } = recordingFleet();
+  pushErrors.set('team/gateway-2', 'HTTP 401: missing or wrong admin bearer token');
+  const statuses = await reconcile(fleet, [route('everyone')]);
+  expect(condition(statuses.get('everyone'), 'Programmed')).toMatchObject({
+    status: 'False',
+    reason: 'PushFailed',
+    message: expect.stringContaining(
+      'table push failing on team/gateway-2: HTTP 401: missing or wrong admin bearer token',
+    ),
+  });
+});
+
+test('a fallback.model a proxy does not hold is reported in ResolvedRefs, naming the proxies', async () => {
+  const { fleet } = recordingFleet();
+  const chat = routeWith('chat', 1, { fallback: { model: 'backup' } });
+  const backup = routeWith('backup', 1, {
+    proxySelector: { matchLabels: { component: 'gateway' } },
+  });
+  const statuses = await reconcile(fleet, [chat, backup]);
+  expect(condition(statuses.get('chat'), 'ResolvedRefs')).toMatchObject({
+    status: 'False',
+    reason: 'FallbackRouteNotFound',
+    message: expect.stringContaining(
+      'fallback model "backup" is not served on team/app-1, team/app-2',
+    ),
+  });
+});
+
+test('seeded fuzz: Ready is True exactly when the proxies serve the route, and a dropped fallback is reported', async () => {
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const names = ['m1', 'm2', 'm3', 'm4', 'm5'];
+  const seen = { served: 0, refused: 0, fallbackDropped: 0 };
+  for (let round = 0; round < 150; round++) {
+    const count = 1 + Math.floor(rand() * 5);
+    const routes = Array.from({ length: count }, (_, i) => {
+      const spec: Record<string, unknown> = { model: pick(names) };
+      if (rand() < 0.4) spec.aliases = [pick(names)];
+      if (rand() < 0.4) spec.fallback = { model: pick(names) };
+      if (rand() < 0.2) spec.proxySelector = { matchLabels: { component: 'gateway' } };
+      if (rand() < 0.2) {
+        const backendRefs = [{ name: 'a' }, { name: 'a2' }];
+        spec.rules = [{ name: 'cq', strategy: 'cost-quality', backendRefs }];
+      }
+      try {
+        return [routeWith(`r${i}`, 1, spec)];
+      } catch {
+        return []; // refused by the schema (e.g. a fallback to its own alias): not our case
+      }
+    }).flat();
+    const { desired, ackAll, fleet } = recordingFleet();
+    await reconcile(fleet, routes);
+    ackAll();
+    const statuses = await reconcile(fleet, routes);
+    for (const r of routes) {
+      const id = `team/${r.metadata.name}`;
+      const served = [...desired.values()].some((t) => t.routes.some((c) => c.id === id));
+      const status = statuses.get(r.metadata.name);
+      const ready = condition(status, 'Ready')?.status === 'True';
+      const where = `round ${round}, ${JSON.stringify(routes.map((x) => x.spec))}, route ${id}`;
+      expect({ where, ready }).toEqual({ where, ready: served });
+      seen[served ? 'served' : 'refused'] += 1;
+      const fallbackDropped = [...desired.values()].some((t) =>
+        t.routes.some(
+          (c) => c.id === id && r.spec.fallback?.model !== undefined && !c.fallback.routeId,
+        ),
+      );
+      if (fallbackDropped) seen.fallbackDropped += 1;
+      if (fallbackDropped)
+        expect({ where, resolved: condition(status, 'ResolvedRefs')?.status }).toEqual({
+          where,
+          resolved: 'False',
+        });
+    }
+  }
+  // Every kind of case came up.
+  expect(Math.min(seen.served, seen.refused, seen.fallbackDropped)).toBeGreaterThan(10);
 });

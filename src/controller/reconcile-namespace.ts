@@ -4,10 +4,11 @@
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { routeVersions } from '../routing/route-version.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { CompiledRoute, RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
+import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import { computeBackendStatus } from './status/backend-status.js';
@@ -27,8 +28,8 @@ export interface NamespaceSnapshot {
 export interface ReconcileDeps {
   fleet: ProxyFleet;
   health: BackendHealthTracker;
-  /** Whether a Secret exists (never its content). */
-  secretExists(namespace: string, name: string): Promise<boolean>;
+  /** A Secret's key names (never its values); undefined when it does not exist. */
+  secretKeys(namespace: string, name: string): Promise<ReadonlySet<string> | undefined>;
   /** The most recent failover per route id, kept by the controller. */
   failovers: ReadonlyMap<string, NonNullable<ModelRouteStatus['lastFailover']>>;
   observed(
@@ -43,6 +44,8 @@ export interface ReconcileDeps {
   ): Promise<void>;
   now(): number;
   clusterDomain?: string;
+  /** The last accepted version of each route; a fresh one (no memory) when absent. */
+  lastAccepted?: LastAcceptedRoutes;
 }
 
 /** Objects whose status could not be written in one reconcile, each with its cause. */
@@ -71,18 +74,35 @@ export function routesForProxy(routes: readonly ModelRoute[], pod: ProxyPod): Mo
   );
 }
 
+const compiledById = new WeakMap<RoutingTable, ReadonlyMap<string, CompiledRoute>>();
+/** Route id → compiled route, once per table object. */
+function compiledRoutes(table: RoutingTable): ReadonlyMap<string, CompiledRoute> {
+  let byId = compiledById.get(table);
+  if (!byId) {
+    byId = new Map(table.routes.map((r) => [r.id, r]));
+    compiledById.set(table, byId);
+  }
+  return byId;
+}
+
 export async function reconcileNamespace(
   snapshot: NamespaceSnapshot,
   deps: ReconcileDeps,
 ): Promise<void> {
   const { routes, backends, proxies, namespace } = snapshot;
   const health = deps.health.states();
+  // 0. What is served: accepted routes, or the last accepted version of refused ones.
+  const admission = (deps.lastAccepted ?? new LastAcceptedRoutes()).admit(
+    namespace,
+    routes,
+    backends,
+  );
 
   // 1. Tables: each proxy gets exactly the routes that select it. Pods
   // selected by the same routes (usually all of them) share one compiled table.
   const tables = new Map<string, RoutingTable>();
   for (const pod of proxies) {
-    const selected = routesForProxy(routes, pod);
+    const selected = routesForProxy(admission.routes, pod);
     const key = selected.map(objectId).join('\n');
     let table = tables.get(key);
     if (!table) {
@@ -125,13 +145,13 @@ export async function reconcileNamespace(
     } else {
       endpoint = { ok: true, url: resolveBaseUrl(backend, deps.clusterDomain) };
     }
-    const secretExists = backend.spec.secretRef
-      ? await deps.secretExists(namespace, backend.spec.secretRef.name)
-      : undefined;
+    const secretRef = backend.spec.secretRef;
+    const secretKeys = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
     const status = computeBackendStatus({
       backend,
       endpoint,
-      secretExists,
+      secretExists: secretRef ? secretKeys !== undefined : undefined,
+      secretHasKey: secretRef && secretKeys ? secretKeys.has(secretRef.key) : undefined,
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
       observed: deps.observed(id),
@@ -150,12 +170,21 @@ export async function reconcileNamespace(
     // its table holds: a change to another route is not news for this one.
     let programmed = 0;
     let routeVersion: string | undefined;
+    const failing: { pod: string; error: string }[] = [];
+    const fallbackNotServedOn: string[] = [];
     for (const pod of selected) {
       const desired = deps.fleet.desiredTable(pod.key);
       const want = desired && routeVersions(desired).get(id);
       routeVersion ??= want;
       const running = deps.fleet.runningTable(pod.key);
       if (want !== undefined && running && routeVersions(running).get(id) === want) programmed += 1;
+      else if (want !== undefined) {
+        const error = deps.fleet.pushError(pod.key);
+        if (error !== undefined) failing.push({ pod: pod.key, error });
+      }
+      const compiled = desired && compiledRoutes(desired).get(id);
+      if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
+        fallbackNotServedOn.push(pod.key);
     }
     const views = new Map<string, BackendView>();
     for (const name of referencedBackends(route)) {
@@ -164,7 +193,7 @@ export async function reconcileNamespace(
       views.set(name, {
         exists,
         health: record.state,
-        reason: record.state === 'Unhealthy' ? 'ProbeFailed' : undefined,
+        reason: record.state === 'Unhealthy' ? (record.reason ?? 'ProbeFailed') : undefined,
       });
     }
     const status = computeRouteStatus({
@@ -173,7 +202,12 @@ export async function reconcileNamespace(
         (p) => p.object.kind === 'ModelRoute' && `${p.object.namespace}/${p.object.name}` === id,
       ),
       backends: views,
-      proxies: { desired: selected.length, programmed, routeVersion },
+      proxies: { desired: selected.length, programmed, routeVersion, failing },
+      servingLastAccepted:
+        routeVersion !== undefined && admission.servingLastAccepted.has(id)
+          ? { generation: admission.servingLastAccepted.get(id) }
+          : undefined,
+      fallbackNotServedOn,
       lastFailover: deps.failovers.get(id),
       usage: deps.usage?.(id),
       nowMs: deps.now(),

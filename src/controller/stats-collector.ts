@@ -3,7 +3,13 @@
 // feed status.usage. A fresh usage window per leader term, seeded from the
 // usage already in status, so a leader change keeps REQUESTS/1H and COST/1H.
 import type { ModelRoute } from '../api/v1alpha1/index.js';
-import { OutcomeWindows, PassiveHealth, type OutcomeWindow } from '../health/passive.js';
+import {
+  addOutcomes,
+  OutcomeWindows,
+  outcomeTotals,
+  PassiveHealth,
+  type OutcomeWindow,
+} from '../health/passive.js';
 import { objectId } from '../routing/semantics.js';
 import type { BackendHealth } from './backend-health.js';
 import type { ProxyStats } from './proxy-fleet.js';
@@ -77,17 +83,13 @@ export class StatsCollector implements Runnable {
       for (const routeId of usage.observe(podKey, { startedAt, routes: body.routes }))
         usageChanged.add(routeId.slice(0, routeId.indexOf('/')));
       for (const b of body.backends) {
-        const failures = Object.entries(b.failures)
-          .filter(([k]) => k !== 'client-error')
-          .reduce((s, [, v]) => s + v, 0);
         // Counters are per proxy process: deltas are taken per pod, then summed.
-        const delta = this.outcomeWindows.next(`${podKey} ${b.backendId}`, {
-          requests: b.requests,
-          failures,
-        });
+        const delta = this.outcomeWindows.next(
+          `${podKey} ${b.backendId}`,
+          outcomeTotals(b.requests, b.failures),
+        );
         const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
-        w.requests += delta.requests;
-        w.failures += delta.failures;
+        addOutcomes(w, delta);
         if (b.latencyEwmaMs !== undefined) w.latency.push(b.latencyEwmaMs);
         windows.set(b.backendId, w);
       }

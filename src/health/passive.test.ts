@@ -1,4 +1,4 @@
-import { OutcomeWindows, PassiveHealth, passiveObservation } from './passive.js';
+import { OutcomeWindows, outcomeTotals, PassiveHealth, passiveObservation } from './passive.js';
 
 describe('passiveObservation', () => {
   test.each([
@@ -22,6 +22,45 @@ describe('passiveObservation', () => {
     expect(
       passiveObservation({ requests: 2, failures: 1 }, { minRequests: 1, failureRatio: 0.25 })?.ok,
     ).toBe(false);
+  });
+});
+
+describe('failure causes reported by the proxies', () => {
+  test('calls refused for their credential name CredentialRefused, not the client', () => {
+    const totals = outcomeTotals(10, { 'auth-refused': 8, 'client-error': 50, timeout: 1 });
+    expect(totals).toEqual({ requests: 10, failures: 9, authRefused: 8, notFound: 0 });
+    expect(passiveObservation(totals)).toMatchObject({
+      ok: false,
+      reason: 'CredentialRefused',
+      message: expect.stringContaining('8 refused the credential (HTTP 401/403)'),
+    });
+  });
+
+  test('404s for the API path name EndpointPathNotFound; a mix names CallsFailing', () => {
+    expect(passiveObservation(outcomeTotals(6, { 'endpoint-not-found': 6 }))).toMatchObject({
+      ok: false,
+      reason: 'EndpointPathNotFound',
+    });
+    expect(
+      passiveObservation(outcomeTotals(10, { 'server-error': 6, 'auth-refused': 2 })),
+    ).toMatchObject({ ok: false, reason: 'CallsFailing' });
+  });
+
+  test('causes survive per-pod deltas and add up across windows', () => {
+    const w = new OutcomeWindows();
+    w.next('p a', outcomeTotals(4, { 'auth-refused': 1 }));
+    expect(w.next('p a', outcomeTotals(9, { 'auth-refused': 5 }))).toEqual({
+      requests: 5,
+      failures: 4,
+      authRefused: 4,
+      notFound: 0,
+    });
+    const health = new PassiveHealth(() => 0);
+    expect(health.record('a', outcomeTotals(3, { 'auth-refused': 3 }))).toBeUndefined();
+    expect(health.record('a', outcomeTotals(3, { 'auth-refused': 3 }))).toMatchObject({
+      reason: 'CredentialRefused',
+      message: expect.stringContaining('6 of 6'),
+    });
   });
 });
 
@@ -55,6 +94,7 @@ describe('PassiveHealth', () => {
     t += 1000;
     expect(health.record('a', { requests: 2, failures: 2 })).toEqual({
       ok: false,
+      reason: 'CallsFailing',
       message: 'proxies saw 5 of 5 calls fail (100%)',
     });
     expect(health.record('a', { requests: 4, failures: 0 })).toBeUndefined();

@@ -3,11 +3,52 @@
 // only whether an endpoint answers a probe; calls tell whether it serves.
 // Both feed the same hysteresis, so a window counts like one probe.
 
+import { ConditionReason } from '../api/v1alpha1/conditions.js';
+
+/**
+ * Failure kinds in a proxy's admin stats (`failures` per backend) that name a
+ * cause the controller reports as the backend's health reason. The proxy
+ * counts an upstream 401/403 to a call carrying the backend's own key as
+ * `auth-refused`, and a 404 for the API path as `endpoint-not-found`: both are
+ * the backend's (its key, its URL), never the client's.
+ */
+export const OUTCOME_AUTH_REFUSED = 'auth-refused';
+export const OUTCOME_ENDPOINT_NOT_FOUND = 'endpoint-not-found';
+/** The kind that is the client's doing and never counts against a backend. */
+export const OUTCOME_CLIENT_ERROR = 'client-error';
+
 /** Outcomes the proxies reported for one backend since the previous window. */
 export interface OutcomeWindow {
   requests: number;
   /** Failures the backend is to blame for (client errors excluded). */
   failures: number;
+  /** Of those, refused credentials (`auth-refused`). */
+  authRefused?: number;
+  /** Of those, 404s for the API path (`endpoint-not-found`). */
+  notFound?: number;
+}
+
+/** Adds `delta` into `into` (windows from several proxies make one). */
+export function addOutcomes(into: OutcomeWindow, delta: OutcomeWindow): void {
+  into.requests += delta.requests;
+  into.failures += delta.failures;
+  into.authRefused = (into.authRefused ?? 0) + (delta.authRefused ?? 0);
+  into.notFound = (into.notFound ?? 0) + (delta.notFound ?? 0);
+}
+
+/** Sums a proxy's failure counters by kind into one backend window's totals. */
+export function outcomeTotals(
+  requests: number,
+  failures: Readonly<Record<string, number>>,
+): OutcomeWindow {
+  let total = 0;
+  for (const [kind, n] of Object.entries(failures)) if (kind !== OUTCOME_CLIENT_ERROR) total += n;
+  return {
+    requests,
+    failures: total,
+    authRefused: failures[OUTCOME_AUTH_REFUSED] ?? 0,
+    notFound: failures[OUTCOME_ENDPOINT_NOT_FOUND] ?? 0,
+  };
 }
 
 export interface PassiveHealthPolicy {
@@ -28,6 +69,8 @@ export const DEFAULT_PASSIVE_POLICY: PassiveHealthPolicy = {
 export interface PassiveObservation {
   ok: boolean;
   message: string;
+  /** Why, when not ok: CredentialRefused, EndpointPathNotFound or CallsFailing. */
+  reason?: string;
 }
 
 /** One window read as a health observation, or undefined when it is too small to count. */
@@ -39,10 +82,26 @@ export function passiveObservation(
   const ratio = Math.min(1, window.failures / window.requests);
   const percent = Math.round(ratio * 100);
   const ok = ratio < policy.failureRatio;
-  return {
-    ok,
-    message: `proxies saw ${window.failures} of ${window.requests} calls fail (${percent}%)`,
-  };
+  const message = `proxies saw ${window.failures} of ${window.requests} calls fail (${percent}%)`;
+  if (ok) return { ok, message };
+  // The cause that explains at least half the failures names the reason.
+  const authRefused = window.authRefused ?? 0;
+  const notFound = window.notFound ?? 0;
+  if (authRefused * 2 >= window.failures && authRefused > 0) {
+    return {
+      ok,
+      reason: ConditionReason.CredentialRefused,
+      message: `${message}; ${authRefused} refused the credential (HTTP 401/403): the key in spec.secretRef's Secret was refused, rotate it`,
+    };
+  }
+  if (notFound * 2 >= window.failures && notFound > 0) {
+    return {
+      ok,
+      reason: ConditionReason.EndpointPathNotFound,
+      message: `${message}; ${notFound} answered HTTP 404: endpoint path not found, check spec.endpoint`,
+    };
+  }
+  return { ok, reason: ConditionReason.CallsFailing, message };
 }
 
 /**
@@ -58,10 +117,15 @@ export class OutcomeWindows {
     this.previous.set(backendId, { ...totals });
     const restarted = totals.requests < prev.requests || totals.failures < prev.failures;
     if (restarted) return { ...totals };
-    return {
+    const delta: OutcomeWindow = {
       requests: totals.requests - prev.requests,
       failures: totals.failures - prev.failures,
     };
+    if (totals.authRefused !== undefined)
+      delta.authRefused = Math.max(0, totals.authRefused - (prev.authRefused ?? 0));
+    if (totals.notFound !== undefined)
+      delta.notFound = Math.max(0, totals.notFound - (prev.notFound ?? 0));
+    return delta;
   }
 
   /** Forgets backends that no longer exist. */
@@ -88,11 +152,10 @@ export class PassiveHealth {
     if (window.requests === 0) return undefined;
     let pending = this.pending.get(backendId);
     if (!pending || this.now() - pending.since > this.policy.maxAgeMs) {
-      pending = { requests: 0, failures: 0, since: this.now() };
+      pending = { requests: 0, failures: 0, authRefused: 0, notFound: 0, since: this.now() };
       this.pending.set(backendId, pending);
     }
-    pending.requests += window.requests;
-    pending.failures += window.failures;
+    addOutcomes(pending, window);
     const observation = passiveObservation(pending, this.policy);
     if (observation) this.pending.delete(backendId);
     return observation;

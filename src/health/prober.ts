@@ -1,12 +1,44 @@
 // Active health checks of backends, used by the controller and by local mode:
 // probes each backend on its own interval and reports health transitions.
-import { durationToMs, type ModelBackend } from '../api/v1alpha1/index.js';
+import { ConditionReason, durationToMs, type ModelBackend } from '../api/v1alpha1/index.js';
+import { PROBE_PATH_PATTERN } from '../api/v1alpha1/modelbackend.js';
+import { scrubUrls } from '../routing/endpoint-display.js';
 import { BackendHealthTracker, type HealthTransition } from '../routing/health-tracker.js';
 import type { CompiledBackend } from '../routing/table.js';
 
 export interface ProbeTarget {
   backend: CompiledBackend;
   spec: ModelBackend['spec'];
+}
+
+/**
+ * `suffix` (a path, maybe with a query) on the backend's base URL, or, when
+ * `replacePath`, on its origin alone. Refuses any result whose scheme, host or
+ * port differ from the base's, or that carries userinfo: a probe carries the
+ * backend's key and must never leave its origin.
+ */
+export function urlOnOrigin(baseUrl: string, suffix: string, replacePath = false): string {
+  const base = new URL(baseUrl);
+  let url: URL;
+  if (replacePath) {
+    if (!PROBE_PATH_PATTERN.test(suffix)) {
+      throw new Error(
+        `probe path ${JSON.stringify(suffix)} is not a single absolute path on the backend (no "//", backslash or "#")`,
+      );
+    }
+    url = new URL(base.origin);
+    const q = suffix.indexOf('?');
+    url.pathname = q < 0 ? suffix : suffix.slice(0, q);
+    url.search = q < 0 ? '' : suffix.slice(q);
+  } else {
+    url = new URL(`${baseUrl}${suffix}`);
+  }
+  if (url.origin !== base.origin || url.username !== '' || url.password !== '') {
+    throw new Error(
+      `probe URL would leave the backend's origin ${base.origin}; refusing to send it`,
+    );
+  }
+  return url.toString();
 }
 
 /** The probe request for a backend, per its healthCheck.probe kind and provider. */
@@ -24,11 +56,11 @@ export function probeRequest(
   }
   if (backend.provider === 'anthropic')
     headers['anthropic-version'] = backend.anthropic?.version ?? '2023-06-01';
+  // A redirect is answered as such, never followed: the key stays on this origin.
+  const base: RequestInit = { headers, redirect: 'manual' };
+  const anthropicV1 = backend.baseUrl.endsWith('/v1') ? '' : '/v1';
   if (probe === 'http') {
-    return {
-      url: new URL(spec.healthCheck?.path ?? '/', backend.baseUrl).toString(),
-      init: { headers },
-    };
+    return { url: urlOnOrigin(backend.baseUrl, spec.healthCheck?.path ?? '/', true), init: base };
   }
   if (probe === 'completion') {
     const body = {
@@ -36,36 +68,99 @@ export function probeRequest(
       max_tokens: 1,
       messages: [{ role: 'user', content: 'ping' }],
     };
-    const url =
+    const suffix =
       backend.provider === 'anthropic'
-        ? `${backend.baseUrl}${backend.baseUrl.endsWith('/v1') ? '' : '/v1'}/messages`
+        ? `${anthropicV1}/messages`
         : backend.provider === 'azure-openai'
-          ? `${backend.baseUrl}/openai/deployments/${backend.azure?.deployment ?? ''}/chat/completions?api-version=${backend.azure?.apiVersion ?? ''}`
-          : `${backend.baseUrl}/chat/completions`;
+          ? `/openai/deployments/${encodeURIComponent(backend.azure?.deployment ?? '')}/chat/completions?api-version=${encodeURIComponent(backend.azure?.apiVersion ?? '')}`
+          : '/chat/completions';
     return {
-      url,
+      url: urlOnOrigin(backend.baseUrl, suffix),
       init: {
+        ...base,
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       },
     };
   }
-  const url =
+  const suffix =
     backend.provider === 'anthropic'
-      ? `${backend.baseUrl}${backend.baseUrl.endsWith('/v1') ? '' : '/v1'}/models`
+      ? `${anthropicV1}/models`
       : backend.provider === 'azure-openai'
-        ? `${backend.baseUrl}/openai/models?api-version=${backend.azure?.apiVersion ?? ''}`
-        : `${backend.baseUrl}/models`;
-  return { url, init: { headers } };
+        ? `/openai/models?api-version=${encodeURIComponent(backend.azure?.apiVersion ?? '')}`
+        : '/models';
+  return { url: urlOnOrigin(backend.baseUrl, suffix), init: base };
+}
+
+export interface ProbeVerdict {
+  ok: boolean;
+  /** CamelCase cause when not ok. */
+  reason?: string;
+  message: string;
+}
+
+/**
+ * What an HTTP answer to a probe says. Only 2xx is up. 401/403 mean the key
+ * was refused, unless the prober sent none for a backend that has one (the
+ * controller never reads keys): then the endpoint answering is all it can
+ * learn, and the proxies' calls judge the key. 404 means the API is not where
+ * spec.endpoint says; a redirect is not followed by proxies either.
+ */
+export function judgeProbeAnswer(
+  status: number,
+  context: { path: string; sentKey: boolean; hasCredentials: boolean; clientErrorsMeanUp: boolean },
+): ProbeVerdict {
+  const answered = `probe answered HTTP ${status}`;
+  if (status >= 200 && status < 300) return { ok: true, message: answered };
+  if (status >= 300 && status < 400) {
+    return {
+      ok: false,
+      reason: ConditionReason.EndpointRedirects,
+      message: `${answered} (a redirect) for ${context.path}; proxies do not follow redirects: set spec.endpoint to the URL it redirects to`,
+    };
+  }
+  if (status === 401 || status === 403) {
+    if (!context.sentKey && context.hasCredentials && context.clientErrorsMeanUp)
+      return {
+        ok: true,
+        message: `${answered} to a probe without the key (the endpoint answers; proxies' calls judge the key)`,
+      };
+    return {
+      ok: false,
+      reason: ConditionReason.CredentialRefused,
+      message: context.sentKey
+        ? `${answered}: the backend refused the credential from spec.secretRef; check the key in the Secret`
+        : `${answered}: the backend wants a credential; set spec.secretRef to a Secret holding the API key`,
+    };
+  }
+  if (status === 404) {
+    return {
+      ok: false,
+      reason: ConditionReason.EndpointPathNotFound,
+      message: `${answered} for ${context.path}: endpoint path not found; check spec.endpoint (OpenAI-style APIs usually end in /v1) or healthCheck.path`,
+    };
+  }
+  if (status === 429) {
+    return {
+      ok: false,
+      reason: ConditionReason.RateLimited,
+      message: `${answered} (rate limited)`,
+    };
+  }
+  if (status >= 400 && status < 500 && context.clientErrorsMeanUp) {
+    return { ok: true, message: `${answered} (the endpoint answers)` };
+  }
+  return { ok: false, reason: ConditionReason.ProbeFailed, message: answered };
 }
 
 export interface HealthProberOptions {
   /** The API key for a backend, when the prober may use one (the proxy may; the controller may not). */
   apiKeyFor?: (backend: CompiledBackend) => string | undefined;
   /**
-   * Count 401/403/404 answers as up: a prober without credentials still learns
-   * the endpoint answers; the proxies' outcome stats tell whether calls work.
+   * For a prober without keys (the controller): a 401/403 to a backend that
+   * has a secretRef, and other 4xx except 404 and 429, count as up: the
+   * endpoint answers, and the proxies' outcome stats tell whether calls work.
    */
   clientErrorsMeanUp?: boolean;
   now: () => number;
@@ -76,7 +171,7 @@ export interface HealthProberOptions {
    * A reason not to believe a successful probe right now, e.g. the proxies'
    * real calls are failing while the probe endpoint still answers.
    */
-  distrust?: (backendId: string) => string | undefined;
+  distrust?: (backendId: string) => { reason: string; message: string } | undefined;
 }
 
 export class HealthProber {
@@ -96,28 +191,40 @@ export class HealthProber {
       unhealthyThreshold: spec.healthCheck?.unhealthyThreshold ?? 3,
       healthyThreshold: spec.healthCheck?.healthyThreshold ?? 2,
     };
-    let ok = false;
-    let message: string;
+    let verdict: ProbeVerdict;
     try {
-      const { url, init } = probeRequest(target, this.options.apiKeyFor?.(backend));
+      const apiKey = this.options.apiKeyFor?.(backend);
+      const { url, init } = probeRequest(target, apiKey);
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer();
-      ok =
-        res.ok ||
-        (this.options.clientErrorsMeanUp === true &&
-          res.status >= 400 &&
-          res.status < 500 &&
-          res.status !== 429);
-      message = `probe answered HTTP ${res.status}`;
-      const doubt = ok ? this.options.distrust?.(backend.id) : undefined;
+      verdict = judgeProbeAnswer(res.status, {
+        path: new URL(url).pathname,
+        sentKey: apiKey !== undefined && apiKey !== '',
+        hasCredentials: backend.credentials !== undefined,
+        clientErrorsMeanUp: this.options.clientErrorsMeanUp === true,
+      });
+      const doubt = verdict.ok ? this.options.distrust?.(backend.id) : undefined;
       if (doubt !== undefined) {
-        ok = false;
-        message = `${message}, but ${doubt}`;
+        verdict = {
+          ok: false,
+          reason: doubt.reason,
+          message: `${verdict.message}, but ${doubt.message}`,
+        };
       }
     } catch (err) {
-      message = `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message}`;
+      verdict = {
+        ok: false,
+        reason: ConditionReason.ProbeFailed,
+        message: `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : scrubUrls((err as Error).message)}`,
+      };
     }
-    const transition = this.tracker.observe(backend.id, ok, thresholds, message);
+    const transition = this.tracker.observe(
+      backend.id,
+      verdict.ok,
+      thresholds,
+      verdict.message,
+      verdict.reason,
+    );
     if (transition) this.options.onTransition(transition);
     return transition;
   }

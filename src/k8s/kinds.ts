@@ -187,6 +187,34 @@ export const secrets: ResourceKind<SecretMeta> = {
   schema: secretSchema,
 };
 
+/**
+ * A Secret as the names of its keys, nothing else: whether a backend's
+ * secretRef.key is there. The values arrive in the response (no API verb
+ * lists keys alone) and are dropped here, at parse time, never kept.
+ */
+const secretKeyNamesSchema = z
+  .object({
+    metadata: kubeMeta,
+    data: z.record(z.string(), z.unknown()).nullish(),
+    stringData: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .transform(({ metadata, data, stringData }) => ({
+    name: metadata.name,
+    namespace: metadata.namespace,
+    keys: [...Object.keys(data ?? {}), ...Object.keys(stringData ?? {})].sort(),
+  }));
+export type SecretKeyNames = z.infer<typeof secretKeyNamesSchema>;
+
+export const secretKeyNames: ResourceKind<SecretKeyNames> = {
+  group: '',
+  version: 'v1',
+  plural: 'secrets',
+  kind: 'Secret',
+  namespaced: true,
+  schema: secretKeyNamesSchema,
+  readsSecretData: true,
+};
+
 const eventSchema = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Event'),

@@ -23,7 +23,11 @@ export type AttemptOutcome =
    * The backend refused a request the proxy formed itself: its URL or model
    * 404s, its key is refused (401/403) or missing from the proxy's mount.
    */
-  | 'backend-rejected';
+  | 'backend-rejected'
+  /** A backend-rejected call answered 401/403: the backend's own key was refused. */
+  | 'auth-refused'
+  /** A backend-rejected call answered 404/405/410: the backend's URL or model is wrong. */
+  | 'endpoint-not-found';
 
 type FailureOutcome = Exclude<AttemptOutcome, 'success'>;
 
@@ -66,6 +70,8 @@ const BREAKER_FAILURES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>([
   'server-error',
   'stream-broken',
   'backend-rejected',
+  'auth-refused',
+  'endpoint-not-found',
   // A backend that keeps answering 429 should be rested, not hammered.
   'rate-limited',
 ]);
@@ -234,6 +240,8 @@ export class BackendLiveState implements BackendLiveView {
         'client-error': 0,
         'stream-broken': 0,
         'backend-rejected': 0,
+        'auth-refused': 0,
+        'endpoint-not-found': 0,
       },
     };
   }

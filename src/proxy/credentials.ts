@@ -3,6 +3,7 @@
 // here and handed to the provider adapter only; they are never logged.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { CompiledBackend } from '../routing/table.js';
 
 export interface CredentialResolver {
@@ -17,6 +18,54 @@ export function credentialEnvName(secretName: string, key: string): string {
 
 export class MissingCredentialError extends Error {}
 
+/**
+ * A table asked to send a mounted key to an origin it is not bound to. A
+ * MissingCredentialError to callers (the backend is not usable), with its own
+ * class so it is counted and logged apart.
+ */
+export class CredentialOriginRefusedError extends MissingCredentialError {}
+
+/**
+ * Env var holding the credential binding: JSON `{ "<secret>/<key>": ["https://host:port", ...] }`,
+ * the origins of the ModelBackends that reference each mounted key. The
+ * sidecar injector writes it at admission, from the cluster's ModelBackends;
+ * a container's env cannot change after the pod is created, so nobody who can
+ * only push tables (the admin token) can widen it.
+ */
+export const CREDENTIAL_ORIGINS_ENV = 'MODELROUTE_CREDENTIAL_ORIGINS';
+
+/** Which origins each `<secret>/<key>` may be sent to. */
+export type CredentialBinding = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** Parses the binding env var; a clear error for anything but the JSON shape above. */
+export function parseCredentialBinding(text: string): CredentialBinding {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${CREDENTIAL_ORIGINS_ENV} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = credentialBindingJson.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `${CREDENTIAL_ORIGINS_ENV} must map "<secret>/<key>" to a list of origins such as "https://api.openai.com": ${parsed.error.issues[0]?.message ?? ''}`,
+    );
+  }
+  return new Map(Object.entries(parsed.data).map(([ref, origins]) => [ref, new Set(origins)]));
+}
+
+const credentialBindingJson = z.record(z.string().min(3), z.array(z.string().min(1)).max(256));
+
+/** The origin (scheme://host:port) a backend's calls go to; undefined when unparsable. */
+export function backendOrigin(baseUrl: string): string | undefined {
+  try {
+    const url = new URL(baseUrl);
+    return url.username === '' && url.password === '' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface CredentialOptions {
   /** Directory holding one folder per Secret with one file per key (Kubernetes Secret volume layout). */
   directory?: string | undefined;
@@ -24,6 +73,13 @@ export interface CredentialOptions {
   now?: () => number;
   /** How long a read value is reused before the file is read again (rotation). */
   cacheMs?: number;
+  /**
+   * Where each key may be sent; absent = anywhere the table says (local mode,
+   * a proxy started by hand). Injected sidecars always have one.
+   */
+  binding?: CredentialBinding | undefined;
+  /** Told of each refusal (for a counter and a log line); never given the key. */
+  onRefused?: (refusal: { backendId: string; secret: string; key: string; origin: string }) => void;
 }
 
 export function createCredentialResolver(options: CredentialOptions = {}): CredentialResolver {
@@ -35,6 +91,7 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
     apiKeyFor(backend) {
       const ref = backend.credentials;
       if (!ref) return undefined;
+      if (options.binding) checkBinding(options.binding, backend, ref, options.onRefused);
       const cacheKey = `${ref.secretName}/${ref.key}`;
       const cached = cache.get(cacheKey);
       if (cached && now() - cached.at < cacheMs) return cached.value;
@@ -59,4 +116,24 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
       return value;
     },
   };
+}
+
+function checkBinding(
+  binding: CredentialBinding,
+  backend: CompiledBackend,
+  ref: { secretName: string; key: string },
+  onRefused: CredentialOptions['onRefused'],
+): void {
+  const origin = backendOrigin(backend.baseUrl);
+  const allowed = binding.get(`${ref.secretName}/${ref.key}`);
+  if (origin !== undefined && allowed?.has(origin)) return;
+  const shown = origin ?? 'an unparsable URL';
+  onRefused?.({ backendId: backend.id, secret: ref.secretName, key: ref.key, origin: shown });
+  throw new CredentialOriginRefusedError(
+    `refusing to send Secret "${ref.secretName}" key "${ref.key}" to ${shown} for backend ${backend.id}: ` +
+      (allowed && allowed.size > 0
+        ? `this pod was admitted with that key bound to ${[...allowed].sort().join(', ')}`
+        : 'this pod was admitted with no backend using that key') +
+      '; if the ModelBackend really changed, restart the pod (kubectl rollout restart) so the injector binds the new endpoint',
+  );
 }

@@ -9,7 +9,11 @@ import { createTracing, type Tracing } from '../telemetry/tracing.js';
 import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
-import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import {
+  createCredentialResolver,
+  type CredentialBinding,
+  type CredentialResolver,
+} from './credentials.js';
 import { rememberSecret } from '../telemetry/redact.js';
 import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
@@ -29,6 +33,8 @@ export interface ProxyOptions {
   /** Where the last good table is kept across restarts. */
   tableFile?: string | undefined;
   credentialsDir?: string | undefined;
+  /** Where each mounted key may be sent (the injector's binding); absent = unrestricted. */
+  credentialBinding?: CredentialBinding | undefined;
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -124,7 +130,18 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     // Every key handed out is remembered by the redactor, so a provider
     // echoing it back never gets it to a client, a span or a log.
     credentials: rememberingSecrets(
-      options.credentials ?? createCredentialResolver({ directory: options.credentialsDir }),
+      options.credentials ??
+        createCredentialResolver({
+          directory: options.credentialsDir,
+          binding: options.credentialBinding,
+          onRefused: (refusal) => {
+            metrics.credentialRefused(refusal.secret);
+            logger.warn(
+              'API key not sent: the table names an origin the key is not bound to',
+              refusal,
+            );
+          },
+        }),
     ),
     store,
     difficulty,

@@ -6,7 +6,14 @@ import {
   type ModelBackend,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
-import { checkSemantics, compareAge, modelOwners, namespaceOf, objectId } from './semantics.js';
+import {
+  checkSemantics,
+  compareAge,
+  modelOwners,
+  namespaceOf,
+  objectId,
+  refusedRouteIds,
+} from './semantics.js';
 import {
   TABLE_FORMAT_VERSION,
   tableContentVersion,
@@ -99,10 +106,12 @@ function optionalMs(value: string | undefined): number | undefined {
 /**
  * Compiles the routes and the backends they use into one table.
  *
- * Routes that lose a model-name conflict are left out. References to missing
- * backends are dropped (the route serves with what resolves, and the problem
- * is reported by `checkSemantics` for status and `validate`), as are fallback
- * links that are missing or cyclic.
+ * Routes that are not Accepted (a model-name or alias conflict, a fallback
+ * cycle, a cost-quality backend without quality) are left out, so what status
+ * says and what proxies serve agree. References to missing backends are
+ * dropped (the route serves with what resolves, and the problem is reported by
+ * `checkSemantics` for status and `validate`), as are fallback links that are
+ * missing or point at a route left out.
  */
 export function compileRoutingTable(
   routes: readonly ModelRoute[],
@@ -114,11 +123,7 @@ export function compileRoutingTable(
   const quantile = options.difficultyQuantile ?? ((q: number) => q);
   const problems = checkSemantics(routes, backends);
   const owners = modelOwners(routes);
-  const conflicted = new Set(
-    problems
-      .filter((p) => p.code === 'ModelConflict' && p.path === 'spec.model')
-      .map((p) => `${p.object.namespace}/${p.object.name}`),
-  );
+  const refused = refusedRouteIds(problems);
   const brokenFallback = new Set(
     problems
       .filter((p) => p.code === 'FallbackCycle' || p.code === 'FallbackRouteNotFound')
@@ -135,7 +140,7 @@ export function compileRoutingTable(
   const claimed = new Set<string>();
   for (const route of [...routes].sort(compareAge)) {
     const id = objectId(route);
-    if (conflicted.has(id) || claimed.has(route.spec.model)) continue;
+    if (refused.has(id) || claimed.has(route.spec.model)) continue;
     const ns = namespaceOf(route);
     const resolve = (name: string): string | undefined => {
       const backendId = `${ns}/${name}`;
@@ -208,7 +213,7 @@ export function compileRoutingTable(
     compiledRoutes.push(compiled);
   }
 
-  // A fallback route left out above (conflict) must not be pointed at.
+  // A fallback route left out above (not accepted) must not be pointed at.
   const routeIds = new Set(compiledRoutes.map((r) => r.id));
   for (const route of compiledRoutes) {
     if (route.fallback.routeId !== undefined && !routeIds.has(route.fallback.routeId))

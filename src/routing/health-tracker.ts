@@ -15,6 +15,8 @@ export interface HealthRecord {
   lastTransitionTime?: number;
   /** What the last observation said (probe error, status). */
   message?: string;
+  /** CamelCase cause of the last failed observation (e.g. EndpointPathNotFound); absent after a success. */
+  reason?: string;
 }
 
 export interface HealthTransition {
@@ -45,6 +47,7 @@ export class BackendHealthTracker {
     ok: boolean,
     thresholds: HealthThresholds,
     message?: string,
+    reason?: string,
   ): HealthTransition | undefined {
     const previous = this.get(backendId);
     const record: HealthRecord = {
@@ -55,6 +58,8 @@ export class BackendHealthTracker {
     };
     if (message !== undefined) record.message = message;
     else delete record.message;
+    if (!ok && reason !== undefined) record.reason = reason;
+    else delete record.reason;
     let next = previous.state;
     if (ok) {
       // From Unknown one success will do: there is no failure to get over.

@@ -631,7 +631,7 @@ describe('eligibility and edge cases', () => {
     ]);
   });
 
-  test('fallback routes that loop are cut at compile time', () => {
+  test('routes whose fallbacks loop are not Accepted, so no table serves them', () => {
     const x = route('x', {
       rules: [{ name: 'r', backendRefs: [{ name: 'a' }] }],
       fallback: { model: 'y' },
@@ -641,8 +641,9 @@ describe('eligibility and edge cases', () => {
       fallback: { model: 'x' },
     });
     const table = compileRoutingTable([x, y], [a, b]);
-    expect(table.routes.map((r) => r.fallback.routeId)).toEqual([undefined, undefined]);
-    expect(order(decide({ routes: [x, y], backends: [a, b] }, { model: 'x' }))).toEqual(['a']);
+    expect(table.routes).toEqual([]);
+    const d = decide({ routes: [x, y], backends: [a, b] }, { model: 'x' });
+    expect(!d.ok && d.error.code).toBe('RouteNotFound');
   });
 
   test('a rule whose backends are all missing leaves the route to its fallback', () => {

@@ -13,6 +13,27 @@ export type ProblemCode =
   | 'QualityMissing'
   | 'DuplicateObject';
 
+/**
+ * Problems that make a route not Accepted: it is left out of every table
+ * (requests for its model get a 404) unless an earlier accepted version is
+ * kept serving. The others (a missing backend) degrade it.
+ */
+export const ACCEPTANCE_PROBLEMS: ReadonlySet<ProblemCode> = new Set([
+  'ModelConflict',
+  'FallbackCycle',
+  'QualityMissing',
+  'DuplicateObject',
+]);
+
+/** Ids (`<namespace>/<name>`) of the routes these problems keep from being Accepted. */
+export function refusedRouteIds(problems: readonly SemanticProblem[]): Set<string> {
+  return new Set(
+    problems
+      .filter((p) => p.object.kind === 'ModelRoute' && ACCEPTANCE_PROBLEMS.has(p.code))
+      .map((p) => `${p.object.namespace}/${p.object.name}`),
+  );
+}
+
 export interface SemanticProblem {
   code: ProblemCode;
   object: { kind: 'ModelRoute' | 'ModelBackend'; namespace: string; name: string };

@@ -27,6 +27,8 @@ export interface ProxyMetrics {
   difficultyModelLoaded(name: string, checksum: string): void;
   /** A changed --difficulty-model file was refused; the current model stays. */
   difficultyModelRefused(): void;
+  /** A table named an origin a mounted key is not bound to; the key was not sent. */
+  credentialRefused(secret: string): void;
 }
 
 /** End-to-end and per-attempt latency of LLM calls: tens of ms (embeddings) to minutes (long generations). */
@@ -161,6 +163,13 @@ export function createProxyMetrics(): ProxyMetrics {
     registers,
   });
 
+  const credentialRefusals = new Counter({
+    name: 'modelroute_proxy_credential_refusals_total',
+    help: 'Calls for which the proxy refused to send a mounted API key, because the table named an origin the key is not bound to (by Secret name).',
+    labelNames: ['secret'] as const,
+    registers,
+  });
+
   return {
     contentType: registry.contentType,
     async render() {
@@ -214,6 +223,9 @@ export function createProxyMetrics(): ProxyMetrics {
     difficultyModelLoaded(name, checksum) {
       difficultyModelInfo.reset();
       difficultyModelInfo.set({ name, checksum }, 1);
+    },
+    credentialRefused(secret) {
+      credentialRefusals.inc({ secret });
     },
     difficultyModelRefused() {
       difficultyModelRefusals.inc();

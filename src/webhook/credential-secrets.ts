@@ -4,33 +4,67 @@
 import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
 import { selects } from '../controller/label-selector.js';
 import { compileRoutingTable } from '../routing/compile.js';
+import { backendOrigin } from '../proxy/credentials.js';
+import type { CompiledBackend } from '../routing/table.js';
 import type { CredentialSecrets } from './sidecar-patch.js';
 
+/** What an injected proxy gets for credentials: the Secrets to mount and where each key may go. */
+export interface PodCredentials {
+  /** Secret name → keys to mount. */
+  secrets: CredentialSecrets;
+  /**
+   * `<secret>/<key>` → origins of the backends that use the key: the proxy
+   * sends a mounted key only there, whatever a pushed table says.
+   */
+  binding: Record<string, string[]>;
+}
+
 /**
- * The Secrets (name → keys) of the backends used by the routes in `namespace`
- * whose proxySelector selects a pod with these labels. Compiling the table
- * (rather than walking references) gives exactly what the controller pushes:
- * rule and fallback backends that exist, conflicting routes left out.
+ * The credentials of the backends used by the routes in `namespace` whose
+ * proxySelector selects a pod with these labels. Compiling the table (rather
+ * than walking references) gives exactly what the controller pushes: rule and
+ * fallback backends that exist, routes that are not Accepted left out.
  */
-export function credentialSecretsFor(
+export function credentialsFor(
   namespace: string,
   podLabels: Readonly<Record<string, string>>,
   routes: readonly ModelRoute[],
   backends: readonly ModelBackend[],
-): CredentialSecrets {
+  clusterDomain?: string,
+): PodCredentials {
+  const secrets = new Map<string, Set<string>>();
+  const binding = new Map<string, Set<string>>();
+  const used = credentialedBackends(namespace, podLabels, routes, backends, clusterDomain);
+  for (const backend of used) {
+    const ref = backend.credentials!;
+    secrets.set(ref.secretName, (secrets.get(ref.secretName) ?? new Set()).add(ref.key));
+    const origin = backendOrigin(backend.baseUrl);
+    const id = `${ref.secretName}/${ref.key}`;
+    if (origin !== undefined) binding.set(id, (binding.get(id) ?? new Set()).add(origin));
+  }
+  return {
+    secrets,
+    binding: Object.fromEntries(
+      [...binding.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([id, o]) => [id, [...o].sort()]),
+    ),
+  };
+}
+
+/** The backends with a secretRef in the table the controller will push to that pod. */
+function credentialedBackends(
+  namespace: string,
+  podLabels: Readonly<Record<string, string>>,
+  routes: readonly ModelRoute[],
+  backends: readonly ModelBackend[],
+  clusterDomain: string | undefined,
+): CompiledBackend[] {
   const inNamespace = <T extends { metadata: { namespace?: string | undefined } }>(
     items: readonly T[],
   ) => items.filter((o) => (o.metadata.namespace ?? 'default') === namespace);
   const selected = inNamespace(routes).filter((r) => selects(r.spec.proxySelector, podLabels));
-  if (selected.length === 0) return new Map();
-  const table = compileRoutingTable(selected, inNamespace(backends));
-  const secrets = new Map<string, Set<string>>();
-  for (const backend of table.backends) {
-    const ref = backend.credentials;
-    if (!ref) continue;
-    const keys = secrets.get(ref.secretName) ?? new Set<string>();
-    keys.add(ref.key);
-    secrets.set(ref.secretName, keys);
-  }
-  return secrets;
+  if (selected.length === 0) return [];
+  const table = compileRoutingTable(selected, inNamespace(backends), new Map(), { clusterDomain });
+  return table.backends.filter((b) => b.credentials !== undefined);
 }

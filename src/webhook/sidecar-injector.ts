@@ -48,7 +48,7 @@ import {
 } from './admission-server.js';
 import { syncCaBundle } from './ca-bundle.js';
 import type { CertificatePolicy, ServingIdentity } from './cert-authority.js';
-import { credentialSecretsFor } from './credential-secrets.js';
+import { credentialsFor } from './credential-secrets.js';
 import { ServingCertificateStore } from './serving-certificate.js';
 import {
   admittedPod,
@@ -182,13 +182,14 @@ export async function startSidecarInjector(
     const namespace = request.namespace ?? 'default';
     const podName = pod.metadata.name ?? `${pod.metadata.generateName ?? ''}*`;
     const labels = { ...(pod.metadata.labels ?? {}), [PROXY_LABEL]: 'true' };
-    const credentials = credentialSecretsFor(
+    const { secrets: credentials, binding } = credentialsFor(
       namespace,
       labels,
       deps.routes(namespace),
       deps.backends(namespace),
+      settings.clusterDomain,
     );
-    const plan = planSidecarInjection(pod, settings.sidecar, credentials);
+    const plan = planSidecarInjection(pod, settings.sidecar, credentials, binding);
     if (plan.action === 'skip') {
       logger.debug('sidecar not injected', { namespace, pod: podName, reason: plan.reason });
       return { allowed: true };

@@ -107,6 +107,11 @@ test('a labelled pod gets the proxy as a native sidecar, the proxy label, the ad
         name: 'MODELROUTE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
       },
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
+      { name: 'MODELROUTE_CREDENTIAL_ORIGINS', value: '{}' },
     ],
     startupProbe: { httpGet: { path: '/healthz', port: 9901 } },
     readinessProbe: { httpGet: { path: '/readyz', port: 9901 } },

@@ -2,6 +2,7 @@
 // in, the JSON Patch that adds the modelroute proxy out (or why not).
 import { z } from 'zod';
 import type { JsonPatchOperation } from '../k8s/types.js';
+import { CREDENTIAL_ORIGINS_ENV } from '../proxy/credentials.js';
 
 /** Pods that ask for a sidecar carry this label (the webhook's objectSelector). */
 export const INJECT_LABEL = 'modelroute.io/inject';
@@ -161,6 +162,7 @@ function sidecarContainer(
   config: SidecarConfig,
   o: Overrides,
   credentials: CredentialSecrets,
+  binding: Readonly<Record<string, readonly string[]>>,
 ): Record<string, unknown> {
   const limits = Object.fromEntries(
     Object.entries(o.resources.limits).filter(([, v]) => v !== undefined),
@@ -189,6 +191,14 @@ function sidecarContainer(
         // so the kubelet waits (CreateContainerConfigError) until the Secret exists.
         valueFrom: { secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey } },
       },
+      // Its namespace: it then also accepts that namespace's derived admin token.
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
+      // Where each mounted key may be sent. A container's env is fixed once the
+      // pod exists, so a pushed table cannot send a key anywhere else.
+      { name: CREDENTIAL_ORIGINS_ENV, value: JSON.stringify(binding) },
     ],
     ports: [
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },
@@ -260,6 +270,8 @@ export function planSidecarInjection(
   pod: AdmittedPod,
   config: SidecarConfig,
   credentials: CredentialSecrets,
+  /** `<secret>/<key>` → origins the proxy may send that key to (credentialBindingFor). */
+  binding: Readonly<Record<string, readonly string[]>> = {},
 ): SidecarPlan {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
@@ -303,7 +315,7 @@ export function planSidecarInjection(
   };
   setMapEntry('labels', PROXY_LABEL, 'true');
   setMapEntry('annotations', ADMIN_PORT_ANNOTATION, String(o.adminPort));
-  const sidecar = sidecarContainer(config, o, credentials);
+  const sidecar = sidecarContainer(config, o, credentials, binding);
   if (config.mode === 'container') {
     operations.push({ op: 'add', path: '/spec/containers/-', value: sidecar });
   } else if (pod.spec.initContainers && pod.spec.initContainers.length > 0) {

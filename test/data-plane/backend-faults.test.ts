@@ -54,8 +54,14 @@ async function failoverPlane(bad: TestBackend, env: NodeJS.ProcessEnv = {}): Pro
 
 const chat = { model: 'chat', messages: [{ role: 'user', content: 'hi' }] };
 
-const BAD_BACKENDS: [string, TestBackend, NodeJS.ProcessEnv][] = [
-  ['whose path 404s', { name: 'bad', simulator: { errorRate: 1, errorStatus: 404 } }, {}],
+// The outcome each is recorded as: the controller names the cause from it.
+const BAD_BACKENDS: [string, TestBackend, NodeJS.ProcessEnv, string][] = [
+  [
+    'whose path 404s',
+    { name: 'bad', simulator: { errorRate: 1, errorStatus: 404 } },
+    {},
+    'endpoint-not-found',
+  ],
   [
     'whose key is revoked (401)',
     {
@@ -64,16 +70,23 @@ const BAD_BACKENDS: [string, TestBackend, NodeJS.ProcessEnv][] = [
       simulator: { requireApiKey: 'the-new-key', echoApiKey: true },
     },
     { MODELROUTE_SECRET_CREDS_APIKEY: REVOKED_KEY },
+    'auth-refused',
   ],
-  ['that answers 403', { name: 'bad', simulator: { errorRate: 1, errorStatus: 403 } }, {}],
+  [
+    'that answers 403',
+    { name: 'bad', simulator: { errorRate: 1, errorStatus: 403 } },
+    {},
+    'auth-refused',
+  ],
   [
     'whose secretRef key is missing',
     { name: 'bad', spec: { secretRef: { name: 'creds', key: 'apiKey' } } },
     {},
+    'backend-rejected',
   ],
 ];
 
-describe.each(BAD_BACKENDS)('a backend %s', (_name, bad, env) => {
+describe.each(BAD_BACKENDS)('a backend %s', (_name, bad, env, outcome) => {
   test('fails over to the next backend and counts against its own health', async () => {
     dp = await failoverPlane(bad, env);
     for (let i = 0; i < 6; i++) {
@@ -82,7 +95,7 @@ describe.each(BAD_BACKENDS)('a backend %s', (_name, bad, env) => {
       expect(res.headers.get('x-modelroute-backend')).toBe('default/good');
     }
     const badStats = await stats('bad');
-    expect(badStats.failures['backend-rejected']).toBeGreaterThanOrEqual(5);
+    expect(badStats.failures[outcome as keyof typeof badStats.failures]).toBeGreaterThanOrEqual(5);
     expect(badStats.failures['client-error']).toBe(0);
     // Five refusals in a row open its circuit, as any backend failure does.
     expect(badStats.circuit).toBe('open');

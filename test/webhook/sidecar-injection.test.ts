@@ -249,6 +249,15 @@ test(
         name: 'MODELROUTE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
       },
+      {
+        name: 'POD_NAMESPACE',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+      },
+      // The one key it mounts may go only to the backend that uses it.
+      {
+        name: 'MODELROUTE_CREDENTIAL_ORIGINS',
+        value: expect.stringMatching(/^\{"openai-key\/api-key":\["https?:\/\/[^"]+"\]\}$/),
+      },
     ]);
     // The route "chat" selects this pod: openai-key is mounted; "batch" does not: batch-key is not.
     const secretVolumes = (pod.spec.volumes ?? []).filter((v) => v.secret);

@@ -27,11 +27,27 @@ export const ConditionReason = {
   Programmed: 'Programmed',
   Pending: 'Pending',
   NoProxies: 'NoProxies',
+  /** ModelRoute: not programmed because it is not Accepted (and no earlier version is). */
+  NotAccepted: 'NotAccepted',
+  /** ModelRoute: a selected proxy refuses the table push (named in the message). */
+  PushFailed: 'PushFailed',
   Ready: 'Ready',
   NotReady: 'NotReady',
   Healthy: 'Healthy',
   Unhealthy: 'Unhealthy',
   ProbeFailed: 'ProbeFailed',
+  /** The backend answered 404 where its API should be: spec.endpoint (or the probe path) is wrong. */
+  EndpointPathNotFound: 'EndpointPathNotFound',
+  /** The backend refused the credential (401/403), to a probe holding the key or to proxies' calls. */
+  CredentialRefused: 'CredentialRefused',
+  /** The backend answered with a redirect, which neither probes nor proxies follow. */
+  EndpointRedirects: 'EndpointRedirects',
+  /** The backend said to slow down (429). */
+  RateLimited: 'RateLimited',
+  /** Calls through the proxies failed (passive health). */
+  CallsFailing: 'CallsFailing',
+  /** The Secret exists but holds no entry under spec.secretRef.key. */
+  SecretKeyMissing: 'SecretKeyMissing',
   SecretNotFound: 'SecretNotFound',
   EndpointUnresolved: 'EndpointUnresolved',
   NoReadyEndpoints: 'NoReadyEndpoints',

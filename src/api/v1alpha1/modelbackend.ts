@@ -35,8 +35,33 @@ export const CAPABILITIES = [
 export const capability = z.enum(CAPABILITIES);
 export type Capability = z.infer<typeof capability>;
 
-/** http(s) URLs, plus simulate:// for local mode's simulated backends. */
-export const ENDPOINT_PATTERN = /^(https?|simulate):\/\/[^\s/?#]+([/?#][^\s]*)?$/;
+/**
+ * http(s) URLs, plus simulate:// for local mode's simulated backends. No
+ * backslash anywhere: WHATWG URL parsing reads a backslash as `/`, so
+ * `https://evil.example\@api.openai.com` would name evil.example as its host.
+ */
+export const ENDPOINT_PATTERN = /^(https?|simulate):\/\/[^\s/?#\\]+([/?#][^\s\\]*)?$/;
+
+/** Userinfo (`user:key@`) in an endpoint's authority. RE2 and JavaScript read it alike. */
+export const ENDPOINT_USERINFO = '^[a-z]+://[^/?#]*@';
+
+/**
+ * Hosts a plain http:// endpoint of a hosted provider may name: only this
+ * machine (a local mock or tunnel), where nothing crosses a network.
+ */
+export const LOOPBACK_HTTP =
+  '^http://(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\])(:[0-9]+)?([/?#].*)?$';
+
+/** A CEL string literal holding `value` exactly (RE2 backslashes doubled). */
+function celString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * Probe paths: one leading slash (a second one would start a new authority,
+ * `//evil:80/x`), no backslash (read as a slash), no fragment.
+ */
+export const PROBE_PATH_PATTERN = /^\/([^/\s\\#][^\s\\#]*)?$/;
 
 const serviceRef = z
   .strictObject({
@@ -126,9 +151,15 @@ const healthCheck = z
       .describe('models: GET <base>/models; completion: a 1-token completion; http: GET of path.'),
     path: z
       .string()
-      .regex(/^\/[^\s]*$/, { message: 'must be an absolute URL path such as "/health"' })
+      .max(1024)
+      .regex(PROBE_PATH_PATTERN, {
+        message:
+          'must be an absolute path on the backend such as "/health": one leading "/", no "//host" prefix, no backslashes, no "#"',
+      })
       .optional()
-      .describe('Path probed when probe is http.'),
+      .describe(
+        "Path probed when probe is http, on the endpoint's own scheme, host and port (it replaces the endpoint's path); it can never name another host.",
+      ),
     interval: boundedDuration({ min: '1s', max: '1h' })
       .default('30s')
       .describe('Time between probes, 1s to 1h.'),
@@ -175,7 +206,10 @@ export const modelBackendSpec = withCrossFieldRules(
         })
         .optional()
         .describe(
-          'Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef.',
+          'Base URL of the API, e.g. https://api.openai.com/v1. Exactly one of endpoint or serviceRef. ' +
+            'It must not carry credentials (no user:key@, no query string or fragment): put the key in a Secret and name it in secretRef. ' +
+            'Hosted providers (openai, azure-openai, anthropic) need https://; plain http:// is refused for them except to localhost, ' +
+            'because the key would cross the network in clear text (use openai-compatible or serviceRef for an in-cluster server).',
         ),
       serviceRef: serviceRef.optional(),
       model: z.string().min(1).max(256).describe('Model name sent upstream.'),
@@ -223,6 +257,35 @@ export const modelBackendSpec = withCrossFieldRules(
       rule: 'has(self.endpoint) != has(self.serviceRef)',
       message: 'set exactly one of spec.endpoint or spec.serviceRef',
       holds: (s) => (s.endpoint === undefined) !== (s.serviceRef === undefined),
+    },
+    {
+      rule: `!has(self.endpoint) || !self.endpoint.matches(${celString(ENDPOINT_USERINFO)})`,
+      message:
+        'spec.endpoint must not carry credentials (user:key@host): put the API key in a Secret and reference it with spec.secretRef',
+      fieldPath: '.endpoint',
+      holds: (s) => s.endpoint === undefined || !new RegExp(ENDPOINT_USERINFO).test(s.endpoint),
+    },
+    {
+      // simulate:// (local mode only, no key ever sent) keeps its ?latency=… knobs.
+      rule: "!has(self.endpoint) || self.endpoint.startsWith('simulate://') || !(self.endpoint.contains('?') || self.endpoint.contains('#'))",
+      message:
+        'spec.endpoint must not have a query string or fragment (keys such as ?api-key= belong in a Secret referenced by spec.secretRef; the Azure api-version goes in spec.azure.apiVersion)',
+      fieldPath: '.endpoint',
+      holds: (s) =>
+        s.endpoint === undefined ||
+        s.endpoint.startsWith('simulate://') ||
+        !/[?#]/.test(s.endpoint),
+    },
+    {
+      rule: `self.provider == 'openai-compatible' || !has(self.endpoint) || !self.endpoint.startsWith('http://') || self.endpoint.matches(${celString(LOOPBACK_HTTP)})`,
+      message:
+        'spec.endpoint must use https:// for hosted providers (openai, azure-openai, anthropic): over http:// the API key crosses the network in clear text (http:// is allowed only to localhost; use provider openai-compatible or spec.serviceRef for an in-cluster server)',
+      fieldPath: '.endpoint',
+      holds: (s) =>
+        s.provider === 'openai-compatible' ||
+        s.endpoint === undefined ||
+        !s.endpoint.startsWith('http://') ||
+        new RegExp(LOOPBACK_HTTP).test(s.endpoint),
     },
     {
       rule: "self.provider != 'azure-openai' || has(self.azure)",

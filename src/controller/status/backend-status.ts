@@ -7,6 +7,7 @@ import {
   type ModelBackendStatus,
 } from '../../api/v1alpha1/index.js';
 import type { HealthRecord } from '../../routing/health-tracker.js';
+import { displayEndpoint } from '../../routing/endpoint-display.js';
 import { kubeTime, mergeConditions, type ConditionInput } from './conditions.js';
 
 export interface BackendStatusInput {
@@ -15,6 +16,8 @@ export interface BackendStatusInput {
   endpoint: { ok: true; url: string } | { ok: false; message: string };
   /** undefined when the backend references no Secret. */
   secretExists: boolean | undefined;
+  /** Whether the Secret holds spec.secretRef.key; undefined when unknown or no Secret. */
+  secretHasKey?: boolean | undefined;
   /**
    * Ready addresses behind a serviceRef backend's Service, from its
    * EndpointSlices; undefined when not known (no serviceRef, or no slices).
@@ -42,7 +45,7 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
         ? {
             type: ConditionType.Healthy,
             status: 'False',
-            reason: ConditionReason.ProbeFailed,
+            reason: health.reason ?? ConditionReason.ProbeFailed,
             message: `${health.consecutiveFailures} failed checks in a row; last: ${health.message ?? 'no answer'}`,
           }
         : {
@@ -68,6 +71,14 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       reason: ConditionReason.SecretNotFound,
       message: `Secret "${ref?.name ?? ''}" (key "${ref?.key ?? ''}") not found in namespace ${backend.metadata.namespace ?? 'default'}; create it or fix spec.secretRef`,
     };
+  } else if (input.secretHasKey === false) {
+    const ref = backend.spec.secretRef;
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.SecretKeyMissing,
+      message: `Secret "${ref?.name ?? ''}" in namespace ${backend.metadata.namespace ?? 'default'} has no key "${ref?.key ?? ''}", so proxies have no API key to send; add the key to the Secret or fix spec.secretRef.key`,
+    };
   } else if (input.readyEndpoints === 0) {
     const service = backend.spec.serviceRef?.name ?? '';
     ready = {
@@ -90,8 +101,8 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       reason: ConditionReason.Ready,
       message:
         health.state === 'Healthy'
-          ? `serving at ${endpoint.url}`
-          : `resolved to ${endpoint.url}; waiting for the first health check`,
+          ? `serving at ${displayEndpoint(endpoint.url)}`
+          : `resolved to ${displayEndpoint(endpoint.url)}; waiting for the first health check`,
     };
   }
 
@@ -110,7 +121,7 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
   if (health.lastTransitionTime !== undefined)
     status.health!.lastTransitionTime = kubeTime(health.lastTransitionTime);
   if (generation !== undefined) status.observedGeneration = generation;
-  if (endpoint.ok) status.resolvedEndpoint = endpoint.url;
+  if (endpoint.ok) status.resolvedEndpoint = displayEndpoint(endpoint.url);
   if (input.observed && Object.keys(input.observed).length > 0)
     status.observed = { ...input.observed };
   return status;

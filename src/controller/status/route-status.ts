@@ -7,7 +7,7 @@ import {
   type ModelRoute,
   type ModelRouteStatus,
 } from '../../api/v1alpha1/index.js';
-import type { SemanticProblem } from '../../routing/semantics.js';
+import { ACCEPTANCE_PROBLEMS, type SemanticProblem } from '../../routing/semantics.js';
 import { mergeConditions, type ConditionInput } from './conditions.js';
 
 export interface BackendView {
@@ -24,6 +24,8 @@ export interface ProgrammedView {
   programmed: number;
   /** The route's current version (route-version.ts), when a proxy is selected. */
   routeVersion?: string | undefined;
+  /** Selected pods that refuse the table they should run, and why. */
+  failing?: readonly { pod: string; error: string }[];
 }
 
 export interface RouteStatusInput {
@@ -33,18 +35,27 @@ export interface RouteStatusInput {
   backends: ReadonlyMap<string, BackendView>;
   proxies: ProgrammedView;
   lastFailover?: ModelRouteStatus['lastFailover'];
+  /**
+   * Set when the route is not Accepted but an earlier accepted version of it
+   * is what the proxies serve (its generation, when known).
+   */
+  servingLastAccepted?: { generation?: number | undefined } | undefined;
+  /** Proxy pods whose table holds this route without its fallback.model route. */
+  fallbackNotServedOn?: readonly string[];
   /** Traffic in the last hour; null: none (the field goes); undefined: unknown (kept as is). */
   usage?: ModelRouteStatus['usage'] | null;
   nowMs: number;
 }
 
-const ACCEPTANCE_PROBLEMS = new Set([
-  'ModelConflict',
-  'FallbackCycle',
-  'QualityMissing',
-  'DuplicateObject',
-]);
 const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound']);
+
+/** Pods named in a condition message at most; the rest are counted. */
+const MAX_NAMED_PODS = 5;
+
+function podList(pods: readonly string[]): string {
+  const named = pods.slice(0, MAX_NAMED_PODS).join(', ');
+  return pods.length > MAX_NAMED_PODS ? `${named} and ${pods.length - MAX_NAMED_PODS} more` : named;
+}
 
 /** Backend names a route references, in the order they appear. */
 export function referencedBackends(route: ModelRoute): string[] {
@@ -70,6 +81,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const generation = route.metadata.generation;
   const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
   const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
+  const stale = input.servingLastAccepted;
   const names = referencedBackends(route);
   const lastFailover = input.lastFailover ?? route.status?.lastFailover;
   const healthy = names.filter(
@@ -93,6 +105,19 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
           reason: acceptance[0]!.code,
           message: acceptance.map((p) => `${p.path}: ${p.message}`).join('; '),
         };
+  const fallbackGone = input.fallbackNotServedOn ?? [];
+  if (fallbackGone.length > 0 && !references.some((p) => p.path === 'spec.fallback.model')) {
+    references.push({
+      code: 'FallbackRouteNotFound',
+      object: {
+        kind: 'ModelRoute',
+        namespace: route.metadata.namespace ?? 'default',
+        name: route.metadata.name,
+      },
+      path: 'spec.fallback.model',
+      message: `fallback model "${route.spec.fallback?.model ?? ''}" is not served on ${podList(fallbackGone)} (its route is not Accepted, or its proxySelector does not select these proxies), so requests here never fall back to it`,
+    });
+  }
   const resolved: ConditionInput =
     references.length === 0
       ? {
@@ -108,6 +133,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
           message: references.map((p) => p.message).join('; '),
         };
   let programmed: ConditionInput;
+  const failing = proxies.failing ?? [];
   if (proxies.desired === 0) {
     programmed = {
       type: ConditionType.Programmed,
@@ -116,12 +142,28 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       message:
         'no ready modelroute proxy pod is selected by this route (label modelroute.io/proxy=true and proxySelector)',
     };
-  } else if (proxies.programmed < proxies.desired) {
+  } else if (acceptance.length > 0 && !stale) {
     programmed = {
       type: ConditionType.Programmed,
       status: 'False',
-      reason: ConditionReason.Pending,
-      message: `${proxies.programmed}/${proxies.desired} proxies run route version ${proxies.routeVersion ?? '(none)'}`,
+      reason: ConditionReason.NotAccepted,
+      message: `not programmed on any proxy because the route is not Accepted; requests for model "${route.spec.model}" get 404 until it is fixed`,
+    };
+  } else if (proxies.programmed < proxies.desired) {
+    const stuck =
+      failing.length > 0
+        ? `; table push failing on ${failing
+            .slice(0, MAX_NAMED_PODS)
+            .map((f) => `${f.pod}: ${f.error}`)
+            .join(
+              '; ',
+            )}${failing.length > MAX_NAMED_PODS ? `; and ${failing.length - MAX_NAMED_PODS} more` : ''}`
+        : '';
+    programmed = {
+      type: ConditionType.Programmed,
+      status: 'False',
+      reason: failing.length > 0 ? ConditionReason.PushFailed : ConditionReason.Pending,
+      message: `${proxies.programmed}/${proxies.desired} proxies run route version ${proxies.routeVersion ?? '(none)'}${stuck}`,
     };
   } else {
     programmed = {
@@ -132,9 +174,12 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
         `${proxies.programmed}/${proxies.desired} proxies run route version ${proxies.routeVersion ?? ''}`.trim(),
     };
   }
-
   let ready: ConditionInput;
-  const notReady = [accepted, programmed].find((c) => c.status !== 'True');
+  // A refused edit while the last accepted version serves: Ready speaks for the traffic.
+  const notReady = (stale ? [programmed] : [accepted, programmed]).find((c) => c.status !== 'True');
+  const staleNote = stale
+    ? `; serving the last accepted version${stale.generation !== undefined ? ` (generation ${stale.generation})` : ''} because generation ${generation ?? '?'} is not Accepted (${accepted.reason})`
+    : '';
   if (notReady) {
     ready = {
       type: ConditionType.Ready,
@@ -155,7 +200,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       type: ConditionType.Ready,
       status: 'True',
       reason: ConditionReason.Ready,
-      message: `serving on ${proxies.programmed} proxies with ${usable}/${names.length} usable backends${degraded}${failoverNote(lastFailover)}`,
+      message: `serving on ${proxies.programmed} proxies with ${usable}/${names.length} usable backends${staleNote}${degraded}${failoverNote(lastFailover)}`,
     };
   }
 

@@ -265,6 +265,35 @@ describe('computeBackendStatus', () => {
     });
   });
 
+  test('a Secret without the referenced key: Ready False SecretKeyMissing, naming Secret and key', () => {
+    const status = computeBackendStatus({
+      backend,
+      endpoint: { ok: true, url: 'https://api.openai.com/v1' },
+      secretExists: true,
+      secretHasKey: false,
+      health: record,
+      nowMs: 0,
+    });
+    expect(status.conditions?.[0]).toMatchObject({
+      type: 'Ready',
+      status: 'False',
+      reason: 'SecretKeyMissing',
+      message: expect.stringContaining('Secret "openai" in namespace team has no key "apiKey"'),
+    });
+  });
+
+  test('endpoints reach status without userinfo or query, whatever was stored', () => {
+    const status = computeBackendStatus({
+      backend,
+      endpoint: { ok: true, url: 'https://u:sk-live-123@api.example.com/v1?api-key=sk-live-123' },
+      secretExists: true,
+      health: record,
+      nowMs: 0,
+    });
+    expect(JSON.stringify(status)).not.toContain('sk-live-123');
+    expect(status.resolvedEndpoint).toBe('https://api.example.com/v1');
+  });
+
   test('a Service with no ready endpoints makes the backend not Ready, naming the Service', () => {
     const viaService = modelBackend.parse({
       apiVersion: 'modelroute.io/v1alpha1',
@@ -331,6 +360,18 @@ describe('status diff', () => {
     expect(statusChanged({ a: 1 }, { a: 2 })).toBe(true);
     expect(statusMergePatch({ a: 1, b: 2, gone: 3 }, { a: 1, b: 5 })).toEqual({
       status: { b: 5, gone: null },
+    });
+  });
+
+  test('a changed nested object is written whole: its dropped keys are nulled', () => {
+    const older = {
+      lastFailover: { time: 't1', from: 'a', to: 'b', reason: 'r1', recoveredTime: 't2' },
+    };
+    const newer = { lastFailover: { time: 't3', from: 'c', reason: 'r3' } };
+    expect(statusMergePatch(older, newer)).toEqual({
+      status: {
+        lastFailover: { time: 't3', from: 'c', reason: 'r3', to: null, recoveredTime: null },
+      },
     });
   });
 });

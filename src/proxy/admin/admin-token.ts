@@ -1,5 +1,5 @@
 // The shared bearer token that guards the admin API, compared in constant time.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export interface AdminTokenSource {
@@ -7,10 +7,28 @@ export interface AdminTokenSource {
   file?: string | undefined;
   /** The token itself (from the environment). */
   value?: string | undefined;
+  /**
+   * The proxy's own namespace (POD_NAMESPACE). When set, the token derived
+   * for it (namespaceAdminToken) is accepted as well, so a proxy holding the
+   * fleet token still takes pushes from a controller that scopes tokens.
+   */
+  namespace?: string | undefined;
+}
+
+/**
+ * The admin token for the proxies of one namespace: HMAC-SHA256 of the
+ * namespace under the fleet token, hex. A controller run with
+ * `--admin-token-scope=namespace` sends each proxy only its namespace's token,
+ * so a token copied into (or read from) one namespace moves no other
+ * namespace's proxies, and a pod posing as a proxy learns nothing it did not
+ * hold. Same as: printf 'modelroute-admin/%s' NS | openssl dgst -sha256 -hmac TOKEN
+ */
+export function namespaceAdminToken(fleetToken: string, namespace: string): string {
+  return createHmac('sha256', fleetToken).update(`modelroute-admin/${namespace}`).digest('hex');
 }
 
 export class AdminToken {
-  private readonly digest: Buffer;
+  private readonly digests: Buffer[];
   /** True when no token was configured and a random one was made (nobody can push). */
   readonly generated: boolean;
 
@@ -27,7 +45,9 @@ export class AdminToken {
       if (!token) throw new Error(`the admin token file ${source.file} is empty`);
     }
     this.generated = !token;
-    this.digest = sha256(token || randomBytes(32).toString('hex'));
+    const own = token || randomBytes(32).toString('hex');
+    this.digests = [sha256(own)];
+    if (source.namespace) this.digests.push(sha256(namespaceAdminToken(own, source.namespace)));
   }
 
   /** Checks an Authorization header value ("Bearer <token>"). */
@@ -35,7 +55,10 @@ export class AdminToken {
     const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
     if (!match?.[1]) return false;
     // Hashing first makes the comparison length-independent as well as constant-time.
-    return timingSafeEqual(sha256(match[1].trim()), this.digest);
+    const offered = sha256(match[1].trim());
+    let ok = false;
+    for (const digest of this.digests) ok = timingSafeEqual(offered, digest) || ok;
+    return ok;
   }
 }
 

@@ -115,7 +115,7 @@ export async function tryBackend(
     );
   };
   const fail = (failure: Failure): Failure => {
-    finish(outcomeOf(failure.kind) ?? 'client-error');
+    finish(outcomeOf(failure.kind, failure.status) ?? 'client-error');
     // Upstream text may echo a key: spans leave the process too.
     span.setStatus({ code: SpanStatusCode.ERROR, message: redactSecrets(failure.message) });
     span.setAttribute('error.type', failure.kind);

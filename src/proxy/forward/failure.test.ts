@@ -1,4 +1,5 @@
 import { compileRoutingTable } from '../../routing/compile.js';
+import { OUTCOME_AUTH_REFUSED, OUTCOME_ENDPOINT_NOT_FOUND } from '../../health/passive.js';
 import { backend, route } from '../../routing/__fixtures__/objects.js';
 import {
   classifyStatus,
@@ -40,11 +41,20 @@ describe('classifyStatus: whose fault an upstream status is', () => {
 
   test('every status from 300 to 599 has a kind, and only client faults escape health', () => {
     for (let status = 300; status < 600; status++) {
-      const outcome = outcomeOf(classifyStatus(status));
+      const outcome = outcomeOf(classifyStatus(status), status);
       expect(outcome).toBeDefined();
       if (outcome === 'client-error') expect([400, 409, 413, 415, 422]).toContain(status);
     }
   });
+});
+
+test('refusals are recorded by cause, under the names the controller reads', () => {
+  expect(outcomeOf('backend-rejected', 401)).toBe(OUTCOME_AUTH_REFUSED);
+  expect(outcomeOf('backend-rejected', 403)).toBe(OUTCOME_AUTH_REFUSED);
+  expect(outcomeOf('backend-rejected', 404)).toBe(OUTCOME_ENDPOINT_NOT_FOUND);
+  expect(outcomeOf('backend-rejected', 410)).toBe(OUTCOME_ENDPOINT_NOT_FOUND);
+  expect(outcomeOf('backend-rejected', 302)).toBe('backend-rejected');
+  expect(outcomeOf('backend-rejected')).toBe('backend-rejected');
 });
 
 describe('what follows a failure', () => {

@@ -53,9 +53,17 @@ export function rejectionCode(status: number | undefined): string {
     : 'upstream_misconfigured';
 }
 
-/** What the attempt records against the backend; undefined when nothing is. */
-export function outcomeOf(kind: FailureKind): AttemptOutcome | undefined {
+/**
+ * What the attempt records against the backend; undefined when nothing is.
+ * Rejections are told apart by status, so the controller can name the cause
+ * in the backend's health (CredentialRefused, EndpointPathNotFound).
+ */
+export function outcomeOf(kind: FailureKind, status?: number): AttemptOutcome | undefined {
   switch (kind) {
+    case 'backend-rejected':
+      if (status === 401 || status === 403) return 'auth-refused';
+      if (status === 404 || status === 405 || status === 410) return 'endpoint-not-found';
+      return kind;
     case 'not-usable':
     case 'unsupported':
       return undefined;
