@@ -220,12 +220,15 @@ test(
       const mb = getJson<{ status: { health: { state: string } } }>(['get', 'mb', 'a']).status;
       expect(mb.health.state).toBe('Healthy');
     }, 30_000);
-    const recovered = getJson<{ status: { lastFailover: { recoveredTime?: string } } }>([
-      'get',
-      'mr',
-      'chat',
-    ]).status;
-    expect(recovered.lastFailover.recoveredTime).toEqual(expect.any(String));
+    // The backend's status and the route's are separate writes, in no set order.
+    await eventually(() => {
+      const recovered = getJson<{ status: { lastFailover: { recoveredTime?: string } } }>([
+        'get',
+        'mr',
+        'chat',
+      ]).status;
+      expect(recovered.lastFailover.recoveredTime).toEqual(expect.any(String));
+    }, 30_000);
     await eventually(() => expect(routeRow()).toMatchObject({ 'HEALTHY BACKENDS': '2/2' }), 30_000);
   },
   CASE_TIMEOUT_MS,
