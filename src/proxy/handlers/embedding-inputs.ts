@@ -55,6 +55,7 @@ export async function largestInputFact(
   prepared: PreparedTable,
 ): Promise<ReturnType<typeof largestInput>> {
   const counters: (() => number)[] = [];
-  for (const info of inputs) counters.push(await promptTokensFact(info, prepared));
+  for (const info of inputs)
+    counters.push(await promptTokensFact(info, prepared, undefined, 'context-window'));
   return largestInput(inputs, counters);
 }

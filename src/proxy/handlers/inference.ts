@@ -65,8 +65,14 @@ export async function handleInference(
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     // Big prompts are counted here, in steps that leave the event loop free.
-    const promptTokens = await promptTokensFact(prompt, prepared);
-    // An embeddings batch fits a context window input by input, not as a sum.
+    // An embeddings batch fits a context window input by input, not as a sum:
+    // the whole batch is counted ahead only for prices and rules.
+    const promptTokens = await promptTokensFact(
+      prompt,
+      prepared,
+      undefined,
+      endpoint === 'embeddings' ? 'batch' : 'prompt',
+    );
     const perInput =
       endpoint === 'embeddings'
         ? await largestInputFact(embeddingInputs(parsed.body), prepared)

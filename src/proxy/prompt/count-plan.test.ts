@@ -109,3 +109,30 @@ test('a big prompt that fits every window and no rule needs a count is not count
   await promptTokensFact(prompt(text.repeat(10)), big, countYield);
   expect(yields).toBe(0);
 });
+
+test('an embeddings batch is counted ahead once per question: the whole for prices, each input for windows', async () => {
+  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(4_000); // 180 KB
+  // Windows only: the whole batch waits (no rule or price asks), each input is counted ahead.
+  await promptTokensFact(prompt(text), windowed, countYield, 'batch');
+  expect(yields).toBe(0);
+  await promptTokensFact(prompt(text), windowed, countYield, 'context-window');
+  expect(yields).toBeGreaterThan(0);
+  // A budget prices the whole batch, which no window check needs input by input.
+  yields = 0;
+  await promptTokensFact(prompt(text), budgeted, countYield, 'batch');
+  expect(yields).toBeGreaterThan(0);
+  yields = 0;
+  const noWindows = prepareTable(
+    compileRoutingTable(
+      [
+        route('chat', {
+          budget: { maxCostPerRequest: 0.01 },
+          rules: [{ name: 'r', backendRefs: [{ name: 'b' }] }],
+        }),
+      ],
+      [backend('b')],
+    ),
+  );
+  await promptTokensFact(prompt(text), noWindows, countYield, 'context-window');
+  expect(yields).toBe(0);
+});

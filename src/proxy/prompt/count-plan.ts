@@ -61,18 +61,29 @@ export function tokenCountPlan(prepared: PreparedTable): TokenCountPlan {
 }
 
 /**
+ * What a count is for, so a text is counted ahead only for questions the
+ * table may ask of it. `prompt`: everything (a chat or completion prompt).
+ * An embeddings batch splits the questions: `batch` (the whole input) answers
+ * prices and promptTokens rules, `context-window` (each input) the windows.
+ */
+export type CountUse = 'prompt' | 'batch' | 'context-window';
+
+/**
  * The prompt-size fact for routing: counted now, cooperatively, when the
- * prompt is big and the table may need its size; otherwise counted inline on
- * first use (or never).
+ * prompt is big and the table may need its size for `use`; otherwise counted
+ * inline on first use (or never).
  */
 export async function promptTokensFact(
   prompt: PromptInfo,
   prepared: PreparedTable,
   yieldToLoop?: YieldToLoop,
+  use: CountUse = 'prompt',
 ): Promise<() => number> {
   const atMost = promptTokensAtMost(prompt);
   const plan = tokenCountPlan(prepared);
-  if (atMost <= INLINE_COUNT_MAX || !(plan.alwaysMayCount || atMost > plan.smallestWindow))
+  const forRules = use !== 'context-window' && plan.alwaysMayCount;
+  const forWindows = use !== 'batch' && atMost > plan.smallestWindow;
+  if (atMost <= INLINE_COUNT_MAX || !(forRules || forWindows))
     return memo(() => estimatePromptTokens(prompt));
   const counted = await estimatePromptTokensCooperatively(prompt, {
     stopAbove: plan.stopAbove,
