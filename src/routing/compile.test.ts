@@ -1,7 +1,7 @@
 import { backend, route } from './__fixtures__/objects.js';
 import { compileRoutingTable, resolveBaseUrl } from './compile.js';
 import { checkSemantics, oneTableConflicts } from './semantics.js';
-import { TABLE_FORMAT_VERSION, parseRoutingTable } from './table.js';
+import { TABLE_FORMAT_VERSION, parseRoutingTable, ruleKey } from './table.js';
 
 const a = backend('a', {
   pricing: { inputPerMillion: 1, outputPerMillion: 2 },
@@ -132,6 +132,48 @@ describe('compileRoutingTable', () => {
     // A proxy looks a model name up without a namespace (prepared-table.ts).
     expect(table.routes.map((r) => r.id)).toEqual(['team-x/chat']);
     expect(table.backends.map((r) => r.id)).toEqual(['team-x/a']);
+  });
+});
+
+describe('strongShare thresholds', () => {
+  const weak = backend('weak', { quality: 0.5 });
+  const strong = backend('strong', { quality: 0.9 });
+  const tiered = route('tiered', {
+    rules: [
+      {
+        name: 'share',
+        strategy: 'cost-quality',
+        costQuality: { strongShare: 0.2 },
+        backendRefs: [{ name: 'weak' }, { name: 'strong' }],
+      },
+      {
+        name: 'fixed',
+        strategy: 'cost-quality',
+        costQuality: { threshold: 0.6 },
+        backendRefs: [{ name: 'weak' }, { name: 'strong' }],
+      },
+    ],
+  });
+
+  test('the prior until the fleet has a live threshold; then the live one, keyed by ruleKey', () => {
+    const prior = compileRoutingTable([tiered], [weak, strong]);
+    expect(prior.routes[0]?.rules.map((r) => [r.threshold, r.strongShare])).toEqual([
+      [expect.closeTo(0.8), 0.2],
+      [0.6, undefined],
+    ]);
+    const live = compileRoutingTable([tiered], [weak, strong], new Map(), {
+      liveThresholds: new Map([
+        [ruleKey('default/tiered', 'share'), 0.413],
+        // An explicit threshold keeps working as declared, whatever the fleet says.
+        [ruleKey('default/tiered', 'fixed'), 0.1],
+      ]),
+    });
+    expect(live.routes[0]?.rules.map((r) => [r.threshold, r.strongShare])).toEqual([
+      [0.413, 0.2],
+      [0.6, undefined],
+    ]);
+    expect(live.version).not.toBe(prior.version);
+    expect(parseRoutingTable(JSON.parse(JSON.stringify(live)))).toEqual({ ok: true, table: live });
   });
 });
 

@@ -15,6 +15,7 @@ import {
   refusedRouteIds,
 } from './semantics.js';
 import {
+  ruleKey,
   TABLE_FORMAT_VERSION,
   tableContentVersion,
   type CompiledBackend,
@@ -38,6 +39,12 @@ export interface CompileOptions {
    * the identity (scores spread evenly over 0..1).
    */
   difficultyQuantile?: (q: number) => number;
+  /**
+   * The fleet's live threshold per strongShare rule, keyed by `ruleKey`
+   * (the controller's merge of its proxies' score sketches); it replaces the
+   * prior from `difficultyQuantile`. Rules with a spec threshold ignore it.
+   */
+  liveThresholds?: ReadonlyMap<string, number>;
 }
 
 /** Backend health keyed by `<namespace>/<name>`; missing means Unknown. */
@@ -177,8 +184,12 @@ export function compileRoutingTable(
         if (rule.strategy === 'cost-quality') {
           const cq = rule.costQuality ?? {};
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
-          else if (cq.strongShare !== undefined)
-            compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
+          else if (cq.strongShare !== undefined) {
+            compiledRule.threshold = clamp01(
+              options.liveThresholds?.get(ruleKey(id, rule.name)) ?? quantile(1 - cq.strongShare),
+            );
+            compiledRule.strongShare = cq.strongShare;
+          }
         }
         return compiledRule;
       }),

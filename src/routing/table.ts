@@ -77,8 +77,15 @@ export const compiledRule = z.strictObject({
   ),
   /** cost-quality only: difficulty at or above which the strongest backend leads. */
   threshold: z.number().min(0).max(1).optional(),
+  /** cost-quality with spec strongShare: the target share of requests to the strong tier. */
+  strongShare: z.number().min(0).max(1).optional(),
 });
 export type CompiledRule = z.infer<typeof compiledRule>;
+
+/** A rule's key across the control plane: `<namespace>/<route>#<rule>` (live thresholds, calibration stats). */
+export function ruleKey(routeId: string, ruleName: string): string {
+  return `${routeId}#${ruleName}`;
+}
 
 export const compiledRoute = z.strictObject({
   /** `<namespace>/<name>` of the ModelRoute. */
