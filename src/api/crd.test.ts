@@ -72,6 +72,7 @@ test('ModelRoute printer columns answer the first questions', () => {
     'Healthy Backends',
     'Requests/1h',
     'Cost/1h (USD)',
+    'Strong',
     'Age',
     'Message',
   ]);

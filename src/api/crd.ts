@@ -210,6 +210,13 @@ export function modelRouteCRD(): CustomResourceDefinition {
         jsonPath: '.status.usage.costUSD',
         description: 'Estimated spend of those requests, from token counts and backend pricing.',
       },
+      {
+        name: 'Strong',
+        type: 'number',
+        jsonPath: '.status.strongShare.realized',
+        description:
+          "Share of the strongShare rule's requests the proxies sent to the strongest backend in the last hour.",
+      },
       age,
       readyMessage,
     ],

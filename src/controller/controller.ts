@@ -169,6 +169,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         failovers: health.failovers,
         observed: (id) => stats.observed(id),
         usage: (routeId) => stats.routeUsage(routeId),
+        liveThresholds: () => stats.liveThresholds(),
+        strongShareDecisions: (key) => stats.strongShareDecisions(key),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
         now,

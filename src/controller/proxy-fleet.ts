@@ -2,6 +2,7 @@
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
 import { namespaceAdminToken } from '../proxy/admin/admin-token.js';
+import { scoreSketchWire } from '../routing/difficulty/calibration/score-sketch.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -36,9 +37,27 @@ const proxyStatsBody = z.object({
   routes: z
     .array(z.object({ routeId: z.string(), requests: count, costUsd: z.number().nonnegative() }))
     .default([]),
+  /**
+   * Per strongShare rule: cumulative decisions and strong ones, and the
+   * proxy's recent scores (absent from proxies older than this field).
+   */
+  calibration: z
+    .array(
+      z.object({
+        routeId: z.string(),
+        rule: z.string(),
+        targetStrongShare: z.number().min(0).max(1),
+        threshold: z.number().min(0).max(1),
+        decisions: count,
+        strong: count,
+        sketch: scoreSketchWire,
+      }),
+    )
+    .default([]),
 });
 export type ProxyStats = z.infer<typeof proxyStatsBody>;
 export type ProxyBackendStats = ProxyStats['backends'][number];
+export type ProxyCalibrationStats = ProxyStats['calibration'][number];
 
 /** A push failure as status may show it, with what an operator should check. */
 function pushErrorText(err: unknown): string {

@@ -4,13 +4,15 @@
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { routeVersions } from '../routing/route-version.js';
-import type { CompiledRoute, RoutingTable } from '../routing/table.js';
+import { ruleKey, type CompiledRoute, type RoutingTable } from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
+import { strongShareRules } from './fleet-calibration.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
+import { USAGE_WINDOW } from './route-usage-window.js';
 import { computeBackendStatus } from './status/backend-status.js';
 import { computeRouteStatus, referencedBackends, type BackendView } from './status/route-status.js';
 
@@ -37,6 +39,10 @@ export interface ReconcileDeps {
   ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
   /** A route's requests and cost over the last hour; null when it served none. */
   usage?(routeId: string): ModelRouteStatus['usage'] | null;
+  /** The fleet's live strongShare thresholds by ruleKey (CompileOptions.liveThresholds). */
+  liveThresholds?(): ReadonlyMap<string, number>;
+  /** A strongShare rule's decisions over the last hour, by ruleKey; null when it decided none. */
+  strongShareDecisions?(key: string): { decisions: number; strong: number } | null;
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
   writeBackendStatus(
     backend: ModelBackend,
@@ -64,6 +70,32 @@ export class ReconcileError extends Error {
 
 /** Status writes (and Secret lookups) in flight at once within one namespace's reconcile. */
 export const STATUS_WRITE_CONCURRENCY = 8;
+
+/**
+ * status.strongShare: the route's first strongShare rule, the threshold its
+ * proxies were given and what its decisions realised over the window; null
+ * (the field goes) when the route has no such rule, no proxy runs it, or it
+ * decided nothing in the window.
+ */
+function strongShareStatus(
+  route: ModelRoute,
+  compiled: CompiledRoute | undefined,
+  deps: Pick<ReconcileDeps, 'strongShareDecisions'>,
+): ModelRouteStatus['strongShare'] | null {
+  const rule = strongShareRules(route, objectId(route))[0];
+  const threshold = compiled?.rules.find((r) => r.name === rule?.rule)?.threshold;
+  if (!rule || threshold === undefined) return null;
+  const counted = deps.strongShareDecisions?.(ruleKey(rule.routeId, rule.rule));
+  if (!counted) return null;
+  return {
+    target: rule.target,
+    // A proxy reporting more strong than decided must not make status unwritable (maximum 1).
+    realized: Math.min(1, Math.round((counted.strong / counted.decisions) * 1000) / 1000),
+    threshold,
+    decisions: counted.decisions,
+    window: USAGE_WINDOW,
+  };
+}
 
 /** Routes a proxy pod serves: those in its namespace whose proxySelector selects it. */
 export function routesForProxy(routes: readonly ModelRoute[], pod: ProxyPod): ModelRoute[] {
@@ -101,6 +133,7 @@ export async function reconcileNamespace(
   // 1. Tables: each proxy gets exactly the routes that select it. Pods
   // selected by the same routes (usually all of them) share one compiled table.
   const tables = new Map<string, RoutingTable>();
+  const liveThresholds = deps.liveThresholds?.();
   for (const pod of proxies) {
     const selected = routesForProxy(admission.routes, pod);
     const key = selected.map(objectId).join('\n');
@@ -108,6 +141,7 @@ export async function reconcileNamespace(
     if (!table) {
       table = compileRoutingTable(selected, backends, health, {
         clusterDomain: deps.clusterDomain,
+        liveThresholds,
       });
       tables.set(key, table);
     }
@@ -170,6 +204,7 @@ export async function reconcileNamespace(
     // its table holds: a change to another route is not news for this one.
     let programmed = 0;
     let routeVersion: string | undefined;
+    let compiledHere: CompiledRoute | undefined;
     const failing: { pod: string; error: string }[] = [];
     const fallbackNotServedOn: string[] = [];
     for (const pod of selected) {
@@ -183,6 +218,7 @@ export async function reconcileNamespace(
         if (error !== undefined) failing.push({ pod: pod.key, error });
       }
       const compiled = desired && compiledRoutes(desired).get(id);
+      compiledHere ??= compiled;
       if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
         fallbackNotServedOn.push(pod.key);
     }
@@ -210,6 +246,7 @@ export async function reconcileNamespace(
       fallbackNotServedOn,
       lastFailover: deps.failovers.get(id),
       usage: deps.usage?.(id),
+      strongShare: deps.strongShareDecisions && strongShareStatus(route, compiledHere, deps),
       nowMs: deps.now(),
     });
     await deps.writeRouteStatus(route, status);

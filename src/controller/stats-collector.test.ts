@@ -1,4 +1,6 @@
 import { modelRoute } from '../api/v1alpha1/index.js';
+import { ScoreSketch } from '../routing/difficulty/calibration/score-sketch.js';
+import { ruleKey } from '../routing/table.js';
 import type { BackendHealth } from './backend-health.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { StatsCollector } from './stats-collector.js';
@@ -11,7 +13,7 @@ const chat = modelRoute.parse({
   status: { usage: { window: '1h', requests: 120, costUSD: 1.2 } },
 });
 
-function setup() {
+function setup(routes = [chat], usageIntervalMs = 0) {
   let now = Date.UTC(2026, 0, 1);
   let reports = new Map<string, ProxyStats>();
   const enqueued: string[] = [];
@@ -19,17 +21,18 @@ function setup() {
   const collector = new StatsCollector({
     collect: () => Promise.resolve({ stats: reports, pods: [...reports.keys()] }),
     observeRunningVersion: () => {},
-    routes: () => [chat],
+    routes: () => routes,
     health: { observePassive: (id: string) => passive.push(id) } as unknown as BackendHealth,
     now: () => now,
     enqueue: (ns) => enqueued.push(ns),
-    usageIntervalMs: 0,
+    usageIntervalMs,
   });
   const report = (uptimeSeconds: number, requests: number): ProxyStats => ({
     tableVersion: null,
     uptimeSeconds,
     backends: [{ backendId: 'team/a', requests, successes: requests, failures: {} }],
     routes: [{ routeId: 'team/chat', requests, costUsd: requests / 100 }],
+    calibration: [],
   });
   return {
     collector,
@@ -73,4 +76,75 @@ test('a collection that finishes after its term ended counts nothing', async () 
   s.collector.start();
   await pending;
   expect(s.collector.routeUsage('team/chat')?.requests).toBe(120);
+});
+
+const tiered = modelRoute.parse({
+  apiVersion: 'modelroute.io/v1alpha1',
+  kind: 'ModelRoute',
+  metadata: { name: 'tiered', namespace: 'team' },
+  spec: {
+    model: 'tiered',
+    rules: [
+      {
+        name: 'by-difficulty',
+        strategy: 'cost-quality',
+        costQuality: { strongShare: 0.2 },
+        backendRefs: [{ name: 'weak' }, { name: 'strong' }],
+      },
+    ],
+  },
+  status: {
+    strongShare: { target: 0.2, realized: 0.25, threshold: 0.7, decisions: 400, window: '1h' },
+  },
+});
+
+test('strongShare: a new term keeps the threshold in status; a fleet view with weight moves it and asks for a push at once', async () => {
+  // A usage interval of an hour: a moved threshold must not wait for it.
+  const s = setup([tiered], 3_600_000);
+  const key = ruleKey('team/tiered', 'by-difficulty');
+  s.collector.start();
+  expect(s.collector.liveThresholds()).toEqual(new Map([[key, 0.7]]));
+  expect(s.collector.strongShareDecisions(key)).toEqual({ decisions: 400, strong: 100 });
+
+  const calibrated = (uptimeSeconds: number, decisions: number, strong: number) => {
+    const sketch = new ScoreSketch();
+    for (let i = 0; i < 600; i++) sketch.add(0.1 + (i / 600) * 0.4); // traffic spread over 0.1..0.5
+    return {
+      ...s.report(uptimeSeconds, 0),
+      calibration: [
+        {
+          routeId: 'team/tiered',
+          rule: 'by-difficulty',
+          targetStrongShare: 0.2,
+          threshold: 0.7,
+          decisions,
+          strong,
+          sketch: sketch.toWire(),
+        },
+      ],
+    };
+  };
+  s.advance(10_000);
+  s.set({ 'team/p1': calibrated(5, 600, 120) });
+  await s.collector.collect();
+  expect(s.enqueued).toEqual(['team']);
+  const live = s.collector.liveThresholds().get(key) as number;
+  // 0.8 of 600 observed over 0.1..0.5 (plus the small prior) lies near 0.42.
+  expect(live).toBeGreaterThan(0.41);
+  expect(live).toBeLessThan(0.44);
+  expect(s.collector.strongShareDecisions(key)).toEqual({ decisions: 1000, strong: 220 });
+
+  // The same view again: nothing to push; new decisions wait for the usage interval.
+  s.advance(5_000);
+  s.set({ 'team/p1': calibrated(10, 700, 140) });
+  await s.collector.collect();
+  expect(s.enqueued).toEqual(['team']);
+  expect(s.collector.strongShareDecisions(key)).toEqual({ decisions: 1100, strong: 240 });
+
+  // The pod leaves the fleet: its sketch no longer speaks, the held threshold stays.
+  s.set({});
+  await s.collector.collect();
+  expect(s.collector.liveThresholds().get(key)).toBe(live);
+  s.collector.stop();
+  expect(s.collector.liveThresholds()).toEqual(new Map());
 });

@@ -1,7 +1,9 @@
 // Reads every proxy's outcome stats while this replica leads: backend
 // outcomes feed health (as probes do) and status.observed; route counters
-// feed status.usage. A fresh usage window per leader term, seeded from the
-// usage already in status, so a leader change keeps REQUESTS/1H and COST/1H.
+// feed status.usage; strongShare rules' sketches and decisions feed the
+// live thresholds pushed with the table and status.strongShare. A fresh usage
+// window and calibration per leader term, seeded from what status already
+// says, so a leader change keeps REQUESTS/1H, COST/1H, STRONG and thresholds.
 import type { ModelRoute } from '../api/v1alpha1/index.js';
 import {
   addOutcomes,
@@ -11,7 +13,9 @@ import {
   type OutcomeWindow,
 } from '../health/passive.js';
 import { objectId } from '../routing/semantics.js';
+import { ruleKey } from '../routing/table.js';
 import type { BackendHealth } from './backend-health.js';
+import { FleetCalibration, strongShareRules, type StrongShareRule } from './fleet-calibration.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
 import type { Runnable } from './runnable.js';
@@ -33,6 +37,7 @@ export interface StatsCollectorOptions {
 export class StatsCollector implements Runnable {
   readonly name = 'stats-collector';
   private usage: RouteUsageWindow | undefined;
+  private calibration: FleetCalibration | undefined;
   private readonly observedByBackend = new Map<string, ObservedOutcomes>();
   private readonly lastUsageReconcile = new Map<string, number>();
   private readonly outcomeWindows = new OutcomeWindows();
@@ -44,15 +49,35 @@ export class StatsCollector implements Runnable {
 
   start(): void {
     this.usage = new RouteUsageWindow(this.options.now);
+    this.calibration = new FleetCalibration({ now: this.options.now });
     for (const route of this.options.routes()) {
       const u = route.status?.usage;
       if (u) this.usage.seed(objectId(route), u);
+      // status.strongShare describes the route's first strongShare rule.
+      const first = strongShareRules(route, objectId(route))[0];
+      const s = route.status?.strongShare;
+      if (first && s) this.calibration.seed(ruleKey(first.routeId, first.rule), s);
     }
     this.lastUsageReconcile.clear();
   }
 
   stop(): void {
     this.usage = undefined;
+    this.calibration = undefined;
+  }
+
+  private strongShareRules(): StrongShareRule[] {
+    return this.options.routes().flatMap((r) => strongShareRules(r, objectId(r)));
+  }
+
+  /** The fleet's thresholds for strongShare rules (CompileOptions.liveThresholds); none between terms. */
+  liveThresholds(): ReadonlyMap<string, number> {
+    return this.calibration?.thresholds(this.strongShareRules()) ?? new Map<string, number>();
+  }
+
+  /** A strongShare rule's decisions over the last hour (see ruleKey); null when it decided none. */
+  strongShareDecisions(key: string): { decisions: number; strong: number } | null {
+    return this.calibration?.decisions(key) ?? null;
   }
 
   observed(backendId: string): ObservedOutcomes | undefined {
@@ -70,9 +95,9 @@ export class StatsCollector implements Runnable {
   }
 
   async collect(): Promise<void> {
-    const usage = this.usage;
+    const { usage, calibration } = this;
     const got = await this.options.collect();
-    if (!got || usage !== this.usage || !usage) return; // the term ended meanwhile
+    if (!got || usage !== this.usage || !usage || !calibration) return; // the term ended meanwhile
     const { now } = this.options;
     const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
     const usageChanged = new Set<string>();
@@ -82,6 +107,8 @@ export class StatsCollector implements Runnable {
         body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
       for (const routeId of usage.observe(podKey, { startedAt, routes: body.routes }))
         usageChanged.add(routeId.slice(0, routeId.indexOf('/')));
+      for (const key of calibration.observe(podKey, startedAt, body.calibration))
+        usageChanged.add(key.slice(0, key.indexOf('/')));
       for (const b of body.backends) {
         // Counters are per proxy process: deltas are taken per pod, then summed.
         const delta = this.outcomeWindows.next(
@@ -94,7 +121,17 @@ export class StatsCollector implements Runnable {
         windows.set(b.backendId, w);
       }
     }
-    usage.forgetPodsExcept(new Set(got.pods));
+    const pods = new Set(got.pods);
+    usage.forgetPodsExcept(pods);
+    calibration.forgetPodsExcept(pods);
+    // A threshold that moved needs a push now, not at the next usage write.
+    const moved = new Set(
+      [...calibration.update(this.strongShareRules())].map((k) => k.slice(0, k.indexOf('/'))),
+    );
+    for (const ns of moved) {
+      this.options.enqueue(ns);
+      this.lastUsageReconcile.set(ns, now()); // that reconcile writes the new usage too
+    }
     for (const ns of usageChanged) {
       if (now() - (this.lastUsageReconcile.get(ns) ?? -Infinity) < this.options.usageIntervalMs)
         continue;

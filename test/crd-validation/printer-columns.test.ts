@@ -22,6 +22,13 @@ beforeAll(() => {
       programmed: '3/3',
       healthyBackends: '2/3',
       usage: { window: '1h', requests: 1520, costUSD: 2.4375 },
+      strongShare: {
+        target: 0.2,
+        realized: 0.213,
+        threshold: 0.412,
+        decisions: 1400,
+        window: '1h',
+      },
       conditions: [
         {
           type: 'Ready',
@@ -76,7 +83,7 @@ beforeAll(() => {
   ]);
 });
 
-test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, AGE', () => {
+test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, STRONG, AGE', () => {
   const rows = parseTable(mustKubectl(['get', 'modelroutes', '-n', namespace]));
   expect(Object.keys(rows[0] ?? {})).toEqual([
     'NAME',
@@ -86,6 +93,7 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last 
     'HEALTHY BACKENDS',
     'REQUESTS/1H',
     'COST/1H (USD)',
+    'STRONG',
     'AGE',
   ]);
   expect(rows.find((r) => r.NAME === 'chat')).toMatchObject({
@@ -95,6 +103,7 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last 
     'HEALTHY BACKENDS': '2/3',
     'REQUESTS/1H': '1520',
     'COST/1H (USD)': '2.4375',
+    STRONG: '0.213',
   });
   expect(rows.find((r) => r.NAME === 'support-bot')).toMatchObject({
     MODEL: 'support-bot',

@@ -448,6 +448,32 @@ export const modelRouteStatus = z
       })
       .optional()
       .describe('Traffic and cost reported by the proxies.'),
+    strongShare: z
+      .strictObject({
+        target: z
+          .number()
+          .min(0)
+          .max(1)
+          .describe("The spec's strongShare (the first cost-quality rule with one)."),
+        realized: z
+          .number()
+          .min(0)
+          .max(1)
+          .describe(
+            "Share of that rule's requests sent to the strongest backend over the window, summed over the proxies.",
+          ),
+        threshold: z
+          .number()
+          .min(0)
+          .max(1)
+          .describe(
+            "Difficulty threshold pushed to the proxies: the quantile of the fleet's recent scores that sends the target share to the strongest backend.",
+          ),
+        decisions: count.describe('Requests the rule decided with that threshold in the window.'),
+        window: boundedDuration({ min: '0s', max: '168h' }).describe('Period the figures cover.'),
+      })
+      .optional()
+      .describe('How the strongShare target holds on live traffic.'),
   })
   .describe('Observed state of a ModelRoute.');
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;

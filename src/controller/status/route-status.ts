@@ -44,6 +44,8 @@ export interface RouteStatusInput {
   fallbackNotServedOn?: readonly string[];
   /** Traffic in the last hour; null: none (the field goes); undefined: unknown (kept as is). */
   usage?: ModelRouteStatus['usage'] | null;
+  /** The strongShare rule on live traffic; null: none decided (the field goes); undefined: unknown (kept as is). */
+  strongShare?: ModelRouteStatus['strongShare'] | null;
   nowMs: number;
 }
 
@@ -230,5 +232,8 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   if (lastFailover) status.lastFailover = lastFailover;
   const usage = input.usage === undefined ? route.status?.usage : input.usage;
   if (usage) status.usage = usage;
+  const strongShare =
+    input.strongShare === undefined ? route.status?.strongShare : input.strongShare;
+  if (strongShare) status.strongShare = strongShare;
   return status;
 }

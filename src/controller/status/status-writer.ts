@@ -1,6 +1,7 @@
 // Writes ModelRoute and ModelBackend statuses that changed, and no more often
-// than their volatile parts deserve: usage figures alone at most once per
-// usage interval, probe times and counters alone at most once a minute.
+// than their volatile parts deserve: usage and realised strong-share figures
+// alone at most once per usage interval, probe times and counters alone at
+// most once a minute.
 import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../../api/v1alpha1/index.js';
 import { modelBackends, modelRoutes } from '../../k8s/kinds.js';
 import type { KubeClient } from '../../k8s/types.js';
@@ -16,7 +17,22 @@ export interface StatusWriterOptions {
   usageIntervalMs: number;
 }
 
-const withoutUsage = (s: ModelRouteStatus | undefined) => (s ? { ...s, usage: undefined } : s);
+/** What moves with every stats read: usage, and the strong share realised (not its target or threshold). */
+const traffic = (s: ModelRouteStatus | undefined) => ({
+  usage: s?.usage,
+  strong: s?.strongShare && {
+    realized: s.strongShare.realized,
+    decisions: s.strongShare.decisions,
+  },
+});
+const withoutTraffic = (s: ModelRouteStatus | undefined) =>
+  s
+    ? {
+        ...s,
+        usage: undefined,
+        strongShare: s.strongShare && { ...s.strongShare, realized: 0, decisions: 0 },
+      }
+    : s;
 
 // Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
 const volatile = (s: ModelBackend['status']) =>
@@ -36,16 +52,21 @@ export class StatusWriter {
 
   constructor(private readonly options: StatusWriterOptions) {}
 
-  /** New figures in status.usage alone are written at most once per usage interval; usage appearing or going is written at once. */
+  /**
+   * New figures in status.usage or strongShare.realized alone are written at
+   * most once per usage interval; either appearing or going is written at once.
+   */
   async writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void> {
     const { client, metrics, now, usageIntervalMs } = this.options;
     if (!statusChanged(route.status, status)) return;
     const id = objectId(route);
-    const usageOnly = !statusChanged(withoutUsage(route.status), withoutUsage(status));
+    const trafficOnly = !statusChanged(withoutTraffic(route.status), withoutTraffic(status));
+    const samePresence =
+      (route.status?.usage === undefined) === (status.usage === undefined) &&
+      (route.status?.strongShare === undefined) === (status.strongShare === undefined);
     if (
-      usageOnly &&
-      route.status?.usage !== undefined &&
-      status.usage !== undefined &&
+      trafficOnly &&
+      samePresence &&
       now() - (this.lastUsageWrite.get(id) ?? -Infinity) < usageIntervalMs
     )
       return;
@@ -54,7 +75,7 @@ export class StatusWriter {
       { namespace: route.metadata.namespace ?? 'default', name: route.metadata.name },
       statusMergePatch(route.status, status),
     );
-    if (statusChanged(route.status?.usage, status.usage)) this.lastUsageWrite.set(id, now());
+    if (statusChanged(traffic(route.status), traffic(status))) this.lastUsageWrite.set(id, now());
     metrics.statusWrite('ModelRoute');
   }
 
