@@ -38,6 +38,11 @@ export const THRESHOLD_STEP = 0.01;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
+/** strong / decisions as status shows it: 3 decimals, at most 1 (a proxy reporting more strong than decided must not make status unwritable). */
+export function realizedShare(counted: { decisions: number; strong: number }): number {
+  return Math.min(1, Math.round((counted.strong / counted.decisions) * 1000) / 1000);
+}
+
 /** A rule with a strongShare target, as the spec says now. */
 export interface StrongShareRule {
   routeId: string;

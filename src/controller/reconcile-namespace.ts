@@ -8,7 +8,7 @@ import { ruleKey, type CompiledRoute, type RoutingTable } from '../routing/table
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
-import { strongShareRules } from './fleet-calibration.js';
+import { realizedShare, strongShareRules } from './fleet-calibration.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
@@ -89,8 +89,7 @@ function strongShareStatus(
   if (!counted) return null;
   return {
     target: rule.target,
-    // A proxy reporting more strong than decided must not make status unwritable (maximum 1).
-    realized: Math.min(1, Math.round((counted.strong / counted.decisions) * 1000) / 1000),
+    realized: realizedShare(counted),
     threshold,
     decisions: counted.decisions,
     window: USAGE_WINDOW,

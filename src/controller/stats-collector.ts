@@ -12,12 +12,18 @@ import {
   PassiveHealth,
   type OutcomeWindow,
 } from '../health/passive.js';
-import { objectId } from '../routing/semantics.js';
+import { namespaceOf, objectId } from '../routing/semantics.js';
 import { ruleKey } from '../routing/table.js';
 import type { BackendHealth } from './backend-health.js';
-import { FleetCalibration, strongShareRules, type StrongShareRule } from './fleet-calibration.js';
+import {
+  FleetCalibration,
+  realizedShare,
+  strongShareRules,
+  type StrongShareRule,
+} from './fleet-calibration.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
+import { statusChanged } from './status/status-diff.js';
 import type { Runnable } from './runnable.js';
 
 export type ObservedOutcomes = { latencyMs?: number; errorRate?: number; requests?: number };
@@ -94,21 +100,34 @@ export class StatsCollector implements Runnable {
     return this.usage !== undefined;
   }
 
+  /** Whether a route's status.usage or status.strongShare figures differ from the counts now. */
+  private statusLags(
+    route: ModelRoute,
+    usage: RouteUsageWindow,
+    calibration: FleetCalibration,
+  ): boolean {
+    const id = objectId(route);
+    if (statusChanged(route.status?.usage, usage.summary(id))) return true;
+    const first = strongShareRules(route, id)[0];
+    if (!first) return false;
+    const counted = calibration.decisions(ruleKey(first.routeId, first.rule));
+    const shown = route.status?.strongShare;
+    if (!counted) return shown !== undefined;
+    return shown?.decisions !== counted.decisions || shown.realized !== realizedShare(counted);
+  }
+
   async collect(): Promise<void> {
     const { usage, calibration } = this;
     const got = await this.options.collect();
     if (!got || usage !== this.usage || !usage || !calibration) return; // the term ended meanwhile
     const { now } = this.options;
     const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
-    const usageChanged = new Set<string>();
     for (const [podKey, body] of got.stats) {
       this.options.observeRunningVersion(podKey, body.tableVersion);
       const startedAt =
         body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
-      for (const routeId of usage.observe(podKey, { startedAt, routes: body.routes }))
-        usageChanged.add(routeId.slice(0, routeId.indexOf('/')));
-      for (const key of calibration.observe(podKey, startedAt, body.calibration))
-        usageChanged.add(key.slice(0, key.indexOf('/')));
+      usage.observe(podKey, { startedAt, routes: body.routes });
+      calibration.observe(podKey, startedAt, body.calibration);
       for (const b of body.backends) {
         // Counters are per proxy process: deltas are taken per pod, then summed.
         const delta = this.outcomeWindows.next(
@@ -132,6 +151,12 @@ export class StatsCollector implements Runnable {
       this.options.enqueue(ns);
       this.lastUsageReconcile.set(ns, now()); // that reconcile writes the new usage too
     }
+    // Level-triggered: a namespace whose routes' status lags the figures is
+    // looked at again (at most once per usage interval) until it agrees, so
+    // a change that arrived within the interval is not left unwritten.
+    const usageChanged = new Set<string>();
+    for (const route of this.options.routes())
+      if (this.statusLags(route, usage, calibration)) usageChanged.add(namespaceOf(route));
     for (const ns of usageChanged) {
       if (now() - (this.lastUsageReconcile.get(ns) ?? -Infinity) < this.options.usageIntervalMs)
         continue;

@@ -42,7 +42,7 @@ export class ClusterHandle {
   }
 
   /** Registers a running proxy as a Ready Pod at its loopback address. */
-  registerProxy(name: string, proxy: RunningProxy): void {
+  registerProxy(name: string, proxy: Pick<RunningProxy, 'adminUrl'>): void {
     const ip = new URL(proxy.adminUrl).hostname;
     this.apply([
       {

@@ -1,0 +1,208 @@
+// Issue 12 deliverable 3, controller side, on the real API server: proxies
+// report the scores their strongShare rule saw; the controller merges them,
+// pushes the fleet's threshold with the table to every proxy (a quiet one
+// too), writes the realised share and the live threshold to status, and
+// `kubectl get mr` shows it in STRONG. The proxies here are fake admin ports
+// (test/support/fake-proxy-admin.ts) reporting fixed calibration stats, so
+// the figures are known exactly; the proxy's own reporting is tested with it.
+import { startController, type RunningController } from '../../src/controller/controller.js';
+import { PRIOR_WEIGHT } from '../../src/controller/fleet-calibration.js';
+import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
+import { ScoreSketch } from '../../src/routing/difficulty/calibration/score-sketch.js';
+import type { RoutingTable } from '../../src/routing/table.js';
+import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
+import { createKubeClient } from '../../src/k8s/kube-client.js';
+import { createNamespace, installCRDs, testenv } from '../support/cluster.js';
+import {
+  ADMIN_TOKEN,
+  backendObject,
+  ClusterHandle,
+  quietLogger,
+} from '../support/controller-env.js';
+import { eventually } from '../support/eventually.js';
+import { startFakeProxyAdmin, type FakeProxyAdmin } from '../support/fake-proxy-admin.js';
+
+const CASE_TIMEOUT_MS = 120_000;
+const ROUTE = 'tiered';
+const RULE = 'by-difficulty';
+
+let cluster: ClusterHandle;
+let routeId: string;
+const sims: SimulatedBackend[] = [];
+let busy: FakeProxyAdmin;
+let quiet: FakeProxyAdmin;
+let controller: RunningController | undefined;
+
+async function startLeader(identity: string): Promise<RunningController> {
+  const c = await startController({
+    client: createKubeClient({ kubeconfigPath: testenv.kubeconfig }),
+    namespace: cluster.namespace,
+    adminToken: ADMIN_TOKEN,
+    identity,
+    leaseNamespace: cluster.namespace,
+    leaseDurationMs: 3_000,
+    logger: quietLogger(),
+    statsIntervalMs: 300,
+    usageIntervalMs: 1_000,
+  });
+  await eventually(() => expect(c.isLeader).toBe(true), 20_000);
+  return c;
+}
+
+/** 600 requests whose scores spread evenly over 0.1..0.5: the top 20% start near 0.42. */
+const observedScores = Array.from({ length: 600 }, (_, i) => 0.1 + ((i + 0.5) / 600) * 0.4);
+
+function calibrationEntry(
+  scores: readonly number[],
+  decisions: number,
+  strong: number,
+): ProxyCalibrationStats {
+  const sketch = new ScoreSketch();
+  for (const x of scores) sketch.add(x);
+  return {
+    routeId,
+    rule: RULE,
+    targetStrongShare: 0.2,
+    threshold: 0.8,
+    decisions,
+    strong,
+    sketch: sketch.toWire(),
+  };
+}
+
+const ruleIn = (table: RoutingTable | undefined) =>
+  table?.routes.find((r) => r.id === routeId)?.rules.find((r) => r.name === RULE);
+
+interface StrongShareStatus {
+  status?: {
+    strongShare?: {
+      target: number;
+      realized: number;
+      threshold: number;
+      decisions: number;
+      window: string;
+    };
+  };
+}
+
+beforeAll(async () => {
+  installCRDs();
+  cluster = new ClusterHandle(createNamespace('strong-share'));
+  routeId = `${cluster.namespace}/${ROUTE}`;
+  for (const name of ['weak', 'strong'])
+    sims.push(await startSimulatedBackend({ models: [`${name}-upstream`] }));
+  const withQuality = (name: string, sim: SimulatedBackend, quality: number) => {
+    const b = backendObject(name, sim) as { spec: object };
+    return { ...b, spec: { ...b.spec, quality } };
+  };
+  cluster.apply([
+    withQuality('weak', sims[0]!, 0.5),
+    withQuality('strong', sims[1]!, 0.9),
+    {
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: ROUTE },
+      spec: {
+        model: ROUTE,
+        rules: [
+          {
+            name: RULE,
+            strategy: 'cost-quality',
+            costQuality: { strongShare: 0.2 },
+            backendRefs: [{ name: 'weak' }, { name: 'strong' }],
+          },
+        ],
+      },
+    },
+  ]);
+  controller = await startLeader('replica-1');
+  busy = await startFakeProxyAdmin('127.0.0.9');
+  quiet = await startFakeProxyAdmin('127.0.0.10');
+  cluster.registerProxy('proxy-busy', busy);
+  cluster.registerProxy('proxy-quiet', quiet);
+}, CASE_TIMEOUT_MS);
+
+afterAll(async () => {
+  await controller?.close();
+  await busy?.close();
+  await quiet?.close();
+  await Promise.all(sims.map((s) => s.close()));
+});
+
+test(
+  "the fleet's threshold reaches every proxy's table and status; kubectl get mr shows the realised share in STRONG",
+  async () => {
+    // Before any traffic: the model calibration's prior, with the target, on both proxies.
+    await eventually(() => {
+      for (const p of [busy, quiet])
+        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: 0.8, strongShare: 0.2 });
+    }, 60_000);
+
+    // One proxy decided 600 requests, 126 of them strong; the other saw nothing.
+    busy.calibration = [calibrationEntry(observedScores, 600, 126)];
+    quiet.calibration = [calibrationEntry([], 0, 0)];
+    const fleet = new ScoreSketch();
+    for (const x of observedScores) fleet.add(x);
+    fleet.merge(ScoreSketch.uniform(PRIOR_WEIGHT));
+    const expected = Math.round(fleet.quantile(0.8) * 1000) / 1000;
+    expect(expected).toBeGreaterThan(0.41);
+    expect(expected).toBeLessThan(0.44);
+
+    // The quiet proxy routes with the fleet's view too.
+    await eventually(() => {
+      for (const p of [busy, quiet])
+        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: expected, strongShare: 0.2 });
+    }, 30_000);
+    await eventually(() => {
+      expect(cluster.json<StrongShareStatus>(['get', 'mr', ROUTE]).status?.strongShare).toEqual({
+        target: 0.2,
+        realized: 0.21,
+        threshold: expected,
+        decisions: 600,
+        window: '1h',
+      });
+      expect(cluster.row('mr', ROUTE)).toMatchObject({ STRONG: '0.21' });
+    }, 30_000);
+
+    // Noise: the scores shift by less than 0.01 and more requests are decided.
+    // New realised figures reach STRONG; no new table is pushed for the noise.
+    const pushes = busy.tables.length + quiet.tables.length;
+    busy.calibration = [
+      calibrationEntry(
+        observedScores.map((x) => x + 0.003),
+        700,
+        154,
+      ),
+    ];
+    const reads = busy.statsReads;
+    await eventually(
+      () => expect(cluster.row('mr', ROUTE)).toMatchObject({ STRONG: '0.22' }),
+      30_000,
+    );
+    await eventually(() => expect(busy.statsReads).toBeGreaterThanOrEqual(reads + 5), 30_000);
+    expect(busy.tables.length + quiet.tables.length).toBe(pushes);
+  },
+  CASE_TIMEOUT_MS,
+);
+
+test(
+  'a new leader starts with no sketches yet pushes the threshold status carries, not the prior',
+  async () => {
+    const live = cluster.json<StrongShareStatus>(['get', 'mr', ROUTE]).status?.strongShare;
+    expect(live?.threshold).toBeLessThan(0.5);
+    // Proxies fall quiet (a fresh leader's first reads carry no weight).
+    busy.calibration = [calibrationEntry([], 700, 154)];
+    const before = { busy: busy.tables.length, quiet: quiet.tables.length };
+    await controller?.close();
+    controller = await startLeader('replica-2');
+    // The new leader's fleet pushes every pod its table on first sight.
+    await eventually(() => {
+      expect(busy.tables.length).toBeGreaterThan(before.busy);
+      expect(quiet.tables.length).toBeGreaterThan(before.quiet);
+    }, 30_000);
+    for (const table of [...busy.tables.slice(before.busy), ...quiet.tables.slice(before.quiet)])
+      expect(ruleIn(table)?.threshold).toBe(live?.threshold);
+    expect(cluster.row('mr', ROUTE)).toMatchObject({ STRONG: '0.22' });
+  },
+  CASE_TIMEOUT_MS,
+);

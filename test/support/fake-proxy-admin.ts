@@ -1,0 +1,76 @@
+// A proxy's admin port and nothing else, for control-plane tests that need
+// proxies to report what a test decides (calibration sketches and counters)
+// rather than what real traffic produced. It accepts pushed tables only if
+// they validate as a real proxy would (parseRoutingTable), records each one,
+// and answers GET /admin/v1/stats in the shape the proxy serves.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
+import { parseRoutingTable, type RoutingTable } from '../../src/routing/table.js';
+import { ADMIN_TOKEN } from './controller-env.js';
+
+export interface FakeProxyAdmin {
+  readonly adminUrl: string;
+  /** Every table pushed and accepted, oldest first. */
+  readonly tables: RoutingTable[];
+  /** Stats reads answered so far. */
+  readonly statsReads: number;
+  /** What the next stats reads report for calibration. */
+  calibration: ProxyCalibrationStats[];
+  close(): Promise<void>;
+}
+
+async function bodyOf(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin> {
+  const startedAt = Date.now();
+  const tables: RoutingTable[] = [];
+  let statsReads = 0;
+  const fake = {
+    adminUrl: '',
+    tables,
+    get statsReads() {
+      return statsReads;
+    },
+    calibration: [] as ProxyCalibrationStats[],
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  const server: Server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${ADMIN_TOKEN}`)
+      return reply(401, { error: { message: 'bad admin token' } });
+    if (req.method === 'PUT' && req.url === '/admin/v1/table') {
+      void bodyOf(req).then((text) => {
+        const parsed = parseRoutingTable(JSON.parse(text));
+        if (!parsed.ok) return reply(400, { error: { message: parsed.error } });
+        tables.push(parsed.table);
+        reply(200, { version: parsed.table.version });
+      });
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/admin/v1/stats') {
+      statsReads += 1;
+      return reply(200, {
+        tableVersion: tables.at(-1)?.version ?? null,
+        uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+        backends: [],
+        routes: [],
+        calibration: fake.calibration,
+      });
+    }
+    reply(404, { error: { message: `${req.method} ${req.url} is not served here` } });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  fake.adminUrl = `http://${host}:${(server.address() as AddressInfo).port}`;
+  return fake;
+}
