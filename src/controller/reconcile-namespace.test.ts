@@ -1,21 +1,27 @@
 import {
   modelBackend,
   modelRoute,
+  type ModelBackend,
   type ModelRoute,
   type ModelRouteStatus,
 } from '../api/v1alpha1/index.js';
 import { BackendHealthTracker } from '../routing/health-tracker.js';
-import type { RoutingTable } from '../routing/table.js';
+import { ruleKey, type RoutingTable } from '../routing/table.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
-import { reconcileNamespace } from './reconcile-namespace.js';
+import { reconcileNamespace, type ReconcileDeps } from './reconcile-namespace.js';
 
-const backend = (name: string) =>
+const backend = (name: string, quality?: number) =>
   modelBackend.parse({
     apiVersion: 'modelroute.io/v1alpha1',
     kind: 'ModelBackend',
     metadata: { name, namespace: 'team', generation: 1 },
-    spec: { provider: 'openai-compatible', endpoint: `http://${name}:8000/v1`, model: name },
+    spec: {
+      provider: 'openai-compatible',
+      endpoint: `http://${name}:8000/v1`,
+      model: name,
+      ...(quality !== undefined ? { quality } : {}),
+    },
   });
 
 const route = (name: string, proxySelector?: object) =>
@@ -69,13 +75,17 @@ async function reconcile(
   fleet: ProxyFleet,
   routes: ModelRoute[],
   lastAccepted = new LastAcceptedRoutes(),
+  {
+    backends = [backend('a')],
+    ...extra
+  }: Partial<ReconcileDeps> & { backends?: ModelBackend[] } = {},
 ) {
   const written = new Map<string, ModelRouteStatus>();
   await reconcileNamespace(
     {
       namespace: 'team',
       routes,
-      backends: [backend('a')],
+      backends,
       proxies: pods,
       serviceExists: () => true,
       readyEndpoints: () => undefined,
@@ -93,6 +103,7 @@ async function reconcile(
       writeBackendStatus: () => Promise.resolve(),
       now: () => 0,
       lastAccepted,
+      ...extra,
     },
   );
   return written;
@@ -293,4 +304,52 @@ test('seeded fuzz: Ready is True exactly when the proxies serve the route, and a
   }
   // Every kind of case came up.
   expect(Math.min(seen.served, seen.refused, seen.fallbackDropped)).toBeGreaterThan(10);
+});
+
+test("status.strongShare: the first strongShare rule's target, the threshold its proxies were given, and what it realised", async () => {
+  const tiered = (strongShare: number) =>
+    modelRoute.parse({
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: 'tiered', namespace: 'team', generation: 1 },
+      spec: {
+        model: 'tiered',
+        rules: [
+          {
+            name: 'by-difficulty',
+            strategy: 'cost-quality',
+            costQuality: { strongShare },
+            backendRefs: [{ name: 'a' }, { name: 'b' }],
+          },
+        ],
+      },
+    });
+  const key = ruleKey('team/tiered', 'by-difficulty');
+  const { desired, fleet } = recordingFleet();
+  const decided = new Map([[key, { decisions: 1000, strong: 213 }]]);
+  const deps = {
+    backends: [backend('a', 0.5), backend('b', 0.9)],
+    liveThresholds: () => new Map([[key, 0.412]]),
+    strongShareDecisions: (k: string) => decided.get(k) ?? null,
+  };
+  const written = await reconcile(fleet, [tiered(0.2)], undefined, deps);
+  const rule = desired.get('team/app-1')?.routes[0]?.rules[0];
+  expect(rule).toMatchObject({ threshold: 0.412, strongShare: 0.2 });
+  expect(written.get('tiered')?.strongShare).toEqual({
+    target: 0.2,
+    realized: 0.213,
+    threshold: 0.412,
+    decisions: 1000,
+    window: '1h',
+  });
+  // Nothing decided in the window: the field goes (STRONG shows blank, not 0).
+  decided.clear();
+  expect(
+    (await reconcile(fleet, [tiered(0.2)], undefined, deps)).get('tiered')?.strongShare,
+  ).toBeUndefined();
+  // A route without a strongShare rule never has one.
+  decided.set(key, { decisions: 5, strong: 1 });
+  expect(
+    (await reconcile(fleet, [route('plain')], undefined, deps)).get('plain')?.strongShare,
+  ).toBeUndefined();
 });

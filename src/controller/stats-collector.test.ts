@@ -148,3 +148,22 @@ test('strongShare: a new term keeps the threshold in status; a fleet view with w
   s.collector.stop();
   expect(s.collector.liveThresholds()).toEqual(new Map());
 });
+
+test('a change that lands within the usage interval is looked at again once the interval passed, until status agrees', async () => {
+  const s = setup([chat], 10_000);
+  s.collector.start();
+  s.advance(1_000);
+  s.set({ 'team/p1': s.report(1, 5) });
+  await s.collector.collect();
+  expect(s.enqueued).toEqual(['team']);
+  // Five more requests a second later: too soon for another reconcile.
+  s.advance(1_000);
+  s.set({ 'team/p1': s.report(2, 10) });
+  await s.collector.collect();
+  expect(s.enqueued).toEqual(['team']);
+  // No new traffic, but status (still 120 here) lags the 130 counted: looked at again.
+  s.advance(10_000);
+  s.set({ 'team/p1': s.report(12, 10) });
+  await s.collector.collect();
+  expect(s.enqueued).toEqual(['team', 'team']);
+});
