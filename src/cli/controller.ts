@@ -27,8 +27,8 @@ pushes routing tables to proxies, probes backends and writes status.
   --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
   --lease-duration D       leader Lease duration (default 15s); a standby takes over within
                            it plus two retry periods (19s) if the leader dies, at once if it stops
-  --usage-interval D       how often new traffic figures alone (status.usage) may rewrite a
-                           route's status (default 5m)
+  --usage-interval D       how often new traffic figures alone (status.usage, the realised
+                           status.strongShare) may rewrite a route's status (default 5m)
   --health-host ADDR       address of /healthz, /readyz and /metrics (default 0.0.0.0)
   --health-port N          port of /healthz, /readyz and /metrics (default 8081)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)
