@@ -142,6 +142,11 @@ export class PodCounterWindow<C extends string> {
     const bucket = series.get(index) ?? this.zero();
     for (const c of this.counters) bucket[c] += Math.max(0, delta[c]);
     series.set(index, bucket);
+    // A key nobody sums (a route's second strongShare rule) must not grow a bucket a minute forever.
+    if (series.size > COUNTER_WINDOW_MS / BUCKET_MS + 1) {
+      const oldest = Math.floor((this.now() - COUNTER_WINDOW_MS) / BUCKET_MS);
+      for (const i of series.keys()) if (i < oldest) series.delete(i);
+    }
     return true;
   }
 

@@ -121,3 +121,15 @@ test('property: over random polls, restarts and leader changes nothing is counte
     expect(usage.summary('team/chat')?.requests ?? 0).toBeGreaterThanOrEqual(proxy.total);
   }
 });
+
+test('a route nobody asks about keeps at most an hour of buckets', () => {
+  let now = T0;
+  const usage = new RouteUsageWindow(() => now, T0);
+  const windowed = usage as unknown as { window: { buckets: Map<string, Map<number, unknown>> } };
+  for (let minute = 0; minute < 24 * 60; minute++) {
+    usage.observe('team/a', report(T0, minute + 1));
+    now += 60_000;
+  }
+  expect(windowed.window.buckets.get('team/chat')?.size).toBeLessThanOrEqual(61);
+  expect(usage.summary('team/chat')?.requests).toBe(60);
+});
