@@ -13,6 +13,7 @@
 // - not for a move under THRESHOLD_STEP from the table's: sampling noise
 //   would otherwise make a new table version on every stats read.
 import type { ModelRoute } from '../api/v1alpha1/index.js';
+import { strongShareThreshold } from '../routing/compile.js';
 import { ScoreSketch } from '../routing/difficulty/calibration/score-sketch.js';
 import { ruleKey } from '../routing/table.js';
 import { PodCounterWindow } from './pod-counter-window.js';
@@ -165,7 +166,7 @@ export class FleetCalibration {
       const fleet = this.fleetThreshold(key, target);
       if (fleet.observedWeight < this.minObservedWeight) continue;
       // Compile's prior for a strongShare rule, when nothing is held.
-      const inTable = held?.threshold ?? clamp01(1 - target);
+      const inTable = held?.threshold ?? strongShareThreshold(target);
       if (Math.abs(fleet.threshold - inTable) < THRESHOLD_STEP) continue;
       this.held.set(key, { target, threshold: fleet.threshold });
       moved.add(key);

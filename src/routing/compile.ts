@@ -186,7 +186,8 @@ export function compileRoutingTable(
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
           else if (cq.strongShare !== undefined) {
             compiledRule.threshold = clamp01(
-              options.liveThresholds?.get(ruleKey(id, rule.name)) ?? quantile(1 - cq.strongShare),
+              options.liveThresholds?.get(ruleKey(id, rule.name)) ??
+                strongShareThreshold(cq.strongShare, quantile),
             );
             compiledRule.strongShare = cq.strongShare;
           }
@@ -252,4 +253,16 @@ export function compileRoutingTable(
 
 function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x));
+}
+
+/**
+ * The model calibration's threshold for a strong share: the score with a
+ * share `1 − strongShare` of prompts below it. What a table carries before
+ * the fleet has seen traffic, and the fixed threshold `router eval` measures.
+ */
+export function strongShareThreshold(
+  strongShare: number,
+  quantile: (q: number) => number = (q) => q,
+): number {
+  return clamp01(quantile(1 - strongShare));
 }
