@@ -185,13 +185,16 @@ export function compileRoutingTable(
           const cq = rule.costQuality ?? {};
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
           else if (cq.strongShare !== undefined) {
-            compiledRule.threshold = clamp01(
-              options.liveThresholds?.get(ruleKey(id, rule.name)) ??
-                strongShareThreshold(cq.strongShare, quantile),
-            );
+            compiledRule.threshold = strongShareThreshold(cq.strongShare, quantile);
             compiledRule.strongShare = cq.strongShare;
           }
         }
+        // A strongShare rule: the fleet's live threshold, once the controller has one, replaces the prior.
+        const live =
+          compiledRule.strongShare !== undefined
+            ? options.liveThresholds?.get(ruleKey(id, rule.name))
+            : undefined;
+        if (live !== undefined) compiledRule.threshold = clamp01(live);
         return compiledRule;
       }),
       fallback: {
