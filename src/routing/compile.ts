@@ -177,8 +177,10 @@ export function compileRoutingTable(
         if (rule.strategy === 'cost-quality') {
           const cq = rule.costQuality ?? {};
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
-          else if (cq.strongShare !== undefined)
+          else if (cq.strongShare !== undefined) {
             compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
+            compiledRule.strongShare = cq.strongShare;
+          }
         }
         return compiledRule;
       }),

@@ -75,10 +75,22 @@ export const compiledRule = z.strictObject({
       priority: z.int().min(0),
     }),
   ),
-  /** cost-quality only: difficulty at or above which the strongest backend leads. */
+  /**
+   * cost-quality only: difficulty at or above which the strongest backend
+   * leads. With `strongShare`, the fleet's threshold for that share (the
+   * controller's live one, or at first compile the model calibration's prior);
+   * each proxy calibrates its own from it.
+   */
   threshold: z.number().min(0).max(1).optional(),
+  /** cost-quality with spec strongShare: the target share of requests to the strong tier. */
+  strongShare: z.number().min(0).max(1).optional(),
 });
 export type CompiledRule = z.infer<typeof compiledRule>;
+
+/** The key of a rule's live strongShare calibration: in proxies, stats and the controller. */
+export function ruleKey(routeId: string, ruleName: string): string {
+  return `${routeId}#${ruleName}`;
+}
 
 export const compiledRoute = z.strictObject({
   /** `<namespace>/<name>` of the ModelRoute. */

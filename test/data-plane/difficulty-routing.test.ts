@@ -68,20 +68,20 @@ test('the proxy scores with the shipped model and routes by the threshold', asyn
   expect(await ask('by-threshold', EASY)).toEqual({
     difficulty: model.score(EASY).toFixed(3),
     tier: 'cheap',
-    threshold: '0.5',
+    threshold: '0.500',
     backend: 'default/mini',
   });
   expect(await ask('by-threshold', HARD)).toEqual({
     difficulty: model.score(HARD).toFixed(3),
     tier: 'strong',
-    threshold: '0.5',
+    threshold: '0.500',
     backend: 'default/big',
   });
 });
 
-test('strongShare becomes a threshold on the calibrated score (share 0.2 → 0.8)', async () => {
+test('strongShare starts from the model calibration threshold (share 0.2 → 0.8), then calibrates live', async () => {
   const easy = await ask('by-share', EASY);
-  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.8', backend: 'default/mini' });
+  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.800', backend: 'default/mini' });
 });
 
 test('without a threshold: the cheapest backend whose quality suffices', async () => {
