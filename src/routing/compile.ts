@@ -178,7 +178,7 @@ export function compileRoutingTable(
           const cq = rule.costQuality ?? {};
           if (cq.threshold !== undefined) compiledRule.threshold = cq.threshold;
           else if (cq.strongShare !== undefined) {
-            compiledRule.threshold = clamp01(quantile(1 - cq.strongShare));
+            compiledRule.threshold = strongShareThreshold(cq.strongShare, quantile);
             compiledRule.strongShare = cq.strongShare;
           }
         }
@@ -243,4 +243,16 @@ export function compileRoutingTable(
 
 function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x));
+}
+
+/**
+ * The model calibration's threshold for a strong share: the score with a
+ * share `1 − strongShare` of prompts below it. What a table carries before
+ * the fleet has seen traffic, and the fixed threshold `router eval` measures.
+ */
+export function strongShareThreshold(
+  strongShare: number,
+  quantile: (q: number) => number = (q) => q,
+): number {
+  return clamp01(quantile(1 - strongShare));
 }
