@@ -135,6 +135,10 @@ describe('fleetPriorSketch', () => {
       expect(Math.abs(s.quantile(1 - share) - threshold)).toBeLessThanOrEqual(1 / SKETCH_BINS);
       expect(Math.abs(s.shareAtOrAbove(threshold) - share)).toBeLessThanOrEqual(0.01);
     }
+    // Thresholds at the ends keep the whole weight.
+    expect(fleetPriorSketch(1, 0.2, 100).total).toBeCloseTo(100, 9);
+    expect(fleetPriorSketch(0, 0.2, 100).total).toBeCloseTo(100, 9);
+    expect(fleetPriorSketch(1, 0.2, 100).quantile(0.9)).toBeGreaterThan(1 - 1 / SKETCH_BINS);
     // The calibration's own prior is uniform.
     expect(fleetPriorSketch(0.8, 0.2, 100).quantile(0.5)).toBeCloseTo(0.5, 3);
   });

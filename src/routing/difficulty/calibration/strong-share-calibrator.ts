@@ -36,6 +36,13 @@ export const FLEET_PRIOR_WEIGHT = 100;
  * 0.011 for 0.034.
  */
 export const FEEDBACK_GAIN = 0.02;
+/**
+ * The sketch decays every this many requests rather than on each: scaling
+ * 256 bins of two sketches per request cost 2–4 µs a request (0.7–0.9 µs in
+ * batches); in batches of 16
+ * the newest requests of a batch weigh at most 2% more than they should.
+ */
+const DECAY_BATCH = 16;
 /** The deficit forgets old debts slowly (a bias left over is this over the gain: < 2%). */
 export const DEFICIT_HALF_LIFE_REQUESTS = 2_000;
 
@@ -83,6 +90,9 @@ export function fleetPriorSketch(threshold: number, share: number, weight: numbe
     if (below > 0) sketch.add((lo + Math.min(hi, t)) / 2, below * weight);
     if (above > 0) sketch.add((Math.max(lo, t) + hi) / 2, above * weight);
   }
+  // A threshold at an end of the scale: that side's mass sits on the end itself.
+  if (t >= 1) sketch.add(1, s * weight);
+  if (t <= 0) sketch.add(0, (1 - s) * weight);
   return sketch;
 }
 
@@ -97,6 +107,7 @@ export class StrongShareCalibrator {
   private decisionCount = 0;
   private strongCount = 0;
   private readonly decay: number;
+  private undecayed = 0;
   private readonly deficitDecay: number;
   private readonly priorWeight: number;
   private readonly gain: number;
@@ -143,12 +154,15 @@ export class StrongShareCalibrator {
     if (strong) this.strongCount += 1;
     this.deficit = this.deficitDecay * this.deficit + this.target - (strong ? 1 : 0);
     if (!Number.isFinite(score)) return;
-    this.local.scale(this.decay);
     this.local.add(score);
-    // effective = decay·local + prior + score, without rebuilding it.
-    this.effective.scale(this.decay);
-    this.effective.merge(this.prior, 1 - this.decay);
     this.effective.add(score);
+    if (++this.undecayed < DECAY_BATCH) return;
+    const factor = this.decay ** this.undecayed;
+    this.undecayed = 0;
+    this.local.scale(factor);
+    // effective = factor·local + prior, without rebuilding it.
+    this.effective.scale(factor);
+    this.effective.merge(this.prior, 1 - factor);
   }
 
   snapshot(): StrongShareSnapshot {
