@@ -38,9 +38,9 @@ export const FLEET_PRIOR_WEIGHT = 100;
 export const FEEDBACK_GAIN = 0.02;
 /**
  * The sketch decays every this many requests rather than on each: scaling
- * 256 bins of two sketches per request cost 2–4 µs a request (0.7–0.9 µs in
- * batches); in batches of 16
- * the newest requests of a batch weigh at most 2% more than they should.
+ * 256 bins of two sketches on every request cost 2–4 µs a request, in batches
+ * 0.7–0.9 µs; the newest requests of a batch weigh at most 2% more than they
+ * should.
  */
 const DECAY_BATCH = 16;
 /** The deficit forgets old debts slowly (a bias left over is this over the gain: < 2%). */
