@@ -59,6 +59,16 @@ describe('StrongShareCalibrator', () => {
     expect(misses).toEqual([]);
   });
 
+  it('recovers at once from a stretch where the share could not be met (every prompt scored 1)', () => {
+    const rng = seededRandom(16);
+    const scores = stream(3_000, (i) => (i < 1_000 ? 1 : rng()));
+    const live = replayStrongShare(scores, calibrator(0.2), {
+      targetStrongShare: 0.2,
+      warmup: 1_200, // 1,000 stuck at 100% strong, then 200 requests to recover
+    });
+    expect(live.max_window_error).toBeLessThanOrEqual(GOAL);
+  });
+
   it('still routes by the score: the strong calls go to the hardest prompts', () => {
     const rng = seededRandom(14);
     const scores = stream(5_000, () => rng());

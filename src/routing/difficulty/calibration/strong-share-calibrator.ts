@@ -143,16 +143,19 @@ export class StrongShareCalibrator {
   thresholdFor(): number {
     // All or nothing needs no estimate (and the deficit could not move it).
     if (this.target <= 0 || this.target >= 1) return this.fleetThreshold;
-    const maxShift = 1;
-    const shift = Math.max(-maxShift, Math.min(maxShift, this.gain * this.deficit));
-    return clamp01(this.effective.quantile(1 - this.target - shift));
+    return clamp01(this.effective.quantile(1 - this.target - this.gain * this.deficit));
   }
 
   /** Records a decided request: its score and whether it went to the strong tier. */
   record(score: number, strong: boolean): void {
     this.decisionCount += 1;
     if (strong) this.strongCount += 1;
-    this.deficit = this.deficitDecay * this.deficit + this.target - (strong ? 1 : 0);
+    // Bounded where it already moves the quantile across the whole scale: a
+    // share that cannot be met for a while (every score the same) must not
+    // leave a debt that takes thousands of requests to unwind.
+    const limit = this.gain > 0 ? 1 / this.gain : Infinity;
+    const deficit = this.deficitDecay * this.deficit + this.target - (strong ? 1 : 0);
+    this.deficit = Math.max(-limit, Math.min(limit, deficit));
     if (!Number.isFinite(score)) return;
     this.local.add(score);
     this.effective.add(score);
