@@ -14,7 +14,8 @@ commands:
   controller               the control plane (watches the API, programs proxies, writes status)
   dev                      local mode: the samples served with simulated backends
   proxy                    the routing proxy (sidecar or gateway)
-  router train|eval        train the learned difficulty model; measure one (APGR, CPT)
+  router train|eval|replay train the learned difficulty model; measure one (APGR, CPT);
+                           replay prompts through the live strongShare calibration
   simulate-backend         one simulated OpenAI-compatible model server
   validate -f <file|dir>   check ModelRoute/ModelBackend manifests offline
   version                  print the version

@@ -1,11 +1,18 @@
-// `modelroute router train|eval`: trains the learned difficulty model from
-// per-prompt results and measures a model with RouteLLM's metrics.
+// `modelroute router train|eval|replay`: trains the learned difficulty model
+// from per-prompt results, measures a model with RouteLLM's metrics, and
+// replays prompts through the proxy's live strongShare calibration.
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { strongShareThreshold } from '../routing/compile.js';
 import { seededRandom } from '../routing/random.js';
-import { loadExamples } from '../routing/difficulty/learned/dataset.js';
-import { DifficultyModelError, loadDifficultyModel } from '../routing/difficulty/learned/model.js';
+import { loadExamples, type Example } from '../routing/difficulty/learned/dataset.js';
+import { shippedDifficultyModel } from '../routing/difficulty/learned/index.js';
+import {
+  DifficultyModelError,
+  loadDifficultyModel,
+  type DifficultyModel,
+} from '../routing/difficulty/learned/model.js';
 import { randomRouterMetrics, routerMetrics } from '../routing/difficulty/learned/metrics.js';
 import {
   LABELS,
@@ -14,13 +21,17 @@ import {
   trainDifficultyModel,
   type LabelKind,
 } from '../routing/difficulty/learned/train.js';
+import { replayCommand } from './router-replay.js';
 import type { CommandIO } from './validate.js';
 
 export const ROUTER_USAGE = `usage:
   modelroute router train --data <csv|dir>... --weak <column> --strong <column> --out <model.json>
                           [--exclude <jsonl>...] [--name <name>] [--seed <n>] [--label ${LABELS.join('|')}]
-  modelroute router eval  --model <model.json> --data <csv|dir>... --weak <column> --strong <column>
-                          [--exclude <jsonl>...] [--json]
+  modelroute router eval  --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
+                          [--exclude <jsonl>...] [--strong-share <0..1>] [--scores-out <file.jsonl>] [--json]
+  modelroute router replay --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
+                          --strong-share <0..1> --seed <n> [--warmup 500] [--window 1000]
+                          [--requests <n>] [--exclude <jsonl>...] [--json]
 
 Data files are CSV with a "prompt" column and one column per model holding
 True/False or a numeric score (higher is better); a directory stands for the
@@ -32,7 +43,20 @@ with RouteLLM's definitions: a threshold sweep at the deciles of the model's
 scores, APGR the normalised area under quality against strong-call share,
 CPT(x) the strong share that recovers x of the gap between the two models;
 "random" is a seeded random router on the same data (≈ 0.5 by construction).
-Evaluating on data the model was trained on measures nothing: hold data out.`;
+Evaluating on data the model was trained on measures nothing: hold data out.
+--strong-share S adds realized_strong_share: the share of these prompts at or
+above the model calibration's fixed threshold for S (what a table carries
+before the proxies calibrate). --scores-out writes one JSON line per prompt:
+{"score", "weak", "strong"}.
+
+replay streams the prompts in seeded random order (whole shuffled passes;
+--requests sets how many) through the strongShare calibration the proxy runs
+and prints n, realized_strong_share (after --warmup), max_window_error (the
+largest |realised − target| over every --window requests after the warm-up;
+null when the stream has no full window), apgr of the scores over the stream,
+and quality (the decisions' mean outcome after the warm-up) beside
+offline_quality_at_share (the best fixed split of the same prompts at the same
+share). --model shipped is the model this version ships.`;
 
 const OPTIONS = {
   data: { type: 'string', multiple: true },
@@ -44,6 +68,11 @@ const OPTIONS = {
   name: { type: 'string' },
   seed: { type: 'string' },
   label: { type: 'string' },
+  'strong-share': { type: 'string' },
+  'scores-out': { type: 'string' },
+  warmup: { type: 'string' },
+  window: { type: 'string' },
+  requests: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -77,23 +106,69 @@ function csvFiles(paths: readonly string[]): string[] {
 
 const round = (x: number | null, digits = 4) => (x === null ? null : Number(x.toFixed(digits)));
 
+type RouterValues = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof OPTIONS)[K] extends { type: 'boolean' }
+      ? boolean
+      : string;
+};
+
+const SUBCOMMANDS = ['train', 'eval', 'replay'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** Flags that only one or two subcommands take: naming them elsewhere is a mistake worth saying. */
+const ONLY_FOR: Partial<Record<keyof typeof OPTIONS, readonly Subcommand[]>> = {
+  out: ['train'],
+  name: ['train'],
+  label: ['train'],
+  model: ['eval', 'replay'],
+  'strong-share': ['eval', 'replay'],
+  'scores-out': ['eval'],
+  warmup: ['replay'],
+  window: ['replay'],
+  requests: ['replay'],
+};
+
+const REQUIRED: Record<Subcommand, readonly (keyof typeof OPTIONS)[]> = {
+  train: ['data', 'weak', 'strong', 'out'],
+  eval: ['data', 'weak', 'strong', 'model'],
+  replay: ['data', 'weak', 'strong', 'model', 'strong-share', 'seed'],
+};
+
+/** A share in 0..1 from a flag, or an error message. */
+export function parseShare(flag: string, value: string): number | string {
+  const x = value.trim() === '' ? NaN : Number(value);
+  return Number.isFinite(x) && x >= 0 && x <= 1
+    ? x
+    : `${flag} must be a share between 0 and 1 (e.g. 0.2 for 20%), not "${value}"`;
+}
+
+/** A whole count from a flag (at least `min`), or an error message. */
+export function parseCount(flag: string, value: string, min: number): number | string {
+  const x = value.trim() === '' ? NaN : Number(value);
+  return Number.isSafeInteger(x) && x >= min
+    ? x
+    : `${flag} must be a whole number of requests ≥ ${min}, not "${value}"`;
+}
+
+/** `--model shipped` or a model file; throws DifficultyModelError. */
+function loadModel(spec: string): DifficultyModel {
+  return spec === 'shipped' ? shippedDifficultyModel() : loadDifficultyModel(spec);
+}
+
 export function runRouter(argv: string[], io: CommandIO): number {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io.out(ROUTER_USAGE);
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'train' && sub !== 'eval') {
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
     io.err(`unknown router command "${sub}"\n\n${ROUTER_USAGE}`);
     return 2;
   }
-  let values: {
-    [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true }
-      ? string[]
-      : (typeof OPTIONS)[K] extends { type: 'boolean' }
-        ? boolean
-        : string;
-  };
+  const command = sub as Subcommand;
+  let values: RouterValues;
   try {
     ({ values } = parseArgs({
       args: expandMultiValueFlags(rest, ['--data', '--exclude']),
@@ -108,9 +183,17 @@ export function runRouter(argv: string[], io: CommandIO): number {
     io.out(ROUTER_USAGE);
     return 0;
   }
-  const missing = ['data', 'weak', 'strong', sub === 'train' ? 'out' : 'model'].filter(
-    (k) => values[k as keyof typeof values] === undefined,
+  const misplaced = Object.entries(ONLY_FOR).find(
+    ([flag, commands]) =>
+      values[flag as keyof RouterValues] !== undefined && !commands.includes(command),
   );
+  if (misplaced) {
+    io.err(
+      `--${misplaced[0]} is for router ${misplaced[1].join(' and ')}, not router ${sub}\n\n${ROUTER_USAGE}`,
+    );
+    return 2;
+  }
+  const missing = REQUIRED[command].filter((k) => values[k] === undefined);
   if (missing.length > 0) {
     io.err(`router ${sub} needs ${missing.map((m) => `--${m}`).join(', ')}\n\n${ROUTER_USAGE}`);
     return 2;
@@ -122,6 +205,19 @@ export function runRouter(argv: string[], io: CommandIO): number {
   }
   if (values.label !== undefined && !(LABELS as readonly string[]).includes(values.label)) {
     io.err(`--label must be one of ${LABELS.join(', ')}, not "${values.label}"`);
+    return 2;
+  }
+  const share =
+    values['strong-share'] === undefined
+      ? undefined
+      : parseShare('--strong-share', values['strong-share']);
+  const warmup = parseCount('--warmup', values.warmup ?? '500', 0);
+  const window = parseCount('--window', values.window ?? '1000', 1);
+  const requests =
+    values.requests === undefined ? undefined : parseCount('--requests', values.requests, 1);
+  const flagError = [share, warmup, window, requests].find((x) => typeof x === 'string');
+  if (flagError !== undefined) {
+    io.err(flagError);
     return 2;
   }
 
@@ -142,7 +238,7 @@ export function runRouter(argv: string[], io: CommandIO): number {
     return 1;
   }
 
-  if (sub === 'train') {
+  if (command === 'train') {
     const model = trainDifficultyModel(examples, {
       seed,
       name: values.name ?? 'difficulty',
@@ -156,9 +252,9 @@ export function runRouter(argv: string[], io: CommandIO): number {
     return 0;
   }
 
-  let model;
+  let model: DifficultyModel;
   try {
-    model = loadDifficultyModel(values.model as string);
+    model = loadModel(values.model as string);
   } catch (err) {
     if (err instanceof DifficultyModelError) {
       io.err(err.message);
@@ -166,7 +262,24 @@ export function runRouter(argv: string[], io: CommandIO): number {
     }
     throw err;
   }
+  if (command === 'replay')
+    return replayCommand(io, model, examples, {
+      targetStrongShare: share as number,
+      seed,
+      warmup: warmup as number,
+      window: window as number,
+      requests: requests as number | undefined,
+      excluded,
+      json: values.json === true,
+    });
   const scores = Float64Array.from(examples, (e) => model.score(e.prompt));
+  if (values['scores-out'] !== undefined) {
+    const written = writeScores(values['scores-out'], scores, examples);
+    if (written !== undefined) {
+      io.err(`router eval: ${written}`);
+      return 1;
+    }
+  }
   const m = routerMetrics(scores, examples);
   const random = randomRouterMetrics(examples, seededRandom(seed), 20);
   const report = {
@@ -179,6 +292,15 @@ export function runRouter(argv: string[], io: CommandIO): number {
     cpt50: round(m.cpt50),
     cpt80: round(m.cpt80),
     strong_share_for_95: round(m.strongShareFor95),
+    ...(share === undefined
+      ? {}
+      : {
+          strong_share: share as number,
+          threshold: round(strongShareThreshold(share as number)),
+          realized_strong_share: round(
+            realizedShare(scores, strongShareThreshold(share as number)),
+          ),
+        }),
     random: {
       apgr: round(random.apgr),
       cpt50: round(random.cpt50),
@@ -200,6 +322,34 @@ export function runRouter(argv: string[], io: CommandIO): number {
     io.out(
       `APGR ${report.apgr} (random ${report.random.apgr}); CPT(50%) ${pct(m.cpt50)}, CPT(80%) ${pct(m.cpt80)}; 95% of strong quality at ${pct(m.strongShareFor95)} strong calls`,
     );
+    if (report.realized_strong_share !== undefined)
+      io.out(
+        `strongShare ${pct(report.strong_share ?? null)} → threshold ${report.threshold} → ${pct(report.realized_strong_share)} of these prompts go strong`,
+      );
   }
   return 0;
+}
+
+function realizedShare(scores: Float64Array, threshold: number): number | null {
+  if (scores.length === 0) return null;
+  let strong = 0;
+  for (const s of scores) if (s >= threshold) strong++;
+  return strong / scores.length;
+}
+
+/** One JSON line per prompt; an error message if the file cannot be written. */
+function writeScores(
+  file: string,
+  scores: Float64Array,
+  examples: readonly Example[],
+): string | undefined {
+  const lines = examples.map((e, i) =>
+    JSON.stringify({ score: scores[i] as number, weak: e.weak, strong: e.strong }),
+  );
+  try {
+    writeFileSync(file, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+    return undefined;
+  } catch (err) {
+    return `cannot write --scores-out ${file}: ${(err as Error).message}`;
+  }
 }

@@ -19,6 +19,7 @@ import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import { RouteUsage } from './route-usage.js';
+import { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -108,8 +109,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       logger.warn('circuit state changed', { backend: backendId, state });
     },
   });
+  const strongShare = new StrongShareCalibrators();
   store.onChange((prepared) => {
     live.configure(prepared.table.backends);
+    strongShare.configure(prepared.table);
     metrics.tableLoaded(prepared.table.version);
     // Its first load builds tables (~110 ms): better on a table push than on a request.
     if (warmTokenizerFor(prepared))
@@ -125,6 +128,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
     live,
     usage: new RouteUsage(),
+    strongShare,
     pools: new UpstreamPools(),
     targets: new UpstreamTargets(),
     // Every key handed out is remembered by the redactor, so a provider

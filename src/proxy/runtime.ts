@@ -7,6 +7,7 @@ import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialResolver } from './credentials.js';
 import type { DifficultyRouter } from './difficulty-router.js';
 import type { RouteUsage } from './route-usage.js';
+import type { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { TableStore } from './table-store.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import type { UpstreamTargets } from './upstream-target.js';
@@ -20,6 +21,8 @@ export interface ProxyRuntime {
   live: BackendLiveState;
   /** Requests and cost per route, for the controller (status.usage). */
   usage: RouteUsage;
+  /** Live thresholds for strongShare rules, kept across table pushes. */
+  strongShare: StrongShareCalibrators;
   pools: UpstreamPools;
   /** Upstream URLs split once into pool origin and path. */
   targets: UpstreamTargets;

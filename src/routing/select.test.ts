@@ -5,6 +5,7 @@ import type { BackendLiveView } from './live-state.js';
 import { prepareTable } from './prepared-table.js';
 import { seededRandom } from './random.js';
 import { selectBackends, type RoutingDecision } from './select.js';
+import { ruleKey } from './table.js';
 
 interface Scenario {
   routes: ModelRoute[];
@@ -454,21 +455,68 @@ describe('strategies', () => {
       expect(d.ok && d.costQuality).toEqual({ difficulty, threshold: 0.6, tier });
     });
 
+    const byShare = single([
+      {
+        name: 'r',
+        strategy: 'cost-quality',
+        costQuality: { strongShare: 0.3 },
+        backendRefs: refs,
+      },
+    ]);
+
     test('strongShare becomes the threshold at that quantile', () => {
-      const r = single([
-        {
-          name: 'r',
-          strategy: 'cost-quality',
-          costQuality: { strongShare: 0.3 },
-          backendRefs: refs,
-        },
-      ]);
+      const r = byShare;
       const table = compileRoutingTable([r], backends);
       expect(table.routes[0]?.rules[0]?.threshold).toBeCloseTo(0.7);
       const calibrated = compileRoutingTable([r], backends, new Map(), {
         difficultyQuantile: (q) => q / 2,
       });
       expect(calibrated.routes[0]?.rules[0]?.threshold).toBeCloseTo(0.35);
+      expect(table.routes[0]?.rules[0]?.strongShare).toBe(0.3);
+    });
+
+    test('a strongShare rule decides with the live threshold it is given and names itself for the record', () => {
+      const r = byShare;
+      const table = compileRoutingTable([r], backends);
+      const asked: string[] = [];
+      const strongShareThreshold = (routeId: string, ruleName: string) => {
+        asked.push(ruleKey(routeId, ruleName));
+        return 0.42;
+      };
+      const d = selectBackends(prepareTable(table), facts({ model: 'chat', difficulty: 0.5 }), {
+        rng: seededRandom(1),
+        strongShareThreshold,
+      });
+      expect(d.ok && d.costQuality).toEqual({ difficulty: 0.5, threshold: 0.42, tier: 'strong' });
+      expect(d.ok && d.strongShareRule).toEqual({ routeId: 'default/chat', ruleName: 'r' });
+      expect(asked).toEqual(['default/chat#r']);
+
+      // Without a live threshold: the table's (the fleet's), and nothing to record.
+      const plain = decide({ routes: [r], backends }, { model: 'chat', difficulty: 0.5 });
+      expect(plain.ok && plain.costQuality).toEqual({
+        difficulty: 0.5,
+        threshold: 0.7,
+        tier: 'cheap',
+      });
+      expect(plain.ok && plain.strongShareRule).toBeUndefined();
+    });
+
+    test('a rule with an explicit threshold never asks for a live one', () => {
+      const r = single([
+        { name: 'r', strategy: 'cost-quality', costQuality: { threshold: 0.6 }, backendRefs: refs },
+      ]);
+      const d = selectBackends(
+        prepareTable(compileRoutingTable([r], backends)),
+        facts({ model: 'chat', difficulty: 0.5 }),
+        {
+          rng: seededRandom(1),
+          strongShareThreshold: () => {
+            throw new Error('asked');
+          },
+        },
+      );
+      expect(d.ok && d.costQuality).toEqual({ difficulty: 0.5, threshold: 0.6, tier: 'cheap' });
+      expect(d.ok && d.strongShareRule).toBeUndefined();
     });
   });
 });

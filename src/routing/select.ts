@@ -63,6 +63,11 @@ export type RoutingDecision =
       /** No healthy backend was left, so backends marked Unhealthy are tried anyway. */
       panic: boolean;
       costQuality?: CostQualityChoice;
+      /**
+       * Set when `costQuality` came from a strongShare rule decided with a
+       * live threshold: the caller records the outcome against it.
+       */
+      strongShareRule?: { routeId: string; ruleName: string };
     }
   | { ok: false; error: RoutingError; skipped: SkippedBackend[] };
 
@@ -70,6 +75,11 @@ export interface SelectOptions {
   /** Uniform random number in [0, 1). */
   rng: () => number;
   live?: BackendLiveView;
+  /**
+   * The threshold a strongShare rule uses for this request (the proxy's live
+   * calibration), or undefined to use the table's. Read once per rule.
+   */
+  strongShareThreshold?: (routeId: string, ruleName: string) => number | undefined;
 }
 
 /** How many fallback routes may chain; compile already refuses cycles. */
@@ -81,12 +91,14 @@ class Selection {
   /** Usable but for their Unhealthy mark: the panic pool. */
   readonly unhealthy: Attempt[] = [];
   costQuality: CostQualityChoice | undefined;
+  strongShareRule: { routeId: string; ruleName: string } | undefined;
   private readonly seen = new Set<string>();
 
   constructor(
     readonly facts: RequestFacts,
     readonly rng: () => number,
     readonly live: BackendLiveView,
+    readonly strongShareThreshold: SelectOptions['strongShareThreshold'],
   ) {}
 
   estimatedCostUsd(backend: CompiledBackend): number {
@@ -205,12 +217,16 @@ class Selection {
       if (ref.weight === 0) this.skip(backend.id, 'Drained', 'weight is 0');
       else candidates.push({ backend, weight: ref.weight, priority: ref.priority, index });
     });
+    const liveThreshold =
+      rule.source.strongShare === undefined
+        ? undefined
+        : this.strongShareThreshold?.(route.source.id, rule.source.name);
     const ctx: StrategyContext = {
       rng: this.rng,
       live: this.live,
       facts: this.facts,
       estimatedCostUsd: (b) => this.estimatedCostUsd(b),
-      threshold: rule.source.threshold,
+      threshold: liveThreshold ?? rule.source.threshold,
     };
     const { strategy } = rule.source;
     const tiers = [...new Set(candidates.map((c) => c.priority))].sort((a, b) => a - b);
@@ -219,7 +235,11 @@ class Selection {
       this.admit(tier, route, rule.source.name, source, (usable) => {
         if (strategy !== 'cost-quality') return TIER_ORDERS[strategy](usable, ctx);
         const { order, choice } = costQualityOrder(usable, ctx);
-        this.costQuality ??= choice;
+        if (this.costQuality === undefined) {
+          this.costQuality = choice;
+          if (liveThreshold !== undefined)
+            this.strongShareRule = { routeId: route.source.id, ruleName: rule.source.name };
+        }
         return order;
       });
     }
@@ -267,7 +287,12 @@ export function selectBackends(
       },
     };
   }
-  const selection = new Selection(facts, options.rng, options.live ?? NO_LIVE_STATE);
+  const selection = new Selection(
+    facts,
+    options.rng,
+    options.live ?? NO_LIVE_STATE,
+    options.strongShareThreshold,
+  );
   const rule = firstMatchingRule(route, facts);
   if (rule) selection.addRule(route, rule, prepared.backendById, 'rule');
   selection.addFallbackBackends(route, prepared.backendById);
@@ -307,5 +332,6 @@ export function selectBackends(
     panic,
   };
   if (selection.costQuality) decision.costQuality = selection.costQuality;
+  if (selection.strongShareRule) decision.strongShareRule = selection.strongShareRule;
   return decision;
 }

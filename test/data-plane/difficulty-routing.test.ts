@@ -3,6 +3,7 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { shippedModelVariant } from '../../src/routing/difficulty/learned/__fixtures__/model-variant.js';
 import {
   difficultyModelFromJson,
@@ -10,6 +11,7 @@ import {
 } from '../../src/routing/difficulty/learned/index.js';
 import { ADMIN_TOKEN, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
 import { eventually } from '../support/eventually.js';
+import { createTracing } from '../../src/telemetry/tracing.js';
 
 const backends = [
   {
@@ -25,6 +27,13 @@ const HARD =
   'Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. ' +
   'Each clip costs $2.50 and she spent $12 on materials. How much profit did she make in April and May altogether?';
 
+const byShare = () =>
+  route('by-share', {
+    rules: [
+      { name: 'r', strategy: 'cost-quality', costQuality: { strongShare: 0.2 }, backendRefs: refs },
+    ],
+  });
+
 let dp: DataPlane;
 beforeAll(async () => {
   dp = await startDataPlane(backends, [
@@ -33,16 +42,7 @@ beforeAll(async () => {
         { name: 'r', strategy: 'cost-quality', costQuality: { threshold: 0.5 }, backendRefs: refs },
       ],
     }),
-    route('by-share', {
-      rules: [
-        {
-          name: 'r',
-          strategy: 'cost-quality',
-          costQuality: { strongShare: 0.2 },
-          backendRefs: refs,
-        },
-      ],
-    }),
+    byShare(),
     route('by-quality', { rules: [{ name: 'r', strategy: 'cost-quality', backendRefs: refs }] }),
   ]);
 });
@@ -68,20 +68,38 @@ test('the proxy scores with the shipped model and routes by the threshold', asyn
   expect(await ask('by-threshold', EASY)).toEqual({
     difficulty: model.score(EASY).toFixed(3),
     tier: 'cheap',
-    threshold: '0.5',
+    threshold: '0.500',
     backend: 'default/mini',
   });
   expect(await ask('by-threshold', HARD)).toEqual({
     difficulty: model.score(HARD).toFixed(3),
     tier: 'strong',
-    threshold: '0.5',
+    threshold: '0.500',
     backend: 'default/big',
   });
 });
 
-test('strongShare becomes a threshold on the calibrated score (share 0.2 → 0.8)', async () => {
+test('strongShare starts from the model calibration threshold (share 0.2 → 0.8), then calibrates live', async () => {
   const easy = await ask('by-share', EASY);
-  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.8', backend: 'default/mini' });
+  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.800', backend: 'default/mini' });
+});
+
+test('the server span carries the score, the threshold used and the tier', async () => {
+  const exporter = new InMemorySpanExporter();
+  const plane = await startDataPlane(backends, [byShare()], {
+    tracing: createTracing({ serviceName: 'test', exporter }),
+  });
+  try {
+    const seen = await ask('by-share', HARD, plane);
+    const server = exporter.getFinishedSpans().find((s) => s.name === 'POST /v1/chat/completions');
+    expect(server?.attributes).toMatchObject({
+      'modelroute.difficulty': expect.closeTo(Number(seen.difficulty), 3),
+      'modelroute.threshold': expect.closeTo(Number(seen.threshold), 3),
+      'modelroute.tier': seen.tier,
+    });
+  } finally {
+    await plane.close();
+  }
 });
 
 test('without a threshold: the cheapest backend whose quality suffices', async () => {

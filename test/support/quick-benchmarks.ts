@@ -80,6 +80,11 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     run: ['bench/router-nested.ts'],
     keys: ['benchmark', 'data', 'seeds', 'candidates', 'results'],
   },
+  {
+    name: 'npm run bench:strong-share',
+    run: ['bench/strong-share.ts'],
+    keys: ['benchmark', 'data', 'model', 'goal_met', 'worst_window_error', 'results'],
+  },
 ];
 
 export interface QuickRun {

@@ -79,6 +79,7 @@ export function createAdminApp(
       uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
       backends: runtime.live.stats(),
       routes: runtime.usage.stats(),
+      calibration: runtime.strongShare.stats(),
     });
   });
 

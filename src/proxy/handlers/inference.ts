@@ -88,8 +88,21 @@ export async function handleInference(
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
-    const decision = selectBackends(prepared, facts, { rng: runtime.rng, live: runtime.live });
+    const decision = selectBackends(prepared, facts, {
+      rng: runtime.rng,
+      live: runtime.live,
+      strongShareThreshold: (routeId, ruleName) =>
+        runtime.strongShare.thresholdFor(routeId, ruleName),
+    });
     if (!decision.ok) throw routingError(decision.error);
+    // After the decision, never inside it: selection stays a pure function.
+    if (decision.strongShareRule && decision.costQuality)
+      runtime.strongShare.record(
+        decision.strongShareRule.routeId,
+        decision.strongShareRule.ruleName,
+        decision.costQuality.difficulty,
+        decision.costQuality.tier === 'strong',
+      );
     const route = prepared.routeById.get(decision.routeId)?.source;
     if (!route)
       throw new ProxyError(
@@ -104,8 +117,11 @@ export async function handleInference(
     if (decision.costQuality) {
       routingHeaders[RESPONSE_HEADERS.difficulty] = decision.costQuality.difficulty.toFixed(3);
       routingHeaders[RESPONSE_HEADERS.tier] = decision.costQuality.tier;
-      if (decision.costQuality.threshold !== undefined)
-        routingHeaders[RESPONSE_HEADERS.threshold] = String(decision.costQuality.threshold);
+      const { threshold } = decision.costQuality;
+      if (threshold !== undefined) {
+        routingHeaders[RESPONSE_HEADERS.threshold] = threshold.toFixed(3);
+        span.setAttribute('modelroute.threshold', threshold);
+      }
       span.setAttribute('modelroute.difficulty', decision.costQuality.difficulty);
       span.setAttribute('modelroute.tier', decision.costQuality.tier);
     }
