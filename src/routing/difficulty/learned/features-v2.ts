@@ -106,6 +106,8 @@ const FACTOID = 1 << 15;
 const TRANSLATION = 1 << 16;
 const SUMMARY = 1 << 17;
 const PERSON = 1 << 18;
+/** The first word of some two-word cue: only after one is the pair looked up. */
+const PHRASE_HEAD = 1 << 19;
 
 // prettier-ignore
 const CUE_WORDS: ReadonlyArray<readonly [number, string]> = [
@@ -173,7 +175,7 @@ function pairHash(a: number, b: number): number {
 }
 
 /** Open addressing on 32-bit hashes: a hit on a cue needs the whole hash to match. */
-const TABLE_BITS = 10;
+const TABLE_BITS = 11;
 const TABLE_MASK = (1 << TABLE_BITS) - 1;
 const TABLE_KEYS = new Int32Array(1 << TABLE_BITS);
 const TABLE_FLAGS = new Int32Array(1 << TABLE_BITS); // 0 = empty slot
@@ -204,6 +206,7 @@ for (const [flags, words] of CUE_WORDS)
 for (const [flags, phrases] of CUE_PHRASES)
   for (const p of phrases.split('|')) {
     const [a, b] = p.split(' ') as [string, string];
+    addCue(wordHash(a), PHRASE_HEAD);
     addCue(pairHash(wordHash(a), wordHash(b)), flags);
   }
 
@@ -243,7 +246,7 @@ export class FeatureBufferV2 {
 }
 
 /** Per-family counts of one prompt, reused between calls. */
-const counts = new Int32Array(19);
+const counts = new Int32Array(20);
 
 function bitIndex(flag: number): number {
   return 31 - Math.clz32(flag);
@@ -274,7 +277,7 @@ export function extractFeaturesV2(prompt: string, out: FeatureBufferV2): void {
   let lineStart = true;
   let lineChars = 0;
   let longestLine = 0;
-  let prevWord = 0; // hash of the previous word in the sentence; 0 after punctuation
+  let prevWord = 0; // hash of the previous word if it can start a two-word cue; 0 after punctuation
   let lastSignificant = 0; // previous non-space character
   let lineWords = 0;
 
@@ -302,12 +305,13 @@ export function extractFeaturesV2(prompt: string, out: FeatureBufferV2): void {
       } else {
         let flags = lookup(hash);
         if (prevWord !== 0) flags |= lookup(pairHash(prevWord, hash));
+        prevWord = (flags & PHRASE_HEAD) !== 0 ? hash : 0;
+        flags &= ~PHRASE_HEAD;
         while (flags !== 0) {
-          const low = flags & -flags;
-          counts[bitIndex(low)] = (counts[bitIndex(low)] as number) + 1;
-          flags ^= low;
+          const bit = 31 - Math.clz32(flags);
+          counts[bit] = (counts[bit] as number) + 1;
+          flags ^= 1 << bit;
         }
-        prevWord = hash;
         if ((seen & C_UPPER) !== 0) upper++;
         if ((seen & C_NON_ASCII) !== 0) nonAscii++;
         if (length >= 9) longWords++;
@@ -326,6 +330,13 @@ export function extractFeaturesV2(prompt: string, out: FeatureBufferV2): void {
       words++;
       wordChars += length;
       lastSignificant = (seen & C_LETTER) === 0 ? 48 : 97;
+      continue;
+    }
+    if (c === SPACE) {
+      // Most of what is not a word: nothing below counts a space.
+      lineChars++;
+      backticks = 0;
+      i++;
       continue;
     }
     if (c === NL) {
