@@ -49,7 +49,7 @@ const KIND_GROUPS: FeatureGroup[] = ['length', 'reasoning', 'passage'];
 /**
  * The candidates. Default: the narrow grid, fixed by design before looking at
  * held-out figures would be the ideal; it was in fact narrowed after the broad
- * grid (--broad) was seen to pick recipes that fit four domains and reverse
+ * grid (V2_GRID=broad) was seen to pick recipes that fit four domains and reverse
  * on the fifth (nested mean 0.501; MMLU-STEM 0.362 held out): label `gain`
  * (what APGR ranks by: the strong model's gain), centred per domain (order
  * within a domain, not between domains), and a length prior of at least one
@@ -57,7 +57,7 @@ const KIND_GROUPS: FeatureGroup[] = ['length', 'reasoning', 'passage'];
  */
 function candidates(): Recipe[] {
   const out: Recipe[] = [];
-  const broad = process.argv.includes('--broad');
+  const broad = process.env.V2_GRID === 'broad';
   const groupSets: Array<[string, readonly FeatureGroup[]]> = quick
     ? [['all', ALL_GROUPS]]
     : [
