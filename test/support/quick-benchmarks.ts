@@ -80,6 +80,19 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     run: ['bench/router-nested.ts'],
     keys: ['benchmark', 'data', 'seeds', 'candidates', 'results'],
   },
+  {
+    name: 'npm run bench:router-v2-select',
+    run: ['bench/router-v2-select.ts'],
+    keys: [
+      'benchmark',
+      'data',
+      'candidates',
+      'nested',
+      'nestedMean',
+      'directions',
+      'shippedRecipe',
+    ],
+  },
 ];
 
 export interface QuickRun {
