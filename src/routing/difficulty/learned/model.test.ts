@@ -235,6 +235,12 @@ describe('the shipped model', () => {
     ).toBeGreaterThan(model.score('hello'));
   });
 
+  test('model-v1.json beside it still loads (for --difficulty-model users)', () => {
+    const v1 = loadDifficultyModel(new URL('./model-v1.json', SHIPPED_MODEL_URL));
+    expect(v1.name).toBe('difficulty-v1');
+    expect(v1.score('Prove that there are infinitely many primes.')).toBeGreaterThanOrEqual(0);
+  });
+
   test('its file is exactly what training stored (checksum)', () => {
     const file = JSON.parse(readFileSync(SHIPPED_MODEL_URL, 'utf8')) as DifficultyModelFileV2;
     expect(modelChecksum(file)).toBe(file.checksum);
@@ -253,6 +259,21 @@ describe('the shipped model', () => {
     expect(model.score(chatty)).toBeLessThan(0.3);
     expect(model.score("Prove Fermat's Last Theorem for n=4.")).toBeGreaterThan(0.7);
   });
+});
+
+test('in the shipped model, asking for a proof or code raises a prompt, chit-chat lowers it (seeded)', () => {
+  const model = shippedDifficultyModel();
+  const rng = seededRandom(21);
+  const words = ['the', 'river', 'market', 'policy', 'engine', 'price', 'city', 'report', 'team'];
+  for (let k = 0; k < 200; k++) {
+    const length = 5 + Math.floor(rng() * 60);
+    const body = Array.from({ length }, () => words[Math.floor(rng() * words.length)]).join(' ');
+    const base = model.rawScore(`${body}.`);
+    expect(model.rawScore(`Prove that ${body}.`)).toBeGreaterThan(base);
+    expect(model.rawScore(`Write a Python function: ${body}.`)).toBeGreaterThan(base);
+    expect(model.rawScore(`Hey, thanks! ${body}.`)).toBeLessThan(base);
+    expect(model.rawScore(`Write a poem: ${body}.`)).toBeLessThan(base);
+  }
 });
 
 // The shipped file is what `modelroute router train` makes from the RouteLLM data:
