@@ -64,6 +64,8 @@ export type DenseFeatureV2 = (typeof DENSE_FEATURES_V2)[number];
 export const FEATURE_SET_V2 = {
   /** Bump on any change to extraction or to the cue lists. */
   version: 2,
+  /** Bumped within version 2 while unreleased: changes the id, so files trained before are refused. */
+  revision: 2,
   /** Longer prompts are scanned up to here (length features still see the whole prompt). */
   maxScanChars: 32_768,
   dense: DENSE_FEATURES_V2,
@@ -409,8 +411,10 @@ export function extractFeaturesV2(prompt: string, out: FeatureBufferV2): void {
   d[k++] = Math.log1p(count(CODE_KEYWORD));
   d[k++] = Math.log1p(codeFences);
   d[k++] = codeSymbols / chars;
-  // A supplied passage: the longest line beyond what a question needs (~200 chars).
-  d[k++] = Math.log1p(Math.max(0, longestLine - 200));
+  // A supplied passage: the longest line beyond what a question needs (~200
+  // chars), when other lines (the question, options) come with it; one long
+  // line alone is a long question, not text to read.
+  d[k++] = lines >= 2 ? Math.log1p(Math.max(0, longestLine - 200)) : 0;
   d[k++] = Math.log1p(count(EXTRACTION));
   d[k++] = options >= 2 ? 1 : 0;
   d[k++] = Math.log1p(count(CREATIVE));
