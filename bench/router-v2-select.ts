@@ -20,6 +20,7 @@ import { DOMAINS, domainOf, type Domain } from '../src/routing/difficulty/learne
 import { kFoldByPrompt } from '../src/routing/difficulty/learned/evaluate.js';
 import { DENSE_FEATURES_V2 } from '../src/routing/difficulty/learned/features-v2.js';
 import { randomRouterMetrics, routerMetrics } from '../src/routing/difficulty/learned/metrics.js';
+import { linearScoreV2 } from '../src/routing/difficulty/learned/model.js';
 import {
   ALL_GROUPS,
   SHIPPED_RECIPE_V2,
@@ -95,7 +96,11 @@ function candidates(): Recipe[] {
             lengthPrior,
           });
       }
-  return out;
+  // Every candidate with one rule for all prompts, and with a second for quantitative ones.
+  return out.flatMap((c) => [
+    { ...c, gate: 'none' as const },
+    { ...c, name: `${c.name} gate=quantitative`, gate: 'quantitative' as const },
+  ]);
 }
 
 function rows(indices: readonly number[]): FeatureMatrixV2 {
@@ -118,9 +123,12 @@ function scoresFor(recipe: Recipe, train: readonly number[], key: string): Float
     );
     s = new Float64Array(all.length);
     for (let i = 0; i < all.length; i++) {
-      let v = 0;
-      for (let j = 0; j < D; j++) v += (w[j] as number) * (X.dense[i * D + j] as number);
-      s[i] = v;
+      s[i] = linearScoreV2(
+        w.subarray(0, D),
+        w.length > D ? w.subarray(D) : undefined,
+        X.dense,
+        i * D,
+      );
     }
     scoresCache.set(k, s);
   }

@@ -65,7 +65,9 @@ export const FEATURE_SET_V2 = {
   /** Bump on any change to extraction or to the cue lists. */
   version: 2,
   /** Bumped within version 2 while unreleased: changes the id, so files trained before are refused. */
-  revision: 2,
+  revision: 3,
+  /** quantitativeGate's rule (a model may learn a second set of weights for the prompts it admits). */
+  gate: 'ops|latex|quantity|currency|numbers>=2',
   /** Longer prompts are scanned up to here (length features still see the whole prompt). */
   maxScanChars: 32_768,
   dense: DENSE_FEATURES_V2,
@@ -241,6 +243,32 @@ const DOT = 46;
 const BANG = 33;
 const CLOSE_PAREN = 41;
 const COLON = 58;
+
+const Q_NUMBERS = DENSE_FEATURES_V2.indexOf('log_numbers');
+const Q_OPS = DENSE_FEATURES_V2.indexOf('log_digit_operators');
+const Q_LATEX = DENSE_FEATURES_V2.indexOf('log_latex_commands');
+const Q_QUANTITY = DENSE_FEATURES_V2.indexOf('log_quantity_questions');
+const Q_CURRENCY = DENSE_FEATURES_V2.indexOf('log_currency');
+const LOG_TWO = Math.log1p(2);
+
+/**
+ * 1 for a quantitative prompt, else 0, from its features at
+ * `dense[offset..]`: arithmetic, LaTeX, a quantity asked for, money, or at
+ * least two numbers. Why a gate: what orders prompts differs by kind. Trained
+ * on GSM8K alone, a model orders MMLU-STEM at APGR 0.61 but humanities at
+ * 0.52; trained on humanities, STEM at 0.39 and GSM8K at 0.45 (worse than
+ * random): calculations that both models fail look "hard" to a verbal rule.
+ */
+export function quantitativeGate(dense: ArrayLike<number>, offset = 0): number {
+  const f = (j: number) => dense[offset + j] as number;
+  return f(Q_OPS) > 0 ||
+    f(Q_LATEX) > 0 ||
+    f(Q_QUANTITY) > 0 ||
+    f(Q_CURRENCY) > 0 ||
+    f(Q_NUMBERS) >= LOG_TWO
+    ? 1
+    : 0;
+}
 
 /** Reusable output of `extractFeaturesV2`. */
 export class FeatureBufferV2 {

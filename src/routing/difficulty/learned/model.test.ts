@@ -210,6 +210,19 @@ describe('training and validation (format 2, feature set v2)', () => {
     expect(() => difficultyModelFromJson(hashed, 'm.json')).toThrow(/not a difficulty model/);
     const decreasing = resigned({ ...good, calibration: [1, 0] });
     expect(() => difficultyModelFromJson(decreasing, 'm.json')).toThrow(/must not decrease/);
+    expect(good.quantitative).toHaveLength(good.dense.length);
+    const shortQuantitative = resigned({ ...good, quantitative: [1, 2] });
+    expect(() => difficultyModelFromJson(shortQuantitative, 'm.json')).toThrow(
+      /2 quantitative weights, \d+ expected/,
+    );
+  });
+
+  test('without the quantitative gate the file has no quantitative weights, and scores the same way', () => {
+    const plain = trainDifficultyModelV2(trainV2, { ...v2, gate: 'none' });
+    expect(plain).not.toHaveProperty('quantitative');
+    const model = difficultyModelFromJson(plain);
+    const scores = trainV2.map((e) => model.score(e.prompt));
+    expect(scores.filter((s) => s >= 0.5).length / scores.length).toBeGreaterThan(0.35);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   FeatureBufferV2,
   extractFeaturesV2,
   featureSetIdV2,
+  quantitativeGate,
 } from './features-v2.js';
 
 export const MODEL_FORMAT = 'modelroute.io/difficulty-model';
@@ -78,6 +79,8 @@ export const difficultyModelFileV2 = z.strictObject({
   bias: finite,
   /** One weight per feature of `featureSet.dense`, per raw feature value. */
   dense: z.array(finite),
+  /** Weights added to `dense` for prompts quantitativeGate admits (features-v2.ts), if the model has them. */
+  quantitative: z.array(finite).optional(),
   calibration: z.array(finite).min(2),
   checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/),
 });
@@ -180,11 +183,41 @@ function modelV2FromJson(json: unknown, source: string): DifficultyModel {
       `${source}: trained for feature set ${m.featureSet.id}, this build computes ${expected}: retrain it with this version's \`modelroute router train\``,
     );
   checkShapeAndChecksum(m, DENSE_FEATURES_V2, source);
+  if (m.quantitative !== undefined && m.quantitative.length !== DENSE_FEATURES_V2.length)
+    throw new DifficultyModelError(
+      `${source}: ${m.quantitative.length} quantitative weights, ${DENSE_FEATURES_V2.length} expected (one per dense feature)`,
+    );
   const knots = checkCalibration(m.calibration, source);
   return {
-    ...buildScorerV2(m.name, m.bias, Float64Array.from(m.dense), knots),
+    ...buildScorerV2(
+      m.name,
+      m.bias,
+      Float64Array.from(m.dense),
+      m.quantitative && Float64Array.from(m.quantitative),
+      knots,
+    ),
     checksum: m.checksum,
   };
+}
+
+/**
+ * The v2 linear score of one prompt's features (`features[offset..]`): the
+ * dense weights, plus the quantitative ones when the gate admits the prompt.
+ * Training calibrates with this same function, so the knots match the scorer.
+ */
+export function linearScoreV2(
+  dense: ArrayLike<number>,
+  quantitative: ArrayLike<number> | undefined,
+  features: ArrayLike<number>,
+  offset = 0,
+): number {
+  let s = 0;
+  for (let j = 0; j < dense.length; j++)
+    s += (dense[j] as number) * (features[offset + j] as number);
+  if (quantitative !== undefined && quantitativeGate(features, offset) === 1)
+    for (let j = 0; j < quantitative.length; j++)
+      s += (quantitative[j] as number) * (features[offset + j] as number);
+  return s;
 }
 
 /** The v2 scorer: a dot product over the v2 features, then the calibration. */
@@ -192,15 +225,13 @@ export function buildScorerV2(
   name: string,
   bias: number,
   dense: Float64Array,
+  quantitative: Float64Array | undefined,
   knots: Float64Array,
 ): DifficultyModel {
   const buffer = new FeatureBufferV2();
   const rawScore = (prompt: string): number => {
     extractFeaturesV2(prompt, buffer);
-    const d = buffer.dense;
-    let s = 0;
-    for (let j = 0; j < dense.length; j++) s += (dense[j] as number) * (d[j] as number);
-    return bias + s;
+    return bias + linearScoreV2(dense, quantitative, buffer.dense);
   };
   return { name, rawScore, score: (prompt) => calibrate(rawScore(prompt), knots) };
 }

@@ -19,9 +19,10 @@ import {
   extractFeaturesV2,
   featureIndexV2,
   featureSetIdV2,
+  quantitativeGate,
   type DenseFeatureV2,
 } from './features-v2.js';
-import { MODEL_FORMAT, modelChecksum, type DifficultyModelFileV2 } from './model.js';
+import { MODEL_FORMAT, linearScoreV2, modelChecksum, type DifficultyModelFileV2 } from './model.js';
 import { quantileSorted } from './metrics.js';
 import { labelsFor, type LabelKind } from './train.js';
 
@@ -104,6 +105,12 @@ export interface TrainOptionsV2 {
   lengthPrior: number;
   /** Multiplies HAND_SET_PRIORS (0 turns them off). */
   priorScale: number;
+  /**
+   * `quantitative`: learned features get a second weight that applies only
+   * to quantitative prompts (quantitativeGate), so math-like and verbal
+   * prompts are ordered by different rules; `none`: one rule for all.
+   */
+  gate: 'none' | 'quantitative';
   seed: number;
   name: string;
   calibrationSteps: number;
@@ -120,8 +127,9 @@ export const SHIPPED_RECIPE_V2 = {
   fit: 'ridge',
   ridge: 0.1,
   groups: ['length', 'structure', 'math', 'reasoning', 'passage', 'code', 'conversation'],
-  lengthPrior: 2,
+  lengthPrior: 1,
   priorScale: 1,
+  gate: 'quantitative',
 } as const satisfies Omit<TrainOptionsV2, 'seed' | 'name' | 'calibrationSteps'>;
 
 export const DEFAULT_TRAIN_OPTIONS_V2: TrainOptionsV2 = {
@@ -172,6 +180,21 @@ function solveSpd(a: Float64Array, b: Float64Array, k: number): Float64Array {
   return x;
 }
 
+/** [x, g·x]: the features, then again multiplied by the quantitative gate. */
+function withGate(x: FeatureMatrixV2): FeatureMatrixV2 {
+  const d = DENSE_FEATURES_V2.length;
+  const dense = new Float64Array(x.n * 2 * d);
+  for (let i = 0; i < x.n; i++) {
+    const g = quantitativeGate(x.dense, i * d);
+    for (let j = 0; j < d; j++) {
+      const v = x.dense[i * d + j] as number;
+      dense[i * 2 * d + j] = v;
+      dense[i * 2 * d + d + j] = g * v;
+    }
+  }
+  return { n: x.n, dense };
+}
+
 /** Partition key per example for centring. */
 function partitions(examples: readonly Example[], center: TrainOptionsV2['center']): Int32Array {
   const ids = new Map<string, number>();
@@ -190,8 +213,8 @@ function correlation(
   part: Int32Array,
   p: number,
   j: number,
+  d: number,
 ): number | null {
-  const d = DENSE_FEATURES_V2.length;
   let n = 0;
   let sx = 0;
   let sy = 0;
@@ -231,11 +254,14 @@ export function fitWeightsV2(
 ): Float64Array {
   const o: TrainOptionsV2 = { ...DEFAULT_TRAIN_OPTIONS_V2, ...options };
   if (examples.length === 0) throw new Error('cannot train a difficulty model on no examples');
-  const x = features ?? featureMatrixV2(examples.map((e) => e.prompt));
-  if (x.n !== examples.length)
-    throw new Error(`feature matrix has ${x.n} rows for ${examples.length} examples`);
+  const x0 = features ?? featureMatrixV2(examples.map((e) => e.prompt));
+  if (x0.n !== examples.length)
+    throw new Error(`feature matrix has ${x0.n} rows for ${examples.length} examples`);
+  const base = DENSE_FEATURES_V2.length;
+  const gated = o.gate === 'quantitative';
+  const x = gated ? withGate(x0) : x0;
   const n = x.n;
-  const d = DENSE_FEATURES_V2.length;
+  const d = gated ? 2 * base : base;
   const y = labelsFor(examples, o.label);
   const part = partitions(examples, o.center);
   const parts = Math.max(...part) + 1;
@@ -265,7 +291,11 @@ export function fitWeightsV2(
   for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j] as number);
 
   const learned = new Set<number>();
-  for (const g of o.groups) for (const f of FEATURE_GROUPS[g]) learned.add(featureIndexV2(f));
+  for (const g of o.groups)
+    for (const f of FEATURE_GROUPS[g]) {
+      learned.add(featureIndexV2(f));
+      if (gated) learned.add(base + featureIndexV2(f));
+    }
   const active = [...learned].filter((j) => (sd[j] as number) > 1e-6).sort((a, b) => a - b);
   const k = active.length;
   const weights = new Float64Array(d);
@@ -286,7 +316,7 @@ export function fitWeightsV2(
       let lo = Infinity;
       let sign = 0;
       for (let p = 0; p < doms; p++) {
-        const c = correlation(x, y, dom, p, j);
+        const c = correlation(x, y, dom, p, j, d);
         if (c === null) continue;
         const sg = Math.sign(c);
         if (sign === 0) sign = sg;
@@ -354,16 +384,14 @@ export function trainDifficultyModelV2(
 ): DifficultyModelFileV2 {
   const o: TrainOptionsV2 = { ...DEFAULT_TRAIN_OPTIONS_V2, ...options };
   const x = features ?? featureMatrixV2(examples.map((e) => e.prompt));
-  const dense = Array.from(fitWeightsV2(examples, o, x), (w) => Math.fround(w));
   const d = DENSE_FEATURES_V2.length;
+  const w = Array.from(fitWeightsV2(examples, o, x), (v) => Math.fround(v));
+  const dense = w.slice(0, d);
+  const quantitative = w.length > d ? w.slice(d) : undefined;
   // Calibrate on the training prompts with the exported (float32) weights,
-  // exactly as the scorer computes them (same summation order).
+  // exactly as the scorer computes them (the same function).
   const scores = new Float64Array(x.n);
-  for (let i = 0; i < x.n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += (dense[j] as number) * (x.dense[i * d + j] as number);
-    scores[i] = s;
-  }
+  for (let i = 0; i < x.n; i++) scores[i] = linearScoreV2(dense, quantitative, x.dense, i * d);
   scores.sort();
   const calibration = Array.from({ length: o.calibrationSteps + 1 }, (_, i) =>
     Math.fround(quantileSorted(scores, i / o.calibrationSteps)),
@@ -386,10 +414,12 @@ export function trainDifficultyModelV2(
       groups: [...o.groups],
       lengthPrior: o.lengthPrior,
       priorScale: o.priorScale,
+      gate: o.gate,
       seed: o.seed,
     },
     bias: 0,
     dense,
+    ...(quantitative ? { quantitative } : {}),
     calibration,
   };
   return { ...body, checksum: modelChecksum(body) };
