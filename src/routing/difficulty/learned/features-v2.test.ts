@@ -4,6 +4,7 @@ import {
   FeatureBufferV2,
   extractFeaturesV2,
   featureSetIdV2,
+  quantitativeGate,
   type DenseFeatureV2,
 } from './features-v2.js';
 
@@ -64,6 +65,28 @@ describe('each task kind fires on a clear example and not on a counter-example',
     expect(features(yes)[name]).toBeGreaterThan(0);
     expect(features(no)[name]).toBe(0);
   });
+});
+
+test('the quantitative gate admits calculations and not prose with one date', () => {
+  const gate = (p: string) => {
+    const b = new FeatureBufferV2();
+    extractFeaturesV2(p, b);
+    return quantitativeGate(b.dense);
+  };
+  for (const p of [
+    'What is 12 * 7?',
+    'Janet has 16 eggs and 3 hens.',
+    'A ticket costs $5.',
+    'How many legs does a spider have?',
+    'Evaluate $\\int_0^1 x\\,dx$.',
+  ])
+    expect({ p, gate: gate(p) }).toEqual({ p, gate: 1 });
+  for (const p of [
+    'Explain the causes of the French Revolution.',
+    'In 1789 the Estates-General met at Versailles. Why?',
+    'Write a poem about the sea.',
+  ])
+    expect({ p, gate: gate(p) }).toEqual({ p, gate: 0 });
 });
 
 test('multiple choice: four lettered options at line starts, not a lettered sentence', () => {
