@@ -1,6 +1,7 @@
 // Offline training of model v2: a ridge regression on the task-kind features
 // of features-v2.ts, fitted to each domain's WITHIN-domain ordering (labels
-// and features centred per domain, domains weighted equally), plus a
+// and features centred per domain, domains weighted equally), with a second
+// set of weights for quantitative prompts (quantitativeGate), plus a
 // prompt-length prior and hand-set priors for kinds of tasks the training
 // data never shows (chit-chat, creative writing, proofs, code, ...).
 //
