@@ -1,5 +1,5 @@
 // The learned router with its recipe chosen by nested cross-validation: for
-// every held-out split, each candidate recipe (learning rate × length prior)
+// every held-out split, each candidate recipe of model v2 (ridge × length prior)
 // is scored on inner folds of the training part only, split the way the
 // protocol splits (unseen subjects for unseen subjects), and the best one is
 // trained on the whole training part and scored on the test part. Beside it,
@@ -21,21 +21,21 @@ import { buildScorerFromFile } from './router-recipe.js';
 const { quick } = benchFlags('bench/router-nested.ts');
 // --quick: one seed, two candidates, on a subset (the selection still runs on inner folds).
 const SEEDS = quick ? [11] : [11, 12];
-const LEARNING_RATES = quick ? [0.03] : [0.01, 0.03];
+const RIDGES = quick ? [0.1] : [0.01, 0.1, 1];
 const LENGTH_PRIORS = quick ? [0, 0.5] : [0, 0.25, 0.5, 1];
 const data = loadRouteLLM({ quick });
 
 const learned =
-  (options: { learningRate?: number; lengthPrior?: number } = {}): RouterRecipe =>
+  (options: { ridge?: number; lengthPrior?: number } = {}): RouterRecipe =>
   (train, test, seed) => {
     const model = buildScorerFromFile(train, seed, options);
     return test.map((e) => model.score(e.prompt));
   };
 
-const candidates: RecipeCandidate[] = LEARNING_RATES.flatMap((learningRate) =>
+const candidates: RecipeCandidate[] = RIDGES.flatMap((ridge) =>
   LENGTH_PRIORS.map((lengthPrior) => ({
-    name: `learningRate ${learningRate}, lengthPrior ${lengthPrior}`,
-    recipe: learned({ learningRate, lengthPrior }),
+    name: `ridge ${ridge}, lengthPrior ${lengthPrior}`,
+    recipe: learned({ ridge, lengthPrior }),
   })),
 );
 

@@ -18,9 +18,11 @@ function writeData(dir: string): string[] {
     const lines = ['prompt,small,big'];
     for (let i = 0; i < 400; i++) {
       const hard = rng() < 0.3;
-      lines.push(
-        `"${hard ? 'hard' : 'easy'} question ${i}, with a comma",${hard ? 'False' : 'True'},True`,
-      );
+      // Hard prompts are multi-step word problems (what feature set v2 sees), easy ones a greeting.
+      const prompt = hard
+        ? `Question ${i}: she buys 3 apples at 2 dollars each and 5 pears at 4 dollars each, then sells 2 of them, with a comma. How much does she spend?`
+        : `Hello, question ${i}, with a comma`;
+      lines.push(`"${prompt}",${hard ? 'False' : 'True'},True`);
     }
     files.push(join(dir, `${part}.csv`));
     writeFileSync(files.at(-1) as string, `${lines.join('\n')}\n`);
@@ -66,6 +68,22 @@ describe('argument errors', () => {
     [
       ['train', '--data', 'x.csv', '--weak', 'w', '--strong', 's', '--out', 'm', '--seed', 'one'],
       /--seed must be an integer/,
+    ],
+    [
+      [
+        'train',
+        '--data',
+        'x.csv',
+        '--weak',
+        'w',
+        '--strong',
+        's',
+        '--out',
+        'm',
+        '--features',
+        'v3',
+      ],
+      /--features must be v2 or v1/,
     ],
     [['eval', '--bogus'], /Unknown option '--bogus'/],
     [
@@ -128,7 +146,7 @@ test('train, then eval prints one JSON object with the metrics and the random ba
   const model = join(dir, 'model.json');
   writeFileSync(
     join(dir, 'exclude.jsonl'),
-    `${JSON.stringify({ eval_prompt: 'easy question 0, with a comma' })}\n`,
+    `${JSON.stringify({ eval_prompt: 'Hello, question 0, with a comma' })}\n`,
   );
   const trained = io();
   expect(
@@ -149,7 +167,11 @@ test('train, then eval prints one JSON object with the metrics and the random ba
       trained.io,
     ),
   ).toBe(0);
-  expect(JSON.parse(readFileSync(model, 'utf8')).name).toBe('cli-test');
+  expect(JSON.parse(readFileSync(model, 'utf8'))).toMatchObject({
+    name: 'cli-test',
+    formatVersion: 2,
+    featureSet: { version: 2 },
+  });
 
   const t = io();
   expect(
@@ -308,4 +330,19 @@ describe('strongShare audit', () => {
       expect(report.max_window_error).toBeLessThanOrEqual(0.03);
     },
   );
+});
+
+test('train --features v1 still makes a v1 file, and it loads for eval', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'router-cli-'));
+  const files = writeData(dir);
+  const model = join(dir, 'v1.json');
+  const common = ['--data', ...files, '--weak', 'small', '--strong', 'big'];
+  expect(runRouter(['train', ...common, '--out', model, '--features', 'v1'], io().io)).toBe(0);
+  expect(JSON.parse(readFileSync(model, 'utf8'))).toMatchObject({
+    formatVersion: 1,
+    featureSet: { version: 1 },
+  });
+  const t = io();
+  expect(runRouter(['eval', ...common, '--model', model, '--json'], t.io)).toBe(0);
+  expect(JSON.parse(t.out[0] as string).apgr).toBeGreaterThan(0.7);
 });

@@ -22,11 +22,13 @@ import {
   type LabelKind,
 } from '../routing/difficulty/learned/train.js';
 import { replayCommand } from './router-replay.js';
+import { trainDifficultyModelV2 } from '../routing/difficulty/learned/train-v2.js';
 import type { CommandIO } from './validate.js';
 
 export const ROUTER_USAGE = `usage:
   modelroute router train --data <csv|dir>... --weak <column> --strong <column> --out <model.json>
                           [--exclude <jsonl>...] [--name <name>] [--seed <n>] [--label ${LABELS.join('|')}]
+                          [--features v2|v1]
   modelroute router eval  --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
                           [--exclude <jsonl>...] [--strong-share <0..1>] [--scores-out <file.jsonl>] [--json]
   modelroute router replay --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
@@ -43,6 +45,9 @@ with RouteLLM's definitions: a threshold sweep at the deciles of the model's
 scores, APGR the normalised area under quality against strong-call share,
 CPT(x) the strong share that recovers x of the gap between the two models;
 "random" is a seeded random router on the same data (≈ 0.5 by construction).
+train fits feature set v2 (what kind of task a prompt is, and its length and
+structure; the shipped recipe) unless --features v1 asks for the old hashed
+word n-grams. Files of either set load.
 Evaluating on data the model was trained on measures nothing: hold data out.
 --strong-share S adds realized_strong_share: the share of these prompts at or
 above the model calibration's fixed threshold for S (what a table carries
@@ -73,6 +78,7 @@ const OPTIONS = {
   warmup: { type: 'string' },
   window: { type: 'string' },
   requests: { type: 'string' },
+  features: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -221,6 +227,11 @@ export function runRouter(argv: string[], io: CommandIO): number {
     return 2;
   }
 
+  if (values.features !== undefined && values.features !== 'v1' && values.features !== 'v2') {
+    io.err(`--features must be v2 or v1, not "${values.features}"`);
+    return 2;
+  }
+
   let loaded;
   try {
     loaded = loadExamples(
@@ -239,11 +250,15 @@ export function runRouter(argv: string[], io: CommandIO): number {
   }
 
   if (command === 'train') {
-    const model = trainDifficultyModel(examples, {
+    const options = {
       seed,
       name: values.name ?? 'difficulty',
       ...(values.label ? { label: values.label as LabelKind } : {}),
-    });
+    };
+    const model =
+      values.features === 'v1'
+        ? trainDifficultyModel(examples, options)
+        : trainDifficultyModelV2(examples, options);
     const text = serializeModel(model);
     writeFileSync(values.out as string, text);
     io.err(

@@ -40,7 +40,7 @@ describe('the router a proxy starts with', () => {
   test('the shipped model by default', () => {
     const router = initialDifficultyRouter({ onShippedRefused: () => {} });
     expect(router.model).toEqual({
-      name: 'difficulty-v1',
+      name: 'difficulty-v2',
       checksum: shipped.checksum,
       source: 'shipped',
     });
@@ -69,10 +69,10 @@ describe('the router a proxy starts with', () => {
     const router = initialDifficultyRouter({
       onShippedRefused: (e) => refused.push(e),
       loadShipped: () => {
-        throw new DifficultyModelError('model-v1.json: checksum mismatch');
+        throw new DifficultyModelError('model-v2.json: checksum mismatch');
       },
     });
-    expect(refused).toEqual(['model-v1.json: checksum mismatch']);
+    expect(refused).toEqual(['model-v2.json: checksum mismatch']);
     expect(router.model).toEqual({ name: 'heuristic', checksum: null, source: 'heuristic' });
     expect(router.score(PROMPT)).toBe(heuristic(PROMPT));
   });
@@ -93,6 +93,10 @@ describe('a watched model file', () => {
       onRefused: (e) => refused.push(e),
     });
     try {
+      // fs.watchFile takes its baseline with an asynchronous first stat: a
+      // replacement before it is the baseline, never a change. The shipped
+      // model is small since v2 (4 KB), so the race shows; let the first poll run.
+      await new Promise((r) => setTimeout(r, 100));
       replaceFile(file, variant('ours-v2', 3));
       await until(() => loaded.length === 1);
       expect(loaded[0]).toMatchObject({ name: 'ours-v2', source: file });

@@ -23,9 +23,8 @@ const backends = [
 const refs = [{ name: 'mini' }, { name: 'big' }];
 
 const EASY = 'hi';
-const HARD =
-  'Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. ' +
-  'Each clip costs $2.50 and she spent $12 on materials. How much profit did she make in April and May altogether?';
+// A proof request: the kind of task model v2 sends to the strong tier whatever its length.
+const HARD = 'Prove that the square root of 2 is irrational, step by step.';
 
 const byShare = () =>
   route('by-share', {

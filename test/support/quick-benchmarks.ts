@@ -85,6 +85,19 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     run: ['bench/strong-share.ts'],
     keys: ['benchmark', 'data', 'model', 'goal_met', 'worst_window_error', 'results'],
   },
+  {
+    name: 'npm run bench:router-v2-select',
+    run: ['bench/router-v2-select.ts'],
+    keys: [
+      'benchmark',
+      'data',
+      'candidates',
+      'nested',
+      'nestedMean',
+      'directions',
+      'shippedRecipe',
+    ],
+  },
 ];
 
 export interface QuickRun {

@@ -1,8 +1,15 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../../random.js';
-import type { Example } from './dataset.js';
+import { loadExamples, type Example } from './dataset.js';
 import { SHIPPED_MODEL_URL, shippedDifficultyModel } from './index.js';
 import { routerMetrics } from './metrics.js';
 import {
@@ -11,8 +18,10 @@ import {
   loadDifficultyModel,
   modelChecksum,
   type DifficultyModelFile,
+  type DifficultyModelFileV2,
 } from './model.js';
 import { serializeModel, trainDifficultyModel } from './train.js';
+import { SHIPPED_RECIPE_V2, trainDifficultyModelV2, type TrainOptionsV2 } from './train-v2.js';
 
 const TOPICS = ['tax law', 'organic chemistry', 'number theory', 'poetry', 'geography', 'cooking'];
 
@@ -31,7 +40,7 @@ function synthetic(n: number, seed: number): Example[] {
 const train = synthetic(600, 1);
 const options = { epochs: 3, name: 'test-model', seed: 4 };
 
-describe('training', () => {
+describe('training (feature set v1, still loadable)', () => {
   test('bit-for-bit reproducible: same data, options and seed → same bytes', () => {
     const a = serializeModel(trainDifficultyModel(train, options));
     const b = serializeModel(trainDifficultyModel(train, options));
@@ -72,7 +81,7 @@ describe('training', () => {
   });
 });
 
-describe('validation on load', () => {
+describe('validation on load (format 1)', () => {
   const good = trainDifficultyModel(train, options);
   const resigned = (m: Omit<DifficultyModelFile, 'checksum'>) => ({
     ...m,
@@ -98,8 +107,12 @@ describe('validation on load', () => {
   });
 
   test('another format version, missing fields and wrong shapes are refused', () => {
+    expect(() => difficultyModelFromJson({ ...good, formatVersion: 3 }, 'm.json')).toThrow(
+      /^m\.json: not a difficulty model: formatVersion: must be 1 \(feature set v1\) or 2/,
+    );
+    // A format-1 body labelled format 2 is checked as format 2, and refused.
     expect(() => difficultyModelFromJson({ ...good, formatVersion: 2 }, 'm.json')).toThrow(
-      /^m\.json: not a difficulty model: formatVersion/,
+      /^m\.json: not a difficulty model: /,
     );
     const { calibration: _c, ...noCalibration } = good;
     expect(() => difficultyModelFromJson(noCalibration, 'm.json')).toThrow(/calibration/);
@@ -129,11 +142,95 @@ describe('validation on load', () => {
   });
 });
 
+/** Word problems where more quantities (and so more steps) need the strong model. */
+function syntheticV2(n: number, seed: number): Example[] {
+  const rng = seededRandom(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const steps = 1 + Math.floor(rng() * 6);
+    const parts = Array.from(
+      { length: steps },
+      (_, k) => `then she buys ${k + 2 + Math.floor(rng() * 20)} apples at ${1 + k} dollars each`,
+    );
+    const hard = steps >= 4 ? rng() < 0.8 : rng() < 0.1;
+    const prompt = `Question ${i}: Mia starts with 5 apples, ${parts.join(', ')}. How many dollars does she spend?`;
+    return {
+      prompt,
+      weak: hard ? 0 : 1,
+      strong: 1,
+      group: i % 2 === 0 ? 'gsm8k' : 'mmlu_nutrition',
+    };
+  });
+}
+
+describe('training and validation (format 2, feature set v2)', () => {
+  const trainV2 = syntheticV2(600, 1);
+  const v2: Partial<TrainOptionsV2> = { name: 'test-v2' };
+  const good = trainDifficultyModelV2(trainV2, v2);
+  const resigned = (m: Omit<DifficultyModelFileV2, 'checksum'>) => ({
+    ...m,
+    checksum: modelChecksum(m),
+  });
+
+  test('reproducible byte for byte, and learns from the kind of prompt on held-out prompts', () => {
+    expect(serializeModel(trainDifficultyModelV2(trainV2, v2))).toBe(serializeModel(good));
+    const model = difficultyModelFromJson(JSON.parse(serializeModel(good)));
+    expect(model.name).toBe('test-v2');
+    const test = syntheticV2(400, 2);
+    const m = routerMetrics(
+      test.map((e) => model.score(e.prompt)),
+      test,
+    );
+    // Random is 0.5; "steps ≥ 4" decides only 80% against 10% of the outcomes, so the best is about 0.8.
+    expect(m.apgr).toBeGreaterThan(0.65);
+  });
+
+  test('scores are calibrated to 0..1 shares of the training prompts', () => {
+    const model = difficultyModelFromJson(good);
+    const scores = trainV2.map((e) => model.score(e.prompt));
+    const above = scores.filter((s) => s >= 0.5).length / scores.length;
+    expect(above).toBeGreaterThan(0.35);
+    expect(above).toBeLessThan(0.65);
+  });
+
+  test('an edited weight, another feature set, wrong shapes are refused with the reason', () => {
+    expect(() => difficultyModelFromJson({ ...good, bias: 1 }, 'm.json')).toThrow(
+      /^m\.json: checksum mismatch .* corrupt or was edited/,
+    );
+    const other = resigned({ ...good, featureSet: { ...good.featureSet, id: 'fs2-deadbeef' } });
+    expect(() => difficultyModelFromJson(other, 'm.json')).toThrow(
+      /trained for feature set fs2-deadbeef, this build computes fs2-[0-9a-f]{8}: retrain it/,
+    );
+    const short = resigned({ ...good, dense: good.dense.slice(1) });
+    expect(() => difficultyModelFromJson(short, 'm.json')).toThrow(/dense features do not match/);
+    const v3 = { ...good, featureSet: { ...good.featureSet, version: 3 } };
+    expect(() => difficultyModelFromJson(v3, 'm.json')).toThrow(
+      /not a difficulty model: featureSet\.version/,
+    );
+    const hashed = { ...good, hashed: { indices: '', weights: '' } };
+    expect(() => difficultyModelFromJson(hashed, 'm.json')).toThrow(/not a difficulty model/);
+    const decreasing = resigned({ ...good, calibration: [1, 0] });
+    expect(() => difficultyModelFromJson(decreasing, 'm.json')).toThrow(/must not decrease/);
+    expect(good.quantitative).toHaveLength(good.dense.length);
+    const shortQuantitative = resigned({ ...good, quantitative: [1, 2] });
+    expect(() => difficultyModelFromJson(shortQuantitative, 'm.json')).toThrow(
+      /2 quantitative weights, \d+ expected/,
+    );
+  });
+
+  test('without the quantitative gate the file has no quantitative weights, and scores the same way', () => {
+    const plain = trainDifficultyModelV2(trainV2, { ...v2, gate: 'none' });
+    expect(plain).not.toHaveProperty('quantitative');
+    const model = difficultyModelFromJson(plain);
+    const scores = trainV2.map((e) => model.score(e.prompt));
+    expect(scores.filter((s) => s >= 0.5).length / scores.length).toBeGreaterThan(0.35);
+  });
+});
+
 describe('the shipped model', () => {
   test('loads, validates, is at most 5 MB and scores in 0..1', () => {
     expect(statSync(SHIPPED_MODEL_URL).size).toBeLessThanOrEqual(MAX_MODEL_BYTES);
     const model = shippedDifficultyModel();
-    expect(model.name).toBe('difficulty-v1');
+    expect(model.name).toBe('difficulty-v2');
     for (const p of [
       '',
       'hi',
@@ -152,8 +249,86 @@ describe('the shipped model', () => {
     ).toBeGreaterThan(model.score('hello'));
   });
 
+  test('model-v1.json beside it still loads (for --difficulty-model users)', () => {
+    const v1 = loadDifficultyModel(new URL('./model-v1.json', SHIPPED_MODEL_URL));
+    expect(v1.name).toBe('difficulty-v1');
+    expect(v1.score('Prove that there are infinitely many primes.')).toBeGreaterThanOrEqual(0);
+  });
+
   test('its file is exactly what training stored (checksum)', () => {
-    const file = JSON.parse(readFileSync(SHIPPED_MODEL_URL, 'utf8')) as DifficultyModelFile;
+    const file = JSON.parse(readFileSync(SHIPPED_MODEL_URL, 'utf8')) as DifficultyModelFileV2;
     expect(modelChecksum(file)).toBe(file.checksum);
   });
+
+  // The two prompts of issue 12 that v1 scored the wrong way round (0.858 and 0.126).
+  test('a long chatty question goes to the cheap tier, a proof request to the strong one', () => {
+    const model = shippedDifficultyModel();
+    const chatty =
+      "Hey there! Hope you're having a lovely day. I was chatting with a friend over coffee this " +
+      'morning and we got into a silly little debate, nothing serious, just curious. Anyway, I ' +
+      "figured I'd ask you since you always seem to know these things. So here goes, and thanks " +
+      'so much in advance for humoring me: what is the capital of France? I am pretty sure I ' +
+      "know, but I'd love to hear it from you. Thanks again!";
+    expect(chatty.length).toBeGreaterThanOrEqual(400);
+    expect(model.score(chatty)).toBeLessThan(0.3);
+    expect(model.score("Prove Fermat's Last Theorem for n=4.")).toBeGreaterThan(0.7);
+  });
 });
+
+test('in the shipped model, asking for a proof or code raises a prompt, chit-chat lowers it (seeded)', () => {
+  const model = shippedDifficultyModel();
+  const rng = seededRandom(21);
+  const words = ['the', 'river', 'market', 'policy', 'engine', 'price', 'city', 'report', 'team'];
+  for (let k = 0; k < 200; k++) {
+    const length = 5 + Math.floor(rng() * 60);
+    const body = Array.from({ length }, () => words[Math.floor(rng() * words.length)]).join(' ');
+    const base = model.rawScore(`${body}.`);
+    expect(model.rawScore(`Prove that ${body}.`)).toBeGreaterThan(base);
+    expect(model.rawScore(`Write a Python function: ${body}.`)).toBeGreaterThan(base);
+    expect(model.rawScore(`Hey, thanks! ${body}.`)).toBeLessThan(base);
+    expect(model.rawScore(`Write a poem: ${body}.`)).toBeLessThan(base);
+  }
+});
+
+// The shipped file is what `modelroute router train` makes from the RouteLLM data:
+//   D=../shared/data/routellm; modelroute router train --data $D/mmlu $D/gsm8k \
+//     --exclude $D/mmlu/contaminated_prompts.jsonl $D/gsm8k/contaminated_prompts.jsonl \
+//     --weak mistralai/Mixtral-8x7B-Instruct-v0.1 --strong gpt-4-1106-preview --name difficulty-v2 \
+//     --out src/routing/difficulty/learned/model-v2.json
+const DATA = new URL('../../../../../shared/data/routellm/', import.meta.url).pathname;
+const haveData = existsSync(join(DATA, 'mmlu'));
+if (!haveData)
+  process.stderr.write(
+    `model.test: no RouteLLM data at ${DATA}: skipping the check that retraining reproduces the shipped model\n`,
+  );
+(haveData ? test : test.skip)(
+  'retraining with the recipe recorded in the shipped file reproduces it (same checksum)',
+  () => {
+    const shipped = JSON.parse(readFileSync(SHIPPED_MODEL_URL, 'utf8')) as DifficultyModelFileV2;
+    const csvs = (dir: string) =>
+      readdirSync(join(DATA, dir))
+        .filter((f) => f.endsWith('.csv'))
+        .sort()
+        .map((f) => join(DATA, dir, f));
+    const { examples } = loadExamples(
+      [...csvs('mmlu'), ...csvs('gsm8k')],
+      { weak: 'mistralai/Mixtral-8x7B-Instruct-v0.1', strong: 'gpt-4-1106-preview' },
+      [
+        join(DATA, 'mmlu/contaminated_prompts.jsonl'),
+        join(DATA, 'gsm8k/contaminated_prompts.jsonl'),
+      ],
+    );
+    const { examples: n, ...recipe } = shipped.training;
+    expect(n).toBe(examples.length);
+    // The recipe in the file is the one the code ships (bench/router-v2-select.ts chose it).
+    expect({ ...recipe, seed: undefined }).toEqual({
+      ...SHIPPED_RECIPE_V2,
+      groups: [...SHIPPED_RECIPE_V2.groups],
+    });
+    const again = trainDifficultyModelV2(examples, {
+      ...(recipe as Partial<TrainOptionsV2>),
+      name: shipped.name,
+    });
+    expect(again.checksum).toBe(shipped.checksum);
+  },
+);

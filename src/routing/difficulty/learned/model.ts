@@ -1,6 +1,8 @@
 // The learned difficulty model as a file: a versioned JSON document, checked
 // in full on load (format, feature set, shapes, checksum), and the scorer
 // built from it. A file that fails any check is refused with the reason.
+// Two formats load: 1 (feature set v1: dense shape features and hashed word
+// n-grams) and 2 (feature set v2: task-kind features only, no hashing).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -12,9 +14,19 @@ import {
   extractFeatures,
   featureSetId,
 } from './features.js';
+import {
+  DENSE_FEATURES_V2,
+  FEATURE_SET_V2,
+  FeatureBufferV2,
+  extractFeaturesV2,
+  featureSetIdV2,
+  quantitativeGate,
+} from './features-v2.js';
 
 export const MODEL_FORMAT = 'modelroute.io/difficulty-model';
 export const MODEL_FORMAT_VERSION = 1;
+/** Format of files trained on feature set v2. */
+export const MODEL_FORMAT_VERSION_V2 = 2;
 /** Files above this are refused before parsing. */
 export const MAX_MODEL_BYTES = 5 * 1024 * 1024;
 
@@ -53,10 +65,41 @@ export const difficultyModelFile = z.strictObject({
 });
 export type DifficultyModelFile = z.infer<typeof difficultyModelFile>;
 
+/** Format 2: a linear model on feature set v2 (features-v2.ts), with the same calibration and checksum. */
+export const difficultyModelFileV2 = z.strictObject({
+  format: z.literal(MODEL_FORMAT),
+  formatVersion: z.literal(MODEL_FORMAT_VERSION_V2),
+  name: z.string().min(1),
+  featureSet: z.strictObject({
+    id: z.string().min(1),
+    version: z.literal(FEATURE_SET_V2.version),
+    dense: z.array(z.string()),
+  }),
+  training: z.record(z.string(), z.unknown()),
+  bias: finite,
+  /** One weight per feature of `featureSet.dense`, per raw feature value. */
+  dense: z.array(finite),
+  /** Weights added to `dense` for prompts quantitativeGate admits (features-v2.ts), if the model has them. */
+  quantitative: z.array(finite).optional(),
+  calibration: z.array(finite).min(2),
+  checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+});
+export type DifficultyModelFileV2 = z.infer<typeof difficultyModelFileV2>;
+
+/** Any file this build loads. */
+export type AnyDifficultyModelFile = DifficultyModelFile | DifficultyModelFileV2;
+
+const formatHeader = z.object({
+  format: z.literal(MODEL_FORMAT),
+  formatVersion: z.union([z.literal(MODEL_FORMAT_VERSION), z.literal(MODEL_FORMAT_VERSION_V2)], {
+    error: `must be ${MODEL_FORMAT_VERSION} (feature set v1) or ${MODEL_FORMAT_VERSION_V2} (feature set v2)`,
+  }),
+});
+
 export function modelChecksum(
-  model: Omit<DifficultyModelFile, 'checksum'> | DifficultyModelFile,
+  model: Omit<AnyDifficultyModelFile, 'checksum'> | AnyDifficultyModelFile,
 ): string {
-  const { checksum: _ignored, ...rest } = model as DifficultyModelFile;
+  const { checksum: _ignored, ...rest } = model as AnyDifficultyModelFile;
   return `sha256:${createHash('sha256').update(JSON.stringify(rest)).digest('hex')}`;
 }
 
@@ -99,17 +142,110 @@ export class DifficultyModelError extends Error {
   override name = 'DifficultyModelError';
 }
 
-/** Validates a parsed model document and builds its scorer; throws DifficultyModelError. */
+function notAModel(error: z.ZodError, source: string): DifficultyModelError {
+  const issue = error.issues[0];
+  const path = issue?.path.join('.') || '(root)';
+  return new DifficultyModelError(`${source}: not a difficulty model: ${path}: ${issue?.message}`);
+}
+
+function checkCalibration(calibration: readonly number[], source: string): Float64Array {
+  const knots = Float64Array.from(calibration);
+  for (let i = 1; i < knots.length; i++)
+    if ((knots[i] as number) < (knots[i - 1] as number))
+      throw new DifficultyModelError(`${source}: calibration knots must not decrease (at ${i})`);
+  return knots;
+}
+
+/** The dense weights match this build's features, and the content its checksum. */
+function checkShapeAndChecksum(
+  m: AnyDifficultyModelFile,
+  features: readonly string[],
+  source: string,
+): void {
+  if (m.dense.length !== features.length || m.featureSet.dense.join() !== features.join())
+    throw new DifficultyModelError(
+      `${source}: dense features do not match this build's (${features.length} expected)`,
+    );
+  const checksum = modelChecksum(m);
+  if (checksum !== m.checksum)
+    throw new DifficultyModelError(
+      `${source}: checksum mismatch (file says ${m.checksum}, content is ${checksum}): the file is corrupt or was edited`,
+    );
+}
+
+function modelV2FromJson(json: unknown, source: string): DifficultyModel {
+  const parsed = difficultyModelFileV2.safeParse(json);
+  if (!parsed.success) throw notAModel(parsed.error, source);
+  const m = parsed.data;
+  const expected = featureSetIdV2();
+  if (m.featureSet.id !== expected)
+    throw new DifficultyModelError(
+      `${source}: trained for feature set ${m.featureSet.id}, this build computes ${expected}: retrain it with this version's \`modelroute router train\``,
+    );
+  checkShapeAndChecksum(m, DENSE_FEATURES_V2, source);
+  if (m.quantitative !== undefined && m.quantitative.length !== DENSE_FEATURES_V2.length)
+    throw new DifficultyModelError(
+      `${source}: ${m.quantitative.length} quantitative weights, ${DENSE_FEATURES_V2.length} expected (one per dense feature)`,
+    );
+  const knots = checkCalibration(m.calibration, source);
+  return {
+    ...buildScorerV2(
+      m.name,
+      m.bias,
+      Float64Array.from(m.dense),
+      m.quantitative && Float64Array.from(m.quantitative),
+      knots,
+    ),
+    checksum: m.checksum,
+  };
+}
+
+/**
+ * The v2 linear score of one prompt's features (`features[offset..]`): the
+ * dense weights, plus the quantitative ones when the gate admits the prompt.
+ * Training calibrates with this same function, so the knots match the scorer.
+ */
+export function linearScoreV2(
+  dense: ArrayLike<number>,
+  quantitative: ArrayLike<number> | undefined,
+  features: ArrayLike<number>,
+  offset = 0,
+): number {
+  let s = 0;
+  for (let j = 0; j < dense.length; j++)
+    s += (dense[j] as number) * (features[offset + j] as number);
+  if (quantitative !== undefined && quantitativeGate(features, offset) === 1)
+    for (let j = 0; j < quantitative.length; j++)
+      s += (quantitative[j] as number) * (features[offset + j] as number);
+  return s;
+}
+
+/** The v2 scorer: a dot product over the v2 features, then the calibration. */
+export function buildScorerV2(
+  name: string,
+  bias: number,
+  dense: Float64Array,
+  quantitative: Float64Array | undefined,
+  knots: Float64Array,
+): DifficultyModel {
+  const buffer = new FeatureBufferV2();
+  const rawScore = (prompt: string): number => {
+    extractFeaturesV2(prompt, buffer);
+    return bias + linearScoreV2(dense, quantitative, buffer.dense);
+  };
+  return { name, rawScore, score: (prompt) => calibrate(rawScore(prompt), knots) };
+}
+
+/** Validates a parsed model document (format 1 or 2) and builds its scorer; throws DifficultyModelError. */
 export function difficultyModelFromJson(
   json: unknown,
   source = 'difficulty model',
 ): DifficultyModel {
+  const header = formatHeader.safeParse(json);
+  if (!header.success) throw notAModel(header.error, source);
+  if (header.data.formatVersion === MODEL_FORMAT_VERSION_V2) return modelV2FromJson(json, source);
   const parsed = difficultyModelFile.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.join('.') || '(root)';
-    throw new DifficultyModelError(`${source}: not a difficulty model: ${path}: ${issue?.message}`);
-  }
+  if (!parsed.success) throw notAModel(parsed.error, source);
   const m = parsed.data;
   const expected = featureSetId();
   if (m.featureSet.id !== expected || m.featureSet.hashBits !== FEATURE_SET.hashBits) {
@@ -117,18 +253,7 @@ export function difficultyModelFromJson(
       `${source}: trained for feature set ${m.featureSet.id} (hashBits ${m.featureSet.hashBits}), this build computes ${expected} (hashBits ${FEATURE_SET.hashBits}): retrain it with this version's \`modelroute router train\``,
     );
   }
-  if (
-    m.dense.length !== DENSE_FEATURES.length ||
-    m.featureSet.dense.join() !== DENSE_FEATURES.join()
-  )
-    throw new DifficultyModelError(
-      `${source}: dense features do not match this build's (${DENSE_FEATURES.length} expected)`,
-    );
-  const checksum = modelChecksum(m);
-  if (checksum !== m.checksum)
-    throw new DifficultyModelError(
-      `${source}: checksum mismatch (file says ${m.checksum}, content is ${checksum}): the file is corrupt or was edited`,
-    );
+  checkShapeAndChecksum(m, DENSE_FEATURES, source);
   let indices: Int32Array;
   let weights: Float32Array;
   try {
@@ -156,10 +281,7 @@ export function difficultyModelFromJson(
     table[index] = w;
     last = index;
   }
-  const knots = Float64Array.from(m.calibration);
-  for (let i = 1; i < knots.length; i++)
-    if ((knots[i] as number) < (knots[i - 1] as number))
-      throw new DifficultyModelError(`${source}: calibration knots must not decrease (at ${i})`);
+  const knots = checkCalibration(m.calibration, source);
   return {
     ...buildScorer(m.name, m.bias, Float64Array.from(m.dense), table, knots),
     checksum: m.checksum,

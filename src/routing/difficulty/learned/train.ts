@@ -17,6 +17,7 @@ import {
   encodeFloat32,
   encodeInt32,
   modelChecksum,
+  type AnyDifficultyModelFile,
   type DifficultyModelFile,
 } from './model.js';
 import { quantileSorted } from './metrics.js';
@@ -273,6 +274,6 @@ export function trainDifficultyModel(
 }
 
 /** The file as written to disk: stable key order, one trailing newline. */
-export function serializeModel(model: DifficultyModelFile): string {
+export function serializeModel(model: AnyDifficultyModelFile): string {
   return `${JSON.stringify(model)}\n`;
 }
