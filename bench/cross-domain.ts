@@ -14,6 +14,7 @@ import {
   apgrDifference,
   apgrEstimate,
   bootstrapApgr,
+  POOLED,
   randomBand,
   type Bootstrap,
   type BootstrapSet,
@@ -71,8 +72,6 @@ export interface InSampleRow {
   gap: Estimate;
   shipped: Estimate;
 }
-
-export const POOLED = 'pooled';
 
 const baselines = (test: readonly Example[]): Record<string, RouterScores> => ({
   length: Float64Array.from(test, (e) => e.prompt.length),

@@ -1,7 +1,8 @@
 // The cross-domain evaluation tells a router that learned the kind of task
 // from one that memorised its training prompts: on data where proofs are what
 // the strong model helps with, in every domain, and prompt length is noise.
-import { crossDomainReport, goals, POOLED, type Scorer } from '../../bench/cross-domain.js';
+import { crossDomainReport, goals, type Scorer } from '../../bench/cross-domain.js';
+import { POOLED } from '../../src/routing/difficulty/learned/bootstrap.js';
 import type { Example } from '../../src/routing/difficulty/learned/dataset.js';
 import { seededRandom } from '../../src/routing/random.js';
 

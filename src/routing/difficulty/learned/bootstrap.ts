@@ -70,8 +70,10 @@ function checkSets(sets: readonly BootstrapSet[]): string[] {
       throw new Error(
         `bootstrap: set ${set.name} has routers ${names.join(', ')}; every set needs ${routers.join(', ')}`,
       );
-    if (set.name === 'pooled')
-      throw new Error('bootstrap: a set may not be named pooled (that name is the mean over sets)');
+    if (set.name === POOLED)
+      throw new Error(
+        `bootstrap: a set may not be named ${POOLED} (that name is the mean over sets)`,
+      );
     if (set.examples.length === 0) throw new Error(`bootstrap: set ${set.name} has no examples`);
     for (const [name, router] of Object.entries(set.routers))
       if (router !== 'random' && router.length !== set.examples.length)
@@ -164,7 +166,10 @@ function estimate(point: number, values: Float64Array): Estimate {
   };
 }
 
-/** Which figure: one set by its name, or `pooled` for the mean over all sets. */
+/** The scope of the mean over all sets (no set may take this name). */
+export const POOLED = 'pooled';
+
+/** Which figure: one set by its name, or POOLED for the mean over all sets. */
 export type Scope = string;
 
 function figure(
@@ -176,7 +181,7 @@ function figure(
   const points = b.point[router];
   if (!perSet || !points)
     throw new Error(`bootstrap: no router ${router} (routers: ${b.routers.join(', ')})`);
-  if (scope === 'pooled') {
+  if (scope === POOLED) {
     const pooled = Float64Array.from({ length: b.resamples }, (_, i) =>
       mean(perSet.map((xs) => xs[i] as number)),
     );
@@ -188,7 +193,7 @@ function figure(
 }
 
 /** One router's APGR with its 95% interval, on one set or pooled (mean over sets). */
-export function apgrEstimate(b: Bootstrap, router: string, scope: Scope = 'pooled'): Estimate {
+export function apgrEstimate(b: Bootstrap, router: string, scope: Scope = POOLED): Estimate {
   const f = figure(b, router, scope);
   return estimate(f.point, f.draws);
 }
@@ -198,7 +203,7 @@ export function apgrDifference(
   b: Bootstrap,
   a: string,
   baseline: string,
-  scope: Scope = 'pooled',
+  scope: Scope = POOLED,
 ): Estimate {
   const fa = figure(b, a, scope);
   const fb = figure(b, baseline, scope);
