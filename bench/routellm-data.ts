@@ -49,11 +49,24 @@ function thinned(d: Dataset, max: number): Dataset {
 }
 
 /**
+ * Real MMLU subject names, so synthetic groups fall into every domain of
+ * domains.ts and the cross-domain protocols have domains to leave out.
+ */
+const SYNTHETIC_SUBJECTS = [
+  'abstract_algebra',
+  'philosophy',
+  'sociology',
+  'nutrition',
+  'college_physics',
+  'world_religions',
+];
+
+/**
  * Prompts with outcomes that depend on their length and wording, in
  * QUICK_SUBJECTS groups: only for --quick where the data is not checked
  * out (CI), so the training and evaluation code still runs end to end.
  */
-function synthetic(name: string, count: number, seed: number): Dataset {
+function synthetic(name: 'mmlu' | 'gsm8k', count: number, seed: number): Dataset {
   const rng = seededRandom(seed);
   const words = ['prove', 'explain', 'list', 'compute', 'integral', 'name', 'why', 'matrix'];
   const examples = Array.from({ length: count }, (_, i) => {
@@ -64,7 +77,10 @@ function synthetic(name: string, count: number, seed: number): Dataset {
       prompt: `${prompt} #${i}`,
       weak: rng() > hard ? 1 : 0,
       strong: rng() > hard / 3 ? 1 : 0,
-      group: `${name}_${i % QUICK_SUBJECTS}`,
+      group:
+        name === 'mmlu'
+          ? `mmlu_${SYNTHETIC_SUBJECTS[i % SYNTHETIC_SUBJECTS.length] as string}`
+          : `gsm8k_${i % QUICK_SUBJECTS}`,
     };
   });
   return { examples, excluded: 0 };

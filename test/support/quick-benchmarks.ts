@@ -73,7 +73,16 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
   {
     name: 'npm run bench:router (held-out table)',
     run: ['bench/router-table.ts'],
-    keys: ['benchmark', 'data', 'seeds', 'results'],
+    keys: [
+      'benchmark',
+      'data',
+      'seeds',
+      'crossDomain',
+      'directions',
+      'inSample',
+      'goals',
+      'results',
+    ],
   },
   {
     name: 'npm run bench:router-nested',
