@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { priorQuantile } from '../routing/difficulty/calibration/prior.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../routing/random.js';
@@ -231,14 +232,15 @@ describe('strongShare audit', () => {
       .map((l) => JSON.parse(l) as { score: number; weak: number; strong: number });
     expect(lines).toHaveLength(800);
     expect(lines[0]).toEqual({ score: expect.any(Number), weak: expect.any(Number), strong: 1 });
-    const atOrAbove = lines.filter((l) => l.score >= 0.7).length / lines.length;
-    expect(report).toMatchObject({ strong_share: 0.3, threshold: 0.7 });
+    const threshold = priorQuantile(0.7);
+    const atOrAbove = lines.filter((l) => l.score >= threshold).length / lines.length;
+    expect(report).toMatchObject({ strong_share: 0.3, threshold: Number(threshold.toFixed(4)) });
     expect(report.realized_strong_share).toBeCloseTo(atOrAbove, 4);
 
     const text = io();
     expect(runRouter(['eval', ...common(), '--strong-share', '0.3'], text.io)).toBe(0);
     expect(text.out.join('\n')).toMatch(
-      /strongShare 30\.0% → threshold 0\.7 → \d+\.\d% of these prompts go strong/,
+      /strongShare 30\.0% → threshold 0\.692 → \d+\.\d% of these prompts go strong/,
     );
   });
 

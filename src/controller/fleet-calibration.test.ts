@@ -1,4 +1,5 @@
 import { ScoreSketch } from '../routing/difficulty/calibration/score-sketch.js';
+import { priorQuantile } from '../routing/difficulty/calibration/prior.js';
 import { seededRandom } from '../routing/random.js';
 import { ruleKey } from '../routing/table.js';
 import {
@@ -137,7 +138,7 @@ describe('what the table gets', () => {
   test("a fleet that agrees with the prior leaves the prior's table alone", () => {
     const { fleet } = setup();
     fleet.observe('team/p1', undefined, [
-      entry(Array.from({ length: 1000 }, (_, i) => (i + 0.5) / 1000)),
+      entry(Array.from({ length: 1000 }, (_, i) => priorQuantile((i + 0.5) / 1000))),
     ]);
     expect(fleet.update([rule(0.2)])).toEqual(new Set());
     expect(fleet.thresholds([rule(0.2)])).toEqual(new Map());

@@ -1,4 +1,5 @@
 import { backend, route } from './__fixtures__/objects.js';
+import { priorQuantile } from './difficulty/calibration/prior.js';
 import { compileRoutingTable, resolveBaseUrl } from './compile.js';
 import { checkSemantics, oneTableConflicts } from './semantics.js';
 import { TABLE_FORMAT_VERSION, parseRoutingTable, ruleKey } from './table.js';
@@ -158,7 +159,7 @@ describe('strongShare thresholds', () => {
   test('the prior until the fleet has a live threshold; then the live one, keyed by ruleKey', () => {
     const prior = compileRoutingTable([tiered], [weak, strong]);
     expect(prior.routes[0]?.rules.map((r) => [r.threshold, r.strongShare])).toEqual([
-      [expect.closeTo(0.8), 0.2],
+      [expect.closeTo(priorQuantile(0.8)), 0.2],
       [0.6, undefined],
     ]);
     const live = compileRoutingTable([tiered], [weak, strong], new Map(), {

@@ -6,6 +6,7 @@ import {
   type ModelBackend,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
+import { priorQuantile } from './difficulty/calibration/prior.js';
 import {
   checkSemantics,
   compareAge,
@@ -36,7 +37,8 @@ export interface CompileOptions {
   /**
    * Maps a quantile (0..1) of the difficulty scores seen in practice to the
    * score at that quantile; turns `strongShare` into a threshold. Defaults to
-   * the identity (scores spread evenly over 0..1).
+   * the model calibration's promise (`priorQuantile`: scores spread evenly
+   * between the calibration's end bands).
    */
   difficultyQuantile?: (q: number) => number;
   /**
@@ -127,7 +129,7 @@ export function compileRoutingTable(
   options: CompileOptions = {},
 ): RoutingTable {
   const clusterDomain = options.clusterDomain ?? 'cluster.local';
-  const quantile = options.difficultyQuantile ?? ((q: number) => q);
+  const quantile = options.difficultyQuantile ?? priorQuantile;
   const problems = checkSemantics(routes, backends);
   const owners = modelOwners(routes);
   const refused = refusedRouteIds(problems);
@@ -265,7 +267,7 @@ function clamp01(x: number): number {
  */
 export function strongShareThreshold(
   strongShare: number,
-  quantile: (q: number) => number = (q) => q,
+  quantile: (q: number) => number = priorQuantile,
 ): number {
   return clamp01(quantile(1 - strongShare));
 }

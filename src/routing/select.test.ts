@@ -1,4 +1,5 @@
 import type { HealthState, ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import { priorQuantile } from './difficulty/calibration/prior.js';
 import { backend, facts, route, type FactsInput } from './__fixtures__/objects.js';
 import { compileRoutingTable } from './compile.js';
 import type { BackendLiveView } from './live-state.js';
@@ -467,7 +468,7 @@ describe('strategies', () => {
     test('strongShare becomes the threshold at that quantile', () => {
       const r = byShare;
       const table = compileRoutingTable([r], backends);
-      expect(table.routes[0]?.rules[0]?.threshold).toBeCloseTo(0.7);
+      expect(table.routes[0]?.rules[0]?.threshold).toBeCloseTo(priorQuantile(0.7));
       const calibrated = compileRoutingTable([r], backends, new Map(), {
         difficultyQuantile: (q) => q / 2,
       });
@@ -495,7 +496,7 @@ describe('strategies', () => {
       const plain = decide({ routes: [r], backends }, { model: 'chat', difficulty: 0.5 });
       expect(plain.ok && plain.costQuality).toEqual({
         difficulty: 0.5,
-        threshold: 0.7,
+        threshold: priorQuantile(0.7),
         tier: 'cheap',
       });
       expect(plain.ok && plain.strongShareRule).toBeUndefined();

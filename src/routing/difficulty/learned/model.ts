@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CALIBRATION_TAIL } from '../calibration/prior.js';
 import type { DifficultyScorer } from '../types.js';
 import {
   DENSE_FEATURES,
@@ -288,11 +289,23 @@ export function difficultyModelFromJson(
   };
 }
 
-/** Maps a raw score to 0..1 through the quantile knots (piecewise linear, monotone). */
+/**
+ * Maps a raw score to 0..1 through the quantile knots: piecewise linear onto
+ * [CALIBRATION_TAIL, 1 − CALIBRATION_TAIL] inside their range, exponential
+ * tails outside it. Traffic unlike the training prompts can score beyond the
+ * outermost knots; clamping those to exactly 0 or 1 made them all tie, so no
+ * threshold (and no live strongShare) could split them. In the end bands they
+ * keep their order: x below the lowest knot lands at TAIL·e^(−x/spread), with
+ * spread a quarter of the knots' range. Monotone.
+ */
 export function calibrate(raw: number, knots: Float64Array): number {
   const k = knots.length - 1;
-  if (!(raw > (knots[0] as number))) return 0;
-  if (raw >= (knots[k] as number)) return 1;
+  const first = knots[0] as number;
+  const last = knots[k] as number;
+  if (Number.isNaN(raw)) return 0;
+  const spread = Math.max((last - first) / 4, 1e-9);
+  if (raw <= first) return CALIBRATION_TAIL * Math.exp((raw - first) / spread);
+  if (raw >= last) return 1 - CALIBRATION_TAIL * Math.exp((last - raw) / spread);
   let lo = 0;
   let hi = k;
   while (hi - lo > 1) {
@@ -302,7 +315,8 @@ export function calibrate(raw: number, knots: Float64Array): number {
   }
   const a = knots[lo] as number;
   const b = knots[hi] as number;
-  return (lo + (b > a ? (raw - a) / (b - a) : 0)) / k;
+  const inside = (lo + (b > a ? (raw - a) / (b - a) : 0)) / k;
+  return CALIBRATION_TAIL + (1 - 2 * CALIBRATION_TAIL) * inside;
 }
 
 export function buildScorer(
