@@ -205,7 +205,7 @@ const costQuality = withCrossFieldRules(
         .max(1)
         .optional()
         .describe(
-          'Target share of requests sent to the strongest backend; the threshold is derived from it.',
+          "Target share of this rule's requests sent to the strongest backend, held on live traffic: each proxy sets its threshold from the scores it routes and the share it realised, and the controller pushes the fleet's threshold (status.strongShare shows the realised share).",
         ),
     })
     .describe(
