@@ -1,4 +1,5 @@
 import type { ModelRouteInput } from '../api/v1alpha1/index.js';
+import { priorQuantile } from '../routing/difficulty/calibration/prior.js';
 import { backend, route } from '../routing/__fixtures__/objects.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import { StrongShareCalibrators } from './strong-share-calibrators.js';
@@ -18,7 +19,7 @@ describe('StrongShareCalibrators', () => {
   it('calibrates strongShare rules only, keyed by route and rule, from the table’s fleet threshold', () => {
     const c = new StrongShareCalibrators();
     c.configure(table([cq('share', { strongShare: 0.2 }), cq('fixed', { threshold: 0.6 })]));
-    expect(c.thresholdFor('default/chat', 'share')).toBeCloseTo(0.8, 2);
+    expect(c.thresholdFor('default/chat', 'share')).toBeCloseTo(priorQuantile(0.8), 2);
     expect(c.thresholdFor('default/chat', 'fixed')).toBeUndefined();
     expect(c.stats().map((s) => [s.routeId, s.rule, s.targetStrongShare])).toEqual([
       ['default/chat', 'share', 0.2],

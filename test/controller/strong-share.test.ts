@@ -9,6 +9,7 @@ import { startController, type RunningController } from '../../src/controller/co
 import { PRIOR_WEIGHT } from '../../src/controller/fleet-calibration.js';
 import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
 import { ScoreSketch } from '../../src/routing/difficulty/calibration/score-sketch.js';
+import { priorQuantile } from '../../src/routing/difficulty/calibration/prior.js';
 import type { RoutingTable } from '../../src/routing/table.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import { createKubeClient } from '../../src/k8s/kube-client.js';
@@ -135,7 +136,10 @@ test(
     // Before any traffic: the model calibration's prior, with the target, on both proxies.
     await eventually(() => {
       for (const p of [busy, quiet])
-        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: 0.8, strongShare: 0.2 });
+        expect(ruleIn(p.tables.at(-1))).toMatchObject({
+          threshold: expect.closeTo(priorQuantile(0.8), 6),
+          strongShare: 0.2,
+        });
     }, 60_000);
 
     // One proxy decided 600 requests, 126 of them strong; the other saw nothing.
