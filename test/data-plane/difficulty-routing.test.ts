@@ -78,9 +78,9 @@ test('the proxy scores with the shipped model and routes by the threshold', asyn
   });
 });
 
-test('strongShare starts from the model calibration threshold (share 0.2 → 0.8), then calibrates live', async () => {
+test('strongShare starts from the model calibration threshold (share 0.2 → 0.788), then calibrates live', async () => {
   const easy = await ask('by-share', EASY);
-  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.800', backend: 'default/mini' });
+  expect(easy).toMatchObject({ tier: 'cheap', threshold: '0.788', backend: 'default/mini' });
 });
 
 test('the server span carries the score, the threshold used and the tier', async () => {
