@@ -8,6 +8,7 @@
 import { startController, type RunningController } from '../../src/controller/controller.js';
 import { PRIOR_WEIGHT } from '../../src/controller/fleet-calibration.js';
 import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
+import { strongShareThreshold } from '../../src/routing/compile.js';
 import { ScoreSketch } from '../../src/routing/difficulty/calibration/score-sketch.js';
 import type { RoutingTable } from '../../src/routing/table.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
@@ -25,6 +26,8 @@ import { startFakeProxyAdmin, type FakeProxyAdmin } from '../support/fake-proxy-
 const CASE_TIMEOUT_MS = 120_000;
 const ROUTE = 'tiered';
 const RULE = 'by-difficulty';
+/** What compile puts in the table before the fleet has seen traffic: the model calibration's prior. */
+const PRIOR = strongShareThreshold(0.2);
 
 let cluster: ClusterHandle;
 let routeId: string;
@@ -63,7 +66,7 @@ function calibrationEntry(
     routeId,
     rule: RULE,
     targetStrongShare: 0.2,
-    threshold: 0.8,
+    threshold: PRIOR,
     decisions,
     strong,
     sketch: sketch.toWire(),
@@ -135,7 +138,7 @@ test(
     // Before any traffic: the model calibration's prior, with the target, on both proxies.
     await eventually(() => {
       for (const p of [busy, quiet])
-        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: 0.8, strongShare: 0.2 });
+        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: PRIOR, strongShare: 0.2 });
     }, 60_000);
 
     // One proxy decided 600 requests, 126 of them strong; the other saw nothing.
