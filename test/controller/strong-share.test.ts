@@ -5,50 +5,34 @@
 // `kubectl get mr` shows it in STRONG. The proxies here are fake admin ports
 // (test/support/fake-proxy-admin.ts) reporting fixed calibration stats, so
 // the figures are known exactly; the proxy's own reporting is tested with it.
-import { startController, type RunningController } from '../../src/controller/controller.js';
+import type { RunningController } from '../../src/controller/controller.js';
 import { PRIOR_WEIGHT } from '../../src/controller/fleet-calibration.js';
 import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
+import { strongShareThreshold } from '../../src/routing/compile.js';
 import { ScoreSketch } from '../../src/routing/difficulty/calibration/score-sketch.js';
-import { priorQuantile } from '../../src/routing/difficulty/calibration/prior.js';
 import type { RoutingTable } from '../../src/routing/table.js';
-import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
-import { createKubeClient } from '../../src/k8s/kube-client.js';
-import { createNamespace, installCRDs, testenv } from '../support/cluster.js';
-import {
-  ADMIN_TOKEN,
-  backendObject,
-  ClusterHandle,
-  quietLogger,
-} from '../support/controller-env.js';
+import type { ClusterHandle } from '../support/controller-env.js';
 import { eventually } from '../support/eventually.js';
 import { startFakeProxyAdmin, type FakeProxyAdmin } from '../support/fake-proxy-admin.js';
+import {
+  ROUTE,
+  RULE,
+  setUpStrongShareRoute,
+  startLeader,
+  type StrongShareRoute,
+  type StrongShareStatus,
+} from '../support/strong-share-route.js';
 
 const CASE_TIMEOUT_MS = 120_000;
-const ROUTE = 'tiered';
-const RULE = 'by-difficulty';
+/** What compile puts in the table before the fleet has seen traffic: the model calibration's prior. */
+const PRIOR = strongShareThreshold(0.2);
 
 let cluster: ClusterHandle;
 let routeId: string;
-const sims: SimulatedBackend[] = [];
+let route: StrongShareRoute | undefined;
 let busy: FakeProxyAdmin;
 let quiet: FakeProxyAdmin;
 let controller: RunningController | undefined;
-
-async function startLeader(identity: string): Promise<RunningController> {
-  const c = await startController({
-    client: createKubeClient({ kubeconfigPath: testenv.kubeconfig }),
-    namespace: cluster.namespace,
-    adminToken: ADMIN_TOKEN,
-    identity,
-    leaseNamespace: cluster.namespace,
-    leaseDurationMs: 3_000,
-    logger: quietLogger(),
-    statsIntervalMs: 300,
-    usageIntervalMs: 1_000,
-  });
-  await eventually(() => expect(c.isLeader).toBe(true), 20_000);
-  return c;
-}
 
 /** 600 requests whose scores spread evenly over 0.1..0.5: the top 20% start near 0.42. */
 const observedScores = Array.from({ length: 600 }, (_, i) => 0.1 + ((i + 0.5) / 600) * 0.4);
@@ -64,7 +48,7 @@ function calibrationEntry(
     routeId,
     rule: RULE,
     targetStrongShare: 0.2,
-    threshold: 0.8,
+    threshold: PRIOR,
     decisions,
     strong,
     sketch: sketch.toWire(),
@@ -74,49 +58,10 @@ function calibrationEntry(
 const ruleIn = (table: RoutingTable | undefined) =>
   table?.routes.find((r) => r.id === routeId)?.rules.find((r) => r.name === RULE);
 
-interface StrongShareStatus {
-  status?: {
-    strongShare?: {
-      target: number;
-      realized: number;
-      threshold: number;
-      decisions: number;
-      window: string;
-    };
-  };
-}
-
 beforeAll(async () => {
-  installCRDs();
-  cluster = new ClusterHandle(createNamespace('strong-share'));
-  routeId = `${cluster.namespace}/${ROUTE}`;
-  for (const name of ['weak', 'strong'])
-    sims.push(await startSimulatedBackend({ models: [`${name}-upstream`] }));
-  const withQuality = (name: string, sim: SimulatedBackend, quality: number) => {
-    const b = backendObject(name, sim) as { spec: object };
-    return { ...b, spec: { ...b.spec, quality } };
-  };
-  cluster.apply([
-    withQuality('weak', sims[0]!, 0.5),
-    withQuality('strong', sims[1]!, 0.9),
-    {
-      apiVersion: 'modelroute.io/v1alpha1',
-      kind: 'ModelRoute',
-      metadata: { name: ROUTE },
-      spec: {
-        model: ROUTE,
-        rules: [
-          {
-            name: RULE,
-            strategy: 'cost-quality',
-            costQuality: { strongShare: 0.2 },
-            backendRefs: [{ name: 'weak' }, { name: 'strong' }],
-          },
-        ],
-      },
-    },
-  ]);
-  controller = await startLeader('replica-1');
+  route = await setUpStrongShareRoute('strong-share', 0.2);
+  ({ cluster, routeId } = route);
+  controller = await startLeader(cluster, 'replica-1');
   busy = await startFakeProxyAdmin('127.0.0.9');
   quiet = await startFakeProxyAdmin('127.0.0.10');
   cluster.registerProxy('proxy-busy', busy);
@@ -127,7 +72,7 @@ afterAll(async () => {
   await controller?.close();
   await busy?.close();
   await quiet?.close();
-  await Promise.all(sims.map((s) => s.close()));
+  await route?.close();
 });
 
 test(
@@ -136,10 +81,7 @@ test(
     // Before any traffic: the model calibration's prior, with the target, on both proxies.
     await eventually(() => {
       for (const p of [busy, quiet])
-        expect(ruleIn(p.tables.at(-1))).toMatchObject({
-          threshold: expect.closeTo(priorQuantile(0.8), 6),
-          strongShare: 0.2,
-        });
+        expect(ruleIn(p.tables.at(-1))).toMatchObject({ threshold: PRIOR, strongShare: 0.2 });
     }, 60_000);
 
     // One proxy decided 600 requests, 126 of them strong; the other saw nothing.
@@ -198,7 +140,7 @@ test(
     busy.calibration = [calibrationEntry([], 700, 154)];
     const before = { busy: busy.tables.length, quiet: quiet.tables.length };
     await controller?.close();
-    controller = await startLeader('replica-2');
+    controller = await startLeader(cluster, 'replica-2');
     // The new leader's fleet pushes every pod its table on first sight.
     await eventually(() => {
       expect(busy.tables.length).toBeGreaterThan(before.busy);
