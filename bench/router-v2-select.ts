@@ -82,6 +82,7 @@ function candidates(): Recipe[] {
             out.push({
               name: `ridge λ=${ridge} center=${center} label=${label} groups=${groupName} lengthPrior=${lengthPrior}`,
               fit: 'ridge',
+              bag: false,
               center,
               ridge,
               label,
@@ -92,6 +93,7 @@ function candidates(): Recipe[] {
           out.push({
             name: `consistent min|r|=${ridge} label=${label} groups=${groupName} lengthPrior=${lengthPrior}`,
             fit: 'consistent',
+            bag: false,
             center: 'domain',
             ridge,
             label,
