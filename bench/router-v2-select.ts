@@ -14,7 +14,7 @@
 //    beside the held-out figures so memorisation would show.
 // A pooled figure is always the mean of per-domain APGRs.
 // Families of candidates: V2_FAMILIES=ridge,bag (default), ridge, screened, pairwise,
-// bag, screened-bag, comma-separated (each applied to the grid's ridge
+// bag, bag-agree, screened-bag, comma-separated (each applied to the grid's ridge
 // candidates); V2_CHOOSE=worst picks by the worst inner domain, not the mean.
 // Prints JSON, then markdown. Run: node --import tsx bench/router-v2-select.ts [--quick]
 import type { Example } from '../src/routing/difficulty/learned/dataset.js';
@@ -112,6 +112,8 @@ function candidates(): Recipe[] {
         if (f === 'pairwise' && c.fit === 'ridge')
           return [{ ...c, fit: 'pairwise', name: c.name.replace('ridge', 'pairwise') }];
         if (f === 'bag') return [{ ...c, bag: true, name: `bagged ${c.name}` }];
+        if (f === 'bag-agree')
+          return [{ ...c, bag: true, bagRule: 'sign-agree', name: `sign-agree bagged ${c.name}` }];
         if (f === 'screened-bag' && c.fit === 'ridge')
           return [
             {

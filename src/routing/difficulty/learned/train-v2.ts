@@ -128,6 +128,8 @@ export interface TrainOptionsV2 {
    * supports is diluted, one that every domain supports is kept.
    */
   bag: boolean;
+  /** With `bag`: `mean` of the fits, or `sign-agree`: the mean where all fits agree in sign, else 0. */
+  bagRule?: 'mean' | 'sign-agree';
   seed: number;
   name: string;
   calibrationSteps: number;
@@ -375,6 +377,7 @@ export function fitWeightsV2(
     if (distinct.length >= 3) {
       const d = x0.dense.length / x0.n;
       let sum: Float64Array | undefined;
+      const fits: Float64Array[] = [];
       for (const left of distinct) {
         const keep = examples.flatMap((_, i) => (domains[i] === left ? [] : [i]));
         const dense = new Float64Array(keep.length * d);
@@ -384,10 +387,15 @@ export function fitWeightsV2(
           { ...o, bag: false },
           { n: keep.length, dense },
         );
+        fits.push(w);
         sum ??= new Float64Array(w.length);
         for (let j = 0; j < w.length; j++) sum[j] = (sum[j] as number) + (w[j] as number);
       }
-      return (sum as Float64Array).map((v) => v / distinct.length);
+      const agree = (j: number) =>
+        fits.every((f) => (f[j] as number) >= 0) || fits.every((f) => (f[j] as number) <= 0);
+      return (sum as Float64Array).map((v, j) =>
+        o.bagRule === 'sign-agree' && !agree(j) ? 0 : v / distinct.length,
+      );
     }
   }
   const base = DENSE_FEATURES_V2.length;
