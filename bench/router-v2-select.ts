@@ -102,30 +102,31 @@ function candidates(): Recipe[] {
           });
       }
   const families = (process.env.V2_FAMILIES ?? 'ridge,bag').split(',');
-  const family = out
-    .filter((c) => c.fit === 'ridge' || broad)
-    .flatMap((c) =>
-      families.flatMap((f): Recipe[] => {
-        if (f === 'ridge') return [c];
-        if (f === 'screened' && c.fit === 'ridge')
-          return [{ ...c, fit: 'screened', name: c.name.replace('ridge', 'screened') }];
-        if (f === 'pairwise' && c.fit === 'ridge')
-          return [{ ...c, fit: 'pairwise', name: c.name.replace('ridge', 'pairwise') }];
-        if (f === 'bag') return [{ ...c, bag: true, name: `bagged ${c.name}` }];
-        if (f === 'bag-agree')
-          return [{ ...c, bag: true, bagRule: 'sign-agree', name: `sign-agree bagged ${c.name}` }];
-        if (f === 'screened-bag' && c.fit === 'ridge')
-          return [
-            {
-              ...c,
-              fit: 'screened',
-              bag: true,
-              name: `bagged ${c.name.replace('ridge', 'screened')}`,
-            },
-          ];
-        return [];
-      }),
-    );
+  // `ridge` keeps the grid as it was (ridge and consistent fits); the other
+  // families are variants of its ridge candidates.
+  const family = out.flatMap((c) =>
+    families.flatMap((f): Recipe[] => {
+      if (f === 'ridge') return [c];
+      if (c.fit !== 'ridge') return [];
+      if (f === 'screened')
+        return [{ ...c, fit: 'screened', name: c.name.replace('ridge', 'screened') }];
+      if (f === 'pairwise')
+        return [{ ...c, fit: 'pairwise', name: c.name.replace('ridge', 'pairwise') }];
+      if (f === 'bag') return [{ ...c, bag: true, name: `bagged ${c.name}` }];
+      if (f === 'bag-agree')
+        return [{ ...c, bag: true, bagRule: 'sign-agree', name: `sign-agree bagged ${c.name}` }];
+      if (f === 'screened-bag')
+        return [
+          {
+            ...c,
+            fit: 'screened',
+            bag: true,
+            name: `bagged ${c.name.replace('ridge', 'screened')}`,
+          },
+        ];
+      return [];
+    }),
+  );
   out.length = 0;
   out.push(...family);
   // Every candidate with one rule for all prompts, and with a second for quantitative ones.
