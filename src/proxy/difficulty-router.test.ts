@@ -40,7 +40,7 @@ describe('the router a proxy starts with', () => {
   test('the shipped model by default', () => {
     const router = initialDifficultyRouter({ onShippedRefused: () => {} });
     expect(router.model).toEqual({
-      name: 'difficulty-v2',
+      name: 'difficulty-v2.1',
       checksum: shipped.checksum,
       source: 'shipped',
     });

@@ -21,7 +21,13 @@ import {
   type DifficultyModelFileV2,
 } from './model.js';
 import { serializeModel, trainDifficultyModel } from './train.js';
-import { SHIPPED_RECIPE_V2, trainDifficultyModelV2, type TrainOptionsV2 } from './train-v2.js';
+import { domainOf } from './domains.js';
+import {
+  SHIPPED_RECIPE_V2,
+  fitWeightsV2,
+  trainDifficultyModelV2,
+  type TrainOptionsV2,
+} from './train-v2.js';
 
 const TOPICS = ['tax law', 'organic chemistry', 'number theory', 'poetry', 'geography', 'cooking'];
 
@@ -226,11 +232,45 @@ describe('training and validation (format 2, feature set v2)', () => {
   });
 });
 
+test('bagging over domains: the mean of the fits with each domain left out in turn; with two domains, the plain fit', () => {
+  const groups = ['gsm8k', 'mmlu_nutrition', 'mmlu_philosophy'];
+  const three = syntheticV2(600, 3).map((e, i) => ({ ...e, group: groups[i % 3] as string }));
+  const plain: Partial<TrainOptionsV2> = { bag: false };
+  const bagged = fitWeightsV2(three, { bag: true });
+  const folds = groups.map((g) =>
+    fitWeightsV2(
+      three.filter((e) => domainOf(e.group) !== domainOf(g)),
+      plain,
+    ),
+  );
+  bagged.forEach((w, j) =>
+    expect(w).toBeCloseTo(folds.reduce((s, f) => s + (f[j] as number), 0) / folds.length, 9),
+  );
+  expect(Array.from(bagged)).not.toEqual(Array.from(fitWeightsV2(three, plain)));
+  const two = syntheticV2(300, 4);
+  expect(fitWeightsV2(two, { bag: true })).toEqual(fitWeightsV2(two, plain));
+});
+
+test.each(['pairwise', 'screened'] as const)(
+  'the %s fit learns the kind of prompt too (held-out prompts)',
+  (fit) => {
+    const model = difficultyModelFromJson(
+      trainDifficultyModelV2(syntheticV2(600, 1), { fit, name: `test-${fit}` }),
+    );
+    const test = syntheticV2(400, 2);
+    const m = routerMetrics(
+      test.map((e) => model.score(e.prompt)),
+      test,
+    );
+    expect(m.apgr).toBeGreaterThan(0.65);
+  },
+);
+
 describe('the shipped model', () => {
   test('loads, validates, is at most 5 MB and scores in 0..1', () => {
     expect(statSync(SHIPPED_MODEL_URL).size).toBeLessThanOrEqual(MAX_MODEL_BYTES);
     const model = shippedDifficultyModel();
-    expect(model.name).toBe('difficulty-v2');
+    expect(model.name).toBe('difficulty-v2.1');
     for (const p of [
       '',
       'hi',
@@ -293,7 +333,7 @@ test('in the shipped model, asking for a proof or code raises a prompt, chit-cha
 // The shipped file is what `modelroute router train` makes from the RouteLLM data:
 //   D=../shared/data/routellm; modelroute router train --data $D/mmlu $D/gsm8k \
 //     --exclude $D/mmlu/contaminated_prompts.jsonl $D/gsm8k/contaminated_prompts.jsonl \
-//     --weak mistralai/Mixtral-8x7B-Instruct-v0.1 --strong gpt-4-1106-preview --name difficulty-v2 \
+//     --weak mistralai/Mixtral-8x7B-Instruct-v0.1 --strong gpt-4-1106-preview --name difficulty-v2.1 \
 //     --out src/routing/difficulty/learned/model-v2.json
 const DATA = new URL('../../../../../shared/data/routellm/', import.meta.url).pathname;
 const haveData = existsSync(join(DATA, 'mmlu'));
