@@ -4,10 +4,16 @@ import { z } from 'zod';
 import {
   GROUP,
   VERSION,
+  modelAPIKeySpec,
+  modelAPIKeyStatus,
+  modelBackendGrantSpec,
+  modelBackendGrantStatus,
   modelBackendSpec,
   modelBackendStatus,
   modelRouteSpec,
   modelRouteStatus,
+  modelTenantSpec,
+  modelTenantStatus,
 } from './v1alpha1/index.js';
 
 /** An OpenAPI v3 schema node as Kubernetes accepts it (structural). */
@@ -262,4 +268,121 @@ export function modelBackendCRD(): CustomResourceDefinition {
       readyMessage,
     ],
   });
+}
+
+export function modelTenantCRD(): CustomResourceDefinition {
+  return crd({
+    kind: 'ModelTenant',
+    plural: 'modeltenants',
+    shortName: 'mtn',
+    description:
+      'ModelTenant maps verified callers (pods, ServiceAccounts, namespaces, API keys) to a tenant with a priority, the routes and models it may use, and the headers it is trusted to set.',
+    spec: modelTenantSpec,
+    status: modelTenantStatus,
+    columns: [
+      {
+        name: 'Priority',
+        type: 'string',
+        jsonPath: '.spec.priority',
+        description: 'Priority class: high, normal or low.',
+      },
+      {
+        name: 'Workloads',
+        type: 'integer',
+        jsonPath: '.status.identities.workloads',
+        description: 'Proxy pods of this namespace whose workload resolves to the tenant.',
+      },
+      {
+        name: 'Keys',
+        type: 'integer',
+        jsonPath: '.status.identities.apiKeys',
+        description: 'Valid virtual API keys of the tenant.',
+      },
+      {
+        name: 'Conflicts',
+        type: 'integer',
+        jsonPath: '.status.conflictCount',
+        description: 'Identities another tenant claims as well.',
+      },
+      age,
+      readyMessage,
+    ],
+  });
+}
+
+export function modelAPIKeyCRD(): CustomResourceDefinition {
+  return crd({
+    kind: 'ModelAPIKey',
+    plural: 'modelapikeys',
+    shortName: 'mak',
+    description:
+      'ModelAPIKey is a virtual API key for the gateways of its namespace; only its SHA-256 hash is stored. Create with `modelroute keys create`.',
+    spec: modelAPIKeySpec,
+    status: modelAPIKeyStatus,
+    columns: [
+      {
+        name: 'Tenant',
+        type: 'string',
+        jsonPath: '.spec.tenant',
+        description: 'Tenant it calls as.',
+      },
+      {
+        name: 'Prefix',
+        type: 'string',
+        jsonPath: '.spec.prefix',
+        description: 'Start of the key.',
+      },
+      {
+        name: 'Revoked',
+        type: 'boolean',
+        jsonPath: '.spec.revoked',
+        description: 'Refused when true.',
+      },
+      {
+        name: 'Expires',
+        type: 'date',
+        jsonPath: '.spec.expiresAt',
+        description: 'When it stops working.',
+      },
+      age,
+    ],
+  });
+}
+
+export function modelBackendGrantCRD(): CustomResourceDefinition {
+  return crd({
+    kind: 'ModelBackendGrant',
+    plural: 'modelbackendgrants',
+    shortName: 'mbg',
+    description:
+      "ModelBackendGrant lets ModelRoutes of other namespaces use this namespace's ModelBackends (and, through the proxies, their credentials).",
+    spec: modelBackendGrantSpec,
+    status: modelBackendGrantStatus,
+    columns: [
+      {
+        name: 'From',
+        type: 'string',
+        jsonPath: '.spec.from[*].namespace',
+        description: 'Namespaces allowed.',
+      },
+      {
+        name: 'Backends',
+        type: 'string',
+        jsonPath: '.spec.backends',
+        description: 'Backends they may use (empty: all).',
+      },
+      age,
+    ],
+  });
+}
+
+/** Every CRD modelroute installs, in install order. */
+export function allCRDs(): CustomResourceDefinition[] {
+  return [
+    modelRouteCRD(),
+    modelBackendCRD(),
+    modelTenantCRD(),
+    modelAPIKeyCRD(),
+    modelBackendGrantCRD(),
+  ];
 }

@@ -1,6 +1,14 @@
 // The resource kinds the controller reads and writes, each with a zod schema that checks only the fields we read.
 import { z } from 'zod';
-import { GROUP, VERSION, modelBackend, modelRoute } from '../api/v1alpha1/index.js';
+import {
+  GROUP,
+  VERSION,
+  modelAPIKey,
+  modelBackend,
+  modelBackendGrant,
+  modelRoute,
+  modelTenant,
+} from '../api/v1alpha1/index.js';
 import type { ResourceKind } from './types.js';
 
 /** Object metadata as the controller reads it (ObjectMetaLike); the API server's other fields pass through. */
@@ -36,6 +44,33 @@ export const modelBackends: ResourceKind<z.infer<typeof modelBackend>> = {
   kind: 'ModelBackend',
   namespaced: true,
   schema: modelBackend,
+};
+
+export const modelTenants: ResourceKind<z.infer<typeof modelTenant>> = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'modeltenants',
+  kind: 'ModelTenant',
+  namespaced: true,
+  schema: modelTenant,
+};
+
+export const modelAPIKeys: ResourceKind<z.infer<typeof modelAPIKey>> = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'modelapikeys',
+  kind: 'ModelAPIKey',
+  namespaced: true,
+  schema: modelAPIKey,
+};
+
+export const modelBackendGrants: ResourceKind<z.infer<typeof modelBackendGrant>> = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'modelbackendgrants',
+  kind: 'ModelBackendGrant',
+  namespaced: true,
+  schema: modelBackendGrant,
 };
 
 const podSchema = z.looseObject({

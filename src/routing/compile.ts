@@ -6,6 +6,7 @@ import {
   type ModelBackend,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
+import type { CompiledIdentity } from './compile-tenants.js';
 import { priorQuantile } from './difficulty/calibration/prior.js';
 import {
   checkSemantics,
@@ -47,6 +48,8 @@ export interface CompileOptions {
    * prior from `difficultyQuantile`. Rules with a spec threshold ignore it.
    */
   liveThresholds?: ReadonlyMap<string, number>;
+  /** Tenants, keys and the policy for callers (compileIdentity); absent: the table has none. */
+  identity?: CompiledIdentity;
 }
 
 /** Backend health keyed by `<namespace>/<name>`; missing means Unknown. */
@@ -252,6 +255,7 @@ export function compileRoutingTable(
     formatVersion: TABLE_FORMAT_VERSION,
     routes: compiledRoutes,
     backends: compiledBackends,
+    ...(options.identity ?? {}),
   } as const;
   return { ...content, version: tableContentVersion(content) };
 }

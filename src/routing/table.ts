@@ -9,7 +9,10 @@ import {
   RETRY_ON,
   STRATEGIES,
   healthState,
+  labelSelector,
+  priorityClass,
   routeMatch,
+  trustableHeader,
 } from '../api/v1alpha1/index.js';
 
 /** Bumped on any change a proxy of the previous format could misread. */
@@ -120,6 +123,62 @@ export const compiledRoute = z.strictObject({
 });
 export type CompiledRoute = z.infer<typeof compiledRoute>;
 
+/** A ModelTenant of the proxy's namespace, as proxies resolve callers to it. */
+export const compiledTenant = z.strictObject({
+  /** `<namespace>/<name>` of the ModelTenant. */
+  id: z.string().min(1),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  priority: priorityClass,
+  identities: z.strictObject({
+    serviceAccounts: z.array(
+      z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }),
+    ),
+    namespaces: z.array(z.string().min(1)),
+    workloads: labelSelector.optional(),
+  }),
+  /** Route ids (`<namespace>/<name>`) the tenant may use; absent: all. */
+  routeIds: z.array(z.string().min(1)).optional(),
+  /** Client model names the tenant may request; absent: all. */
+  models: z.array(z.string().min(1)).optional(),
+  compliance: z.array(z.string()),
+  capabilities: z.array(z.string()),
+  task: z.string().optional(),
+  trustedHeaders: z.array(trustableHeader),
+  limits: z.strictObject({
+    rpm: positiveInt.optional(),
+    tpm: positiveInt.optional(),
+    maxConcurrency: positiveInt.optional(),
+  }),
+});
+export type CompiledTenant = z.infer<typeof compiledTenant>;
+
+/** A virtual API key that is valid (revoked keys are left out of the table). */
+export const compiledApiKey = z.strictObject({
+  /** `<namespace>/<name>` of the ModelAPIKey. */
+  id: z.string().min(1),
+  /** `sha256:<hex>` of the key. */
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  /** Id of the ModelTenant it calls as. */
+  tenantId: z.string().min(1),
+  /** Epoch ms after which the key is refused; absent: never. */
+  expiresAtMs: z.int().min(0).optional(),
+});
+export type CompiledApiKey = z.infer<typeof compiledApiKey>;
+
+export const UNMATCHED_CALLERS = ['deny', 'default-tenant'] as const;
+
+/** How the proxy treats callers: who they are is decided here, not by request headers. */
+export const identityPolicy = z.strictObject({
+  /**
+   * A verified caller no ModelTenant covers: refused (403), or served as the
+   * tenant named `default` (the namespace's ModelTenant of that name if there
+   * is one, else priority normal, every route, no trusted headers).
+   */
+  unmatched: z.enum(UNMATCHED_CALLERS),
+});
+export type IdentityPolicy = z.infer<typeof identityPolicy>;
+
 export const routingTable = z
   .strictObject({
     formatVersion: z.literal(TABLE_FORMAT_VERSION),
@@ -127,6 +186,12 @@ export const routingTable = z
     version: z.string().regex(/^sha256:[0-9a-f]{20}$/),
     routes: z.array(compiledRoute),
     backends: z.array(compiledBackend),
+    /** ModelTenants of the proxy's namespace; absent (an older controller): no tenants. */
+    tenants: z.array(compiledTenant).optional(),
+    /** Valid virtual API keys of the proxy's namespace. */
+    apiKeys: z.array(compiledApiKey).optional(),
+    /** Absent: callers resolve to the default tenant (as with `unmatched: default-tenant`). */
+    identity: identityPolicy.optional(),
   })
   .superRefine((table, ctx) => {
     const backendIds = new Set(table.backends.map((b) => b.id));

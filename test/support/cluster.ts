@@ -2,7 +2,7 @@
 // test/testenv/jest-global-setup.ts.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -119,6 +119,18 @@ export function installCRDs(): void {
     '-f',
     join(REPO_ROOT, 'crds'),
   ]);
+  // Established is not yet servable: each new kind's watch cache answers 429
+  // "storage is (re)initializing" for a moment. Wait until every kind lists.
+  const plurals = readdirSync(join(REPO_ROOT, 'crds'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.replace(/^[^_]+_/, '').replace(/\.yaml$/, ''));
+  const deadline = Date.now() + 60_000;
+  for (const plural of plurals) {
+    while (kubectl(['get', `${plural}.modelroute.io`, '-A', '-o', 'name']).code !== 0) {
+      if (Date.now() > deadline) throw new Error(`${plural} never became listable after install`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
 }
 
 /**

@@ -5,3 +5,6 @@ export * from './modelbackend.js';
 export * from './modelroute.js';
 export * from './conditions.js';
 export * from './header-regex.js';
+export * from './modeltenant.js';
+export * from './modelapikey.js';
+export * from './modelbackendgrant.js';

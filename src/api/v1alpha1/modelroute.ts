@@ -140,11 +140,15 @@ export const routeMatch = z
       .max(8)
       .optional()
       .describe('Header conditions, all of which must hold.'),
-    tenants: stringList('Tenants (x-modelroute-tenant header) this match accepts; any of them.'),
-    priorities: stringList(
-      'Request priorities (x-modelroute-priority header) this match accepts; any of them.',
+    tenants: stringList(
+      'Tenants (ModelTenant names) this match accepts; any of them. The tenant is the verified caller’s, never a header the caller was not trusted to set.',
     ),
-    tasks: stringList('Task kinds (x-modelroute-task header) this match accepts; any of them.'),
+    priorities: stringList(
+      'Priority classes (high, normal, low: the tenant’s) this match accepts; any of them.',
+    ),
+    tasks: stringList(
+      'Task kinds this match accepts (the tenant’s task, or x-modelroute-task when the tenant trusts it); any of them.',
+    ),
     promptTokens: intRange.optional().describe('Range of prompt sizes, in tokens.'),
     difficulty: scoreRange
       .optional()
@@ -171,7 +175,12 @@ export type RouteMatch = z.infer<typeof routeMatch>;
 
 export const backendRef = z
   .strictObject({
-    name: objectName.describe('Name of a ModelBackend in the same namespace.'),
+    name: objectName.describe('Name of a ModelBackend.'),
+    namespace: objectName
+      .optional()
+      .describe(
+        "Namespace of the ModelBackend; default the route's. Another namespace must allow this one with a ModelBackendGrant.",
+      ),
     weight: z
       .int()
       .min(0)
@@ -306,7 +315,12 @@ const fallback = z
   .strictObject({
     backendRefs: listMap(
       z.strictObject({
-        name: objectName.describe('Name of a ModelBackend in the same namespace.'),
+        name: objectName.describe('Name of a ModelBackend.'),
+        namespace: objectName
+          .optional()
+          .describe(
+            "Namespace of the ModelBackend; default the route's. Another namespace must allow this one with a ModelBackendGrant.",
+          ),
       }),
       'name',
     )
@@ -392,6 +406,7 @@ export type ModelRouteSpec = z.infer<typeof modelRouteSpec>;
 
 export const routeBackendStatus = z.strictObject({
   name: objectName.describe('ModelBackend name.'),
+  namespace: objectName.optional().describe("ModelBackend namespace, when not the route's."),
   health: healthState.describe('Healthy, Unhealthy or Unknown, as this route sees it.'),
   reason: z.string().max(256).optional().describe('Why, e.g. NotFound, ProbeFailed, CircuitOpen.'),
 });
