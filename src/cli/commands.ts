@@ -12,6 +12,7 @@ commands:
   bench proxy [--json]     measure the proxy's overhead against a direct call and a minimal proxy
   bench controller [--json]  apply-to-programmed latency and scale against a test API server
   controller               the control plane (watches the API, programs proxies, writes status)
+  keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)
   dev                      local mode: the samples served with simulated backends
   proxy                    the routing proxy (sidecar or gateway)
   router train|eval|replay train the learned difficulty model; measure one (APGR, CPT);
@@ -39,6 +40,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       return (await import('./bench.js')).runBench(rest, io);
     case 'controller':
       return (await import('./controller.js')).runController(rest, io);
+    case 'keys':
+      return (await import('./keys.js')).runKeys(rest, io);
     case 'dev':
       return (await import('./dev.js')).runDev(rest, io);
     case 'proxy':
