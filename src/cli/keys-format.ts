@@ -2,6 +2,7 @@
 // (Active, Revoked, Expired) at a given time, and the list as a table or
 // JSON. Pure (the clock is a parameter). A key's hash is never shown: it is
 // not the key, but it is all a brute-force attempt would need.
+import { z } from 'zod';
 import type { ModelAPIKey } from '../api/v1alpha1/index.js';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 
@@ -9,8 +10,8 @@ export type KeyState = 'Active' | 'Revoked' | 'Expired';
 
 const DAY_MS = 86_400_000;
 const DAYS_PATTERN = /^([0-9]+)(d|w)$/;
-/** RFC 3339 with seconds and a zone, as the CRD's date-time format wants it. */
-const RFC3339_PATTERN = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 with a zone, checked as the CRD checks expiresAt (no 30 February). */
+const RFC3339 = z.iso.datetime({ offset: true });
 
 export type ExpiryResult = { ok: true; expiresAt: string } | { ok: false; message: string };
 
@@ -30,7 +31,7 @@ export function parseExpiry(value: string, nowMs: number): ExpiryResult {
     atMs = nowMs + Number(days[1]) * (days[2] === 'w' ? 7 : 1) * DAY_MS;
   } else if (DURATION_PATTERN.test(value)) {
     atMs = nowMs + durationToMs(value);
-  } else if (RFC3339_PATTERN.test(value)) {
+  } else if (RFC3339.safeParse(value).success) {
     atMs = Date.parse(value);
     if (!Number.isFinite(atMs)) return { ok: false, message: usage };
   } else {
