@@ -1,0 +1,202 @@
+// `modelroute keys create|list|revoke` as a user runs it (the CLI as a child
+// process) against the real API server: the key printed once and stored
+// only as its hash, the refusals, list states, revoke, and what kubectl shows.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  REPO_ROOT,
+  createNamespace,
+  installCRDs,
+  mustKubectl,
+  parseTable,
+  testenv,
+  type CommandResult,
+} from '../support/cluster.js';
+
+/** Each CLI run starts Node with tsx (seconds on a busy 2-core machine); a test makes a few. */
+const TIMEOUT_MS = 90_000;
+
+let ns: string;
+
+beforeAll(() => {
+  installCRDs();
+  ns = createNamespace('keys-cli');
+  mustKubectl(
+    ['apply', '-n', ns, '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelTenant',
+      metadata: { name: 'team-a' },
+      spec: { priority: 'high' },
+    }),
+  );
+});
+
+/** `modelroute keys ...` with the test cluster's kubeconfig in KUBECONFIG, as a user's shell has it. */
+function keys(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'keys', ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, KUBECONFIG: testenv.kubeconfig, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const sha256 = (text: string): string =>
+  `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+it(
+  'creates a key shown once and stored only as its hash; list shows it Active, revoke makes it Revoked',
+  async () => {
+    const created = await keys([
+      'create',
+      'ci',
+      '--tenant',
+      'team-a',
+      '-n',
+      ns,
+      '--expires',
+      '30d',
+    ]);
+    expect(created.code).toBe(0);
+    // stdout is the key and nothing else: KEY=$(modelroute keys create ...) works.
+    expect(created.stdout).toMatch(/^mr-[A-Za-z0-9_-]{43}\n$/);
+    const key = created.stdout.trim();
+    expect(created.stderr).toContain('cannot be shown again');
+    expect(created.stderr).not.toContain(key.slice(10));
+
+    const object = JSON.parse(
+      mustKubectl(['get', 'modelapikey', 'ci', '-n', ns, '-o', 'json']),
+    ) as {
+      spec: { tenant: string; hash: string; prefix: string; expiresAt: string; revoked: boolean };
+    };
+    expect(object.spec).toMatchObject({
+      tenant: 'team-a',
+      hash: sha256(key),
+      prefix: key.slice(0, 9),
+      revoked: false,
+    });
+    const days = (Date.parse(object.spec.expiresAt) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
+    // The key's secret part appears nowhere the API server keeps (managed fields included).
+    const yaml = mustKubectl(['get', 'mak', '-n', ns, '-o', 'yaml', '--show-managed-fields']);
+    expect(yaml).toContain(sha256(key));
+    expect(yaml).not.toContain(key.slice(9));
+
+    const listed = await keys(['list', '-n', ns]);
+    expect(listed.code).toBe(0);
+    expect(parseTable(listed.stdout)).toEqual([
+      {
+        NAME: 'ci',
+        TENANT: 'team-a',
+        PREFIX: key.slice(0, 9),
+        STATUS: 'Active',
+        EXPIRES: object.spec.expiresAt,
+        AGE: expect.stringMatching(/^\d+s$/),
+      },
+    ]);
+    expect(listed.stdout).not.toContain('sha256');
+
+    const revoked = await keys(['revoke', 'ci', '-n', ns]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`revoked ModelAPIKey ${ns}/ci (tenant team-a`);
+    const again = await keys(['revoke', 'ci', '-n', ns]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('was already revoked; nothing changed');
+
+    const json = await keys(['list', '-A', '-o', 'json']);
+    const rows = JSON.parse(json.stdout) as Record<string, unknown>[];
+    expect(rows.filter((r) => r.namespace === ns)).toEqual([
+      expect.objectContaining({ name: 'ci', tenant: 'team-a', status: 'Revoked' }),
+    ]);
+    expect(json.stdout).not.toContain('sha256');
+
+    // kubectl's printer columns show the same at a glance.
+    const table = parseTable(mustKubectl(['get', 'modelapikeys', '-n', ns]));
+    expect(table).toEqual([
+      expect.objectContaining({
+        NAME: 'ci',
+        TENANT: 'team-a',
+        PREFIX: key.slice(0, 9),
+        REVOKED: 'true',
+      }),
+    ]);
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  'refuses a missing tenant and an existing name, and prints no key then',
+  async () => {
+    const missing = await keys(['create', 'bot', '--tenant', 'nobody', '-n', ns]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toContain(`ModelTenant "nobody" does not exist in namespace ${ns}`);
+    expect(missing.stderr).toContain('--allow-missing-tenant');
+    expect(mustKubectl(['get', 'mak', '-n', ns, '-o', 'name'])).not.toContain('/bot');
+
+    expect((await keys(['create', 'dup', '--tenant', 'team-a', '-n', ns])).code).toBe(0);
+    const dup = await keys(['create', 'dup', '--tenant', 'team-a', '-n', ns]);
+    expect(dup.code).toBe(1);
+    expect(dup.stdout).toBe('');
+    expect(dup.stderr).toContain(`ModelAPIKey ${ns}/dup already exists`);
+
+    const unknown = await keys(['revoke', 'nope', '-n', ns]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`'modelroute keys list -n ${ns}'`);
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  "defaults to the kubeconfig context's namespace and refuses an unknown --context",
+  async () => {
+    const other = createNamespace('keys-ctx');
+    mustKubectl(
+      ['apply', '-n', other, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'modelroute.io/v1alpha1',
+        kind: 'ModelTenant',
+        metadata: { name: 'team-b' },
+        spec: {},
+      }),
+    );
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'modelroute-keys-')), 'kubeconfig');
+    copyFileSync(testenv.kubeconfig, kubeconfig);
+    mustKubectl([
+      '--kubeconfig',
+      kubeconfig,
+      'config',
+      'set-context',
+      '--current',
+      '--namespace',
+      other,
+    ]);
+
+    const created = await keys(['create', 'ctx', '--tenant', 'team-b', '--kubeconfig', kubeconfig]);
+    expect(created.code).toBe(0);
+    expect(created.stderr).toContain(`created ModelAPIKey ${other}/ctx`);
+    const listed = await keys(['list'], { KUBECONFIG: kubeconfig });
+    expect(parseTable(listed.stdout).map((r) => [r.NAME, r.STATUS])).toEqual([['ctx', 'Active']]);
+
+    const wrong = await keys(['list', '--context', 'no-such-context']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('the kubeconfig has no context "no-such-context"');
+  },
+  TIMEOUT_MS,
+);
