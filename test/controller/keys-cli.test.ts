@@ -1,60 +1,44 @@
 // `modelroute keys create|list|revoke` as a user runs it (the CLI as a child
 // process) against the real API server: the key printed once and stored
 // only as its hash, the refusals, list states, revoke, and what kubectl shows.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { API_VERSION } from '../../src/api/v1alpha1/index.js';
 import {
-  REPO_ROOT,
   createNamespace,
   installCRDs,
   mustKubectl,
   parseTable,
   testenv,
-  type CommandResult,
 } from '../support/cluster.js';
+import { runTsx, type QuickRun } from '../support/quick-benchmarks.js';
 
 /** Each CLI run starts Node with tsx (seconds on a busy 2-core machine); a test makes a few. */
 const TIMEOUT_MS = 90_000;
 
 let ns: string;
 
+const applyTenant = (namespace: string, name: string): void =>
+  void mustKubectl(
+    ['apply', '-n', namespace, '-f', '-'],
+    JSON.stringify({ apiVersion: API_VERSION, kind: 'ModelTenant', metadata: { name }, spec: {} }),
+  );
+
 beforeAll(() => {
   installCRDs();
   ns = createNamespace('keys-cli');
-  mustKubectl(
-    ['apply', '-n', ns, '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'modelroute.io/v1alpha1',
-      kind: 'ModelTenant',
-      metadata: { name: 'team-a' },
-      spec: { priority: 'high' },
-    }),
-  );
+  applyTenant(ns, 'team-a');
 });
 
-/** `modelroute keys ...` with the test cluster's kubeconfig in KUBECONFIG, as a user's shell has it. */
-function keys(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'keys', ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, KUBECONFIG: testenv.kubeconfig, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** `modelroute keys ...` as a user runs it, against the test cluster unless args name another kubeconfig. */
+const keys = (args: string[]): Promise<QuickRun> =>
+  runTsx('src/cli/main.ts', [
+    'keys',
+    ...args,
+    ...(args.includes('--kubeconfig') ? [] : ['--kubeconfig', testenv.kubeconfig]),
+  ]);
 
 const sha256 = (text: string): string =>
   `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -167,15 +151,7 @@ it(
   "defaults to the kubeconfig context's namespace and refuses an unknown --context",
   async () => {
     const other = createNamespace('keys-ctx');
-    mustKubectl(
-      ['apply', '-n', other, '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'modelroute.io/v1alpha1',
-        kind: 'ModelTenant',
-        metadata: { name: 'team-b' },
-        spec: {},
-      }),
-    );
+    applyTenant(other, 'team-b');
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'modelroute-keys-')), 'kubeconfig');
     copyFileSync(testenv.kubeconfig, kubeconfig);
     mustKubectl([
@@ -191,7 +167,7 @@ it(
     const created = await keys(['create', 'ctx', '--tenant', 'team-b', '--kubeconfig', kubeconfig]);
     expect(created.code).toBe(0);
     expect(created.stderr).toContain(`created ModelAPIKey ${other}/ctx`);
-    const listed = await keys(['list'], { KUBECONFIG: kubeconfig });
+    const listed = await keys(['list', '--kubeconfig', kubeconfig]);
     expect(parseTable(listed.stdout).map((r) => [r.NAME, r.STATUS])).toEqual([['ctx', 'Active']]);
 
     const wrong = await keys(['list', '--context', 'no-such-context']);
