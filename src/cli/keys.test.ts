@@ -236,10 +236,18 @@ describe('keys create', () => {
   it('appends to a YAML file in local mode, refusing a second key of the same name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'modelroute-keys-'));
     const file = join(dir, 'keys.yaml');
-    writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}'); // no final newline
+    writeFileSync(
+      file,
+      'kind: ModelTenant\napiVersion: modelroute.io/v1alpha1\nmetadata: {name: team-b}\nspec: {}', // no final newline
+    );
     const h = harness();
     expect(await h.run('create', 'ci', '--tenant', 'team-a', '--file', file)).toBe(0);
+    expect(h.err[0]).toBe(
+      `note: ${file} has no ModelTenant default/team-a; give 'modelroute dev' a file that has one, or the key is refused (a key calls only as an existing tenant)`,
+    );
+    h.err.length = 0;
     expect(await h.run('create', 'web', '--tenant', 'team-b', '-o', 'yaml', '-f', file)).toBe(0);
+    expect(h.err).toHaveLength(1); // the tenant is in the file: no note
     expect(h.out).toEqual([FIXED_KEY, FIXED_KEY]);
     expect(h.connects).toEqual([]); // local mode never reads a kubeconfig
 

@@ -359,13 +359,14 @@ async function createKey(flags: CreateFlags, io: CommandIO, deps: KeysDeps): Pro
           `  metadata: {name: ${flags.tenant}}`,
           `  spec: {priority: normal}`,
           `  EOF`,
-          `or pass --allow-missing-tenant to create the key anyway (it resolves to no tenant until one exists).`,
+          `or pass --allow-missing-tenant to create the key anyway (gateways refuse it until that tenant exists).`,
         ].join('\n'),
       );
     }
   }
 
   const key = generateApiKey(deps.random);
+  const notes: string[] = [];
   const object: ModelAPIKey = {
     apiVersion: API_VERSION,
     kind: 'ModelAPIKey',
@@ -382,6 +383,11 @@ async function createKey(flags: CreateFlags, io: CommandIO, deps: KeysDeps): Pro
   if (flags.file !== undefined) {
     const written = appendKeyToFile(flags.file, object);
     if (!written.ok) throw new Refused(written.message);
+    if (!written.tenantInFile) {
+      notes.push(
+        `note: ${flags.file} has no ModelTenant ${namespace}/${flags.tenant}; give 'modelroute dev' a file that has one, or the key is refused (a key calls only as an existing tenant)`,
+      );
+    }
   } else if (target) {
     try {
       await target.client.create(modelAPIKeys, object);
@@ -396,6 +402,7 @@ async function createKey(flags: CreateFlags, io: CommandIO, deps: KeysDeps): Pro
   }
 
   io.out(key);
+  for (const note of notes) io.err(note);
   const where = flags.file !== undefined ? `in ${flags.file}` : 'in the cluster';
   io.err(
     `created ModelAPIKey ${ref.namespace}/${ref.name} ${where} for tenant ${flags.tenant} (prefix ${object.spec.prefix}, expires ${expiresAt ?? 'never'}); the key above is shown only now and cannot be shown again: store it`,
