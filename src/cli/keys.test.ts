@@ -9,7 +9,12 @@ import { parseAllDocuments } from 'yaml';
 import { API_VERSION, modelAPIKey, modelTenant } from '../api/v1alpha1/index.js';
 import { FakeKubeClient } from '../controller/__fixtures__/fake-kube-client.js';
 import { modelAPIKeys, modelTenants } from '../k8s/kinds.js';
-import type { JsonPatchOperation, ObjectRef, ResourceKind } from '../k8s/types.js';
+import {
+  KubeApiError,
+  type JsonPatchOperation,
+  type ObjectRef,
+  type ResourceKind,
+} from '../k8s/types.js';
 import { apiKeyObject } from './__fixtures__/api-keys.js';
 import { parseCreate, parseList, parseRevoke, runKeys, type KeysDeps } from './keys.js';
 
@@ -362,5 +367,33 @@ describe('keys revoke', () => {
     expect(h.err).toEqual([
       'ModelAPIKey "nope" not found in namespace apps; \'modelroute keys list -n apps\' (or -A for every namespace) shows the keys',
     ]);
+  });
+});
+
+describe('keys against an API server that says no', () => {
+  it('names the rights it needs when forbidden, and prints no key', async () => {
+    const h = harness();
+    const path = '/apis/modelroute.io/v1alpha1/namespaces/apps/modeltenants/t';
+    const denial = `GET ${path}: modeltenants.modelroute.io "t" is forbidden: User "dev" cannot get resource "modeltenants"`;
+    h.kube.failNext('exists', new KubeApiError(denial, 403, 'Forbidden'));
+    expect(await h.run('create', 'ci', '--tenant', 't', '-n', 'apps')).toBe(1);
+    expect(h.out).toEqual([]);
+    expect(h.err.join('\n')).toMatch(
+      /^not allowed: GET .* is forbidden: User "dev" cannot get resource "modeltenants"; modelroute keys needs get on modeltenants and create, get, list and patch on modelapikeys \(group modelroute.io\) in the key's namespace$/,
+    );
+  });
+
+  it('says the CRDs are missing, and when the cluster cannot be reached', async () => {
+    const h = harness();
+    const path = '/apis/modelroute.io/v1alpha1/namespaces/default/modelapikeys';
+    const missing = `GET ${path}: the server could not find the requested resource`;
+    h.kube.failNext('list', new KubeApiError(missing, 404, 'NotFound'));
+    expect(await h.run('list')).toBe(1);
+    expect(h.err.at(-1)).toBe(
+      "this cluster does not serve ModelAPIKeys: install modelroute's CRDs (helm install, or kubectl apply -f crds/)",
+    );
+    h.kube.setDown(true);
+    expect(await h.run('revoke', 'ci')).toBe(1);
+    expect(h.err.at(-1)).toBe('cannot reach the cluster: connect ECONNREFUSED 127.0.0.1:6443');
   });
 });

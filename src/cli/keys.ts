@@ -261,13 +261,13 @@ function oneName(positionals: string[], verb: string): string {
 }
 
 /** The API server's answer, said in the terms of the command that got it. */
-function explain(err: unknown, ns: string | undefined): string {
+function explain(err: unknown): string {
   if (!(err instanceof KubeApiError)) return (err as Error).message;
   if (err.status === 404 && /could not find the requested resource/.test(err.message)) {
     return "this cluster does not serve ModelAPIKeys: install modelroute's CRDs (helm install, or kubectl apply -f crds/)";
   }
   if (err.status === 403) {
-    return `not allowed${ns ? ` in namespace ${ns}` : ''}: ${err.message} (ask for create/get/list/patch on modelapikeys.modelroute.io)`;
+    return `not allowed: ${err.message}; modelroute keys needs get on modeltenants and create, get, list and patch on modelapikeys (group modelroute.io) in the key's namespace`;
   }
   if (err.status === undefined) return `cannot reach the cluster: ${err.message}`;
   return err.message;
@@ -304,7 +304,7 @@ export async function runKeys(argv: string[], io: CommandIO, deps?: KeysDeps): P
         return await revokeKey(parsed.flags as RevokeFlags, io, d);
     }
   } catch (err) {
-    io.err(err instanceof Refused ? err.message : explain(err, undefined));
+    io.err(err instanceof Refused ? err.message : explain(err));
     return 1;
   }
 }
@@ -397,7 +397,7 @@ async function createKey(flags: CreateFlags, io: CommandIO, deps: KeysDeps): Pro
           `ModelAPIKey ${namespace}/${flags.name} already exists; pick another name (a key's value is never shown again, so an existing key cannot be re-issued: revoke it with 'modelroute keys revoke ${flags.name} -n ${namespace}')`,
         );
       }
-      throw new Refused(explain(err, namespace));
+      throw err;
     }
   }
 
@@ -412,12 +412,7 @@ async function createKey(flags: CreateFlags, io: CommandIO, deps: KeysDeps): Pro
 
 async function listKeys(flags: ListFlags, io: CommandIO, deps: KeysDeps): Promise<number> {
   const { client, namespace } = connectTo(flags, deps);
-  let items: ModelAPIKey[];
-  try {
-    ({ items } = await client.list(modelAPIKeys, flags.allNamespaces ? {} : { namespace }));
-  } catch (err) {
-    throw new Refused(explain(err, flags.allNamespaces ? undefined : namespace));
-  }
+  const { items } = await client.list(modelAPIKeys, flags.allNamespaces ? {} : { namespace });
   const now = deps.nowMs();
   const rows = keyRows(items, now);
   if (flags.output === 'json') {
@@ -439,26 +434,21 @@ async function listKeys(flags: ListFlags, io: CommandIO, deps: KeysDeps): Promis
 async function revokeKey(flags: RevokeFlags, io: CommandIO, deps: KeysDeps): Promise<number> {
   const { client, namespace } = connectTo(flags, deps);
   const ref = { namespace, name: flags.name };
-  try {
-    const key = await client.get(modelAPIKeys, ref);
-    if (!key) {
-      throw new Refused(
-        `ModelAPIKey "${flags.name}" not found in namespace ${namespace}; 'modelroute keys list -n ${namespace}' (or -A for every namespace) shows the keys`,
-      );
-    }
-    const what = `ModelAPIKey ${namespace}/${flags.name} (tenant ${key.spec.tenant}, prefix ${key.spec.prefix})`;
-    if (key.spec.revoked) {
-      io.out(`${what} was already revoked; nothing changed`);
-      return 0;
-    }
-    // `add` sets the member whether or not the object carries it yet.
-    await client.patch(modelAPIKeys, ref, [{ op: 'add', path: '/spec/revoked', value: true }]);
-    io.out(
-      `revoked ${what}: gateways refuse it once the controller pushes the change (the object stays for the audit trail)`,
+  const key = await client.get(modelAPIKeys, ref);
+  if (!key) {
+    throw new Refused(
+      `ModelAPIKey "${flags.name}" not found in namespace ${namespace}; 'modelroute keys list -n ${namespace}' (or -A for every namespace) shows the keys`,
     );
-    return 0;
-  } catch (err) {
-    if (err instanceof Refused) throw err;
-    throw new Refused(explain(err, namespace));
   }
+  const what = `ModelAPIKey ${namespace}/${flags.name} (tenant ${key.spec.tenant}, prefix ${key.spec.prefix})`;
+  if (key.spec.revoked) {
+    io.out(`${what} was already revoked; nothing changed`);
+    return 0;
+  }
+  // `add` sets the member whether or not the object carries it yet.
+  await client.patch(modelAPIKeys, ref, [{ op: 'add', path: '/spec/revoked', value: true }]);
+  io.out(
+    `revoked ${what}: gateways refuse it once the controller pushes the change (the object stays for the audit trail)`,
+  );
+  return 0;
 }
