@@ -20,11 +20,11 @@ const TIMEOUT_MS = 90_000;
 
 let ns: string;
 
+const apply = (namespace: string, object: unknown): void =>
+  void mustKubectl(['apply', '-n', namespace, '-f', '-'], JSON.stringify(object));
+
 const applyTenant = (namespace: string, name: string): void =>
-  void mustKubectl(
-    ['apply', '-n', namespace, '-f', '-'],
-    JSON.stringify({ apiVersion: API_VERSION, kind: 'ModelTenant', metadata: { name }, spec: {} }),
-  );
+  apply(namespace, { apiVersion: API_VERSION, kind: 'ModelTenant', metadata: { name }, spec: {} });
 
 beforeAll(() => {
   installCRDs();
@@ -173,6 +173,76 @@ it(
     const wrong = await keys(['list', '--context', 'no-such-context']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('the kubeconfig has no context "no-such-context"');
+  },
+  TIMEOUT_MS,
+);
+
+/** A kubeconfig that authenticates as ServiceAccount `name` of `namespace`, with only its rights. */
+function serviceAccountKubeconfig(namespace: string, name: string): string {
+  const token = mustKubectl(['create', 'token', name, '-n', namespace, '--duration', '1h']).trim();
+  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-keys-sa-')), 'kubeconfig');
+  copyFileSync(testenv.kubeconfig, file);
+  const cluster = mustKubectl(['config', 'view', '-o', 'jsonpath={.clusters[0].name}']).trim();
+  const config = (...args: string[]) => mustKubectl(['--kubeconfig', file, 'config', ...args]);
+  config('set-credentials', name, `--token=${token}`);
+  config('set-context', name, `--cluster=${cluster}`, `--user=${name}`, `--namespace=${namespace}`);
+  config('use-context', name);
+  return file;
+}
+
+it(
+  'says which rights it needs when forbidden, and those rights are enough',
+  async () => {
+    const team = createNamespace('keys-rbac');
+    applyTenant(team, 'team-c');
+    for (const sa of ['no-rights', 'key-admin']) {
+      mustKubectl(['create', 'serviceaccount', sa, '-n', team]);
+    }
+    // Exactly what the refusal below asks for.
+    apply(team, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'key-admin' },
+      rules: [
+        { apiGroups: ['modelroute.io'], resources: ['modeltenants'], verbs: ['get'] },
+        {
+          apiGroups: ['modelroute.io'],
+          resources: ['modelapikeys'],
+          verbs: ['create', 'get', 'list', 'patch'],
+        },
+      ],
+    });
+    mustKubectl([
+      'create',
+      'rolebinding',
+      'key-admin',
+      '-n',
+      team,
+      '--role=key-admin',
+      `--serviceaccount=${team}:key-admin`,
+    ]);
+
+    const denied = await keys([
+      'create',
+      'ci',
+      '--tenant',
+      'team-c',
+      '--kubeconfig',
+      serviceAccountKubeconfig(team, 'no-rights'),
+    ]);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toBe('');
+    expect(denied.stderr).toContain('not allowed: ');
+    expect(denied.stderr).toContain(
+      'modelroute keys needs get on modeltenants and create, get, list and patch on modelapikeys (group modelroute.io)',
+    );
+
+    const admin = ['--kubeconfig', serviceAccountKubeconfig(team, 'key-admin')];
+    const created = await keys(['create', 'ci', '--tenant', 'team-c', ...admin]);
+    expect(created.code).toBe(0);
+    expect((await keys(['revoke', 'ci', ...admin])).code).toBe(0);
+    const listed = await keys(['list', ...admin]);
+    expect(parseTable(listed.stdout).map((r) => [r.NAME, r.STATUS])).toEqual([['ci', 'Revoked']]);
   },
   TIMEOUT_MS,
 );
