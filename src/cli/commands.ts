@@ -12,8 +12,8 @@ commands:
   bench proxy [--json]     measure the proxy's overhead against a direct call and a minimal proxy
   bench controller [--json]  apply-to-programmed latency and scale against a test API server
   controller               the control plane (watches the API, programs proxies, writes status)
-  keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)
   dev                      local mode: the samples served with simulated backends
+  keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)
   proxy                    the routing proxy (sidecar or gateway)
   router train|eval|replay train the learned difficulty model; measure one (APGR, CPT);
                            replay prompts through the live strongShare calibration
