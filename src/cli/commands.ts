@@ -13,6 +13,7 @@ commands:
   bench controller [--json]  apply-to-programmed latency and scale against a test API server
   controller               the control plane (watches the API, programs proxies, writes status)
   dev                      local mode: the samples served with simulated backends
+  keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)
   proxy                    the routing proxy (sidecar or gateway)
   router train|eval|replay train the learned difficulty model; measure one (APGR, CPT);
                            replay prompts through the live strongShare calibration
@@ -39,6 +40,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       return (await import('./bench.js')).runBench(rest, io);
     case 'controller':
       return (await import('./controller.js')).runController(rest, io);
+    case 'keys':
+      return (await import('./keys.js')).runKeys(rest, io);
     case 'dev':
       return (await import('./dev.js')).runDev(rest, io);
     case 'proxy':

@@ -27,6 +27,31 @@ export function loadKubeConfig(path?: string): k8s.KubeConfig {
   return kc;
 }
 
+/**
+ * Switches to a named context, as kubectl's --context. The library accepts
+ * any name and only fails later with "no current cluster", so an unknown
+ * name is refused here, saying how to see the real ones.
+ */
+export function useContext(kc: k8s.KubeConfig, context: string): void {
+  if (!kc.getContextObject(context)) {
+    const known = kc.getContexts().map((c) => c.name);
+    throw new Error(
+      `the kubeconfig has no context "${context}"${known.length > 0 ? ` (it has: ${known.join(', ')})` : ''}; 'kubectl config get-contexts' lists them`,
+    );
+  }
+  kc.setCurrentContext(context);
+}
+
+/**
+ * The namespace of a kubeconfig context (`context`, else the current one), as
+ * kubectl defaults -n; undefined when the context names none.
+ */
+export function kubeconfigNamespace(path?: string, context?: string): string | undefined {
+  const kc = loadKubeConfig(path);
+  if (context) useContext(kc, context);
+  return kc.getContextObject(kc.getCurrentContext())?.namespace || undefined;
+}
+
 const list = <T extends z.ZodType>(item: T) => z.looseObject({ items: z.array(item) });
 
 export function connectToCluster(kubeconfigPath?: string): ClusterConnection {

@@ -5,6 +5,7 @@ import https from 'node:https';
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
+import { useContext } from './cluster.js';
 import {
   KubeApiError,
   type EventInput,
@@ -22,6 +23,8 @@ import {
 export interface KubeClientOptions {
   /** A kubeconfig file; default KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount. */
   kubeconfigPath?: string | undefined;
+  /** A context of that kubeconfig (as kubectl's --context); default its current context. */
+  context?: string | undefined;
   userAgent?: string | undefined;
   /** Told about every object skipped because it failed our schema (default: a warning on stderr). */
   onInvalid?:
@@ -275,6 +278,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
   const kc = new KubeConfigWithUserAgent(options.userAgent ?? 'modelroute');
   if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
   else kc.loadFromDefault();
+  if (options.context) useContext(kc, options.context);
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const watcher = new k8s.Watch(kc);
   const agents = new KeepAliveAgents();
