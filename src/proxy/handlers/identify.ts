@@ -39,6 +39,12 @@ export async function identifyOrRefuse(
 ): Promise<IdentifiedRequest> {
   const who = await runtime.identity.identify(headers, table);
   if (!who.ok) {
+    // The message is the one the caller gets: it never holds the credential.
+    runtime.logger.debug('request refused', {
+      status: who.status,
+      code: who.code,
+      reason: who.message,
+    });
     throw new ProxyError(
       who.status,
       who.message,
