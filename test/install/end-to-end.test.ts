@@ -64,7 +64,7 @@ const GATEWAY_KEY = generateApiKey(() => Buffer.alloc(32, 13));
 /**
  * Who calls, as the platform team declares it: the assistant pod (by its
  * labels) is tenant `assistant`, which fronts its own users and so is trusted
- * to name their tenant and compliance needs; `acme-premium` is one of them.
+ * to name their tenant and compliance needs (`acme-premium` is a sample tenant).
  */
 const tenants = () => [
   {
@@ -75,12 +75,6 @@ const tenants = () => [
       identities: { workloads: { matchLabels: { app: 'assistant' } } },
       trustedHeaders: ['tenant', 'compliance'],
     },
-  },
-  {
-    apiVersion: 'modelroute.io/v1alpha1',
-    kind: 'ModelTenant',
-    metadata: { name: 'acme-premium' },
-    spec: { priority: 'high' },
   },
   {
     apiVersion: 'modelroute.io/v1alpha1',
