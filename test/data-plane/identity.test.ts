@@ -3,12 +3,14 @@
 // token), never what it wrote in a header, and refusals say nothing about
 // other tenants or keys. ServiceAccount tokens go to a fake TokenReviewer here;
 // test/controller/token-review.test.ts uses the real API server's.
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import OpenAI, { APIError } from 'openai';
 import { generateApiKey } from '../../src/identity/api-key.js';
 import type { ProxyIdentity } from '../../src/identity/authenticate.js';
 import type { TokenReviewer } from '../../src/identity/token-review.js';
 import { seededRandom } from '../../src/routing/random.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { createTracing } from '../../src/telemetry/tracing.js';
 import {
   apiKey,
   post,
@@ -66,6 +68,17 @@ const routes = () => [
     ],
   }),
   route('big-chat', { rules: [{ name: 'all', backendRefs: [{ name: 'big' }] }] }),
+  // A rule matching the header itself: an untrusted routing header is hidden from header matches too.
+  route('by-header', {
+    rules: [
+      {
+        name: 'premium-header',
+        matches: [{ headers: [{ name: 'x-modelroute-tenant', value: 'premium' }] }],
+        backendRefs: [{ name: 'big' }],
+      },
+      { name: 'rest', backendRefs: [{ name: 'small' }] },
+    ],
+  }),
   route('embed', { rules: [{ name: 'all', backendRefs: [{ name: 'small' }] }] }),
 ];
 const capabilities = ['chat' as const, 'completions' as const, 'embeddings' as const];
@@ -78,7 +91,7 @@ const tableIdentity = (over: Partial<TestIdentity> = {}): TestIdentity => ({
   tenants: [
     tenant('basic', {
       identities: { serviceAccounts: [{ name: 'billing' }] },
-      routes: ['chat', 'embed'],
+      routes: ['chat', 'embed', 'by-header'],
     }),
     tenant('premium', { priority: 'high' }),
     tenant('router', { trustedHeaders: ['tenant'] }),
@@ -105,9 +118,13 @@ afterEach(async () => {
   logLines.length = 0;
 });
 
+/** A new one per proxy: closing a proxy shuts its exporter down. */
+let spans = new InMemorySpanExporter();
 async function start(identity: ProxyIdentity, over: Partial<TestIdentity> = {}) {
+  spans = new InMemorySpanExporter();
   dp = await startDataPlane(backends, routes(), {
     identity,
+    tracing: createTracing({ serviceName: 'identity-test', exporter: spans }),
     now: () => clock,
     logger: createLogger({ level: 'debug', write: (l) => logLines.push(l) }),
     tableIdentity: tableIdentity(over),
@@ -191,6 +208,26 @@ describe('header spoofing', () => {
       ignored: null,
     });
     expect(await served(ROUTER_KEY)).toMatchObject({ tenant: 'router', backend: 'default/small' });
+    // A rule matching on the header sees it only when the tenant trusts it.
+    const header = { 'x-modelroute-tenant': 'premium' };
+    expect((await served(BASIC_KEY, header, 'by-header')).backend).toBe('default/small');
+    expect((await served(ROUTER_KEY, header, 'by-header')).backend).toBe('default/big');
+  });
+
+  test('spans record the tenant and a secret-free caller', async () => {
+    await start(gateway);
+    await served(BASIC_KEY);
+    await served(TOKENS.billing);
+    const attributes = spans
+      .getFinishedSpans()
+      .filter((s) => s.attributes['modelroute.tenant'] !== undefined)
+      .map((s) => [s.attributes['modelroute.tenant'], s.attributes['modelroute.caller']]);
+    expect(attributes).toEqual([
+      ['basic', 'apiKey default/k-basic'],
+      ['basic', 'serviceAccount default/billing'],
+    ]);
+    const all = JSON.stringify(spans.getFinishedSpans().map((s) => s.attributes));
+    for (const credential of [BASIC_KEY, TOKENS.billing]) expect(all).not.toContain(credential);
   });
 });
 
@@ -293,9 +330,9 @@ describe('what a tenant may use', () => {
     expect(err.message).toContain('tenant basic may not use model "big-chat"');
     expectNothingAboutOthers(err);
     const listed = await client(BASIC_KEY).models.list();
-    expect(listed.data.map((m) => m.id)).toEqual(['chat', 'embed']);
+    expect(listed.data.map((m) => m.id)).toEqual(['by-header', 'chat', 'embed']);
     const all = await client(PREMIUM_KEY).models.list();
-    expect(all.data.map((m) => m.id)).toEqual(['big-chat', 'chat', 'embed']);
+    expect(all.data.map((m) => m.id)).toEqual(['big-chat', 'by-header', 'chat', 'embed']);
   });
 });
 
