@@ -24,6 +24,31 @@ export type TrustedRequest =
     }
   | { ok: false; message: string };
 
+/** A tenant's claims for requests that carry no routing header (most of them), built once per tenant object. */
+const plainRequests = new WeakMap<CompiledTenant, TrustedRequest>();
+const plainVisible = (name: string) => !ROUTING_HEADER_NAMES.has(name);
+
+function plainRequest(tenant: CompiledTenant): TrustedRequest {
+  let found = plainRequests.get(tenant);
+  if (!found) {
+    found = {
+      ok: true,
+      tenant,
+      claims: {
+        tenant: tenant.name,
+        priority: tenant.priority,
+        task: tenant.task,
+        compliance: tenant.compliance,
+        capabilities: tenant.capabilities,
+      },
+      ignored: [],
+      visible: plainVisible,
+    };
+    plainRequests.set(tenant, found);
+  }
+  return found;
+}
+
 /**
  * Claims for a request of `verified`. `tenants` are the proxy namespace's; a
  * trusted `x-modelroute-tenant` must name one of them (or `default`).
@@ -33,12 +58,14 @@ export function applyHeaderTrust(
   headers: Readonly<Record<string, string | undefined>>,
   tenants: readonly CompiledTenant[],
 ): TrustedRequest {
-  const trusted = new Set<TrustableHeader>(verified.trustedHeaders);
+  if (TRUSTABLE.every((h) => headers[ROUTING_HEADERS[h]] === undefined))
+    return plainRequest(verified);
+  const trusted: readonly TrustableHeader[] = verified.trustedHeaders;
   const ignored: string[] = [];
   const value = (header: TrustableHeader): string | undefined => {
     const raw = headers[ROUTING_HEADERS[header]];
     if (raw === undefined) return undefined;
-    if (trusted.has(header)) return raw;
+    if (trusted.includes(header)) return raw;
     ignored.push(ROUTING_HEADERS[header]);
     return undefined;
   };
@@ -74,7 +101,7 @@ export function applyHeaderTrust(
     ignored,
     visible: (name) =>
       !ROUTING_HEADER_NAMES.has(name) ||
-      TRUSTABLE.some((h) => ROUTING_HEADERS[h] === name && trusted.has(h)),
+      TRUSTABLE.some((h) => ROUTING_HEADERS[h] === name && trusted.includes(h)),
   };
 }
 

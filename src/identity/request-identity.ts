@@ -3,7 +3,7 @@
 // tenant's header trust. Failures come with the HTTP status and OpenAI error
 // code to answer with, and a message that names nothing but the caller's own.
 import type { RoutingTable } from '../routing/table.js';
-import type { Authenticator } from './authenticate.js';
+import type { Authentication, Authenticator } from './authenticate.js';
 import { describeCaller, type Caller } from './caller.js';
 import { applyHeaderTrust, type TrustedRequest } from './header-trust.js';
 import { resolveTenant, type TenantResolution } from './resolve-tenant.js';
@@ -19,7 +19,9 @@ export type RequestIdentity =
 
 export class RequestIdentifier {
   /** The last resolution, reused while the table and caller stay the same (a sidecar's caller never changes). */
-  private last: { table: RoutingTable; caller: Caller; resolution: TenantResolution } | undefined;
+  private last:
+    | { table: RoutingTable; caller: Caller; resolution: TenantResolution; description: string }
+    | undefined;
 
   /** `namespace`: the proxy's; its tenants are the table's. */
   constructor(
@@ -27,11 +29,22 @@ export class RequestIdentifier {
     readonly namespace: string,
   ) {}
 
-  async identify(
+  /** Synchronous unless the credential needs a TokenReview: a sidecar's requests never wait for a tick. */
+  identify(
     headers: Readonly<Record<string, string | undefined>>,
     table: RoutingTable,
-  ): Promise<RequestIdentity> {
-    const auth = await this.authenticator.authenticate(headers.authorization, table);
+  ): RequestIdentity | Promise<RequestIdentity> {
+    const auth = this.authenticator.authenticate(headers.authorization, table);
+    return auth instanceof Promise
+      ? auth.then((done) => this.identified(done, headers, table))
+      : this.identified(auth, headers, table);
+  }
+
+  private identified(
+    auth: Authentication,
+    headers: Readonly<Record<string, string | undefined>>,
+    table: RoutingTable,
+  ): RequestIdentity {
     if (!auth.ok)
       return {
         ok: false,
@@ -40,7 +53,7 @@ export class RequestIdentifier {
         message: auth.message,
       };
     const { caller } = auth;
-    const resolution = this.resolve(caller, table);
+    const { resolution, description } = this.resolve(caller, table);
     if (!resolution.ok)
       return caller.kind === 'api-key'
         ? { ok: false, status: 401, code: 'invalid_api_key', message: resolution.message }
@@ -48,14 +61,27 @@ export class RequestIdentifier {
     const trusted = applyHeaderTrust(resolution.tenant, headers, table.tenants ?? []);
     if (!trusted.ok)
       return { ok: false, status: 403, code: 'tenant_not_found', message: trusted.message };
-    return { ...trusted, caller, callerDescription: describeCaller(caller) };
+    // Field by field: an object spread here cost ~2 µs per request (measured under tsx, node 20).
+    return {
+      ok: true,
+      tenant: trusted.tenant,
+      claims: trusted.claims,
+      ignored: trusted.ignored,
+      visible: trusted.visible,
+      caller,
+      callerDescription: description,
+    };
   }
 
-  private resolve(caller: Caller, table: RoutingTable): TenantResolution {
+  private resolve(
+    caller: Caller,
+    table: RoutingTable,
+  ): { resolution: TenantResolution; description: string } {
     const last = this.last;
-    if (last && last.table === table && last.caller === caller) return last.resolution;
+    if (last && last.table === table && last.caller === caller) return last;
     const resolution = resolveTenant(caller, table.tenants ?? [], table.identity, this.namespace);
-    this.last = { table, caller, resolution };
-    return resolution;
+    const next = { table, caller, resolution, description: describeCaller(caller) };
+    this.last = next;
+    return next;
   }
 }
