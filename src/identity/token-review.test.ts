@@ -97,14 +97,22 @@ test.each<[string, TokenReviewStatus]>([
   });
 });
 
-test('an API server that cannot answer is "unavailable" (503), and not cached', async () => {
-  const reviewer = fakeReviewer({ t: new Error('connect ECONNREFUSED t') });
-  const v = new TokenVerifier({ reviewer, now: () => 0 });
-  const verdict = await v.verify('t');
+test('an API server that cannot answer is "unavailable" (503), not cached, and the operator is told why without the token', async () => {
+  const token = 'a-token-the-error-quotes';
+  const reviewer = fakeReviewer({ [token]: new Error(`forbidden: review of ${token}`) });
+  const reasons: string[] = [];
+  const c = clock();
+  const v = new TokenVerifier({ reviewer, now: c.now, onReviewFailed: (r) => reasons.push(r) });
+  const verdict = await v.verify(token);
   expect(verdict).toMatchObject({ ok: false, reason: 'unavailable' });
-  expect(JSON.stringify(verdict)).not.toContain('ECONNREFUSED');
-  await v.verify('t');
+  expect(JSON.stringify(verdict)).not.toContain('forbidden');
+  await v.verify(token);
   expect(reviewer.calls).toHaveLength(2);
+  // Reported once per 10 s, not once per request.
+  expect(reasons).toEqual(['forbidden: review of [REDACTED]']);
+  c.advance(NEGATIVE_TTL_MS);
+  await v.verify(token);
+  expect(reasons).toHaveLength(2);
 });
 
 test('concurrent requests with one new token share one review', async () => {

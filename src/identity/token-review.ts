@@ -74,6 +74,11 @@ export interface TokenVerifierOptions {
   ttlMs?: number;
   now: () => number;
   maxEntries?: number;
+  /**
+   * Told why a review could not be made (API server unreachable, RBAC), with
+   * the token cut out, so an operator sees why callers get 503.
+   */
+  onReviewFailed?: (reason: string) => void;
 }
 
 function invalidToken(audience: string): TokenVerdict {
@@ -92,6 +97,7 @@ export class TokenVerifier {
   private readonly maxEntries: number;
   /** Reviews actually sent to the API server (tests bound work by it). */
   reviews = 0;
+  private lastFailureReportMs = -Infinity;
 
   constructor(private readonly options: TokenVerifierOptions) {
     this.audience = options.audience ?? DEFAULT_TOKEN_AUDIENCE;
@@ -125,8 +131,14 @@ export class TokenVerifier {
     this.reviews++;
     try {
       status = await this.options.reviewer.review(token, [this.audience]);
-    } catch {
-      // Not cached: the next request asks again. The error itself may quote the request, so it is not passed on.
+    } catch (err) {
+      // Not cached: the next request asks again. The caller is not told why (it may quote the request).
+      // Once per NEGATIVE_TTL_MS at most: an API server that is down must not flood the log.
+      if (now - this.lastFailureReportMs >= NEGATIVE_TTL_MS) {
+        this.lastFailureReportMs = now;
+        const reason = err instanceof Error ? err.message : String(err);
+        this.options.onReviewFailed?.(reason.split(token).join('[REDACTED]'));
+      }
       return {
         ok: false,
         reason: 'unavailable',

@@ -109,6 +109,7 @@ function rememberingSecrets(resolver: CredentialResolver): CredentialResolver {
 async function createAuthenticator(
   identity: ProxyIdentity,
   now: () => number,
+  logger: Logger,
 ): Promise<Authenticator> {
   switch (identity.mode) {
     case 'local':
@@ -125,6 +126,11 @@ async function createAuthenticator(
           audience: identity.audience,
           ttlMs: identity.tokenCacheTtlMs,
           now,
+          onReviewFailed: (reason) =>
+            logger.warn(
+              'TokenReview failed: ServiceAccount tokens cannot be verified (the gateway needs create on tokenreviews.authentication.k8s.io)',
+              { reason },
+            ),
         }),
         now,
       );
@@ -195,7 +201,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     ),
     store,
     identity: new RequestIdentifier(
-      await createAuthenticator(identity, now),
+      await createAuthenticator(identity, now, logger),
       options.namespace ??
         (identity.mode === 'sidecar' ? identity.workload.namespace : undefined) ??
         'default',
