@@ -8,6 +8,7 @@ import OpenAI, { APIError } from 'openai';
 import { generateApiKey } from '../../src/identity/api-key.js';
 import type { ProxyIdentity } from '../../src/identity/authenticate.js';
 import type { TokenReviewer } from '../../src/identity/token-review.js';
+import { startProxy } from '../../src/proxy/proxy.js';
 import { seededRandom } from '../../src/routing/random.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createTracing } from '../../src/telemetry/tracing.js';
@@ -371,4 +372,17 @@ test('property: no response or log line ever contains the presented credential (
     for (const text of [...answers, ...logLines])
       if (text.includes(credential)) throw new Error(`credential found in ${text.slice(0, 200)}`);
   }
+});
+
+test('a sidecar proxy on a non-loopback host refuses to start', async () => {
+  await expect(
+    startProxy({
+      host: '0.0.0.0',
+      identity: {
+        mode: 'sidecar',
+        workload: { kind: 'workload', namespace: 'default', serviceAccount: 'a', labels: {} },
+      },
+      logger: createLogger({ level: 'error', write: () => {} }),
+    }),
+  ).rejects.toThrow(/must listen only inside the pod: use --host 127.0.0.1, not 0.0.0.0/);
 });
