@@ -61,6 +61,7 @@ export async function handleInference(
     const who = await identifyOrRefuse(runtime, headers, prepared.table, res, span);
     tenant = who.tenant.name;
     const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
+    refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     // Big prompts are counted here, in steps that leave the event loop free.
@@ -88,7 +89,6 @@ export async function handleInference(
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
-    refuseUnlessAllowed(who, prepared, parsed.model);
     const decision = selectBackends(prepared, facts, {
       rng: runtime.rng,
       live: runtime.live,
