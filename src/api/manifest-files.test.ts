@@ -64,8 +64,39 @@ describe('loadManifests', () => {
       expect.objectContaining({
         line: 6,
         message: expect.stringMatching(
-          /unknown kind "ModelRouter".*expected ModelRoute or ModelBackend/,
+          /unknown kind "ModelRouter".*expected one of ModelRoute, ModelBackend, ModelTenant, ModelAPIKey, ModelBackendGrant$/,
         ),
+      }),
+    ]);
+  });
+
+  test('ModelTenant, ModelAPIKey and ModelBackendGrant are loaded and schema-checked like the others', () => {
+    const dir = files({
+      'i.yaml': `apiVersion: modelroute.io/v1alpha1
+kind: ModelTenant
+metadata: {name: acme}
+spec: {priority: urgent}
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelAPIKey
+metadata: {name: k}
+spec: {tenant: acme, hash: "sha256:${'b'.repeat(64)}", prefix: mr-abcd}
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackendGrant
+metadata: {name: g, namespace: platform}
+spec: {from: [{namespace: team-a}]}
+`,
+    });
+    const loaded = loadManifests([dir]);
+    expect(loaded.apiKeys.map((k) => k.metadata.name)).toEqual(['k']);
+    expect(loaded.grants.map((g) => g.metadata.namespace)).toEqual(['platform']);
+    expect(loaded.tenants).toEqual([]);
+    expect(loaded.errors).toEqual([
+      expect.objectContaining({
+        line: 4,
+        object: 'ModelTenant default/acme',
+        path: 'spec.priority',
       }),
     ]);
   });

@@ -6,11 +6,33 @@ import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
 import {
   GROUP,
+  modelAPIKey,
   modelBackend,
+  modelBackendGrant,
   modelRoute,
+  modelTenant,
+  type ModelAPIKey,
   type ModelBackend,
+  type ModelBackendGrant,
   type ModelRoute,
+  type ModelTenant,
 } from './v1alpha1/index.js';
+
+import { checkIdentityReferences } from './identity-references.js';
+
+/** Every kind a manifest file may hold for modelroute, with the schema it is checked against. */
+const KINDS = {
+  ModelRoute: modelRoute,
+  ModelBackend: modelBackend,
+  ModelTenant: modelTenant,
+  ModelAPIKey: modelAPIKey,
+  ModelBackendGrant: modelBackendGrant,
+} as const;
+type KnownKind = keyof typeof KINDS;
+const isKnownKind = (kind: string): kind is KnownKind => Object.hasOwn(KINDS, kind);
+
+export type ManifestObject =
+  ModelRoute | ModelBackend | ModelTenant | ModelAPIKey | ModelBackendGrant;
 
 export interface ManifestError {
   file: string;
@@ -33,12 +55,15 @@ export interface ObjectSource {
 export interface LoadedManifests {
   routes: ModelRoute[];
   backends: ModelBackend[];
+  tenants: ModelTenant[];
+  apiKeys: ModelAPIKey[];
+  grants: ModelBackendGrant[];
   /** Objects of other kinds (Secrets, Namespaces, ...) that were passed over. */
   ignored: { file: string; kind: string; name: string }[];
   errors: ManifestError[];
   files: string[];
   /** Where each loaded object came from, to place later (cross-object) errors. */
-  sources: Map<ModelRoute | ModelBackend, ObjectSource>;
+  sources: Map<ManifestObject, ObjectSource>;
 }
 
 /** `file:line: Kind ns/name: field.path: message`, the form every error is printed in. */
@@ -62,8 +87,11 @@ export function loadAndCheckManifests(
   }[],
 ): LoadedManifests {
   const loaded = loadManifests(paths);
-  for (const problem of checkSemantics(loaded.routes, loaded.backends)) {
-    const obj = [...loaded.routes, ...loaded.backends].find(
+  for (const problem of [
+    ...checkSemantics(loaded.routes, loaded.backends),
+    ...checkIdentityReferences(loaded),
+  ]) {
+    const obj = [...loaded.sources.keys()].find(
       (o) =>
         o.kind === problem.object.kind &&
         o.metadata.name === problem.object.name &&
@@ -170,6 +198,9 @@ export function loadManifests(paths: readonly string[]): LoadedManifests {
   const result: LoadedManifests = {
     routes: [],
     backends: [],
+    tenants: [],
+    apiKeys: [],
+    grants: [],
     ignored: [],
     errors: [],
     files: manifestFiles(paths),
@@ -236,7 +267,7 @@ function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource):
   const kind = typeof obj.kind === 'string' ? obj.kind : '';
   const ours = apiVersion.startsWith(`${GROUP}/`);
   if (!ours) {
-    if (kind === 'ModelRoute' || kind === 'ModelBackend') {
+    if (isKnownKind(kind)) {
       result.errors.push({
         file,
         line: lineOf(source, ['apiVersion']),
@@ -254,18 +285,16 @@ function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource):
     }
     return;
   }
-  const schema =
-    kind === 'ModelRoute' ? modelRoute : kind === 'ModelBackend' ? modelBackend : undefined;
-  if (!schema) {
+  if (!isKnownKind(kind)) {
     result.errors.push({
       file,
       line: lineOf(source, ['kind']),
       path: 'kind',
-      message: `unknown kind "${kind}" in ${apiVersion}: expected ModelRoute or ModelBackend`,
+      message: `unknown kind "${kind}" in ${apiVersion}: expected one of ${Object.keys(KINDS).join(', ')}`,
     });
     return;
   }
-  const parsed = schema.safeParse(obj);
+  const parsed = (KINDS[kind] as z.ZodType<ManifestObject>).safeParse(obj);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path =
@@ -283,7 +312,23 @@ function addObject(result: LoadedManifests, raw: unknown, source: ObjectSource):
     }
     return;
   }
-  if (parsed.data.kind === 'ModelRoute') result.routes.push(parsed.data);
-  else result.backends.push(parsed.data);
-  result.sources.set(parsed.data, source);
+  const loaded = parsed.data;
+  switch (loaded.kind) {
+    case 'ModelRoute':
+      result.routes.push(loaded);
+      break;
+    case 'ModelBackend':
+      result.backends.push(loaded);
+      break;
+    case 'ModelTenant':
+      result.tenants.push(loaded);
+      break;
+    case 'ModelAPIKey':
+      result.apiKeys.push(loaded);
+      break;
+    case 'ModelBackendGrant':
+      result.grants.push(loaded);
+      break;
+  }
+  result.sources.set(loaded, source);
 }

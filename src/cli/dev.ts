@@ -7,6 +7,9 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import {
   SERVER_FLAG_HELP,
   SERVER_FLAG_OPTIONS,
+  TENANT_FLAG_HELP,
+  TENANT_FLAG_OPTIONS,
+  resolveIdentitySettings,
   resolveServerSettings,
   type ServerSettings,
 } from './server-flags.js';
@@ -21,6 +24,7 @@ served by built-in simulated models; --simulate simulates every backend.
 
   --config P               manifests to load (repeatable; default manifests/samples)
   --simulate               simulate every backend, not only simulate:// ones
+${TENANT_FLAG_HELP}
 ${SERVER_FLAG_HELP}`;
 
 const SAMPLES = join(import.meta.dirname, '..', '..', 'manifests', 'samples');
@@ -32,10 +36,15 @@ const SAMPLES = join(import.meta.dirname, '..', '..', 'manifests', 'samples');
  */
 export function devModeOptions(
   s: ServerSettings,
-  flags: { config?: string[] | undefined; simulate?: boolean | undefined },
+  flags: {
+    config?: string[] | undefined;
+    simulate?: boolean | undefined;
+    tenant?: string | undefined;
+  },
   logger: Logger,
 ): DevModeOptions {
   return {
+    tenant: flags.tenant,
     configPaths: flags.config ?? [SAMPLES],
     simulateAll: flags.simulate ?? false,
     host: s.host,
@@ -64,6 +73,7 @@ export async function runDev(
       args: argv,
       options: {
         ...SERVER_FLAG_OPTIONS,
+        ...TENANT_FLAG_OPTIONS,
         config: { type: 'string', multiple: true },
         simulate: { type: 'boolean' },
       },
@@ -87,11 +97,22 @@ export async function runDev(
     return 2;
   }
   const s = resolved.settings;
+  // Local mode only: `dev` has no --identity, so MODELROUTE_IDENTITY does not apply either.
+  const identity = resolveIdentitySettings(
+    { identity: 'local', tenant: values.tenant },
+    env,
+    s.host,
+  );
+  if (!identity.ok) {
+    io.err(identity.message);
+    return 2;
+  }
+  const tenant = identity.identity.mode === 'local' ? identity.identity.tenant : undefined;
   const logger = createLogger({ level: s.logLevel });
   let dev;
   try {
     dev = await startDevMode(
-      devModeOptions(s, { config: values.config, simulate: values.simulate }, logger),
+      devModeOptions(s, { config: values.config, simulate: values.simulate, tenant }, logger),
     );
   } catch (err) {
     io.err(`modelroute dev: ${(err as Error).message}`);
@@ -108,6 +129,9 @@ export async function runDev(
       `    -d '{"model":"${model}","messages":[{"role":"user","content":"Prove that there are infinitely many primes."}]}' -D - `,
       '',
       `Or point any OpenAI client at ${dev.proxy.dataUrl}/v1 (any API key). Ctrl-C stops.`,
+      tenant
+        ? `Requests are served as tenant ${tenant}; a virtual key (mr-...) from the manifests calls as its own tenant.`
+        : 'Requests are served as the default tenant: pass --tenant NAME, or a virtual key (mr-...) from the manifests, to call as a tenant.',
     ].join('\n'),
   );
   await shutdownSignal();

@@ -35,3 +35,60 @@ test('bad flag values are refused before anything listens', async () => {
     err: '--port must be a port number 0-65535',
   });
 });
+
+describe('identity flags are checked before anything listens', () => {
+  async function refusedWith(argv: string[], env: NodeJS.ProcessEnv = {}) {
+    const err: string[] = [];
+    const code = await runProxy(
+      ['--port=0', '--admin-port=0', '--log-level=error', ...argv],
+      { out: () => {}, err: (l) => err.push(l) },
+      env,
+    );
+    return { code, err: err.join('\n') };
+  }
+  const workload = JSON.stringify({ namespace: 'team-a', serviceAccount: 'app', labels: {} });
+
+  test('--tenant belongs to local mode', async () => {
+    expect(await refusedWith(['--identity=gateway', '--tenant=acme'])).toEqual({
+      code: 2,
+      err: expect.stringMatching(
+        /^--tenant names the caller in local mode only; with --identity gateway/,
+      ) as string,
+    });
+  });
+
+  test('a sidecar on a non-loopback host refuses to start and says why', async () => {
+    expect(
+      await refusedWith(['--identity=sidecar', '--host=0.0.0.0'], {
+        MODELROUTE_WORKLOAD: workload,
+      }),
+    ).toEqual({
+      code: 2,
+      err: '--identity sidecar serves every request as this pod, so its data port must listen only inside the pod: use --host 127.0.0.1, not 0.0.0.0',
+    });
+  });
+
+  test('a sidecar without MODELROUTE_WORKLOAD says the injector sets it', async () => {
+    expect((await refusedWith(['--identity=sidecar'])).err).toMatch(
+      /--identity sidecar needs MODELROUTE_WORKLOAD .* the sidecar injector sets it/,
+    );
+    expect(
+      (await refusedWith(['--identity=sidecar'], { MODELROUTE_WORKLOAD: '{"namespace":1}' })).err,
+    ).toMatch(/^MODELROUTE_WORKLOAD must be \{"namespace","serviceAccount","labels"\}/);
+  });
+
+  test('unknown modes, bad tenant names and cache TTLs over 10m are refused', async () => {
+    expect((await refusedWith(['--identity=pod'])).err).toBe(
+      '--identity must be one of local, sidecar, gateway',
+    );
+    expect((await refusedWith(['--tenant=Acme Corp'])).err).toMatch(
+      /^--tenant must be a ModelTenant name/,
+    );
+    expect((await refusedWith(['--identity=gateway', '--token-cache-ttl=1h'])).err).toBe(
+      '--token-cache-ttl must be at most 10m',
+    );
+    expect(
+      (await refusedWith([], { MODELROUTE_IDENTITY: 'gateway', MODELROUTE_TENANT: 'acme' })).code,
+    ).toBe(2);
+  });
+});

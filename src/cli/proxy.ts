@@ -7,7 +7,14 @@ import {
   type CredentialBinding,
 } from '../proxy/credentials.js';
 import { createLogger } from '../telemetry/logger.js';
-import { SERVER_FLAG_HELP, SERVER_FLAG_OPTIONS, resolveServerSettings } from './server-flags.js';
+import {
+  IDENTITY_FLAG_HELP,
+  IDENTITY_FLAG_OPTIONS,
+  SERVER_FLAG_HELP,
+  SERVER_FLAG_OPTIONS,
+  resolveIdentitySettings,
+  resolveServerSettings,
+} from './server-flags.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
 
@@ -16,7 +23,8 @@ export const PROXY_USAGE = `usage: modelroute proxy [options]
 Serves the OpenAI-compatible API and routes each request by the routing table
 the controller pushes to the admin port (PUT /admin/v1/table).
 
-${SERVER_FLAG_HELP}`;
+${SERVER_FLAG_HELP}
+${IDENTITY_FLAG_HELP}`;
 
 export async function runProxy(
   argv: string[],
@@ -25,7 +33,11 @@ export async function runProxy(
 ): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: SERVER_FLAG_OPTIONS, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...SERVER_FLAG_OPTIONS, ...IDENTITY_FLAG_OPTIONS },
+      strict: true,
+    }));
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${PROXY_USAGE}`);
     return 2;
@@ -44,6 +56,11 @@ export async function runProxy(
     return 2;
   }
   const s = resolved.settings;
+  const identity = resolveIdentitySettings(values, env, s.host);
+  if (!identity.ok) {
+    io.err(identity.message);
+    return 2;
+  }
   let credentialBinding: CredentialBinding | undefined;
   const bindingText = env[CREDENTIAL_ORIGINS_ENV];
   if (bindingText !== undefined && bindingText !== '') {
@@ -66,6 +83,8 @@ export async function runProxy(
       tableFile: s.tableFile,
       credentialsDir: s.credentialsDir,
       credentialBinding,
+      identity: identity.identity,
+      namespace: env.POD_NAMESPACE || undefined,
       difficultyModelFile: s.difficultyModelFile,
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,
@@ -82,6 +101,7 @@ export async function runProxy(
     data: proxy.dataUrl,
     admin: proxy.adminUrl,
     tableVersion: proxy.runtime.store.version ?? null,
+    identity: identity.identity.mode,
   });
   const signal = await shutdownSignal();
   logger.info('proxy stopping', { signal });

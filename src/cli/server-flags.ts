@@ -2,7 +2,14 @@
 // validated with zod so a bad value stops the start with a clear message.
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
+import { DURATION_PATTERN, durationToMs, objectName } from '../api/v1alpha1/index.js';
+import {
+  IDENTITY_MODES,
+  sidecarHostProblem,
+  type ProxyIdentity,
+} from '../identity/authenticate.js';
+import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.js';
+import { WORKLOAD_ENV, parseWorkload } from '../identity/workload.js';
 
 const port = (flag: string) =>
   z.coerce
@@ -115,4 +122,112 @@ export function resolveServerSettings(
   if (!parsed.success)
     return { ok: false, message: parsed.error.issues.map((i) => i.message).join('\n') };
   return { ok: true, settings: parsed.data };
+}
+
+// Who callers are. `--tenant` is shared by `proxy` and `dev`; the others are the proxy's.
+export const TENANT_FLAG_HELP = `  --tenant NAME            local mode: call as this tenant (env MODELROUTE_TENANT); a bearer
+                           virtual key (mr-...) listed in the table calls as its own tenant instead`;
+
+export const IDENTITY_FLAG_HELP = `  --identity MODE          who callers are (env MODELROUTE_IDENTITY; default local):
+                             local   whoever started the proxy (--tenant), or a virtual key in the table
+                             sidecar the pod (MODELROUTE_WORKLOAD, set by the sidecar injector); needs a
+                                     loopback --host
+                             gateway Authorization: Bearer with a virtual key or a ServiceAccount token
+${TENANT_FLAG_HELP}
+  --token-audience A       gateway: audience ServiceAccount tokens must carry (env
+                           MODELROUTE_TOKEN_AUDIENCE; default ${DEFAULT_TOKEN_AUDIENCE})
+  --token-cache-ttl D      gateway: how long a verified token is trusted before it is reviewed again
+                           (env MODELROUTE_TOKEN_CACHE_TTL; default 60s, at most 10m; never past its exp)`;
+
+export const TENANT_FLAG_OPTIONS = { tenant: { type: 'string' } } as const;
+export const IDENTITY_FLAG_OPTIONS = {
+  ...TENANT_FLAG_OPTIONS,
+  identity: { type: 'string' },
+  'token-audience': { type: 'string' },
+  'token-cache-ttl': { type: 'string' },
+} as const;
+
+const identitySettings = z
+  .object({
+    identity: z.enum(IDENTITY_MODES, {
+      message: `--identity must be one of ${IDENTITY_MODES.join(', ')}`,
+    }),
+    tenant: z
+      .string()
+      .refine((t) => objectName.safeParse(t).success, {
+        message:
+          '--tenant must be a ModelTenant name: lower-case letters, digits, "-" and ".", such as acme-premium',
+      })
+      .optional(),
+    tokenAudience: z.string().min(1, { message: '--token-audience must not be empty' }),
+    tokenCacheTtlMs: duration('--token-cache-ttl', '10m'),
+    host: z.string(),
+    workload: z.string().optional(),
+    pod: z.string().optional(),
+  })
+  .superRefine((s, ctx) => {
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+    if (s.tenant !== undefined && s.identity !== 'local')
+      problem(
+        `--tenant names the caller in local mode only; with --identity ${s.identity} the caller is ${s.identity === 'sidecar' ? 'the pod, resolved by the ModelTenants of its namespace' : 'whoever the Bearer key or ServiceAccount token proves'}`,
+      );
+    if (s.identity === 'sidecar') {
+      const hostProblem = sidecarHostProblem(s.host);
+      if (hostProblem) problem(hostProblem);
+      if (s.workload === undefined || s.workload === '')
+        problem(
+          `--identity sidecar needs ${WORKLOAD_ENV} (the pod's namespace, ServiceAccount and labels); the sidecar injector sets it: run the proxy as an injected sidecar, or use --identity local`,
+        );
+    }
+  });
+
+/** The identity a proxy (or `dev`, local only) starts with, or a message naming what is wrong. */
+export function resolveIdentitySettings(
+  values: {
+    identity?: string | undefined;
+    tenant?: string | undefined;
+    'token-audience'?: string | undefined;
+    'token-cache-ttl'?: string | undefined;
+  },
+  env: NodeJS.ProcessEnv,
+  host: string,
+): { ok: true; identity: ProxyIdentity } | { ok: false; message: string } {
+  const parsed = identitySettings.safeParse({
+    identity: values.identity ?? (env.MODELROUTE_IDENTITY || 'local'),
+    tenant: values.tenant ?? (env.MODELROUTE_TENANT || undefined),
+    tokenAudience:
+      values['token-audience'] ?? (env.MODELROUTE_TOKEN_AUDIENCE || DEFAULT_TOKEN_AUDIENCE),
+    tokenCacheTtlMs: values['token-cache-ttl'] ?? (env.MODELROUTE_TOKEN_CACHE_TTL || '60s'),
+    host,
+    workload: env[WORKLOAD_ENV],
+    pod: env.POD_NAME,
+  });
+  if (!parsed.success)
+    return { ok: false, message: parsed.error.issues.map((i) => i.message).join('\n') };
+  const s = parsed.data;
+  switch (s.identity) {
+    case 'local':
+      return { ok: true, identity: { mode: 'local', tenant: s.tenant } };
+    case 'gateway':
+      return {
+        ok: true,
+        identity: {
+          mode: 'gateway',
+          audience: s.tokenAudience,
+          tokenCacheTtlMs: s.tokenCacheTtlMs,
+        },
+      };
+    case 'sidecar':
+      try {
+        return {
+          ok: true,
+          identity: {
+            mode: 'sidecar',
+            workload: parseWorkload(s.workload ?? '', s.pod || undefined),
+          },
+        };
+      } catch (err) {
+        return { ok: false, message: (err as Error).message };
+      }
+  }
 }

@@ -51,6 +51,67 @@ spec:
     expect(r.err).toMatch(/FAILED: 1 error\(s\)/);
   });
 
+  test('tenants, keys and grants are checked: schema, and what they name among the files', async () => {
+    const path = file(`apiVersion: modelroute.io/v1alpha1
+kind: ModelTenant
+metadata: {name: acme, namespace: team-a}
+spec:
+  priority: high
+  routes: [chat]
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelAPIKey
+metadata: {name: k1, namespace: team-a}
+spec:
+  tenant: globex
+  hash: sha256:${'0'.repeat(64)}
+  prefix: mr-abcd
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackendGrant
+metadata: {name: g, namespace: platform}
+spec:
+  from: []
+  backends: [gpt]
+`);
+    const r = await cli(['validate', '-f', path]);
+    expect(r.code).toBe(1);
+    const errors = r.err.split('\n');
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        `${path}:6: ModelTenant team-a/acme: spec.routes[0]: ModelRoute "chat" is not among the objects of namespace team-a [RouteNotFound]`,
+        `${path}:12: ModelAPIKey team-a/k1: spec.tenant: ModelTenant "globex" is not among the objects of namespace team-a; a key of a missing tenant is refused (401) [TenantNotFound]`,
+        expect.stringMatching(
+          new RegExp(`^${path}:20: ModelBackendGrant platform/g: spec.from: .*`),
+        ),
+      ]),
+    );
+  });
+
+  test('a consistent set of tenants, keys and grants is valid and counted', async () => {
+    const path = file(`apiVersion: modelroute.io/v1alpha1
+kind: ModelTenant
+metadata: {name: acme}
+spec: {priority: high, trustedHeaders: [task]}
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelAPIKey
+metadata: {name: k1}
+spec: {tenant: acme, hash: 'sha256:${'a'.repeat(64)}', prefix: mr-abcd}
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackendGrant
+metadata: {name: g}
+spec:
+  from: [{namespace: team-a}]
+`);
+    const r = await cli(['validate', '-f', path]);
+    expect(r.err).toBe('');
+    expect(r.out).toBe(
+      'OK: 1 file(s): 0 ModelBackend(s), 0 ModelRoute(s), 1 ModelTenant(s), 1 ModelAPIKey(s), 1 ModelBackendGrant(s), 0 other object(s) ignored',
+    );
+  });
+
   test('schema errors and cross-field rules are all reported in one run', async () => {
     const path = file(`apiVersion: modelroute.io/v1alpha1
 kind: ModelBackend

@@ -6,9 +6,10 @@ import { checkSemantics } from '../routing/semantics.js';
 
 export const VALIDATE_USAGE = `usage: modelroute validate -f <file|dir> [-f <file|dir> ...] [-o text|json]
 
-Checks ModelRoute and ModelBackend manifests offline: every field against the
-API schema, the same cross-field rules the API server enforces, and the
-references between the objects in the given files. Exits 1 on any error.`;
+Checks ModelRoute, ModelBackend, ModelTenant, ModelAPIKey and ModelBackendGrant
+manifests offline: every field against the API schema, the same cross-field
+rules the API server enforces, and the references between the objects in the
+given files. Exits 1 on any error.`;
 
 export interface CommandIO {
   out: (line: string) => void;
@@ -57,6 +58,9 @@ export function runValidate(argv: string[], io: CommandIO): number {
     files: loaded.files.length,
     modelRoutes: loaded.routes.length,
     modelBackends: loaded.backends.length,
+    modelTenants: loaded.tenants.length,
+    modelAPIKeys: loaded.apiKeys.length,
+    modelBackendGrants: loaded.grants.length,
     ignored: loaded.ignored.length,
     errors: errors.length,
   };
@@ -65,7 +69,15 @@ export function runValidate(argv: string[], io: CommandIO): number {
   } else {
     for (const e of errors) io.err(formatManifestError(e));
     if (loaded.files.length === 0) io.err('no .yaml, .yml or .json files found');
-    const line = `${summary.files} file(s): ${summary.modelBackends} ModelBackend(s), ${summary.modelRoutes} ModelRoute(s), ${summary.ignored} other object(s) ignored`;
+    const identityKinds = [
+      [summary.modelTenants, 'ModelTenant(s)'],
+      [summary.modelAPIKeys, 'ModelAPIKey(s)'],
+      [summary.modelBackendGrants, 'ModelBackendGrant(s)'],
+    ]
+      .filter(([n]) => n !== 0)
+      .map(([n, kind]) => `, ${n} ${kind}`)
+      .join('');
+    const line = `${summary.files} file(s): ${summary.modelBackends} ModelBackend(s), ${summary.modelRoutes} ModelRoute(s)${identityKinds}, ${summary.ignored} other object(s) ignored`;
     if (errors.length === 0 && loaded.files.length > 0) io.out(`OK: ${line}`);
     else io.err(`FAILED: ${errors.length} error(s) in ${line}`);
   }

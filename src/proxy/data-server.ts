@@ -51,19 +51,14 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
       const endpoint = ENDPOINTS[path as keyof typeof ENDPOINTS];
       if (endpoint) {
         if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
-        handleInference(runtime, endpoint, req, res).catch((err: unknown) => {
-          runtime.logger.error('unhandled request error', { error: err });
-          sendError(
-            res,
-            new ProxyError(500, 'internal proxy error', 'server_error', 'internal_error'),
-          );
-        });
+        handleInference(runtime, endpoint, req, res).catch(unhandled(runtime, res));
         return;
       }
       if (path === '/v1/models') {
         if (req.method !== 'GET') return methodNotAllowed(res, path, 'GET');
         req.resume();
-        return handleModels(runtime, res);
+        handleModels(runtime, req, res).catch(unhandled(runtime, res));
+        return;
       }
       req.resume();
       sendError(
@@ -99,6 +94,13 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
     );
   });
   return server;
+}
+
+function unhandled(runtime: ProxyRuntime, res: ServerResponse): (err: unknown) => void {
+  return (err) => {
+    runtime.logger.error('unhandled request error', { error: err });
+    sendError(res, new ProxyError(500, 'internal proxy error', 'server_error', 'internal_error'));
+  };
 }
 
 function sweepIntervalMs(options: DataServerOptions): number {

@@ -1,5 +1,6 @@
 // Everything a request handler needs, injected once when the proxy starts:
 // clock, randomness, telemetry, live backend state, pools, credentials, table.
+import type { RequestIdentifier } from '../identity/request-identity.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -28,6 +29,8 @@ export interface ProxyRuntime {
   targets: UpstreamTargets;
   credentials: CredentialResolver;
   store: TableStore;
+  /** Who each request comes from and which tenant it is served as. */
+  identity: RequestIdentifier;
   /** Scores prompts for cost-quality routing; its model may be replaced while serving. */
   difficulty: DifficultyRouter;
   limits: {

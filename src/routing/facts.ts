@@ -2,7 +2,11 @@
 // difficulty) are functions: the core calls them only when a rule or backend
 // needs them, and the caller memoises them so each is computed at most once.
 
-/** Headers clients set to steer routing. */
+/**
+ * Headers clients may set to steer routing. The proxy honours one only when the
+ * caller's tenant trusts it (ModelTenant spec.trustedHeaders); otherwise the
+ * tenant's own attributes decide.
+ */
 export const ROUTING_HEADERS = {
   tenant: 'x-modelroute-tenant',
   priority: 'x-modelroute-priority',
@@ -10,6 +14,16 @@ export const ROUTING_HEADERS = {
   compliance: 'x-modelroute-compliance',
   capabilities: 'x-modelroute-capabilities',
 } as const;
+
+/** What routing knows about who is asking, whatever it was learnt from. */
+export interface RequestClaims {
+  tenant?: string | undefined;
+  priority?: string | undefined;
+  task?: string | undefined;
+  compliance: readonly string[];
+  /** Capabilities asked for explicitly (those the body implies are added by requestFacts). */
+  capabilities: readonly string[];
+}
 
 export interface RequestFacts {
   /** The `model` field of the request. */
@@ -64,10 +78,8 @@ export function memo<T>(compute: () => T): () => T {
   };
 }
 
-export interface FactsFromHeadersInput {
+interface LazyFacts {
   model: string;
-  /** Header values by lower-case name. */
-  headers: Readonly<Record<string, string | undefined>>;
   /** Capabilities the request body implies (e.g. vision when it carries images). */
   impliedCapabilities?: readonly string[];
   promptTokens: () => number;
@@ -78,21 +90,23 @@ export interface FactsFromHeadersInput {
   maxOutputTokens?: number | undefined;
 }
 
-/** Builds RequestFacts from the `x-modelroute-*` headers; memoises the lazy facts. */
-export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
-  const { headers } = input;
-  const capabilities = new Set([
-    ...(input.impliedCapabilities ?? []),
-    ...headerList(headers[ROUTING_HEADERS.capabilities]),
-  ]);
+export interface RequestFactsInput extends LazyFacts {
+  /** Header value by lower-case name, as rules' header matches may see it. */
+  header: (name: string) => string | undefined;
+  claims: RequestClaims;
+}
+
+/** Builds RequestFacts from verified claims; memoises the lazy facts. */
+export function requestFacts(input: RequestFactsInput): RequestFacts {
+  const { claims } = input;
   return {
     model: input.model,
-    header: (name) => headers[name],
-    tenant: headers[ROUTING_HEADERS.tenant]?.trim(),
-    priority: headers[ROUTING_HEADERS.priority]?.trim().toLowerCase(),
-    task: headers[ROUTING_HEADERS.task]?.trim().toLowerCase(),
-    compliance: headerList(headers[ROUTING_HEADERS.compliance]),
-    capabilities: [...capabilities],
+    header: input.header,
+    tenant: claims.tenant,
+    priority: claims.priority,
+    task: claims.task,
+    compliance: claims.compliance,
+    capabilities: [...new Set([...(input.impliedCapabilities ?? []), ...claims.capabilities])],
     promptTokens: memo(input.promptTokens),
     promptTokensAtMost: input.promptTokensAtMost,
     contextTokens: input.contextTokens && memo(input.contextTokens),
@@ -100,4 +114,36 @@ export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
     difficulty: memo(input.difficulty),
     maxOutputTokens: input.maxOutputTokens,
   };
+}
+
+/** Claims read from the `x-modelroute-*` headers, every one of them trusted. */
+export function claimsFromHeaders(
+  headers: Readonly<Record<string, string | undefined>>,
+): RequestClaims {
+  return {
+    tenant: headers[ROUTING_HEADERS.tenant]?.trim(),
+    priority: headers[ROUTING_HEADERS.priority]?.trim().toLowerCase(),
+    task: headers[ROUTING_HEADERS.task]?.trim().toLowerCase(),
+    compliance: headerList(headers[ROUTING_HEADERS.compliance]),
+    capabilities: headerList(headers[ROUTING_HEADERS.capabilities]),
+  };
+}
+
+export interface FactsFromHeadersInput extends LazyFacts {
+  /** Header values by lower-case name. */
+  headers: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * RequestFacts that trust every routing header: for tests and benchmarks of
+ * the routing core. The proxy never uses it; it builds claims from the
+ * caller's verified tenant (src/identity/header-trust.ts).
+ */
+export function factsFromHeaders(input: FactsFromHeadersInput): RequestFacts {
+  const { headers } = input;
+  return requestFacts({
+    ...input,
+    header: (name) => headers[name],
+    claims: claimsFromHeaders(headers),
+  });
 }

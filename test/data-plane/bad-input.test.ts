@@ -9,6 +9,7 @@ import {
   jsonOrUndefined,
   route,
   startDataPlane,
+  tenant,
   type DataPlane,
 } from '../support/data-plane.js';
 import { rawExchange } from '../support/raw-http.js';
@@ -115,6 +116,12 @@ beforeAll(async () => {
       route('chat', { rules: [{ name: 'all', backendRefs: [{ name: 'a' }] }] }),
       route('chat-only', { rules: [{ name: 'all', backendRefs: [{ name: 'c' }] }] }),
     ],
+    // Requests here come from the default tenant, trusted to ask for compliance and capabilities.
+    {
+      tableIdentity: {
+        tenants: [tenant('default', { trustedHeaders: ['compliance', 'capabilities'] })],
+      },
+    },
   );
   data = dp.proxy.dataUrl;
   admin = dp.proxy.adminUrl;

@@ -5,7 +5,7 @@
 import { Agent } from 'undici';
 import { seededRandom } from '../../src/routing/random.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { route, startDataPlane, tenant, type DataPlane } from '../support/data-plane.js';
 
 // Fixed, so a failure reproduces; FUZZ_SEED=n FUZZ_CASES=n explore further by hand.
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_611);
@@ -480,6 +480,12 @@ beforeAll(async () => {
     ],
     {
       logger: createLogger({ level: 'error', write: (line) => errorLog.push(line) }),
+      // The fuzzed routing headers reach routing only when the tenant trusts them.
+      tableIdentity: {
+        tenants: [
+          tenant('default', { trustedHeaders: ['compliance', 'capabilities', 'priority'] }),
+        ],
+      },
     },
   );
   agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });

@@ -17,6 +17,7 @@
 //   dialect, serving its model, and requiring the API key from its Secret.
 import OpenAI from 'openai';
 import { join } from 'node:path';
+import { apiKeyPrefix, generateApiKey, hashApiKey } from '../../src/identity/api-key.js';
 import { simulatorEndpoint } from '../../src/proxy/local/dev-mode.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import {
@@ -57,6 +58,31 @@ const simulatorOf = (backend: string): SimulatedBackend => {
 };
 let sidecar: OpenAI;
 let gateway: OpenAI;
+/** The gateway's caller: a virtual key of the app's tenant (only its hash is applied). */
+const GATEWAY_KEY = generateApiKey(() => Buffer.alloc(32, 13));
+
+/**
+ * Who calls, as the platform team declares it: the assistant pod (by its
+ * labels) is tenant `assistant`, which fronts its own users and so is trusted
+ * to name their tenant and compliance needs (`acme-premium` is a sample tenant).
+ */
+const tenants = () => [
+  {
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelTenant',
+    metadata: { name: 'assistant' },
+    spec: {
+      identities: { workloads: { matchLabels: { app: 'assistant' } } },
+      trustedHeaders: ['tenant', 'compliance'],
+    },
+  },
+  {
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelAPIKey',
+    metadata: { name: 'e2e-gateway' },
+    spec: { tenant: 'assistant', hash: hashApiKey(GATEWAY_KEY), prefix: apiKeyPrefix(GATEWAY_KEY) },
+  },
+];
 
 /** kubectl in this namespace, without blocking the simulators this process serves. */
 function kubectl(args: string[], input?: string): Promise<string> {
@@ -162,6 +188,10 @@ beforeAll(async () => {
 
   // The samples, as a user applies them; then their backends become simulators.
   await kubectl(['apply', '-f', join(REPO_ROOT, 'manifests', 'samples')]);
+  await kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: tenants() }),
+  );
   const backends = JSON.parse(await kubectl(['get', 'modelbackends', '-o', 'json'])) as {
     items: SampleBackend[];
   };
@@ -213,7 +243,7 @@ beforeAll(async () => {
   );
 
   sidecar = new OpenAI({ baseURL: `http://${APP_IP}:${sidecarPort}/v1`, apiKey: 'unused' });
-  gateway = new OpenAI({ baseURL: `http://${GATEWAY_IP}:${gatewayPort}/v1`, apiKey: 'unused' });
+  gateway = new OpenAI({ baseURL: `http://${GATEWAY_IP}:${gatewayPort}/v1`, apiKey: GATEWAY_KEY });
 }, CASE_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -284,6 +314,7 @@ test(
       content: expect.any(String) as string,
     });
     expect((await chat(sidecar, 'chat')).backend).toBe(backend('gpt-4o-mini'));
+    // The pod's tenant trusts these headers (see tenants()); a pod whose tenant does not is ignored.
     expect((await chat(sidecar, 'chat', { 'x-modelroute-tenant': 'acme-premium' })).backend).toBe(
       backend('gpt-4o'),
     );

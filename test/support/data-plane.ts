@@ -3,15 +3,23 @@
 // production; only the endpoints point at the simulators.
 import OpenAI from 'openai';
 import {
+  modelAPIKey,
   modelBackend,
   modelRoute,
+  modelTenant,
+  type ModelAPIKey,
+  type ModelTenant,
+  type ModelTenantInput,
   type ModelBackend,
   type ModelBackendInput,
   type ModelRoute,
   type ModelRouteInput,
 } from '../../src/api/v1alpha1/index.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/proxy.js';
+import { apiKeyPrefix, hashApiKey } from '../../src/identity/api-key.js';
 import { compileRoutingTable, type HealthByBackend } from '../../src/routing/compile.js';
+import { compileIdentity } from '../../src/routing/compile-tenants.js';
+import type { IdentityPolicy } from '../../src/routing/table.js';
 import { seededRandom } from '../../src/routing/random.js';
 import {
   startSimulatedBackend,
@@ -37,6 +45,51 @@ export interface DataPlane {
   /** Recompiles and installs the table (e.g. after changing health). */
   install(health?: HealthByBackend): void;
   close(): Promise<void>;
+}
+
+/** Tenants, keys and the unmatched-caller policy the table carries (as the controller compiles them). */
+export interface TestIdentity {
+  tenants?: ModelTenant[];
+  keys?: ModelAPIKey[];
+  unmatched?: IdentityPolicy['unmatched'];
+  /** The namespace whose tenants and keys the table holds (default "default"). */
+  namespace?: string;
+  /** The clock keys are compiled with (default Date.now()). */
+  compiledAtMs?: number;
+}
+
+export function tenant(
+  name: string,
+  spec: ModelTenantInput['spec'] = {},
+  namespace = 'default',
+): ModelTenant {
+  return modelTenant.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelTenant',
+    metadata: { name, namespace },
+    spec,
+  });
+}
+
+/** A ModelAPIKey object for `key` (only its hash is stored, as `modelroute keys create` does). */
+export function apiKey(
+  name: string,
+  key: string,
+  tenantName: string,
+  options: { namespace?: string; expiresAt?: string; revoked?: boolean } = {},
+): ModelAPIKey {
+  return modelAPIKey.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelAPIKey',
+    metadata: { name, namespace: options.namespace ?? 'default' },
+    spec: {
+      tenant: tenantName,
+      hash: hashApiKey(key),
+      prefix: apiKeyPrefix(key),
+      ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}),
+      ...(options.revoked ? { revoked: true } : {}),
+    },
+  });
 }
 
 export function route(
@@ -71,8 +124,9 @@ function backendAt(b: TestBackend, sim: SimulatedBackend): ModelBackend {
 export async function startDataPlane(
   backends: TestBackend[],
   routes: ModelRoute[],
-  options: Partial<ProxyOptions> = {},
+  options: Partial<ProxyOptions> & { tableIdentity?: TestIdentity } = {},
 ): Promise<DataPlane> {
+  const { tableIdentity, ...proxyOptions } = options;
   const sims: Record<string, SimulatedBackend> = {};
   for (const b of backends)
     sims[b.name] = await startSimulatedBackend({ models: [`${b.name}-upstream`], ...b.simulator });
@@ -81,10 +135,21 @@ export async function startDataPlane(
     adminToken: { value: ADMIN_TOKEN },
     logger: createLogger({ level: 'error', write: () => {} }),
     rng: seededRandom(7),
-    ...options,
+    ...proxyOptions,
   });
+  const identity = tableIdentity
+    ? compileIdentity(
+        tableIdentity.namespace ?? 'default',
+        tableIdentity.tenants ?? [],
+        tableIdentity.keys ?? [],
+        { unmatched: tableIdentity.unmatched ?? 'default-tenant' },
+        tableIdentity.compiledAtMs ?? Date.now(),
+      )
+    : undefined;
   const install = (health?: HealthByBackend): void => {
-    const result = proxy.runtime.store.update(compileRoutingTable(routes, compiled, health));
+    const result = proxy.runtime.store.update(
+      compileRoutingTable(routes, compiled, health, identity ? { identity } : {}),
+    );
     if (!result.ok) throw new Error(result.error);
   };
   install();

@@ -2,7 +2,7 @@
 // check the body, route it with the routing core, and forward it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { factsFromHeaders } from '../../routing/facts.js';
+import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { ProxyError, sendError } from '../errors.js';
@@ -11,6 +11,7 @@ import { extractPrompt } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
 import { embeddingInputs, largestInputFact } from './embedding-inputs.js';
+import { headerMap, identifyOrRefuse, refuseUnlessAllowed } from './identify.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -26,13 +27,6 @@ function routingError(error: RoutingError): ProxyError {
   return new ProxyError(503, error.message, 'service_unavailable', 'no_backend_available');
 }
 
-function headerMap(req: IncomingMessage): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers))
-    out[name] = Array.isArray(value) ? value.join(',') : value;
-  return out;
-}
-
 export async function handleInference(
   runtime: ProxyRuntime,
   endpoint: Endpoint,
@@ -42,6 +36,7 @@ export async function handleInference(
   const arrivedAt = process.hrtime.bigint();
   const startedMs = runtime.now();
   let routeId = '(none)';
+  let tenant: string | undefined;
   let stream = false;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
   const span = runtime.tracing.enabled
@@ -61,7 +56,12 @@ export async function handleInference(
         'not_ready',
       );
     }
+    // Who is calling comes before anything about the body: a caller refused here learns nothing more.
+    const headers = headerMap(req);
+    const who = await identifyOrRefuse(runtime, headers, prepared.table, res, span);
+    tenant = who.tenant.name;
     const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
+    refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     // Big prompts are counted here, in steps that leave the event loop free.
@@ -77,9 +77,10 @@ export async function handleInference(
       endpoint === 'embeddings'
         ? await largestInputFact(embeddingInputs(parsed.body), prepared)
         : undefined;
-    const facts = factsFromHeaders({
+    const facts = requestFacts({
       model: parsed.model,
-      headers: headerMap(req),
+      header: (name) => (who.visible(name) ? headers[name] : undefined),
+      claims: who.claims,
       impliedCapabilities: prompt.impliedCapabilities.filter((c) => !ASSUMED.has(c)),
       promptTokens,
       promptTokensAtMost: promptTokensAtMost(prompt),
@@ -155,7 +156,7 @@ export async function handleInference(
             'internal_error',
           );
     if (!(err instanceof ProxyError))
-      runtime.logger.error('request failed', { endpoint, error: err });
+      runtime.logger.error('request failed', { endpoint, tenant, error: err });
     sendError(res, proxyError);
   } finally {
     const status = res.statusCode;

@@ -1,10 +1,29 @@
-// GET /v1/models: the model names (routes and aliases) this proxy serves.
-import type { ServerResponse } from 'node:http';
+// GET /v1/models: the model names (routes and aliases) this proxy serves that
+// the caller's tenant may use.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import { ProxyError, sendError } from '../errors.js';
 import type { ProxyRuntime } from '../runtime.js';
+import { headerMap, identifyOrRefuse, modelsFor } from './identify.js';
 
-export function handleModels(runtime: ProxyRuntime, res: ServerResponse): void {
-  const routes = runtime.store.prepared?.table.routes ?? [];
-  const names = [...new Set(routes.flatMap((r) => [r.model, ...r.aliases]))].sort();
+export async function handleModels(
+  runtime: ProxyRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const table = runtime.store.prepared?.table;
+  let names: string[] = [];
+  if (table) {
+    try {
+      names = modelsFor(
+        await identifyOrRefuse(runtime, headerMap(req), table, res, NON_RECORDING_SPAN),
+        table,
+      );
+    } catch (err) {
+      if (err instanceof ProxyError) return sendError(res, err);
+      throw err;
+    }
+  }
   const body = JSON.stringify({
     object: 'list',
     data: names.map((id) => ({ id, object: 'model', created: 0, owned_by: 'modelroute' })),

@@ -4,6 +4,7 @@
 import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
 import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
 import { compileRoutingTable } from '../../routing/compile.js';
+import { compileIdentity } from '../../routing/compile-tenants.js';
 import { checkSemantics, objectId, oneTableConflicts } from '../../routing/semantics.js';
 import {
   simulatorOptions,
@@ -29,6 +30,8 @@ export interface DevModeOptions extends Pick<
   | 'clientStallTimeoutMs'
 > {
   configPaths: string[];
+  /** Call as this tenant (`--tenant`); absent: the default tenant, unless a key says otherwise. */
+  tenant?: string | undefined;
   /** Simulate every backend, not only simulate:// ones. */
   simulateAll: boolean;
   logger: Logger;
@@ -100,6 +103,24 @@ function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBa
   return { ...backend, spec: { ...spec, endpoint: simulatorEndpoint(spec.provider, sim.url) } };
 }
 
+/**
+ * The namespace local mode acts as a proxy of, whose ModelTenants and
+ * ModelAPIKeys it serves: the one they all live in; with none, or when they
+ * span several, `default` (the others are left out, and `skipped` names them).
+ */
+export function localNamespace(loaded: {
+  tenants: readonly { metadata: { namespace?: string | undefined; name: string } }[];
+  apiKeys: readonly { metadata: { namespace?: string | undefined; name: string } }[];
+}): { namespace: string; skipped: string[] } {
+  const objects = [...loaded.tenants, ...loaded.apiKeys];
+  const namespaces = new Set(objects.map((o) => o.metadata.namespace ?? 'default'));
+  const namespace = namespaces.size === 1 ? ([...namespaces][0] as string) : 'default';
+  const skipped = objects
+    .filter((o) => (o.metadata.namespace ?? 'default') !== namespace)
+    .map((o) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
+  return { namespace, skipped };
+}
+
 export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
   const loaded = loadAndCheckManifests(options.configPaths, (routes, backends) => [
     ...checkSemantics(routes, backends),
@@ -144,7 +165,15 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     throw err;
   }
 
+  const local = localNamespace(loaded);
+  if (local.skipped.length > 0)
+    options.logger.warn(
+      'ModelTenants and ModelAPIKeys span several namespaces: local mode serves those of "default" only',
+      { skipped: local.skipped },
+    );
   const proxy = await startProxy({
+    identity: { mode: 'local', tenant: options.tenant },
+    namespace: local.namespace,
     host: options.host,
     dataPort: options.dataPort,
     adminPort: options.adminPort,
@@ -160,7 +189,17 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
   });
   const { runtime } = proxy;
   const install = (): void => {
-    const table = compileRoutingTable(loaded.routes, backends, prober.tracker.states());
+    // Local mode has no controller to deny anyone: callers nobody claims are the default tenant.
+    const identity = compileIdentity(
+      local.namespace,
+      loaded.tenants,
+      loaded.apiKeys,
+      { unmatched: 'default-tenant' },
+      runtime.now(),
+    );
+    const table = compileRoutingTable(loaded.routes, backends, prober.tracker.states(), {
+      identity,
+    });
     const result = runtime.store.update(table);
     if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
   };
