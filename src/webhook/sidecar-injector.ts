@@ -36,9 +36,19 @@
 // the new certificate in without restarting. cert-manager is not needed.
 import { isIP } from 'node:net';
 import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import {
+  createCredentialServer,
+  type ProxyPodFacts,
+  type SecretRead,
+} from '../controller/credential-server.js';
+import { podTableBackends } from '../controller/pod-table-backends.js';
 import { createKubeClient } from '../k8s/kube-client.js';
-import { secrets } from '../k8s/kinds.js';
-import type { KubeClient, KubePatcher } from '../k8s/types.js';
+import { pods, secrets } from '../k8s/kinds.js';
+import { secretData } from '../k8s/secret-data.js';
+import { createTokenReviewer, type TokenReviewer } from '../k8s/token-review.js';
+import { KubeApiError, type KubeClient, type KubePatcher } from '../k8s/types.js';
+import { CREDENTIALS_PATH } from '../proxy/credential-protocol.js';
+import type { CompiledBackend } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AdmissionDecision, AdmissionRequest } from './admission-review.js';
 import {
@@ -79,6 +89,11 @@ export interface SidecarInjectorSettings {
   /** First retry after a failed check; doubles up to the resync interval (default 5 s). */
   retryIntervalMs?: number | undefined;
   policy?: CertificatePolicy | undefined;
+  /**
+   * Namespaces whose backends' API keys `POST /v1/credentials` delivers to
+   * proxies (--credential-namespaces; default: `namespace`, the controller's own).
+   */
+  credentialNamespaces?: readonly string[] | undefined;
 }
 
 export type InjectorKubeClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'exists'> &
@@ -96,6 +111,10 @@ export interface SidecarInjectorDeps {
   /** The one namespace the controller watches, if it watches only one. */
   watchedNamespace?: string | undefined;
   now?: () => number;
+  /** Checks proxies' tokens for the credential endpoint (default: TokenReview on the API server). */
+  tokenReviewer?: TokenReviewer | undefined;
+  /** The backends of the table a proxy pod gets (default: podTableBackends on the caches). */
+  tableBackends?: ((pod: ProxyPodFacts) => Promise<readonly CompiledBackend[]>) | undefined;
 }
 
 export interface RunningSidecarInjector {
@@ -121,6 +140,22 @@ export function servingIdentity(settings: SidecarInjectorSettings): ServingIdent
 }
 
 const WARNING_LOOKUP_MS = 2_000;
+
+/** A Secret's values; RBAC refusing the read is an answer (403), not a failure. */
+async function readSecretValues(
+  client: Pick<KubeClient, 'get'>,
+  namespace: string,
+  name: string,
+): Promise<SecretRead> {
+  try {
+    const secret = await client.get(secretData, { namespace, name });
+    return secret ? { ok: true, values: secret.values } : { ok: false, reason: 'not-found' };
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403)
+      return { ok: false, reason: 'forbidden' };
+    throw err;
+  }
+}
 
 export async function startSidecarInjector(
   settings: SidecarInjectorSettings,
@@ -216,10 +251,46 @@ export async function startSidecarInjector(
     return { allowed: true, patch: plan.operations, warnings };
   };
 
+  const credentialNamespaces = new Set(settings.credentialNamespaces ?? [settings.namespace]);
+  const serveCredentials = createCredentialServer({
+    reviewer: deps.tokenReviewer ?? createTokenReviewer({ kubeconfigPath: deps.kubeconfigPath }),
+    getPod: async (namespace, name) => {
+      const pod = await client.get(pods, { namespace, name });
+      return pod && { namespace, name, uid: pod.metadata.uid, labels: pod.metadata.labels ?? {} };
+    },
+    readSecret: (namespace, name) => readSecretValues(client, namespace, name),
+    tableBackends:
+      deps.tableBackends ??
+      ((pod) =>
+        Promise.resolve(
+          podTableBackends({
+            pod,
+            routes: deps.routes(pod.namespace),
+            backends: [pod.namespace, ...credentialNamespaces]
+              .filter((ns, i, all) => all.indexOf(ns) === i)
+              .flatMap((ns) => deps.backends(ns)),
+            clusterDomain: settings.clusterDomain,
+          }),
+        )),
+    credentialNamespaces,
+    logger: logger.child({ component: 'credentials' }),
+    now: deps.now ?? Date.now,
+  });
+
   const server: RunningAdmissionServer = await startAdmissionServer({
     host: settings.host,
     port: settings.port,
     handlers: { [MUTATE_PODS_PATH]: mutatePods },
+    routes: {
+      [CREDENTIALS_PATH]: ({ headers, body }) =>
+        deps.synced()
+          ? serveCredentials({ authorization: headers.authorization, body })
+          : // Before the first list every table would look empty: refuse softly, the proxy retries.
+            Promise.resolve({
+              status: 503,
+              body: { error: 'the controller has not synced its caches yet; retry shortly' },
+            }),
+    },
     logger,
   });
 
