@@ -7,6 +7,11 @@ import {
   type CredentialBinding,
 } from '../proxy/credentials.js';
 import { createLogger } from '../telemetry/logger.js';
+import {
+  CREDENTIAL_FLAG_HELP,
+  CREDENTIAL_FLAG_OPTIONS,
+  resolveCredentialDelivery,
+} from './credential-flags.js';
 import { SERVER_FLAG_HELP, SERVER_FLAG_OPTIONS, resolveServerSettings } from './server-flags.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
@@ -16,7 +21,8 @@ export const PROXY_USAGE = `usage: modelroute proxy [options]
 Serves the OpenAI-compatible API and routes each request by the routing table
 the controller pushes to the admin port (PUT /admin/v1/table).
 
-${SERVER_FLAG_HELP}`;
+${SERVER_FLAG_HELP}
+${CREDENTIAL_FLAG_HELP}`;
 
 export async function runProxy(
   argv: string[],
@@ -25,7 +31,11 @@ export async function runProxy(
 ): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: SERVER_FLAG_OPTIONS, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...SERVER_FLAG_OPTIONS, ...CREDENTIAL_FLAG_OPTIONS },
+      strict: true,
+    }));
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${PROXY_USAGE}`);
     return 2;
@@ -44,6 +54,11 @@ export async function runProxy(
     return 2;
   }
   const s = resolved.settings;
+  const delivery = resolveCredentialDelivery(values, env);
+  if (!delivery.ok) {
+    io.err(delivery.message);
+    return 2;
+  }
   let credentialBinding: CredentialBinding | undefined;
   const bindingText = env[CREDENTIAL_ORIGINS_ENV];
   if (bindingText !== undefined && bindingText !== '') {
@@ -66,6 +81,7 @@ export async function runProxy(
       tableFile: s.tableFile,
       credentialsDir: s.credentialsDir,
       credentialBinding,
+      credentialDelivery: delivery.settings,
       difficultyModelFile: s.difficultyModelFile,
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,
