@@ -8,7 +8,8 @@ import type { CredentialDeliverySettings } from '../proxy/delivered-credentials.
 
 export const CREDENTIAL_FLAG_HELP = `  --credentials-url URL    fetch the API keys of other namespaces' backends from the controller
                            (env MODELROUTE_CREDENTIALS_URL; set by the sidecar injector)
-  --credentials-ca-file F  CA that signed the controller's certificate (env MODELROUTE_CREDENTIALS_CA_FILE)
+  --credentials-ca-file F  CA that signed the controller's certificate (env MODELROUTE_CREDENTIALS_CA_FILE,
+                           or the PEM itself in MODELROUTE_CREDENTIALS_CA, as the injector sets it)
   --credentials-token-file F  the pod's projected ServiceAccount token, audience modelroute-controller
                            (default ${DEFAULT_CREDENTIALS_TOKEN_FILE})`;
 
@@ -29,7 +30,7 @@ const deliverySettings = z.object({
     }),
   caFile: z.string().min(1, {
     message:
-      "--credentials-ca-file is required with --credentials-url (the CA that signed the controller's certificate)",
+      "--credentials-ca-file (or env MODELROUTE_CREDENTIALS_CA) is required with --credentials-url: the CA that signed the controller's certificate",
   }),
   tokenFile: z.string().min(1),
 });
@@ -41,16 +42,18 @@ export function resolveCredentialDelivery(
 ): { ok: true; settings: CredentialDeliverySettings | undefined } | { ok: false; message: string } {
   const url = values['credentials-url'] ?? (env.MODELROUTE_CREDENTIALS_URL || undefined);
   if (url === undefined) return { ok: true, settings: undefined };
+  const caFile = values['credentials-ca-file'] ?? env.MODELROUTE_CREDENTIALS_CA_FILE;
+  const inlineCa = caFile === undefined ? env.MODELROUTE_CREDENTIALS_CA || undefined : undefined;
   const parsed = deliverySettings.safeParse({
     url,
-    caFile: values['credentials-ca-file'] ?? env.MODELROUTE_CREDENTIALS_CA_FILE ?? '',
+    caFile: caFile ?? (inlineCa !== undefined ? '(env MODELROUTE_CREDENTIALS_CA)' : ''),
     tokenFile: values['credentials-token-file'] ?? DEFAULT_CREDENTIALS_TOKEN_FILE,
   });
   if (!parsed.success)
     return { ok: false, message: parsed.error.issues.map((i) => i.message).join('\n') };
   let ca: string;
   try {
-    ca = readFileSync(parsed.data.caFile, 'utf8');
+    ca = inlineCa ?? readFileSync(parsed.data.caFile, 'utf8');
   } catch (err) {
     return {
       ok: false,

@@ -94,6 +94,11 @@ export interface SidecarInjectorSettings {
    * proxies (--credential-namespaces; default: `namespace`, the controller's own).
    */
   credentialNamespaces?: readonly string[] | undefined;
+  /**
+   * The credential endpoint as injected proxies reach it (default
+   * https://<serviceName>.<namespace>.svc:443/v1/credentials, the chart's Service).
+   */
+  credentialsUrl?: string | undefined;
 }
 
 export type InjectorKubeClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'exists'> &
@@ -192,6 +197,12 @@ export async function startSidecarInjector(
     );
   };
 
+  const credentialsUrl =
+    settings.credentialsUrl ??
+    `https://${settings.serviceName}.${settings.namespace}.svc:443${CREDENTIALS_PATH}`;
+  /** The CA of the certificate being served: what injected proxies verify us with. */
+  let servedTrustBundle: string | undefined;
+
   const mutatePods = async (request: AdmissionRequest): Promise<AdmissionDecision> => {
     if (
       request.resource.group !== '' ||
@@ -224,7 +235,15 @@ export async function startSidecarInjector(
       deps.backends(namespace),
       settings.clusterDomain,
     );
-    const plan = planSidecarInjection(pod, settings.sidecar, credentials, binding);
+    const sidecar = {
+      ...settings.sidecar,
+      // With the CA we serve now; no CA yet means no handshake could have reached us.
+      credentialDelivery:
+        servedTrustBundle === undefined
+          ? undefined
+          : { url: credentialsUrl, ca: servedTrustBundle },
+    };
+    const plan = planSidecarInjection(pod, sidecar, credentials, binding, namespace);
     if (plan.action === 'skip') {
       logger.debug('sidecar not injected', { namespace, pod: podName, reason: plan.reason });
       return { allowed: true };
@@ -328,6 +347,7 @@ export async function startSidecarInjector(
     if (certs.cert !== servedCert) {
       server.setCertificate(certs);
       servedCert = certs.cert;
+      servedTrustBundle = certs.trustBundle;
       logger.info('serving webhook certificate', { url: server.url });
     }
     if (caError) throw caError;
