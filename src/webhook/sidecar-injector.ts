@@ -99,6 +99,8 @@ export interface SidecarInjectorSettings {
    * https://<serviceName>.<namespace>.svc:443/v1/credentials, the chart's Service).
    */
   credentialsUrl?: string | undefined;
+  /** How often proxies ask again for delivered keys (default 300 s): a rotation's latest arrival. */
+  credentialRefreshSeconds?: number | undefined;
 }
 
 export type InjectorKubeClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'exists'> &
@@ -292,6 +294,7 @@ export async function startSidecarInjector(
           }),
         )),
     credentialNamespaces,
+    refreshAfterSeconds: settings.credentialRefreshSeconds,
     logger: logger.child({ component: 'credentials' }),
     now: deps.now ?? Date.now,
   });
