@@ -382,6 +382,26 @@ describe('workload identity and credential delivery', () => {
     });
   });
 
+  test('with delivery on, a pod without a ServiceAccount name gets "default" (what admission sets)', () => {
+    const p = planSidecarInjection(admittedPod.parse(pod()), delivering, new Map(), {}, 'team-a');
+    expect(p.action === 'inject' && p.operations).toContainEqual({
+      op: 'add',
+      path: '/spec/serviceAccountName',
+      value: 'default',
+    });
+    const named = planSidecarInjection(
+      admittedPod.parse(pod({ spec: { serviceAccountName: 'web-sa' } })),
+      delivering,
+      new Map(),
+      {},
+      'team-a',
+    );
+    expect(
+      named.action === 'inject' &&
+        named.operations.some((o) => o.path === '/spec/serviceAccountName'),
+    ).toBe(false);
+  });
+
   test('with delivery off: no token volume and no URL', () => {
     const { sidecar, volumes } = injectedIn(pod(), 'team-a', config);
     expect(volumes.map((v) => v.name)).toEqual(['modelroute-table']);

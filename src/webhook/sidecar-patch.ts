@@ -392,6 +392,14 @@ export function planSidecarInjection(
   } else {
     operations.push({ op: 'add', path: '/spec/initContainers', value: [sidecar] });
   }
+  // A projected token needs a named ServiceAccount. The API server's ServiceAccount
+  // admission names "default" before webhooks run; where it is off, we do the same.
+  if (config.credentialDelivery && !pod.spec.serviceAccountName)
+    operations.push({
+      op: 'add',
+      path: '/spec/serviceAccountName',
+      value: workload.serviceAccount,
+    });
   if (pod.spec.volumes && pod.spec.volumes.length > 0) {
     for (const v of volumes) operations.push({ op: 'add', path: '/spec/volumes/-', value: v });
   } else {

@@ -24,6 +24,7 @@ import {
 import {
   controllerServiceAccountKubeconfig,
   createNamespace,
+  grantControllerSecrets,
   installCRDs,
   mustKubectl,
 } from '../support/cluster.js';
@@ -187,27 +188,9 @@ beforeAll(async () => {
       metadata: { name: 'apps' },
       spec: { from: [{ namespace: apps.a }, { namespace: apps.b }] },
     },
-    // What the chart renders for platformNamespaces: [P].
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'modelroute-controller-credentials' },
-      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
-    },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'modelroute-controller-credentials' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'Role',
-        name: 'modelroute-controller-credentials',
-      },
-      subjects: [
-        { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
-      ],
-    },
   ]);
+  // What the chart renders for platformNamespaces: [P].
+  grantControllerSecrets(platform);
   // The app namespaces reference P's backend (accepted by the CRD; the grant decides).
   for (const ns of [apps.a, apps.b, apps.c])
     apply(ns, [
