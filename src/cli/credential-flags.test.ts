@@ -42,11 +42,32 @@ test.each([
     'must be https',
   ],
   [{ 'credentials-url': 'not a url', 'credentials-ca-file': caFile }, 'must be a URL'],
-  [{ 'credentials-url': URL_OK }, '--credentials-ca-file is required'],
+  [
+    { 'credentials-url': URL_OK },
+    '(or env MODELROUTE_CREDENTIALS_CA) is required with --credentials-url',
+  ],
   [{ 'credentials-url': URL_OK, 'credentials-ca-file': join(dir, 'nope') }, 'ENOENT'],
   [{ 'credentials-url': URL_OK, 'credentials-ca-file': notPem }, 'holds no PEM certificate'],
 ])('%o is refused: %s', (values, message) => {
-  const r = resolveCredentialDelivery(values, {});
+  const r = resolveCredentialDelivery(values, { POD_NAMESPACE: 'app-a' });
   expect(r.ok).toBe(false);
   expect(!r.ok && r.message).toContain(message);
+});
+
+test("delivery needs the pod's namespace, so its own backends keep their mounted keys", () => {
+  const r = resolveCredentialDelivery(
+    { 'credentials-url': URL_OK, 'credentials-ca-file': caFile },
+    {},
+  );
+  expect(r.ok).toBe(false);
+  expect(!r.ok && r.message).toContain('POD_NAMESPACE must be set');
+});
+
+test('the CA may come inline, as the injector sets it', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n';
+  const r = resolveCredentialDelivery(
+    { 'credentials-url': URL_OK },
+    { MODELROUTE_CREDENTIALS_CA: pem, POD_NAMESPACE: 'app-a' },
+  );
+  expect(r).toMatchObject({ ok: true, settings: { ca: pem } });
 });

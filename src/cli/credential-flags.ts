@@ -65,13 +65,21 @@ export function resolveCredentialDelivery(
       ok: false,
       message: `--credentials-ca-file ${parsed.data.caFile} holds no PEM certificate`,
     };
+  const namespace = env.POD_NAMESPACE || undefined;
+  if (namespace === undefined)
+    // Without it every credentialed backend would look like another namespace's, mounted keys included.
+    return {
+      ok: false,
+      message:
+        "POD_NAMESPACE must be set with --credentials-url (the sidecar injector sets it from the downward API): keys of backends in the pod's own namespace stay mounted",
+    };
   return {
     ok: true,
     settings: {
       url: parsed.data.url,
       ca,
       tokenFile: parsed.data.tokenFile,
-      namespace: env.POD_NAMESPACE || undefined,
+      namespace,
     },
   };
 }

@@ -1,6 +1,7 @@
 // The credential endpoint's decisions, with a fake TokenReview and fake
 // cluster reads: who gets which keys, and what everyone else is told.
 import { compileRoutingTable } from '../routing/compile.js';
+import { seededRandom } from '../routing/random.js';
 import { backend, route } from '../routing/__fixtures__/objects.js';
 import type { CompiledBackend } from '../routing/table.js';
 import type { TokenReviewResult } from '../k8s/token-review.js';
@@ -287,4 +288,52 @@ describe('POST /v1/credentials', () => {
     expect(logs).not.toContain(KEY_VALUE);
     expect(logs).not.toContain('token-a');
   });
+});
+
+test('fuzz: any body and any Authorization get 200/400/401/403, never an exception or an echoed token', async () => {
+  const s = setup();
+  const rng = seededRandom(13);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
+  const junk = (n: number) =>
+    Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rng() * 95))).join('');
+  const ids = [
+    'platform/gpt',
+    'platform/claude',
+    'other-platform/llama',
+    'app-a/x',
+    '',
+    'a/b/c',
+    junk(8),
+  ];
+  const statuses = new Set<number>();
+  for (let i = 0; i < 500; i++) {
+    const secretToken = `tok-${junk(12)}`;
+    const authorization = pick([
+      undefined,
+      'Bearer token-a',
+      'Bearer token-plain',
+      `Bearer ${secretToken}`,
+      `bearer   token-a  `,
+      junk(20),
+    ]);
+    const body = pick([
+      () => junk(Math.floor(rng() * 40)),
+      () =>
+        JSON.stringify({
+          backendIds: Array.from({ length: Math.floor(rng() * 4) }, () => pick(ids)),
+        }),
+      () => JSON.stringify({ backendIds: pick(ids), extra: 1 }),
+      () => JSON.stringify(pick([null, 1, 'x', [], {}, { backendIds: null }])),
+    ])();
+    const answer = await s.serve({ authorization, body });
+    statuses.add(answer.status);
+    expect([200, 400, 401, 403]).toContain(answer.status);
+    expect(JSON.stringify(answer.body)).not.toContain(secretToken);
+    if (answer.status === 200) {
+      const delivered = (answer.body as { credentials: { backendId: string }[] }).credentials;
+      for (const c of delivered) expect(c.backendId.startsWith('platform/')).toBe(true);
+    }
+  }
+  expect([...statuses].sort()).toEqual([200, 400, 401, 403]);
+  expect(s.logs.join('\n')).not.toContain('tok-');
 });
