@@ -22,12 +22,14 @@ import {
   valuesFile,
   type K8sObject,
   type PolicyRule,
+  repositoryCRDs,
 } from './chart.js';
 import { mustHelm, releaseAdminToken, releaseServiceAccountKubeconfig } from './release.js';
 
 /** Each case's bounded waits decide; this only stops a case that hangs. */
 const CASE_TIMEOUT_MS = 120_000;
-const CRD_NAMES = ['modelroutes.modelroute.io', 'modelbackends.modelroute.io'];
+/** Every CRD of the repository (the chart installs them all). */
+const CRD_NAMES = repositoryCRDs().map((crd) => crd.metadata.name);
 
 let namespace: string;
 let release: string;
