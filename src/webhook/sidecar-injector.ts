@@ -36,17 +36,11 @@
 // the new certificate in without restarting. cert-manager is not needed.
 import { isIP } from 'node:net';
 import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
-import {
-  createCredentialServer,
-  type ProxyPodFacts,
-  type SecretRead,
-} from '../controller/credential-server.js';
-import { podTableBackends } from '../controller/pod-table-backends.js';
+import type { ProxyPodFacts } from '../controller/credential-server.js';
 import { createKubeClient } from '../k8s/kube-client.js';
-import { pods, secrets } from '../k8s/kinds.js';
-import { secretData } from '../k8s/secret-data.js';
-import { createTokenReviewer, type TokenReviewer } from '../k8s/token-review.js';
-import { KubeApiError, type KubeClient, type KubePatcher } from '../k8s/types.js';
+import { secrets } from '../k8s/kinds.js';
+import type { TokenReviewer } from '../k8s/token-review.js';
+import type { KubeClient, KubePatcher } from '../k8s/types.js';
 import { CREDENTIALS_PATH } from '../proxy/credential-protocol.js';
 import type { CompiledBackend } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -57,6 +51,7 @@ import {
   type RunningAdmissionServer,
 } from './admission-server.js';
 import { syncCaBundle } from './ca-bundle.js';
+import { credentialRoute } from './credential-route.js';
 import type { CertificatePolicy, ServingIdentity } from './cert-authority.js';
 import { credentialsFor } from './credential-secrets.js';
 import { ServingCertificateStore } from './serving-certificate.js';
@@ -147,22 +142,6 @@ export function servingIdentity(settings: SidecarInjectorSettings): ServingIdent
 }
 
 const WARNING_LOOKUP_MS = 2_000;
-
-/** A Secret's values; RBAC refusing the read is an answer (403), not a failure. */
-async function readSecretValues(
-  client: Pick<KubeClient, 'get'>,
-  namespace: string,
-  name: string,
-): Promise<SecretRead> {
-  try {
-    const secret = await client.get(secretData, { namespace, name });
-    return secret ? { ok: true, values: secret.values } : { ok: false, reason: 'not-found' };
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 403)
-      return { ok: false, reason: 'forbidden' };
-    throw err;
-  }
-}
 
 export async function startSidecarInjector(
   settings: SidecarInjectorSettings,
@@ -272,47 +251,11 @@ export async function startSidecarInjector(
     return { allowed: true, patch: plan.operations, warnings };
   };
 
-  const credentialNamespaces = new Set(settings.credentialNamespaces ?? [settings.namespace]);
-  const serveCredentials = createCredentialServer({
-    reviewer: deps.tokenReviewer ?? createTokenReviewer({ kubeconfigPath: deps.kubeconfigPath }),
-    getPod: async (namespace, name) => {
-      const pod = await client.get(pods, { namespace, name });
-      return pod && { namespace, name, uid: pod.metadata.uid, labels: pod.metadata.labels ?? {} };
-    },
-    readSecret: (namespace, name) => readSecretValues(client, namespace, name),
-    tableBackends:
-      deps.tableBackends ??
-      ((pod) =>
-        Promise.resolve(
-          podTableBackends({
-            pod,
-            routes: deps.routes(pod.namespace),
-            backends: [pod.namespace, ...credentialNamespaces]
-              .filter((ns, i, all) => all.indexOf(ns) === i)
-              .flatMap((ns) => deps.backends(ns)),
-            clusterDomain: settings.clusterDomain,
-          }),
-        )),
-    credentialNamespaces,
-    refreshAfterSeconds: settings.credentialRefreshSeconds,
-    logger: logger.child({ component: 'credentials' }),
-    now: deps.now ?? Date.now,
-  });
-
   const server: RunningAdmissionServer = await startAdmissionServer({
     host: settings.host,
     port: settings.port,
     handlers: { [MUTATE_PODS_PATH]: mutatePods },
-    routes: {
-      [CREDENTIALS_PATH]: ({ headers, body }) =>
-        deps.synced()
-          ? serveCredentials({ authorization: headers.authorization, body })
-          : // Before the first list every table would look empty: refuse softly, the proxy retries.
-            Promise.resolve({
-              status: 503,
-              body: { error: 'the controller has not synced its caches yet; retry shortly' },
-            }),
-    },
+    routes: { [CREDENTIALS_PATH]: credentialRoute(settings, deps, client, logger) },
     logger,
   });
 
