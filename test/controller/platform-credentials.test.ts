@@ -354,9 +354,20 @@ test(
   CASE_TIMEOUT_MS,
 );
 
-test('no key value appears in any log line of the endpoint or the proxies', () => {
+test('no key value appears in any log line, admin body or metrics of the endpoint or the proxies', async () => {
   const all = logs.join('\n');
   expect(all).toContain('credentials delivered');
-  expect(all).not.toContain(KEY_1);
-  expect(all).not.toContain(KEY_2);
+  const bodies: string[] = [all];
+  for (const proxy of Object.values(proxies))
+    for (const path of ['/admin/v1/table', '/admin/v1/stats', '/metrics']) {
+      const res = await fetch(`${proxy.adminUrl}${path}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(res.status).toBe(200);
+      bodies.push(await res.text());
+    }
+  for (const text of bodies) {
+    expect(text).not.toContain(KEY_1);
+    expect(text).not.toContain(KEY_2);
+  }
 });
