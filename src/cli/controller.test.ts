@@ -41,3 +41,13 @@ test('a bad --usage-interval is refused with an example', async () => {
     err: '--usage-interval must be a duration such as "5m"',
   });
 });
+
+test('--credential-namespaces must list namespace names', async () => {
+  for (const list of ['Platform', ',', 'platform,team_a']) {
+    const r = await refused([...webhook, '--proxy-image=m:1', `--credential-namespaces=${list}`]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /--credential-namespaces must (be a comma-separated list|name at least one)/,
+    );
+  }
+});

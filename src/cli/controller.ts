@@ -50,7 +50,10 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            containers (Kubernetes >= 1.29; default); container: a plain container
   --admin-token-secret N   Secret in each app namespace holding the proxies' admin token
                            (default modelroute-admin-token)
-  --admin-token-key K      its key (default token)`;
+  --admin-token-key K      its key (default token)
+  --credential-namespaces L  comma-separated namespaces whose ModelBackends' API keys the webhook
+                           listener delivers to proxies (POST /v1/credentials), the only Secrets
+                           it reads (env MODELROUTE_CREDENTIAL_NAMESPACES; default --webhook-namespace)`;
 
 const settings = z.object({
   kubeconfig: z.string().min(1).optional(),
@@ -100,6 +103,14 @@ const settings = z.object({
       }),
       adminTokenSecret: z.string().min(1),
       adminTokenKey: z.string().min(1),
+      credentialNamespaces: z
+        .array(
+          z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+            message:
+              '--credential-namespaces must be a comma-separated list of namespace names such as "modelroute-system,platform"',
+          }),
+        )
+        .min(1, { message: '--credential-namespaces must name at least one namespace' }),
     })
     .refine((w) => w.port === 0 || w.serviceName !== undefined, {
       message: '--webhook-service is required with --webhook-port (it names the certificate)',
@@ -142,6 +153,7 @@ export async function runController(
         'sidecar-mode': { type: 'string' },
         'admin-token-secret': { type: 'string' },
         'admin-token-key': { type: 'string' },
+        'credential-namespaces': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -192,6 +204,16 @@ export async function runController(
       sidecarMode: values['sidecar-mode'] ?? DEFAULT_SIDECAR_CONFIG.mode,
       adminTokenSecret: values['admin-token-secret'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenSecret,
       adminTokenKey: values['admin-token-key'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenKey,
+      credentialNamespaces: (
+        values['credential-namespaces'] ??
+        env.MODELROUTE_CREDENTIAL_NAMESPACES ??
+        values['webhook-namespace'] ??
+        env.POD_NAMESPACE ??
+        leaseNamespace
+      )
+        .split(',')
+        .map((ns) => ns.trim())
+        .filter((ns) => ns !== ''),
     },
   });
   if (!parsed.success) {
@@ -226,6 +248,7 @@ export async function runController(
               secretName: w.secretName,
               configName: w.configName,
               extraSans: w.extraSans,
+              credentialNamespaces: w.credentialNamespaces,
               sidecar: {
                 ...DEFAULT_SIDECAR_CONFIG,
                 image: w.proxyImage,

@@ -8,6 +8,11 @@ import {
 } from '../proxy/credentials.js';
 import { createLogger } from '../telemetry/logger.js';
 import {
+  CREDENTIAL_FLAG_HELP,
+  CREDENTIAL_FLAG_OPTIONS,
+  resolveCredentialDelivery,
+} from './credential-flags.js';
+import {
   IDENTITY_FLAG_HELP,
   IDENTITY_FLAG_OPTIONS,
   SERVER_FLAG_HELP,
@@ -24,7 +29,8 @@ Serves the OpenAI-compatible API and routes each request by the routing table
 the controller pushes to the admin port (PUT /admin/v1/table).
 
 ${SERVER_FLAG_HELP}
-${IDENTITY_FLAG_HELP}`;
+${IDENTITY_FLAG_HELP}
+${CREDENTIAL_FLAG_HELP}`;
 
 export async function runProxy(
   argv: string[],
@@ -35,7 +41,7 @@ export async function runProxy(
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...SERVER_FLAG_OPTIONS, ...IDENTITY_FLAG_OPTIONS },
+      options: { ...SERVER_FLAG_OPTIONS, ...IDENTITY_FLAG_OPTIONS, ...CREDENTIAL_FLAG_OPTIONS },
       strict: true,
     }));
   } catch (err) {
@@ -59,6 +65,11 @@ export async function runProxy(
   const identity = resolveIdentitySettings(values, env, s.host);
   if (!identity.ok) {
     io.err(identity.message);
+    return 2;
+  }
+  const delivery = resolveCredentialDelivery(values, env);
+  if (!delivery.ok) {
+    io.err(delivery.message);
     return 2;
   }
   let credentialBinding: CredentialBinding | undefined;
@@ -85,6 +96,7 @@ export async function runProxy(
       credentialBinding,
       identity: identity.identity,
       namespace: env.POD_NAMESPACE || undefined,
+      credentialDelivery: delivery.settings,
       difficultyModelFile: s.difficultyModelFile,
       maxBodyBytes: s.maxBodyBytes,
       headersTimeoutMs: s.headersTimeoutMs,

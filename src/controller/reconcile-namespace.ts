@@ -13,6 +13,7 @@ import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import { USAGE_WINDOW } from './route-usage-window.js';
+import { SECRET_NOT_READABLE, type SecretKeys } from './secret-keys.js';
 import { computeBackendStatus } from './status/backend-status.js';
 import { computeRouteStatus, referencedBackends, type BackendView } from './status/route-status.js';
 
@@ -31,7 +32,7 @@ export interface ReconcileDeps {
   fleet: ProxyFleet;
   health: BackendHealthTracker;
   /** A Secret's key names (never its values); undefined when it does not exist. */
-  secretKeys(namespace: string, name: string): Promise<ReadonlySet<string> | undefined>;
+  secretKeys(namespace: string, name: string): Promise<SecretKeys>;
   /** The most recent failover per route id, kept by the controller. */
   failovers: ReadonlyMap<string, NonNullable<ModelRouteStatus['lastFailover']>>;
   observed(
@@ -179,11 +180,14 @@ export async function reconcileNamespace(
       endpoint = { ok: true, url: resolveBaseUrl(backend, deps.clusterDomain) };
     }
     const secretRef = backend.spec.secretRef;
-    const secretKeys = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
+    const found = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
+    const readable = found !== SECRET_NOT_READABLE;
+    const secretKeys = readable ? found : undefined;
     const status = computeBackendStatus({
       backend,
       endpoint,
-      secretExists: secretRef ? secretKeys !== undefined : undefined,
+      secretReadable: secretRef ? readable : undefined,
+      secretExists: secretRef && readable ? secretKeys !== undefined : undefined,
       secretHasKey: secretRef && secretKeys ? secretKeys.has(secretRef.key) : undefined,
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),

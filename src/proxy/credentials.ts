@@ -26,6 +26,24 @@ export class MissingCredentialError extends Error {}
 export class CredentialOriginRefusedError extends MissingCredentialError {}
 
 /**
+ * The key of a platform-namespace backend is being fetched from the
+ * controller: the backend is not usable yet, but nothing is wrong with it, so
+ * the attempt is not counted against its health.
+ */
+export class CredentialsPendingError extends MissingCredentialError {}
+
+/** Keys the controller delivered (delivered-credentials.ts); undefined for backends it does not hold. */
+export interface DeliveredKeys {
+  lookup(
+    backend: CompiledBackend,
+  ):
+    | { state: 'delivered'; apiKey: string }
+    | { state: 'pending'; detail: string }
+    | { state: 'refused'; reason: string }
+    | undefined;
+}
+
+/**
  * Env var holding the credential binding: JSON `{ "<secret>/<key>": ["https://host:port", ...] }`,
  * the origins of the ModelBackends that reference each mounted key. The
  * sidecar injector writes it at admission, from the cluster's ModelBackends;
@@ -78,6 +96,8 @@ export interface CredentialOptions {
    * a proxy started by hand). Injected sidecars always have one.
    */
   binding?: CredentialBinding | undefined;
+  /** Delivered keys of other namespaces' backends, looked up before mounted ones. */
+  delivered?: DeliveredKeys | undefined;
   /** Told of each refusal (for a counter and a log line); never given the key. */
   onRefused?: (refusal: { backendId: string; secret: string; key: string; origin: string }) => void;
 }
@@ -91,6 +111,13 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
     apiKeyFor(backend) {
       const ref = backend.credentials;
       if (!ref) return undefined;
+      const delivered = options.delivered?.lookup(backend);
+      if (delivered?.state === 'delivered') return delivered.apiKey;
+      if (delivered?.state === 'pending') throw new CredentialsPendingError(delivered.detail);
+      if (delivered?.state === 'refused')
+        throw new MissingCredentialError(
+          `no API key for backend ${backend.id}: the modelroute controller refused to deliver it: ${delivered.reason}`,
+        );
       if (options.binding) checkBinding(options.binding, backend, ref, options.onRefused);
       const cacheKey = `${ref.secretName}/${ref.key}`;
       const cached = cache.get(cacheKey);

@@ -24,6 +24,8 @@ import {
   type CredentialBinding,
   type CredentialResolver,
 } from './credentials.js';
+import { CredentialDelivery, createCredentialsFetch } from './delivered-credentials.js';
+import type { CredentialDeliverySettings } from './delivered-credentials.js';
 import { rememberSecret } from '../telemetry/redact.js';
 import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
@@ -46,6 +48,8 @@ export interface ProxyOptions {
   credentialsDir?: string | undefined;
   /** Where each mounted key may be sent (the injector's binding); absent = unrestricted. */
   credentialBinding?: CredentialBinding | undefined;
+  /** Fetch other namespaces' backend keys from the controller (--credentials-url); absent = off. */
+  credentialDelivery?: CredentialDeliverySettings | undefined;
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -163,6 +167,17 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     },
   });
   const strongShare = new StrongShareCalibrators();
+  const deliveryClient = options.credentialDelivery
+    ? createCredentialsFetch(options.credentialDelivery)
+    : undefined;
+  const delivery =
+    deliveryClient &&
+    new CredentialDelivery({
+      fetch: deliveryClient.fetch,
+      namespace: options.credentialDelivery?.namespace,
+      logger: logger.child({ component: 'credentials' }),
+    });
+  if (delivery) store.onChange((prepared) => delivery.onTable(prepared.table));
   store.onChange((prepared) => {
     live.configure(prepared.table.backends);
     strongShare.configure(prepared.table);
@@ -191,6 +206,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         createCredentialResolver({
           directory: options.credentialsDir,
           binding: options.credentialBinding,
+          delivered: delivery,
           onRefused: (refusal) => {
             metrics.credentialRefused(refusal.secret);
             logger.warn(
@@ -264,6 +280,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     runtime,
     async close() {
       stopWatchingModel();
+      await delivery?.close();
+      await deliveryClient?.close();
       await Promise.all([closeServer(data), closeServer(adminServer)]);
       await runtime.pools.close();
       await runtime.tracing.shutdown();

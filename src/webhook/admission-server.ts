@@ -2,7 +2,7 @@
 // once; TLS handshakes fail until the first certificate is set, and a rotated
 // certificate is swapped in with setSecureContext without dropping the port.
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../telemetry/logger.js';
 import {
@@ -18,11 +18,19 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export type AdmissionHandler = (request: AdmissionRequest) => Promise<AdmissionDecision>;
 
+/** A plain JSON endpoint on the same listener (e.g. the credential endpoint): POST only. */
+export type JsonRouteHandler = (request: {
+  headers: IncomingHttpHeaders;
+  body: string;
+}) => Promise<{ status: number; body: unknown }>;
+
 export interface AdmissionServerOptions {
   host: string;
   port: number;
   /** Path → handler, e.g. { '/mutate-pods': … }. */
   handlers: Readonly<Record<string, AdmissionHandler>>;
+  /** Path → JSON endpoint that is not an admission webhook. */
+  routes?: Readonly<Record<string, JsonRouteHandler>> | undefined;
   logger: Logger;
 }
 
@@ -73,6 +81,14 @@ export async function startAdmissionServer(
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const routes = options.routes ?? {};
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route) {
+      if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`);
+      const answer = await route({ headers: req.headers, body: await readBody(req) });
+      sendJson(res, answer.status, answer.body);
+      return;
+    }
     const handler = Object.hasOwn(options.handlers, path) ? options.handlers[path] : undefined;
     if (!handler) throw new HttpError(404, `no admission webhook at ${path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'admission reviews are POSTed');

@@ -66,5 +66,7 @@ function credentialedBackends(
   const selected = inNamespace(routes).filter((r) => selects(r.spec.proxySelector, podLabels));
   if (selected.length === 0) return [];
   const table = compileRoutingTable(selected, inNamespace(backends), new Map(), { clusterDomain });
-  return table.backends.filter((b) => b.credentials !== undefined);
+  // Only this namespace's Secrets are ever mounted: keys of a platform
+  // namespace's backends are delivered by the controller, in memory only.
+  return table.backends.filter((b) => b.credentials !== undefined && b.namespace === namespace);
 }

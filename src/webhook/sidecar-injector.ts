@@ -36,9 +36,13 @@
 // the new certificate in without restarting. cert-manager is not needed.
 import { isIP } from 'node:net';
 import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import type { ProxyPodFacts } from '../controller/credential-server.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { secrets } from '../k8s/kinds.js';
+import type { TokenReviewer } from '../k8s/token-review.js';
 import type { KubeClient, KubePatcher } from '../k8s/types.js';
+import { CREDENTIALS_PATH } from '../proxy/credential-protocol.js';
+import type { CompiledBackend } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AdmissionDecision, AdmissionRequest } from './admission-review.js';
 import {
@@ -47,6 +51,7 @@ import {
   type RunningAdmissionServer,
 } from './admission-server.js';
 import { syncCaBundle } from './ca-bundle.js';
+import { credentialRoute } from './credential-route.js';
 import type { CertificatePolicy, ServingIdentity } from './cert-authority.js';
 import { credentialsFor } from './credential-secrets.js';
 import { ServingCertificateStore } from './serving-certificate.js';
@@ -79,6 +84,18 @@ export interface SidecarInjectorSettings {
   /** First retry after a failed check; doubles up to the resync interval (default 5 s). */
   retryIntervalMs?: number | undefined;
   policy?: CertificatePolicy | undefined;
+  /**
+   * Namespaces whose backends' API keys `POST /v1/credentials` delivers to
+   * proxies (--credential-namespaces; default: `namespace`, the controller's own).
+   */
+  credentialNamespaces?: readonly string[] | undefined;
+  /**
+   * The credential endpoint as injected proxies reach it (default
+   * https://<serviceName>.<namespace>.svc:443/v1/credentials, the chart's Service).
+   */
+  credentialsUrl?: string | undefined;
+  /** How often proxies ask again for delivered keys (default 300 s): a rotation's latest arrival. */
+  credentialRefreshSeconds?: number | undefined;
 }
 
 export type InjectorKubeClient = Pick<KubeClient, 'get' | 'create' | 'replace' | 'exists'> &
@@ -96,6 +113,10 @@ export interface SidecarInjectorDeps {
   /** The one namespace the controller watches, if it watches only one. */
   watchedNamespace?: string | undefined;
   now?: () => number;
+  /** Checks proxies' tokens for the credential endpoint (default: TokenReview on the API server). */
+  tokenReviewer?: TokenReviewer | undefined;
+  /** The backends of the table a proxy pod gets (default: podTableBackends on the caches). */
+  tableBackends?: ((pod: ProxyPodFacts) => Promise<readonly CompiledBackend[]>) | undefined;
 }
 
 export interface RunningSidecarInjector {
@@ -157,6 +178,12 @@ export async function startSidecarInjector(
     );
   };
 
+  const credentialsUrl =
+    settings.credentialsUrl ??
+    `https://${settings.serviceName}.${settings.namespace}.svc:443${CREDENTIALS_PATH}`;
+  /** The CA of the certificate being served: what injected proxies verify us with. */
+  let servedTrustBundle: string | undefined;
+
   const mutatePods = async (request: AdmissionRequest): Promise<AdmissionDecision> => {
     if (
       request.resource.group !== '' ||
@@ -189,7 +216,15 @@ export async function startSidecarInjector(
       deps.backends(namespace),
       settings.clusterDomain,
     );
-    const plan = planSidecarInjection(pod, settings.sidecar, credentials, binding);
+    const sidecar = {
+      ...settings.sidecar,
+      // With the CA we serve now; no CA yet means no handshake could have reached us.
+      credentialDelivery:
+        servedTrustBundle === undefined
+          ? undefined
+          : { url: credentialsUrl, ca: servedTrustBundle },
+    };
+    const plan = planSidecarInjection(pod, sidecar, credentials, binding, namespace);
     if (plan.action === 'skip') {
       logger.debug('sidecar not injected', { namespace, pod: podName, reason: plan.reason });
       return { allowed: true };
@@ -220,6 +255,7 @@ export async function startSidecarInjector(
     host: settings.host,
     port: settings.port,
     handlers: { [MUTATE_PODS_PATH]: mutatePods },
+    routes: { [CREDENTIALS_PATH]: credentialRoute(settings, deps, client, logger) },
     logger,
   });
 
@@ -257,6 +293,7 @@ export async function startSidecarInjector(
     if (certs.cert !== servedCert) {
       server.setCertificate(certs);
       servedCert = certs.cert;
+      servedTrustBundle = certs.trustBundle;
       logger.info('serving webhook certificate', { url: server.url });
     }
     if (caError) throw caError;

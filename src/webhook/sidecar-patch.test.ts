@@ -95,6 +95,7 @@ test('a labelled pod gets the proxy as a native sidecar, the proxy label, the ad
     restartPolicy: 'Always',
     args: [
       'proxy',
+      '--identity=sidecar',
       '--host=127.0.0.1',
       '--port=8080',
       '--admin-host=0.0.0.0',
@@ -112,6 +113,18 @@ test('a labelled pod gets the proxy as a native sidecar, the proxy label, the ad
         valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
       },
       { name: 'MODELROUTE_CREDENTIAL_ORIGINS', value: '{}' },
+      {
+        name: 'POD_NAME',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+      },
+      {
+        name: 'MODELROUTE_WORKLOAD',
+        value: JSON.stringify({
+          namespace: 'default',
+          serviceAccount: 'default',
+          labels: { 'modelroute.io/inject': 'true', 'modelroute.io/proxy': 'true' },
+        }),
+      },
     ],
     startupProbe: { httpGet: { path: '/healthz', port: 9901 } },
     readinessProbe: { httpGet: { path: '/readyz', port: 9901 } },
@@ -307,5 +320,91 @@ test('a pod without an annotations map gets the whole map added', () => {
     op: 'add',
     path: '/metadata/annotations',
     value: { 'modelroute.io/admin-port': '9901' },
+  });
+});
+
+describe('workload identity and credential delivery', () => {
+  const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const URL = 'https://modelroute-webhook.modelroute-system.svc:443/v1/credentials';
+  const delivering: SidecarConfig = { ...config, credentialDelivery: { url: URL, ca: CA } };
+
+  function injectedIn(raw: Json, namespace: string, cfg: SidecarConfig) {
+    const p = planSidecarInjection(admittedPod.parse(raw), cfg, new Map(), {}, namespace);
+    if (p.action !== 'inject') throw new Error(JSON.stringify(p));
+    const patched = applyPatch(raw, p.operations) as {
+      spec: {
+        initContainers: (Json & { args: string[]; env: Json[]; volumeMounts: Json[] })[];
+        volumes: Json[];
+      };
+    };
+    return { sidecar: patched.spec.initContainers[0]!, volumes: patched.spec.volumes };
+  }
+
+  test('the sidecar knows its pod: namespace, ServiceAccount and labels as admitted, and POD_NAME', () => {
+    const raw = pod({ labels: { app: 'web' }, spec: { serviceAccountName: 'web-sa' } });
+    const { sidecar } = injectedIn(raw, 'team-a', config);
+    const workload = sidecar.env.find((e) => e.name === 'MODELROUTE_WORKLOAD') as { value: string };
+    expect(JSON.parse(workload.value)).toEqual({
+      namespace: 'team-a',
+      serviceAccount: 'web-sa',
+      labels: { 'modelroute.io/inject': 'true', app: 'web', 'modelroute.io/proxy': 'true' },
+    });
+    expect(sidecar.env).toContainEqual({
+      name: 'POD_NAME',
+      valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+    });
+    expect(sidecar.args.slice(1, 3)).toEqual(['--identity=sidecar', '--host=127.0.0.1']);
+  });
+
+  test('with delivery on: the URL, the CA, and a pod-bound token for audience modelroute-controller', () => {
+    const { sidecar, volumes } = injectedIn(pod(), 'team-a', delivering);
+    expect(sidecar.args).toContain(`--credentials-url=${URL}`);
+    expect(sidecar.args).toContain('--credentials-token-file=/var/run/secrets/modelroute/token');
+    expect(sidecar.env).toContainEqual({ name: 'MODELROUTE_CREDENTIALS_CA', value: CA });
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: 'modelroute-token',
+      mountPath: '/var/run/secrets/modelroute',
+      readOnly: true,
+    });
+    expect(volumes).toContainEqual({
+      name: 'modelroute-token',
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: 'modelroute-controller',
+              expirationSeconds: 3600,
+              path: 'token',
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  test('with delivery on, a pod without a ServiceAccount name gets "default" (what admission sets)', () => {
+    const p = planSidecarInjection(admittedPod.parse(pod()), delivering, new Map(), {}, 'team-a');
+    expect(p.action === 'inject' && p.operations).toContainEqual({
+      op: 'add',
+      path: '/spec/serviceAccountName',
+      value: 'default',
+    });
+    const named = planSidecarInjection(
+      admittedPod.parse(pod({ spec: { serviceAccountName: 'web-sa' } })),
+      delivering,
+      new Map(),
+      {},
+      'team-a',
+    );
+    expect(
+      named.action === 'inject' &&
+        named.operations.some((o) => o.path === '/spec/serviceAccountName'),
+    ).toBe(false);
+  });
+
+  test('with delivery off: no token volume and no URL', () => {
+    const { sidecar, volumes } = injectedIn(pod(), 'team-a', config);
+    expect(volumes.map((v) => v.name)).toEqual(['modelroute-table']);
+    expect(sidecar.args.some((a) => a.startsWith('--credentials-url'))).toBe(false);
   });
 });

@@ -2,6 +2,12 @@
 // in, the JSON Patch that adds the modelroute proxy out (or why not).
 import { z } from 'zod';
 import type { JsonPatchOperation } from '../k8s/types.js';
+import { WORKLOAD_ENV, type WorkloadJson } from '../identity/workload.js';
+import {
+  CREDENTIALS_TOKEN_AUDIENCE,
+  CREDENTIALS_TOKEN_DIR,
+  DEFAULT_CREDENTIALS_TOKEN_FILE,
+} from '../proxy/credential-protocol.js';
 import { CREDENTIAL_ORIGINS_ENV } from '../proxy/credentials.js';
 
 /** Pods that ask for a sidecar carry this label (the webhook's objectSelector). */
@@ -24,6 +30,11 @@ export const SIDECAR_ANNOTATIONS = {
 export const TABLE_DIR = '/var/run/modelroute/table';
 export const CREDENTIALS_DIR = '/var/run/modelroute/credentials';
 const TABLE_VOLUME = 'modelroute-table';
+const TOKEN_VOLUME = 'modelroute-token';
+/** The CA (PEM) that verifies the controller's credential endpoint; public, so an env value. */
+export const CREDENTIALS_CA_ENV = 'MODELROUTE_CREDENTIALS_CA';
+/** The projected token's lifetime; the kubelet renews it at 80%. */
+const TOKEN_EXPIRATION_SECONDS = 3600;
 const CREDENTIAL_VOLUME_PREFIX = 'modelroute-cred-';
 
 /**
@@ -47,6 +58,11 @@ export interface SidecarConfig {
     requests: { cpu: string; memory: string };
     limits: { cpu?: string | undefined; memory?: string | undefined };
   };
+  /**
+   * Where the proxy fetches the keys of other namespaces' backends (the
+   * controller's POST /v1/credentials) and the CA that verifies it; absent = off.
+   */
+  credentialDelivery?: { url: string; ca: string } | undefined;
 }
 
 export const DEFAULT_SIDECAR_CONFIG: Omit<SidecarConfig, 'image'> = {
@@ -78,6 +94,7 @@ export const admittedPod = z.looseObject({
       }),
     ),
     initContainers: z.array(z.looseObject({ name: z.string() })).nullish(),
+    serviceAccountName: z.string().nullish(),
     volumes: z.array(z.looseObject({ name: z.string() })).nullish(),
   }),
 });
@@ -163,7 +180,9 @@ function sidecarContainer(
   o: Overrides,
   credentials: CredentialSecrets,
   binding: Readonly<Record<string, readonly string[]>>,
+  workload: WorkloadJson,
 ): Record<string, unknown> {
+  const delivery = config.credentialDelivery;
   const limits = Object.fromEntries(
     Object.entries(o.resources.limits).filter(([, v]) => v !== undefined),
   );
@@ -175,6 +194,8 @@ function sidecarContainer(
     ...(config.mode === 'native' ? { restartPolicy: 'Always' } : {}),
     args: [
       'proxy',
+      // The caller is this pod (MODELROUTE_WORKLOAD), never a header or key it sends.
+      '--identity=sidecar',
       // The app reaches its sidecar over loopback only; nothing else in the cluster can call it.
       '--host=127.0.0.1',
       `--port=${o.dataPort}`,
@@ -183,6 +204,12 @@ function sidecarContainer(
       `--admin-port=${o.adminPort}`,
       `--table-file=${TABLE_DIR}/table.json`,
       `--credentials-dir=${CREDENTIALS_DIR}`,
+      ...(delivery
+        ? [
+            `--credentials-url=${delivery.url}`,
+            `--credentials-token-file=${DEFAULT_CREDENTIALS_TOKEN_FILE}`,
+          ]
+        : []),
     ],
     env: [
       {
@@ -199,6 +226,13 @@ function sidecarContainer(
       // Where each mounted key may be sent. A container's env is fixed once the
       // pod exists, so a pushed table cannot send a key anywhere else.
       { name: CREDENTIAL_ORIGINS_ENV, value: JSON.stringify(binding) },
+      {
+        name: 'POD_NAME',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+      },
+      // Who calls: the pod as admitted. Fixed for the pod's life, like its labels' meaning.
+      { name: WORKLOAD_ENV, value: JSON.stringify(workload) },
+      ...(delivery ? [{ name: CREDENTIALS_CA_ENV, value: delivery.ca }] : []),
     ],
     ports: [
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },
@@ -233,6 +267,9 @@ function sidecarContainer(
     },
     volumeMounts: [
       { name: TABLE_VOLUME, mountPath: TABLE_DIR },
+      ...(delivery
+        ? [{ name: TOKEN_VOLUME, mountPath: CREDENTIALS_TOKEN_DIR, readOnly: true }]
+        : []),
       ...[...credentials.keys()].sort().map((secret) => ({
         name: credentialVolumeName(secret),
         mountPath: `${CREDENTIALS_DIR}/${secret}`,
@@ -242,10 +279,34 @@ function sidecarContainer(
   };
 }
 
-function sidecarVolumes(credentials: CredentialSecrets): Record<string, unknown>[] {
+function sidecarVolumes(
+  credentials: CredentialSecrets,
+  delivery: SidecarConfig['credentialDelivery'],
+): Record<string, unknown>[] {
   return [
     // Survives a sidecar restart (not a pod restart): the proxy serves its last table at once.
     { name: TABLE_VOLUME, emptyDir: { sizeLimit: '16Mi' } },
+    // The pod's own identity for the controller's credential endpoint: a token
+    // bound to this pod (the API server names the pod in TokenReview) and to
+    // that audience only, so it is worth nothing to any other service.
+    ...(delivery
+      ? [
+          {
+            name: TOKEN_VOLUME,
+            projected: {
+              sources: [
+                {
+                  serviceAccountToken: {
+                    audience: CREDENTIALS_TOKEN_AUDIENCE,
+                    expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+                    path: 'token',
+                  },
+                },
+              ],
+            },
+          },
+        ]
+      : []),
     ...[...credentials.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([secret, keys]) => ({
@@ -272,6 +333,8 @@ export function planSidecarInjection(
   credentials: CredentialSecrets,
   /** `<secret>/<key>` → origins the proxy may send that key to (credentialBindingFor). */
   binding: Readonly<Record<string, readonly string[]>> = {},
+  /** The pod's namespace (the admission request's; a Pod being created may not carry it). */
+  namespace = 'default',
 ): SidecarPlan {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
@@ -295,7 +358,7 @@ export function planSidecarInjection(
         };
     }
   }
-  const volumes = sidecarVolumes(credentials);
+  const volumes = sidecarVolumes(credentials, config.credentialDelivery);
   const taken = new Set((pod.spec.volumes ?? []).map((v) => v.name));
   const clash = volumes.find((v) => taken.has(v.name as string));
   if (clash)
@@ -315,7 +378,12 @@ export function planSidecarInjection(
   };
   setMapEntry('labels', PROXY_LABEL, 'true');
   setMapEntry('annotations', ADMIN_PORT_ANNOTATION, String(o.adminPort));
-  const sidecar = sidecarContainer(config, o, credentials, binding);
+  const workload: WorkloadJson = {
+    namespace,
+    serviceAccount: pod.spec.serviceAccountName || 'default',
+    labels: { ...labels, [PROXY_LABEL]: 'true' },
+  };
+  const sidecar = sidecarContainer(config, o, credentials, binding, workload);
   if (config.mode === 'container') {
     operations.push({ op: 'add', path: '/spec/containers/-', value: sidecar });
   } else if (pod.spec.initContainers && pod.spec.initContainers.length > 0) {
@@ -324,6 +392,14 @@ export function planSidecarInjection(
   } else {
     operations.push({ op: 'add', path: '/spec/initContainers', value: [sidecar] });
   }
+  // A projected token needs a named ServiceAccount. The API server's ServiceAccount
+  // admission names "default" before webhooks run; where it is off, we do the same.
+  if (config.credentialDelivery && !pod.spec.serviceAccountName)
+    operations.push({
+      op: 'add',
+      path: '/spec/serviceAccountName',
+      value: workload.serviceAccount,
+    });
   if (pod.spec.volumes && pod.spec.volumes.length > 0) {
     for (const v of volumes) operations.push({ op: 'add', path: '/spec/volumes/-', value: v });
   } else {

@@ -11,6 +11,7 @@ import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulato
 import {
   controllerServiceAccountKubeconfig,
   createNamespace,
+  grantControllerSecrets,
   installCRDs,
   testenv,
 } from '../support/cluster.js';
@@ -42,6 +43,8 @@ const conditionOf = (kind: string, name: string, type: string) =>
 beforeAll(async () => {
   installCRDs();
   cluster = new ClusterHandle(createNamespace('status-truth'));
+  // A platform namespace (chart value platformNamespaces): the controller may read its Secrets.
+  grantControllerSecrets(cluster.namespace);
   sim = await startSimulatedBackend({ models: ['a-upstream'] });
   cluster.apply([
     {

@@ -77,6 +77,8 @@ describe('RBAC', () => {
       ['ClusterRoleBinding', 'ClusterRole', 'modelroute-controller'],
       ['RoleBinding', 'Role', 'modelroute-controller-leader-election'],
       ['RoleBinding', 'Role', 'modelroute-controller-webhook-cert'],
+      ['RoleBinding', 'Role', 'modelroute-controller-credentials'],
+      ['ClusterRoleBinding', 'ClusterRole', 'modelroute-controller-token-reviewer'],
     ] as const) {
       const binding = findObject(defaults, kind, name);
       expect(binding.roleRef).toEqual({
@@ -88,6 +90,83 @@ describe('RBAC', () => {
         { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
       ]);
     }
+  });
+});
+
+describe('RBAC for backends owned once', () => {
+  const grantsSecrets = (o: K8sObject) =>
+    ((o.rules as PolicyRule[] | undefined) ?? []).some(
+      (r) =>
+        (r.apiGroups ?? []).includes('') &&
+        (r.resources ?? []).some((res) => res === 'secrets' || res === '*'),
+    );
+
+  test('no ClusterRole grants anything on Secrets, whatever the values', () => {
+    for (const objects of [
+      defaults,
+      renderChart({ gateway: { enabled: true }, platformNamespaces: ['platform', 'ml'] }),
+    ]) {
+      const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole');
+      expect(clusterRoles.length).toBeGreaterThan(0);
+      expect(clusterRoles.filter(grantsSecrets).map((o) => o.metadata.name)).toEqual([]);
+    }
+  });
+
+  test('the controller may get Secrets in each platform namespace through a Role there, and is told so', () => {
+    const objects = renderChart({ platformNamespaces: ['platform', 'ml'] });
+    const roles = objects.filter(
+      (o) => o.kind === 'Role' && o.metadata.name === 'modelroute-controller-credentials',
+    );
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['ml', 'platform']);
+    for (const role of roles)
+      expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
+    const bindings = objects.filter(
+      (o) => o.kind === 'RoleBinding' && o.metadata.name === 'modelroute-controller-credentials',
+    );
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['ml', 'platform']);
+    for (const binding of bindings)
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
+      ]);
+    const args = deploymentSpec(findObject(objects, 'Deployment', 'modelroute-controller')).template
+      .spec.containers[0]!.args;
+    expect(flag(args, 'credential-namespaces')).toBe('platform,ml');
+    // By default: the release namespace only.
+    const defaultArgs = deploymentSpec(findObject(defaults, 'Deployment', 'modelroute-controller'))
+      .template.spec.containers[0]!.args;
+    expect(flag(defaultArgs, 'credential-namespaces')).toBe('modelroute-system');
+  });
+
+  test('the controller and the gateway may create TokenReviews, and nothing else through that role', () => {
+    const objects = renderChart({ gateway: { enabled: true } });
+    const role = findObject(objects, 'ClusterRole', 'modelroute-controller-token-reviewer');
+    expect(role.rules).toEqual([
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    ]);
+    const binding = findObject(
+      objects,
+      'ClusterRoleBinding',
+      'modelroute-controller-token-reviewer',
+    );
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
+      { kind: 'ServiceAccount', name: 'modelroute-gateway', namespace: 'modelroute-system' },
+    ]);
+    findObject(objects, 'ServiceAccount', 'modelroute-gateway');
+  });
+
+  test('a platform namespace name that is not a namespace name is refused by the schema', () => {
+    const r = helm([
+      'template',
+      'modelroute',
+      CHART_DIR,
+      '--namespace',
+      'modelroute-system',
+      '-f',
+      valuesFile({ platformNamespaces: ['Not_A_Namespace'] }),
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('platformNamespaces');
   });
 });
 
@@ -346,6 +425,9 @@ describe('gateway', () => {
       flag(container.args, 'admin-port'),
     );
     expect(flag(container.args, 'host')).toBe('0.0.0.0');
+    // Callers authenticate (virtual keys or ServiceAccount tokens, checked with TokenReview).
+    expect(flag(container.args, 'identity')).toBe('gateway');
+    expect(gateway.template.spec.serviceAccountName).toBe('modelroute-gateway');
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
     // Keys come from the mounted Secret as <secret>/<key> files.

@@ -198,3 +198,34 @@ export function controllerServiceAccountKubeconfig(): string {
   );
   return file;
 }
+
+/**
+ * What the chart renders for each `platformNamespaces` entry: the controller's
+ * ServiceAccount may get Secrets in `namespace` (and, without this, nowhere
+ * outside its own namespace: no ClusterRole grants Secrets).
+ */
+export function grantControllerSecrets(namespace: string): void {
+  const name = 'modelroute-controller-credentials';
+  mustKubectl(
+    ['apply', '-n', namespace, '-f', '-'],
+    [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [
+          { kind: 'ServiceAccount', name: 'modelroute-controller', namespace: 'modelroute-system' },
+        ],
+      },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n'),
+  );
+}

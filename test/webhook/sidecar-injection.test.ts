@@ -7,6 +7,7 @@ import { startController, type RunningController } from '../../src/controller/co
 import { DEFAULT_SIDECAR_CONFIG } from '../../src/webhook/sidecar-patch.js';
 import {
   controllerServiceAccountKubeconfig,
+  grantControllerSecrets,
   createNamespace,
   installCRDs,
   kubectl,
@@ -24,6 +25,7 @@ const CASE_TIMEOUT_MS = 120_000;
 const CONFIG_NAME = 'modelroute-sidecar-injector';
 const SECRET_NAME = 'modelroute-webhook-cert';
 const CONTROLLER_NS = 'modelroute-system';
+const SERVICE_NAME = 'modelroute-webhook';
 const IMAGE = 'registry.example/modelroute:test';
 
 let namespace: string;
@@ -69,6 +71,14 @@ function podManifest(
   });
 }
 
+/** The CA in the controller's certificate Secret, as PEM. */
+function secretCa(): string {
+  const secret = JSON.parse(
+    mustKubectl(['get', 'secret', SECRET_NAME, '-n', CONTROLLER_NS, '-o', 'json']),
+  ) as { data: Record<string, string> };
+  return Buffer.from(secret.data['ca.crt'] ?? '', 'base64').toString('utf8');
+}
+
 function caBundles(): (string | undefined)[] {
   const config = JSON.parse(
     mustKubectl(['get', 'mutatingwebhookconfiguration', CONFIG_NAME, '-o', 'json']),
@@ -82,6 +92,9 @@ beforeAll(async () => {
   const kubeconfig = controllerServiceAccountKubeconfig();
   namespace = createNamespace('webhook');
   cluster = new ClusterHandle(namespace);
+  // The missing-Secret warnings need to look Secrets up: where the controller may not
+  // (no platformNamespaces Role), admission goes on without them.
+  grantControllerSecrets(namespace);
   // Start from nothing: the controller must create the Secret and fill the caBundle itself.
   mustKubectl(['delete', 'mutatingwebhookconfiguration', CONFIG_NAME, '--ignore-not-found']);
   mustKubectl(['delete', 'secret', SECRET_NAME, '-n', CONTROLLER_NS, '--ignore-not-found']);
@@ -183,7 +196,7 @@ beforeAll(async () => {
     webhook: {
       host: '127.0.0.1',
       port,
-      serviceName: 'modelroute-webhook',
+      serviceName: SERVICE_NAME,
       namespace: CONTROLLER_NS,
       secretName: SECRET_NAME,
       configName: CONFIG_NAME,
@@ -258,7 +271,35 @@ test(
         name: 'MODELROUTE_CREDENTIAL_ORIGINS',
         value: expect.stringMatching(/^\{"openai-key\/api-key":\["https?:\/\/[^"]+"\]\}$/),
       },
+      {
+        name: 'POD_NAME',
+        valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+      },
+      // Who calls through this sidecar: the pod as admitted.
+      {
+        name: 'MODELROUTE_WORKLOAD',
+        value: JSON.stringify({
+          namespace,
+          serviceAccount: 'default',
+          labels: { app: 'chat', 'modelroute.io/inject': 'true', 'modelroute.io/proxy': 'true' },
+        }),
+      },
+      // The CA the controller serves with: the proxy verifies the credential endpoint with it.
+      { name: 'MODELROUTE_CREDENTIALS_CA', value: secretCa() },
     ]);
+    expect(sidecar.args).toEqual(
+      expect.arrayContaining([
+        '--identity=sidecar',
+        `--credentials-url=https://${SERVICE_NAME}.${CONTROLLER_NS}.svc:443/v1/credentials`,
+        '--credentials-token-file=/var/run/secrets/modelroute/token',
+      ]),
+    );
+    // A token bound to this pod, for the controller's audience only; never another namespace's Secret.
+    const token = pod.spec.volumes?.find((v) => v.name === 'modelroute-token') as
+      { projected?: { sources: { serviceAccountToken?: { audience?: string } }[] } } | undefined;
+    expect(token?.projected?.sources[0]?.serviceAccountToken?.audience).toBe(
+      'modelroute-controller',
+    );
     // The route "chat" selects this pod: openai-key is mounted; "batch" does not: batch-key is not.
     const secretVolumes = (pod.spec.volumes ?? []).filter((v) => v.secret);
     expect(secretVolumes).toEqual([

@@ -98,3 +98,16 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The namespaces whose Secrets the controller reads (platformNamespaces, default the release namespace). */}}
+{{- define "modelroute.platformNamespaces" -}}
+{{- if .Values.platformNamespaces -}}
+{{- join "," .Values.platformNamespaces -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelroute.gatewayServiceAccountName" -}}
+{{- printf "%s-gateway" (include "modelroute.fullname" .) -}}
+{{- end -}}

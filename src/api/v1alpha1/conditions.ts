@@ -49,6 +49,11 @@ export const ConditionReason = {
   /** The Secret exists but holds no entry under spec.secretRef.key. */
   SecretKeyMissing: 'SecretKeyMissing',
   SecretNotFound: 'SecretNotFound',
+  /**
+   * The controller may not read the Secret (it reads Secrets only in its
+   * credential namespaces): Ready is Unknown, with how to grant it.
+   */
+  SecretNotReadable: 'SecretNotReadable',
   EndpointUnresolved: 'EndpointUnresolved',
   NoReadyEndpoints: 'NoReadyEndpoints',
 } as const;

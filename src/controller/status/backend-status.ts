@@ -14,8 +14,10 @@ export interface BackendStatusInput {
   backend: ModelBackend;
   /** The base URL proxies use, or why it cannot be resolved. */
   endpoint: { ok: true; url: string } | { ok: false; message: string };
-  /** undefined when the backend references no Secret. */
+  /** undefined when the backend references no Secret, or it could not be read. */
   secretExists: boolean | undefined;
+  /** False when the controller may not read the Secret (403); undefined: no Secret. */
+  secretReadable?: boolean | undefined;
   /** Whether the Secret holds spec.secretRef.key; undefined when unknown or no Secret. */
   secretHasKey?: boolean | undefined;
   /**
@@ -62,6 +64,15 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       status: 'False',
       reason: ConditionReason.EndpointUnresolved,
       message: endpoint.message,
+    };
+  } else if (input.secretReadable === false) {
+    const ref = backend.spec.secretRef;
+    const ns = backend.metadata.namespace ?? 'default';
+    ready = {
+      type: ConditionType.Ready,
+      status: 'Unknown',
+      reason: ConditionReason.SecretNotReadable,
+      message: `the controller may not read Secret "${ref?.name ?? ''}" in namespace ${ns}, so it cannot tell whether key "${ref?.key ?? ''}" is there; it reads Secrets only in its platform namespaces: add ${ns} to the chart value platformNamespaces (controller flag --credential-namespaces), or keep the backend and its Secret in a platform namespace`,
     };
   } else if (secretExists === false) {
     const ref = backend.spec.secretRef;

@@ -7,7 +7,7 @@ import { requestAttributes } from '../../telemetry/genai.js';
 import { redactSecrets } from '../../telemetry/redact.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import type { AttemptOutcome } from '../backend-live-state.js';
-import { MissingCredentialError } from '../credentials.js';
+import { CredentialsPendingError, MissingCredentialError } from '../credentials.js';
 import { adapterFor } from '../providers/index.js';
 import type { CompletableProviderAdapter } from '../providers/index.js';
 import { parseRetryAfter } from '../resilience/retry.js';
@@ -71,6 +71,9 @@ export async function tryBackend(
     apiKey = runtime.credentials.apiKeyFor(backend);
   } catch (err) {
     if (!(err instanceof MissingCredentialError)) throw err;
+    // Being delivered (delivered-credentials.ts): not the backend's fault; the client's 503 says so.
+    if (err instanceof CredentialsPendingError)
+      return { kind: 'not-usable', backendId: backend.id, message: err.message };
     runtime.logger.error('missing credentials', { backend: backend.id, message: err.message });
     // Every request this backend gets fails until the Secret is mounted: that
     // is the backend's state, counted against its health like any refusal.
