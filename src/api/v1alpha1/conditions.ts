@@ -12,6 +12,10 @@ export const ConditionType = {
   Ready: 'Ready',
   /** ModelBackend: probes and proxy outcomes say the backend answers. */
   Healthy: 'Healthy',
+  /** ModelAPIKey: whether gateways accept the key now. */
+  Valid: 'Valid',
+  /** ModelTenant: an identity it names is claimed by another tenant of its namespace too. */
+  Conflicted: 'Conflicted',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -51,5 +55,19 @@ export const ConditionReason = {
   SecretNotFound: 'SecretNotFound',
   EndpointUnresolved: 'EndpointUnresolved',
   NoReadyEndpoints: 'NoReadyEndpoints',
+  /** ModelRoute: a ref to another namespace's backend that no ModelBackendGrant there allows. */
+  RefNotPermitted: 'RefNotPermitted',
+  /** ModelAPIKey: accepted by the gateways of its namespace. */
+  Valid: 'Valid',
+  /** ModelAPIKey: spec.revoked is set. */
+  Revoked: 'Revoked',
+  /** ModelAPIKey: spec.expiresAt has passed. */
+  Expired: 'Expired',
+  /** ModelAPIKey: no ModelTenant of spec.tenant's name in its namespace. */
+  TenantNotFound: 'TenantNotFound',
+  /** ModelTenant: identities it names are claimed by another tenant as well. */
+  IdentityConflict: 'IdentityConflict',
+  /** ModelTenant: no identity it names is claimed by another tenant. */
+  NoConflicts: 'NoConflicts',
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -7,13 +7,15 @@ import {
   type ModelRoute,
   type ModelRouteStatus,
 } from '../../api/v1alpha1/index.js';
+import type { BackendRefLike } from '../../routing/grants.js';
 import { ACCEPTANCE_PROBLEMS, type SemanticProblem } from '../../routing/semantics.js';
 import { mergeConditions, type ConditionInput } from './conditions.js';
 
 export interface BackendView {
-  /** Whether a ModelBackend of that name exists in the route's namespace. */
+  /** Whether the ModelBackend exists and the route may use it. */
   exists: boolean;
   health: HealthState;
+  /** Why: for a usable one (ProbeFailed, ...), or for one that is not (default NotFound; RefNotPermitted). */
   reason?: string | undefined;
 }
 
@@ -31,7 +33,7 @@ export interface ProgrammedView {
 export interface RouteStatusInput {
   route: ModelRoute;
   problems: readonly SemanticProblem[];
-  /** Health of each backend name the route references (rules and fallback). */
+  /** Health of each backend the route references (rules and fallback), by `referencedBackends` key. */
   backends: ReadonlyMap<string, BackendView>;
   proxies: ProgrammedView;
   lastFailover?: ModelRouteStatus['lastFailover'];
@@ -49,7 +51,7 @@ export interface RouteStatusInput {
   nowMs: number;
 }
 
-const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound']);
+const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound', 'RefNotPermitted']);
 
 /** Pods named in a condition message at most; the rest are counted. */
 const MAX_NAMED_PODS = 5;
@@ -59,13 +61,24 @@ function podList(pods: readonly string[]): string {
   return pods.length > MAX_NAMED_PODS ? `${named} and ${pods.length - MAX_NAMED_PODS} more` : named;
 }
 
-/** Backend names a route references, in the order they appear. */
+/**
+ * Backends a route references, in the order they appear, once each: the name
+ * for one of the route's namespace, `namespace/name` for another namespace's.
+ */
 export function referencedBackends(route: ModelRoute): string[] {
-  const names = [
-    ...route.spec.rules.flatMap((r) => r.backendRefs.map((b) => b.name)),
-    ...(route.spec.fallback?.backendRefs ?? []).map((b) => b.name),
+  const ns = route.metadata.namespace ?? 'default';
+  const key = (ref: BackendRefLike): string =>
+    ref.namespace === undefined || ref.namespace === ns ? ref.name : `${ref.namespace}/${ref.name}`;
+  const keys = [
+    ...route.spec.rules.flatMap((r) => r.backendRefs.map(key)),
+    ...(route.spec.fallback?.backendRefs ?? []).map(key),
   ];
-  return [...new Set(names)];
+  return [...new Set(keys)];
+}
+
+/** The backend id (`namespace/name`) of a `referencedBackends` key of a route in `routeNamespace`. */
+export function backendIdOfKey(routeNamespace: string, key: string): string {
+  return key.includes('/') ? key : `${routeNamespace}/${key}`;
 }
 
 /**
@@ -83,6 +96,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const generation = route.metadata.generation;
   const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
   const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
+  const refused = references.filter((p) => p.code === 'RefNotPermitted');
   const stale = input.servingLastAccepted;
   const names = referencedBackends(route);
   const lastFailover = input.lastFailover ?? route.status?.lastFailover;
@@ -189,6 +203,14 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       reason: notReady.reason,
       message: notReady.message,
     };
+  } else if (refused.length > 0) {
+    // A backend the route names but may not use: never a silent Ready.
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason: ConditionReason.RefNotPermitted,
+      message: refused.map((p) => p.message).join('; '),
+    };
   } else if (usable === 0) {
     ready = {
       type: ConditionType.Ready,
@@ -213,13 +235,15 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       generation,
       nowMs,
     ),
-    backends: names.map((name) => {
-      const view = backends.get(name);
+    backends: names.map((key) => {
+      const view = backends.get(key);
+      const [namespace, name] = key.includes('/') ? key.split('/', 2) : [undefined, key];
       const entry: NonNullable<ModelRouteStatus['backends']>[number] = {
-        name,
+        name: name ?? key,
         health: view?.exists ? view.health : 'Unknown',
       };
-      const reason = view?.exists ? view.reason : 'NotFound';
+      if (namespace !== undefined) entry.namespace = namespace;
+      const reason = view?.exists ? view.reason : (view?.reason ?? 'NotFound');
       if (reason) entry.reason = reason;
       return entry;
     }),
