@@ -41,3 +41,10 @@ test('a bad --usage-interval is refused with an example', async () => {
     err: '--usage-interval must be a duration such as "5m"',
   });
 });
+
+test('an unknown --unmatched-callers policy is refused naming the choices', async () => {
+  expect(await refused(['--unmatched-callers=allow'])).toEqual({
+    code: 2,
+    err: '--unmatched-callers (or MODELROUTE_UNMATCHED_CALLERS) must be one of deny, default-tenant',
+  });
+});
