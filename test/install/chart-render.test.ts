@@ -110,7 +110,7 @@ describe('CRDs', () => {
     const notKept = renderChart({ crds: { keep: false } }).filter(
       (o) => o.kind === 'CustomResourceDefinition',
     );
-    expect(notKept).toHaveLength(2);
+    expect(notKept).toHaveLength(repositoryCRDs().length);
     for (const crd of notKept) expect(crd.metadata.annotations).toBeUndefined();
   });
 });

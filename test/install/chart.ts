@@ -1,6 +1,6 @@
 // Rendering the Helm chart (charts/modelroute) and reading what it produced,
 // for the install tests.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -110,9 +110,10 @@ export function referenceRBAC(names: Record<string, string> = {}): Map<string, P
 
 /** The repository's CRDs (crds/*.yaml), the chart's source of truth for them. */
 export function repositoryCRDs(): K8sObject[] {
-  return ['modelroute.io_modelroutes.yaml', 'modelroute.io_modelbackends.yaml'].map(
-    (f) => parse(readFileSync(join(REPO_ROOT, 'crds', f), 'utf8')) as K8sObject,
-  );
+  return readdirSync(join(REPO_ROOT, 'crds'))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => parse(readFileSync(join(REPO_ROOT, 'crds', f), 'utf8')) as K8sObject);
 }
 
 /** The single container of a Deployment, typed loosely enough to assert on. */

@@ -19,6 +19,7 @@ import {
   flag,
   normalizeRules,
   referenceRBAC,
+  repositoryCRDs,
   valuesFile,
   type K8sObject,
   type PolicyRule,
@@ -27,7 +28,7 @@ import { mustHelm, releaseAdminToken, releaseServiceAccountKubeconfig } from './
 
 /** Each case's bounded waits decide; this only stops a case that hangs. */
 const CASE_TIMEOUT_MS = 120_000;
-const CRD_NAMES = ['modelroutes.modelroute.io', 'modelbackends.modelroute.io'];
+const CRD_NAMES = repositoryCRDs().map((crd) => crd.metadata.name);
 
 let namespace: string;
 let release: string;
