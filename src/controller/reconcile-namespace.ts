@@ -24,6 +24,7 @@ import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
 import { realizedShare, strongShareRules } from './fleet-calibration.js';
+import { SECRET_NOT_READABLE, type SecretKeys } from './secret-keys.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
@@ -66,7 +67,7 @@ export interface ReconcileDeps {
   fleet: ProxyFleet;
   health: BackendHealthTracker;
   /** A Secret's key names (never its values); undefined when it does not exist. */
-  secretKeys(namespace: string, name: string): Promise<ReadonlySet<string> | undefined>;
+  secretKeys(namespace: string, name: string): Promise<SecretKeys>;
   /** The most recent failover per route id, kept by the controller. */
   failovers: ReadonlyMap<string, NonNullable<ModelRouteStatus['lastFailover']>>;
   observed(
@@ -232,11 +233,14 @@ export async function reconcileNamespace(
       endpoint = { ok: true, url: resolveBaseUrl(backend, deps.clusterDomain) };
     }
     const secretRef = backend.spec.secretRef;
-    const secretKeys = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
+    const found = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
+    const secretNotReadable = found === SECRET_NOT_READABLE;
+    const secretKeys = secretNotReadable ? undefined : found;
     const status = computeBackendStatus({
       backend,
       endpoint,
-      secretExists: secretRef ? secretKeys !== undefined : undefined,
+      secretExists: secretRef && !secretNotReadable ? secretKeys !== undefined : undefined,
+      secretNotReadable,
       secretHasKey: secretRef && secretKeys ? secretKeys.has(secretRef.key) : undefined,
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),

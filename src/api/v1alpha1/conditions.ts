@@ -55,6 +55,10 @@ export const ConditionReason = {
   SecretNotFound: 'SecretNotFound',
   EndpointUnresolved: 'EndpointUnresolved',
   NoReadyEndpoints: 'NoReadyEndpoints',
+  /** ModelBackend: the controller may not read Secrets in its namespace (RBAC), so the key is not checked. */
+  SecretNotReadable: 'SecretNotReadable',
+  /** ModelRoute: a granted backend whose credentials its proxies cannot get. */
+  CredentialsUnavailable: 'CredentialsUnavailable',
   /** ModelRoute: a ref to another namespace's backend that no ModelBackendGrant there allows. */
   RefNotPermitted: 'RefNotPermitted',
   /** ModelAPIKey: accepted by the gateways of its namespace. */

@@ -18,6 +18,8 @@ export interface BackendStatusInput {
   secretExists: boolean | undefined;
   /** Whether the Secret holds spec.secretRef.key; undefined when unknown or no Secret. */
   secretHasKey?: boolean | undefined;
+  /** The controller may not read Secrets in the backend's namespace (RBAC): it cannot check. */
+  secretNotReadable?: boolean | undefined;
   /**
    * Ready addresses behind a serviceRef backend's Service, from its
    * EndpointSlices; undefined when not known (no serviceRef, or no slices).
@@ -93,6 +95,15 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       status: 'False',
       reason: ConditionReason.Unhealthy,
       message: healthy.message,
+    };
+  } else if (input.secretNotReadable) {
+    const ref = backend.spec.secretRef;
+    const ns = backend.metadata.namespace ?? 'default';
+    ready = {
+      type: ConditionType.Ready,
+      status: 'Unknown',
+      reason: ConditionReason.SecretNotReadable,
+      message: `the controller may not read Secrets in namespace ${ns}, so whether Secret "${ref?.name ?? ''}" holds key "${ref?.key ?? ''}" is not checked (same-namespace proxies get it mounted); to have it checked and delivered to other namespaces, keep the backend in a platform namespace (chart value platformNamespaces)`,
     };
   } else {
     ready = {
