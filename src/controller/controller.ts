@@ -61,6 +61,12 @@ export interface ControllerOptions {
    * namespace granting them backends); ignored with `namespace`; default all.
    */
   namespaces?: readonly string[] | undefined;
+  /**
+   * Namespaces whose backends' credentials the controller delivers to proxies
+   * of other namespaces (--credential-namespaces); a granted backend elsewhere
+   * shows CredentialsUnavailable in route status. Undefined: not checked.
+   */
+  credentialNamespaces?: readonly string[] | undefined;
   /** Callers no ModelTenant covers: refused, or served as the default tenant (default). */
   unmatchedCallers?: IdentityPolicy['unmatched'] | undefined;
   logger: Logger;
@@ -194,6 +200,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         writeTenantStatus: (t, s) => statusWriter.writeTenantStatus(t, s),
         writeApiKeyStatus: (k, s) => statusWriter.writeApiKeyStatus(k, s),
         identityPolicy,
+        credentialNamespaces: options.credentialNamespaces,
         scheduleRecompile: (namespace, atMs) => recompileTimers.schedule(namespace, atMs),
         now,
         clusterDomain: options.clusterDomain,

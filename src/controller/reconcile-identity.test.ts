@@ -21,7 +21,11 @@ import { BackendHealthTracker } from '../routing/health-tracker.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
 import type { WorkloadCaller } from './proxy-pod.js';
-import { reconcileNamespace, type NamespaceSnapshot } from './reconcile-namespace.js';
+import {
+  reconcileNamespace,
+  type NamespaceSnapshot,
+  type ReconcileDeps,
+} from './reconcile-namespace.js';
 
 const NOW = Date.UTC(2026, 11, 3, 4, 0, 0);
 const meta = (name: string, namespace: string) => ({ name, namespace, generation: 1 });
@@ -86,6 +90,7 @@ const proxy: ProxyPod = {
 async function reconcile(
   snapshot: Partial<NamespaceSnapshot>,
   health = new BackendHealthTracker(() => NOW),
+  extra: Partial<ReconcileDeps> = {},
 ) {
   const desired = new Map<string, RoutingTable>();
   const fleet = {
@@ -123,6 +128,7 @@ async function reconcile(
       identityPolicy: { unmatched: 'deny' },
       scheduleRecompile: (_ns, at) => void wakeUps.push(at),
       now: () => NOW,
+      ...extra,
     },
   );
   return { table: desired.get('team/app-1')!, routes, tenants, keys, wakeUps };
@@ -169,6 +175,46 @@ describe('a route using a platform backend', () => {
       { name: 'gpt', namespace: 'platform', health: 'Unknown', reason: 'RefNotPermitted' },
     ]);
   });
+});
+
+describe('a granted backend whose credentials proxies cannot get', () => {
+  const withSecret = modelBackend.parse({
+    ...platformBackend,
+    spec: { ...platformBackend.spec, secretRef: { name: 'openai', key: 'apiKey' } },
+  });
+  const deliver = (credentialNamespaces: string[], keys: string[] | undefined) =>
+    reconcile({ routes: [chat], foreignBackends: [withSecret], grants: [grantTeam] }, undefined, {
+      credentialNamespaces,
+      secretKeys: () => Promise.resolve(keys && new Set(keys)),
+    });
+
+  test('delivered from a credential namespace with the Secret and key: Ready', async () => {
+    const { routes } = await deliver(['platform'], ['apiKey']);
+    expect(condition(routes.get('chat'), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  test.each([
+    [['elsewhere'], ['apiKey'], "add platform to the controller's --credential-namespaces"],
+    [['platform'], undefined, 'which does not exist in namespace platform'],
+    [['platform'], ['other'], 'needs key "apiKey" of Secret "openai"'],
+  ])(
+    'credential namespaces %j, Secret keys %j: CredentialsUnavailable with the fix',
+    async (namespaces, keys, fix) => {
+      const { routes, table } = await deliver(namespaces, keys);
+      const status = routes.get('chat');
+      expect(status?.backends).toEqual([
+        { name: 'gpt', namespace: 'platform', health: 'Unknown', reason: 'CredentialsUnavailable' },
+      ]);
+      for (const type of ['ResolvedRefs', 'Ready'])
+        expect(condition(status, type)).toMatchObject({
+          status: 'False',
+          reason: 'CredentialsUnavailable',
+          message: expect.stringContaining(fix) as string,
+        });
+      // Still in the table: the grant allows it, and credentials may yet arrive.
+      expect(table.backends.map((b) => b.id)).toEqual(['platform/gpt']);
+    },
+  );
 });
 
 describe('tenants and keys', () => {

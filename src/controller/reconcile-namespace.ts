@@ -1,14 +1,15 @@
 // The reconciler: one namespace at a time, level-triggered. It reads the
 // namespace as it is now (routes, backends, proxy pods, health), gives each
 // proxy the table it should run, and writes statuses that changed.
-import type {
-  ModelAPIKey,
-  ModelBackend,
-  ModelBackendGrant,
-  ModelRoute,
-  ModelRouteStatus,
-  ModelTenant,
-  ModelTenantStatus,
+import {
+  ConditionReason,
+  type ModelAPIKey,
+  type ModelBackend,
+  type ModelBackendGrant,
+  type ModelRoute,
+  type ModelRouteStatus,
+  type ModelTenant,
+  type ModelTenantStatus,
 } from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { compileIdentity } from '../routing/compile-tenants.js';
@@ -24,6 +25,7 @@ import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
 import { realizedShare, strongShareRules } from './fleet-calibration.js';
+import { credentialsUnavailable } from './credential-availability.js';
 import { SECRET_NOT_READABLE, type SecretKeys } from './secret-keys.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
@@ -86,6 +88,8 @@ export interface ReconcileDeps {
   ): Promise<void>;
   writeTenantStatus?(tenant: ModelTenant, status: ModelTenantStatus): Promise<void>;
   writeApiKeyStatus?(key: ModelAPIKey, status: NonNullable<ModelAPIKey['status']>): Promise<void>;
+  /** Namespaces the controller delivers credentials from (--credential-namespaces); undefined: not checked. */
+  credentialNamespaces?: readonly string[] | undefined;
   /** What proxies do with callers no tenant covers (default: the default tenant). */
   identityPolicy?: IdentityPolicy;
   /** Told when the namespace's table next changes on its own (a key expires); undefined: never. */
@@ -253,6 +257,7 @@ export async function reconcileNamespace(
   // 3. Route statuses, from acknowledgements rather than hope.
   const problems = checkSemantics(routes, usable, grants);
   const backendIds = new Set(usable.map(objectId));
+  const foreignById = new Map((snapshot.foreignBackends ?? []).map((b) => [objectId(b), b]));
   await each(routes, async (route) => {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
@@ -288,10 +293,17 @@ export async function reconcileNamespace(
       }
       // Health is per backend, kept by its owners' probes: a granted one reads the same record.
       const record = deps.health.get(backendId);
+      const foreign = backendNs !== namespace ? foreignById.get(backendId) : undefined;
+      const unavailable = foreign && (await credentialsUnavailable(foreign, deps));
       views.set(key, {
         exists: backendIds.has(backendId),
         health: record.state,
-        reason: record.state === 'Unhealthy' ? (record.reason ?? 'ProbeFailed') : undefined,
+        reason: unavailable
+          ? ConditionReason.CredentialsUnavailable
+          : record.state === 'Unhealthy'
+            ? (record.reason ?? 'ProbeFailed')
+            : undefined,
+        ...(unavailable ? { unavailable } : {}),
       });
     }
     const status = computeRouteStatus({

@@ -17,6 +17,8 @@ export interface BackendView {
   health: HealthState;
   /** Why: for a usable one (ProbeFailed, ...), or for one that is not (default NotFound; RefNotPermitted). */
   reason?: string | undefined;
+  /** Set when the proxies cannot get its credentials: why, and the fix (it then counts as not usable). */
+  unavailable?: string | undefined;
 }
 
 export interface ProgrammedView {
@@ -95,7 +97,10 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const { route, problems, backends, proxies, nowMs } = input;
   const generation = route.metadata.generation;
   const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
-  const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
+  // Semantic problems with refs, and the ones found here (fallback not served, credentials).
+  const references: { code: string; path: string; message: string }[] = problems.filter((p) =>
+    REFERENCE_PROBLEMS.has(p.code),
+  );
   const refused = references.filter((p) => p.code === 'RefNotPermitted');
   const stale = input.servingLastAccepted;
   const names = referencedBackends(route);
@@ -103,9 +108,10 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const healthy = names.filter(
     (n) => backends.get(n)?.exists && backends.get(n)?.health === 'Healthy',
   ).length;
-  const usable = names.filter(
-    (n) => backends.get(n)?.exists && backends.get(n)?.health !== 'Unhealthy',
-  ).length;
+  const usable = names.filter((n) => {
+    const view = backends.get(n);
+    return view?.exists && view.health !== 'Unhealthy' && view.unavailable === undefined;
+  }).length;
 
   const accepted: ConditionInput =
     acceptance.length === 0
@@ -125,13 +131,17 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   if (fallbackGone.length > 0 && !references.some((p) => p.path === 'spec.fallback.model')) {
     references.push({
       code: 'FallbackRouteNotFound',
-      object: {
-        kind: 'ModelRoute',
-        namespace: route.metadata.namespace ?? 'default',
-        name: route.metadata.name,
-      },
       path: 'spec.fallback.model',
       message: `fallback model "${route.spec.fallback?.model ?? ''}" is not served on ${podList(fallbackGone)} (its route is not Accepted, or its proxySelector does not select these proxies), so requests here never fall back to it`,
+    });
+  }
+  for (const n of names) {
+    const unavailable = backends.get(n)?.unavailable;
+    if (unavailable === undefined) continue;
+    references.push({
+      code: ConditionReason.CredentialsUnavailable,
+      path: 'spec',
+      message: unavailable,
     });
   }
   const resolved: ConditionInput =
@@ -212,11 +222,17 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       message: refused.map((p) => p.message).join('; '),
     };
   } else if (usable === 0) {
+    const noCredentials = references.filter(
+      (p) => p.code === ConditionReason.CredentialsUnavailable,
+    );
     ready = {
       type: ConditionType.Ready,
       status: 'False',
-      reason: ConditionReason.Unhealthy,
-      message: `none of the ${names.length} referenced backends is usable`,
+      reason:
+        noCredentials.length > 0
+          ? ConditionReason.CredentialsUnavailable
+          : ConditionReason.Unhealthy,
+      message: `none of the ${names.length} referenced backends is usable${noCredentials.map((p) => `; ${p.message}`).join('')}`,
     };
   } else {
     const degraded = resolved.status !== 'True' ? `; ${resolved.message}` : '';
