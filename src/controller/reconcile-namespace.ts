@@ -162,6 +162,47 @@ function compiledRoutes(table: RoutingTable): ReadonlyMap<string, CompiledRoute>
   return byId;
 }
 
+interface BackendsSeen {
+  /** Ids of the backends the namespace's routes may name (its own and others'). */
+  ids: ReadonlySet<string>;
+  /** Backends of other namespaces, by id. */
+  foreign: ReadonlyMap<string, ModelBackend>;
+  grants: GrantIndex;
+}
+
+/** How a route sees each backend it names: exists, may be used, health, credentials. */
+async function backendViews(
+  route: ModelRoute,
+  namespace: string,
+  seen: BackendsSeen,
+  deps: Pick<ReconcileDeps, 'health' | 'secretKeys' | 'credentialNamespaces'>,
+): Promise<Map<string, BackendView>> {
+  const views = new Map<string, BackendView>();
+  for (const key of referencedBackends(route)) {
+    const backendId = backendIdOfKey(namespace, key);
+    const [backendNs, name] = backendId.split('/') as [string, string];
+    if (!seen.grants.permits(namespace, { name, namespace: backendNs })) {
+      views.set(key, { exists: false, health: 'Unknown', reason: ConditionReason.RefNotPermitted });
+      continue;
+    }
+    // Health is per backend, kept by its owners' probes: a granted one reads the same record.
+    const record = deps.health.get(backendId);
+    const foreign = backendNs !== namespace ? seen.foreign.get(backendId) : undefined;
+    const unavailable = foreign && (await credentialsUnavailable(foreign, deps));
+    views.set(key, {
+      exists: seen.ids.has(backendId),
+      health: record.state,
+      reason: unavailable
+        ? ConditionReason.CredentialsUnavailable
+        : record.state === 'Unhealthy'
+          ? (record.reason ?? 'ProbeFailed')
+          : undefined,
+      ...(unavailable ? { unavailable } : {}),
+    });
+  }
+  return views;
+}
+
 export async function reconcileNamespace(
   snapshot: NamespaceSnapshot,
   deps: ReconcileDeps,
@@ -256,8 +297,11 @@ export async function reconcileNamespace(
 
   // 3. Route statuses, from acknowledgements rather than hope.
   const problems = checkSemantics(routes, usable, grants);
-  const backendIds = new Set(usable.map(objectId));
-  const foreignById = new Map((snapshot.foreignBackends ?? []).map((b) => [objectId(b), b]));
+  const backendsSeen: BackendsSeen = {
+    ids: new Set(usable.map(objectId)),
+    foreign: new Map((snapshot.foreignBackends ?? []).map((b) => [objectId(b), b])),
+    grants,
+  };
   await each(routes, async (route) => {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
@@ -283,29 +327,7 @@ export async function reconcileNamespace(
       if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
         fallbackNotServedOn.push(pod.key);
     }
-    const views = new Map<string, BackendView>();
-    for (const key of referencedBackends(route)) {
-      const backendId = backendIdOfKey(namespace, key);
-      const [backendNs, name] = backendId.split('/') as [string, string];
-      if (!grants.permits(namespace, { name, namespace: backendNs })) {
-        views.set(key, { exists: false, health: 'Unknown', reason: 'RefNotPermitted' });
-        continue;
-      }
-      // Health is per backend, kept by its owners' probes: a granted one reads the same record.
-      const record = deps.health.get(backendId);
-      const foreign = backendNs !== namespace ? foreignById.get(backendId) : undefined;
-      const unavailable = foreign && (await credentialsUnavailable(foreign, deps));
-      views.set(key, {
-        exists: backendIds.has(backendId),
-        health: record.state,
-        reason: unavailable
-          ? ConditionReason.CredentialsUnavailable
-          : record.state === 'Unhealthy'
-            ? (record.reason ?? 'ProbeFailed')
-            : undefined,
-        ...(unavailable ? { unavailable } : {}),
-      });
-    }
+    const views = await backendViews(route, namespace, backendsSeen, deps);
     const status = computeRouteStatus({
       route,
       problems: problems.filter(

@@ -101,7 +101,7 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const references: { code: string; path: string; message: string }[] = problems.filter((p) =>
     REFERENCE_PROBLEMS.has(p.code),
   );
-  const refused = references.filter((p) => p.code === 'RefNotPermitted');
+  const refused = references.filter((p) => p.code === ConditionReason.RefNotPermitted);
   const stale = input.servingLastAccepted;
   const names = referencedBackends(route);
   const lastFailover = input.lastFailover ?? route.status?.lastFailover;
