@@ -79,6 +79,7 @@ export function loadAndCheckManifests(
   checkSemantics: (
     routes: ModelRoute[],
     backends: ModelBackend[],
+    grants: ModelBackendGrant[],
   ) => {
     code: string;
     object: { kind: string; namespace: string; name: string };
@@ -88,7 +89,7 @@ export function loadAndCheckManifests(
 ): LoadedManifests {
   const loaded = loadManifests(paths);
   for (const problem of [
-    ...checkSemantics(loaded.routes, loaded.backends),
+    ...checkSemantics(loaded.routes, loaded.backends, loaded.grants),
     ...checkIdentityReferences(loaded),
   ]) {
     const obj = [...loaded.sources.keys()].find(

@@ -51,3 +51,10 @@ test('--credential-namespaces must list namespace names', async () => {
     );
   }
 });
+
+test('an unknown --unmatched-callers policy is refused naming the choices', async () => {
+  expect(await refused(['--unmatched-callers=allow'])).toEqual({
+    code: 2,
+    err: '--unmatched-callers (or MODELROUTE_UNMATCHED_CALLERS) must be one of deny, default-tenant',
+  });
+});

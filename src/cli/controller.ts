@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 import { startController } from '../controller/controller.js';
+import { UNMATCHED_CALLERS } from '../routing/table.js';
 import { DEFAULT_SIDECAR_CONFIG, SIDECAR_MODES } from '../webhook/sidecar-patch.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
@@ -22,6 +23,9 @@ pushes routing tables to proxies, probes backends and writes status.
                            proxy only HMAC(token, its namespace), so a token copied into one
                            namespace (or a pod posing as a proxy) reaches no other namespace
   --namespace NS           watch only this namespace (default: all)
+  --unmatched-callers P    a verified caller no ModelTenant covers: default-tenant (served as the
+                           tenant named default; the default) or deny (403)
+                           (env MODELROUTE_UNMATCHED_CALLERS)
   --lease-namespace NS     namespace of the leader-election Lease (env POD_NAMESPACE; default modelroute-system)
   --lease-name NAME        name of the leader-election Lease (default modelroute-controller)
   --identity NAME          this replica's identity in the Lease (env POD_NAME; default the host name)
@@ -65,6 +69,9 @@ const settings = z.object({
     message: '--admin-token-scope must be fleet or namespace',
   }),
   namespace: z.string().min(1).optional(),
+  unmatchedCallers: z.enum(UNMATCHED_CALLERS, {
+    message: `--unmatched-callers (or MODELROUTE_UNMATCHED_CALLERS) must be one of ${UNMATCHED_CALLERS.join(', ')}`,
+  }),
   leaseNamespace: z.string().min(1),
   leaseName: z.string().min(1),
   identity: z.string().min(1),
@@ -134,6 +141,7 @@ export async function runController(
         'admin-token-file': { type: 'string' },
         'admin-token-scope': { type: 'string' },
         namespace: { type: 'string' },
+        'unmatched-callers': { type: 'string' },
         'lease-namespace': { type: 'string' },
         identity: { type: 'string' },
         'lease-name': { type: 'string' },
@@ -184,6 +192,8 @@ export async function runController(
     adminToken: token ?? '',
     adminTokenScope: values['admin-token-scope'] ?? 'fleet',
     namespace: values.namespace,
+    unmatchedCallers:
+      values['unmatched-callers'] ?? env.MODELROUTE_UNMATCHED_CALLERS ?? 'default-tenant',
     leaseNamespace,
     identity: values.identity ?? env.POD_NAME ?? hostname(),
     leaseName: values['lease-name'] ?? 'modelroute-controller',
@@ -233,6 +243,7 @@ export async function runController(
       leaseNamespace: s.leaseNamespace,
       leaseName: s.leaseName,
       namespace: s.namespace,
+      unmatchedCallers: s.unmatchedCallers,
       logger,
       health: { host: s.healthHost, port: s.healthPort },
       leaseDurationMs: s.leaseDurationMs,

@@ -195,3 +195,31 @@ spec:
     );
   });
 });
+
+describe('modelroute validate: backends of another namespace', () => {
+  test('a ref to another namespace’s backend without a ModelBackendGrant is RefNotPermitted, with the grant to apply', async () => {
+    const path = file(`apiVersion: modelroute.io/v1alpha1
+kind: ModelRoute
+metadata: {name: chat, namespace: app}
+spec:
+  model: chat
+  rules:
+    - name: main
+      backendRefs: [{name: gpt, namespace: platform}]
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackend
+metadata: {name: gpt, namespace: platform}
+spec: {provider: openai-compatible, endpoint: "http://gpt:8000/v1", model: gpt}
+`);
+    const r = await cli(['validate', '-f', path]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      `${path}:8: ModelRoute app/chat: spec.rules[0].backendRefs[0].name: ModelBackend platform/gpt is in another namespace`,
+    );
+    expect(r.err).toContain(
+      'kubectl apply a ModelBackendGrant in namespace platform with spec.from: [{namespace: app}]',
+    );
+    expect(r.err).toContain('[RefNotPermitted]');
+  });
+});

@@ -9,6 +9,7 @@
 import { createKubeClient } from '../k8s/kube-client.js';
 import { leases } from '../k8s/kinds.js';
 import type { KubeClient } from '../k8s/types.js';
+import type { IdentityPolicy } from '../routing/table.js';
 import {
   createControllerMetrics,
   type ControllerMetrics,
@@ -31,6 +32,7 @@ import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
 import { SecretKeyCache } from './secret-keys.js';
 import { LeaderFleet, LeaderQueue } from './leader-terms.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
+import { RecompileTimers } from './recompile-timers.js';
 import { LeaderOnly, PeriodicRunnable } from './runnable.js';
 import { StatsCollector } from './stats-collector.js';
 import { StatusWriter } from './status/status-writer.js';
@@ -54,6 +56,19 @@ export interface ControllerOptions {
   leaseName?: string;
   /** Watch one namespace only; default all. */
   namespace?: string | undefined;
+  /**
+   * Watch only these namespaces (e.g. app namespaces and the platform
+   * namespace granting them backends); ignored with `namespace`; default all.
+   */
+  namespaces?: readonly string[] | undefined;
+  /**
+   * Namespaces whose backends' credentials the controller delivers to proxies
+   * of other namespaces (--credential-namespaces); a granted backend elsewhere
+   * shows CredentialsUnavailable in route status. Undefined: not checked.
+   */
+  credentialNamespaces?: readonly string[] | undefined;
+  /** Callers no ModelTenant covers: refused, or served as the default tenant (default). */
+  unmatchedCallers?: IdentityPolicy['unmatched'] | undefined;
   logger: Logger;
   now?: () => number;
   /** Drives leader election (tests flap leadership with a manual clock). */
@@ -112,8 +127,17 @@ export async function startController(options: ControllerOptions): Promise<Runni
       },
     });
   const metrics = createControllerMetrics();
-  const caches = new ControllerCaches(client, logger, options.namespace);
+  const caches = new ControllerCaches(client, logger, options.namespace, options.namespaces);
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
+  // A backend (its spec, its health) or a grant also matters to the namespaces whose routes use it.
+  const enqueueWithDependents = (ns: string | undefined): void => {
+    enqueue(ns);
+    for (const other of caches.referencingNamespaces(ns ?? 'default')) enqueue(other);
+  };
+  const identityPolicy: IdentityPolicy = {
+    unmatched: options.unmatchedCallers ?? 'default-tenant',
+  };
+  const recompileTimers = new RecompileTimers(enqueue, options.leaderClock);
 
   const fleet = new LeaderFleet(
     () =>
@@ -133,7 +157,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics,
     logger,
     now,
-    enqueue,
+    enqueue: enqueueWithDependents,
     clusterDomain: options.clusterDomain,
     maxProbeIntervalMs: options.maxProbeIntervalMs ?? 30_000,
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
@@ -173,6 +197,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
+        writeTenantStatus: (t, s) => statusWriter.writeTenantStatus(t, s),
+        writeApiKeyStatus: (k, s) => statusWriter.writeApiKeyStatus(k, s),
+        identityPolicy,
+        credentialNamespaces: options.credentialNamespaces ?? options.webhook?.credentialNamespaces,
+        scheduleRecompile: (namespace, atMs) => recompileTimers.schedule(namespace, atMs),
         now,
         clusterDomain: options.clusterDomain,
       }).catch((err: unknown) => failures.push(...failuresOf(ns, err)));
@@ -210,6 +239,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       logger.error(`leader part failed to ${phase}`, { runnable, error: err }),
   })
     .add(fleet)
+    .add(recompileTimers)
     .add(health)
     .add(stats)
     .add(
@@ -228,7 +258,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (event.type !== 'deleted' && (event.kind === 'route' || event.kind === 'backend'))
       invalid.clear(event.kind === 'route' ? 'ModelRoute' : 'ModelBackend', event.key);
     if (!leaderOnly.active) return;
-    enqueue(event.namespace);
+    if (event.kind === 'backend' || event.kind === 'grant') enqueueWithDependents(event.namespace);
+    else enqueue(event.namespace);
     if (event.kind === 'backend') health.sync();
     if (event.kind === 'pod' && event.type === 'deleted') fleet.current?.remove(event.key);
   });
@@ -263,6 +294,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       logger: logger.child({ component: 'webhook' }),
       routes: (ns) => inNamespace(caches.routes.list(), ns),
       backends: (ns) => inNamespace(caches.backends.list(), ns),
+      grants: (ns) => inNamespace(caches.grants.list(), ns),
       synced: () => caches.routes.synced && caches.backends.synced,
       watchedNamespace: options.namespace,
       now,

@@ -4,7 +4,7 @@ import type { HealthState, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/
 import type { HealthTransition } from '../routing/health-tracker.js';
 import { objectId } from '../routing/semantics.js';
 import { kubeTime } from './status/conditions.js';
-import { referencedBackends } from './status/route-status.js';
+import { backendIdOfKey, referencedBackends } from './status/route-status.js';
 
 export type Failover = NonNullable<ModelRouteStatus['lastFailover']>;
 
@@ -19,17 +19,18 @@ export function recordFailover(
   health: ReadonlyMap<string, HealthState>,
   nowMs: number,
 ): string[] {
-  const [namespace, backendName] = transition.backendId.split('/') as [string, string];
   const changed: string[] = [];
   for (const route of routes) {
-    if ((route.metadata.namespace ?? 'default') !== namespace) continue;
+    // A route of another namespace may use the backend through a grant: it names it `namespace/name`.
+    const namespace = route.metadata.namespace ?? 'default';
     const names = referencedBackends(route);
-    if (!names.includes(backendName)) continue;
+    const backendName = names.find((n) => backendIdOfKey(namespace, n) === transition.backendId);
+    if (backendName === undefined) continue;
     const id = objectId(route);
     const current = failovers.get(id) ?? route.status?.lastFailover;
     if (transition.to === 'Unhealthy') {
       const next = names.find(
-        (n) => n !== backendName && health.get(`${namespace}/${n}`) !== 'Unhealthy',
+        (n) => n !== backendName && health.get(backendIdOfKey(namespace, n)) !== 'Unhealthy',
       );
       const record: Failover = {
         time: kubeTime(nowMs),

@@ -102,6 +102,21 @@ describe('Informer', () => {
     }
   });
 
+  test('a namespaces list keeps only those namespaces, from the list and the watch alike', async () => {
+    const h = setup({ namespaces: ['team', 'platform'] });
+    h.fake.put(widgets, widget('a', 1, 'team'));
+    h.fake.put(widgets, widget('b', 1, 'elsewhere'));
+    await started(h);
+    h.fake.put(widgets, widget('c', 1, 'platform'));
+    h.fake.put(widgets, widget('d', 1, 'elsewhere'));
+    h.fake.remove(widgets, { namespace: 'elsewhere', name: 'b' });
+    await h.clock.flush();
+
+    expect(h.events).toEqual(['added team/a size=1', 'added platform/c size=1']);
+    expect(h.informer.list().map((w) => w.metadata.name)).toEqual(['a', 'c']);
+    for (const call of h.fake.callsOf('list')) expect(call.options?.namespace).toBeUndefined();
+  });
+
   test('watch events update the cache: added, updated (with the old object), deleted', async () => {
     const h = setup();
     h.fake.put(widgets, widget('a', 1));

@@ -23,6 +23,12 @@ export interface InformerOptions<T> {
   onError?: (err: Error) => void;
   /** Cache key; default `namespace/name`, or `name` for cluster-scoped objects. */
   keyOf?: (obj: T) => string;
+  /**
+   * Keep only objects of these namespaces (watched cluster-wide): a
+   * controller scoped to a few namespaces, e.g. an app namespace and the
+   * platform namespace that grants it backends. Absent: every namespace.
+   */
+  namespaces?: readonly string[] | undefined;
 }
 
 export type InformerEvent<T> = {
@@ -307,6 +313,7 @@ class InformerCore<T extends ObjectMetaLike> {
       this.report(new Error(`${this.kind.kind} watch: ${type} event without a name, skipped`));
       return;
     }
+    if (!this.keeps(object)) return;
     const key = this.keyOf(object);
     const old = this.cache.get(key);
     switch (type) {
@@ -328,11 +335,16 @@ class InformerCore<T extends ObjectMetaLike> {
     }
   }
 
+  private keeps(object: T): boolean {
+    const only = this.options.namespaces;
+    return only === undefined || only.includes(object.metadata.namespace ?? '');
+  }
+
   /** Swaps in a fresh list and emits the difference, so a relist misses nothing. */
   private replaceCache(items: T[]): void {
     const previous = this.cache;
     const next = new Map<string, T>();
-    for (const item of items) next.set(this.keyOf(item), item);
+    for (const item of items) if (this.keeps(item)) next.set(this.keyOf(item), item);
     this.cache = next;
     for (const [key, object] of next) {
       const old = previous.get(key);

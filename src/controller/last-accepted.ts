@@ -4,7 +4,8 @@
 // version keeps serving and status says so, the way Envoy Gateway keeps the
 // last good configuration instead of dropping live traffic for a bad edit.
 // Memory only: after a controller restart a refused route is simply left out.
-import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import type { ModelBackend, ModelBackendGrant, ModelRoute } from '../api/v1alpha1/index.js';
+import type { GrantIndex } from '../routing/grants.js';
 import { checkSemantics, objectId, refusedRouteIds } from '../routing/semantics.js';
 
 export interface Admission {
@@ -22,8 +23,9 @@ export class LastAcceptedRoutes {
     namespace: string,
     routes: readonly ModelRoute[],
     backends: readonly ModelBackend[],
+    grants: readonly ModelBackendGrant[] | GrantIndex = [],
   ): Admission {
-    const refused = refusedRouteIds(checkSemantics(routes, backends));
+    const refused = refusedRouteIds(checkSemantics(routes, backends, grants));
     const out: Admission = { routes: [], servingLastAccepted: new Map() };
     const present = new Set<string>();
     for (const route of routes) {

@@ -3,12 +3,9 @@
 // way the fleet compiles a pod's table (the routes of its namespace whose
 // proxySelector selects it), on every replica, from the informer caches.
 //
-// The one place to swap when cross-namespace compile lands: today
-// compileRoutingTable resolves a backendRef only in the route's namespace, so
-// a platform-namespace backend enters a table once compile honours
-// ModelBackendGrants; the backends of the credential namespaces are already
-// handed to it here, so that change needs nothing else in this file.
-import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+// A platform-namespace backend is in the table only when a ModelBackendGrant
+// in its namespace allows the pod's namespace, exactly as the fleet compiles.
+import type { ModelBackend, ModelBackendGrant, ModelRoute } from '../api/v1alpha1/index.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import type { CompiledBackend } from '../routing/table.js';
 import { selects } from './label-selector.js';
@@ -19,6 +16,8 @@ export interface PodTableInput {
   routes: readonly ModelRoute[];
   /** The backends of the pod's namespace and of every namespace its routes may reference. */
   backends: readonly ModelBackend[];
+  /** The grants of the namespaces those backends live in. */
+  grants?: readonly ModelBackendGrant[] | undefined;
   clusterDomain?: string | undefined;
 }
 
@@ -32,5 +31,6 @@ export function podTableBackends(input: PodTableInput): CompiledBackend[] {
   if (selected.length === 0) return [];
   return compileRoutingTable(selected, input.backends, new Map(), {
     clusterDomain: input.clusterDomain,
+    grants: input.grants ?? [],
   }).backends;
 }

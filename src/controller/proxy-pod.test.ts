@@ -1,5 +1,6 @@
 import type { Pod as PodObject } from '../k8s/kinds.js';
 import { proxyPodOf } from './controller.js';
+import { workloadOf } from './proxy-pod.js';
 
 function pod(status: PodObject['status'], extra: Partial<PodObject['metadata']> = {}): PodObject {
   return {
@@ -55,5 +56,39 @@ describe('proxyPodOf', () => {
     expect(proxyPodOf(pod({ phase: 'Running', podIP: 'fd00::7' }))?.adminUrl).toBe(
       'http://[fd00::7]:9911',
     );
+  });
+});
+
+describe('workloadOf', () => {
+  const recorded = JSON.stringify({
+    namespace: 'team',
+    serviceAccount: 'billing',
+    labels: { app: 'web' },
+  });
+  const withProxy = (where: 'containers' | 'initContainers', value: string) =>
+    ({
+      ...pod({ phase: 'Running' }),
+      spec: {
+        containers: [{ name: 'app' }],
+        [where]: [{ name: 'modelroute-proxy', env: [{ name: 'MODELROUTE_WORKLOAD', value }] }],
+      },
+    }) as PodObject;
+
+  test('reads the workload the injector recorded, as a native sidecar or a plain container', () => {
+    for (const where of ['initContainers', 'containers'] as const) {
+      expect(workloadOf(withProxy(where, recorded))).toEqual({
+        kind: 'workload',
+        namespace: 'team',
+        serviceAccount: 'billing',
+        labels: { app: 'web' },
+        pod: 'web-1',
+      });
+    }
+  });
+
+  test('a pod without the record, or with one that does not parse, has no workload', () => {
+    expect(workloadOf({ ...pod({ phase: 'Running' }), spec: { containers: [] } })).toBeUndefined();
+    expect(workloadOf(withProxy('containers', '{not json'))).toBeUndefined();
+    expect(workloadOf(withProxy('containers', '{"namespace":"team"}'))).toBeUndefined();
   });
 });

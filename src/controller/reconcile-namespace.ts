@@ -1,26 +1,63 @@
 // The reconciler: one namespace at a time, level-triggered. It reads the
 // namespace as it is now (routes, backends, proxy pods, health), gives each
 // proxy the table it should run, and writes statuses that changed.
-import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
+import {
+  ConditionReason,
+  type ModelAPIKey,
+  type ModelBackend,
+  type ModelBackendGrant,
+  type ModelRoute,
+  type ModelRouteStatus,
+  type ModelTenant,
+  type ModelTenantStatus,
+} from '../api/v1alpha1/index.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
+import { compileIdentity } from '../routing/compile-tenants.js';
+import { GrantIndex } from '../routing/grants.js';
 import { routeVersions } from '../routing/route-version.js';
-import { ruleKey, type CompiledRoute, type RoutingTable } from '../routing/table.js';
+import {
+  ruleKey,
+  type CompiledRoute,
+  type IdentityPolicy,
+  type RoutingTable,
+} from '../routing/table.js';
 import type { BackendHealthTracker } from '../routing/health-tracker.js';
 import { checkSemantics, objectId } from '../routing/semantics.js';
 import { forEachBounded } from './bounded.js';
 import { realizedShare, strongShareRules } from './fleet-calibration.js';
+import { credentialsUnavailable } from './credential-availability.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { selects } from './label-selector.js';
 import type { ProxyFleet, ProxyPod } from './proxy-fleet.js';
+import type { WorkloadCaller } from './proxy-pod.js';
 import { USAGE_WINDOW } from './route-usage-window.js';
 import { SECRET_NOT_READABLE, type SecretKeys } from './secret-keys.js';
 import { computeBackendStatus } from './status/backend-status.js';
-import { computeRouteStatus, referencedBackends, type BackendView } from './status/route-status.js';
+import {
+  backendIdOfKey,
+  computeRouteStatus,
+  referencedBackends,
+  type BackendView,
+} from './status/route-status.js';
+import {
+  computeApiKeyStatus,
+  computeTenantStatuses,
+  nextKeyExpiry,
+} from './status/tenant-status.js';
 
 export interface NamespaceSnapshot {
   namespace: string;
   routes: ModelRoute[];
+  /** This namespace's backends (their statuses are written here). */
   backends: ModelBackend[];
+  /** Backends of other namespaces that routes here reference (used only if granted). */
+  foreignBackends?: ModelBackend[];
+  /** ModelBackendGrants of the namespaces those backends live in. */
+  grants?: ModelBackendGrant[];
+  tenants?: ModelTenant[];
+  apiKeys?: ModelAPIKey[];
+  /** Workloads recorded in this namespace's sidecar proxy pods (for tenant status). */
+  workloads?: WorkloadCaller[];
   /** Ready proxy pods of this namespace. */
   proxies: ProxyPod[];
   serviceExists(name: string): boolean;
@@ -49,6 +86,14 @@ export interface ReconcileDeps {
     backend: ModelBackend,
     status: NonNullable<ModelBackend['status']>,
   ): Promise<void>;
+  writeTenantStatus?(tenant: ModelTenant, status: ModelTenantStatus): Promise<void>;
+  writeApiKeyStatus?(key: ModelAPIKey, status: NonNullable<ModelAPIKey['status']>): Promise<void>;
+  /** Namespaces the controller delivers credentials from (--credential-namespaces); undefined: not checked. */
+  credentialNamespaces?: readonly string[] | undefined;
+  /** What proxies do with callers no tenant covers (default: the default tenant). */
+  identityPolicy?: IdentityPolicy;
+  /** Told when the namespace's table next changes on its own (a key expires); undefined: never. */
+  scheduleRecompile?(namespace: string, atMs: number | undefined): void;
   now(): number;
   clusterDomain?: string;
   /** The last accepted version of each route; a fresh one (no memory) when absent. */
@@ -117,17 +162,68 @@ function compiledRoutes(table: RoutingTable): ReadonlyMap<string, CompiledRoute>
   return byId;
 }
 
+interface BackendsSeen {
+  /** Ids of the backends the namespace's routes may name (its own and others'). */
+  ids: ReadonlySet<string>;
+  /** Backends of other namespaces, by id. */
+  foreign: ReadonlyMap<string, ModelBackend>;
+  grants: GrantIndex;
+}
+
+/** How a route sees each backend it names: exists, may be used, health, credentials. */
+async function backendViews(
+  route: ModelRoute,
+  namespace: string,
+  seen: BackendsSeen,
+  deps: Pick<ReconcileDeps, 'health' | 'secretKeys' | 'credentialNamespaces'>,
+): Promise<Map<string, BackendView>> {
+  const views = new Map<string, BackendView>();
+  for (const key of referencedBackends(route)) {
+    const backendId = backendIdOfKey(namespace, key);
+    const [backendNs, name] = backendId.split('/') as [string, string];
+    if (!seen.grants.permits(namespace, { name, namespace: backendNs })) {
+      views.set(key, { exists: false, health: 'Unknown', reason: ConditionReason.RefNotPermitted });
+      continue;
+    }
+    // Health is per backend, kept by its owners' probes: a granted one reads the same record.
+    const record = deps.health.get(backendId);
+    const foreign = backendNs !== namespace ? seen.foreign.get(backendId) : undefined;
+    const unavailable = foreign && (await credentialsUnavailable(foreign, deps));
+    views.set(key, {
+      exists: seen.ids.has(backendId),
+      health: record.state,
+      reason: unavailable
+        ? ConditionReason.CredentialsUnavailable
+        : record.state === 'Unhealthy'
+          ? (record.reason ?? 'ProbeFailed')
+          : undefined,
+      ...(unavailable ? { unavailable } : {}),
+    });
+  }
+  return views;
+}
+
 export async function reconcileNamespace(
   snapshot: NamespaceSnapshot,
   deps: ReconcileDeps,
 ): Promise<void> {
   const { routes, backends, proxies, namespace } = snapshot;
   const health = deps.health.states();
+  // Backends the routes may name: their own namespace's, and others' (refs to those need a grant).
+  const usable = [...backends, ...(snapshot.foreignBackends ?? [])];
+  const grants = new GrantIndex(snapshot.grants);
+  const nowMs = deps.now();
+  const policy = deps.identityPolicy ?? { unmatched: 'default-tenant' };
+  const apiKeys = snapshot.apiKeys ?? [];
+  const identity = compileIdentity(namespace, snapshot.tenants ?? [], apiKeys, policy, nowMs);
+  // Proxies check expiry themselves; a recompile then drops the key from the table and says so in status.
+  deps.scheduleRecompile?.(namespace, nextKeyExpiry(apiKeys, nowMs));
   // 0. What is served: accepted routes, or the last accepted version of refused ones.
   const admission = (deps.lastAccepted ?? new LastAcceptedRoutes()).admit(
     namespace,
     routes,
-    backends,
+    usable,
+    grants,
   );
 
   // 1. Tables: each proxy gets exactly the routes that select it. Pods
@@ -139,9 +235,11 @@ export async function reconcileNamespace(
     const key = selected.map(objectId).join('\n');
     let table = tables.get(key);
     if (!table) {
-      table = compileRoutingTable(selected, backends, health, {
+      table = compileRoutingTable(selected, usable, health, {
         clusterDomain: deps.clusterDomain,
         liveThresholds,
+        grants: snapshot.grants,
+        identity,
       });
       tables.set(key, table);
     }
@@ -154,7 +252,7 @@ export async function reconcileNamespace(
 
   // Every object is attempted; each failure is reported with its object.
   const failures: { object: string; error: unknown }[] = [];
-  const each = async <T extends ModelRoute | ModelBackend>(
+  const each = async <T extends ModelRoute | ModelBackend | ModelTenant | ModelAPIKey>(
     items: readonly T[],
     fn: (item: T) => Promise<void>,
   ): Promise<void> =>
@@ -181,13 +279,13 @@ export async function reconcileNamespace(
     }
     const secretRef = backend.spec.secretRef;
     const found = secretRef ? await deps.secretKeys(namespace, secretRef.name) : undefined;
-    const readable = found !== SECRET_NOT_READABLE;
-    const secretKeys = readable ? found : undefined;
+    const secretNotReadable = found === SECRET_NOT_READABLE;
+    const secretKeys = secretNotReadable ? undefined : found;
     const status = computeBackendStatus({
       backend,
       endpoint,
-      secretReadable: secretRef ? readable : undefined,
-      secretExists: secretRef && readable ? secretKeys !== undefined : undefined,
+      secretExists: secretRef && !secretNotReadable ? secretKeys !== undefined : undefined,
+      secretNotReadable,
       secretHasKey: secretRef && secretKeys ? secretKeys.has(secretRef.key) : undefined,
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
@@ -198,8 +296,12 @@ export async function reconcileNamespace(
   });
 
   // 3. Route statuses, from acknowledgements rather than hope.
-  const problems = checkSemantics(routes, backends);
-  const backendNames = new Set(backends.map((b) => b.metadata.name));
+  const problems = checkSemantics(routes, usable, grants);
+  const backendsSeen: BackendsSeen = {
+    ids: new Set(usable.map(objectId)),
+    foreign: new Map((snapshot.foreignBackends ?? []).map((b) => [objectId(b), b])),
+    grants,
+  };
   await each(routes, async (route) => {
     const id = objectId(route);
     const selected = proxies.filter((pod) => selects(route.spec.proxySelector, pod.labels));
@@ -225,16 +327,7 @@ export async function reconcileNamespace(
       if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
         fallbackNotServedOn.push(pod.key);
     }
-    const views = new Map<string, BackendView>();
-    for (const name of referencedBackends(route)) {
-      const exists = backendNames.has(name);
-      const record = deps.health.get(`${namespace}/${name}`);
-      views.set(name, {
-        exists,
-        health: record.state,
-        reason: record.state === 'Unhealthy' ? (record.reason ?? 'ProbeFailed') : undefined,
-      });
-    }
+    const views = await backendViews(route, namespace, backendsSeen, deps);
     const status = computeRouteStatus({
       route,
       problems: problems.filter(
@@ -254,5 +347,28 @@ export async function reconcileNamespace(
     });
     await deps.writeRouteStatus(route, status);
   });
+
+  // 4. Tenant and key statuses: what resolves where, and which keys gateways accept.
+  const tenants = snapshot.tenants ?? [];
+  if (deps.writeTenantStatus) {
+    const statuses = computeTenantStatuses({
+      namespace,
+      tenants,
+      apiKeys,
+      workloads: snapshot.workloads ?? [],
+      policy,
+      nowMs,
+    });
+    await each(tenants, async (t) => {
+      const status = statuses.get(t.metadata.name);
+      if (status) await deps.writeTenantStatus?.(t, status);
+    });
+  }
+  if (deps.writeApiKeyStatus) {
+    const tenantNames = new Set(tenants.map((t) => t.metadata.name));
+    await each(apiKeys, async (k) =>
+      deps.writeApiKeyStatus?.(k, computeApiKeyStatus(k, tenantNames, nowMs)),
+    );
+  }
   if (failures.length > 0) throw new ReconcileError(namespace, failures);
 }

@@ -2,18 +2,16 @@
 // secretRef whose key is missing makes every call fail, so status must say so.
 // Looked up on demand (a reconcile asks for the Secrets its backends name) and
 // cached briefly, rather than watching every Secret in the cluster.
-//
-// The controller may read Secrets only in its credential namespaces (the
-// chart's platformNamespaces Roles; no ClusterRole grants Secrets). Elsewhere
-// the API server answers 403: that is an answer, not an error to retry, so it
-// is returned as SECRET_NOT_READABLE and status reports it as Unknown.
 import { secretKeyNames } from '../k8s/kinds.js';
 import { KubeApiError, type KubeClient } from '../k8s/types.js';
 
 export const SECRET_CACHE_TTL_MS = 30_000;
 
-/** The controller has no right to read that Secret (403). */
-export const SECRET_NOT_READABLE = 'not-readable';
+/**
+ * The controller may not read Secrets in that namespace: it gets them only
+ * through Roles in the platform namespaces (and its own), never cluster-wide.
+ */
+export const SECRET_NOT_READABLE = 'not-readable' as const;
 export type SecretKeys = ReadonlySet<string> | undefined | typeof SECRET_NOT_READABLE;
 
 export class SecretKeyCache {
@@ -25,7 +23,7 @@ export class SecretKeyCache {
     private readonly ttlMs = SECRET_CACHE_TTL_MS,
   ) {}
 
-  /** The Secret's key names; undefined when it does not exist; SECRET_NOT_READABLE on 403. */
+  /** The Secret's key names; undefined when it does not exist; SECRET_NOT_READABLE when we may not look. */
   async keys(namespace: string, name: string): Promise<SecretKeys> {
     const id = `${namespace}/${name}`;
     const cached = this.cache.get(id);

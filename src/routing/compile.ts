@@ -4,9 +4,11 @@ import {
   durationToMs,
   type HealthState,
   type ModelBackend,
+  type ModelBackendGrant,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
 import type { CompiledIdentity } from './compile-tenants.js';
+import { GrantIndex, refBackendId, type BackendRefLike } from './grants.js';
 import { priorQuantile } from './difficulty/calibration/prior.js';
 import {
   checkSemantics,
@@ -50,6 +52,11 @@ export interface CompileOptions {
   liveThresholds?: ReadonlyMap<string, number>;
   /** Tenants, keys and the policy for callers (compileIdentity); absent: the table has none. */
   identity?: CompiledIdentity;
+  /**
+   * ModelBackendGrants of the namespaces whose backends routes reference; a
+   * ref to another namespace's backend without one is left out of the table.
+   */
+  grants?: readonly ModelBackendGrant[];
 }
 
 /** Backend health keyed by `<namespace>/<name>`; missing means Unknown. */
@@ -122,8 +129,9 @@ function optionalMs(value: string | undefined): number | undefined {
  * cycle, a cost-quality backend without quality) are left out, so what status
  * says and what proxies serve agree. References to missing backends are
  * dropped (the route serves with what resolves, and the problem is reported by
- * `checkSemantics` for status and `validate`), as are fallback links that are
- * missing or point at a route left out.
+ * `checkSemantics` for status and `validate`), as are refs to another
+ * namespace's backend that no ModelBackendGrant there allows, and fallback
+ * links that are missing or point at a route left out.
  */
 export function compileRoutingTable(
   routes: readonly ModelRoute[],
@@ -133,7 +141,8 @@ export function compileRoutingTable(
 ): RoutingTable {
   const clusterDomain = options.clusterDomain ?? 'cluster.local';
   const quantile = options.difficultyQuantile ?? priorQuantile;
-  const problems = checkSemantics(routes, backends);
+  const grants = new GrantIndex(options.grants);
+  const problems = checkSemantics(routes, backends, grants);
   const owners = modelOwners(routes);
   const refused = refusedRouteIds(problems);
   const brokenFallback = new Set(
@@ -154,8 +163,9 @@ export function compileRoutingTable(
     const id = objectId(route);
     if (refused.has(id) || claimed.has(route.spec.model)) continue;
     const ns = namespaceOf(route);
-    const resolve = (name: string): string | undefined => {
-      const backendId = `${ns}/${name}`;
+    const resolve = (ref: BackendRefLike): string | undefined => {
+      if (!grants.permits(ns, ref)) return undefined;
+      const backendId = refBackendId(ns, ref);
       if (!backendsById.has(backendId)) return undefined;
       used.add(backendId);
       return backendId;
@@ -182,7 +192,7 @@ export function compileRoutingTable(
           matches: rule.matches ?? [],
           strategy: rule.strategy,
           backends: rule.backendRefs.flatMap((ref) => {
-            const backendId = resolve(ref.name);
+            const backendId = resolve(ref);
             return backendId ? [{ backendId, weight: ref.weight, priority: ref.priority }] : [];
           }),
         };
@@ -203,7 +213,7 @@ export function compileRoutingTable(
         return compiledRule;
       }),
       fallback: {
-        backendIds: (spec.fallback?.backendRefs ?? []).flatMap((ref) => resolve(ref.name) ?? []),
+        backendIds: (spec.fallback?.backendRefs ?? []).flatMap((ref) => resolve(ref) ?? []),
       },
       retries: {
         attempts: spec.retries?.attempts ?? DEFAULT_RETRIES.attempts,

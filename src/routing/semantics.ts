@@ -1,12 +1,14 @@
 // Checks that span objects, beyond what one object's schema can say: every
 // reference resolves, model names are unambiguous, fallbacks form no cycle.
 // Shared by table compilation, `modelroute validate` and the controller.
-import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import type { ModelBackend, ModelBackendGrant, ModelRoute } from '../api/v1alpha1/index.js';
+import { GrantIndex, refBackendId, refNotPermittedMessage } from './grants.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 
 export type ProblemCode =
   | 'BackendNotFound'
+  | 'RefNotPermitted'
   | 'FallbackRouteNotFound'
   | 'FallbackCycle'
   | 'ModelConflict'
@@ -77,11 +79,19 @@ export function compareAge(a: ModelRoute, b: ModelRoute): number {
   return objectId(a) < objectId(b) ? -1 : objectId(a) > objectId(b) ? 1 : 0;
 }
 
+/**
+ * `grants`: the ModelBackendGrants of the backends' namespaces. A ref to a
+ * backend of another namespace is `RefNotPermitted` unless one lets the
+ * route's namespace in, whether or not that backend exists (so a route's
+ * owner learns nothing about namespaces that did not grant them).
+ */
 export function checkSemantics(
   routes: readonly ModelRoute[],
   backends: readonly ModelBackend[],
+  grants: readonly ModelBackendGrant[] | GrantIndex = [],
 ): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
+  const granted = grants instanceof GrantIndex ? grants : new GrantIndex(grants);
   const backendsById = new Map<string, ModelBackend>();
   for (const backend of backends) {
     const id = objectId(backend);
@@ -117,7 +127,31 @@ export function checkSemantics(
   for (const route of routes) {
     const ns = namespaceOf(route);
     const object = { kind: 'ModelRoute' as const, namespace: ns, name: route.metadata.name };
-    const backendAt = (name: string) => backendsById.get(`${ns}/${name}`);
+    /** The backend a ref resolves to, or the problem it has (pushed with `path`). */
+    const resolveRef = (
+      ref: { name: string; namespace?: string | undefined },
+      path: string,
+    ): ModelBackend | undefined => {
+      if (!granted.permits(ns, ref)) {
+        problems.push({
+          code: 'RefNotPermitted',
+          object,
+          path,
+          message: refNotPermittedMessage(ns, ref),
+        });
+        return undefined;
+      }
+      const backend = backendsById.get(refBackendId(ns, ref));
+      if (!backend) {
+        problems.push({
+          code: 'BackendNotFound',
+          object,
+          path,
+          message: `ModelBackend "${ref.name}" not found in namespace ${ref.namespace ?? ns}`,
+        });
+      }
+      return backend;
+    };
 
     [route.spec.model, ...(route.spec.aliases ?? [])].forEach((name, i) => {
       const owner = owners.get(`${ns}/${name}`);
@@ -133,15 +167,8 @@ export function checkSemantics(
 
     route.spec.rules.forEach((rule, i) => {
       rule.backendRefs.forEach((ref, j) => {
-        const backend = backendAt(ref.name);
-        if (!backend) {
-          problems.push({
-            code: 'BackendNotFound',
-            object,
-            path: `spec.rules[${i}].backendRefs[${j}].name`,
-            message: `ModelBackend "${ref.name}" not found in namespace ${ns}`,
-          });
-        } else if (rule.strategy === 'cost-quality' && backend.spec.quality === undefined) {
+        const backend = resolveRef(ref, `spec.rules[${i}].backendRefs[${j}].name`);
+        if (backend && rule.strategy === 'cost-quality' && backend.spec.quality === undefined) {
           problems.push({
             code: 'QualityMissing',
             object,
@@ -152,16 +179,9 @@ export function checkSemantics(
       });
     });
 
-    (route.spec.fallback?.backendRefs ?? []).forEach((ref, j) => {
-      if (!backendAt(ref.name)) {
-        problems.push({
-          code: 'BackendNotFound',
-          object,
-          path: `spec.fallback.backendRefs[${j}].name`,
-          message: `ModelBackend "${ref.name}" not found in namespace ${ns}`,
-        });
-      }
-    });
+    (route.spec.fallback?.backendRefs ?? []).forEach((ref, j) =>
+      resolveRef(ref, `spec.fallback.backendRefs[${j}].name`),
+    );
 
     const fallbackModel = route.spec.fallback?.model;
     if (fallbackModel !== undefined) {

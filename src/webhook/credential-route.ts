@@ -51,6 +51,7 @@ export function credentialRoute(
             backends: [...new Set([pod.namespace, ...credentialNamespaces])].flatMap((ns) =>
               deps.backends(ns),
             ),
+            grants: [...credentialNamespaces].flatMap((ns) => deps.grants?.(ns) ?? []),
             clusterDomain: settings.clusterDomain,
           }),
         )),

@@ -35,7 +35,7 @@
 // caBundle (ca-bundle.ts) before serving a certificate from a new CA, and swaps
 // the new certificate in without restarting. cert-manager is not needed.
 import { isIP } from 'node:net';
-import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
+import type { ModelBackend, ModelBackendGrant, ModelRoute } from '../api/v1alpha1/index.js';
 import type { ProxyPodFacts } from '../controller/credential-server.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { secrets } from '../k8s/kinds.js';
@@ -108,6 +108,8 @@ export interface SidecarInjectorDeps {
   /** The controller's caches. */
   routes(namespace: string): ModelRoute[];
   backends(namespace: string): ModelBackend[];
+  /** ModelBackendGrants of a namespace (they decide which other namespaces may use its backends). */
+  grants?(namespace: string): ModelBackendGrant[];
   /** False until the caches have their first list: pods are refused (503) until then. */
   synced(): boolean;
   /** The one namespace the controller watches, if it watches only one. */

@@ -276,6 +276,16 @@ describe('controller Deployment', () => {
       flag(args, 'lease-duration'),
     ]).toEqual(['apps', 'debug', 'mr-lease', '30s']);
   });
+
+  test('identity.unmatchedCallers reaches --unmatched-callers (default default-tenant)', () => {
+    const argsOf = (values: object) =>
+      deploymentSpec(findObject(renderChart(values), 'Deployment', 'modelroute-controller'))
+        .template.spec.containers[0]!.args;
+    expect(flag(argsOf({}), 'unmatched-callers')).toBe('default-tenant');
+    expect(flag(argsOf({ identity: { unmatchedCallers: 'deny' } }), 'unmatched-callers')).toBe(
+      'deny',
+    );
+  });
 });
 
 describe('sidecar-injection webhook', () => {

@@ -41,8 +41,16 @@ export class ClusterHandle {
     );
   }
 
-  /** Registers a running proxy as a Ready Pod at its loopback address. */
-  registerProxy(name: string, proxy: Pick<RunningProxy, 'adminUrl'>): void {
+  /**
+   * Registers a running proxy as a Ready Pod at its loopback address;
+   * `containers` replaces the placeholder one (e.g. an injected proxy
+   * container carrying MODELROUTE_WORKLOAD).
+   */
+  registerProxy(
+    name: string,
+    proxy: Pick<RunningProxy, 'adminUrl'>,
+    containers: object[] = [{ name: 'proxy', image: 'modelroute:test' }],
+  ): void {
     const ip = new URL(proxy.adminUrl).hostname;
     this.apply([
       {
@@ -53,7 +61,7 @@ export class ClusterHandle {
           labels: { 'modelroute.io/proxy': 'true' },
           annotations: { 'modelroute.io/admin-port': new URL(proxy.adminUrl).port },
         },
-        spec: { containers: [{ name: 'proxy', image: 'modelroute:test' }] },
+        spec: { containers },
       },
     ]);
     const status = {

@@ -12,6 +12,10 @@ export const ConditionType = {
   Ready: 'Ready',
   /** ModelBackend: probes and proxy outcomes say the backend answers. */
   Healthy: 'Healthy',
+  /** ModelAPIKey: whether gateways accept the key now. */
+  Valid: 'Valid',
+  /** ModelTenant: an identity it names is claimed by another tenant of its namespace too. */
+  Conflicted: 'Conflicted',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -49,12 +53,25 @@ export const ConditionReason = {
   /** The Secret exists but holds no entry under spec.secretRef.key. */
   SecretKeyMissing: 'SecretKeyMissing',
   SecretNotFound: 'SecretNotFound',
-  /**
-   * The controller may not read the Secret (it reads Secrets only in its
-   * credential namespaces): Ready is Unknown, with how to grant it.
-   */
-  SecretNotReadable: 'SecretNotReadable',
   EndpointUnresolved: 'EndpointUnresolved',
   NoReadyEndpoints: 'NoReadyEndpoints',
+  /** ModelBackend: the controller may not read Secrets in its namespace (RBAC), so the key is not checked. */
+  SecretNotReadable: 'SecretNotReadable',
+  /** ModelRoute: a granted backend whose credentials its proxies cannot get. */
+  CredentialsUnavailable: 'CredentialsUnavailable',
+  /** ModelRoute: a ref to another namespace's backend that no ModelBackendGrant there allows. */
+  RefNotPermitted: 'RefNotPermitted',
+  /** ModelAPIKey: accepted by the gateways of its namespace. */
+  Valid: 'Valid',
+  /** ModelAPIKey: spec.revoked is set. */
+  Revoked: 'Revoked',
+  /** ModelAPIKey: spec.expiresAt has passed. */
+  Expired: 'Expired',
+  /** ModelAPIKey: no ModelTenant of spec.tenant's name in its namespace. */
+  TenantNotFound: 'TenantNotFound',
+  /** ModelTenant: identities it names are claimed by another tenant as well. */
+  IdentityConflict: 'IdentityConflict',
+  /** ModelTenant: no identity it names is claimed by another tenant. */
+  NoConflicts: 'NoConflicts',
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

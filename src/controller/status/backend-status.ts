@@ -16,10 +16,10 @@ export interface BackendStatusInput {
   endpoint: { ok: true; url: string } | { ok: false; message: string };
   /** undefined when the backend references no Secret, or it could not be read. */
   secretExists: boolean | undefined;
-  /** False when the controller may not read the Secret (403); undefined: no Secret. */
-  secretReadable?: boolean | undefined;
   /** Whether the Secret holds spec.secretRef.key; undefined when unknown or no Secret. */
   secretHasKey?: boolean | undefined;
+  /** The controller may not read Secrets in the backend's namespace (RBAC): it cannot check. */
+  secretNotReadable?: boolean | undefined;
   /**
    * Ready addresses behind a serviceRef backend's Service, from its
    * EndpointSlices; undefined when not known (no serviceRef, or no slices).
@@ -65,15 +65,6 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       reason: ConditionReason.EndpointUnresolved,
       message: endpoint.message,
     };
-  } else if (input.secretReadable === false) {
-    const ref = backend.spec.secretRef;
-    const ns = backend.metadata.namespace ?? 'default';
-    ready = {
-      type: ConditionType.Ready,
-      status: 'Unknown',
-      reason: ConditionReason.SecretNotReadable,
-      message: `the controller may not read Secret "${ref?.name ?? ''}" in namespace ${ns}, so it cannot tell whether key "${ref?.key ?? ''}" is there; it reads Secrets only in its platform namespaces: add ${ns} to the chart value platformNamespaces (controller flag --credential-namespaces), or keep the backend and its Secret in a platform namespace`,
-    };
   } else if (secretExists === false) {
     const ref = backend.spec.secretRef;
     ready = {
@@ -104,6 +95,15 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
       status: 'False',
       reason: ConditionReason.Unhealthy,
       message: healthy.message,
+    };
+  } else if (input.secretNotReadable) {
+    const ref = backend.spec.secretRef;
+    const ns = backend.metadata.namespace ?? 'default';
+    ready = {
+      type: ConditionType.Ready,
+      status: 'Unknown',
+      reason: ConditionReason.SecretNotReadable,
+      message: `the controller may not read Secrets in namespace ${ns}, so whether Secret "${ref?.name ?? ''}" holds key "${ref?.key ?? ''}" is not checked (same-namespace proxies get it mounted); to have it checked and delivered to other namespaces, keep the backend in a platform namespace (chart value platformNamespaces)`,
     };
   } else {
     ready = {

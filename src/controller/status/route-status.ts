@@ -7,14 +7,18 @@ import {
   type ModelRoute,
   type ModelRouteStatus,
 } from '../../api/v1alpha1/index.js';
+import type { BackendRefLike } from '../../routing/grants.js';
 import { ACCEPTANCE_PROBLEMS, type SemanticProblem } from '../../routing/semantics.js';
 import { mergeConditions, type ConditionInput } from './conditions.js';
 
 export interface BackendView {
-  /** Whether a ModelBackend of that name exists in the route's namespace. */
+  /** Whether the ModelBackend exists and the route may use it. */
   exists: boolean;
   health: HealthState;
+  /** Why: for a usable one (ProbeFailed, ...), or for one that is not (default NotFound; RefNotPermitted). */
   reason?: string | undefined;
+  /** Set when the proxies cannot get its credentials: why, and the fix (it then counts as not usable). */
+  unavailable?: string | undefined;
 }
 
 export interface ProgrammedView {
@@ -31,7 +35,7 @@ export interface ProgrammedView {
 export interface RouteStatusInput {
   route: ModelRoute;
   problems: readonly SemanticProblem[];
-  /** Health of each backend name the route references (rules and fallback). */
+  /** Health of each backend the route references (rules and fallback), by `referencedBackends` key. */
   backends: ReadonlyMap<string, BackendView>;
   proxies: ProgrammedView;
   lastFailover?: ModelRouteStatus['lastFailover'];
@@ -49,7 +53,7 @@ export interface RouteStatusInput {
   nowMs: number;
 }
 
-const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound']);
+const REFERENCE_PROBLEMS = new Set(['BackendNotFound', 'FallbackRouteNotFound', 'RefNotPermitted']);
 
 /** Pods named in a condition message at most; the rest are counted. */
 const MAX_NAMED_PODS = 5;
@@ -59,13 +63,24 @@ function podList(pods: readonly string[]): string {
   return pods.length > MAX_NAMED_PODS ? `${named} and ${pods.length - MAX_NAMED_PODS} more` : named;
 }
 
-/** Backend names a route references, in the order they appear. */
+/**
+ * Backends a route references, in the order they appear, once each: the name
+ * for one of the route's namespace, `namespace/name` for another namespace's.
+ */
 export function referencedBackends(route: ModelRoute): string[] {
-  const names = [
-    ...route.spec.rules.flatMap((r) => r.backendRefs.map((b) => b.name)),
-    ...(route.spec.fallback?.backendRefs ?? []).map((b) => b.name),
+  const ns = route.metadata.namespace ?? 'default';
+  const key = (ref: BackendRefLike): string =>
+    ref.namespace === undefined || ref.namespace === ns ? ref.name : `${ref.namespace}/${ref.name}`;
+  const keys = [
+    ...route.spec.rules.flatMap((r) => r.backendRefs.map(key)),
+    ...(route.spec.fallback?.backendRefs ?? []).map(key),
   ];
-  return [...new Set(names)];
+  return [...new Set(keys)];
+}
+
+/** The backend id (`namespace/name`) of a `referencedBackends` key of a route in `routeNamespace`. */
+export function backendIdOfKey(routeNamespace: string, key: string): string {
+  return key.includes('/') ? key : `${routeNamespace}/${key}`;
 }
 
 /**
@@ -82,16 +97,21 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const { route, problems, backends, proxies, nowMs } = input;
   const generation = route.metadata.generation;
   const acceptance = problems.filter((p) => ACCEPTANCE_PROBLEMS.has(p.code));
-  const references = problems.filter((p) => REFERENCE_PROBLEMS.has(p.code));
+  // Semantic problems with refs, and the ones found here (fallback not served, credentials).
+  const references: { code: string; path: string; message: string }[] = problems.filter((p) =>
+    REFERENCE_PROBLEMS.has(p.code),
+  );
+  const refused = references.filter((p) => p.code === ConditionReason.RefNotPermitted);
   const stale = input.servingLastAccepted;
   const names = referencedBackends(route);
   const lastFailover = input.lastFailover ?? route.status?.lastFailover;
   const healthy = names.filter(
     (n) => backends.get(n)?.exists && backends.get(n)?.health === 'Healthy',
   ).length;
-  const usable = names.filter(
-    (n) => backends.get(n)?.exists && backends.get(n)?.health !== 'Unhealthy',
-  ).length;
+  const usable = names.filter((n) => {
+    const view = backends.get(n);
+    return view?.exists && view.health !== 'Unhealthy' && view.unavailable === undefined;
+  }).length;
 
   const accepted: ConditionInput =
     acceptance.length === 0
@@ -111,13 +131,17 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   if (fallbackGone.length > 0 && !references.some((p) => p.path === 'spec.fallback.model')) {
     references.push({
       code: 'FallbackRouteNotFound',
-      object: {
-        kind: 'ModelRoute',
-        namespace: route.metadata.namespace ?? 'default',
-        name: route.metadata.name,
-      },
       path: 'spec.fallback.model',
       message: `fallback model "${route.spec.fallback?.model ?? ''}" is not served on ${podList(fallbackGone)} (its route is not Accepted, or its proxySelector does not select these proxies), so requests here never fall back to it`,
+    });
+  }
+  for (const n of names) {
+    const unavailable = backends.get(n)?.unavailable;
+    if (unavailable === undefined) continue;
+    references.push({
+      code: ConditionReason.CredentialsUnavailable,
+      path: 'spec',
+      message: unavailable,
     });
   }
   const resolved: ConditionInput =
@@ -189,12 +213,26 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       reason: notReady.reason,
       message: notReady.message,
     };
-  } else if (usable === 0) {
+  } else if (refused.length > 0) {
+    // A backend the route names but may not use: never a silent Ready.
     ready = {
       type: ConditionType.Ready,
       status: 'False',
-      reason: ConditionReason.Unhealthy,
-      message: `none of the ${names.length} referenced backends is usable`,
+      reason: ConditionReason.RefNotPermitted,
+      message: refused.map((p) => p.message).join('; '),
+    };
+  } else if (usable === 0) {
+    const noCredentials = references.filter(
+      (p) => p.code === ConditionReason.CredentialsUnavailable,
+    );
+    ready = {
+      type: ConditionType.Ready,
+      status: 'False',
+      reason:
+        noCredentials.length > 0
+          ? ConditionReason.CredentialsUnavailable
+          : ConditionReason.Unhealthy,
+      message: `none of the ${names.length} referenced backends is usable${noCredentials.map((p) => `; ${p.message}`).join('')}`,
     };
   } else {
     const degraded = resolved.status !== 'True' ? `; ${resolved.message}` : '';
@@ -213,13 +251,15 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
       generation,
       nowMs,
     ),
-    backends: names.map((name) => {
-      const view = backends.get(name);
+    backends: names.map((key) => {
+      const view = backends.get(key);
+      const [namespace, name] = key.includes('/') ? key.split('/', 2) : [undefined, key];
       const entry: NonNullable<ModelRouteStatus['backends']>[number] = {
-        name,
+        name: name ?? key,
         health: view?.exists ? view.health : 'Unknown',
       };
-      const reason = view?.exists ? view.reason : 'NotFound';
+      if (namespace !== undefined) entry.namespace = namespace;
+      const reason = view?.exists ? view.reason : (view?.reason ?? 'NotFound');
       if (reason) entry.reason = reason;
       return entry;
     }),

@@ -2,9 +2,16 @@
 // than their volatile parts deserve: usage and realised strong-share figures
 // alone at most once per usage interval, probe times and counters alone at
 // most once a minute.
-import type { ModelBackend, ModelRoute, ModelRouteStatus } from '../../api/v1alpha1/index.js';
-import { modelBackends, modelRoutes } from '../../k8s/kinds.js';
-import type { KubeClient } from '../../k8s/types.js';
+import type {
+  ModelAPIKey,
+  ModelBackend,
+  ModelRoute,
+  ModelRouteStatus,
+  ModelTenant,
+  ModelTenantStatus,
+} from '../../api/v1alpha1/index.js';
+import { modelAPIKeys, modelBackends, modelRoutes, modelTenants } from '../../k8s/kinds.js';
+import type { KubeClient, ObjectMetaLike, ResourceKind } from '../../k8s/types.js';
 import { objectId } from '../../routing/semantics.js';
 import type { ControllerMetrics } from '../../telemetry/controller-metrics.js';
 import { statusChanged, statusMergePatch } from './status-diff.js';
@@ -77,6 +84,30 @@ export class StatusWriter {
     );
     if (statusChanged(traffic(route.status), traffic(status))) this.lastUsageWrite.set(id, now());
     metrics.statusWrite('ModelRoute');
+  }
+
+  /** Tenant statuses move only with objects and pods, never with traffic: written whenever they change. */
+  writeTenantStatus(tenant: ModelTenant, status: ModelTenantStatus): Promise<void> {
+    return this.writeIfChanged(modelTenants, tenant, status);
+  }
+
+  writeApiKeyStatus(key: ModelAPIKey, status: NonNullable<ModelAPIKey['status']>): Promise<void> {
+    return this.writeIfChanged(modelAPIKeys, key, status);
+  }
+
+  private async writeIfChanged<T extends ObjectMetaLike & { status?: object | undefined }>(
+    kind: ResourceKind<T>,
+    object: T,
+    status: Record<string, unknown>,
+  ): Promise<void> {
+    const stored = object.status as Record<string, unknown> | undefined;
+    if (!statusChanged(stored, status)) return;
+    await this.options.client.patchStatus(
+      kind,
+      { namespace: object.metadata.namespace ?? 'default', name: object.metadata.name },
+      statusMergePatch(stored, status),
+    );
+    this.options.metrics.statusWrite(kind.kind);
   }
 
   async writeBackendStatus(

@@ -282,6 +282,23 @@ describe('computeBackendStatus', () => {
     });
   });
 
+  test('a Secret the controller may not read: Ready Unknown SecretNotReadable, saying how to fix', () => {
+    const status = computeBackendStatus({
+      backend,
+      endpoint: { ok: true, url: 'https://api.openai.com/v1' },
+      secretExists: undefined,
+      secretNotReadable: true,
+      health: record,
+      nowMs: 0,
+    });
+    expect(status.conditions?.[0]).toMatchObject({
+      type: 'Ready',
+      status: 'Unknown',
+      reason: 'SecretNotReadable',
+      message: expect.stringContaining('platform namespace (chart value platformNamespaces)'),
+    });
+  });
+
   test('endpoints reach status without userinfo or query, whatever was stored', () => {
     const status = computeBackendStatus({
       backend,

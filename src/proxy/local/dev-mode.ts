@@ -122,8 +122,8 @@ export function localNamespace(loaded: {
 }
 
 export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
-  const loaded = loadAndCheckManifests(options.configPaths, (routes, backends) => [
-    ...checkSemantics(routes, backends),
+  const loaded = loadAndCheckManifests(options.configPaths, (routes, backends, grants) => [
+    ...checkSemantics(routes, backends, grants),
     ...oneTableConflicts(routes),
   ]);
   if (loaded.errors.length > 0) {
@@ -199,6 +199,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     );
     const table = compileRoutingTable(loaded.routes, backends, prober.tracker.states(), {
       identity,
+      grants: loaded.grants,
     });
     const result = runtime.store.update(table);
     if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
