@@ -19,8 +19,8 @@ function file(text: string): string {
 }
 
 describe('modelroute validate', () => {
-  test('the shipped samples are valid', async () => {
-    const r = await cli(['validate', '-f', join(root, 'manifests', 'samples')]);
+  test.each([['samples'], ['examples']])('the shipped %s are valid', async (dir) => {
+    const r = await cli(['validate', '-f', join(root, 'manifests', dir)]);
     expect(r.err).toBe('');
     expect(r.out).toMatch(/^OK: \d+ file\(s\): \d+ ModelBackend\(s\), \d+ ModelRoute\(s\)/);
     expect(r.code).toBe(0);

@@ -1,7 +1,7 @@
 // Local mode follows the same rule as a cluster: the samples trust no
 // self-asserted tenant header, and a developer calls as a tenant with
 // `modelroute dev --tenant NAME` or with a virtual key whose hash is in the YAML.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { type APIError } from 'openai';
@@ -12,6 +12,14 @@ import { startDevMode, type DevMode } from '../../src/proxy/local/dev-mode.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
 const SAMPLES = join(import.meta.dirname, '..', '..', 'manifests', 'samples');
+const WHO_OWNS_WHAT = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'manifests',
+  'examples',
+  'who-owns-what',
+);
 const PREMIUM_KEY = generateApiKey(() => Buffer.alloc(32, 7));
 
 /** The samples plus a key for acme-premium, as a developer would keep it beside them. */
@@ -33,7 +41,7 @@ afterAll(async () => {
   await Promise.all(running.map((d) => d.close()));
 });
 
-async function dev(tenant?: string): Promise<DevMode> {
+async function dev(tenant?: string, config?: string[]): Promise<DevMode> {
   const resolved = resolveServerSettings(
     { port: '0' },
     {},
@@ -47,7 +55,7 @@ async function dev(tenant?: string): Promise<DevMode> {
   const started = await startDevMode(
     devModeOptions(
       resolved.settings,
-      { config: [SAMPLES, keyFile()], simulate: true, tenant },
+      { config: config ?? [SAMPLES, keyFile()], simulate: true, tenant },
       createLogger({ level: 'error', write: () => {} }),
     ),
   );
@@ -104,4 +112,30 @@ test('dev --tenant: requests are that tenant’s, with its compliance and its al
     status: 403,
     code: 'model_not_allowed',
   } satisfies Partial<APIError>);
+});
+
+test('who owns what: an app route reaches the platform backends its grant allows, and its tenants pick the rule', async () => {
+  const interactive = await dev('interactive', [WHO_OWNS_WHAT]);
+  expect(await ask(interactive, 'assistant')).toMatchObject({
+    tenant: 'interactive',
+    rule: 'interactive-gets-the-strong-model',
+    backend: 'llm-platform/gpt-4o',
+  });
+  const batch = await dev('batch', [WHO_OWNS_WHAT]);
+  const answer = await ask(batch, 'assistant', 'sk-anything', { 'x-modelroute-priority': 'high' });
+  expect(answer).toMatchObject({
+    tenant: 'batch',
+    rule: 'everyone-else-by-difficulty',
+    ignored: 'x-modelroute-priority',
+  });
+  expect(answer.backend).toMatch(/^llm-platform\/gpt-4o(-mini)?$/);
+});
+
+test('who owns what: without its grant the app route is refused at start, naming the grant to apply', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelroute-no-grant-'));
+  const platform = readFileSync(join(WHO_OWNS_WHAT, 'platform.yaml'), 'utf8');
+  // Keep the backends, drop both grants.
+  writeFileSync(join(dir, 'platform.yaml'), platform.split(/^---$/m).slice(0, 2).join('---'));
+  writeFileSync(join(dir, 'team-a.yaml'), readFileSync(join(WHO_OWNS_WHAT, 'team-a.yaml'), 'utf8'));
+  await expect(dev('interactive', [dir])).rejects.toThrow(/ModelBackendGrant/);
 });
