@@ -155,6 +155,38 @@ describe('RBAC for backends owned once', () => {
     findObject(objects, 'ServiceAccount', 'modelroute-gateway');
   });
 
+  test('namespace admins manage tenants, keys and grants through the default roles; editors no tenants or grants; viewers no keys', () => {
+    const rules = (name: string) =>
+      (findObject(defaults, 'ClusterRole', name).rules as PolicyRule[]).flatMap((r) =>
+        (r.resources ?? []).map(
+          (res) => `${res}:${(r.verbs ?? []).includes('create') ? 'write' : 'read'}`,
+        ),
+      );
+    const aggregates = (name: string) => findObject(defaults, 'ClusterRole', name).metadata.labels;
+    expect(aggregates('modelroute-admin')).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
+    expect(rules('modelroute-admin')).toEqual(
+      expect.arrayContaining([
+        'modeltenants:write',
+        'modelapikeys:write',
+        'modelbackendgrants:write',
+      ]),
+    );
+    expect(rules('modelroute-edit')).toEqual(
+      expect.arrayContaining([
+        'modelapikeys:write',
+        'modeltenants:read',
+        'modelbackendgrants:read',
+      ]),
+    );
+    expect(rules('modelroute-view').some((r) => r.startsWith('modelapikeys'))).toBe(false);
+    const off = renderChart({ identity: { aggregateToDefaultRoles: false } });
+    expect(
+      off.filter((o) => o.kind === 'ClusterRole' && /-(admin|edit|view)$/.test(o.metadata.name)),
+    ).toEqual([]);
+  });
+
   test('a platform namespace name that is not a namespace name is refused by the schema', () => {
     const r = helm([
       'template',
