@@ -1,7 +1,12 @@
 // Which Pods are proxies the controller pushes tables to, and where their
 // admin port is. The names are the webhook's (src/webhook/sidecar-patch.ts).
 import type { Pod } from '../k8s/kinds.js';
-import { ADMIN_PORT_ANNOTATION, PROXY_LABEL } from '../webhook/sidecar-patch.js';
+import {
+  ADMIN_PORT_ANNOTATION,
+  ADMIN_TOKEN_ANNOTATION,
+  ADMIN_TOKEN_DELIVERED,
+  PROXY_LABEL,
+} from '../webhook/sidecar-patch.js';
 import type { ProxyPod } from './proxy-fleet.js';
 
 export { ADMIN_PORT_ANNOTATION, PROXY_LABEL };
@@ -24,5 +29,8 @@ export function proxyPodOf(pod: Pod): ProxyPod | undefined {
     uid: meta.uid ?? meta.name,
     labels: meta.labels ?? {},
     adminUrl: `http://${host}:${Number.isInteger(port) && port > 0 ? port : DEFAULT_ADMIN_PORT}`,
+    ...(meta.annotations?.[ADMIN_TOKEN_ANNOTATION] === ADMIN_TOKEN_DELIVERED
+      ? { adminTokenDelivered: true }
+      : {}),
   };
 }
