@@ -56,6 +56,11 @@ export class ClusterHandle {
         spec: { containers: [{ name: 'proxy', image: 'modelroute:test' }] },
       },
     ]);
+    this.markRunning(name, ip);
+  }
+
+  /** Running and Ready at `ip`, as a kubelet would report it (the controller pushes to it there). */
+  markRunning(name: string, ip: string): void {
     const status = {
       status: {
         phase: 'Running',
