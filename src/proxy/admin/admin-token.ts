@@ -84,11 +84,6 @@ export class AdminToken {
     this.delivered = token ? sha256(token) : undefined;
   }
 
-  /** Whether the controller has delivered a token (shown by nothing but tests and the start log). */
-  get hasDelivered(): boolean {
-    return this.delivered !== undefined;
-  }
-
   /** Checks an Authorization header value ("Bearer <token>"). */
   accepts(authorization: string | undefined): boolean {
     const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
