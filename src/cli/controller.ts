@@ -19,9 +19,10 @@ pushes routing tables to proxies, probes backends and writes status.
   --kubeconfig F           kubeconfig to use (default: KUBECONFIG, ~/.kube/config or in-cluster)
   --admin-token-file F     the proxies' admin bearer token (env MODELROUTE_ADMIN_TOKEN_FILE,
                            or the token itself in MODELROUTE_ADMIN_TOKEN)
-  --admin-token-scope S    fleet: send every proxy that token (default); namespace: send each
-                           proxy only HMAC(token, its namespace), so a token copied into one
-                           namespace (or a pod posing as a proxy) reaches no other namespace
+  --admin-token-scope S    for proxies holding the token Secret (not injected sidecars, which
+                           are sent their own per-pod token): fleet: send the token (default);
+                           namespace: send only HMAC(token, its namespace), so a token copied into
+                           one namespace (or a pod posing as a proxy) reaches no other namespace
   --namespace NS           watch only this namespace (default: all)
   --unmatched-callers P    a verified caller no ModelTenant covers: default-tenant (served as the
                            tenant named default; the default) or deny (403)
@@ -52,8 +53,9 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
   --proxy-image IMAGE      image of the injected proxy container; required with --webhook-port
   --sidecar-mode M         native: a restartable init container, started before the app's
                            containers (Kubernetes >= 1.29; default); container: a plain container
-  --admin-token-secret N   Secret in each app namespace holding the proxies' admin token
-                           (default modelroute-admin-token)
+  --admin-token-secret N   Secret in the pod's namespace holding the admin token, referenced only
+                           while the credential channel is not up yet (otherwise the sidecar
+                           fetches its own token from the controller; default modelroute-admin-token)
   --admin-token-key K      its key (default token)
   --credential-namespaces L  comma-separated namespaces whose ModelBackends' API keys the webhook
                            listener delivers to proxies (POST /v1/credentials), the only Secrets

@@ -292,6 +292,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     injector = await startSidecarInjector(options.webhook, {
       kubeconfigPath: options.kubeconfigPath,
       logger: logger.child({ component: 'webhook' }),
+      adminToken: options.adminToken,
       routes: (ns) => inNamespace(caches.routes.list(), ns),
       backends: (ns) => inNamespace(caches.backends.list(), ns),
       grants: (ns) => inNamespace(caches.grants.list(), ns),

@@ -5,10 +5,12 @@ import { seededRandom } from '../routing/random.js';
 import { backend, route } from '../routing/__fixtures__/objects.js';
 import type { CompiledBackend } from '../routing/table.js';
 import type { TokenReviewResult } from '../k8s/token-review.js';
+import { podAdminToken } from '../proxy/admin/admin-token.js';
 import { createLogger } from '../telemetry/logger.js';
 import {
   createCredentialServer,
   POD_NAME_EXTRA,
+  POD_UID_EXTRA,
   type CredentialServerDeps,
   type ProxyPodFacts,
   type SecretRead,
@@ -48,7 +50,9 @@ interface Setup {
   logs: string[];
 }
 
-function setup(): Setup & { serve: ReturnType<typeof createCredentialServer> } {
+function setup(
+  overrides: Partial<CredentialServerDeps> = {},
+): Setup & { serve: ReturnType<typeof createCredentialServer> } {
   const s: Setup = {
     tokens: {
       'token-a': {
@@ -108,7 +112,7 @@ function setup(): Setup & { serve: ReturnType<typeof createCredentialServer> } {
     logger: createLogger({ level: 'debug', write: (line) => s.logs.push(line) }),
     now: () => s.now.ms,
   };
-  return Object.assign(s, { serve: createCredentialServer(deps) });
+  return Object.assign(s, { serve: createCredentialServer({ ...deps, ...overrides }) });
 }
 
 const ask = (ids: string[]) => JSON.stringify({ backendIds: ids });
@@ -211,13 +215,7 @@ describe('POST /v1/credentials', () => {
 
   test('a body that is not JSON or not the request shape gets 400 saying what to send', async () => {
     const s = setup();
-    for (const body of [
-      'not json',
-      '{}',
-      '{"backendIds":[]}',
-      '{"backendIds":["no-slash"]}',
-      '[]',
-    ]) {
+    for (const body of ['not json', '{}', '{"backendIds":["no-slash"]}', '[]']) {
       const answer = await s.serve({ authorization: 'Bearer token-a', body });
       expect(answer.status).toBe(400);
       expect(JSON.stringify(answer.body)).toContain('backendIds');
@@ -287,6 +285,98 @@ describe('POST /v1/credentials', () => {
     expect(logs).toContain('credentials delivered');
     expect(logs).not.toContain(KEY_VALUE);
     expect(logs).not.toContain('token-a');
+  });
+});
+
+describe("a marked proxy pod's own admin token", () => {
+  const FLEET = 'fleet-admin-token-0123456789abcdef';
+  const MARK = { 'modelroute.io/admin-token': 'delivered' };
+
+  /** A TokenReview of a token bound to pod `name` in app-a (and to `uid`, when given). */
+  const boundTo = (name: string, uid?: string): TokenReviewResult => ({
+    authenticated: true,
+    username: 'system:serviceaccount:app-a:default',
+    extra: { [POD_NAME_EXTRA]: [name], ...(uid === undefined ? {} : { [POD_UID_EXTRA]: [uid] }) },
+    audiences: ['modelroute-controller'],
+  });
+
+  /** Pods p1 and p2 in app-a, each with a token naming its name and UID, as the API server does. */
+  function marked(annotations: Record<string, string> = MARK) {
+    const s = setup({ adminToken: FLEET });
+    for (const name of ['p1', 'p2']) {
+      s.pods[`app-a/${name}`] = {
+        namespace: 'app-a',
+        name,
+        uid: `uid-${name}`,
+        labels: { 'modelroute.io/proxy': 'true' },
+        annotations,
+      };
+      s.tokens[`token-${name}`] = boundTo(name, `uid-${name}`);
+    }
+    return s;
+  }
+  const adminTokenOf = (answer: { body: unknown }) =>
+    (answer.body as { adminToken?: string }).adminToken;
+
+  test('is delivered to the calling pod only, on a request that asks for no backend', async () => {
+    const s = marked();
+    s.table = [];
+    const p1 = await s.serve({ authorization: 'Bearer token-p1', body: ask([]) });
+    const p2 = await s.serve({ authorization: 'Bearer token-p2', body: ask([]) });
+    expect(p1).toEqual({
+      status: 200,
+      body: {
+        credentials: [],
+        refused: [],
+        refreshAfterSeconds: 300,
+        adminToken: podAdminToken(FLEET, 'app-a', 'p1', 'uid-p1'),
+      },
+    });
+    expect(adminTokenOf(p2)).toBe(podAdminToken(FLEET, 'app-a', 'p2', 'uid-p2'));
+    expect(adminTokenOf(p2)).not.toBe(adminTokenOf(p1));
+    // Never the fleet token or the namespace's, and never in a log line.
+    expect(JSON.stringify([p1, p2])).not.toContain(FLEET);
+    const logs = s.logs.join('\n');
+    expect(logs).not.toContain(adminTokenOf(p1));
+    expect(logs).not.toContain(adminTokenOf(p2));
+    expect(logs).toContain('"adminAccessDelivered":true');
+  });
+
+  test('comes with the keys on an ordinary request', async () => {
+    const s = marked();
+    const answer = await s.serve({ authorization: 'Bearer token-p1', body: ask(['platform/gpt']) });
+    expect(answer.status).toBe(200);
+    expect(adminTokenOf(answer)).toBe(podAdminToken(FLEET, 'app-a', 'p1', 'uid-p1'));
+  });
+
+  test('is not given to an unmarked pod (it holds the Secret) nor by a controller without a token', async () => {
+    const unmarked = marked({});
+    const answer = await unmarked.serve({ authorization: 'Bearer token-p1', body: ask([]) });
+    expect(answer.status).toBe(200);
+    expect(answer.body).not.toHaveProperty('adminToken');
+
+    const s = setup();
+    s.pods['app-a/proxy-a']!.annotations = MARK;
+    s.pods['app-a/proxy-a']!.uid = 'uid-a';
+    s.tokens['token-a'] = boundTo('proxy-a', 'uid-a');
+    const tokenless = await s.serve({ authorization: 'Bearer token-a', body: ask([]) });
+    expect(tokenless.body).not.toHaveProperty('adminToken');
+    expect(s.logs.join('\n')).toContain('this controller has no admin token configured');
+  });
+
+  test("needs the UID the API server put in the token, equal to the Pod's", async () => {
+    const s = marked();
+    // A token naming the pod but not its UID: no token, and a warning with the fix.
+    s.tokens['token-p1'] = boundTo('p1');
+    const noUid = await s.serve({ authorization: 'Bearer token-p1', body: ask([]) });
+    expect(noUid.status).toBe(200);
+    expect(noUid.body).not.toHaveProperty('adminToken');
+    expect(s.logs.join('\n')).toContain('projected ServiceAccount token');
+    // A token of an earlier pod of the same name (another UID): refused outright.
+    s.tokens['token-p2'] = boundTo('p2', 'uid-of-a-deleted-pod');
+    const stale = await s.serve({ authorization: 'Bearer token-p2', body: ask([]) });
+    expect(stale.status).toBe(403);
+    expect(stale.body).not.toHaveProperty('adminToken');
   });
 });
 

@@ -10,7 +10,10 @@
 // namespace and carry `modelroute.io/proxy=true`. It then gets keys only for
 // backends that are in the table that pod gets AND live in a namespace listed
 // in --credential-namespaces (the only namespaces whose Secrets the controller
-// may read). Nothing here logs or echoes a token or a key.
+// may read). A pod the injector marked `modelroute.io/admin-token: delivered`
+// also gets its own admin token (podAdminToken of the namespace, name and UID
+// the API server vouched for), so no admin-token Secret is needed in its
+// namespace. Nothing here logs or echoes a token or a key.
 import { createHash } from 'node:crypto';
 import type { CompiledBackend } from '../routing/table.js';
 import type { TokenReviewer, TokenReviewResult } from '../k8s/token-review.js';
@@ -23,8 +26,13 @@ import {
   type DeliveredCredential,
   type RefusedCredential,
 } from '../proxy/credential-protocol.js';
+import { podAdminToken } from '../proxy/admin/admin-token.js';
 import { backendOrigin } from '../proxy/credentials.js';
-import { PROXY_LABEL } from '../webhook/sidecar-patch.js';
+import {
+  ADMIN_TOKEN_ANNOTATION,
+  ADMIN_TOKEN_DELIVERED,
+  PROXY_LABEL,
+} from '../webhook/sidecar-patch.js';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
@@ -36,6 +44,7 @@ export interface ProxyPodFacts {
   name: string;
   uid?: string | undefined;
   labels: Readonly<Record<string, string>>;
+  annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 /** A Secret read: its values, or why there are none. */
@@ -55,6 +64,8 @@ export interface CredentialServerDeps {
   tableBackends(pod: ProxyPodFacts): Promise<readonly CompiledBackend[]>;
   /** Namespaces whose backends' keys may be delivered (--credential-namespaces). */
   credentialNamespaces: ReadonlySet<string>;
+  /** The fleet admin token: per-pod admin tokens are derived from it; absent = none delivered. */
+  adminToken?: string | undefined;
   logger: Logger;
   now: () => number;
   /** How long a Secret's values are reused (default 10 s; at most 30 s so rotation is seen). */
@@ -192,7 +203,7 @@ export function createCredentialServer(
         status: 400,
         body: {
           error:
-            `the body must be {"backendIds": ["<namespace>/<name>", ...]} (1-256 ids): ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+            `the body must be {"backendIds": ["<namespace>/<name>", ...]} (0-256 ids): ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
         },
       };
     }
@@ -218,8 +229,10 @@ export function createCredentialServer(
         `pod ${namespace}/${podName} is not a modelroute proxy (label ${PROXY_LABEL}=true); only proxies receive credentials`,
       );
 
-    const table = new Map((await deps.tableBackends(pod)).map((b) => [b.id, b]));
     const wanted = [...new Set(parsed.data.backendIds)];
+    const table = new Map(
+      wanted.length === 0 ? [] : (await deps.tableBackends(pod)).map((b) => [b.id, b]),
+    );
     const outside = wanted.filter((id) => !table.has(id));
     if (outside.length > 0) {
       deps.logger.warn("credentials refused: backends not in the pod's table", {
@@ -237,10 +250,26 @@ export function createCredentialServer(
       if (result.ok) credentials.push(result.value);
       else refused.push({ backendId: id, reason: result.reason });
     }
+    // The pod as the API server named it (name and UID of the token, UID equal to the Pod's).
+    const wantsAdminToken = pod.annotations?.[ADMIN_TOKEN_ANNOTATION] === ADMIN_TOKEN_DELIVERED;
+    const adminToken =
+      deps.adminToken !== undefined && wantsAdminToken && uid !== undefined && uid === pod.uid
+        ? podAdminToken(deps.adminToken, namespace, podName, uid)
+        : undefined;
+    if (wantsAdminToken && adminToken === undefined)
+      deps.logger.warn('no admin token for a proxy that needs one; the controller cannot push it', {
+        pod: `${namespace}/${podName}`,
+        reason:
+          deps.adminToken === undefined
+            ? 'this controller has no admin token configured'
+            : `its token does not name the pod's UID (${POD_UID_EXTRA}); mount a projected ServiceAccount token, which the API server binds to the pod`,
+      });
     deps.logger.info('credentials delivered', {
       pod: `${namespace}/${podName}`,
       delivered: credentials.map((c) => c.backendId),
       refused: refused.map((r) => r.backendId),
+      // Whether, never what (and not a "token" key: the logger would blank a boolean too).
+      adminAccessDelivered: adminToken !== undefined,
     });
     return {
       status: 200,
@@ -248,6 +277,7 @@ export function createCredentialServer(
         credentials,
         refused,
         refreshAfterSeconds: deps.refreshAfterSeconds ?? DEFAULT_REFRESH_AFTER_SECONDS,
+        ...(adminToken === undefined ? {} : { adminToken }),
       },
     };
   };

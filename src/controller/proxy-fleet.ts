@@ -1,7 +1,7 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
-import { namespaceAdminToken } from '../proxy/admin/admin-token.js';
+import { namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
 import { scoreSketchWire } from '../routing/difficulty/calibration/score-sketch.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -15,6 +15,11 @@ export interface ProxyPod {
   labels: Record<string, string>;
   /** e.g. http://10.0.0.7:9901 */
   adminUrl: string;
+  /**
+   * The pod's proxy holds its own admin token (podAdminToken), delivered by
+   * the credential endpoint, and no Secret: it is pushed with that token only.
+   */
+  adminTokenDelivered?: boolean | undefined;
 }
 
 const count = z.number().int().nonnegative();
@@ -60,10 +65,12 @@ export type ProxyBackendStats = ProxyStats['backends'][number];
 export type ProxyCalibrationStats = ProxyStats['calibration'][number];
 
 /** A push failure as status may show it, with what an operator should check. */
-function pushErrorText(err: unknown): string {
+function pushErrorText(err: unknown, pod: ProxyPod): string {
   const message = err instanceof Error ? err.message : String(err);
   if (message.startsWith('HTTP 401'))
-    return `${message} (the proxy refused the controller's admin token: the proxy's --admin-token Secret differs from the controller's)`;
+    return pod.adminTokenDelivered
+      ? `${message} (the proxy has not received its admin token from the controller's credential endpoint yet; its log says why if it cannot reach it)`
+      : `${message} (the proxy refused the controller's admin token: the proxy's --admin-token Secret differs from the controller's)`;
   if ((err as Error).name === 'TimeoutError') return 'no answer from its admin port in time';
   const cause = (err as { cause?: { code?: string } }).cause?.code;
   return cause ? `${message} (${cause}: is the admin port reachable?)` : message;
@@ -105,8 +112,14 @@ export class ProxyFleet {
 
   constructor(private readonly options: ProxyFleetOptions) {}
 
-  /** The Authorization header a pod is sent: never the fleet token when tokens are scoped. */
+  /**
+   * The Authorization header a pod is sent: its own token when it was given
+   * one (whatever the scope), never the fleet token when tokens are scoped.
+   */
   private bearer(pod: ProxyPod): string {
+    // HMAC of ~80 bytes, about a microsecond: not worth a cache keyed by pod.
+    if (pod.adminTokenDelivered)
+      return `Bearer ${podAdminToken(this.options.adminToken, pod.namespace, pod.name, pod.uid)}`;
     if (this.options.adminTokenScope !== 'namespace') return `Bearer ${this.options.adminToken}`;
     let header = this.bearers.get(pod.namespace);
     if (header === undefined) {
@@ -253,7 +266,7 @@ export class ProxyFleet {
     } catch (err) {
       state.failures += 1;
       const firstError = state.lastError === undefined;
-      state.lastError = pushErrorText(err);
+      state.lastError = pushErrorText(err, state.pod);
       const base = this.options.baseRetryMs ?? 200;
       const delay = Math.min(
         this.options.maxRetryMs ?? 30_000,

@@ -57,6 +57,15 @@ describe('proxyPodOf', () => {
       'http://[fd00::7]:9911',
     );
   });
+
+  test('a pod marked for a delivered admin token is pushed with its own; others are not marked', () => {
+    const running = { phase: 'Running', podIP: '10.0.0.7' } as const;
+    const marked = pod(running, {
+      annotations: { 'modelroute.io/admin-token': 'delivered' },
+    });
+    expect(proxyPodOf(marked)?.adminTokenDelivered).toBe(true);
+    expect(proxyPodOf(pod(running))).not.toHaveProperty('adminTokenDelivered');
+  });
 });
 
 describe('workloadOf', () => {

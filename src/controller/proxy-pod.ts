@@ -6,6 +6,8 @@ import { parseWorkload, WORKLOAD_ENV } from '../identity/workload.js';
 import type { Pod } from '../k8s/kinds.js';
 import {
   ADMIN_PORT_ANNOTATION,
+  ADMIN_TOKEN_ANNOTATION,
+  ADMIN_TOKEN_DELIVERED,
   PROXY_CONTAINER_NAME,
   PROXY_LABEL,
 } from '../webhook/sidecar-patch.js';
@@ -33,6 +35,9 @@ export function proxyPodOf(pod: Pod): ProxyPod | undefined {
     uid: meta.uid ?? meta.name,
     labels: meta.labels ?? {},
     adminUrl: `http://${host}:${Number.isInteger(port) && port > 0 ? port : DEFAULT_ADMIN_PORT}`,
+    ...(meta.annotations?.[ADMIN_TOKEN_ANNOTATION] === ADMIN_TOKEN_DELIVERED
+      ? { adminTokenDelivered: true }
+      : {}),
   };
 }
 

@@ -22,7 +22,8 @@ const backendId = z
   });
 
 export const credentialsRequest = z.strictObject({
-  backendIds: z.array(backendId).min(1).max(256),
+  // Empty is a request too: a proxy asks once at start, before any table, for its admin token.
+  backendIds: z.array(backendId).max(256),
 });
 export type CredentialsRequest = z.infer<typeof credentialsRequest>;
 
@@ -43,5 +44,13 @@ export const credentialsResponse = z.strictObject({
   credentials: z.array(deliveredCredential),
   refused: z.array(refusedCredential),
   refreshAfterSeconds: z.int().min(1).max(86_400),
+  /**
+   * The calling pod's own admin token (podAdminToken), for a pod the injector
+   * marked with ADMIN_TOKEN_ANNOTATION; absent for any other caller.
+   */
+  adminToken: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { message: 'an admin token is 64 hex digits' })
+    .optional(),
 });
 export type CredentialsResponse = z.infer<typeof credentialsResponse>;

@@ -2,6 +2,8 @@
 // endpoint (fake TokenReview and cluster reads), sending it to a simulated
 // backend that checks it: no key on disk, a clear 503 while the key is on its
 // way, rotation seen on refresh, and a controller it cannot verify never asked.
+// The same channel gives a sidecar with no admin-token Secret its own admin
+// token at start, which the controller's first push then carries.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { eventually } from '../../test/support/eventually.js';
 import {
   createCredentialServer,
   POD_NAME_EXTRA,
+  POD_UID_EXTRA,
   type SecretRead,
 } from '../controller/credential-server.js';
 import { compileRoutingTable } from '../routing/compile.js';
@@ -18,11 +21,14 @@ import { startSimulatedBackend, type SimulatedBackend } from '../simulator/index
 import { createLogger } from '../telemetry/logger.js';
 import { startAdmissionServer, type RunningAdmissionServer } from '../webhook/admission-server.js';
 import { issueCertificates, type WebhookCertificates } from '../webhook/cert-authority.js';
+import { podAdminToken } from './admin/admin-token.js';
 import { CREDENTIALS_PATH } from './credential-protocol.js';
 import { startProxy, type RunningProxy } from './proxy.js';
 
 const quiet = () => createLogger({ level: 'error', write: () => {} });
 const PROXY_TOKEN = 'projected-token-of-proxy-a';
+const FLEET = 'fleet-admin-token-of-the-controller-0123';
+const POD_UID = '6f1c2d3e-0000-4000-8000-00000000000a';
 
 let sim: SimulatedBackend;
 let certs: WebhookCertificates;
@@ -54,14 +60,21 @@ beforeAll(async () => {
             ? {
                 authenticated: true,
                 username: 'system:serviceaccount:app-a:default',
-                extra: { [POD_NAME_EXTRA]: ['proxy-a'] },
+                extra: { [POD_NAME_EXTRA]: ['proxy-a'], [POD_UID_EXTRA]: [POD_UID] },
                 audiences: ['modelroute-controller'],
               }
             : { authenticated: false },
         ),
     },
     getPod: (namespace, name) =>
-      Promise.resolve({ namespace, name, labels: { 'modelroute.io/proxy': 'true' } }),
+      Promise.resolve({
+        namespace,
+        name,
+        uid: POD_UID,
+        labels: { 'modelroute.io/proxy': 'true' },
+        // What the injector sets when the credential channel is on.
+        annotations: { 'modelroute.io/admin-token': 'delivered' },
+      }),
     readSecret: async () => {
       await secretGate;
       secretReads += 1;
@@ -69,6 +82,7 @@ beforeAll(async () => {
     },
     tableBackends: () => Promise.resolve(table().backends),
     credentialNamespaces: new Set(['platform']),
+    adminToken: FLEET,
     logger: quiet(),
     now: Date.now,
     secretCacheMs: 0,
@@ -183,4 +197,40 @@ test('a controller whose certificate the CA file does not verify is never sent t
     'message',
     expect.stringContaining(PROXY_TOKEN),
   );
+}, 30_000);
+
+test('a sidecar without an admin-token Secret fetches its own token at start and takes a push with it', async () => {
+  for (const earlier of started.splice(0)) await earlier.close();
+  const logs: string[] = [];
+  const proxy = await startProxy({
+    logger: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
+    // No adminToken: what the injector gives a pod when the credential channel is on.
+    credentialDelivery: {
+      url: `${controller.url}${CREDENTIALS_PATH}`,
+      ca: certs.trustBundle,
+      tokenFile,
+      namespace: 'app-a',
+    },
+  });
+  started.push(proxy);
+  const own = podAdminToken(FLEET, 'app-a', 'proxy-a', POD_UID);
+  const push = (token: string) =>
+    fetch(`${proxy.adminUrl}/admin/v1/table`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(table()),
+    });
+  // No table yet and nothing to fetch keys for: the token still arrives, unasked.
+  await eventually(async () => expect((await push(own)).status).toBe(200));
+  expect(proxy.runtime.store.version).toBe(table().version);
+  for (const other of [
+    podAdminToken(FLEET, 'app-a', 'proxy-b', POD_UID),
+    podAdminToken(FLEET, 'app-a', 'proxy-a', 'uid-of-an-earlier-pod'),
+    FLEET,
+  ])
+    expect((await push(other)).status).toBe(401);
+  const text = logs.join('\n');
+  expect(text).toContain('"adminAccessDelivered":true');
+  expect(text).not.toContain(own);
+  expect(text).not.toContain('no admin token configured');
 }, 30_000);

@@ -11,6 +11,11 @@
 // an unknown time). Everything held is asked for again every
 // `refreshAfterSeconds` (the controller's answer), so a rotated Secret is in
 // use within that, and a failed fetch is retried with backoff from 1 s to 60 s.
+//
+// The same answer carries the pod's own admin token when the injector marked
+// the pod for it (no admin-token Secret in its namespace): with `onAdminToken`
+// the first request goes out at start, even with no backend to ask for, so the
+// controller's first push is accepted, and the token is renewed on every refresh.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { RoutingTable } from '../routing/table.js';
@@ -102,6 +107,11 @@ export interface CredentialDeliveryOptions {
   /** The proxy's namespace; undefined: every credentialed backend is fetched. */
   namespace?: string | undefined;
   logger: Logger;
+  /**
+   * Receives the admin token of every answer (undefined: the controller gave
+   * none). Set: ask at start() and on every refresh even with no backend to fetch.
+   */
+  onAdminToken?: ((token: string | undefined) => void) | undefined;
   /** Tests replace the timer; default setTimeout (unref'd). */
   schedule?: (fn: () => void, ms: number) => { cancel(): void };
 }
@@ -152,6 +162,11 @@ export class CredentialDelivery {
     if (missing) void this.refresh();
   }
 
+  /** The first request, before any table: the admin token (when onAdminToken is set). */
+  start(): void {
+    if (this.options.onAdminToken) void this.refresh();
+  }
+
   /** undefined: not a delivered backend (its key is mounted or in the env). */
   lookup(backend: CompiledBackend): DeliveredLookup | undefined {
     if (!this.manages(backend)) return undefined;
@@ -188,7 +203,7 @@ export class CredentialDelivery {
 
   private async fetchOnce(): Promise<void> {
     const ids = [...this.wanted.keys()].sort();
-    if (ids.length === 0 || this.closed) return;
+    if ((ids.length === 0 && !this.options.onAdminToken) || this.closed) return;
     let next: number;
     try {
       const answer = await this.options.fetch(ids);
@@ -202,12 +217,15 @@ export class CredentialDelivery {
         this.refused.set(r.backendId, r.reason);
         this.held.delete(r.backendId);
       }
+      this.options.onAdminToken?.(answer.adminToken);
       this.lastError = undefined;
       this.retryMs = MIN_RETRY_MS;
       next = answer.refreshAfterSeconds * 1000;
       this.options.logger.info('backend credentials delivered', {
         delivered: answer.credentials.map((c) => c.backendId),
         refused: answer.refused,
+        // Whether, never what: the token moves this pod's proxy.
+        adminAccessDelivered: answer.adminToken !== undefined,
         refreshInSeconds: answer.refreshAfterSeconds,
       });
     } catch (err) {

@@ -167,6 +167,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     },
   });
   const strongShare = new StrongShareCalibrators();
+  const token = new AdminToken(options.adminToken ?? {});
   const deliveryClient = options.credentialDelivery
     ? createCredentialsFetch(options.credentialDelivery)
     : undefined;
@@ -176,6 +177,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       fetch: deliveryClient.fetch,
       namespace: options.credentialDelivery?.namespace,
       logger: logger.child({ component: 'credentials' }),
+      // This pod's own admin token, when the injector left out the admin-token Secret.
+      onAdminToken: (delivered) => {
+        if (delivered !== undefined) rememberSecret(delivered);
+        token.deliver(delivered);
+      },
     });
   if (delivery) store.onChange((prepared) => delivery.onTable(prepared.table));
   store.onChange((prepared) => {
@@ -239,8 +245,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   else if (persisted)
     logger.error('ignoring the persisted routing table', { error: persisted.error });
 
-  const token = new AdminToken(options.adminToken ?? {});
-  if (token.generated)
+  if (token.generated && !delivery)
     logger.warn(
       'no admin token configured: table pushes are disabled (set MODELROUTE_ADMIN_TOKEN or --admin-token-file)',
     );
@@ -272,6 +277,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const adminHost = options.adminHost ?? host;
   const dataPort = await listen(data, host, options.dataPort ?? 0);
   const adminPort = await listen(adminServer, adminHost, options.adminPort ?? 0);
+  // After the admin port listens: the token it brings is what the controller's first push needs.
+  delivery?.start();
   const urlHost = (h: string) => (h.includes(':') ? `[${h}]` : h === '0.0.0.0' ? '127.0.0.1' : h);
 
   return {

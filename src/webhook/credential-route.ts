@@ -38,7 +38,15 @@ export function credentialRoute(
     reviewer: deps.tokenReviewer ?? createTokenReviewer({ kubeconfigPath: deps.kubeconfigPath }),
     getPod: async (namespace, name) => {
       const pod = await client.get(pods, { namespace, name });
-      return pod && { namespace, name, uid: pod.metadata.uid, labels: pod.metadata.labels ?? {} };
+      return (
+        pod && {
+          namespace,
+          name,
+          uid: pod.metadata.uid,
+          labels: pod.metadata.labels ?? {},
+          annotations: pod.metadata.annotations ?? {},
+        }
+      );
     },
     readSecret: (namespace, name) => readSecretValues(client, namespace, name),
     tableBackends:
@@ -56,6 +64,7 @@ export function credentialRoute(
           }),
         )),
     credentialNamespaces,
+    adminToken: deps.adminToken,
     refreshAfterSeconds: settings.credentialRefreshSeconds,
     logger: logger.child({ component: 'credentials' }),
     now: deps.now ?? Date.now,

@@ -10,14 +10,17 @@
 // `--credentials-dir/<secret>`. Volumes are fixed at creation: a pod created
 // before a route that needs a new Secret must be restarted to mount it.
 //
-// The admin token. The proxy reads it from the Secret `--admin-token-secret`
-// (key `--admin-token-key`) in the *pod's* namespace: a secretKeyRef cannot
-// cross namespaces, and copying the token into every namespace would need
-// cluster-wide Secret write rights and would spread the credential silently.
-// So each namespace that injects sidecars holds a copy that its owner creates
-// (the same value as the controller's); when it is missing, the pod is still
-// admitted, kubectl prints a warning with the command to create it, and the
-// sidecar waits (CreateContainerConfigError) until it exists.
+// The admin token. With the credential channel on (the injector sets
+// --credentials-url once it serves a certificate) the pod references no
+// admin-token Secret: it is annotated `modelroute.io/admin-token: delivered`,
+// its proxy asks the controller at start for its own token (podAdminToken, see
+// credential-server.ts) and keeps it in memory, and the controller pushes it
+// with that token. Otherwise (no certificate yet) the proxy reads the Secret
+// `--admin-token-secret` (key `--admin-token-key`) in the *pod's* namespace as
+// before: a secretKeyRef cannot cross namespaces, so that namespace needs a
+// copy; when it is missing, the pod is still admitted, kubectl prints a warning
+// with the command to create it, and the sidecar waits
+// (CreateContainerConfigError) until it exists.
 //
 // Failure policy: recommend `Fail` (the chart's default). Only pods that asked
 // for a sidecar are affected. With `Fail`, while no controller replica answers
@@ -115,6 +118,8 @@ export interface SidecarInjectorDeps {
   /** The one namespace the controller watches, if it watches only one. */
   watchedNamespace?: string | undefined;
   now?: () => number;
+  /** The fleet admin token: the credential endpoint hands marked pods their own derivation. */
+  adminToken?: string | undefined;
   /** Checks proxies' tokens for the credential endpoint (default: TokenReview on the API server). */
   tokenReviewer?: TokenReviewer | undefined;
   /** The backends of the table a proxy pod gets (default: podTableBackends on the caches). */
@@ -158,6 +163,8 @@ export async function startSidecarInjector(
   const missingSecretWarnings = async (
     namespace: string,
     credentialSecrets: string[],
+    /** False when the admin token is delivered: the pod references no token Secret. */
+    needsTokenSecret: boolean,
   ): Promise<string[]> => {
     const token = settings.sidecar.adminTokenSecret;
     const check = async (name: string) =>
@@ -168,7 +175,9 @@ export async function startSidecarInjector(
     });
     // Best effort: admission must not fail because a lookup did.
     const missing = await Promise.race([
-      Promise.all([token, ...credentialSecrets].map(check)).then((m) => m.flat()),
+      Promise.all([...(needsTokenSecret ? [token] : []), ...credentialSecrets].map(check)).then(
+        (m) => m.flat(),
+      ),
       timeout,
     ])
       .catch(() => [])
@@ -239,7 +248,11 @@ export async function startSidecarInjector(
         message: `modelroute sidecar injection: ${plan.message}`,
       };
     }
-    const warnings = await missingSecretWarnings(namespace, [...credentials.keys()]);
+    const warnings = await missingSecretWarnings(
+      namespace,
+      [...credentials.keys()],
+      sidecar.credentialDelivery === undefined,
+    );
     if (deps.watchedNamespace !== undefined && deps.watchedNamespace !== namespace)
       warnings.push(
         `modelroute: the controller watches only namespace ${deps.watchedNamespace}; this sidecar in ${namespace} gets no routes`,

@@ -18,12 +18,12 @@ const config: SidecarConfig = { ...DEFAULT_SIDECAR_CONFIG, image: 'modelroute:te
 
 type Json = Record<string, unknown>;
 
-/** RFC 6902 "add" (the only op the planner emits), enough to see the patched pod. */
+/** RFC 6902 "add" and "remove" (the ops the planner emits), enough to see the patched pod. */
 function applyPatch(doc: Json, ops: JsonPatchOperation[]): Json {
   const out = structuredClone(doc);
   for (const op of ops) {
-    expect(op.op).toBe('add');
-    if (op.op !== 'add') continue;
+    expect(['add', 'remove']).toContain(op.op);
+    if (op.op !== 'add' && op.op !== 'remove') continue;
     const parts = op.path
       .split('/')
       .slice(1)
@@ -34,7 +34,11 @@ function applyPatch(doc: Json, ops: JsonPatchOperation[]): Json {
       target = (target as Json)[p];
       if (target === undefined) throw new Error(`patch path ${op.path}: ${p} does not exist`);
     }
-    if (Array.isArray(target)) {
+    if (op.op === 'remove') {
+      expect(Array.isArray(target)).toBe(false);
+      expect(last in (target as Json)).toBe(true);
+      delete (target as Json)[last];
+    } else if (Array.isArray(target)) {
       if (last === '-') target.push(op.value);
       else if (last === '0') target.unshift(op.value);
       else throw new Error(`only "-" appends and inserts at 0 are expected, got ${op.path}`);
@@ -406,5 +410,45 @@ describe('workload identity and credential delivery', () => {
     const { sidecar, volumes } = injectedIn(pod(), 'team-a', config);
     expect(volumes.map((v) => v.name)).toEqual(['modelroute-table']);
     expect(sidecar.args.some((a) => a.startsWith('--credentials-url'))).toBe(false);
+  });
+
+  describe('the admin token', () => {
+    function patchedIn(raw: Json, cfg: SidecarConfig) {
+      const p = planSidecarInjection(admittedPod.parse(raw), cfg, new Map(), {}, 'team-a');
+      if (p.action !== 'inject') throw new Error(JSON.stringify(p));
+      return applyPatch(raw, p.operations) as {
+        metadata: { annotations: Json };
+        spec: { initContainers: (Json & { env: Json[] })[] };
+      };
+    }
+
+    test('with delivery on: no admin-token Secret referenced at all, and the pod is marked', () => {
+      for (const raw of [pod(), pod({ annotations: { team: 'web' } })]) {
+        const patched = patchedIn(raw, delivering);
+        expect(JSON.stringify(patched)).not.toContain('modelroute-admin-token');
+        expect(JSON.stringify(patched)).not.toContain('secretKeyRef');
+        const env = patched.spec.initContainers[0]!.env.map((e) => e.name);
+        expect(env).not.toContain('MODELROUTE_ADMIN_TOKEN');
+        expect(env).toContain('POD_NAMESPACE');
+        expect(patched.metadata.annotations).toMatchObject({
+          'modelroute.io/admin-port': '9901',
+          'modelroute.io/admin-token': 'delivered',
+        });
+      }
+    });
+
+    test("with delivery off: the Secret as before, unmarked, and an author's mark removed", () => {
+      for (const raw of [
+        pod(),
+        pod({ annotations: { 'modelroute.io/admin-token': 'delivered' } }),
+      ]) {
+        const patched = patchedIn(raw, config);
+        expect(patched.spec.initContainers[0]!.env).toContainEqual({
+          name: 'MODELROUTE_ADMIN_TOKEN',
+          valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
+        });
+        expect(patched.metadata.annotations).toEqual({ 'modelroute.io/admin-port': '9901' });
+      }
+    });
   });
 });

@@ -16,6 +16,14 @@ export const INJECT_LABEL = 'modelroute.io/inject';
 export const PROXY_LABEL = 'modelroute.io/proxy';
 export const ADMIN_PORT_ANNOTATION = 'modelroute.io/admin-port';
 export const PROXY_CONTAINER_NAME = 'modelroute-proxy';
+/**
+ * On a pod whose proxy takes its admin token from the controller (the
+ * credential channel) instead of a Secret in the pod's namespace: the
+ * controller then pushes it with that pod's own token (podAdminToken).
+ * Pods admitted without it keep the Secret and today's token.
+ */
+export const ADMIN_TOKEN_ANNOTATION = 'modelroute.io/admin-token';
+export const ADMIN_TOKEN_DELIVERED = 'delivered';
 
 /** Per-pod overrides of the sidecar's ports and resources. */
 export const SIDECAR_ANNOTATIONS = {
@@ -49,7 +57,10 @@ export type SidecarMode = (typeof SIDECAR_MODES)[number];
 export interface SidecarConfig {
   image: string;
   mode: SidecarMode;
-  /** Secret (in the pod's namespace) and key holding the proxies' admin token. */
+  /**
+   * Secret (in the pod's namespace) and key holding the proxies' admin token;
+   * referenced only when credentialDelivery is off (with it, the token is delivered).
+   */
   adminTokenSecret: string;
   adminTokenKey: string;
   dataPort: number;
@@ -212,12 +223,20 @@ function sidecarContainer(
         : []),
     ],
     env: [
-      {
-        name: 'MODELROUTE_ADMIN_TOKEN',
-        // Not optional: without the token the controller could never program this proxy,
-        // so the kubelet waits (CreateContainerConfigError) until the Secret exists.
-        valueFrom: { secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey } },
-      },
+      // With the credential channel the controller delivers this pod's own admin
+      // token at start (memory only): no admin-token Secret in the app's namespace.
+      ...(delivery
+        ? []
+        : [
+            {
+              name: 'MODELROUTE_ADMIN_TOKEN',
+              // Not optional: without the token the controller could never program this proxy,
+              // so the kubelet waits (CreateContainerConfigError) until the Secret exists.
+              valueFrom: {
+                secretKeyRef: { name: config.adminTokenSecret, key: config.adminTokenKey },
+              },
+            },
+          ]),
       // Its namespace: it then also accepts that namespace's derived admin token.
       {
         name: 'POD_NAMESPACE',
@@ -368,16 +387,27 @@ export function planSidecarInjection(
     };
 
   const operations: JsonPatchOperation[] = [];
-  // Into an existing map, add one key; with no map yet, add the map.
-  const setMapEntry = (field: 'labels' | 'annotations', key: string, value: string): void => {
-    operations.push(
-      pod.metadata[field]
-        ? { op: 'add', path: `/metadata/${field}/${pointerSegment(key)}`, value }
-        : { op: 'add', path: `/metadata/${field}`, value: { [key]: value } },
-    );
+  // Into an existing map, add each key; with no map yet, add the map.
+  const setMapEntries = (field: 'labels' | 'annotations', entries: Record<string, string>) => {
+    if (!pod.metadata[field]) {
+      operations.push({ op: 'add', path: `/metadata/${field}`, value: entries });
+      return;
+    }
+    for (const [key, value] of Object.entries(entries))
+      operations.push({ op: 'add', path: `/metadata/${field}/${pointerSegment(key)}`, value });
   };
-  setMapEntry('labels', PROXY_LABEL, 'true');
-  setMapEntry('annotations', ADMIN_PORT_ANNOTATION, String(o.adminPort));
+  setMapEntries('labels', { [PROXY_LABEL]: 'true' });
+  setMapEntries('annotations', {
+    [ADMIN_PORT_ANNOTATION]: String(o.adminPort),
+    ...(config.credentialDelivery ? { [ADMIN_TOKEN_ANNOTATION]: ADMIN_TOKEN_DELIVERED } : {}),
+  });
+  // Set by the pod's author with no channel to deliver the token: the controller
+  // would push a token this proxy never gets.
+  if (!config.credentialDelivery && annotations[ADMIN_TOKEN_ANNOTATION] !== undefined)
+    operations.push({
+      op: 'remove',
+      path: `/metadata/annotations/${pointerSegment(ADMIN_TOKEN_ANNOTATION)}`,
+    });
   const workload: WorkloadJson = {
     namespace,
     serviceAccount: pod.spec.serviceAccountName || 'default',

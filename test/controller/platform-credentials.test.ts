@@ -27,6 +27,7 @@ import {
   grantControllerSecrets,
   installCRDs,
   mustKubectl,
+  podBoundToken,
 } from '../support/cluster.js';
 import { ADMIN_TOKEN } from '../support/controller-env.js';
 import { eventually } from '../support/eventually.js';
@@ -118,21 +119,7 @@ function proxyPod(namespace: string, name: string): string {
       },
     },
   ]);
-  const token = mustKubectl([
-    'create',
-    'token',
-    'app',
-    '-n',
-    namespace,
-    '--audience',
-    'modelroute-controller',
-    '--bound-object-kind',
-    'Pod',
-    '--bound-object-name',
-    name,
-    '--duration',
-    '1h',
-  ]).trim();
+  const token = podBoundToken(namespace, 'app', name);
   const file = join(mkdtempSync(join(tmpdir(), 'modelroute-token-')), 'token');
   writeFileSync(file, token);
   return file;

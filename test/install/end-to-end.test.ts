@@ -239,7 +239,15 @@ beforeAll(async () => {
     1000,
   );
   pods.push(
-    await runPod({ namespace, pod: 'assistant', container: 'modelroute-proxy', ip: APP_IP }),
+    await runPod({
+      namespace,
+      pod: 'assistant',
+      container: 'modelroute-proxy',
+      ip: APP_IP,
+      // No cluster DNS here: the webhook Service's name is the controller's address. Over this
+      // channel the sidecar gets its admin token (its namespace holds no copy).
+      extraArgs: [`--credentials-url=https://${CONTROLLER_IP}:${webhookPort}/v1/credentials`],
+    }),
   );
 
   sidecar = new OpenAI({ baseURL: `http://${APP_IP}:${sidecarPort}/v1`, apiKey: 'unused' });
@@ -257,7 +265,7 @@ test(
   'the labelled app pod came back with the proxy sidecar and the credential Secrets its routes reference',
   async () => {
     const pod = JSON.parse(await kubectl(['get', 'pod', 'assistant', '-o', 'json'])) as {
-      metadata: { labels: Record<string, string> };
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
       spec: {
         containers: { name: string }[];
         initContainers: { name: string; restartPolicy?: string }[];
@@ -270,6 +278,9 @@ test(
       expect.objectContaining({ name: 'modelroute-proxy', restartPolicy: 'Always' }),
     ]);
     expect(pod.metadata.labels['modelroute.io/proxy']).toBe('true');
+    // Its admin token is delivered by the controller: no Secret reference for it.
+    expect(pod.metadata.annotations['modelroute.io/admin-token']).toBe('delivered');
+    expect(JSON.stringify(pod.spec)).not.toContain('admin-token');
     const secrets = pod.spec.volumes.flatMap((v) => (v.secret ? [v.secret.secretName] : []));
     expect(secrets.sort()).toEqual(Object.keys(API_KEYS).sort());
   },

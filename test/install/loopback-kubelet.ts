@@ -1,8 +1,8 @@
 // A stand-in for the kubelet on an API server without nodes: it runs one
 // modelroute container of a Pod, as the API server holds it, as a local
 // process on the pod's own loopback address. The container's env (values,
-// Secret keys, downward API), its Secret and emptyDir volumes (under a
-// temporary root) and its args are honoured; the pod is reported Running at
+// Secret keys, downward API), its Secret, emptyDir and projected
+// ServiceAccount token volumes (under a temporary root) and its args are honoured; the pod is reported Running at
 // that IP once the container answers its probe. What differs from a node is
 // the network: a pod's addresses (127.0.0.1, 0.0.0.0) become its pod IP.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,11 +39,21 @@ interface Volume {
   name: string;
   emptyDir?: object;
   secret?: { secretName: string; items?: { key: string; path: string }[]; optional?: boolean };
+  projected?: {
+    sources: {
+      serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+    }[];
+  };
 }
 
 interface Pod {
   metadata: { name: string; namespace: string };
-  spec: { containers: Container[]; initContainers?: Container[]; volumes?: Volume[] };
+  spec: {
+    containers: Container[];
+    initContainers?: Container[];
+    volumes?: Volume[];
+    serviceAccountName?: string;
+  };
 }
 
 export interface PodProcess {
@@ -97,13 +107,42 @@ async function resolveEnv(pod: Pod, container: Container, ip: string) {
   return env;
 }
 
-/** Mounts the container's volumes under root: Secret keys as files, emptyDirs as folders. */
+/** What the kubelet writes for a projected ServiceAccount token: one bound to this pod. */
+async function projectedTokens(pod: Pod, volume: Volume, target: string): Promise<void> {
+  for (const source of volume.projected?.sources ?? []) {
+    const sat = source.serviceAccountToken;
+    if (!sat) continue;
+    const account = pod.spec.serviceAccountName ?? 'default';
+    // Every namespace has "default" on a real cluster (the controller-manager makes it;
+    // none runs here). Exists already: kubectl fails, harmlessly.
+    if (account === 'default')
+      await kubectlAsync(['create', 'serviceaccount', 'default', '-n', pod.metadata.namespace]);
+    const token = await mustKubectlAsync([
+      'create',
+      'token',
+      account,
+      '-n',
+      pod.metadata.namespace,
+      ...(sat.audience ? ['--audience', sat.audience] : []),
+      '--bound-object-kind',
+      'Pod',
+      '--bound-object-name',
+      pod.metadata.name,
+      '--duration',
+      `${sat.expirationSeconds ?? 3600}s`,
+    ]);
+    writeFileSync(join(target, sat.path), token.trim(), { mode: 0o440 });
+  }
+}
+
+/** Mounts the container's volumes under root: Secret keys and projected tokens as files, emptyDirs as folders. */
 async function mountVolumes(pod: Pod, container: Container, root: string): Promise<void> {
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.spec.volumes?.find((v) => v.name === mount.name);
     if (!volume) throw new Error(`volumeMount ${mount.name} has no volume`);
     const target = join(root, mount.mountPath);
     mkdirSync(target, { recursive: true });
+    if (volume.projected) await projectedTokens(pod, volume, target);
     if (!volume.secret) continue;
     const data = await secretData(pod.metadata.namespace, volume.secret.secretName);
     const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));

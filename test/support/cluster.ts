@@ -229,3 +229,30 @@ export function grantControllerSecrets(namespace: string): void {
       .join('\n'),
   );
 }
+
+/**
+ * A projected ServiceAccount token as the kubelet mounts it into a pod: bound to
+ * that Pod (TokenReview then names the pod and its UID) and to one audience.
+ */
+export function podBoundToken(
+  namespace: string,
+  serviceAccount: string,
+  podName: string,
+  audience = 'modelroute-controller',
+): string {
+  return mustKubectl([
+    'create',
+    'token',
+    serviceAccount,
+    '-n',
+    namespace,
+    '--audience',
+    audience,
+    '--bound-object-kind',
+    'Pod',
+    '--bound-object-name',
+    podName,
+    '--duration',
+    '1h',
+  ]).trim();
+}

@@ -64,6 +64,11 @@ export class ClusterHandle {
         spec: { containers },
       },
     ]);
+    this.markRunning(name, ip);
+  }
+
+  /** Running and Ready at `ip`, as a kubelet would report it (the controller pushes to it there). */
+  markRunning(name: string, ip: string): void {
     const status = {
       status: {
         phase: 'Running',

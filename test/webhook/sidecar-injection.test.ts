@@ -247,7 +247,11 @@ test(
       app: 'chat',
       'modelroute.io/proxy': 'true',
     });
-    expect(pod.metadata.annotations).toMatchObject({ 'modelroute.io/admin-port': '9901' });
+    // Its admin token comes over the credential channel: no Secret, and the controller knows.
+    expect(pod.metadata.annotations).toMatchObject({
+      'modelroute.io/admin-port': '9901',
+      'modelroute.io/admin-token': 'delivered',
+    });
     // A native sidecar: a restartable init container, as the API server stored it.
     expect(pod.spec.containers.map((c) => c.name)).toEqual(['app']);
     expect(pod.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy']);
@@ -258,10 +262,6 @@ test(
       expect.arrayContaining(['proxy', '--admin-port=9901', '--admin-host=0.0.0.0']),
     );
     expect(sidecar.env).toEqual([
-      {
-        name: 'MODELROUTE_ADMIN_TOKEN',
-        valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
-      },
       {
         name: 'POD_NAMESPACE',
         valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
@@ -320,10 +320,9 @@ test(
         },
       ]),
     );
-    // The admin token Secret is not in this namespace: kubectl shows how to fix it.
-    expect(created!.stderr).toMatch(
-      /Warning: modelroute: Secret "modelroute-admin-token" .* is not in namespace/,
-    );
+    // No admin-token Secret in this namespace, and none needed: no warning about it.
+    expect(created!.stderr).not.toMatch(/modelroute-admin-token/);
+    expect(JSON.stringify(pod)).not.toContain('modelroute-admin-token');
     // What the API server stored is what it returned.
     const stored = cluster.json<PodJson>(['get', 'pod', 'chat-app']);
     expect(stored.spec.initContainers?.map((c) => c.name)).toEqual(['modelroute-proxy']);

@@ -1,4 +1,6 @@
-// The shared bearer token that guards the admin API, compared in constant time.
+// The bearer tokens that guard the admin API, compared in constant time: the
+// fleet token (or its namespace's derivation) from a Secret, and a per-pod
+// token the controller delivers at run time over the credential channel.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -27,8 +29,32 @@ export function namespaceAdminToken(fleetToken: string, namespace: string): stri
   return createHmac('sha256', fleetToken).update(`modelroute-admin/${namespace}`).digest('hex');
 }
 
+/**
+ * The admin token of one proxy pod: HMAC-SHA256 of its namespace, name and UID
+ * under the fleet token, hex. The controller delivers it to that pod over the
+ * credential channel (POST /v1/credentials, after TokenReview of the pod's own
+ * bound token) and pushes that pod with it, so no admin-token Secret exists in
+ * app namespaces, and a token taken from one pod moves only that pod (its UID
+ * changes with every re-creation, so it dies with the pod). The prefix differs
+ * from namespaceAdminToken's and no name or UID contains "/", so the two
+ * never collide. Same as:
+ * printf 'modelroute-admin-pod/%s/%s/%s' NS POD UID | openssl dgst -sha256 -hmac TOKEN
+ */
+export function podAdminToken(
+  fleetToken: string,
+  namespace: string,
+  podName: string,
+  podUid: string,
+): string {
+  return createHmac('sha256', fleetToken)
+    .update(`modelroute-admin-pod/${namespace}/${podName}/${podUid}`)
+    .digest('hex');
+}
+
 export class AdminToken {
   private readonly digests: Buffer[];
+  /** The token the controller delivered at run time (memory only); undefined until then. */
+  private delivered: Buffer | undefined;
   /** True when no token was configured and a random one was made (nobody can push). */
   readonly generated: boolean;
 
@@ -50,6 +76,14 @@ export class AdminToken {
     if (source.namespace) this.digests.push(sha256(namespaceAdminToken(own, source.namespace)));
   }
 
+  /**
+   * Accepts this token as well, replacing the last delivered one (undefined:
+   * none). Only its hash is kept, like the configured tokens'.
+   */
+  deliver(token: string | undefined): void {
+    this.delivered = token ? sha256(token) : undefined;
+  }
+
   /** Checks an Authorization header value ("Bearer <token>"). */
   accepts(authorization: string | undefined): boolean {
     const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
@@ -58,6 +92,8 @@ export class AdminToken {
     const offered = sha256(match[1].trim());
     let ok = false;
     for (const digest of this.digests) ok = timingSafeEqual(offered, digest) || ok;
+    const delivered = this.delivered;
+    if (delivered) ok = timingSafeEqual(offered, delivered) || ok;
     return ok;
   }
 }
