@@ -102,6 +102,8 @@ export interface CredentialDeliveryOptions {
   /** The proxy's namespace; undefined: every credentialed backend is fetched. */
   namespace?: string | undefined;
   logger: Logger;
+  /** Told after each fetch, answered or failed (what is held or refused may have changed). */
+  onUpdate?: () => void;
   /** Tests replace the timer; default setTimeout (unref'd). */
   schedule?: (fn: () => void, ms: number) => { cancel(): void };
 }
@@ -220,6 +222,7 @@ export class CredentialDelivery {
         retryInMs: next,
       });
     }
+    this.options.onUpdate?.();
     if (!this.closed) this.timer = this.schedule(() => void this.refresh(), next);
   }
 
