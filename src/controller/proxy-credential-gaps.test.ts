@@ -1,7 +1,7 @@
 // Backends a proxy cannot get the key of, from its stats to route status:
 // remembered per pod, a reconcile only when that changes, and the route's
 // status naming the backend, how many proxies lack the key and the fix.
-import { modelRoute } from '../api/v1alpha1/index.js';
+import { route } from '../routing/__fixtures__/objects.js';
 import type { BackendHealth } from './backend-health.js';
 import { ProxyCredentialGaps } from './proxy-credential-gaps.js';
 import type { ProxyStats } from './proxy-fleet.js';
@@ -97,19 +97,15 @@ describe('proxyKeyGap', () => {
 });
 
 describe('route status with a backend whose key proxies lack', () => {
-  const route = modelRoute.parse({
-    apiVersion: 'modelroute.io/v1alpha1',
-    kind: 'ModelRoute',
-    metadata: { name: 'chat', namespace: 'team', generation: 1 },
-    spec: {
-      model: 'chat',
-      rules: [{ name: 'r', backendRefs: [{ name: 'keyed' }, { name: 'open' }] }],
-    },
-  });
+  const chat = route(
+    'chat',
+    { rules: [{ name: 'r', backendRefs: [{ name: 'keyed' }, { name: 'open' }] }] },
+    { namespace: 'team' },
+  );
   const healthy: BackendView = { exists: true, health: 'Healthy' };
   const status = (keyed: BackendView, open: BackendView = healthy) =>
     computeRouteStatus({
-      route,
+      route: chat,
       problems: [],
       backends: new Map([
         ['keyed', keyed],
