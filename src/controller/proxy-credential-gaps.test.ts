@@ -117,7 +117,7 @@ describe('route status with a backend whose key proxies lack', () => {
   const condition = (s: ReturnType<typeof status>, type: string) =>
     s.conditions?.find((c) => c.type === type);
   const partial = `backend team/keyed: 2 of 3 proxies cannot get its key (team/p1: ${REASON})`;
-  const all = `backend team/keyed: all 3 proxies cannot get its key (team/p1: ${REASON})`;
+  const all = `backend team/keyed: 3 of 3 proxies cannot get its key (team/p1: ${REASON})`;
 
   test('some proxies lack it: marked in backends[], ResolvedRefs False with the fix, Ready True naming it, still usable', () => {
     const s = status({

@@ -185,11 +185,9 @@ export function proxyKeyGap(
   const lacking = keyLacking?.(backendId, selected) ?? [];
   const first = lacking[0];
   if (!first) return undefined;
-  const everywhere = lacking.length === selected.length;
-  const count = everywhere ? `all ${selected.length}` : `${lacking.length} of ${selected.length}`;
   return {
-    message: `backend ${backendId}: ${count} proxies cannot get its key (${first.pod}: ${first.reason})`,
-    everywhere,
+    message: `backend ${backendId}: ${lacking.length} of ${selected.length} proxies cannot get its key (${first.pod}: ${first.reason})`,
+    everywhere: lacking.length === selected.length,
   };
 }
 
