@@ -6,6 +6,7 @@ import type { BackendHealth } from './backend-health.js';
 import { ProxyCredentialGaps } from './proxy-credential-gaps.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { proxyKeyGap } from './reconcile-namespace.js';
+import { seededRandom } from '../routing/random.js';
 import { StatsCollector } from './stats-collector.js';
 import { computeRouteStatus, type BackendView } from './status/route-status.js';
 
@@ -47,6 +48,47 @@ describe('ProxyCredentialGaps', () => {
     expect([...gaps.update(new Map(), new Set(['team/p2']))]).toEqual(['team']);
     expect(gaps.lacking('team/keyed', ['team/p1'])).toEqual([]);
   });
+});
+
+test('property: after any sequence of collections, lacking() is what each present pod last said, and a namespace is reported changed exactly when its answer changed', () => {
+  const rng = seededRandom(13);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+  const allPods = ['a/p1', 'a/p2', 'b/p1', 'b/p2', 'c/p1'];
+  const backendIds = ['a/x', 'b/y', 'p/z'];
+  const reasons = ['not mounted', 'being fetched', 'refused: no grant'];
+  const gaps = new ProxyCredentialGaps();
+  const model = new Map<string, Map<string, string>>();
+  const answer = () =>
+    new Map(
+      allPods.flatMap((pod) =>
+        backendIds.map((b) => [`${pod} ${b}`, gaps.lacking(b, [pod])[0]?.reason]),
+      ),
+    );
+  for (let step = 0; step < 2_000; step += 1) {
+    const pods = new Set(allPods.filter(() => rng() < 0.8));
+    const reports = new Map<string, ProxyStats>();
+    for (const pod of pods) {
+      if (rng() < 0.3) continue; // did not answer this time
+      if (rng() < 0.1) {
+        reports.set(pod, stats()); // an older proxy: claims nothing
+        model.delete(pod);
+        continue;
+      }
+      const said = new Map(backendIds.filter(() => rng() < 0.3).map((b) => [b, pick(reasons)]));
+      reports.set(pod, stats([...said].map(([backendId, reason]) => ({ backendId, reason }))));
+      model.set(pod, said);
+    }
+    for (const pod of [...model.keys()]) if (!pods.has(pod)) model.delete(pod);
+    const before = answer();
+    const changed = gaps.update(reports, pods);
+    const after = answer();
+    for (const pod of allPods)
+      for (const b of backendIds) expect(after.get(`${pod} ${b}`)).toBe(model.get(pod)?.get(b));
+    const differing = new Set(
+      [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k.slice(0, k.indexOf('/'))),
+    );
+    expect([...changed].sort()).toEqual([...differing].sort());
+  }
 });
 
 test('the stats collector enqueues the namespace when a proxy starts or stops lacking a key, not on every collection', async () => {
