@@ -192,6 +192,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         lastAccepted,
         failovers: health.failovers,
         observed: (id) => stats.observed(id),
+        keyLacking: (id, pods) => stats.keyLacking(id, pods),
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),

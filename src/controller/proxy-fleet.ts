@@ -59,6 +59,18 @@ const proxyStatsBody = z.object({
       }),
     )
     .default([]),
+  /**
+   * Backends of its table the proxy cannot get an API key for, with a
+   * secret-free reason and fix (absent from proxies older than this field:
+   * nothing is claimed about them).
+   */
+  credentials: z
+    .object({
+      unavailable: z
+        .array(z.object({ backendId: z.string(), reason: z.string().max(2048) }))
+        .max(1024),
+    })
+    .optional(),
 });
 export type ProxyStats = z.infer<typeof proxyStatsBody>;
 export type ProxyBackendStats = ProxyStats['backends'][number];

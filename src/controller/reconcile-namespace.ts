@@ -75,6 +75,8 @@ export interface ReconcileDeps {
   observed(
     backendId: string,
   ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  /** Of `podKeys`, the proxies that said they cannot get `backendId`'s API key, with why. */
+  keyLacking?(backendId: string, podKeys: readonly string[]): { pod: string; reason: string }[];
   /** A route's requests and cost over the last hour; null when it served none. */
   usage?(routeId: string): ModelRouteStatus['usage'] | null;
   /** The fleet's live strongShare thresholds by ruleKey (CompileOptions.liveThresholds). */
@@ -170,12 +172,32 @@ interface BackendsSeen {
   grants: GrantIndex;
 }
 
+/**
+ * Proxies among `selected` that said they cannot get the backend's key: the
+ * message for status, and whether none of them has it (the backend then
+ * serves nothing on this route).
+ */
+export function proxyKeyGap(
+  backendId: string,
+  selected: readonly string[],
+  keyLacking: ReconcileDeps['keyLacking'],
+): { message: string; everywhere: boolean } | undefined {
+  const lacking = keyLacking?.(backendId, selected) ?? [];
+  const first = lacking[0];
+  if (!first) return undefined;
+  return {
+    message: `backend ${backendId}: ${lacking.length} of ${selected.length} proxies cannot get its key (${first.pod}: ${first.reason})`,
+    everywhere: lacking.length === selected.length,
+  };
+}
+
 /** How a route sees each backend it names: exists, may be used, health, credentials. */
 async function backendViews(
   route: ModelRoute,
   namespace: string,
   seen: BackendsSeen,
-  deps: Pick<ReconcileDeps, 'health' | 'secretKeys' | 'credentialNamespaces'>,
+  selected: readonly string[],
+  deps: Pick<ReconcileDeps, 'health' | 'secretKeys' | 'credentialNamespaces' | 'keyLacking'>,
 ): Promise<Map<string, BackendView>> {
   const views = new Map<string, BackendView>();
   for (const key of referencedBackends(route)) {
@@ -188,16 +210,22 @@ async function backendViews(
     // Health is per backend, kept by its owners' probes: a granted one reads the same record.
     const record = deps.health.get(backendId);
     const foreign = backendNs !== namespace ? seen.foreign.get(backendId) : undefined;
-    const unavailable = foreign && (await credentialsUnavailable(foreign, deps));
+    // The controller's side first (it cannot hand the key out), then what the proxies said.
+    const refused = foreign && (await credentialsUnavailable(foreign, deps));
+    const gap = refused ? undefined : proxyKeyGap(backendId, selected, deps.keyLacking);
+    const unavailable = refused || (gap?.everywhere ? gap.message : undefined);
+    const keyMissingOnSome = gap && !gap.everywhere ? gap.message : undefined;
     views.set(key, {
       exists: seen.ids.has(backendId),
       health: record.state,
-      reason: unavailable
-        ? ConditionReason.CredentialsUnavailable
-        : record.state === 'Unhealthy'
-          ? (record.reason ?? 'ProbeFailed')
-          : undefined,
+      reason:
+        unavailable || keyMissingOnSome
+          ? ConditionReason.CredentialsUnavailable
+          : record.state === 'Unhealthy'
+            ? (record.reason ?? 'ProbeFailed')
+            : undefined,
       ...(unavailable ? { unavailable } : {}),
+      ...(keyMissingOnSome ? { keyMissingOnSome } : {}),
     });
   }
   return views;
@@ -327,7 +355,13 @@ export async function reconcileNamespace(
       if (compiled && route.spec.fallback?.model !== undefined && !compiled.fallback.routeId)
         fallbackNotServedOn.push(pod.key);
     }
-    const views = await backendViews(route, namespace, backendsSeen, deps);
+    const views = await backendViews(
+      route,
+      namespace,
+      backendsSeen,
+      selected.map((p) => p.key),
+      deps,
+    );
     const status = computeRouteStatus({
       route,
       problems: problems.filter(

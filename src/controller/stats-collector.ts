@@ -1,5 +1,6 @@
 // Reads every proxy's outcome stats while this replica leads: backend
-// outcomes feed health (as probes do) and status.observed; route counters
+// outcomes feed health (as probes do) and status.observed; backends a proxy
+// cannot get a key for feed route status (CredentialsUnavailable); route counters
 // feed status.usage; strongShare rules' sketches and decisions feed the
 // live thresholds pushed with the table and status.strongShare. A fresh usage
 // window and calibration per leader term, seeded from what status already
@@ -21,6 +22,7 @@ import {
   strongShareRules,
   type StrongShareRule,
 } from './fleet-calibration.js';
+import { ProxyCredentialGaps } from './proxy-credential-gaps.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
 import { statusChanged } from './status/status-diff.js';
@@ -48,6 +50,7 @@ export class StatsCollector implements Runnable {
   private readonly lastUsageReconcile = new Map<string, number>();
   private readonly outcomeWindows = new OutcomeWindows();
   private readonly passiveHealth: PassiveHealth;
+  private readonly credentialGaps = new ProxyCredentialGaps();
 
   constructor(private readonly options: StatsCollectorOptions) {
     this.passiveHealth = new PassiveHealth(options.now);
@@ -65,6 +68,7 @@ export class StatsCollector implements Runnable {
       if (first && s) this.calibration.seed(ruleKey(first.routeId, first.rule), s);
     }
     this.lastUsageReconcile.clear();
+    this.credentialGaps.clear();
   }
 
   stop(): void {
@@ -84,6 +88,11 @@ export class StatsCollector implements Runnable {
   /** A strongShare rule's decisions over the last hour (see ruleKey); null when it decided none. */
   strongShareDecisions(key: string): { decisions: number; strong: number } | null {
     return this.calibration?.decisions(key) ?? null;
+  }
+
+  /** Of `podKeys`, the proxies that said they cannot get `backendId`'s key, with why. */
+  keyLacking(backendId: string, podKeys: readonly string[]): { pod: string; reason: string }[] {
+    return this.credentialGaps.lacking(backendId, podKeys);
   }
 
   observed(backendId: string): ObservedOutcomes | undefined {
@@ -143,6 +152,8 @@ export class StatsCollector implements Runnable {
     const pods = new Set(got.pods);
     usage.forgetPodsExcept(pods);
     calibration.forgetPodsExcept(pods);
+    // Route status shows backends a proxy lacks the key of: reconcile when that changes only.
+    for (const ns of this.credentialGaps.update(got.stats, pods)) this.options.enqueue(ns);
     // A threshold that moved needs a push now, not at the next usage write.
     const moved = new Set(
       [...calibration.update(this.strongShareRules())].map((k) => k.slice(0, k.indexOf('/'))),

@@ -19,6 +19,33 @@ export function credentialEnvName(secretName: string, key: string): string {
 export class MissingCredentialError extends Error {}
 
 /**
+ * The referenced Secret key is neither mounted nor in the environment. A
+ * same-namespace Secret is mounted at admission, so a backend that started
+ * referencing it later has no key in this pod until the pod is recreated.
+ */
+export class CredentialNotFoundError extends MissingCredentialError {
+  constructor(
+    message: string,
+    readonly secretName: string,
+    readonly key: string,
+    /** Whether the proxy reads a mounted Secret directory (a sidecar) or the environment only. */
+    readonly mounted: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** The controller answered that it will not deliver this backend's key, with why (secret-free). */
+export class CredentialDeliveryRefusedError extends MissingCredentialError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * A table asked to send a mounted key to an origin it is not bound to. A
  * MissingCredentialError to callers (the backend is not usable), with its own
  * class so it is counted and logged apart.
@@ -115,8 +142,9 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
       if (delivered?.state === 'delivered') return delivered.apiKey;
       if (delivered?.state === 'pending') throw new CredentialsPendingError(delivered.detail);
       if (delivered?.state === 'refused')
-        throw new MissingCredentialError(
+        throw new CredentialDeliveryRefusedError(
           `no API key for backend ${backend.id}: the modelroute controller refused to deliver it: ${delivered.reason}`,
+          delivered.reason,
         );
       if (options.binding) checkBinding(options.binding, backend, ref, options.onRefused);
       const cacheKey = `${ref.secretName}/${ref.key}`;
@@ -135,8 +163,11 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
         const where = options.directory
           ? `${join(options.directory, ref.secretName, ref.key)} or env ${envName}`
           : `env ${envName}`;
-        throw new MissingCredentialError(
+        throw new CredentialNotFoundError(
           `no API key for backend ${backend.id}: Secret "${ref.secretName}" key "${ref.key}" was not found in ${where}`,
+          ref.secretName,
+          ref.key,
+          options.directory !== undefined,
         );
       }
       cache.set(cacheKey, { value, at: now() });

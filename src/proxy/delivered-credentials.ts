@@ -112,6 +112,8 @@ export interface CredentialDeliveryOptions {
    * none). Set: ask at start() and on every refresh even with no backend to fetch.
    */
   onAdminToken?: ((token: string | undefined) => void) | undefined;
+  /** Told after each fetch, answered or failed (what is held or refused may have changed). */
+  onUpdate?: () => void;
   /** Tests replace the timer; default setTimeout (unref'd). */
   schedule?: (fn: () => void, ms: number) => { cancel(): void };
 }
@@ -238,6 +240,7 @@ export class CredentialDelivery {
         retryInMs: next,
       });
     }
+    this.options.onUpdate?.();
     if (!this.closed) this.timer = this.schedule(() => void this.refresh(), next);
   }
 

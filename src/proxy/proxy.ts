@@ -24,6 +24,7 @@ import {
   type CredentialBinding,
   type CredentialResolver,
 } from './credentials.js';
+import { CredentialCheck } from './credential-check.js';
 import { CredentialDelivery, createCredentialsFetch } from './delivered-credentials.js';
 import type { CredentialDeliverySettings } from './delivered-credentials.js';
 import { rememberSecret } from '../telemetry/redact.js';
@@ -171,6 +172,15 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const deliveryClient = options.credentialDelivery
     ? createCredentialsFetch(options.credentialDelivery)
     : undefined;
+  const namespace =
+    options.namespace ??
+    (identity.mode === 'sidecar' ? identity.workload.namespace : undefined) ??
+    'default';
+  const credentialCheck = new CredentialCheck({
+    // The runtime's resolver (below), asked only once a table or a delivery arrives.
+    resolver: { apiKeyFor: (backend) => runtime.credentials.apiKeyFor(backend) },
+    namespace,
+  });
   const delivery =
     deliveryClient &&
     new CredentialDelivery({
@@ -182,6 +192,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         if (delivered !== undefined) rememberSecret(delivered);
         token.deliver(delivered);
       },
+      onUpdate: () => credentialCheck.recheck(),
     });
   if (delivery) store.onChange((prepared) => delivery.onTable(prepared.table));
   store.onChange((prepared) => {
@@ -223,18 +234,17 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         }),
     ),
     store,
-    identity: new RequestIdentifier(
-      await createAuthenticator(identity, now, logger),
-      options.namespace ??
-        (identity.mode === 'sidecar' ? identity.workload.namespace : undefined) ??
-        'default',
-    ),
+    credentialCheck,
+    identity: new RequestIdentifier(await createAuthenticator(identity, now, logger), namespace),
     difficulty,
     limits: {
       maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
       clientStallTimeoutMs: options.clientStallTimeoutMs ?? 30_000,
     },
   };
+
+  // After delivery.onTable (registered first), so keys already held count.
+  store.onChange((prepared) => credentialCheck.onTable(prepared.table));
 
   const persisted = store.loadPersisted();
   if (persisted?.ok)

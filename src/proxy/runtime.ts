@@ -5,6 +5,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import type { BackendLiveState } from './backend-live-state.js';
+import type { CredentialCheck } from './credential-check.js';
 import type { CredentialResolver } from './credentials.js';
 import type { DifficultyRouter } from './difficulty-router.js';
 import type { RouteUsage } from './route-usage.js';
@@ -28,6 +29,8 @@ export interface ProxyRuntime {
   /** Upstream URLs split once into pool origin and path. */
   targets: UpstreamTargets;
   credentials: CredentialResolver;
+  /** Backends of the table this proxy cannot get a key for (reported in stats); absent: not checked. */
+  credentialCheck?: CredentialCheck;
   store: TableStore;
   /** Who each request comes from and which tenant it is served as. */
   identity: RequestIdentifier;

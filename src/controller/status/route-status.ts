@@ -19,6 +19,8 @@ export interface BackendView {
   reason?: string | undefined;
   /** Set when the proxies cannot get its credentials: why, and the fix (it then counts as not usable). */
   unavailable?: string | undefined;
+  /** Set when some (not all) selected proxies cannot get its key: why, and the fix (it still counts as usable). */
+  keyMissingOnSome?: string | undefined;
 }
 
 export interface ProgrammedView {
@@ -136,13 +138,10 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
     });
   }
   for (const n of names) {
-    const unavailable = backends.get(n)?.unavailable;
-    if (unavailable === undefined) continue;
-    references.push({
-      code: ConditionReason.CredentialsUnavailable,
-      path: 'spec',
-      message: unavailable,
-    });
+    const view = backends.get(n);
+    const message = view?.unavailable ?? view?.keyMissingOnSome;
+    if (message === undefined) continue;
+    references.push({ code: ConditionReason.CredentialsUnavailable, path: 'spec', message });
   }
   const resolved: ConditionInput =
     references.length === 0

@@ -80,6 +80,9 @@ export function createAdminApp(
       backends: runtime.live.stats(),
       routes: runtime.usage.stats(),
       calibration: runtime.strongShare.stats(),
+      ...(runtime.credentialCheck
+        ? { credentials: { unavailable: runtime.credentialCheck.report() } }
+        : {}),
     });
   });
 
