@@ -52,6 +52,7 @@ const KEYS = {
   basic: generateApiKey(seeded(1)),
   revoked: generateApiKey(seeded(2)),
   expired: generateApiKey(seeded(3)),
+  expiring: generateApiKey(seeded(5)),
   foreign: generateApiKey(seeded(4)),
 };
 
@@ -63,6 +64,7 @@ const sims: Record<'standard' | 'premium', SimulatedBackend | undefined> = {
   premium: undefined,
 };
 let controller: RunningController | undefined;
+let credentialsUrl = '';
 const proxies: Record<'gateway' | 'a' | 'b', RunningProxy | undefined> = {
   gateway: undefined,
   a: undefined,
@@ -250,6 +252,10 @@ beforeAll(async () => {
     },
     keyObject('k-basic', KEYS.basic, 'basic'),
     keyObject('k-revoked', KEYS.revoked, 'basic'),
+    // Valid when the attacks start; expires while they run (the setup takes seconds, not 30).
+    keyObject('k-expiring', KEYS.expiring, 'basic', {
+      expiresAt: new Date(Date.now() + 30_000).toISOString(),
+    }),
     keyObject('k-expired', KEYS.expired, 'basic', {
       expiresAt: new Date(Date.now() - 60_000).toISOString(),
     }),
@@ -282,7 +288,7 @@ beforeAll(async () => {
     webhook: loopbackWebhook([P.namespace], 5),
   });
   const ca = await webhookCaPem(WEBHOOK_CERT_SECRET);
-  const credentialsUrl = `${new URL(controller.webhookUrl!).origin}${CREDENTIALS_PATH}`;
+  credentialsUrl = `${new URL(controller.webhookUrl!).origin}${CREDENTIALS_PATH}`;
 
   // The gateway in P: P's keys mounted as the chart mounts them, callers verified by TokenReview.
   const mounted = mkdtempSync(join(tmpdir(), 'modelroute-sec-keys-'));
@@ -337,6 +343,7 @@ beforeAll(async () => {
     const gateway = await admin<RoutingTable>(proxies.gateway, 'table');
     expect(gateway.apiKeys?.map((k) => k.id)).toEqual([
       `${P.namespace}/k-basic`,
+      `${P.namespace}/k-expiring`,
       `${P.namespace}/k-revoked`,
     ]);
     expect((await call(proxies.a, 'unused')).status).toBe(200);
@@ -408,11 +415,19 @@ test(
       30_000,
     );
 
+    expect((await call(proxies.gateway, KEYS.expiring)).status).toBe(200);
+    await eventually(
+      async () => expect(await call(proxies.gateway, KEYS.expiring)).toEqual(unauthorized),
+      45_000,
+      500,
+    );
+
     const attacks = {
       forged,
       'other audience': token(P.namespace, 'basic-caller', 'https://kubernetes.default.svc'),
       'deleted ServiceAccount': orphan,
       'expired key': KEYS.expired,
+      'key expired during the test': KEYS.expiring,
       'revoked key': KEYS.revoked,
       "another namespace's key": KEYS.foreign,
     };
@@ -427,6 +442,7 @@ test(
       'k-basic',
       'k-revoked',
       'k-expired',
+      'k-expiring',
       'k-foreign',
       'standard',
     ];
@@ -450,6 +466,21 @@ test(
     errorBodies.push(bareBody);
     expect({ status: bare.status, error: JSON.parse(bareBody).error }).toEqual(unauthorized);
     expect(chatHits(sims.standard) + chatHits(sims.premium)).toBe(before);
+
+    // The controller's credential endpoint, asked with a caller's token: 401, and nothing echoed.
+    const { Agent, request } = await import('undici');
+    const dispatcher = new Agent({ connect: { ca: await webhookCaPem(WEBHOOK_CERT_SECRET) } });
+    for (const credential of [real, forged]) {
+      const res = await request(credentialsUrl, {
+        method: 'POST',
+        dispatcher,
+        headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ backendIds: [`${P.namespace}/standard`] }),
+      });
+      expect(res.statusCode).toBe(401);
+      errorBodies.push(await res.body.text());
+    }
+    await dispatcher.close();
   },
   CASE_TIMEOUT_MS,
 );
@@ -519,6 +550,8 @@ test(
         ),
       ),
       'controller /metrics': await get(`${controller!.healthUrl!}/metrics`, false),
+      'controller /healthz': await get(`${controller!.healthUrl!}/healthz`, false),
+      'controller /readyz': await get(`${controller!.healthUrl!}/readyz`, false),
       'error bodies': errorBodies.join('\n'),
     };
     for (const [name, proxy] of Object.entries(proxies))
