@@ -5,9 +5,6 @@
 // ServiceAccount with the repository's RBAC) and call a simulated backend that
 // checks it. No Secret exists in the app namespaces; a rotation is picked up;
 // a namespace without a grant is refused; no key appears in any log line.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import { modelBackend, modelRoute, type ModelBackendGrant } from '../../src/api/v1alpha1/index.js';
 import { CREDENTIALS_PATH } from '../../src/proxy/credential-protocol.js';
@@ -16,7 +13,6 @@ import { compileRoutingTable } from '../../src/routing/compile.js';
 import type { CompiledBackend } from '../../src/routing/table.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { DEFAULT_SIDECAR_CONFIG } from '../../src/webhook/sidecar-patch.js';
 import {
   startSidecarInjector,
   type RunningSidecarInjector,
@@ -27,9 +23,10 @@ import {
   grantControllerSecrets,
   installCRDs,
   mustKubectl,
-  podBoundToken,
+  podBoundTokenFile,
+  webhookCaPem,
 } from '../support/cluster.js';
-import { ADMIN_TOKEN } from '../support/controller-env.js';
+import { ADMIN_TOKEN, loopbackWebhook, WEBHOOK_CERT_SECRET } from '../support/controller-env.js';
 import { eventually } from '../support/eventually.js';
 
 const CASE_TIMEOUT_MS = 120_000;
@@ -119,10 +116,7 @@ function proxyPod(namespace: string, name: string): string {
       },
     },
   ]);
-  const token = podBoundToken(namespace, 'app', name);
-  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-token-')), 'token');
-  writeFileSync(file, token);
-  return file;
+  return podBoundTokenFile(namespace, 'app', name);
 }
 
 async function post(token: string, body: unknown): Promise<{ status: number; text: string }> {
@@ -199,44 +193,16 @@ beforeAll(async () => {
     ]);
 
   // The controller's credential endpoint, as its ServiceAccount (TokenReview and Secret reads real).
-  injector = await startSidecarInjector(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      serviceName: 'modelroute-webhook',
-      namespace: 'modelroute-system',
-      secretName: 'modelroute-webhook-cert',
-      configName: 'modelroute-sidecar-injector',
-      extraSans: ['127.0.0.1'],
-      sidecar: { ...DEFAULT_SIDECAR_CONFIG, image: 'modelroute:test' },
-      credentialNamespaces: [platform],
-      credentialRefreshSeconds: REFRESH_SECONDS,
-    },
-    {
-      kubeconfigPath: controllerServiceAccountKubeconfig(),
-      logger: logger('controller'),
-      routes: () => [],
-      backends: () => [],
-      synced: () => true,
-      tableBackends: grantedTableBackends,
-    },
-  );
+  injector = await startSidecarInjector(loopbackWebhook([platform], REFRESH_SECONDS), {
+    kubeconfigPath: controllerServiceAccountKubeconfig(),
+    logger: logger('controller'),
+    routes: () => [],
+    backends: () => [],
+    synced: () => true,
+    tableBackends: grantedTableBackends,
+  });
   credentialsUrl = `${new URL(injector.url).origin}${CREDENTIALS_PATH}`;
-  await eventually(() => {
-    const data = JSON.parse(
-      mustKubectl([
-        'get',
-        'secret',
-        'modelroute-webhook-cert',
-        '-n',
-        'modelroute-system',
-        '-o',
-        'json',
-      ]),
-    ) as { data: Record<string, string> };
-    ca = Buffer.from(data.data['ca.crt'] ?? '', 'base64').toString('utf8');
-    expect(ca).toContain('BEGIN CERTIFICATE');
-  }, 30_000);
+  ca = await webhookCaPem(WEBHOOK_CERT_SECRET);
 
   for (const key of ['a', 'b', 'c'] as const) {
     const namespace = apps[key];

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './eventually.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -255,4 +256,38 @@ export function podBoundToken(
     '--duration',
     '1h',
   ]).trim();
+}
+
+/**
+ * A projected token of ServiceAccount `serviceAccount` bound to Pod `pod`
+ * (which must exist and run as that account), written to a file as the
+ * kubelet mounts it for a proxy: what the controller's credential endpoint
+ * authenticates (audience modelroute-controller).
+ */
+export function podBoundTokenFile(
+  namespace: string,
+  serviceAccount: string,
+  pod: string,
+  audience = 'modelroute-controller',
+): string {
+  const token = podBoundToken(namespace, serviceAccount, pod, audience);
+  const file = join(mkdtempSync(join(tmpdir(), 'modelroute-token-')), 'token');
+  writeFileSync(file, token);
+  return file;
+}
+
+/**
+ * The PEM of the CA the controller's webhook serving certificate chains to,
+ * once the controller has written its certificate Secret (in modelroute-system).
+ */
+export async function webhookCaPem(secretName: string): Promise<string> {
+  let ca = '';
+  await eventually(() => {
+    const secret = JSON.parse(
+      mustKubectl(['get', 'secret', secretName, '-n', 'modelroute-system', '-o', 'json']),
+    ) as { data: Record<string, string> };
+    ca = Buffer.from(secret.data['ca.crt'] ?? '', 'base64').toString('utf8');
+    expect(ca).toContain('BEGIN CERTIFICATE');
+  }, 30_000);
+  return ca;
 }

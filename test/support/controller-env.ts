@@ -3,6 +3,8 @@
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { SimulatedBackend } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { DEFAULT_SIDECAR_CONFIG } from '../../src/webhook/sidecar-patch.js';
+import type { SidecarInjectorSettings } from '../../src/webhook/sidecar-injector.js';
 import { kubectlAt, parseTable, testenv, type CommandResult } from './cluster.js';
 
 export const ADMIN_TOKEN = 'controller-test-admin-token-0123456789';
@@ -44,12 +46,14 @@ export class ClusterHandle {
   /**
    * Registers a running proxy as a Ready Pod at its loopback address;
    * `containers` replaces the placeholder one (e.g. an injected proxy
-   * container carrying MODELROUTE_WORKLOAD).
+   * container carrying MODELROUTE_WORKLOAD); `spec` adds pod spec fields
+   * (e.g. serviceAccountName, for a token bound to the pod).
    */
   registerProxy(
     name: string,
     proxy: Pick<RunningProxy, 'adminUrl'>,
     containers: object[] = [{ name: 'proxy', image: 'modelroute:test' }],
+    spec: Record<string, unknown> = {},
   ): void {
     const ip = new URL(proxy.adminUrl).hostname;
     this.apply([
@@ -61,7 +65,7 @@ export class ClusterHandle {
           labels: { 'modelroute.io/proxy': 'true' },
           annotations: { 'modelroute.io/admin-port': new URL(proxy.adminUrl).port },
         },
-        spec: { containers },
+        spec: { ...spec, containers },
       },
     ]);
     this.markRunning(name, ip);
@@ -97,7 +101,11 @@ export class ClusterHandle {
   }
 }
 
-export function backendObject(name: string, sim: SimulatedBackend): object {
+export function backendObject(
+  name: string,
+  sim: SimulatedBackend,
+  spec: Record<string, unknown> = {},
+): object {
   return {
     apiVersion: 'modelroute.io/v1alpha1',
     kind: 'ModelBackend',
@@ -107,9 +115,36 @@ export function backendObject(name: string, sim: SimulatedBackend): object {
       endpoint: `${sim.url}/v1`,
       model: `${name}-upstream`,
       healthCheck: { interval: '1s', timeout: '1s', unhealthyThreshold: 2, healthyThreshold: 1 },
+      ...spec,
     },
   };
 }
+
+/**
+ * The controller's webhook server as the chart runs it (certificate Secret
+ * and configuration names from manifests/rbac), on loopback, with the
+ * credential endpoint delivering keys of `credentialNamespaces`.
+ */
+export function loopbackWebhook(
+  credentialNamespaces: string[],
+  credentialRefreshSeconds: number,
+): SidecarInjectorSettings {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    serviceName: 'modelroute-webhook',
+    namespace: 'modelroute-system',
+    secretName: WEBHOOK_CERT_SECRET,
+    configName: 'modelroute-sidecar-injector',
+    extraSans: ['127.0.0.1'],
+    sidecar: { ...DEFAULT_SIDECAR_CONFIG, image: 'modelroute:test' },
+    credentialNamespaces,
+    credentialRefreshSeconds,
+  };
+}
+
+/** The Secret the controller keeps its webhook CA and serving certificate in. */
+export const WEBHOOK_CERT_SECRET = 'modelroute-webhook-cert';
 
 export function routeObject(
   name: string,
