@@ -73,6 +73,7 @@ test('ModelRoute printer columns answer the first questions', () => {
     'Requests/1h',
     'Cost/1h (USD)',
     'Strong',
+    'Spend/Day',
     'Age',
     'Message',
   ]);

@@ -168,6 +168,13 @@ const readyMessage: PrinterColumn = {
   description: 'Why the resource is or is not Ready.',
   priority: 1,
 };
+/** Spend against budget today, on routes and tenants (issue 14). */
+const spendTodayColumn: PrinterColumn = {
+  name: 'Spend/Day',
+  type: 'string',
+  jsonPath: '.status.spend.day.display',
+  description: 'USD spent today (UTC) against the daily budget, e.g. 12.40/50.00.',
+};
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export function modelRouteCRD(): CustomResourceDefinition {
@@ -223,6 +230,7 @@ export function modelRouteCRD(): CustomResourceDefinition {
         description:
           "Share of the strongShare rule's requests the proxies sent to the strongest backend in the last hour.",
       },
+      spendTodayColumn,
       age,
       readyMessage,
     ],
@@ -303,6 +311,14 @@ export function modelTenantCRD(): CustomResourceDefinition {
         type: 'integer',
         jsonPath: '.status.conflictCount',
         description: 'Identities another tenant claims as well.',
+      },
+      spendTodayColumn,
+      {
+        name: 'Spend/Month',
+        type: 'string',
+        jsonPath: '.status.spend.month.display',
+        description: 'USD spent this calendar month (UTC) against the monthly budget.',
+        priority: 1,
       },
       age,
       readyMessage,

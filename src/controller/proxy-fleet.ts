@@ -2,6 +2,7 @@
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
 import { namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
+import { proxyQuotaStats } from '../quota/protocol.js';
 import { scoreSketchWire } from '../routing/difficulty/calibration/score-sketch.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -64,6 +65,8 @@ const proxyStatsBody = z.object({
    * secret-free reason and fix (absent from proxies older than this field:
    * nothing is claimed about them).
    */
+  /** Fleet limits and spend (issue 14; absent from older proxies). */
+  quotas: proxyQuotaStats.optional(),
   credentials: z
     .object({
       unavailable: z

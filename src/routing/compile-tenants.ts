@@ -36,6 +36,7 @@ export function compileTenant(tenant: ModelTenant): CompiledTenant {
   if (spec.routes !== undefined) compiled.routeIds = spec.routes.map((r) => `${ns}/${r}`).sort();
   if (spec.models !== undefined) compiled.models = [...spec.models].sort();
   if (spec.task !== undefined) compiled.task = spec.task;
+  if (spec.budget !== undefined) compiled.budget = { ...spec.budget };
   return compiled;
 }
 

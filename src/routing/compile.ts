@@ -239,7 +239,12 @@ export function compileRoutingTable(
     if (connectMs !== undefined) compiled.timeouts.connectMs = connectMs;
     if (firstTokenMs !== undefined) compiled.timeouts.firstTokenMs = firstTokenMs;
     if (totalMs !== undefined) compiled.timeouts.totalMs = totalMs;
-    if (spec.budget) compiled.budget.maxCostPerRequestUsd = spec.budget.maxCostPerRequest;
+    if (spec.budget) {
+      const { maxCostPerRequest, dailyUSD, monthlyUSD, onExceeded } = spec.budget;
+      if (maxCostPerRequest !== undefined) compiled.budget.maxCostPerRequestUsd = maxCostPerRequest;
+      if (dailyUSD !== undefined || monthlyUSD !== undefined)
+        Object.assign(compiled.budget, definedFields({ dailyUSD, monthlyUSD, onExceeded }));
+    }
     compiledRoutes.push(compiled);
   }
 
@@ -284,4 +289,9 @@ export function strongShareThreshold(
   quantile: (q: number) => number = priorQuantile,
 ): number {
   return clamp01(quantile(1 - strongShare));
+}
+
+/** The fields of `o` that are set (a table holds no explicit undefined). */
+function definedFields<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -54,6 +54,13 @@ export interface RequestFacts {
   difficulty(): number;
   /** Output tokens the client asked for at most (max_tokens), if it said. */
   maxOutputTokens?: number | undefined;
+  /** When the request arrived (epoch ms, the proxy's injected clock): matches.timeWindows. */
+  nowMs?: number | undefined;
+  /**
+   * The caller's tenant or the route has a budget exceeded with onExceeded:
+   * downgrade (matches.budgetExceeded). Set by the proxy from its quota state.
+   */
+  budgetExceeded?: boolean | undefined;
 }
 
 /** Splits a comma-separated header value into trimmed, non-empty, lower-case items. */

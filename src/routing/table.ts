@@ -4,7 +4,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
+  BUDGET_ACTIONS,
+  LIMIT_ENFORCEMENTS,
   MAX_TIMER_MS,
+  STORE_UNAVAILABLE_ACTIONS,
   PROVIDERS,
   RETRY_ON,
   STRATEGIES,
@@ -29,6 +32,22 @@ const timerMs = z
   });
 const positiveTimerMs = timerMs.min(1);
 
+/** Fleet-wide rpm/tpm/concurrency, and how they are enforced (absent: fleet shares). */
+const compiledLimits = z.strictObject({
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  maxConcurrency: positiveInt.optional(),
+  enforcement: z.enum(LIMIT_ENFORCEMENTS).optional(),
+  onStoreUnavailable: z.enum(STORE_UNAVAILABLE_ACTIONS).optional(),
+});
+
+/** A day/month spend budget; the controller counts spend and tells proxies its state. */
+const compiledSpendBudget = z.strictObject({
+  dailyUSD: nonNegative.optional(),
+  monthlyUSD: nonNegative.optional(),
+  onExceeded: z.enum(BUDGET_ACTIONS).optional(),
+});
+
 export const compiledBackend = z.strictObject({
   /** `<namespace>/<name>` of the ModelBackend. */
   id: z.string().min(1),
@@ -49,10 +68,12 @@ export const compiledBackend = z.strictObject({
   }),
   contextWindow: positiveInt.optional(),
   maxOutputTokens: positiveInt.optional(),
-  limits: z.strictObject({
-    rpm: positiveInt.optional(),
-    tpm: positiveInt.optional(),
-    maxConcurrency: positiveInt.optional(),
+  /** Fleet-wide limits (issue 14): each proxy enforces its share (quota assignment) or the shared store. */
+  limits: compiledLimits.extend({
+    priorityCeilings: z
+      .strictObject({ low: z.number().min(0).max(1), normal: z.number().min(0).max(1) })
+      .optional(),
+    latencyObjectiveMs: positiveInt.optional(),
   }),
   capabilities: z.array(z.string()),
   quality: z.number().min(0).max(1).optional(),
@@ -119,7 +140,7 @@ export const compiledRoute = z.strictObject({
     firstTokenMs: positiveTimerMs.optional(),
     totalMs: positiveTimerMs.optional(),
   }),
-  budget: z.strictObject({ maxCostPerRequestUsd: nonNegative.optional() }),
+  budget: compiledSpendBudget.extend({ maxCostPerRequestUsd: nonNegative.optional() }),
 });
 export type CompiledRoute = z.infer<typeof compiledRoute>;
 
@@ -145,11 +166,8 @@ export const compiledTenant = z.strictObject({
   capabilities: z.array(z.string()),
   task: z.string().optional(),
   trustedHeaders: z.array(trustableHeader),
-  limits: z.strictObject({
-    rpm: positiveInt.optional(),
-    tpm: positiveInt.optional(),
-    maxConcurrency: positiveInt.optional(),
-  }),
+  limits: compiledLimits,
+  budget: compiledSpendBudget.optional(),
 });
 export type CompiledTenant = z.infer<typeof compiledTenant>;
 

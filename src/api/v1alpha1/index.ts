@@ -8,3 +8,4 @@ export * from './header-regex.js';
 export * from './modeltenant.js';
 export * from './modelapikey.js';
 export * from './modelbackendgrant.js';
+export * from './quota.js';

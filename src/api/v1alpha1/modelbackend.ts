@@ -1,5 +1,6 @@
 // ModelBackend: one model served at one endpoint, with its economics and health.
 import { z } from 'zod';
+import { backendLimits, fleetLimitStatus } from './quota.js';
 import {
   API_VERSION,
   conditions,
@@ -111,13 +112,6 @@ const pricing = z
   })
   .describe('Price list used for cost accounting, least-cost routing and budgets.');
 
-const limits = z
-  .strictObject({
-    rpm: z.int().min(1).optional().describe('Requests per minute each proxy may send.'),
-    tpm: z.int().min(1).optional().describe('Tokens per minute each proxy may send.'),
-    maxConcurrency: z.int().min(1).optional().describe('Requests in flight per proxy.'),
-  })
-  .describe('Local limits each proxy enforces for this backend.');
 
 const azure = z
   .strictObject({
@@ -227,7 +221,7 @@ export const modelBackendSpec = withCrossFieldRules(
         .min(1)
         .optional()
         .describe('Maximum output tokens the model produces.'),
-      limits: limits.optional(),
+      limits: backendLimits.optional(),
       capabilities: z
         .array(capability)
         .max(CAPABILITIES.length)
@@ -345,6 +339,7 @@ export const modelBackendStatus = z
       })
       .optional()
       .describe('Outcome statistics reported by the proxies.'),
+    limits: fleetLimitStatus.optional(),
   })
   .describe('Observed state of a ModelBackend.');
 export type ModelBackendStatus = z.infer<typeof modelBackendStatus>;

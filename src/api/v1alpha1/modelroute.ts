@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { RE2_SYNTAX_URL, compileHeaderRegex } from './header-regex.js';
 import { capability } from './modelbackend.js';
+import { loadCondition, spendBudget, spendStatus, timeWindow } from './quota.js';
 import {
   API_VERSION,
   conditions,
@@ -166,6 +167,20 @@ export const routeMatch = z
       .meta({ 'x-kubernetes-list-type': 'set' })
       .describe(
         'Matches requests that require all of these compliance tags (x-modelroute-compliance header).',
+      ),
+    load: loadCondition
+      .optional()
+      .describe('Matches while a backend nears its quota, concurrency limit or latency objective.'),
+    timeWindows: z
+      .array(timeWindow)
+      .max(8)
+      .optional()
+      .describe('Matches during any of these times (planned peaks); the proxy clock decides.'),
+    budgetExceeded: z
+      .boolean()
+      .optional()
+      .describe(
+        "true: matches only requests whose tenant or route budget is exceeded with onExceeded: downgrade (the cheaper rule they are downgraded to); false: only requests within budget.",
       ),
   })
   .describe(
@@ -354,11 +369,13 @@ const budget = z
     maxCostPerRequest: z
       .number()
       .min(0)
+      .optional()
       .describe(
         'Largest estimated cost in USD a single request may incur; costlier backends are skipped.',
       ),
+    ...spendBudget.shape,
   })
-  .describe('Spending limits.');
+  .describe('Spending limits: per request, and per day and month across the fleet.');
 
 export const modelRouteSpec = withCrossFieldRules(
   z
@@ -489,6 +506,7 @@ export const modelRouteStatus = z
       })
       .optional()
       .describe('How the strongShare target holds on live traffic.'),
+    spend: spendStatus.optional(),
   })
   .describe('Observed state of a ModelRoute.');
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;

@@ -18,6 +18,7 @@ import {
   objectName,
 } from './common.js';
 import { capability } from './modelbackend.js';
+import { fleetLimitStatus, spendBudget, spendStatus, tenantLimits } from './quota.js';
 
 export const PRIORITY_CLASSES = ['high', 'normal', 'low'] as const;
 export const priorityClass = z.enum(PRIORITY_CLASSES);
@@ -83,14 +84,6 @@ export const tenantIdentities = z
   );
 export type TenantIdentities = z.infer<typeof tenantIdentities>;
 
-export const tenantLimits = z
-  .strictObject({
-    rpm: z.int().min(1).max(1_000_000_000).optional().describe('Requests per minute.'),
-    tpm: z.int().min(1).max(1_000_000_000_000).optional().describe('Tokens per minute.'),
-    maxConcurrency: z.int().min(1).max(1_000_000).optional().describe('Requests in flight.'),
-  })
-  .describe('Limits on the tenant’s traffic.');
-export type TenantLimits = z.infer<typeof tenantLimits>;
 
 export const modelTenantSpec = z
   .strictObject({
@@ -138,6 +131,7 @@ export const modelTenantSpec = z
         'Request headers the tenant’s callers may set (tenant, priority, task, compliance, capabilities); all others are ignored.',
       ),
     limits: tenantLimits.optional(),
+    budget: spendBudget.optional(),
   })
   .describe('Who a tenant is and what it may do.');
 export type ModelTenantSpec = z.infer<typeof modelTenantSpec>;
@@ -174,6 +168,8 @@ export const modelTenantStatus = z
         'Identities another tenant of this namespace claims as well; the more specific claim wins (ServiceAccount over workload labels over namespace), then the name that sorts first.',
       ),
     conflictCount: count.optional().describe('How many conflicts there are.'),
+    spend: spendStatus.optional(),
+    limits: fleetLimitStatus.optional(),
   })
   .describe('Observed state of a ModelTenant.');
 export type ModelTenantStatus = z.infer<typeof modelTenantStatus>;
