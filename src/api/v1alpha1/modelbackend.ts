@@ -112,7 +112,6 @@ const pricing = z
   })
   .describe('Price list used for cost accounting, least-cost routing and budgets.');
 
-
 const azure = z
   .strictObject({
     deployment: z.string().min(1).max(256).describe('Azure OpenAI deployment name.'),

@@ -180,7 +180,7 @@ export const routeMatch = z
       .boolean()
       .optional()
       .describe(
-        "true: matches only requests whose tenant or route budget is exceeded with onExceeded: downgrade (the cheaper rule they are downgraded to); false: only requests within budget.",
+        'true: matches only requests whose tenant or route budget is exceeded with onExceeded: downgrade (the cheaper rule they are downgraded to); false: only requests within budget.',
       ),
   })
   .describe(

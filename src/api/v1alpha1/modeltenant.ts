@@ -84,7 +84,6 @@ export const tenantIdentities = z
   );
 export type TenantIdentities = z.infer<typeof tenantIdentities>;
 
-
 export const modelTenantSpec = z
   .strictObject({
     priority: priorityClass

@@ -112,7 +112,7 @@ export const spendBudget = z
       .enum(BUDGET_ACTIONS)
       .default('refuse')
       .describe(
-        "At 100%: refuse (429 naming the budget and when it resets) or downgrade (requests carry the budget-exceeded condition, so only rules with matches.budgetExceeded: true serve them; without such a rule they are refused). At 80% an Event and the BudgetWarning condition.",
+        'At 100%: refuse (429 naming the budget and when it resets) or downgrade (requests carry the budget-exceeded condition, so only rules with matches.budgetExceeded: true serve them; without such a rule they are refused). At 80% an Event and the BudgetWarning condition.',
       ),
   })
   .describe('Spend limits over day and month windows, counted from the proxies’ cost reports.');
@@ -187,7 +187,9 @@ export type LoadCondition = z.infer<typeof loadCondition>;
 export const fleetLimitStatus = z
   .strictObject({
     proxies: count.describe('Proxies the limit is divided among.'),
-    requestsLastMinute: count.optional().describe('Requests the fleet admitted in the last minute.'),
+    requestsLastMinute: count
+      .optional()
+      .describe('Requests the fleet admitted in the last minute.'),
     tokensLastMinute: count.optional().describe('Tokens the fleet counted in the last minute.'),
     refusedLastMinute: count
       .optional()
