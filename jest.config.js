@@ -12,6 +12,9 @@ const shared = {
 };
 
 export default {
+  // A hang guard, not a stopwatch: at load 20 on 2 cores a data-plane case that
+  // takes 1 s alone took over the 5 s default (strong-share-live, embeddings-context).
+  testTimeout: 30_000,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {

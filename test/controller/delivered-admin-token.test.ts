@@ -5,6 +5,7 @@
 // controller running as its ServiceAccount with the repository's RBAC), and
 // the real controller pushes each its table (Programmed). The token one pod
 // was given moves no other pod, and appears in no log line.
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,20 +123,24 @@ beforeAll(async () => {
 
   for (const key of ['a', 'b'] as const) {
     const name = `proxy-${key}`;
-    const adminPort = await freePort();
+    // The port is chosen before the proxy binds it (the pod's annotation names it first);
+    // on a loopback address of its own no other test's server takes it meanwhile.
+    const host = `127.${1 + randomInt(250)}.${randomInt(250)}.${1 + randomInt(250)}`;
+    const adminPort = await freePort(host);
     createProxyPod(name, adminPort);
     podTokens[key] = podBoundToken(cluster.namespace, 'app', name);
     const tokenFile = join(mkdtempSync(join(tmpdir(), 'modelroute-token-')), 'token');
     writeFileSync(tokenFile, podTokens[key]);
     // What the injector runs when the credential channel is on: no admin token configured.
     proxies[key] = await startProxy({
+      host,
       adminPort,
       logger: logger(name),
       namespace: cluster.namespace,
       credentialDelivery: { url: credentialsUrl, ca, tokenFile, namespace: cluster.namespace },
     });
-    // At 127.0.0.1: the controller pushes to the proxy's admin port there.
-    cluster.markRunning(name, '127.0.0.1');
+    // The controller pushes to the proxy's admin port at the pod IP.
+    cluster.markRunning(name, host);
   }
 }, CASE_TIMEOUT_MS);
 

@@ -83,7 +83,7 @@ beforeAll(() => {
   ]);
 });
 
-test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, STRONG, AGE', () => {
+test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, STRONG, SPEND/DAY, AGE', () => {
   const rows = parseTable(mustKubectl(['get', 'modelroutes', '-n', namespace]));
   expect(Object.keys(rows[0] ?? {})).toEqual([
     'NAME',
@@ -94,6 +94,7 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last 
     'REQUESTS/1H',
     'COST/1H (USD)',
     'STRONG',
+    'SPEND/DAY',
     'AGE',
   ]);
   expect(rows.find((r) => r.NAME === 'chat')).toMatchObject({
