@@ -164,6 +164,7 @@ export async function handleInference(
       ruleName: decision.ruleName,
       attempts: decision.attempts,
       estimatedPromptTokens,
+      priority: facts.priority,
       tenantId: who.tenant.id,
       tenantAdmission: admission,
       routingHeaders,
