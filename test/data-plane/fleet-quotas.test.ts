@@ -129,6 +129,28 @@ describe('backend limits follow the assignment', () => {
     expect(parsed.tenants[0]!.costUsd).toBeGreaterThan(0);
   });
 
+  test('a full fallback the primary made unnecessary is not counted as refused (it was not wanted)', async () => {
+    dp = await startDataPlane(
+      [{ name: 'a' }, { name: 'b', spec: { limits: { rpm: 100 } } }],
+      [priorityRoute()],
+      { quotaMode: 'fleet' },
+    );
+    await admin(
+      'PUT',
+      '/admin/v1/quotas',
+      assignment({
+        limits: [
+          { key: 'backend:default/b', share: { rpm: 0 }, safe: { rpm: 0 }, limit: { rpm: 100 } },
+        ],
+      }),
+    );
+    expect(await servedBy(3)).toEqual(['default/a', 'default/a', 'default/a']);
+    const stats = proxyQuotaStats.parse((await admin('GET', '/admin/v1/stats')).json.quotas);
+    expect(stats.limits).toEqual([
+      expect.objectContaining({ key: 'backend:default/b', admitted: 0, refused: 0 }),
+    ]);
+  });
+
   test('an expired assignment falls back to the safe share, and GET /admin/v1/quotas says so', async () => {
     dp = await startDataPlane(backends({ rpm: 100 }), [priorityRoute()], { quotaMode: 'fleet' });
     await admin(
