@@ -4,7 +4,7 @@
 // over their share and budgets over 100% get 429s that say why and when to
 // come back, and the proxy reports what it admitted, refused and spent.
 import { APIError, type OpenAI } from 'openai';
-import { proxyQuotaStats, type QuotaAssignment } from '../../src/quota/protocol.js';
+import { proxyQuotaStats, type QuotaAssignment, type QuotaKey } from '../../src/quota/protocol.js';
 import {
   ADMIN_TOKEN,
   route,
@@ -59,6 +59,28 @@ function assignment(over: Partial<QuotaAssignment>): QuotaAssignment {
   };
 }
 
+/** Pushes one share of one key's limit, as the controller would. */
+function pushShare(
+  key: QuotaKey,
+  share: number,
+  safe: number,
+  limit: number,
+  over: Partial<QuotaAssignment> = {},
+) {
+  return admin(
+    'PUT',
+    '/admin/v1/quotas',
+    assignment({
+      limits: [{ key, share: { rpm: share }, safe: { rpm: safe }, limit: { rpm: limit } }],
+      ...over,
+    }),
+  );
+}
+
+async function quotaStats() {
+  return proxyQuotaStats.parse((await admin('GET', '/admin/v1/stats')).json.quotas);
+}
+
 /** Sends `n` requests one after another; the backend (or error code) each got. */
 async function servedBy(n: number, client: OpenAI = dp!.client): Promise<string[]> {
   const out: string[] = [];
@@ -79,20 +101,7 @@ describe('backend limits follow the assignment', () => {
     // 100 / 20 = 5 to `a`, the rest overflow to `b`.
     expect(await servedBy(7)).toEqual([...Array(5).fill('default/a'), 'default/b', 'default/b']);
 
-    const pushed = await admin(
-      'PUT',
-      '/admin/v1/quotas',
-      assignment({
-        limits: [
-          {
-            key: 'backend:default/a',
-            share: { rpm: 8 },
-            safe: { rpm: 5 },
-            limit: { rpm: 100 },
-          },
-        ],
-      }),
-    );
+    const pushed = await pushShare('backend:default/a', 8, 5, 100);
     expect(pushed).toEqual({
       status: 200,
       json: { assignment: { term: 'controller-0/1', sequence: 1 } },
@@ -109,8 +118,7 @@ describe('backend limits follow the assignment', () => {
       ],
     });
 
-    const stats = await admin('GET', '/admin/v1/stats');
-    const parsed = proxyQuotaStats.parse(stats.json.quotas);
+    const parsed = await quotaStats();
     expect(parsed.assignment).toEqual({ term: 'controller-0/1', sequence: 1 });
     expect(parsed.limits).toEqual([
       {
@@ -135,17 +143,9 @@ describe('backend limits follow the assignment', () => {
       [priorityRoute()],
       { quotaMode: 'fleet' },
     );
-    await admin(
-      'PUT',
-      '/admin/v1/quotas',
-      assignment({
-        limits: [
-          { key: 'backend:default/b', share: { rpm: 0 }, safe: { rpm: 0 }, limit: { rpm: 100 } },
-        ],
-      }),
-    );
+    await pushShare('backend:default/b', 0, 0, 100);
     expect(await servedBy(3)).toEqual(['default/a', 'default/a', 'default/a']);
-    const stats = proxyQuotaStats.parse((await admin('GET', '/admin/v1/stats')).json.quotas);
+    const stats = await quotaStats();
     expect(stats.limits).toEqual([
       expect.objectContaining({ key: 'backend:default/b', admitted: 0, refused: 0 }),
     ]);
@@ -153,16 +153,7 @@ describe('backend limits follow the assignment', () => {
 
   test('an expired assignment falls back to the safe share, and GET /admin/v1/quotas says so', async () => {
     dp = await startDataPlane(backends({ rpm: 100 }), [priorityRoute()], { quotaMode: 'fleet' });
-    await admin(
-      'PUT',
-      '/admin/v1/quotas',
-      assignment({
-        validForMs: 1,
-        limits: [
-          { key: 'backend:default/a', share: { rpm: 50 }, safe: { rpm: 2 }, limit: { rpm: 100 } },
-        ],
-      }),
-    );
+    await pushShare('backend:default/a', 50, 2, 100, { validForMs: 1 });
     await new Promise((r) => setTimeout(r, 20));
     expect(await servedBy(3)).toEqual(['default/a', 'default/a', 'default/b']);
     expect((await admin('GET', '/admin/v1/quotas')).json).toMatchObject({
@@ -220,7 +211,7 @@ describe('tenant limits', () => {
     const retryAfter = Number(err.headers?.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    const stats = proxyQuotaStats.parse((await admin('GET', '/admin/v1/stats')).json.quotas);
+    const stats = await quotaStats();
     expect(stats.limits).toContainEqual(
       expect.objectContaining({
         key: 'tenant:default/batch',
@@ -242,15 +233,7 @@ describe('tenant limits', () => {
       },
     );
     expect(await servedBy(1)).toEqual(['tenant_rate_limited']); // 3 / 20 admits nothing
-    await admin(
-      'PUT',
-      '/admin/v1/quotas',
-      assignment({
-        limits: [
-          { key: 'tenant:default/batch', share: { rpm: 2 }, safe: { rpm: 1 }, limit: { rpm: 3 } },
-        ],
-      }),
-    );
+    await pushShare('tenant:default/batch', 2, 1, 3);
     expect(await servedBy(3)).toEqual(['default/b', 'default/b', 'tenant_rate_limited']);
   });
 });
