@@ -1,6 +1,7 @@
 // A RoutingTable made ready for the hot path: lookups by model and backend id,
 // header matchers compiled once per table rather than once per request.
 import { compileHeaderRegex, type RouteMatch } from '../api/v1alpha1/index.js';
+import { refBackendId } from './grants.js';
 import type { CompiledBackend, CompiledRoute, CompiledRule, RoutingTable } from './table.js';
 import { prepareTimeWindow, type PreparedTimeWindow } from './time-window.js';
 
@@ -71,7 +72,10 @@ function prepareRule(rule: CompiledRule, routeNamespace: string): PreparedRule {
       priorities: m.priorities?.map((p) => p.toLowerCase()),
       tasks: m.tasks?.map((t) => t.toLowerCase()),
       load: m.load && {
-        backendId: `${m.load.namespace ?? routeNamespace}/${m.load.backend}`,
+        backendId: refBackendId(routeNamespace, {
+          name: m.load.backend,
+          namespace: m.load.namespace,
+        }),
         above: m.load.above,
       },
       timeWindows: m.timeWindows?.map(prepareTimeWindow),
