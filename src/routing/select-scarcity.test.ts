@@ -10,31 +10,33 @@ import { seededRandom } from './random.js';
 import { selectBackends, type RoutingDecision } from './select.js';
 
 /**
- * The contract's live view over fixed loads: unavailable at load 1 (the share)
- * or with an open circuit; low from 0.8, normal from 0.9 (or the ceilings
- * given); low also while latency is over the objective.
+ * The contract's live view over fixed loads: unavailable with an open circuit
+ * or a full share (load 1); low from load 0.8, normal from 0.9, where load
+ * also counts latency over the objective. Like the proxy's, it counts each
+ * refusal by a share or ceiling (what the controller sees as refused).
  */
 class FakeLive implements BackendLiveView {
-  readonly loads = new Map<string, number>();
+  readonly shareLoads = new Map<string, number>();
   readonly open = new Set<string>();
   readonly latency = new Map<string, number>();
   readonly calls: { backendId: string; priority: string | undefined }[] = [];
+  refusals = 0;
   constructor(private readonly objectiveMs: number | undefined = undefined) {}
 
   available(backendId: string, priority?: string): boolean {
     this.calls.push({ backendId, priority });
     if (this.open.has(backendId)) return false;
-    const load = this.load(backendId);
-    if (load >= 1) return false;
-    const latency = this.latency.get(backendId);
-    const slow =
-      this.objectiveMs !== undefined && latency !== undefined && latency > this.objectiveMs;
-    if (priority === 'low') return load < 0.8 && !slow;
-    if (priority === 'normal') return load < 0.9;
-    return true;
+    const ceiling = priority === 'low' ? 0.8 : priority === 'normal' ? 0.9 : undefined;
+    const fits = (this.shareLoads.get(backendId) ?? 0) < 1;
+    if (fits && (ceiling === undefined || this.load(backendId) < ceiling)) return true;
+    this.refusals++;
+    return false;
   }
   load(backendId: string): number {
-    return this.loads.get(backendId) ?? 0;
+    const latency = this.latency.get(backendId);
+    const slow =
+      this.objectiveMs !== undefined && latency !== undefined ? latency / this.objectiveMs : 0;
+    return Math.max(this.shareLoads.get(backendId) ?? 0, slow);
   }
   latencyMs(backendId: string): number | undefined {
     return this.latency.get(backendId);
@@ -83,7 +85,7 @@ describe('matches.load', () => {
     ['over its share', 1.3, 'special'],
   ])('%s', (_name, load, expected) => {
     const live = new FakeLive();
-    live.loads.set('default/strong', load);
+    live.shareLoads.set('default/strong', load);
     const r = withMatch({ load: { backend: 'strong', above: 0.7 } });
     expect(ruleOf(decide([r], live, { model: 'chat' }))).toBe(expected);
   });
@@ -117,8 +119,8 @@ describe('matches.load', () => {
       }),
     );
     const live = new FakeLive();
-    live.loads.set('models/strong', 0.6);
-    live.loads.set('team/strong', 0); // a same-named backend elsewhere must not count
+    live.shareLoads.set('models/strong', 0.6);
+    live.shareLoads.set('team/strong', 0); // a same-named backend elsewhere must not count
     const d = selectBackends(table, facts({ model: 'chat' }), { rng: seededRandom(1), live });
     expect(ruleOf(d)).toBe('special');
   });
@@ -228,13 +230,13 @@ describe('priority under scarcity', () => {
     [1, 'high', ['cheap']],
   ])('strong at load %s, %s priority: %j', (load, priority, expected) => {
     const live = new FakeLive();
-    live.loads.set('default/strong', load);
+    live.shareLoads.set('default/strong', load);
     expect(namesOf(decide([strongThenCheap], live, { model: 'chat', priority }))).toEqual(expected);
   });
 
   test('a backend kept for higher classes is skipped as Scarce, naming the ceiling', () => {
     const live = new FakeLive();
-    live.loads.set('default/strong', 0.85);
+    live.shareLoads.set('default/strong', 0.85);
     const d = decide([strongThenCheap], live, { model: 'chat', priority: 'low' });
     expect(d.skipped).toEqual([
       {
@@ -252,7 +254,7 @@ describe('priority under scarcity', () => {
       limits: { rpm: 100, priorityCeilings: { low: 0.5, normal: 0.7 } },
     });
     const live = new FakeLive(); // its own fixed ceilings: only the message is under test
-    live.loads.set('default/strong', 0.95);
+    live.shareLoads.set('default/strong', 0.95);
     const d = decide([onlyStrong], live, { model: 'chat', priority: 'normal' }, [custom, cheap]);
     expect(d.skipped[0]?.detail).toContain('normal-priority ceiling of 0.7');
   });
@@ -263,16 +265,41 @@ describe('priority under scarcity', () => {
     const low = decide([strongThenCheap], live, { model: 'chat', priority: 'low' });
     expect(namesOf(low)).toEqual(['cheap']);
     expect(low.skipped[0]).toMatchObject({ reason: 'Scarce' });
-    expect(low.skipped[0]?.detail).toContain('3500 ms is over its objective of 2000 ms');
+    expect(low.skipped[0]?.detail).toContain(
+      'recent latency 3500 ms is 1.75 of its objective of 2000 ms, past the low-priority ceiling of 0.8',
+    );
     expect(namesOf(decide([strongThenCheap], live, { model: 'chat', priority: 'high' }))).toEqual([
       'strong',
       'cheap',
     ]);
   });
 
+  test('latency near the objective moves low before normal', () => {
+    const live = new FakeLive(2000);
+    live.latency.set('default/strong', 1700); // 0.85 of the objective
+    expect(namesOf(decide([strongThenCheap], live, { model: 'chat', priority: 'low' }))).toEqual([
+      'cheap',
+    ]);
+    expect(namesOf(decide([strongThenCheap], live, { model: 'chat', priority: 'normal' }))).toEqual(
+      ['strong', 'cheap'],
+    );
+  });
+
+  test.each([
+    ['a full share', 1.2, 'high', 'AtLimit'],
+    ['a full share', 1.2, 'low', 'AtLimit'],
+    ['a ceiling', 0.85, 'low', 'Scarce'],
+  ])('a refusal by %s is counted once (%s, %s)', (_what, load, priority, reason) => {
+    const live = new FakeLive();
+    live.shareLoads.set('default/strong', load);
+    const d = decide([strongThenCheap], live, { model: 'chat', priority });
+    expect(d.skipped.map((s) => s.reason)).toEqual([reason]);
+    expect(live.refusals).toBe(1);
+  });
+
   test('nothing left but for ceilings: a shed error with a retry time, not 503', () => {
     const live = new FakeLive();
-    live.loads.set('default/strong', 0.85);
+    live.shareLoads.set('default/strong', 0.85);
     const d = decide([onlyStrong], live, { model: 'chat', priority: 'low' });
     expect(d.ok).toBe(false);
     if (d.ok) return;
@@ -287,7 +314,7 @@ describe('priority under scarcity', () => {
 
   test('at the share itself: AtLimit, shed for every class', () => {
     const live = new FakeLive();
-    live.loads.set('default/strong', 1);
+    live.shareLoads.set('default/strong', 1);
     const d = decide([onlyStrong], live, { model: 'chat', priority: 'high' });
     expect(d.ok).toBe(false);
     if (d.ok) return;
@@ -298,7 +325,7 @@ describe('priority under scarcity', () => {
   test('an open circuit is not capacity held back: 503 as before, even beside a scarce backend', () => {
     const live = new FakeLive();
     live.open.add('default/cheap');
-    live.loads.set('default/strong', 0.85);
+    live.shareLoads.set('default/strong', 0.85);
     const d = decide([strongThenCheap], live, { model: 'chat', priority: 'low' });
     expect(d.ok).toBe(false);
     if (d.ok) return;
@@ -309,7 +336,7 @@ describe('priority under scarcity', () => {
   test('held back beside backends the request cannot use anyway: still shed', () => {
     const small = backend('cheap', { contextWindow: 100 });
     const live = new FakeLive();
-    live.loads.set('default/strong', 0.85);
+    live.shareLoads.set('default/strong', 0.85);
     const d = decide(
       [strongThenCheap],
       live,
@@ -332,7 +359,7 @@ describe('priority under scarcity', () => {
       ],
     });
     const live = new FakeLive();
-    live.loads.set('default/strong', 0.7);
+    live.shareLoads.set('default/strong', 0.7);
     expect(ruleOf(decide([r], live, { model: 'chat', priority: 'low' }))).toBe('low-under-load');
     expect(ruleOf(decide([r], live, { model: 'chat', priority: 'high' }))).toBe('main');
   });

@@ -183,33 +183,36 @@ class Selection {
   }
 
   /**
-   * The live view only answers yes or no, so the reason is told apart by
-   * asking again: available without a class but not with this one is a
-   * priority ceiling; otherwise a load at or over 1 is a limit's share, and
-   * what remains is an open circuit.
+   * The live view only answers yes or no, so the reason is told apart from
+   * the load. Below 1 no share is full: asking again without the class tells
+   * a priority ceiling (yes) from an open circuit (no). At 1 or more it is not
+   * asked again, since every refusal by a full share is counted as refused
+   * for the controller and must be counted once: a limit's share, unless the
+   * load is the latency objective's, which only moves lower classes.
    */
   private whyUnavailable(backend: CompiledBackend): [SkipReason, string] {
     const { priority } = this.facts;
     const load = this.live.load?.(backend.id) ?? 0;
-    if (priority !== undefined && this.live.available(backend.id)) {
-      const objective = backend.limits.latencyObjectiveMs;
-      const latency = this.live.latencyMs(backend.id);
-      if (objective !== undefined && latency !== undefined && latency > objective)
-        return [
-          'Scarce',
-          `recent latency ${Math.round(latency)} ms is over its objective of ${objective} ms, so ${priority}-priority requests move elsewhere`,
-        ];
-      return [
-        'Scarce',
-        `load ${load.toFixed(2)} reached the ${priority}-priority ceiling of ${priorityCeiling(backend, priority)}; the rest is kept for higher priorities`,
-      ];
-    }
-    if (load >= 1)
-      return [
-        'AtLimit',
-        `at this proxy's share of its rpm, tpm or concurrency limit (load ${load.toFixed(2)})`,
-      ];
-    return ['Unavailable', 'circuit open'];
+    const objective = backend.limits.latencyObjectiveMs;
+    const latency = this.live.latencyMs(backend.id);
+    const byLatency =
+      objective !== undefined && latency !== undefined && latency / objective >= load;
+    const ceiling = priority === undefined ? undefined : priorityCeiling(backend, priority);
+    const scarce = (): [SkipReason, string] => [
+      'Scarce',
+      byLatency
+        ? `recent latency ${Math.round(latency ?? 0)} ms is ${load.toFixed(2)} of its objective of ${objective ?? 0} ms, past the ${priority ?? ''}-priority ceiling of ${ceiling ?? ''}; the rest is kept for higher priorities`
+        : `load ${load.toFixed(2)} reached the ${priority ?? ''}-priority ceiling of ${ceiling ?? ''}; the rest is kept for higher priorities`,
+    ];
+    if (load < 1)
+      return priority !== undefined && this.live.available(backend.id)
+        ? scarce()
+        : ['Unavailable', 'circuit open'];
+    if (byLatency && ceiling !== undefined) return scarce();
+    return [
+      'AtLimit',
+      `at this proxy's share of its rpm, tpm or concurrency limit (load ${load.toFixed(2)})`,
+    ];
   }
 
   private skip(backendId: string, reason: SkipReason, detail: string): void {
@@ -309,9 +312,10 @@ class Selection {
 
 const DEFAULT_CEILINGS = priorityCeilings.parse({});
 
-function priorityCeiling(backend: CompiledBackend, priority: string): number | string {
+/** The class's ceiling on the backend's load; undefined for high (or unknown) classes. */
+function priorityCeiling(backend: CompiledBackend, priority: string): number | undefined {
   const ceilings = backend.limits.priorityCeilings ?? DEFAULT_CEILINGS;
-  return priority === 'low' || priority === 'normal' ? ceilings[priority] : 'its share';
+  return priority === 'low' || priority === 'normal' ? ceilings[priority] : undefined;
 }
 
 /**
