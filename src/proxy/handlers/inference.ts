@@ -93,6 +93,7 @@ export async function handleInference(
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
+    facts.nowMs = startedMs;
     const decision = selectBackends(prepared, facts, {
       rng: runtime.rng,
       live: runtime.live,
