@@ -98,6 +98,10 @@ export function prepareTimeWindow(window: TimeWindow): PreparedTimeWindow {
   };
 }
 
+function opensOn(window: PreparedTimeWindow, weekday: number): boolean {
+  return (window.days & (1 << weekday)) !== 0;
+}
+
 /**
  * Whether the window holds at `ms`. A window opens at `start` on each of its
  * days and closes at the next `end`: when end is not after start it closes
@@ -110,10 +114,9 @@ export function prepareTimeWindow(window: TimeWindow): PreparedTimeWindow {
 export function timeWindowHolds(window: PreparedTimeWindow, ms: number): boolean {
   const local = localTime(ms, window.timeZone);
   if (!local) return false;
-  const opensOn = (weekday: number) => (window.days & (1 << weekday)) !== 0;
   const { weekday, minutes } = local;
   if (window.start < window.end)
-    return opensOn(weekday) && minutes >= window.start && minutes < window.end;
-  if (minutes >= window.start) return opensOn(weekday);
-  return minutes < window.end && opensOn((weekday + 6) % 7);
+    return opensOn(window, weekday) && minutes >= window.start && minutes < window.end;
+  if (minutes >= window.start) return opensOn(window, weekday);
+  return minutes < window.end && opensOn(window, (weekday + 6) % 7);
 }
