@@ -111,9 +111,6 @@ interface Entry {
   readonly ttft: Ewma;
   /** Undefined: the backend has no limits (no share to read, nothing to refuse). */
   limits: EntryLimits | undefined;
-  /** The QuotaState epoch the share was read at. */
-  shareEpoch: number;
-  shareSource: ShareSource;
   requests: number;
   successes: number;
   readonly failures: Record<FailureOutcome, number>;
@@ -147,7 +144,7 @@ export class BackendLiveState implements BackendLiveView {
     for (const backend of backends) {
       const entry = next.get(backend.id) ?? this.entries.get(backend.id) ?? this.create(backend.id);
       entry.limits = entryLimits(backend);
-      entry.shareEpoch = -1; // re-read the share against the new table's limits
+      entry.share.invalidate(); // re-read the share against the new table's limits
       if (!entry.limits) entry.share.setShare({});
       next.set(backend.id, entry);
     }
@@ -225,7 +222,7 @@ export class BackendLiveState implements BackendLiveView {
         key: share.key,
         limit: entry.limits.amounts,
         share: share.share,
-        source: entry.shareSource,
+        source: share.source,
         enforcement: entry.limits.exact
           ? this.exactStore
             ? 'exact'
@@ -240,15 +237,7 @@ export class BackendLiveState implements BackendLiveView {
   /** The entry's share limiter, its share re-read if the quota state moved on. */
   private refreshed(entry: Entry): ShareLimiter {
     const limits = entry.limits;
-    if (!limits) return entry.share;
-    const epoch = this.quotas.epoch();
-    if (entry.shareEpoch !== epoch) {
-      const { amounts, source } = this.quotas.shareOf(entry.share.key, limits.amounts);
-      entry.share.setShare(amounts);
-      entry.shareSource = source;
-      entry.shareEpoch = epoch;
-    }
-    return entry.share;
+    return limits ? entry.share.sync(this.quotas, limits.amounts) : entry.share;
   }
 
   private loadOf(entry: Entry, byStore: boolean): number {
@@ -355,8 +344,6 @@ export class BackendLiveState implements BackendLiveView {
       latency: new Ewma(LATENCY_ALPHA),
       ttft: new Ewma(LATENCY_ALPHA),
       limits: undefined,
-      shareEpoch: -1,
-      shareSource: 'whole-limit',
       requests: 0,
       successes: 0,
       failures: {

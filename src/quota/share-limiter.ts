@@ -5,6 +5,7 @@
 // counted, so moving capacity between proxies cannot double-admit in a minute.
 import { RateLimiter } from '../proxy/resilience/rate-limiter.js';
 import type { LimitAmounts, LimitUsage, QuotaKey } from './protocol.js';
+import type { QuotaState, ShareSource } from './quota-state.js';
 
 export class ShareLimiter {
   private readonly window: RateLimiter;
@@ -13,6 +14,9 @@ export class ShareLimiter {
   private admitted = 0;
   private refused = 0;
   private tokens = 0;
+  /** The QuotaState epoch the share was read at (-1: read it again). */
+  private epoch = -1;
+  private shareSource: ShareSource = 'whole-limit';
 
   constructor(
     readonly key: QuotaKey,
@@ -30,6 +34,31 @@ export class ShareLimiter {
     return this.inFlightNow;
   }
 
+  /** Where the share in force came from. */
+  get source(): ShareSource {
+    return this.shareSource;
+  }
+
+  /**
+   * Re-reads the share for the fleet-wide `limit` when the quota state moved
+   * on (a new assignment, expiry): one clock read otherwise.
+   */
+  sync(state: QuotaState, limit: LimitAmounts): this {
+    const epoch = state.epoch();
+    if (epoch !== this.epoch) {
+      const { amounts, source } = state.shareOf(this.key, limit);
+      this.setShare(amounts);
+      this.shareSource = source;
+      this.epoch = epoch;
+    }
+    return this;
+  }
+
+  /** The limit itself changed (a new table): read the share again at the next sync. */
+  invalidate(): void {
+    this.epoch = -1;
+  }
+
   /** Replaces the share, keeping the window's counts and what is in flight. */
   setShare(share: LimitAmounts): void {
     this.amounts = share;
@@ -41,6 +70,15 @@ export class ShareLimiter {
     const max = this.amounts.maxConcurrency;
     if (max !== undefined && this.inFlightNow + 1 > max) return false;
     return this.window.canAccept(tokens);
+  }
+
+  /** Which amount one more request of `tokens` would exceed (concurrency first), if any. */
+  blockingLimit(tokens: number): 'maxConcurrency' | 'rpm' | 'tpm' | undefined {
+    if (this.canAdmit(tokens)) return undefined;
+    const max = this.amounts.maxConcurrency;
+    if (max !== undefined && this.inFlightNow + 1 > max) return 'maxConcurrency';
+    const { rpm } = this.amounts;
+    return rpm !== undefined && this.window.totals().requests + 1 > rpm ? 'rpm' : 'tpm';
   }
 
   /**
