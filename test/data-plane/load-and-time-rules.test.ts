@@ -66,7 +66,7 @@ test('a timeWindows rule sends traffic to the cheaper backend during the window 
   clock = Date.parse('2026-12-05T15:00:00Z'); // Saturday 10:00: not one of its days
   expect(await served(d)).toEqual(offPeak);
   expect(d.sims.budget!.requests).toHaveLength(2);
-});
+}, 20_000);
 
 test('a load rule moves traffic to the cheaper backend while the strong one nears its quota', async () => {
   const RPM = 10;
@@ -96,4 +96,4 @@ test('a load rule moves traffic to the cheaper backend while the strong one near
     ...Array.from({ length: 8 - strongCount }, () => 'default/mini'),
   ]);
   expect(answers[strongCount]?.rule).toBe('strong-is-busy');
-});
+}, 20_000);

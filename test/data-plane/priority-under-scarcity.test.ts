@@ -179,4 +179,4 @@ test('priority under scarcity: low moves to the alternate or is shed, high keeps
   // The quota holds for high too: over it, high moves to the alternate rather than past the limit.
   expect(await ask(HIGH_KEY)).toEqual({ status: 200, backend: 'default/alternate' });
   expect(strongServed()).toBe(RPM);
-});
+}, 30_000); // ~1 s alone; generous for a busy 2-core machine, far inside the 60 s rpm window
