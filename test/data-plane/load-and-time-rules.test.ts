@@ -1,8 +1,11 @@
 // Rules that react to the clock and to load (issue 14): a planned peak sends
 // traffic to a cheaper backend during its window, in the window's time zone
 // by the proxy's (injected) clock; a load condition moves traffic to a
-// cheaper backend while the strong one nears its quota.
-import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+// cheaper backend while the strong one nears its quota; a backend slower than
+// its latency objective keeps only its high-priority traffic.
+import OpenAI from 'openai';
+import { generateApiKey } from '../../src/identity/api-key.js';
+import { apiKey, route, startDataPlane, tenant, type DataPlane } from '../support/data-plane.js';
 
 let dp: DataPlane | undefined;
 afterEach(async () => {
@@ -10,8 +13,11 @@ afterEach(async () => {
   dp = undefined;
 });
 
-async function served(d: DataPlane): Promise<{ rule: string | null; backend: string | null }> {
-  const { response } = await d.client.chat.completions
+async function served(
+  d: DataPlane,
+  client = d.client,
+): Promise<{ rule: string | null; backend: string | null }> {
+  const { response } = await client.chat.completions
     .create({ model: 'chat', messages: [{ role: 'user', content: 'Draft a reply.' }] })
     .withResponse();
   return {
@@ -96,4 +102,51 @@ test('a load rule moves traffic to the cheaper backend while the strong one near
     ...Array.from({ length: 8 - strongCount }, () => 'default/mini'),
   ]);
   expect(answers[strongCount]?.rule).toBe('strong-is-busy');
+}, 20_000);
+
+test('a backend over its latency objective: low priority moves to the alternate, high stays', async () => {
+  const LOW_KEY = generateApiKey(() => Buffer.alloc(32, 31));
+  const HIGH_KEY = generateApiKey(() => Buffer.alloc(32, 32));
+  dp = await startDataPlane(
+    [
+      // Every answer takes 150 ms against an objective of 50 ms; the quota itself is far away.
+      {
+        name: 'strong',
+        spec: { limits: { rpm: 1000, latencyObjectiveMs: 50 } },
+        simulator: { latencyMs: 150 },
+      },
+      { name: 'alternate' },
+    ],
+    [
+      route('chat', {
+        rules: [
+          {
+            name: 'strong-first',
+            strategy: 'priority',
+            backendRefs: [{ name: 'strong' }, { name: 'alternate' }],
+          },
+        ],
+      }),
+    ],
+    {
+      tableIdentity: {
+        tenants: [
+          tenant('batch', { priority: 'low' }),
+          tenant('interactive', { priority: 'high' }),
+        ],
+        keys: [apiKey('k-low', LOW_KEY, 'batch'), apiKey('k-high', HIGH_KEY, 'interactive')],
+      },
+    },
+  );
+  const d = dp;
+  const as = (key: string) =>
+    new OpenAI({ baseURL: `${d.proxy.dataUrl}/v1`, apiKey: key, maxRetries: 0 });
+  const low = as(LOW_KEY);
+  const high = as(HIGH_KEY);
+  // Before any latency is known, low is served by strong; that answer teaches the proxy its latency.
+  expect((await served(d, low)).backend).toBe('default/strong');
+  for (let i = 0; i < 3; i++) {
+    expect((await served(d, low)).backend).toBe('default/alternate');
+    expect((await served(d, high)).backend).toBe('default/strong');
+  }
 }, 20_000);
