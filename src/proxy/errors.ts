@@ -6,9 +6,8 @@ export type OpenAIErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
   | 'not_found_error'
+  /** Also the proxy's own 429s (codes tenant_rate_limited, budget_exceeded, capacity_shed). */
   | 'rate_limit_error'
-  /** A fleet-wide limit, budget or scarcity refusal of the proxy itself (issue 14 contract). */
-  | 'rate_limit_exceeded'
   | 'server_error'
   | 'service_unavailable'
   | 'timeout_error'

@@ -204,7 +204,7 @@ describe('tenant limits', () => {
     const err = refused as APIError;
     expect(err.status).toBe(429);
     expect(err.code).toBe('tenant_rate_limited');
-    expect(err.type).toBe('rate_limit_exceeded');
+    expect(err.type).toBe('rate_limit_error');
     expect(err.message).toMatch(
       /^429 tenant default\/batch is over its fleet limit of 3 requests per minute; retry in \d+ s$/,
     );

@@ -81,7 +81,7 @@ export function admitTenant(
     throw new ProxyError(
       429,
       `tenant ${tenant.id} has an exact limit and the shared quota store cannot be reached; its onStoreUnavailable is deny, so nothing is admitted until the store is back; retry in 1 s`,
-      'rate_limit_exceeded',
+      'rate_limit_error',
       'tenant_rate_limited',
       null,
       { 'retry-after': '1' },
@@ -124,7 +124,7 @@ function tenantLimited(
   return new ProxyError(
     429,
     `tenant ${tenant.id} is over its fleet limit of ${limit[binding] ?? 0} ${LIMIT_WORDS[binding]}; retry in ${seconds} s`,
-    'rate_limit_exceeded',
+    'rate_limit_error',
     'tenant_rate_limited',
     null,
     { 'retry-after': String(seconds) },
@@ -218,7 +218,7 @@ function budgetRefusal({ budget, spentUSD }: ExceededBudget, nowMs: number): Pro
   return new ProxyError(
     429,
     `${kind} ${id} has spent its ${WINDOW_WORDS[budget.window]} budget of $${budget.budgetUSD.toFixed(2)} (spent $${spentUSD.toFixed(2)}); it resets at ${resetAt}`,
-    'rate_limit_exceeded',
+    'rate_limit_error',
     'budget_exceeded',
     null,
     { 'retry-after': String(seconds) },
