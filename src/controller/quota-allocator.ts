@@ -32,14 +32,11 @@
 // minute; at least 573-590 in every clock minute and 556-570 in every sliding
 // minute once saturated (one exact limiter on the same arrivals: 588 sliding).
 import type { LimitAmounts } from '../quota/protocol.js';
+import { UNASSIGNED_SHARE_DIVISOR } from '../quota/quota-state.js';
 
-/**
- * Before its first assignment a proxy enforces limit / this; the controller
- * counts a proxy it knows nothing more about as holding that much.
- * TODO(issue 14): import from src/quota/ once the proxy side defines it there
- * (the contract fixes the value at 20).
- */
-export const UNASSIGNED_SHARE_DIVISOR = 20;
+// Before its first assignment a proxy enforces limit / UNASSIGNED_SHARE_DIVISOR;
+// the controller counts a proxy it knows nothing more about as holding that much.
+export { UNASSIGNED_SHARE_DIVISOR };
 
 /**
  * Of the free capacity, this fraction is kept for proxies with no recent
