@@ -255,7 +255,7 @@ function simulateFleet(options: {
         const tokens = unit === 'tpm' ? Math.round(MEAN_TOKENS * 2 * rng()) : 0;
         p.requests += 1;
         p.tokens += tokens;
-        // A share of 0 admits nothing (the limiter reads 0 as "no limit").
+        // A share below one request admits nothing.
         if (p.share >= 1 && p.limiter.canAccept(tokens)) {
           p.limiter.record(tokens);
           admitted += unit === 'tpm' ? tokens : 1;
