@@ -167,3 +167,36 @@ test('a change that lands within the usage interval is looked at again once the 
   await s.collector.collect();
   expect(s.enqueued).toEqual(['team', 'team']);
 });
+
+test('listeners hear every collection with its stats and pods; one that throws does not stop the next', async () => {
+  const heard: string[][] = [];
+  const errors: unknown[] = [];
+  const collector = new StatsCollector({
+    collect: () =>
+      Promise.resolve({
+        stats: new Map<string, ProxyStats>(),
+        pods: ['team/p1', 'team/p2'],
+      }),
+    observeRunningVersion: () => {},
+    routes: () => [],
+    health: { observePassive: () => {} } as unknown as BackendHealth,
+    now: () => 0,
+    enqueue: () => {},
+    usageIntervalMs: 0,
+    listeners: [
+      () => {
+        throw new Error('boom');
+      },
+      (c) => heard.push([...c.pods]),
+    ],
+    onListenerError: (err) => errors.push(err),
+  });
+  collector.start();
+  await collector.collect();
+  await collector.collect();
+  expect(heard).toEqual([
+    ['team/p1', 'team/p2'],
+    ['team/p1', 'team/p2'],
+  ]);
+  expect(errors).toHaveLength(2);
+});
