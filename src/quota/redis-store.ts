@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
 import type { ExactQuotaStore } from './exact-store.js';
 import type { QuotaKey } from './protocol.js';
+import { describeStoreUrl, quotaStoreUrlProblem } from './redis-store-url.js';
 
 /** The sliding window, as in src/proxy/resilience/rate-limiter.ts. */
 const WINDOW_SECONDS = 60;
@@ -148,33 +149,6 @@ export interface RedisQuotaStoreOptions {
 export interface RedisQuotaStore extends ExactQuotaStore {
   /** Resolves once the store answers (or rejects after `timeoutMs`); admissions do not wait for it. */
   ready(timeoutMs: number): Promise<void>;
-}
-
-/** The URL for logs and errors: scheme, host, port and db, never the user or password. */
-export function describeStoreUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-  } catch {
-    return '(unparseable quota store URL)';
-  }
-}
-
-/** Why `url` cannot name a quota store, or undefined when it can. */
-export function quotaStoreUrlProblem(url: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return 'the quota store must be a URL such as redis://redis.quota.svc:6379 or rediss://user:password@host:6380/0';
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-    return `the quota store URL must start with redis:// or rediss:// (TLS), not ${u.protocol}//`;
-  if (u.hostname === '')
-    return 'the quota store URL must name a host, such as redis://redis.quota.svc:6379';
-  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname))
-    return `the quota store URL's path is the database number (such as /0), not ${u.pathname}`;
-  return undefined;
 }
 
 /** Connects to Redis or Valkey at `url` (redis:// or rediss://) in the background and returns the store at once. */
