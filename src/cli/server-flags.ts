@@ -10,7 +10,7 @@ import {
 } from '../identity/authenticate.js';
 import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.js';
 import { WORKLOAD_ENV, parseWorkload } from '../identity/workload.js';
-import { quotaStoreUrlProblem } from '../quota/redis-store-url.js';
+import { QUOTA_STORE_ENV, quotaStoreUrlProblem } from '../quota/redis-store-url.js';
 
 const port = (flag: string) =>
   z.coerce
@@ -234,7 +234,6 @@ export function resolveIdentitySettings(
 }
 
 // Exact-mode limits (issue 14): the shared store the proxy counts them in.
-export const QUOTA_STORE_ENV = 'MODELROUTE_QUOTA_STORE';
 export const QUOTA_STORE_FLAG_HELP = `  --quota-store URL        Redis or Valkey for limits with enforcement: exact, redis://[user:password@]host:port[/db]
                            or rediss:// for TLS (env ${QUOTA_STORE_ENV}); without it exact limits are enforced
                            as fleet shares`;

@@ -2,6 +2,9 @@
 // and how it is shown. Apart from the store so the CLI can validate it without
 // loading the Redis client.
 
+/** The proxy's environment variable for --quota-store (the chart and the sidecar injector set it). */
+export const QUOTA_STORE_ENV = 'MODELROUTE_QUOTA_STORE';
+
 /** The URL for logs and errors: scheme, host, port and db, never the user or password. */
 export function describeStoreUrl(url: string): string {
   try {
