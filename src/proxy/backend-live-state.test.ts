@@ -308,10 +308,13 @@ describe('fleet shares and priority under scarcity (issue 14)', () => {
     const { live, push, advance } = fleet({ rpm: 100 });
     for (let i = 0; i < 5; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
     expect(live.available(A)).toBe(false); // 100 / 20 = 5
+    live.countRefusal(A);
     push(1, 8);
     expect(live.available(A)).toBe(true); // the window's 5 still count
+    live.countRefusal(A); // not refused: nothing counted
     for (let i = 0; i < 3; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
     expect(live.available(A)).toBe(false);
+    live.countRefusal(A);
     expect(live.limitUsage()).toEqual([
       expect.objectContaining({
         key: 'backend:default/a',

@@ -156,14 +156,30 @@ export class BackendLiveState implements BackendLiveView {
    * out), or a reached share. With a priority class, also false once the
    * backend's load reaches that class's ceiling: low at priorityCeilings.low
    * (default 0.8), normal at .normal (0.9), high (or none) only at the share.
-   * A refusal by a share or ceiling counts as refused for the controller.
+   * Counts nothing: routing asks about every candidate, wanted or not
+   * (countRefusal counts the ones a request wanted).
    */
   available(backendId: string, priority?: string): boolean {
     const entry = this.entries.get(backendId);
     if (!entry) return false;
     if (!entry.breaker.canAttempt()) return false;
+    return !this.limitedFor(entry, priority);
+  }
+
+  /**
+   * Counts a request that wanted the backend and found it at its share or its
+   * priority ceiling (not an open circuit): the demand the controller sizes
+   * this proxy's share by.
+   */
+  countRefusal(backendId: string, priority?: string): void {
+    const entry = this.entries.get(backendId);
+    if (entry?.breaker.canAttempt() && this.limitedFor(entry, priority)) entry.share.refuse();
+  }
+
+  /** Whether the backend's share or the priority's ceiling keeps this request off it. */
+  private limitedFor(entry: Entry, priority: string | undefined): boolean {
     const limits = entry.limits;
-    if (!limits) return true;
+    if (!limits) return false;
     const ceiling =
       priority === 'low'
         ? limits.ceilings.low
@@ -173,10 +189,7 @@ export class BackendLiveState implements BackendLiveView {
     // Exact keys with a store: the store decides per attempt; only latency moves lower classes here.
     const byStore = limits.exact && this.exactStore;
     const fits = byStore || this.refreshed(entry).canAdmit(0); // token estimates are not known here
-    const underCeiling = ceiling === undefined || this.loadOf(entry, byStore) < ceiling;
-    if (fits && underCeiling) return true;
-    entry.share.refuse();
-    return false;
+    return !fits || (ceiling !== undefined && this.loadOf(entry, byStore) >= ceiling);
   }
 
   /**

@@ -24,7 +24,11 @@ export async function forward(runtime: ProxyRuntime, request: ForwardRequest): P
   const result = await runAttempts(route, attempts, {
     now: runtime.now,
     rng: runtime.rng,
-    available: (backendId) => runtime.live.available(backendId),
+    available: (backendId) => {
+      if (runtime.live.available(backendId, request.priority)) return true;
+      runtime.live.countRefusal(backendId, request.priority); // a retry wanted it
+      return false;
+    },
     clientGone: () => clientGone.aborted,
     sleep: async (ms) => {
       wait.start();

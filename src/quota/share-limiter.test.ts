@@ -130,3 +130,15 @@ test('property: random assignments and traffic never admit more than the share i
     expect(limiter.usage().refused).toBeGreaterThan(0); // the traffic did press against the shares
   }
 });
+
+test('blockingLimit names what one more request would exceed: concurrency first, then rpm, then tpm', () => {
+  const limiter = new ShareLimiter(KEY, () => 0);
+  limiter.setShare({ rpm: 2, tpm: 100, maxConcurrency: 1 });
+  expect(limiter.blockingLimit(10)).toBeUndefined();
+  const at = limiter.admit(10);
+  expect(limiter.blockingLimit(10)).toBe('maxConcurrency');
+  limiter.finish(10, undefined, at);
+  expect(limiter.blockingLimit(95)).toBe('tpm');
+  limiter.finish(0, undefined, limiter.admit(10));
+  expect(limiter.blockingLimit(0)).toBe('rpm');
+});

@@ -14,6 +14,7 @@ import { embeddingInputs, largestInputFact } from './embedding-inputs.js';
 import { headerMap, identifyOrRefuse, refuseUnlessAllowed } from './identify.js';
 import {
   admitTenant,
+  countLimitRefusals,
   exceededBudget,
   refuseUnlessDowngradeRule,
   type TenantAdmission,
@@ -112,6 +113,8 @@ export async function handleInference(
       strongShareThreshold: (routeId, ruleName) =>
         runtime.strongShare.thresholdFor(routeId, ruleName),
     });
+    if (decision.skipped.length > 0)
+      countLimitRefusals(runtime, prepared, decision, facts.priority);
     if (!decision.ok) throw routingError(decision.error);
     if (overBudget)
       refuseUnlessDowngradeRule(
@@ -164,6 +167,7 @@ export async function handleInference(
       ruleName: decision.ruleName,
       attempts: decision.attempts,
       estimatedPromptTokens,
+      priority: facts.priority,
       tenantId: who.tenant.id,
       tenantAdmission: admission,
       routingHeaders,

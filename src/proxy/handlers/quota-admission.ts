@@ -6,7 +6,8 @@ import type { BudgetShare, LimitAmounts } from '../../quota/protocol.js';
 import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
 import type { ExceededBudget } from '../../quota/quota-state.js';
 import type { TenantEntry } from '../../quota/tenant-quotas.js';
-import type { PreparedRoute } from '../../routing/prepared-table.js';
+import type { PreparedRoute, PreparedTable } from '../../routing/prepared-table.js';
+import type { RoutingDecision } from '../../routing/select.js';
 import type { CompiledTenant } from '../../routing/table.js';
 import { ProxyError } from '../errors.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -164,6 +165,48 @@ export function refuseUnlessDowngradeRule(
   const rule = route?.rules.find((r) => r.source.name === ruleName);
   if (rule?.source.matches.some((m) => m.budgetExceeded === true)) return;
   throw budgetRefusal(exceeded, nowMs);
+}
+
+/** Skip reasons a limit can be behind (Unavailable also covers open circuits; countRefusal tells them apart). */
+const LIMIT_SKIPS: ReadonlySet<string> = new Set(['Unavailable', 'AtLimit', 'Scarce']);
+
+/**
+ * Counts, per backend routing passed over, a refusal if the request wanted it:
+ * it ranked before the backend the request got (a lower priority number, or
+ * an earlier ref under the priority strategy), ranked equal under a strategy
+ * that spreads (weighted, least-*), or the request got none. A full fallback
+ * the primary made unnecessary was not wanted: what is counted is the demand
+ * the controller sizes this proxy's share by, and counting fallbacks nobody
+ * needed would take share from proxies that do need them.
+ */
+export function countLimitRefusals(
+  runtime: ProxyRuntime,
+  prepared: PreparedTable,
+  decision: RoutingDecision,
+  priority: string | undefined,
+): void {
+  const first = decision.ok ? decision.attempts[0] : undefined;
+  const rule =
+    decision.ok && first
+      ? prepared.routeById
+          .get(decision.routeId)
+          ?.rules.find((r) => r.source.name === decision.ruleName)?.source
+      : undefined;
+  const refs = rule?.backends ?? [];
+  const firstIndex = first ? refs.findIndex((b) => b.backendId === first.backend.id) : -1;
+  const firstRef = refs[firstIndex];
+  for (const skipped of decision.skipped) {
+    if (!LIMIT_SKIPS.has(skipped.reason)) continue;
+    const index = refs.findIndex((b) => b.backendId === skipped.backendId);
+    const ref = refs[index];
+    if (ref && firstRef) {
+      const later =
+        ref.priority > firstRef.priority ||
+        (ref.priority === firstRef.priority && rule?.strategy === 'priority' && index > firstIndex);
+      if (later) continue;
+    }
+    runtime.live.countRefusal(skipped.backendId, priority);
+  }
 }
 
 const WINDOW_WORDS: Record<BudgetShare['window'], string> = { day: 'daily', month: 'monthly' };
