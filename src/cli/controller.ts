@@ -6,7 +6,12 @@ import { z } from 'zod';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
 import { startController } from '../controller/controller.js';
 import { UNMATCHED_CALLERS } from '../routing/table.js';
-import { DEFAULT_SIDECAR_CONFIG, SIDECAR_MODES } from '../webhook/sidecar-patch.js';
+import {
+  DEFAULT_SIDECAR_CONFIG,
+  SIDECAR_MODES,
+  type QuotaStoreSource,
+} from '../webhook/sidecar-patch.js';
+import { quotaStoreUrlProblem } from '../quota/redis-store-url.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
@@ -57,9 +62,41 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            while the credential channel is not up yet (otherwise the sidecar
                            fetches its own token from the controller; default modelroute-admin-token)
   --admin-token-key K      its key (default token)
+  --sidecar-quota-store-secret S
+                           Secret in each injected pod's namespace whose key holds the exact-mode
+                           quota store URL (a secretKeyRef in the sidecar, never a literal); or env
+                           MODELROUTE_SIDECAR_QUOTA_STORE: the URL itself, set literally in each sidecar
+  --sidecar-quota-store-key K
+                           its key (default url)
   --credential-namespaces L  comma-separated namespaces whose ModelBackends' API keys the webhook
                            listener delivers to proxies (POST /v1/credentials), the only Secrets
                            it reads (env MODELROUTE_CREDENTIAL_NAMESPACES; default --webhook-namespace)`;
+
+/** Where injected sidecars find the exact-mode quota store: a Secret reference or the URL, not both. */
+const sidecarQuotaStore = z
+  .object({
+    secretName: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    url: z.string().optional(),
+  })
+  .superRefine((q, ctx) => {
+    if (q.secretName !== undefined && q.url !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'give sidecars the quota store either as --sidecar-quota-store-secret or as MODELROUTE_SIDECAR_QUOTA_STORE, not both',
+      });
+    const problem = q.url === undefined ? undefined : quotaStoreUrlProblem(q.url);
+    if (problem)
+      ctx.addIssue({ code: 'custom', message: `MODELROUTE_SIDECAR_QUOTA_STORE: ${problem}` });
+  })
+  .transform((q): QuotaStoreSource | undefined =>
+    q.secretName !== undefined
+      ? { secretName: q.secretName, key: q.key ?? 'url' }
+      : q.url !== undefined
+        ? { url: q.url }
+        : undefined,
+  );
 
 const settings = z.object({
   kubeconfig: z.string().min(1).optional(),
@@ -112,6 +149,7 @@ const settings = z.object({
       }),
       adminTokenSecret: z.string().min(1),
       adminTokenKey: z.string().min(1),
+      quotaStore: sidecarQuotaStore,
       credentialNamespaces: z
         .array(
           z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
@@ -163,6 +201,8 @@ export async function runController(
         'sidecar-mode': { type: 'string' },
         'admin-token-secret': { type: 'string' },
         'admin-token-key': { type: 'string' },
+        'sidecar-quota-store-secret': { type: 'string' },
+        'sidecar-quota-store-key': { type: 'string' },
         'credential-namespaces': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -216,6 +256,11 @@ export async function runController(
       sidecarMode: values['sidecar-mode'] ?? DEFAULT_SIDECAR_CONFIG.mode,
       adminTokenSecret: values['admin-token-secret'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenSecret,
       adminTokenKey: values['admin-token-key'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenKey,
+      quotaStore: {
+        secretName: values['sidecar-quota-store-secret'],
+        key: values['sidecar-quota-store-key'],
+        url: env.MODELROUTE_SIDECAR_QUOTA_STORE || undefined,
+      },
       credentialNamespaces: (
         values['credential-namespaces'] ??
         env.MODELROUTE_CREDENTIAL_NAMESPACES ??
@@ -268,6 +313,7 @@ export async function runController(
                 mode: w.sidecarMode,
                 adminTokenSecret: w.adminTokenSecret,
                 adminTokenKey: w.adminTokenKey,
+                quotaStore: w.quotaStore,
               },
             },
     });

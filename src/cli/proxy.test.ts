@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { runProxy } from './proxy.js';
 
 // Only refusals: an accepted command line would serve until a signal.
-async function refused(argv: string[]): Promise<{ code: number; err: string }> {
+async function refused(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; err: string }> {
   const err: string[] = [];
   const code = await runProxy(
     ['--port=0', '--admin-port=0', '--log-level=error', ...argv],
     { out: () => {}, err: (l) => err.push(l) },
-    {},
+    env,
   );
   return { code, err: err.join('\n') };
 }
@@ -90,5 +93,27 @@ describe('identity flags are checked before anything listens', () => {
     expect(
       (await refusedWith([], { MODELROUTE_IDENTITY: 'gateway', MODELROUTE_TENANT: 'acme' })).code,
     ).toBe(2);
+  });
+});
+
+describe('--quota-store (exact-mode limits) is checked before anything listens', () => {
+  test('only redis:// or rediss:// URLs, naming the flag, the env and what to write', async () => {
+    expect(await refused(['--quota-store=http://redis:6379'])).toEqual({
+      code: 2,
+      err: '--quota-store (or MODELROUTE_QUOTA_STORE): the quota store URL must start with redis:// or rediss:// (TLS), not http://',
+    });
+    expect(await refused([], { MODELROUTE_QUOTA_STORE: 'redis.quota.svc:6379' })).toEqual({
+      code: 2,
+      err: '--quota-store (or MODELROUTE_QUOTA_STORE): the quota store URL must start with redis:// or rediss:// (TLS), not redis.quota.svc://',
+    });
+  });
+
+  test('a refused URL never repeats its password', async () => {
+    const { code, err } = await refused([
+      '--quota-store=redis://:pw-do-not-print@redis:6379/quotas',
+    ]);
+    expect(code).toBe(2);
+    expect(err).toContain("the quota store URL's path is the database number (such as /0)");
+    expect(err).not.toContain('pw-do-not-print');
   });
 });

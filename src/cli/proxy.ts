@@ -15,11 +15,16 @@ import {
 import {
   IDENTITY_FLAG_HELP,
   IDENTITY_FLAG_OPTIONS,
+  QUOTA_STORE_FLAG_HELP,
+  QUOTA_STORE_FLAG_OPTIONS,
   SERVER_FLAG_HELP,
   SERVER_FLAG_OPTIONS,
   resolveIdentitySettings,
+  resolveQuotaStoreUrl,
   resolveServerSettings,
 } from './server-flags.js';
+import { createRedisQuotaStore, type RedisQuotaStore } from '../quota/redis-store.js';
+import { describeStoreUrl } from '../quota/redis-store-url.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
 
@@ -30,7 +35,8 @@ the controller pushes to the admin port (PUT /admin/v1/table).
 
 ${SERVER_FLAG_HELP}
 ${IDENTITY_FLAG_HELP}
-${CREDENTIAL_FLAG_HELP}`;
+${CREDENTIAL_FLAG_HELP}
+${QUOTA_STORE_FLAG_HELP}`;
 
 export async function runProxy(
   argv: string[],
@@ -41,7 +47,12 @@ export async function runProxy(
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...SERVER_FLAG_OPTIONS, ...IDENTITY_FLAG_OPTIONS, ...CREDENTIAL_FLAG_OPTIONS },
+      options: {
+        ...SERVER_FLAG_OPTIONS,
+        ...IDENTITY_FLAG_OPTIONS,
+        ...CREDENTIAL_FLAG_OPTIONS,
+        ...QUOTA_STORE_FLAG_OPTIONS,
+      },
       strict: true,
     }));
   } catch (err) {
@@ -72,6 +83,11 @@ export async function runProxy(
     io.err(delivery.message);
     return 2;
   }
+  const storeUrl = resolveQuotaStoreUrl(values, env);
+  if (!storeUrl.ok) {
+    io.err(storeUrl.message);
+    return 2;
+  }
   let credentialBinding: CredentialBinding | undefined;
   const bindingText = env[CREDENTIAL_ORIGINS_ENV];
   if (bindingText !== undefined && bindingText !== '') {
@@ -83,6 +99,10 @@ export async function runProxy(
     }
   }
   const logger = createLogger({ level: s.logLevel });
+  // Connects in the background: until the store answers, exact limits follow
+  // their onStoreUnavailable, as in any outage; the proxy starts regardless.
+  let quotaStore: RedisQuotaStore | undefined;
+  if (storeUrl.url !== undefined) quotaStore = createRedisQuotaStore(storeUrl.url, { logger });
   let proxy;
   try {
     proxy = await startProxy({
@@ -103,9 +123,11 @@ export async function runProxy(
       requestTimeoutMs: s.requestTimeoutMs,
       clientStallTimeoutMs: s.clientStallTimeoutMs,
       otlpEndpoint: s.otlpEndpoint,
+      quotaStore,
       logger,
     });
   } catch (err) {
+    await quotaStore?.close();
     io.err(`cannot start the proxy: ${(err as Error).message}`);
     return 1;
   }
@@ -114,9 +136,11 @@ export async function runProxy(
     admin: proxy.adminUrl,
     tableVersion: proxy.runtime.store.version ?? null,
     identity: identity.identity.mode,
+    quotaStore: storeUrl.url === undefined ? null : describeStoreUrl(storeUrl.url),
   });
   const signal = await shutdownSignal();
   logger.info('proxy stopping', { signal });
   await proxy.close();
+  await quotaStore?.close();
   return 0;
 }

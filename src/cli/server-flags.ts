@@ -10,6 +10,7 @@ import {
 } from '../identity/authenticate.js';
 import { DEFAULT_TOKEN_AUDIENCE } from '../identity/token-review.js';
 import { WORKLOAD_ENV, parseWorkload } from '../identity/workload.js';
+import { QUOTA_STORE_ENV, quotaStoreUrlProblem } from '../quota/redis-store-url.js';
 
 const port = (flag: string) =>
   z.coerce
@@ -230,4 +231,35 @@ export function resolveIdentitySettings(
         return { ok: false, message: (err as Error).message };
       }
   }
+}
+
+// Exact-mode limits (issue 14): the shared store the proxy counts them in.
+export const QUOTA_STORE_FLAG_HELP = `  --quota-store URL        Redis or Valkey for limits with enforcement: exact, redis://[user:password@]host:port[/db]
+                           or rediss:// for TLS (env ${QUOTA_STORE_ENV}); without it exact limits are enforced
+                           as fleet shares`;
+export const QUOTA_STORE_FLAG_OPTIONS = { 'quota-store': { type: 'string' } } as const;
+
+const quotaStoreUrl = z
+  .string()
+  .superRefine((url, ctx) => {
+    const problem = quotaStoreUrlProblem(url);
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        message: `--quota-store (or ${QUOTA_STORE_ENV}): ${problem}`,
+      });
+  })
+  .optional();
+
+/** The exact-mode store URL from the flag or the environment, undefined when neither is set, or a message naming what is wrong. */
+export function resolveQuotaStoreUrl(
+  values: { 'quota-store'?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): { ok: true; url: string | undefined } | { ok: false; message: string } {
+  const parsed = quotaStoreUrl.safeParse(
+    values['quota-store'] ?? (env[QUOTA_STORE_ENV] || undefined),
+  );
+  if (!parsed.success)
+    return { ok: false, message: parsed.error.issues.map((i) => i.message).join('\n') };
+  return { ok: true, url: parsed.data };
 }

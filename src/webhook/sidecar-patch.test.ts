@@ -452,3 +452,27 @@ describe('workload identity and credential delivery', () => {
     });
   });
 });
+
+describe('the exact-mode quota store (issue 14)', () => {
+  const storeEnv = (cfg: SidecarConfig) => {
+    const { sidecar } = injected(pod(), new Map(), cfg);
+    return (sidecar.env as { name: string }[]).filter((e) => e.name === 'MODELROUTE_QUOTA_STORE');
+  };
+
+  test('from a Secret: a secretKeyRef in the pod, never the URL itself', () => {
+    const env = storeEnv({ ...config, quotaStore: { secretName: 'quota-store', key: 'url' } });
+    expect(env).toEqual([
+      {
+        name: 'MODELROUTE_QUOTA_STORE',
+        valueFrom: { secretKeyRef: { name: 'quota-store', key: 'url', optional: true } },
+      },
+    ]);
+  });
+
+  test('from a URL: the value as given; none configured: no variable', () => {
+    expect(storeEnv({ ...config, quotaStore: { url: 'redis://redis.quota:6379' } })).toEqual([
+      { name: 'MODELROUTE_QUOTA_STORE', value: 'redis://redis.quota:6379' },
+    ]);
+    expect(storeEnv(config)).toEqual([]);
+  });
+});

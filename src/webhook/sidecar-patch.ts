@@ -9,6 +9,7 @@ import {
   DEFAULT_CREDENTIALS_TOKEN_FILE,
 } from '../proxy/credential-protocol.js';
 import { CREDENTIAL_ORIGINS_ENV } from '../proxy/credentials.js';
+import { QUOTA_STORE_ENV } from '../quota/redis-store-url.js';
 
 /** Pods that ask for a sidecar carry this label (the webhook's objectSelector). */
 export const INJECT_LABEL = 'modelroute.io/inject';
@@ -74,6 +75,28 @@ export interface SidecarConfig {
    * controller's POST /v1/credentials) and the CA that verifies it; absent = off.
    */
   credentialDelivery?: { url: string; ca: string } | undefined;
+  /**
+   * The exact-mode quota store (issue 14) the sidecar gets as
+   * MODELROUTE_QUOTA_STORE: a Secret and key in the pod's namespace (never a
+   * literal then), or the URL itself; absent = exact limits as fleet shares.
+   */
+  quotaStore?: QuotaStoreSource | undefined;
+}
+
+export type QuotaStoreSource = { url: string } | { secretName: string; key: string };
+
+/** The MODELROUTE_QUOTA_STORE env entry for a proxy container, or none. */
+export function quotaStoreEnv(source: QuotaStoreSource | undefined): Record<string, unknown>[] {
+  if (source === undefined) return [];
+  if ('url' in source) return [{ name: QUOTA_STORE_ENV, value: source.url }];
+  return [
+    {
+      name: QUOTA_STORE_ENV,
+      // Optional: a namespace without the Secret still starts its pods; their
+      // proxies log once and enforce exact limits as fleet shares.
+      valueFrom: { secretKeyRef: { name: source.secretName, key: source.key, optional: true } },
+    },
+  ];
 }
 
 export const DEFAULT_SIDECAR_CONFIG: Omit<SidecarConfig, 'image'> = {
@@ -252,6 +275,7 @@ function sidecarContainer(
       // Who calls: the pod as admitted. Fixed for the pod's life, like its labels' meaning.
       { name: WORKLOAD_ENV, value: JSON.stringify(workload) },
       ...(delivery ? [{ name: CREDENTIALS_CA_ENV, value: delivery.ca }] : []),
+      ...quotaStoreEnv(config.quotaStore),
     ],
     ports: [
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },

@@ -449,6 +449,70 @@ describe('admin token', () => {
   });
 });
 
+describe('exact-mode quota store (issue 14)', () => {
+  const helmTemplateError = (values: object): string => {
+    const r = helm([
+      'template',
+      'modelroute',
+      CHART_DIR,
+      '--kube-version',
+      '1.31.0',
+      '-f',
+      valuesFile(values),
+    ]);
+    expect(r.code).not.toBe(0);
+    return r.stderr;
+  };
+  const envOf = (objects: K8sObject[], name: string) =>
+    deploymentSpec(findObject(objects, 'Deployment', name)).template.spec.containers[0]!.env;
+
+  test('with quotas.store.existingSecret the gateway and the sidecars reference that Secret, never a literal', () => {
+    const objects = renderChart({
+      quotas: { store: { existingSecret: 'quota-store', existingSecretKey: 'redis-url' } },
+      gateway: { enabled: true },
+    });
+    expect(envOf(objects, 'modelroute-gateway')).toContainEqual({
+      name: 'MODELROUTE_QUOTA_STORE',
+      valueFrom: { secretKeyRef: { name: 'quota-store', key: 'redis-url' } },
+    });
+    const controller = envOf(objects, 'modelroute-controller');
+    expect(controller.map((e) => e.name)).not.toContain('MODELROUTE_SIDECAR_QUOTA_STORE');
+    const args = deploymentSpec(findObject(objects, 'Deployment', 'modelroute-controller')).template
+      .spec.containers[0]!.args;
+    expect(flag(args, 'sidecar-quota-store-secret')).toBe('quota-store');
+    expect(flag(args, 'sidecar-quota-store-key')).toBe('redis-url');
+  });
+
+  test('with quotas.store.url the chart keeps the URL in a Secret the gateway and the controller read', () => {
+    const url = 'redis://:pw-in-url@redis.quota:6379/0';
+    const objects = renderChart({ quotas: { store: { url } }, gateway: { enabled: true } });
+    const secret = findObject(objects, 'Secret', 'modelroute-quota-store');
+    expect(secret.stringData).toEqual({ url });
+    const ref = { secretKeyRef: { name: 'modelroute-quota-store', key: 'url' } };
+    expect(envOf(objects, 'modelroute-gateway')).toContainEqual({
+      name: 'MODELROUTE_QUOTA_STORE',
+      valueFrom: ref,
+    });
+    expect(envOf(objects, 'modelroute-controller')).toContainEqual({
+      name: 'MODELROUTE_SIDECAR_QUOTA_STORE',
+      valueFrom: ref,
+    });
+    const deployments = JSON.stringify(objects.filter((o) => o.kind === 'Deployment'));
+    expect(deployments).not.toContain('pw-in-url');
+  });
+
+  test('no store by default; url and existingSecret together, or a URL that is not redis://, are refused', () => {
+    expect(JSON.stringify(defaults)).not.toContain('QUOTA_STORE');
+    const both = helmTemplateError({
+      quotas: { store: { url: 'redis://r:6379', existingSecret: 'q' } },
+    });
+    expect(both).toContain('quotas.store: set url or existingSecret, not both');
+    expect(helmTemplateError({ quotas: { store: { url: 'http://r:6379' } } })).toContain(
+      '/quotas/store/url',
+    );
+  });
+});
+
 describe('gateway', () => {
   test('is off by default', () => {
     expect(defaults.filter((o) => o.metadata.name === 'modelroute-gateway')).toEqual([]);

@@ -45,7 +45,7 @@ export interface StartOptions {
 }
 
 /** A tiny detached process that kills `children` once `parent` is gone. */
-function startWatchdog(parent: number, children: number[]): void {
+export function startWatchdog(parent: number, children: number[]): void {
   const code = `
     const [parent, ...children] = process.argv.slice(1).map(Number);
     const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };

@@ -111,3 +111,23 @@ seccompProfile:
 {{- define "modelroute.gatewayServiceAccountName" -}}
 {{- printf "%s-gateway" (include "modelroute.fullname" .) -}}
 {{- end -}}
+
+{{/*
+Where the exact-mode quota store URL is (issue 14): existingSecret, or the
+Secret the chart makes from quotas.store.url; empty when neither is set.
+*/}}
+{{- define "modelroute.quotaStoreSecretName" -}}
+{{- $q := .Values.quotas.store -}}
+{{- if and $q.url $q.existingSecret -}}
+{{- fail "quotas.store: set url or existingSecret, not both" -}}
+{{- end -}}
+{{- if $q.existingSecret -}}
+{{- $q.existingSecret -}}
+{{- else if $q.url -}}
+{{- printf "%s-quota-store" (include "modelroute.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelroute.quotaStoreSecretKey" -}}
+{{- if .Values.quotas.store.existingSecret -}}{{ .Values.quotas.store.existingSecretKey }}{{- else -}}url{{- end -}}
+{{- end -}}
