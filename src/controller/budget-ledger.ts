@@ -46,9 +46,9 @@ import {
   roundUSD,
   spendStatusOf,
   stateRank,
+  type BudgetStatusView,
   type CountedWindow,
 } from './status/budget-status.js';
-import type { ConditionInput } from './status/conditions.js';
 import { statusChanged } from './status/status-diff.js';
 
 /** Clocks of two replicas differ, and status is written after it is counted: a margin on updatedAt. */
@@ -325,7 +325,7 @@ export class BudgetLedger implements Runnable, BudgetWindowProvider {
    * when it has a budget or spent something this month (null: the field goes);
    * undefined between terms (status is kept as it is).
    */
-  view(o: BudgetedObject): { spend: SpendStatus | null; conditions: ConditionInput[] } {
+  view(o: BudgetedObject): BudgetStatusView {
     const now = this.options.now();
     const entry = this.entry(o.key, now);
     const windows = this.countedWindows(o, entry);
@@ -343,9 +343,12 @@ export class BudgetLedger implements Runnable, BudgetWindowProvider {
     };
   }
 
-  /** Whether a term is counting. */
-  get counting(): boolean {
-    return this.counts !== undefined;
+  /** What status should say of a route's or tenant's spend; undefined between terms (kept as is). */
+  statusOf(object: ModelRoute | ModelTenant): BudgetStatusView | undefined {
+    if (!this.counts) return undefined;
+    const [o] =
+      object.kind === 'ModelRoute' ? budgetedObjects([object], []) : budgetedObjects([], [object]);
+    return o && this.view(o);
   }
 
   budgetWindows(): BudgetWindow[] {

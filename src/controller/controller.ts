@@ -21,6 +21,7 @@ import {
   type SidecarInjectorSettings,
 } from '../webhook/sidecar-injector.js';
 import { BackendHealth } from './backend-health.js';
+import { BudgetLedger, budgetedObjects } from './budget-ledger.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
@@ -149,11 +150,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
       }),
   );
+  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const health = new BackendHealth({
     backends: () => caches.backends.list(),
     backend: (id) => caches.backends.get(id),
     routes: () => caches.routes.list(),
-    events: new EventRecorder({ client, component: COMPONENT, logger, now }),
+    events,
     metrics,
     logger,
     now,
@@ -163,6 +165,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
   });
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
+  const budgets = new BudgetLedger({
+    now,
+    objects: () => budgetedObjects(caches.routes.list(), caches.tenants.list()),
+    events,
+    enqueue,
+    usageIntervalMs,
+  });
   const stats = new StatsCollector({
     collect: async () => {
       const current = fleet.current;
@@ -175,6 +184,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
+    listeners: [(collected) => budgets.observe(collected)],
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
@@ -196,6 +206,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
+        budgetStatus: (o) => budgets.statusOf(o),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
         writeTenantStatus: (t, s) => statusWriter.writeTenantStatus(t, s),
@@ -242,6 +253,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(fleet)
     .add(recompileTimers)
     .add(health)
+    .add(budgets)
     .add(stats)
     .add(
       new PeriodicRunnable(

@@ -32,7 +32,7 @@ export type ObservedOutcomes = { latencyMs?: number; errorRate?: number; request
 
 export interface StatsCollectorOptions {
   /** The current term's fleet, read at each collection. */
-  collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
+  collect: () => Promise<CollectedStats | undefined>;
   observeRunningVersion: (podKey: string, version: string | null) => void;
   routes: () => ModelRoute[];
   health: BackendHealth;
@@ -40,6 +40,14 @@ export interface StatsCollectorOptions {
   enqueue: (namespace: string) => void;
   /** New usage is worth a reconcile per namespace at most this often. */
   usageIntervalMs: number;
+  /** Told what every collection read (the budget ledger, the quota coordinator). */
+  listeners?: readonly ((collected: CollectedStats) => void)[];
+}
+
+/** One collection: each answering proxy's stats, and every proxy of the term. */
+export interface CollectedStats {
+  stats: Map<string, ProxyStats>;
+  pods: string[];
 }
 
 export class StatsCollector implements Runnable {
@@ -183,5 +191,6 @@ export class StatsCollector implements Runnable {
       const seen = this.passiveHealth.record(backendId, w);
       if (seen) this.options.health.observePassive(backendId, seen);
     }
+    for (const listener of this.options.listeners ?? []) listener(got);
   }
 }

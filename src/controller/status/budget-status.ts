@@ -129,3 +129,31 @@ function stateOf(
 ): Exclude<BudgetState, 'ok'> {
   return budgetState(w.spentUSD, w.budgetUSD) === 'exceeded' ? 'exceeded' : atLeast;
 }
+
+/** What the budget ledger says for one object's status; undefined between terms. */
+export interface BudgetStatusView {
+  /** null: no budget and no spend this month (the field goes). */
+  spend: SpendStatus | null;
+  conditions: ConditionInput[];
+}
+
+const BUDGET_CONDITIONS: ReadonlySet<string> = new Set([
+  ConditionType.BudgetWarning,
+  ConditionType.BudgetExceeded,
+]);
+
+/**
+ * status.spend and the budget conditions to write: the ledger's, or, between
+ * terms (no view), what status already says, so a write of other fields
+ * neither drops nor resets them.
+ */
+export function budgetStatusParts(
+  view: BudgetStatusView | undefined,
+  previous: { spend?: SpendStatus | undefined; conditions?: readonly ConditionInput[] | undefined },
+): { spend: SpendStatus | undefined; conditions: ConditionInput[] } {
+  if (view) return { spend: view.spend ?? undefined, conditions: view.conditions };
+  const kept = (previous.conditions ?? [])
+    .filter((c) => BUDGET_CONDITIONS.has(c.type))
+    .map(({ type, status, reason, message }) => ({ type, status, reason, message }));
+  return { spend: previous.spend, conditions: kept };
+}
