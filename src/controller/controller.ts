@@ -30,6 +30,8 @@ import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
+import { QuotaCoordinator } from './quota-coordinator.js';
+import { backendLimitStatusListener } from './quota-status.js';
 import { SecretKeyCache } from './secret-keys.js';
 import { LeaderFleet, LeaderQueue } from './leader-terms.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
@@ -74,8 +76,13 @@ export interface ControllerOptions {
   now?: () => number;
   /** Drives leader election (tests flap leadership with a manual clock). */
   leaderClock?: Clock;
-  /** How often proxies' outcome stats are read. */
+  /**
+   * How often proxies' outcome stats are read (default 2 s): fleet-wide limits
+   * are divided again after each read, so this bounds how stale a proxy's share is.
+   */
   statsIntervalMs?: number;
+  /** How long a proxy's quota shares stand without a newer assignment (default 30 s). */
+  quotaValidForMs?: number;
   /**
    * How often a route's status.usage (requests and cost over the last hour)
    * may be rewritten when nothing else in its status changed (default 5 min):
@@ -172,6 +179,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     enqueue,
     usageIntervalMs,
   });
+  const quotas = new QuotaCoordinator({
+    identity: options.identity,
+    now,
+    fleet: () => fleet.current,
+    budgetWindows: () => budgets.budgetWindows(),
+    validForMs: options.quotaValidForMs,
+    logger,
+  });
   const stats = new StatsCollector({
     collect: async () => {
       const current = fleet.current;
@@ -184,7 +199,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
-    listeners: [(collected) => budgets.observe(collected)],
+    // The ledger first: the coordinator divides the budget windows it has just counted.
+    listeners: [
+      (collected) => budgets.observe(collected),
+      quotas.onStats,
+      backendLimitStatusListener({
+        backends: () => caches.backends.list(),
+        limitStatus: (key) => quotas.limitStatus(key),
+        enqueue,
+        now,
+      }),
+    ],
+    onListenerError: (err) =>
+      logger.warn('acting on proxy stats failed (fleet limits or budgets)', { error: err }),
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
@@ -202,6 +229,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         lastAccepted,
         failovers: health.failovers,
         observed: (id) => stats.observed(id),
+        limitStatus: (key) => quotas.limitStatus(key),
         keyLacking: (id, pods) => stats.keyLacking(id, pods),
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
@@ -255,10 +283,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(health)
     .add(budgets)
     .add(stats)
+    .add(quotas)
     .add(
       new PeriodicRunnable(
         'stats-loop',
-        options.statsIntervalMs ?? 5_000,
+        options.statsIntervalMs ?? 2_000,
         () => stats.collect(),
         (err) => logger.warn('collecting proxy stats failed', { error: err }),
       ),

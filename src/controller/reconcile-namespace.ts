@@ -11,6 +11,8 @@ import {
   type ModelTenant,
   type ModelTenantStatus,
 } from '../api/v1alpha1/index.js';
+import type { FleetLimitStatus } from '../api/v1alpha1/quota.js';
+import { backendQuotaKey, tenantQuotaKey, type QuotaKey } from '../quota/protocol.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { compileIdentity } from '../routing/compile-tenants.js';
 import { GrantIndex } from '../routing/grants.js';
@@ -76,6 +78,8 @@ export interface ReconcileDeps {
   observed(
     backendId: string,
   ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  /** How the fleet uses a limit (issue 14: ModelBackend status.limits); undefined when no proxy does. */
+  limitStatus?(key: QuotaKey): FleetLimitStatus | undefined;
   /** Of `podKeys`, the proxies that said they cannot get `backendId`'s API key, with why. */
   keyLacking?(backendId: string, podKeys: readonly string[]): { pod: string; reason: string }[];
   /** A route's requests and cost over the last hour; null when it served none. */
@@ -86,8 +90,6 @@ export interface ReconcileDeps {
   strongShareDecisions?(key: string): { decisions: number; strong: number } | null;
   /** status.spend and budget conditions of a route or tenant (budget ledger); undefined: kept. */
   budgetStatus?(object: ModelRoute | ModelTenant): BudgetStatusView | undefined;
-  /** status.limits of a tenant (the quota coordinator's limitStatus); undefined: none. */
-  tenantLimits?(tenant: ModelTenant): ModelTenantStatus['limits'];
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
   writeBackendStatus(
     backend: ModelBackend,
@@ -323,6 +325,7 @@ export async function reconcileNamespace(
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
       observed: deps.observed(id),
+      limits: deps.limitStatus?.(backendQuotaKey(id)),
       nowMs: deps.now(),
     });
     await deps.writeBackendStatus(backend, status);
@@ -398,7 +401,7 @@ export async function reconcileNamespace(
       workloads: snapshot.workloads ?? [],
       policy,
       budget: deps.budgetStatus && ((t) => deps.budgetStatus?.(t)),
-      limits: deps.tenantLimits && ((t) => deps.tenantLimits?.(t)),
+      limits: deps.limitStatus && ((t) => deps.limitStatus?.(tenantQuotaKey(objectId(t)))),
       nowMs,
     });
     await each(tenants, async (t) => {

@@ -53,8 +53,15 @@ const withoutTraffic = (s: ModelRouteStatus | undefined) =>
         strongShare: s.strongShare && { ...s.strongShare, realized: 0, decisions: 0 },
       }
     : s;
-const tenantWithoutSpend = (s: ModelTenantStatus | undefined) =>
-  s ? { ...s, spend: spendWindows(s.spend) } : s;
+/** A tenant's spend amounts and fleet-limit counters move with every collection. */
+const tenantWithoutTraffic = (s: ModelTenantStatus | undefined) =>
+  s
+    ? {
+        ...s,
+        spend: spendWindows(s.spend),
+        limits: s.limits ? { proxies: s.limits.proxies } : undefined,
+      }
+    : s;
 
 // Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
 const volatile = (s: ModelBackend['status']) =>
@@ -65,13 +72,15 @@ const volatile = (s: ModelBackend['status']) =>
           ? { ...s.health, lastProbeTime: undefined, consecutiveSuccesses: undefined }
           : undefined,
         observed: undefined,
+        // Fleet-limit counters move every collection: written with the rest, or once a minute.
+        limits: s.limits ? { proxies: s.limits.proxies } : undefined,
       }
     : s;
 
 export class StatusWriter {
   private readonly lastBackendWrite = new Map<string, number>();
   private readonly lastUsageWrite = new Map<string, number>();
-  private readonly lastSpendWrite = new Map<string, number>();
+  private readonly lastTenantTrafficWrite = new Map<string, number>();
 
   constructor(private readonly options: StatusWriterOptions) {}
 
@@ -104,16 +113,21 @@ export class StatusWriter {
 
   /**
    * Tenant statuses move with objects and pods, written whenever they change,
-   * and with spend: new amounts alone at most once per usage interval.
+   * and with traffic: new spend amounts and limit counters alone at most once
+   * per usage interval.
    */
   async writeTenantStatus(tenant: ModelTenant, status: ModelTenantStatus): Promise<void> {
     const { now, usageIntervalMs } = this.options;
     const id = objectId(tenant);
-    const spendOnly = !statusChanged(tenantWithoutSpend(tenant.status), tenantWithoutSpend(status));
-    if (spendOnly && now() - (this.lastSpendWrite.get(id) ?? -Infinity) < usageIntervalMs) return;
+    const trafficOnly = !statusChanged(
+      tenantWithoutTraffic(tenant.status),
+      tenantWithoutTraffic(status),
+    );
+    if (trafficOnly && now() - (this.lastTenantTrafficWrite.get(id) ?? -Infinity) < usageIntervalMs)
+      return;
     if (!statusChanged(tenant.status, status)) return;
     await this.writeIfChanged(modelTenants, tenant, status);
-    if (statusChanged(tenant.status?.spend, status.spend)) this.lastSpendWrite.set(id, now());
+    this.lastTenantTrafficWrite.set(id, now());
   }
 
   writeApiKeyStatus(key: ModelAPIKey, status: NonNullable<ModelAPIKey['status']>): Promise<void> {
