@@ -55,7 +55,7 @@ async function replica(identity: string): Promise<RunningController> {
 }
 
 async function proxy(name: string, ip: string): Promise<FakeProxyAdmin> {
-  const fake = await startFakeProxyAdmin(ip);
+  const fake = await startFakeProxyAdmin(ip, { takesQuotas: true });
   fakes.push(fake);
   cluster.registerProxy(name, fake);
   return fake;
@@ -210,6 +210,19 @@ test(
     expect(condition(tenantNow(), 'BudgetExceeded')?.message).toBe(
       `tenant ${cluster.namespace}/batch has spent its daily budget of $10.00 (spent $11.10); it resets at ${tomorrow}T00:00:00Z; requests are refused with 429 until then`,
     );
+    // The proxies are told: the leader's assignments carry the exceeded window.
+    await eventually(() => {
+      const budget = p1.assignments
+        .at(-1)
+        ?.budgets.find((b) => b.key === `tenant:${cluster.namespace}/batch` && b.window === 'day');
+      expect(budget).toMatchObject({
+        budgetUSD: 10,
+        spentUSD: 11.1,
+        state: 'exceeded',
+        onExceeded: 'refuse',
+        resetAtMs: Date.parse(`${tomorrow}T00:00:00Z`),
+      });
+    }, CONVERGE_MS);
     // More collections and more spend: no further Events, none repeated by the leader changes.
     spent(p1, 10.8);
     await expectSpent(11.3);

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyCalibrationStats, ProxyStats } from '../../src/controller/proxy-fleet.js';
+import { quotaAssignment, type QuotaAssignment } from '../../src/quota/protocol.js';
 import { parseRoutingTable, type RoutingTable } from '../../src/routing/table.js';
 import { ADMIN_TOKEN } from './controller-env.js';
 
@@ -13,6 +14,8 @@ export interface FakeProxyAdmin {
   readonly adminUrl: string;
   /** Every table pushed and accepted, oldest first. */
   readonly tables: RoutingTable[];
+  /** Quota assignments pushed (PUT /admin/v1/quotas), oldest first; only when `takesQuotas`. */
+  readonly assignments: QuotaAssignment[];
   /** Stats reads answered so far. */
   readonly statsReads: number;
   /** What the next stats reads report for calibration. */
@@ -32,12 +35,22 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin> {
+/**
+ * `takesQuotas`: accept quota assignments as a proxy with fleet-wide limits
+ * does (validated by the protocol's schema); without it the port answers 404
+ * there, as a proxy older than fleet quotas would.
+ */
+export async function startFakeProxyAdmin(
+  host: string,
+  options: { takesQuotas?: boolean } = {},
+): Promise<FakeProxyAdmin> {
   const tables: RoutingTable[] = [];
+  const assignments: QuotaAssignment[] = [];
   let statsReads = 0;
   const fake = {
     adminUrl: '',
     tables,
+    assignments,
     get statsReads() {
       return statsReads;
     },
@@ -60,6 +73,15 @@ export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin>
         if (!parsed.ok) return reply(400, { error: { message: parsed.error } });
         tables.push(parsed.table);
         reply(200, { version: parsed.table.version });
+      });
+      return;
+    }
+    if (options.takesQuotas && req.method === 'PUT' && req.url === '/admin/v1/quotas') {
+      void bodyOf(req).then((text) => {
+        const parsed = quotaAssignment.safeParse(JSON.parse(text));
+        if (!parsed.success) return reply(400, { error: { message: parsed.error.message } });
+        assignments.push(parsed.data);
+        reply(200, { sequence: parsed.data.sequence });
       });
       return;
     }
