@@ -99,16 +99,26 @@ export function budgetConditions(
   if (budgeted.length === 0) return [];
   const at = (state: Exclude<BudgetState, 'ok'>) =>
     budgeted.filter((w) => stateRank(budgetState(w.spentUSD, w.budgetUSD)) >= RANK[state]);
-  const within = `within budget: ${budgeted
-    .map((w) => `${dollars(w.spentUSD)} of ${dollars(w.budgetUSD)} ${BUDGET_NAME[w.window]}`)
-    .join(', ')}`;
+  // No amounts in the False message: spend moves every collection, and a
+  // message that moved with it would rewrite status each time.
+  const budgets = budgeted
+    .map((w) => `${BUDGET_NAME[w.window]} ${dollars(w.budgetUSD)}`)
+    .join(', ');
   const condition = (
     type: typeof ConditionType.BudgetWarning | typeof ConditionType.BudgetExceeded,
     state: Exclude<BudgetState, 'ok'>,
   ): ConditionInput => {
     const hit = at(state);
     if (hit.length === 0)
-      return { type, status: 'False', reason: ConditionReason.WithinBudget, message: within };
+      return {
+        type,
+        status: 'False',
+        reason: ConditionReason.WithinBudget,
+        message:
+          state === 'warning'
+            ? `spend is below 80% of every budget (${budgets})`
+            : `spend is below every budget (${budgets})`,
+      };
     return {
       type,
       status: 'True',
@@ -151,7 +161,18 @@ export function budgetStatusParts(
   view: BudgetStatusView | undefined,
   previous: { spend?: SpendStatus | undefined; conditions?: readonly ConditionInput[] | undefined },
 ): { spend: SpendStatus | undefined; conditions: ConditionInput[] } {
-  if (view) return { spend: view.spend ?? undefined, conditions: view.conditions };
+  if (view) {
+    // A True condition keeps the message of its crossing (the spend then):
+    // status.spend has the amount now, and a message that moved with it
+    // would rewrite status every collection until the window ends.
+    const conditions = view.conditions.map((c) => {
+      const old = previous.conditions?.find((p) => p.type === c.type);
+      return c.status === 'True' && old?.status === 'True' && old.reason === c.reason
+        ? { ...c, message: old.message }
+        : c;
+    });
+    return { spend: view.spend ?? undefined, conditions };
+  }
   const kept = (previous.conditions ?? [])
     .filter((c) => BUDGET_CONDITIONS.has(c.type))
     .map(({ type, status, reason, message }) => ({ type, status, reason, message }));
