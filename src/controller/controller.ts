@@ -85,8 +85,10 @@ export interface ControllerOptions {
   quotaValidForMs?: number;
   /**
    * How often a route's status.usage (requests and cost over the last hour)
-   * may be rewritten when nothing else in its status changed (default 5 min):
-   * at 1,000 busy routes, every 5 s would be 200 writes a second.
+   * and a route's or tenant's status.spend may be rewritten when nothing else
+   * in its status changed (default 5 min): at 1,000 busy routes, every 5 s
+   * would be 200 writes a second. It also bounds the spend a leader crash
+   * can lose (budget-ledger.ts); a crossed budget threshold is written at once.
    */
   usageIntervalMs?: number;
   /**
