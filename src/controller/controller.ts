@@ -21,6 +21,7 @@ import {
   type SidecarInjectorSettings,
 } from '../webhook/sidecar-injector.js';
 import { BackendHealth } from './backend-health.js';
+import { BudgetLedger, budgetedObjects } from './budget-ledger.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
@@ -29,7 +30,6 @@ import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
-import type { BudgetWindowProvider } from './budget-window.js';
 import { QuotaCoordinator } from './quota-coordinator.js';
 import { backendLimitStatusListener } from './quota-status.js';
 import { SecretKeyCache } from './secret-keys.js';
@@ -85,8 +85,10 @@ export interface ControllerOptions {
   quotaValidForMs?: number;
   /**
    * How often a route's status.usage (requests and cost over the last hour)
-   * may be rewritten when nothing else in its status changed (default 5 min):
-   * at 1,000 busy routes, every 5 s would be 200 writes a second.
+   * and a route's or tenant's status.spend may be rewritten when nothing else
+   * in its status changed (default 5 min): at 1,000 busy routes, every 5 s
+   * would be 200 writes a second. It also bounds the spend a leader crash
+   * can lose (budget-ledger.ts); a crossed budget threshold is written at once.
    */
   usageIntervalMs?: number;
   /**
@@ -157,11 +159,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
       }),
   );
+  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const health = new BackendHealth({
     backends: () => caches.backends.list(),
     backend: (id) => caches.backends.get(id),
     routes: () => caches.routes.list(),
-    events: new EventRecorder({ client, component: COMPONENT, logger, now }),
+    events,
     metrics,
     logger,
     now,
@@ -171,8 +174,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
   });
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
-  // TODO(issue 14): the budget ledger's windows once BUDGETS wires it; none until then.
-  const budgets: BudgetWindowProvider = { budgetWindows: () => [] };
+  const budgets = new BudgetLedger({
+    now,
+    objects: () => budgetedObjects(caches.routes.list(), caches.tenants.list()),
+    events,
+    enqueue,
+    usageIntervalMs,
+  });
   const quotas = new QuotaCoordinator({
     identity: options.identity,
     now,
@@ -193,7 +201,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
+    // The ledger first: the coordinator divides the budget windows it has just counted.
     listeners: [
+      (collected) => budgets.observe(collected),
       quotas.onStats,
       backendLimitStatusListener({
         backends: () => caches.backends.list(),
@@ -202,7 +212,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         now,
       }),
     ],
-    onListenerError: (err) => logger.warn('dividing fleet limits failed', { error: err }),
+    onListenerError: (err) =>
+      logger.warn('acting on proxy stats failed (fleet limits or budgets)', { error: err }),
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
@@ -225,6 +236,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
+        budgetStatus: (o) => budgets.statusOf(o),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
         writeTenantStatus: (t, s) => statusWriter.writeTenantStatus(t, s),
@@ -271,6 +283,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(fleet)
     .add(recompileTimers)
     .add(health)
+    .add(budgets)
     .add(stats)
     .add(quotas)
     .add(

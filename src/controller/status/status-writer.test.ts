@@ -1,7 +1,8 @@
-import { modelRoute, type ModelRoute, type ModelRouteStatus } from '../../api/v1alpha1/index.js';
+import type { ModelRoute, ModelRouteStatus } from '../../api/v1alpha1/index.js';
 import { modelRoutes } from '../../k8s/kinds.js';
 import { createControllerMetrics } from '../../telemetry/controller-metrics.js';
 import { FakeKubeClient } from '../__fixtures__/fake-kube-client.js';
+import { chatRoute } from '../__fixtures__/status-objects.js';
 import { StatusWriter } from './status-writer.js';
 
 const INTERVAL = 300_000;
@@ -17,15 +18,7 @@ const strong = (realized: number, threshold = 0.42): ModelRouteStatus['strongSha
 function setup() {
   let now = Date.UTC(2026, 0, 1);
   const client = new FakeKubeClient();
-  client.put(
-    modelRoutes,
-    modelRoute.parse({
-      apiVersion: 'modelroute.io/v1alpha1',
-      kind: 'ModelRoute',
-      metadata: { name: 'chat', namespace: 'team', generation: 1 },
-      spec: { model: 'chat', rules: [{ name: 'main', backendRefs: [{ name: 'a' }] }] },
-    }),
-  );
+  client.put(modelRoutes, chatRoute());
   const writer = new StatusWriter({
     client,
     metrics: createControllerMetrics(),
