@@ -121,7 +121,19 @@ export interface BudgetLedgerOptions {
   enqueue: (namespace: string) => void;
   /** New spend alone is worth a status write per namespace at most this often. */
   usageIntervalMs: number;
+  /**
+   * The same for a namespace with a route or tenant that has a budget (default
+   * BUDGETED_SPEND_INTERVAL_MS): status.spend is what a new leader resumes from.
+   */
+  budgetedIntervalMs?: number;
 }
+
+/**
+ * How often new spend of an object with a budget is written, so a leader that
+ * crashes loses at most this much of its spend (plus a takeover and one stats
+ * interval), not a whole usage interval (5 minutes by default).
+ */
+export const BUDGETED_SPEND_INTERVAL_MS = 30_000;
 
 export class BudgetLedger implements Runnable, BudgetWindowProvider {
   readonly name = 'budget-ledger';
@@ -246,6 +258,7 @@ export class BudgetLedger implements Runnable, BudgetWindowProvider {
   private announceAndWrite(now: number): void {
     const urgent = new Set<string>();
     const lagging = new Set<string>();
+    const budgeted = new Set<string>();
     for (const o of this.options.objects()) {
       const entry = this.entry(o.key, now);
       for (const w of BUDGET_WINDOWS) {
@@ -297,10 +310,17 @@ export class BudgetLedger implements Runnable, BudgetWindowProvider {
         (shown === null) !== (view.spend === null) ||
         BUDGET_WINDOWS.some((w) => shown?.[w]?.start !== view.spend?.[w]?.start);
       (windowsMoved ? urgent : lagging).add(o.namespace);
+      if (hasSpendBudget(o.budget)) budgeted.add(o.namespace);
     }
     for (const ns of new Set([...urgent, ...lagging])) {
       const last = this.lastEnqueue.get(ns) ?? -Infinity;
-      if (!urgent.has(ns) && now - last < this.options.usageIntervalMs) continue;
+      const interval = budgeted.has(ns)
+        ? Math.min(
+            this.options.usageIntervalMs,
+            this.options.budgetedIntervalMs ?? BUDGETED_SPEND_INTERVAL_MS,
+          )
+        : this.options.usageIntervalMs;
+      if (!urgent.has(ns) && now - last < interval) continue;
       this.lastEnqueue.set(ns, now);
       this.options.enqueue(ns);
     }
@@ -374,4 +394,9 @@ export class BudgetLedger implements Runnable, BudgetWindowProvider {
     }
     return out;
   }
+}
+
+/** Whether a route's or tenant's budget sets a day or month amount. */
+export function hasSpendBudget(budget: Partial<SpendBudget> | undefined): boolean {
+  return budget?.dailyUSD !== undefined || budget?.monthlyUSD !== undefined;
 }

@@ -2,7 +2,8 @@
 // than their volatile parts deserve: usage, spend and realised strong-share
 // figures alone at most once per usage interval, probe times and counters
 // alone at most once a minute.
-import type { SpendStatus } from '../../api/v1alpha1/quota.js';
+import type { SpendBudget, SpendStatus } from '../../api/v1alpha1/quota.js';
+import { BUDGETED_SPEND_INTERVAL_MS, hasSpendBudget } from '../budget-ledger.js';
 import type {
   ModelAPIKey,
   ModelBackend,
@@ -23,6 +24,8 @@ export interface StatusWriterOptions {
   now: () => number;
   /** How often status.usage alone may be rewritten. */
   usageIntervalMs: number;
+  /** See BUDGETED_SPEND_INTERVAL_MS. */
+  budgetedIntervalMs?: number;
 }
 
 /**
@@ -85,11 +88,27 @@ export class StatusWriter {
   constructor(private readonly options: StatusWriterOptions) {}
 
   /**
+   * How long traffic-only changes wait: the usage interval, or for new spend of
+   * an object with a budget BUDGETED_SPEND_INTERVAL_MS (status.spend is what a
+   * new leader resumes counting from).
+   */
+  private trafficInterval(
+    budget: Partial<SpendBudget> | undefined,
+    shown: SpendStatus | undefined,
+    next: SpendStatus | undefined,
+  ): number {
+    const { usageIntervalMs, budgetedIntervalMs = BUDGETED_SPEND_INTERVAL_MS } = this.options;
+    return hasSpendBudget(budget) && statusChanged(shown, next)
+      ? Math.min(usageIntervalMs, budgetedIntervalMs)
+      : usageIntervalMs;
+  }
+
+  /**
    * New figures in status.usage or strongShare.realized alone are written at
    * most once per usage interval; either appearing or going is written at once.
    */
   async writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void> {
-    const { client, metrics, now, usageIntervalMs } = this.options;
+    const { client, metrics, now } = this.options;
     if (!statusChanged(route.status, status)) return;
     const id = objectId(route);
     const trafficOnly = !statusChanged(withoutTraffic(route.status), withoutTraffic(status));
@@ -99,7 +118,8 @@ export class StatusWriter {
     if (
       trafficOnly &&
       samePresence &&
-      now() - (this.lastUsageWrite.get(id) ?? -Infinity) < usageIntervalMs
+      now() - (this.lastUsageWrite.get(id) ?? -Infinity) <
+        this.trafficInterval(route.spec.budget, route.status?.spend, status.spend)
     )
       return;
     await client.patchStatus(
@@ -117,13 +137,17 @@ export class StatusWriter {
    * per usage interval.
    */
   async writeTenantStatus(tenant: ModelTenant, status: ModelTenantStatus): Promise<void> {
-    const { now, usageIntervalMs } = this.options;
+    const { now } = this.options;
     const id = objectId(tenant);
     const trafficOnly = !statusChanged(
       tenantWithoutTraffic(tenant.status),
       tenantWithoutTraffic(status),
     );
-    if (trafficOnly && now() - (this.lastTenantTrafficWrite.get(id) ?? -Infinity) < usageIntervalMs)
+    if (
+      trafficOnly &&
+      now() - (this.lastTenantTrafficWrite.get(id) ?? -Infinity) <
+        this.trafficInterval(tenant.spec.budget, tenant.status?.spend, status.spend)
+    )
       return;
     if (!statusChanged(tenant.status, status)) return;
     await this.writeIfChanged(modelTenants, tenant, status);
