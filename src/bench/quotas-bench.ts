@@ -164,6 +164,10 @@ export async function runQuotasBench(context: {
     notes.push(
       `The limits-on proxy refused the pushed quota assignment (${overhead.assignment_answer}): it ran on whatever it enforces without one.`,
     );
+  if (saturation.budget.crossed_at_s !== null && saturation.budget.first_refusal_at_s === null)
+    notes.push(
+      'The budget tenant crossed its budget but no request was refused with budget_exceeded: its overspend is bounded only by the end of the phase, not by enforcement.',
+    );
   if (o.quick)
     notes.push(
       '--quick: a smoke test; no full saturated minute, so those minimums are null and the figures mean little.',

@@ -7,7 +7,7 @@
 // time and then open loop.
 import { initialDifficultyRouter } from '../proxy/difficulty-router.js';
 import { backendQuotaKey, type QuotaAssignment } from '../quota/protocol.js';
-import type { RoutingTable } from '../routing/table.js';
+import { tableContentVersion, type RoutingTable } from '../routing/table.js';
 import { startSimulatedBackend } from '../simulator/index.js';
 import type { ChildGroup } from './children.js';
 import { LatencySamples, overheadOf, round, type LatencySummary } from './histogram.js';
@@ -67,15 +67,17 @@ export interface OverheadResult {
   errors: Record<PathKey, ReturnType<ErrorCounts['toJSON']>>;
 }
 
-/** The table with every backend's limits set (on) or removed (off). */
+/** The table with every backend's limits set (on) or none at all (off), its version recomputed. */
 function withLimits(table: RoutingTable, on: boolean): RoutingTable {
-  return {
-    ...table,
-    backends: table.backends.map((b) => {
-      const { limits: _dropped, ...rest } = b;
-      return on ? { ...rest, limits: { ...(b.limits ?? {}), ...ON_LIMITS } } : rest;
-    }),
-  } as RoutingTable;
+  const { version: _old, ...content } = table;
+  const changed = {
+    ...content,
+    backends: table.backends.map((b) => ({
+      ...b,
+      limits: on ? { ...b.limits, ...ON_LIMITS } : {},
+    })),
+  } as Omit<RoutingTable, 'version'>;
+  return { ...changed, version: tableContentVersion(changed) };
 }
 
 /** The assignment a controller would send a proxy that is the only one using these backends. */
