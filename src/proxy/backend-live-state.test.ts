@@ -1,6 +1,7 @@
 import type { CompiledBackend } from '../routing/table.js';
 import { BackendLiveState, type AttemptOutcome } from './backend-live-state.js';
 import type { CircuitState } from './resilience/circuit-breaker.js';
+import { QuotaState } from '../quota/quota-state.js';
 
 function backend(name: string, limits: CompiledBackend['limits'] = {}): CompiledBackend {
   return {
@@ -276,4 +277,119 @@ test('breaker defaults apply when options leave them out', () => {
   expect(live.available(A)).toBe(true);
   live.begin(A, 0).finish('server-error', { latencyMs: 1 });
   expect(live.available(A)).toBe(false); // default threshold 5
+});
+
+describe('fleet shares and priority under scarcity (issue 14)', () => {
+  function fleet(limits: CompiledBackend['limits']) {
+    let t = 1_000_000;
+    const quotas = new QuotaState({ mode: 'fleet', now: () => t });
+    const live = new BackendLiveState({ now: () => t, quotas });
+    live.configure([backend('a', limits)]);
+    const push = (sequence: number, share: number, safe = share) =>
+      quotas.apply({
+        sequence,
+        term: 'term',
+        issuedAtMs: t,
+        validForMs: 30_000,
+        limits: [
+          {
+            key: 'backend:default/a',
+            share: { rpm: share },
+            safe: { rpm: safe },
+            limit: { rpm: 100 },
+          },
+        ],
+        budgets: [],
+      });
+    return { live, push, advance: (ms: number) => (t += ms) };
+  }
+
+  test('enforces limit / 20 before the first assignment, then the assigned share, then safe', () => {
+    const { live, push, advance } = fleet({ rpm: 100 });
+    for (let i = 0; i < 5; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
+    expect(live.available(A)).toBe(false); // 100 / 20 = 5
+    push(1, 8);
+    expect(live.available(A)).toBe(true); // the window's 5 still count
+    for (let i = 0; i < 3; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
+    expect(live.available(A)).toBe(false);
+    expect(live.limitUsage()).toEqual([
+      expect.objectContaining({
+        key: 'backend:default/a',
+        admitted: 8,
+        refused: 2,
+        windowRequests: 8,
+      }),
+    ]);
+    advance(61_000); // window empty; the assignment expired: safe 8
+    push(2, 20, 2);
+    advance(30_000);
+    live.begin(A, 0).finish('success', { latencyMs: 1 });
+    live.begin(A, 0).finish('success', { latencyMs: 1 });
+    expect(live.available(A)).toBe(false);
+    expect(live.limitsInEffect()).toEqual([
+      expect.objectContaining({ share: { rpm: 2 }, source: 'safe' }),
+    ]);
+  });
+
+  test('low leaves at 80% of the share, normal at 90%, high only at the share', () => {
+    const { live, push } = fleet({ rpm: 100 });
+    push(1, 10);
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
+    };
+    send(7);
+    expect(live.load(A)).toBeCloseTo(0.7);
+    expect(['low', 'normal', 'high', undefined].map((p) => live.available(A, p))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    send(1);
+    expect(['low', 'normal', 'high'].map((p) => live.available(A, p))).toEqual([false, true, true]);
+    send(1);
+    expect(['low', 'normal', 'high'].map((p) => live.available(A, p))).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    send(1);
+    expect(['low', 'normal', 'high'].map((p) => live.available(A, p))).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  test('custom ceilings and a latency objective: low moves while latency is over the objective', () => {
+    const { live } = fleet({
+      rpm: 100_000,
+      priorityCeilings: { low: 0.5, normal: 0.95 },
+      latencyObjectiveMs: 1000,
+    });
+    live.begin(A, 0).finish('success', { latencyMs: 600 });
+    expect(live.load(A)).toBeCloseTo(0.6);
+    expect(live.available(A, 'low')).toBe(false);
+    expect(live.available(A, 'normal')).toBe(true);
+    for (let i = 0; i < 20; i++) live.begin(A, 0).finish('success', { latencyMs: 3000 });
+    expect(live.load(A)).toBeGreaterThan(1);
+    expect(live.available(A, 'low')).toBe(false);
+    expect(live.available(A, 'high')).toBe(true);
+  });
+
+  test('local mode enforces the whole limit', () => {
+    const { live, attempt } = setup([backend('a', { rpm: 3 })]);
+    attempt(A, 'success');
+    attempt(A, 'success');
+    expect(live.available(A)).toBe(true);
+    attempt(A, 'success');
+    expect(live.available(A)).toBe(false);
+  });
+
+  test('a backend without limits has no load and no usage row', () => {
+    const { live } = setup([backend('a')]);
+    expect(live.load(A)).toBe(0);
+    expect(live.available(A, 'low')).toBe(true);
+    expect(live.limitUsage()).toEqual([]);
+  });
 });

@@ -1,5 +1,11 @@
 // The proxy's live knowledge of each backend (circuit, load, limits, recent
-// latency), fed by finished attempts and read by the routing core.
+// latency), fed by finished attempts and read by the routing core. Limits are
+// fleet-wide (issue 14): this proxy enforces its share of each (QuotaState),
+// and lower priority classes stop using a backend before it is full.
+import type { LimitUsage } from '../quota/protocol.js';
+import { backendQuotaKey } from '../quota/protocol.js';
+import { QuotaState, type ShareSource } from '../quota/quota-state.js';
+import { ShareLimiter, hasAmounts } from '../quota/share-limiter.js';
 import type { BackendLiveView } from '../routing/live-state.js';
 import type { CompiledBackend } from '../routing/table.js';
 import {
@@ -9,7 +15,6 @@ import {
   type CircuitState,
 } from './resilience/circuit-breaker.js';
 import { Ewma } from './resilience/ewma.js';
-import { RateLimiter } from './resilience/rate-limiter.js';
 
 export type AttemptOutcome =
   | 'success'
@@ -58,6 +63,25 @@ export interface BackendLiveStateOptions {
   now: () => number;
   breaker?: Partial<CircuitBreakerOptions>;
   onCircuitChange?: (backendId: string, state: CircuitState) => void;
+  /** The fleet shares to enforce (default: local mode, every limit in full). */
+  quotas?: QuotaState;
+  /**
+   * Whether an exact-mode store is configured: then an exact backend's limit
+   * is checked in the store per attempt (forward/exact-admission.ts), not
+   * against this proxy's share, unless the store is unreachable.
+   */
+  exactStore?: boolean;
+}
+
+/** Default priorityCeilings: low-priority tenants leave at 80% of the share, normal at 90%. */
+export const DEFAULT_PRIORITY_CEILINGS = { low: 0.8, normal: 0.9 } as const;
+
+/** A backend's limit as the table gives it and how it is enforced. */
+interface EntryLimits {
+  amounts: { rpm?: number; tpm?: number; maxConcurrency?: number };
+  exact: boolean;
+  ceilings: { low: number; normal: number };
+  latencyObjectiveMs: number | undefined;
 }
 
 /** Weight of a new latency sample: about the last 10 requests dominate. */
@@ -81,11 +105,12 @@ const NO_OP_TICKET: AttemptTicket = { finish: () => undefined };
 interface Entry {
   readonly id: string;
   readonly breaker: CircuitBreaker;
-  readonly limiter: RateLimiter;
+  /** This proxy's share of the backend's limits, and its in-flight count. */
+  readonly share: ShareLimiter;
   readonly latency: Ewma;
   readonly ttft: Ewma;
-  maxConcurrency: number | undefined;
-  inFlight: number;
+  /** Undefined: the backend has no limits (no share to read, nothing to refuse). */
+  limits: EntryLimits | undefined;
   requests: number;
   successes: number;
   readonly failures: Record<FailureOutcome, number>;
@@ -98,9 +123,13 @@ export class BackendLiveState implements BackendLiveView {
   private readonly now: () => number;
   private readonly breakerOptions: CircuitBreakerOptions;
   private readonly onCircuitChange: ((backendId: string, state: CircuitState) => void) | undefined;
+  readonly quotas: QuotaState;
+  private readonly exactStore: boolean;
 
   constructor(options: BackendLiveStateOptions) {
     this.now = options.now;
+    this.quotas = options.quotas ?? new QuotaState({ mode: 'local', now: options.now });
+    this.exactStore = options.exactStore ?? false;
     this.breakerOptions = { ...DEFAULT_CIRCUIT_BREAKER, ...definedOnly(options.breaker ?? {}) };
     this.onCircuitChange = options.onCircuitChange;
   }
@@ -114,21 +143,112 @@ export class BackendLiveState implements BackendLiveView {
     const next = new Map<string, Entry>();
     for (const backend of backends) {
       const entry = next.get(backend.id) ?? this.entries.get(backend.id) ?? this.create(backend.id);
-      entry.maxConcurrency = backend.limits.maxConcurrency;
-      entry.limiter.setLimits({ rpm: backend.limits.rpm, tpm: backend.limits.tpm });
+      entry.limits = entryLimits(backend);
+      entry.share.invalidate(); // re-read the share against the new table's limits
+      if (!entry.limits) entry.share.setShare({});
       next.set(backend.id, entry);
     }
     this.entries = next;
   }
 
-  /** False for unknown ids, an open circuit (or a half-open one whose probe is out), or a reached limit. */
-  available(backendId: string): boolean {
+  /**
+   * False for unknown ids, an open circuit (or a half-open one whose probe is
+   * out), or a reached share. With a priority class, also false once the
+   * backend's load reaches that class's ceiling: low at priorityCeilings.low
+   * (default 0.8), normal at .normal (0.9), high (or none) only at the share.
+   * A refusal by a share or ceiling counts as refused for the controller.
+   */
+  available(backendId: string, priority?: string): boolean {
     const entry = this.entries.get(backendId);
     if (!entry) return false;
     if (!entry.breaker.canAttempt()) return false;
-    if (entry.maxConcurrency !== undefined && entry.inFlight >= entry.maxConcurrency) return false;
-    // Token estimates are not known here; the request count alone decides.
-    return entry.limiter.canAccept(0);
+    const limits = entry.limits;
+    if (!limits) return true;
+    const ceiling =
+      priority === 'low'
+        ? limits.ceilings.low
+        : priority === 'normal'
+          ? limits.ceilings.normal
+          : undefined;
+    // Exact keys with a store: the store decides per attempt; only latency moves lower classes here.
+    const byStore = limits.exact && this.exactStore;
+    const fits = byStore || this.refreshed(entry).canAdmit(0); // token estimates are not known here
+    const underCeiling = ceiling === undefined || this.loadOf(entry, byStore) < ceiling;
+    if (fits && underCeiling) return true;
+    entry.share.refuse();
+    return false;
+  }
+
+  /**
+   * The fullest of the backend's rpm, tpm and concurrency shares (0..1+), or
+   * its latency EWMA over latencyObjectiveMs when larger; 0 without limits.
+   */
+  load(backendId: string): number {
+    const entry = this.entries.get(backendId);
+    if (!entry?.limits) return 0;
+    return this.loadOf(entry, entry.limits.exact && this.exactStore);
+  }
+
+  /**
+   * Whether this proxy's own share admits one more request: the check an exact
+   * key falls back to while its store is unreachable (onStoreUnavailable: fleet-share).
+   */
+  shareAdmits(backendId: string, estimatedTokens: number): boolean {
+    const entry = this.entries.get(backendId);
+    if (!entry?.limits) return true;
+    return this.refreshed(entry).canAdmit(estimatedTokens);
+  }
+
+  /** Counts a request refused by the backend's limit outside available() (the exact store). */
+  refused(backendId: string): void {
+    this.entries.get(backendId)?.share.refuse();
+  }
+
+  /** Cumulative and window counts of every backend with limits, for GET /admin/v1/stats. */
+  limitUsage(): LimitUsage[] {
+    const out: LimitUsage[] = [];
+    for (const entry of this.entries.values())
+      if (entry.limits && hasAmounts(entry.limits.amounts)) out.push(entry.share.usage());
+    return out;
+  }
+
+  /** The share each limited backend enforces now, for GET /admin/v1/quotas. */
+  limitsInEffect(): LimitInEffect[] {
+    const out: LimitInEffect[] = [];
+    for (const entry of this.entries.values()) {
+      if (!entry.limits) continue;
+      const share = this.refreshed(entry);
+      out.push({
+        key: share.key,
+        limit: entry.limits.amounts,
+        share: share.share,
+        source: share.source,
+        enforcement: entry.limits.exact
+          ? this.exactStore
+            ? 'exact'
+            : 'fleet (no store)'
+          : 'fleet',
+        load: this.loadOf(entry, entry.limits.exact && this.exactStore),
+      });
+    }
+    return out;
+  }
+
+  /** The entry's share limiter, its share re-read if the quota state moved on. */
+  private refreshed(entry: Entry): ShareLimiter {
+    const limits = entry.limits;
+    return limits ? entry.share.sync(this.quotas, limits.amounts) : entry.share;
+  }
+
+  private loadOf(entry: Entry, byStore: boolean): number {
+    const limits = entry.limits;
+    if (!limits) return 0;
+    const shareLoad = byStore ? 0 : this.refreshed(entry).load();
+    const latency = entry.latency.value;
+    const objective = limits.latencyObjectiveMs;
+    return objective !== undefined && latency !== undefined
+      ? Math.max(shareLoad, latency / objective)
+      : shareLoad;
   }
 
   latencyMs(backendId: string): number | undefined {
@@ -136,7 +256,7 @@ export class BackendLiveState implements BackendLiveView {
   }
 
   inFlight(backendId: string): number {
-    return this.entries.get(backendId)?.inFlight ?? 0;
+    return this.entries.get(backendId)?.share.inFlight ?? 0;
   }
 
   /**
@@ -149,11 +269,9 @@ export class BackendLiveState implements BackendLiveView {
     const entry = this.entries.get(backendId);
     if (!entry) return NO_OP_TICKET;
     const estimate = Number.isFinite(estimatedTokens) ? Math.max(0, estimatedTokens) : 0;
-    const recordedAt = this.now();
-    entry.inFlight++;
     entry.requests++;
     entry.breaker.onAttempt();
-    entry.limiter.record(estimate);
+    const recordedAt = entry.share.admit(estimate);
     let finished = false;
     return {
       finish: (outcome, details) => {
@@ -175,7 +293,7 @@ export class BackendLiveState implements BackendLiveView {
           requests: e.requests,
           successes: e.successes,
           failures: { ...e.failures },
-          inFlight: e.inFlight,
+          inFlight: e.share.inFlight,
           circuit: e.breaker.state,
           consecutiveFailures: e.breaker.consecutiveFailures,
         };
@@ -194,14 +312,11 @@ export class BackendLiveState implements BackendLiveView {
     estimate: number,
     recordedAt: number,
   ): void {
-    entry.inFlight = Math.max(0, entry.inFlight - 1);
-    entry.lastOutcome = outcome;
-    entry.lastOutcomeAt = this.now();
     // Real usage replaces the estimate in the token window whenever it is known
     // (a broken stream may still report partial usage).
-    if (details.tokens !== undefined && Number.isFinite(details.tokens)) {
-      entry.limiter.adjust(details.tokens - estimate, recordedAt);
-    }
+    entry.share.finish(estimate, details.tokens, recordedAt);
+    entry.lastOutcome = outcome;
+    entry.lastOutcomeAt = this.now();
     if (outcome === 'success') {
       entry.successes++;
       entry.breaker.recordSuccess();
@@ -225,11 +340,10 @@ export class BackendLiveState implements BackendLiveView {
       breaker: new CircuitBreaker(this.breakerOptions, this.now, (state) =>
         this.onCircuitChange?.(id, state),
       ),
-      limiter: new RateLimiter({}, this.now),
+      share: new ShareLimiter(backendQuotaKey(id), this.now),
       latency: new Ewma(LATENCY_ALPHA),
       ttft: new Ewma(LATENCY_ALPHA),
-      maxConcurrency: undefined,
-      inFlight: 0,
+      limits: undefined,
       requests: 0,
       successes: 0,
       failures: {
@@ -245,6 +359,30 @@ export class BackendLiveState implements BackendLiveView {
       },
     };
   }
+}
+
+/** What GET /admin/v1/quotas shows for one limited backend. */
+export interface LimitInEffect {
+  key: string;
+  limit: { rpm?: number; tpm?: number; maxConcurrency?: number };
+  share: { rpm?: number; tpm?: number; maxConcurrency?: number };
+  source: ShareSource;
+  enforcement: 'fleet' | 'exact' | 'fleet (no store)';
+  load: number;
+}
+
+function entryLimits(backend: CompiledBackend): EntryLimits | undefined {
+  const { rpm, tpm, maxConcurrency, enforcement, priorityCeilings, latencyObjectiveMs } =
+    backend.limits;
+  const amounts = definedOnly({ rpm, tpm, maxConcurrency });
+  // A latency objective alone still makes the backend scarce for low priority.
+  if (!hasAmounts(amounts) && latencyObjectiveMs === undefined) return undefined;
+  return {
+    amounts,
+    exact: enforcement === 'exact',
+    ceilings: { ...DEFAULT_PRIORITY_CEILINGS, ...(priorityCeilings ?? {}) },
+    latencyObjectiveMs,
+  };
 }
 
 /** Drops keys whose value is undefined, so they do not override defaults when spread. */

@@ -7,6 +7,8 @@ export type OpenAIErrorType =
   | 'authentication_error'
   | 'not_found_error'
   | 'rate_limit_error'
+  /** A fleet-wide limit, budget or scarcity refusal of the proxy itself (issue 14 contract). */
+  | 'rate_limit_exceeded'
   | 'server_error'
   | 'service_unavailable'
   | 'timeout_error'

@@ -24,7 +24,7 @@ export async function forward(runtime: ProxyRuntime, request: ForwardRequest): P
   const result = await runAttempts(route, attempts, {
     now: runtime.now,
     rng: runtime.rng,
-    available: (backendId) => runtime.live.available(backendId),
+    available: (backendId) => runtime.live.available(backendId, request.priority),
     clientGone: () => clientGone.aborted,
     sleep: async (ms) => {
       wait.start();

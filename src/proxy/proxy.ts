@@ -16,6 +16,9 @@ import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createProxyMetrics } from '../telemetry/proxy-metrics.js';
 import { createTracing, type Tracing } from '../telemetry/tracing.js';
+import type { ExactQuotaStore } from '../quota/exact-store.js';
+import { ProxyQuotas } from '../quota/proxy-quotas.js';
+import type { QuotaMode } from '../quota/quota-state.js';
 import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
@@ -75,6 +78,17 @@ export interface ProxyOptions {
   difficultyModelFile?: string | undefined;
   /** How often that file is checked for changes (default 5 s). */
   difficultyModelPollMs?: number;
+  /**
+   * How fleet-wide limits apply before a controller assigns shares: fleet (the
+   * default: the proxy is one of many a controller feeds, so limit / 20 until
+   * the first assignment) or local (`modelroute dev`, tests: the whole fleet).
+   */
+  quotaMode?: QuotaMode;
+  /**
+   * The shared store exact-mode limits are counted in (--quota-store). The
+   * caller owns it: close it after the proxy.
+   */
+  quotaStore?: ExactQuotaStore | undefined;
 }
 
 export interface RunningProxy {
@@ -160,8 +174,16 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   });
   metrics.difficultyModelLoaded(difficulty.model.name, difficulty.model.checksum ?? 'none');
   const store = new TableStore(options.tableFile);
+  const quotas = new ProxyQuotas({
+    mode: options.quotaMode ?? 'fleet',
+    now,
+    logger,
+    store: options.quotaStore,
+  });
   const live = new BackendLiveState({
     now,
+    quotas: quotas.state,
+    exactStore: options.quotaStore !== undefined,
     onCircuitChange: (backendId, state) => {
       metrics.circuitState(backendId, state);
       logger.warn('circuit state changed', { backend: backendId, state });
@@ -197,6 +219,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   if (delivery) store.onChange((prepared) => delivery.onTable(prepared.table));
   store.onChange((prepared) => {
     live.configure(prepared.table.backends);
+    quotas.configure(prepared.table.tenants ?? []);
     strongShare.configure(prepared.table);
     metrics.tableLoaded(prepared.table.version);
     // Its first load builds tables (~110 ms): better on a table push than on a request.
@@ -212,6 +235,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       options.tracing ??
       createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
     live,
+    quotas,
     usage: new RouteUsage(),
     strongShare,
     pools: new UpstreamPools(),

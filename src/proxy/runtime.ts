@@ -1,6 +1,7 @@
 // Everything a request handler needs, injected once when the proxy starts:
 // clock, randomness, telemetry, live backend state, pools, credentials, table.
 import type { RequestIdentifier } from '../identity/request-identity.js';
+import type { ProxyQuotas } from '../quota/proxy-quotas.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -21,6 +22,8 @@ export interface ProxyRuntime {
   metrics: ProxyMetrics;
   tracing: Tracing;
   live: BackendLiveState;
+  /** Fleet-wide limits and budgets: the assignment, tenants' limiters and spend, the exact store. */
+  quotas: ProxyQuotas;
   /** Requests and cost per route, for the controller (status.usage). */
   usage: RouteUsage;
   /** Live thresholds for strongShare rules, kept across table pushes. */

@@ -135,6 +135,8 @@ export async function startDataPlane(
     adminToken: { value: ADMIN_TOKEN },
     logger: createLogger({ level: 'error', write: () => {} }),
     rng: seededRandom(7),
+    // Tables are installed directly, as in local mode: each limit holds in full.
+    quotaMode: 'local',
     ...proxyOptions,
   });
   const identity = tableIdentity

@@ -1,5 +1,6 @@
 // The admin port, separate from the data port: the controller pushes and
-// inspects tables and reads outcome stats here; probes and Prometheus too.
+// inspects tables and quota assignments and reads outcome stats here; probes
+// and Prometheus too.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ProxyRuntime } from '../runtime.js';
 import type { AdminToken } from './admin-token.js';
@@ -64,6 +65,41 @@ export function createAdminApp(
     },
   );
 
+  app.put(
+    '/admin/v1/quotas',
+    requireToken,
+    express.json({ limit: MAX_TABLE_BYTES, strict: true, type: () => true }),
+    (req, res) => {
+      const result = runtime.quotas.state.apply(req.body);
+      if (!result.ok) {
+        runtime.logger.warn('quota assignment refused', {
+          status: result.status,
+          error: result.error,
+          current: runtime.quotas.state.assignment(),
+        });
+        res.status(result.status).json({
+          ...errorBody(
+            result.error,
+            result.status === 409 ? 'assignment_outdated' : 'assignment_invalid',
+          ),
+          current: runtime.quotas.state.assignment(),
+        });
+        return;
+      }
+      res.json({ assignment: runtime.quotas.state.assignment() });
+    },
+  );
+
+  // What the proxy enforces now: the shares in effect (assigned, safe after expiry, limit / 20
+  // before any assignment, or the whole limit in local mode) and the budgets it holds.
+  app.get('/admin/v1/quotas', requireToken, (_req, res) => {
+    res.json({
+      ...runtime.quotas.state.describe(),
+      exactStore: runtime.quotas.store !== undefined,
+      limits: [...runtime.live.limitsInEffect(), ...runtime.quotas.tenants.limitsInEffect()],
+    });
+  });
+
   app.get('/admin/v1/table', requireToken, (_req, res) => {
     const prepared = runtime.store.prepared;
     // Tables carry credentials references (Secret name and key), never values:
@@ -80,6 +116,7 @@ export function createAdminApp(
       backends: runtime.live.stats(),
       routes: runtime.usage.stats(),
       calibration: runtime.strongShare.stats(),
+      quotas: runtime.quotas.stats(runtime.live.limitUsage()),
       ...(runtime.credentialCheck
         ? { credentials: { unavailable: runtime.credentialCheck.report() } }
         : {}),
@@ -101,7 +138,7 @@ export function createAdminApp(
       const status = err.status ?? 500;
       const message =
         err.type === 'entity.too.large'
-          ? `table larger than ${MAX_TABLE_BYTES}`
+          ? `body larger than ${MAX_TABLE_BYTES}`
           : `bad request: ${err.message ?? 'unknown error'}`;
       res.status(status).json(errorBody(message, err.type ?? 'error'));
     },

@@ -1,18 +1,22 @@
-// Usage and cost of a served attempt: metrics, the route's totals, the span.
+// Usage and cost of a served attempt: metrics, the route's and the tenant's
+// totals, the budgets this proxy holds, the span.
 import type { Span } from '@opentelemetry/api';
-import type { CompiledBackend, CompiledRoute } from '../../routing/table.js';
+import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
+import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
 import type { Usage } from '../providers/types.js';
 import type { ProxyRuntime } from '../runtime.js';
+import type { ForwardRequest } from './request.js';
 
 export function account(
   runtime: ProxyRuntime,
-  route: CompiledRoute,
+  request: ForwardRequest,
   backend: CompiledBackend,
   usage: Usage | undefined,
   cost: number,
   span: Span,
 ): void {
+  const { route } = request;
   if (usage) {
     runtime.metrics.tokens(
       { route: route.id, backend: backend.id },
@@ -21,6 +25,14 @@ export function account(
     );
     runtime.metrics.cost({ route: route.id, backend: backend.id }, cost);
     runtime.usage.cost(route.id, cost);
+    const { tenantId } = request;
+    request.tenantAdmission?.used(usage.promptTokens + usage.completionTokens);
+    if (tenantId !== undefined) {
+      runtime.quotas.tenants.cost(tenantId, cost);
+      // Keys are built only when some budget is held: most proxies hold none.
+      if (runtime.quotas.state.hasBudgets())
+        runtime.quotas.state.recordSpend([tenantQuotaKey(tenantId), routeQuotaKey(route.id)], cost);
+    }
   }
   if (!span.isRecording()) return; // tracing off: spare building the attributes
   span.setAttributes(

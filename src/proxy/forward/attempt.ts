@@ -15,6 +15,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import type { UpstreamTarget } from '../upstream-target.js';
 import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
 import { sendBuffered } from './buffered-response.js';
+import { admitExactBackend, type ExactLease } from './exact-admission.js';
 import {
   classifyStatus,
   networkFailure,
@@ -105,6 +106,13 @@ export async function tryBackend(
   const firstTokenMs = route.timeouts.firstTokenMs ?? backend.timeouts.firstTokenMs;
   const connectMs = route.timeouts.connectMs ?? backend.timeouts.connectMs;
   const totalMs = Math.min(backend.timeouts.totalMs, remainingRouteMs);
+  // Exact-mode limits are one store round trip per attempt; every other backend skips the await.
+  let lease: ExactLease | undefined;
+  if (backend.limits.enforcement === 'exact') {
+    const admitted = await admitExactBackend(runtime, backend, request.estimatedPromptTokens);
+    if (typeof admitted !== 'function') return admitted;
+    lease = admitted;
+  }
   const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
   const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens);
   const span = attemptSpan(runtime, request, backend, attemptNumber, target);
@@ -112,6 +120,9 @@ export async function tryBackend(
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {
     const latencyMs = runtime.now() - started;
     ticket.finish(kind, { latencyMs, ...extra });
+    // Once: a store's release need not be idempotent.
+    lease?.(extra.tokens);
+    lease = undefined;
     runtime.metrics.attemptCompleted(
       { route: route.id, backend: backend.id, outcome: kind },
       latencyMs / 1000,

@@ -53,7 +53,7 @@ export async function sendBuffered(ctx: AttemptContext, body: Readable): Promise
   cutOffIfStalled(res, runtime.limits.clientStallTimeoutMs);
   // Bookkeeping once the answer is on its way: the client need not wait for it.
   ctx.finish('success', { tokens: result.usage?.totalTokens });
-  account(runtime, route, backend, result.usage, cost, ctx.span);
+  account(runtime, ctx.request, backend, result.usage, cost, ctx.span);
   ctx.span.end();
   runtime.metrics.overhead(wait.overheadSeconds(request.arrivedAt));
   return 'done';

@@ -176,6 +176,18 @@ export function exhaustedError(route: CompiledRoute, failures: Failure[]): Proxy
       last.code ?? rejectionCode(last.status),
     );
   }
+  if (failures.length > 0 && failures.every((f) => f.code === 'capacity_shed')) {
+    // Only fleet limits stood in the way: the same request succeeds once a window frees a slot.
+    const retryAfterMs = Math.min(...failures.map((f) => f.retryAfterMs ?? 1000));
+    return new ProxyError(
+      429,
+      `every backend of route ${route.id} is at its fleet limit: ${summary}`,
+      'rate_limit_error',
+      'capacity_shed',
+      null,
+      { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+    );
+  }
   if (last?.kind === 'rate-limited') {
     const headers: Record<string, string> =
       last.retryAfterMs !== undefined

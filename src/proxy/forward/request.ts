@@ -29,6 +29,12 @@ export interface ForwardRequest {
   ruleName: string | undefined;
   attempts: Attempt[];
   estimatedPromptTokens: number;
+  /** The request's priority class: a retry respects the backend's ceiling for it too. */
+  priority?: string | undefined;
+  /** The tenant the request is served as (its spend is counted per tenant). */
+  tenantId?: string | undefined;
+  /** Told the real tokens the request used, when its tenant has a limit. */
+  tenantAdmission?: { used(tokens: number): void } | undefined;
   /** Extra response headers decided while routing (difficulty, tier). */
   routingHeaders: Record<string, string>;
   /** process.hrtime.bigint() when the request arrived. */

@@ -12,6 +12,12 @@ import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
 import { embeddingInputs, largestInputFact } from './embedding-inputs.js';
 import { headerMap, identifyOrRefuse, refuseUnlessAllowed } from './identify.js';
+import {
+  admitTenant,
+  exceededBudget,
+  refuseUnlessDowngradeRule,
+  type TenantAdmission,
+} from './quota-admission.js';
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -38,6 +44,7 @@ export async function handleInference(
   let routeId = '(none)';
   let tenant: string | undefined;
   let stream = false;
+  let admission: TenantAdmission | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
   const span = runtime.tracing.enabled
     ? runtime.tracing.tracer.startSpan(
@@ -64,6 +71,14 @@ export async function handleInference(
     refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
     const prompt = extractPrompt(endpoint, parsed.body);
+    // The token count proper is computed only if routing needs it; the rate
+    // limiters make do with a cheap estimate, corrected once usage is known.
+    const estimatedPromptTokens = Math.ceil(prompt.text.length / 4);
+    // Budgets and the tenant's fleet limit, before anything is routed (issue 14).
+    const requestedRoute = prepared.routeByModel.get(parsed.model);
+    const overBudget = exceededBudget(runtime, who.tenant, requestedRoute);
+    const admitted = admitTenant(runtime, who.tenant, estimatedPromptTokens, requestedRoute);
+    admission = admitted instanceof Promise ? await admitted : admitted;
     // Big prompts are counted here, in steps that leave the event loop free.
     // An embeddings batch fits a context window input by input, not as a sum:
     // the whole batch is counted ahead only for prices and rules.
@@ -89,6 +104,8 @@ export async function handleInference(
       difficulty: () => runtime.difficulty.score(prompt.text),
       maxOutputTokens: prompt.maxOutputTokens,
     });
+    facts.nowMs = startedMs;
+    if (overBudget) facts.budgetExceeded = true;
     const decision = selectBackends(prepared, facts, {
       rng: runtime.rng,
       live: runtime.live,
@@ -96,6 +113,13 @@ export async function handleInference(
         runtime.strongShare.thresholdFor(routeId, ruleName),
     });
     if (!decision.ok) throw routingError(decision.error);
+    if (overBudget)
+      refuseUnlessDowngradeRule(
+        overBudget,
+        prepared.routeById.get(decision.routeId),
+        decision.ruleName,
+        startedMs,
+      );
     // After the decision, never inside it: selection stays a pure function.
     if (decision.strongShareRule && decision.costQuality)
       runtime.strongShare.record(
@@ -113,6 +137,7 @@ export async function handleInference(
       );
     routeId = route.id;
     runtime.usage.request(route.id);
+    runtime.quotas.tenants.requested(who.tenant.id);
     span.setAttribute('modelroute.route', route.id);
     const routingHeaders: Record<string, string> = {};
     if (decision.costQuality) {
@@ -138,9 +163,10 @@ export async function handleInference(
       route,
       ruleName: decision.ruleName,
       attempts: decision.attempts,
-      // The token count proper is computed only if routing needed it; the
-      // rate limiter makes do with a cheap estimate otherwise.
-      estimatedPromptTokens: Math.ceil(prompt.text.length / 4),
+      estimatedPromptTokens,
+      priority: facts.priority,
+      tenantId: who.tenant.id,
+      tenantAdmission: admission,
       routingHeaders,
       arrivedAt,
       parentSpan: span,
@@ -159,6 +185,7 @@ export async function handleInference(
       runtime.logger.error('request failed', { endpoint, tenant, error: err });
     sendError(res, proxyError);
   } finally {
+    admission?.end();
     const status = res.statusCode;
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.setAttribute('http.response.status_code', status);

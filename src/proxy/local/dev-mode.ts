@@ -173,6 +173,8 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     );
   const proxy = await startProxy({
     identity: { mode: 'local', tenant: options.tenant },
+    // No controller divides limits here: this proxy is the whole fleet.
+    quotaMode: 'local',
     namespace: local.namespace,
     host: options.host,
     dataPort: options.dataPort,

@@ -133,3 +133,14 @@ test('setLimits replaces the limits and keeps the window', () => {
   limiter.setLimits({});
   expect(limiter.canAccept(0)).toBe(true);
 });
+
+test('a limit of 0 admits nothing (a fleet share can be 0); msUntilOldestLeaves is the honest wait', () => {
+  const { limiter, at } = setup({ rpm: 0 });
+  expect(limiter.canAccept(0)).toBe(false);
+  expect(limiter.msUntilOldestLeaves()).toBe(0); // nothing counted
+  limiter.setLimits({ rpm: 5 });
+  at(2_300);
+  limiter.record(0);
+  at(10_000);
+  expect(limiter.msUntilOldestLeaves()).toBe(52_000); // second 2 leaves at 62 s
+});

@@ -35,9 +35,16 @@ export class RateLimiter {
     this.setLimits(limits);
   }
 
-  /** Replaces the limits (a new routing table), keeping what the window has counted. */
+  /**
+   * Replaces the limits (a new routing table or fleet share), keeping what the
+   * window has counted. 0 admits nothing (a fleet share can be 0); undefined,
+   * negative or non-finite: not limited.
+   */
   setLimits(limits: RateLimits): void {
-    this.limits = { rpm: positiveOrUndefined(limits.rpm), tpm: positiveOrUndefined(limits.tpm) };
+    this.limits = {
+      rpm: nonNegativeOrUndefined(limits.rpm),
+      tpm: nonNegativeOrUndefined(limits.tpm),
+    };
   }
 
   /** Whether one more request with this many (estimated) tokens stays within both limits. */
@@ -77,6 +84,20 @@ export class RateLimiter {
     if (bucket.second === second) bucket.tokens += delta;
   }
 
+  /**
+   * Ms until the oldest second still counted leaves the window, freeing what
+   * it holds (0 when the window is empty): the honest Retry-After of a limit.
+   */
+  msUntilOldestLeaves(): number {
+    const nowMs = this.now();
+    const oldest = Math.floor(nowMs / 1000) - WINDOW_SECONDS;
+    let first = Infinity;
+    for (const bucket of this.ring)
+      if (bucket.second > oldest && (bucket.requests > 0 || bucket.tokens > 0))
+        first = Math.min(first, bucket.second);
+    return Number.isFinite(first) ? (first + WINDOW_SECONDS) * 1000 - nowMs : 0;
+  }
+
   /** Requests and tokens counted in the current window (for stats and tests). */
   totals(): { requests: number; tokens: number } {
     const oldest = this.nowSecond() - WINDOW_SECONDS;
@@ -112,8 +133,8 @@ function slot(second: number): number {
   return ((second % WINDOW_SECONDS) + WINDOW_SECONDS) % WINDOW_SECONDS;
 }
 
-function positiveOrUndefined(n: number | undefined): number | undefined {
-  return n !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+function nonNegativeOrUndefined(n: number | undefined): number | undefined {
+  return n !== undefined && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 function finiteOrZero(n: number): number {
