@@ -29,6 +29,9 @@ import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
+import type { BudgetWindowProvider } from './budget-window.js';
+import { QuotaCoordinator } from './quota-coordinator.js';
+import { backendLimitStatusListener } from './quota-status.js';
 import { SecretKeyCache } from './secret-keys.js';
 import { LeaderFleet, LeaderQueue } from './leader-terms.js';
 import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
@@ -73,8 +76,13 @@ export interface ControllerOptions {
   now?: () => number;
   /** Drives leader election (tests flap leadership with a manual clock). */
   leaderClock?: Clock;
-  /** How often proxies' outcome stats are read. */
+  /**
+   * How often proxies' outcome stats are read (default 2 s): fleet-wide limits
+   * are divided again after each read, so this bounds how stale a proxy's share is.
+   */
   statsIntervalMs?: number;
+  /** How long a proxy's quota shares stand without a newer assignment (default 30 s). */
+  quotaValidForMs?: number;
   /**
    * How often a route's status.usage (requests and cost over the last hour)
    * may be rewritten when nothing else in its status changed (default 5 min):
@@ -163,6 +171,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
   });
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
+  // TODO(issue 14): the budget ledger's windows once BUDGETS wires it; none until then.
+  const budgets: BudgetWindowProvider = { budgetWindows: () => [] };
+  const quotas = new QuotaCoordinator({
+    identity: options.identity,
+    now,
+    fleet: () => fleet.current,
+    budgetWindows: () => budgets.budgetWindows(),
+    validForMs: options.quotaValidForMs,
+    logger,
+  });
   const stats = new StatsCollector({
     collect: async () => {
       const current = fleet.current;
@@ -175,6 +193,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
+    listeners: [
+      quotas.onStats,
+      backendLimitStatusListener({
+        backends: () => caches.backends.list(),
+        limitStatus: (key) => quotas.limitStatus(key),
+        enqueue,
+        now,
+      }),
+    ],
+    onListenerError: (err) => logger.warn('dividing fleet limits failed', { error: err }),
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
@@ -192,6 +220,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         lastAccepted,
         failovers: health.failovers,
         observed: (id) => stats.observed(id),
+        limitStatus: (key) => quotas.limitStatus(key),
         keyLacking: (id, pods) => stats.keyLacking(id, pods),
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
@@ -243,10 +272,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(recompileTimers)
     .add(health)
     .add(stats)
+    .add(quotas)
     .add(
       new PeriodicRunnable(
         'stats-loop',
-        options.statsIntervalMs ?? 5_000,
+        options.statsIntervalMs ?? 2_000,
         () => stats.collect(),
         (err) => logger.warn('collecting proxy stats failed', { error: err }),
       ),

@@ -2,7 +2,7 @@
 // acknowledged. Programmed status comes from these acknowledgements only.
 import { z } from 'zod';
 import { namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
-import { proxyQuotaStats } from '../quota/protocol.js';
+import { proxyQuotaStats, type QuotaAssignment } from '../quota/protocol.js';
 import { scoreSketchWire } from '../routing/difficulty/calibration/score-sketch.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -101,6 +101,27 @@ interface PodState {
   failures: number;
   retryTimer: NodeJS.Timeout | undefined;
   lastError: string | undefined;
+  quota: QuotaPushState;
+}
+
+/** Where quota pushes to one pod stand (issue 14). */
+interface QuotaPushState {
+  inFlight: boolean;
+  /** The newest assignment not yet sent because one was in flight: latest wins. */
+  pending: QuotaAssignment | undefined;
+  /** The last assignment the proxy accepted, and when. */
+  acked: { assignment: QuotaAssignment; atMs: number } | undefined;
+  /** Whether the last push failed (the proxy may still hold an older assignment). */
+  failing: boolean;
+  /** The proxy answered 404: it predates fleet quotas; left alone. */
+  unsupported: boolean;
+}
+
+/** What the quota coordinator knows of a pod's quota pushes. */
+export interface QuotaPushView {
+  acked: { assignment: QuotaAssignment; atMs: number } | undefined;
+  failing: boolean;
+  unsupported: boolean;
 }
 
 /** fleet: every proxy gets the admin token itself; namespace: each gets its namespace's derived token. */
@@ -116,6 +137,8 @@ export interface ProxyFleetOptions {
   onAckChange: (pod: ProxyPod) => void;
   onPushed?: (pod: ProxyPod, version: string, seconds: number) => void;
   requestTimeoutMs?: number;
+  /** Bound on one quota push (default 2 s, the collection interval: a newer one follows anyway). */
+  quotaTimeoutMs?: number;
   baseRetryMs?: number;
   maxRetryMs?: number;
 }
@@ -159,6 +182,13 @@ export class ProxyFleet {
         failures: 0,
         retryTimer: undefined,
         lastError: undefined,
+        quota: {
+          inFlight: false,
+          pending: undefined,
+          acked: undefined,
+          failing: false,
+          unsupported: false,
+        },
       };
       this.pods.set(pod.key, state);
     }
@@ -315,6 +345,68 @@ export class ProxyFleet {
     ) {
       void this.push(state);
     }
+  }
+
+  /**
+   * Sends a pod its quota assignment (PUT /admin/v1/quotas). At most one push
+   * per pod is in flight: an assignment made meanwhile waits and replaces any
+   * older waiting one (latest wins), so a slow proxy never piles requests up.
+   */
+  pushQuotas(podKey: string, assignment: QuotaAssignment): void {
+    const state = this.pods.get(podKey);
+    if (!state || this.stopped || state.quota.unsupported) return;
+    if (state.quota.inFlight) {
+      state.quota.pending = assignment;
+      return;
+    }
+    void this.sendQuotas(state, assignment);
+  }
+
+  /** Where quota pushes to a pod stand; undefined for a pod the fleet does not know. */
+  quotaPush(podKey: string): QuotaPushView | undefined {
+    const q = this.pods.get(podKey)?.quota;
+    return q && { acked: q.acked, failing: q.failing, unsupported: q.unsupported };
+  }
+
+  private async sendQuotas(state: PodState, assignment: QuotaAssignment): Promise<void> {
+    const q = state.quota;
+    q.inFlight = true;
+    try {
+      const res = await fetch(`${state.pod.adminUrl}/admin/v1/quotas`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: this.bearer(state.pod) },
+        body: JSON.stringify(assignment),
+        signal: AbortSignal.timeout(this.options.quotaTimeoutMs ?? 2_000),
+      });
+      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      if (res.status === 404) {
+        // A proxy older than fleet quotas: it enforces each limit on its own, as before.
+        q.unsupported = true;
+        q.pending = undefined;
+        this.options.logger.warn(
+          'proxy does not take quota assignments (older than fleet-wide limits); its limits hold per proxy until it is upgraded',
+          { pod: state.pod.key },
+        );
+        return;
+      }
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.error?.message ?? 'no message'}`);
+      q.acked = { assignment, atMs: this.options.now?.() ?? Date.now() };
+      q.failing = false;
+    } catch (err) {
+      if (!q.failing)
+        this.options.logger.warn('quota push failed; the next collection pushes again', {
+          pod: state.pod.key,
+          sequence: assignment.sequence,
+          error: pushErrorText(err, state.pod),
+        });
+      q.failing = true;
+    } finally {
+      q.inFlight = false;
+    }
+    const next = q.pending;
+    q.pending = undefined;
+    if (next && !this.stopped && this.pods.get(state.pod.key) === state)
+      void this.sendQuotas(state, next);
   }
 
   /** Reads each pod's outcome stats (and the table version it runs). */

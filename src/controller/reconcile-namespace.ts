@@ -11,6 +11,8 @@ import {
   type ModelTenant,
   type ModelTenantStatus,
 } from '../api/v1alpha1/index.js';
+import type { FleetLimitStatus } from '../api/v1alpha1/quota.js';
+import { backendQuotaKey, type QuotaKey } from '../quota/protocol.js';
 import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
 import { compileIdentity } from '../routing/compile-tenants.js';
 import { GrantIndex } from '../routing/grants.js';
@@ -75,6 +77,8 @@ export interface ReconcileDeps {
   observed(
     backendId: string,
   ): { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  /** How the fleet uses a limit (issue 14: ModelBackend status.limits); undefined when no proxy does. */
+  limitStatus?(key: QuotaKey): FleetLimitStatus | undefined;
   /** Of `podKeys`, the proxies that said they cannot get `backendId`'s API key, with why. */
   keyLacking?(backendId: string, podKeys: readonly string[]): { pod: string; reason: string }[];
   /** A route's requests and cost over the last hour; null when it served none. */
@@ -318,6 +322,7 @@ export async function reconcileNamespace(
       readyEndpoints: ref ? snapshot.readyEndpoints(ref.name) : undefined,
       health: deps.health.get(id),
       observed: deps.observed(id),
+      limits: deps.limitStatus?.(backendQuotaKey(id)),
       nowMs: deps.now(),
     });
     await deps.writeBackendStatus(backend, status);

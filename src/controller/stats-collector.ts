@@ -30,6 +30,14 @@ import type { Runnable } from './runnable.js';
 
 export type ObservedOutcomes = { latencyMs?: number; errorRate?: number; requests?: number };
 
+/** One collection: each answering pod's stats, and every pod of the term's fleet. */
+export interface StatsCollection {
+  stats: ReadonlyMap<string, ProxyStats>;
+  pods: readonly string[];
+}
+/** Told after each collection of the term (the quota coordinator divides limits then). */
+export type StatsListener = (collection: StatsCollection) => void;
+
 export interface StatsCollectorOptions {
   /** The current term's fleet, read at each collection. */
   collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
@@ -40,6 +48,9 @@ export interface StatsCollectorOptions {
   enqueue: (namespace: string) => void;
   /** New usage is worth a reconcile per namespace at most this often. */
   usageIntervalMs: number;
+  /** Called after each collection, in order; one that throws does not stop the others. */
+  listeners?: readonly StatsListener[];
+  onListenerError?: (err: unknown) => void;
 }
 
 export class StatsCollector implements Runnable {
@@ -182,6 +193,13 @@ export class StatsCollector implements Runnable {
       this.observedByBackend.set(backendId, entry);
       const seen = this.passiveHealth.record(backendId, w);
       if (seen) this.options.health.observePassive(backendId, seen);
+    }
+    for (const listener of this.options.listeners ?? []) {
+      try {
+        listener(got);
+      } catch (err) {
+        this.options.onListenerError?.(err);
+      }
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   type ModelBackend,
   type ModelBackendStatus,
 } from '../../api/v1alpha1/index.js';
+import type { FleetLimitStatus } from '../../api/v1alpha1/quota.js';
 import type { HealthRecord } from '../../routing/health-tracker.js';
 import { displayEndpoint } from '../../routing/endpoint-display.js';
 import { kubeTime, mergeConditions, type ConditionInput } from './conditions.js';
@@ -28,6 +29,8 @@ export interface BackendStatusInput {
   health: HealthRecord;
   /** Outcomes reported by proxies over the recent window. */
   observed?: { latencyMs?: number; errorRate?: number; requests?: number } | undefined;
+  /** How the fleet uses the backend's limits (issue 14); undefined when none or no proxy uses it. */
+  limits?: FleetLimitStatus | undefined;
   nowMs: number;
 }
 
@@ -135,5 +138,6 @@ export function computeBackendStatus(input: BackendStatusInput): ModelBackendSta
   if (endpoint.ok) status.resolvedEndpoint = displayEndpoint(endpoint.url);
   if (input.observed && Object.keys(input.observed).length > 0)
     status.observed = { ...input.observed };
+  if (input.limits) status.limits = { ...input.limits };
   return status;
 }

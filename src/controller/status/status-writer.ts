@@ -50,6 +50,8 @@ const volatile = (s: ModelBackend['status']) =>
           ? { ...s.health, lastProbeTime: undefined, consecutiveSuccesses: undefined }
           : undefined,
         observed: undefined,
+        // Fleet-limit counters move every collection: written with the rest, or once a minute.
+        limits: s.limits ? { proxies: s.limits.proxies } : undefined,
       }
     : s;
 
