@@ -21,6 +21,7 @@ import {
   type SidecarInjectorSettings,
 } from '../webhook/sidecar-injector.js';
 import { BackendHealth } from './backend-health.js';
+import { BudgetLedger, budgetedObjects } from './budget-ledger.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
@@ -157,11 +158,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
       }),
   );
+  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const health = new BackendHealth({
     backends: () => caches.backends.list(),
     backend: (id) => caches.backends.get(id),
     routes: () => caches.routes.list(),
-    events: new EventRecorder({ client, component: COMPONENT, logger, now }),
+    events,
     metrics,
     logger,
     now,
@@ -171,8 +173,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
   });
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
-  // TODO(issue 14): the budget ledger's windows once BUDGETS wires it; none until then.
-  const budgets: BudgetWindowProvider = { budgetWindows: () => [] };
+  const budgets = new BudgetLedger({
+    now,
+    objects: () => budgetedObjects(caches.routes.list(), caches.tenants.list()),
+    events,
+    enqueue,
+    usageIntervalMs,
+  });
   const quotas = new QuotaCoordinator({
     identity: options.identity,
     now,
@@ -193,7 +200,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
+    // The ledger first: the coordinator divides the budget windows it has just counted.
     listeners: [
+      (collected) => budgets.observe(collected),
       quotas.onStats,
       backendLimitStatusListener({
         backends: () => caches.backends.list(),
@@ -202,7 +211,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         now,
       }),
     ],
-    onListenerError: (err) => logger.warn('dividing fleet limits failed', { error: err }),
+    onListenerError: (err) => logger.warn('a stats listener failed', { error: err }),
   });
   const statusWriter = new StatusWriter({ client, metrics, now, usageIntervalMs });
 
@@ -225,6 +234,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         usage: (routeId) => stats.routeUsage(routeId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
+        budgetStatus: (o) => budgets.statusOf(o),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
         writeTenantStatus: (t, s) => statusWriter.writeTenantStatus(t, s),
@@ -271,6 +281,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(fleet)
     .add(recompileTimers)
     .add(health)
+    .add(budgets)
     .add(stats)
     .add(quotas)
     .add(

@@ -1,7 +1,7 @@
 // Cumulative counters reported by proxies, turned into sums over the last
 // hour for the fleet. Proxies report counters since they started, and their
-// uptime; a delta is taken per pod and key, and deltas land in one-minute
-// buckets, of which the last hour is kept. Route usage (requests, cost) and
+// uptime; a delta is taken per pod and key (pod-counter-deltas.ts), and deltas
+// land in one-minute buckets, of which the last hour is kept. Route usage (requests, cost) and
 // strongShare decisions (decisions, strong) are both counted this way.
 //
 // What counts (issue 11 class 11: a route's first report was only ever a
@@ -19,26 +19,17 @@
 // - A proxy whose start moved, or one of whose counters went down, restarted:
 //   its new totals count in full.
 
+import { PodCounterDeltas, startedSince, type Counters } from './pod-counter-deltas.js';
+
 export const COUNTER_WINDOW_MS = 3_600_000;
 const BUCKET_MS = 60_000;
-/** Uptime comes in whole seconds and the report takes time to arrive: starts closer than this are the same process. */
-const SAME_START_SLACK_MS = 3_000;
-const UPTIME_ROUNDING_MS = 500;
-/** Float counters (cost) summed in another order may come back a hair lower: not a restart. */
-const DECREASE_EPSILON = 1e-12;
 
-export type Counters<C extends string> = Record<C, number>;
-
-interface PodState<C extends string> {
-  startedAt: number | undefined;
-  totals: Map<string, Counters<C>>;
-}
+export type { Counters } from './pod-counter-deltas.js';
 
 export class PodCounterWindow<C extends string> {
-  private readonly pods = new Map<string, PodState<C>>();
+  private readonly deltas: PodCounterDeltas<C>;
   /** key → bucket index → sums. */
   private readonly buckets = new Map<string, Map<number, Counters<C>>>();
-  private readonly countingSince: number;
 
   constructor(
     private readonly counters: readonly C[],
@@ -50,14 +41,17 @@ export class PodCounterWindow<C extends string> {
       whole?: readonly C[];
     } = {},
   ) {
-    this.countingSince = options.countingSince ?? now();
+    const countingSince = options.countingSince ?? now();
+    this.deltas = new PodCounterDeltas(counters, (_key, startedAt) =>
+      startedSince(startedAt, countingSince),
+    );
     this.whole = new Set(options.whole ?? []);
   }
 
   private readonly whole: ReadonlySet<C>;
 
   private zero(): Counters<C> {
-    return Object.fromEntries(this.counters.map((c) => [c, 0])) as Counters<C>;
+    return this.deltas.zero();
   }
 
   /**
@@ -93,42 +87,9 @@ export class PodCounterWindow<C extends string> {
     entries: Iterable<{ key: string; totals: Counters<C> }>,
   ): Set<string> {
     const changed = new Set<string>();
-    let pod = this.pods.get(podKey);
-    let countNew: boolean;
-    if (!pod) {
-      // Uptime comes rounded to a second: a start half a second early may be ours.
-      countNew = startedAt !== undefined && startedAt + UPTIME_ROUNDING_MS >= this.countingSince;
-      pod = { startedAt, totals: new Map() };
-      this.pods.set(podKey, pod);
-    } else {
-      const moved =
-        startedAt !== undefined &&
-        pod.startedAt !== undefined &&
-        Math.abs(startedAt - pod.startedAt) > SAME_START_SLACK_MS;
-      if (moved) pod.totals.clear();
-      pod.startedAt = startedAt ?? pod.startedAt;
-      countNew = true;
-    }
-    for (const { key, totals } of entries) {
-      const prev = pod.totals.get(key);
-      pod.totals.set(key, { ...totals });
-      let delta: Counters<C>;
-      if (!prev) {
-        if (!countNew) continue;
-        delta = totals;
-      } else {
-        const restarted = this.counters.some((c) => totals[c] < prev[c] - DECREASE_EPSILON);
-        delta = restarted ? totals : this.minus(totals, prev);
-      }
+    for (const { key, delta } of this.deltas.observe(podKey, startedAt, entries))
       if (this.add(key, delta)) changed.add(key);
-    }
     return changed;
-  }
-
-  private minus(a: Counters<C>, b: Counters<C>): Counters<C> {
-    const out = this.zero();
-    for (const c of this.counters) out[c] = a[c] - b[c];
-    return out;
   }
 
   private add(key: string, delta: Counters<C>): boolean {
@@ -152,7 +113,7 @@ export class PodCounterWindow<C extends string> {
 
   /** Forgets pods that are gone (their counters would otherwise be kept forever). */
   forgetPodsExcept(podKeys: ReadonlySet<string>): void {
-    for (const key of this.pods.keys()) if (!podKeys.has(key)) this.pods.delete(key);
+    this.deltas.forgetPodsExcept(podKeys);
   }
 
   /** The sums over the last hour for a key, or undefined if nothing was counted in it. */

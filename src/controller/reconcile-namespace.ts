@@ -35,6 +35,7 @@ import type { WorkloadCaller } from './proxy-pod.js';
 import { USAGE_WINDOW } from './route-usage-window.js';
 import { SECRET_NOT_READABLE, type SecretKeys } from './secret-keys.js';
 import { computeBackendStatus } from './status/backend-status.js';
+import type { BudgetStatusView } from './status/budget-status.js';
 import {
   backendIdOfKey,
   computeRouteStatus,
@@ -87,6 +88,10 @@ export interface ReconcileDeps {
   liveThresholds?(): ReadonlyMap<string, number>;
   /** A strongShare rule's decisions over the last hour, by ruleKey; null when it decided none. */
   strongShareDecisions?(key: string): { decisions: number; strong: number } | null;
+  /** status.spend and budget conditions of a route or tenant (budget ledger); undefined: kept. */
+  budgetStatus?(object: ModelRoute | ModelTenant): BudgetStatusView | undefined;
+  /** status.limits of a tenant (the quota coordinator's limitStatus); undefined: none. */
+  tenantLimits?(tenant: ModelTenant): ModelTenantStatus['limits'];
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
   writeBackendStatus(
     backend: ModelBackend,
@@ -382,6 +387,7 @@ export async function reconcileNamespace(
       lastFailover: deps.failovers.get(id),
       usage: deps.usage?.(id),
       strongShare: deps.strongShareDecisions && strongShareStatus(route, compiledHere, deps),
+      budget: deps.budgetStatus?.(route),
       nowMs: deps.now(),
     });
     await deps.writeRouteStatus(route, status);
@@ -396,6 +402,8 @@ export async function reconcileNamespace(
       apiKeys,
       workloads: snapshot.workloads ?? [],
       policy,
+      budget: deps.budgetStatus && ((t) => deps.budgetStatus?.(t)),
+      limits: deps.tenantLimits && ((t) => deps.tenantLimits?.(t)),
       nowMs,
     });
     await each(tenants, async (t) => {

@@ -40,7 +40,7 @@ export type StatsListener = (collection: StatsCollection) => void;
 
 export interface StatsCollectorOptions {
   /** The current term's fleet, read at each collection. */
-  collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
+  collect: () => Promise<CollectedStats | undefined>;
   observeRunningVersion: (podKey: string, version: string | null) => void;
   routes: () => ModelRoute[];
   health: BackendHealth;
@@ -48,9 +48,15 @@ export interface StatsCollectorOptions {
   enqueue: (namespace: string) => void;
   /** New usage is worth a reconcile per namespace at most this often. */
   usageIntervalMs: number;
-  /** Called after each collection, in order; one that throws does not stop the others. */
+  /** Called after each collection, in order (the budget ledger, the quota coordinator); one that throws does not stop the others. */
   listeners?: readonly StatsListener[];
   onListenerError?: (err: unknown) => void;
+}
+
+/** What `collect` returns: each answering proxy's stats, and every proxy of the term. */
+export interface CollectedStats {
+  stats: Map<string, ProxyStats>;
+  pods: string[];
 }
 
 export class StatsCollector implements Runnable {

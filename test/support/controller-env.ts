@@ -1,5 +1,7 @@
 // Proxies registered as Pod objects and simulated backends, for controller
 // tests: what a cluster would run, made of local processes on loopback.
+import { startController, type RunningController } from '../../src/controller/controller.js';
+import { createKubeClient } from '../../src/k8s/kube-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { SimulatedBackend } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -176,5 +178,25 @@ export async function startTestProxy(
     tableFile: options.tableFile,
     adminToken: { value: ADMIN_TOKEN },
     logger: quietLogger(),
+  });
+}
+
+/** A controller replica for the cluster's namespace, reading stats every 300 ms (it may stand by). */
+export function startFastReplica(
+  cluster: ClusterHandle,
+  identity: string,
+  extra: { leaseDurationMs?: number } = {},
+): Promise<RunningController> {
+  return startController({
+    client: createKubeClient({ kubeconfigPath: testenv.kubeconfig }),
+    namespace: cluster.namespace,
+    adminToken: ADMIN_TOKEN,
+    identity,
+    leaseNamespace: cluster.namespace,
+    leaseDurationMs: 3_000,
+    logger: quietLogger(),
+    statsIntervalMs: 300,
+    usageIntervalMs: 1_000,
+    ...extra,
   });
 }

@@ -5,7 +5,7 @@
 // and answers GET /admin/v1/stats in the shape the proxy serves.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ProxyCalibrationStats } from '../../src/controller/proxy-fleet.js';
+import type { ProxyCalibrationStats, ProxyStats } from '../../src/controller/proxy-fleet.js';
 import { parseRoutingTable, type RoutingTable } from '../../src/routing/table.js';
 import { ADMIN_TOKEN } from './controller-env.js';
 
@@ -17,6 +17,12 @@ export interface FakeProxyAdmin {
   readonly statsReads: number;
   /** What the next stats reads report for calibration. */
   calibration: ProxyCalibrationStats[];
+  /** Cumulative requests and cost per route the next stats reads report. */
+  routes: ProxyStats['routes'];
+  /** The `quotas` field the next stats reads report (tenants' cumulative spend); absent by default. */
+  quotas: ProxyStats['quotas'];
+  /** When the process "started" (epoch ms): stats report uptime from it; set it later for a restart. */
+  startedAt: number;
   close(): Promise<void>;
 }
 
@@ -27,7 +33,6 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
 }
 
 export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin> {
-  const startedAt = Date.now();
   const tables: RoutingTable[] = [];
   let statsReads = 0;
   const fake = {
@@ -37,6 +42,9 @@ export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin>
       return statsReads;
     },
     calibration: [] as ProxyCalibrationStats[],
+    routes: [] as ProxyStats['routes'],
+    quotas: undefined as ProxyStats['quotas'],
+    startedAt: Date.now(),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
   const server: Server = createServer((req, res) => {
@@ -59,10 +67,11 @@ export async function startFakeProxyAdmin(host: string): Promise<FakeProxyAdmin>
       statsReads += 1;
       return reply(200, {
         tableVersion: tables.at(-1)?.version ?? null,
-        uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+        uptimeSeconds: Math.floor((Date.now() - fake.startedAt) / 1000),
         backends: [],
-        routes: [],
+        routes: fake.routes,
         calibration: fake.calibration,
+        ...(fake.quotas ? { quotas: fake.quotas } : {}),
       });
     }
     reply(404, { error: { message: `${req.method} ${req.url} is not served here` } });

@@ -1,11 +1,10 @@
 // A cost-quality route with a strongShare over a cheap and a strong backend,
 // and a controller leading with short intervals, for the control-plane tests
 // of live strongShare calibration (issue 12).
-import { startController, type RunningController } from '../../src/controller/controller.js';
-import { createKubeClient } from '../../src/k8s/kube-client.js';
+import type { RunningController } from '../../src/controller/controller.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
-import { createNamespace, installCRDs, testenv } from './cluster.js';
-import { ADMIN_TOKEN, backendObject, ClusterHandle, quietLogger } from './controller-env.js';
+import { createNamespace, installCRDs } from './cluster.js';
+import { backendObject, ClusterHandle, startFastReplica } from './controller-env.js';
 import { eventually } from './eventually.js';
 
 export const ROUTE = 'tiered';
@@ -93,17 +92,7 @@ export async function startLeader(
   cluster: ClusterHandle,
   identity: string,
 ): Promise<RunningController> {
-  const c = await startController({
-    client: createKubeClient({ kubeconfigPath: testenv.kubeconfig }),
-    namespace: cluster.namespace,
-    adminToken: ADMIN_TOKEN,
-    identity,
-    leaseNamespace: cluster.namespace,
-    leaseDurationMs: 3_000,
-    logger: quietLogger(),
-    statsIntervalMs: 300,
-    usageIntervalMs: 1_000,
-  });
+  const c = await startFastReplica(cluster, identity);
   await eventually(() => expect(c.isLeader).toBe(true), 20_000);
   return c;
 }

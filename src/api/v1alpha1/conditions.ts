@@ -16,6 +16,10 @@ export const ConditionType = {
   Valid: 'Valid',
   /** ModelTenant: an identity it names is claimed by another tenant of its namespace too. */
   Conflicted: 'Conflicted',
+  /** ModelRoute, ModelTenant: spend in a day or month window reached 80% of its budget. */
+  BudgetWarning: 'BudgetWarning',
+  /** ModelRoute, ModelTenant: spend in a day or month window reached its budget. */
+  BudgetExceeded: 'BudgetExceeded',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -73,5 +77,11 @@ export const ConditionReason = {
   IdentityConflict: 'IdentityConflict',
   /** ModelTenant: no identity it names is claimed by another tenant. */
   NoConflicts: 'NoConflicts',
+  /** ModelRoute, ModelTenant: spend reached 80% of a budget (also the Event's reason). */
+  BudgetWarning: 'BudgetWarning',
+  /** ModelRoute, ModelTenant: spend reached a budget (also the Event's reason). */
+  BudgetExceeded: 'BudgetExceeded',
+  /** ModelRoute, ModelTenant: spend in every window is below the threshold. */
+  WithinBudget: 'WithinBudget',
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -9,6 +9,7 @@ import {
 } from '../../api/v1alpha1/index.js';
 import type { BackendRefLike } from '../../routing/grants.js';
 import { ACCEPTANCE_PROBLEMS, type SemanticProblem } from '../../routing/semantics.js';
+import { budgetStatusParts, type BudgetStatusView } from './budget-status.js';
 import { mergeConditions, type ConditionInput } from './conditions.js';
 
 export interface BackendView {
@@ -52,6 +53,8 @@ export interface RouteStatusInput {
   usage?: ModelRouteStatus['usage'] | null;
   /** The strongShare rule on live traffic; null: none decided (the field goes); undefined: unknown (kept as is). */
   strongShare?: ModelRouteStatus['strongShare'] | null;
+  /** status.spend and the budget conditions (budget ledger); undefined: kept as they are. */
+  budget?: BudgetStatusView | undefined;
   nowMs: number;
 }
 
@@ -243,10 +246,14 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
     };
   }
 
+  const budget = budgetStatusParts(input.budget, {
+    spend: route.status?.spend,
+    conditions: route.status?.conditions,
+  });
   const status: ModelRouteStatus = {
     conditions: mergeConditions(
       route.status?.conditions,
-      [accepted, resolved, programmed, ready],
+      [accepted, resolved, programmed, ready, ...budget.conditions],
       generation,
       nowMs,
     ),
@@ -274,5 +281,6 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const strongShare =
     input.strongShare === undefined ? route.status?.strongShare : input.strongShare;
   if (strongShare) status.strongShare = strongShare;
+  if (budget.spend) status.spend = budget.spend;
   return status;
 }

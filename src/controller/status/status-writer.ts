@@ -1,7 +1,8 @@
 // Writes ModelRoute and ModelBackend statuses that changed, and no more often
-// than their volatile parts deserve: usage and realised strong-share figures
-// alone at most once per usage interval, probe times and counters alone at
-// most once a minute.
+// than their volatile parts deserve: usage, spend and realised strong-share
+// figures alone at most once per usage interval, probe times and counters
+// alone at most once a minute.
+import type { SpendStatus } from '../../api/v1alpha1/quota.js';
 import type {
   ModelAPIKey,
   ModelBackend,
@@ -24,9 +25,20 @@ export interface StatusWriterOptions {
   usageIntervalMs: number;
 }
 
-/** What moves with every stats read: usage, and the strong share realised (not its target or threshold). */
+/**
+ * Spend without its amounts: the windows and budgets. A new window or budget
+ * is written at once (with the conditions it resets); new amounts wait.
+ */
+const spendWindows = (s: SpendStatus | undefined) =>
+  s && {
+    day: s.day && { ...s.day, spentUSD: 0, display: '' },
+    month: s.month && { ...s.month, spentUSD: 0, display: '' },
+  };
+
+/** What moves with every stats read: usage, spend, and the strong share realised (not its target or threshold). */
 const traffic = (s: ModelRouteStatus | undefined) => ({
   usage: s?.usage,
+  spend: s?.spend,
   strong: s?.strongShare && {
     realized: s.strongShare.realized,
     decisions: s.strongShare.decisions,
@@ -37,9 +49,12 @@ const withoutTraffic = (s: ModelRouteStatus | undefined) =>
     ? {
         ...s,
         usage: undefined,
+        spend: spendWindows(s.spend),
         strongShare: s.strongShare && { ...s.strongShare, realized: 0, decisions: 0 },
       }
     : s;
+const tenantWithoutSpend = (s: ModelTenantStatus | undefined) =>
+  s ? { ...s, spend: spendWindows(s.spend) } : s;
 
 // Probe times and counters move on every probe: they alone do not justify a write more than once a minute.
 const volatile = (s: ModelBackend['status']) =>
@@ -58,6 +73,7 @@ const volatile = (s: ModelBackend['status']) =>
 export class StatusWriter {
   private readonly lastBackendWrite = new Map<string, number>();
   private readonly lastUsageWrite = new Map<string, number>();
+  private readonly lastSpendWrite = new Map<string, number>();
 
   constructor(private readonly options: StatusWriterOptions) {}
 
@@ -88,9 +104,18 @@ export class StatusWriter {
     metrics.statusWrite('ModelRoute');
   }
 
-  /** Tenant statuses move only with objects and pods, never with traffic: written whenever they change. */
-  writeTenantStatus(tenant: ModelTenant, status: ModelTenantStatus): Promise<void> {
-    return this.writeIfChanged(modelTenants, tenant, status);
+  /**
+   * Tenant statuses move with objects and pods, written whenever they change,
+   * and with spend: new amounts alone at most once per usage interval.
+   */
+  async writeTenantStatus(tenant: ModelTenant, status: ModelTenantStatus): Promise<void> {
+    const { now, usageIntervalMs } = this.options;
+    const id = objectId(tenant);
+    const spendOnly = !statusChanged(tenantWithoutSpend(tenant.status), tenantWithoutSpend(status));
+    if (spendOnly && now() - (this.lastSpendWrite.get(id) ?? -Infinity) < usageIntervalMs) return;
+    if (!statusChanged(tenant.status, status)) return;
+    await this.writeIfChanged(modelTenants, tenant, status);
+    if (statusChanged(tenant.status?.spend, status.spend)) this.lastSpendWrite.set(id, now());
   }
 
   writeApiKeyStatus(key: ModelAPIKey, status: NonNullable<ModelAPIKey['status']>): Promise<void> {

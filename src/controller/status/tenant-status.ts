@@ -13,6 +13,7 @@ import type { Caller } from '../../identity/caller.js';
 import { claimants, resolveTenant } from '../../identity/resolve-tenant.js';
 import { compileApiKey, compileTenant } from '../../routing/compile-tenants.js';
 import type { CompiledTenant, IdentityPolicy } from '../../routing/table.js';
+import { budgetStatusParts, type BudgetStatusView } from './budget-status.js';
 import { mergeConditions, type ConditionInput } from './conditions.js';
 
 type WorkloadCaller = Extract<Caller, { kind: 'workload' }>;
@@ -29,6 +30,10 @@ export interface TenantStatusInput {
   /** The workloads recorded in this namespace's sidecar proxy pods. */
   workloads: readonly WorkloadCaller[];
   policy: IdentityPolicy;
+  /** status.spend and the budget conditions of a tenant (budget ledger); undefined: kept as they are. */
+  budget?: ((tenant: ModelTenant) => BudgetStatusView | undefined) | undefined;
+  /** status.limits of a tenant (the quota coordinator's limitStatus); undefined: none. */
+  limits?: ((tenant: ModelTenant) => ModelTenantStatus['limits']) | undefined;
   nowMs: number;
 }
 
@@ -136,6 +141,11 @@ export function computeTenantStatuses(input: TenantStatusInput): Map<string, Mod
       },
     ];
     const generation = tenant.metadata.generation;
+    const budget = budgetStatusParts(input.budget?.(tenant), {
+      spend: tenant.status?.spend,
+      conditions: tenant.status?.conditions,
+    });
+    conditions.push(...budget.conditions);
     const status: ModelTenantStatus = {
       conditions: mergeConditions(tenant.status?.conditions, conditions, generation, nowMs),
       identities,
@@ -143,6 +153,9 @@ export function computeTenantStatuses(input: TenantStatusInput): Map<string, Mod
     };
     if (own.length > 0) status.conflicts = own.slice(0, MAX_LISTED_CONFLICTS);
     if (generation !== undefined) status.observedGeneration = generation;
+    if (budget.spend) status.spend = budget.spend;
+    const limits = input.limits?.(tenant);
+    if (limits) status.limits = limits;
     out.set(name, status);
   }
   return out;
