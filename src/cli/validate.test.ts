@@ -223,3 +223,36 @@ spec: {provider: openai-compatible, endpoint: "http://gpt:8000/v1", model: gpt}
     expect(r.err).toContain('[RefNotPermitted]');
   });
 });
+
+describe('modelroute validate: load and time conditions', () => {
+  test('a load condition on a backend the route does not use and an unknown time zone are errors at their lines', async () => {
+    const path = file(`apiVersion: modelroute.io/v1alpha1
+kind: ModelRoute
+metadata: {name: chat, namespace: app}
+spec:
+  model: chat
+  rules:
+    - name: batch-off-peak
+      matches:
+        - load: {backend: gpt-4o, above: 0.8}
+          timeWindows:
+            - {start: "09:00", end: "17:00", timeZone: Europe/Berlinn}
+      backendRefs: [{name: mini}]
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackend
+metadata: {name: mini, namespace: app}
+spec: {provider: openai-compatible, endpoint: "http://mini:8000/v1", model: mini}
+`);
+    const r = await cli(['validate', '-f', path]);
+    expect(r.code).toBe(1);
+    const errors = r.err.split('\n');
+    expect(errors).toContain(
+      `${path}:9: ModelRoute app/chat: spec.rules[0].matches[0].load.backend: rule "batch-off-peak" matches on the load of ModelBackend app/gpt-4o, which this route does not use, so no proxy serving it tracks that load; name one of its backends (app/mini) or add app/gpt-4o to a rule's or the fallback's backendRefs [LoadBackendNotReferenced]`,
+    );
+    expect(errors.find((l) => l.includes('[TimeZoneUnknown]'))).toContain(
+      `${path}:11: ModelRoute app/chat: spec.rules[0].matches[0].timeWindows[0].timeZone: rule "batch-off-peak": "Europe/Berlinn" is not an IANA time zone`,
+    );
+    expect(r.err).toMatch(/FAILED: 2 error\(s\)/);
+  });
+});

@@ -203,6 +203,87 @@ describe('checkSemantics', () => {
     ]);
   });
 
+  test('a load condition must name a backend the route uses, and says which it may name', () => {
+    const r = route('x', {
+      rules: [
+        {
+          name: 'shed',
+          matches: [
+            { load: { backend: 'a', above: 0.8 } },
+            { load: { backend: 'b', above: 0.8 } },
+            { load: { backend: 'a', namespace: 'other', above: 0.8 } },
+          ],
+          backendRefs: [{ name: 'a' }],
+        },
+      ],
+    });
+    const problems = checkSemantics([r], [a, b]);
+    expect(problems.map((p) => `${p.code}:${p.path}`)).toEqual([
+      'LoadBackendNotReferenced:spec.rules[0].matches[1].load.backend',
+      'LoadBackendNotReferenced:spec.rules[0].matches[2].load.backend',
+    ]);
+    expect(problems[0]?.message).toBe(
+      `rule "shed" matches on the load of ModelBackend default/b, which this route does not use, so no proxy serving it tracks that load; name one of its backends (default/a) or add default/b to a rule's or the fallback's backendRefs`,
+    );
+    // Not Accepted: a condition that can never hold is left out of every table.
+    expect(compileRoutingTable([r], [a, b]).routes).toEqual([]);
+    // A fallback backend counts as used.
+    const viaFallback = route('y', {
+      rules: [
+        {
+          name: 'r',
+          matches: [{ load: { backend: 'b', above: 0.5 } }],
+          backendRefs: [{ name: 'a' }],
+        },
+      ],
+      fallback: { backendRefs: [{ name: 'b' }] },
+    });
+    expect(checkSemantics([viaFallback], [a, b])).toEqual([]);
+  });
+
+  test('an unknown time zone is an error with the field and, when close, the right name', () => {
+    const r = route('x', {
+      rules: [
+        {
+          name: 'peak',
+          matches: [
+            {
+              timeWindows: [
+                { start: '09:00', end: '17:00', timeZone: 'Europe/Berlin' },
+                { start: '09:00', end: '17:00', timeZone: 'america/new york' },
+                { start: '09:00', end: '17:00', timeZone: 'Mars/Olympus_Mons' },
+              ],
+            },
+          ],
+          backendRefs: [{ name: 'a' }],
+        },
+      ],
+    });
+    const problems = checkSemantics([r], [a]);
+    expect(problems.map((p) => `${p.code}:${p.path}: ${p.message}`)).toEqual([
+      `TimeZoneUnknown:spec.rules[0].matches[0].timeWindows[1].timeZone: rule "peak": "america/new york" is not an IANA time zone; did you mean "America/New_York"?; use a name from the tz database such as "UTC", "Europe/Berlin" or "America/New_York"`,
+      `TimeZoneUnknown:spec.rules[0].matches[0].timeWindows[2].timeZone: rule "peak": "Mars/Olympus_Mons" is not an IANA time zone; use a name from the tz database such as "UTC", "Europe/Berlin" or "America/New_York"`,
+    ]);
+    expect(compileRoutingTable([r], [a]).routes).toEqual([]);
+  });
+
+  test('valid load and time conditions compile into the table as written', () => {
+    const match = {
+      load: { backend: 'a', above: 0.8 },
+      timeWindows: [
+        { days: ['Sat' as const], start: '22:00', end: '02:00', timeZone: 'Asia/Kolkata' },
+      ],
+      budgetExceeded: true,
+    };
+    const r = route('x', {
+      rules: [{ name: 'r', matches: [match], backendRefs: [{ name: 'a' }] }],
+    });
+    expect(checkSemantics([r], [a])).toEqual([]);
+    const table = compileRoutingTable([r], [a]);
+    expect(table.routes[0]?.rules[0]?.matches).toEqual([match]);
+    expect(parseRoutingTable(JSON.parse(JSON.stringify(table))).ok).toBe(true);
+  });
+
   test('reports objects defined twice', () => {
     expect(checkSemantics([], [a, a]).map((p) => p.code)).toEqual(['DuplicateObject']);
   });

@@ -1,7 +1,9 @@
 // A RoutingTable made ready for the hot path: lookups by model and backend id,
 // header matchers compiled once per table rather than once per request.
 import { compileHeaderRegex, type RouteMatch } from '../api/v1alpha1/index.js';
+import { refBackendId } from './grants.js';
 import type { CompiledBackend, CompiledRoute, CompiledRule, RoutingTable } from './table.js';
+import { prepareTimeWindow, type PreparedTimeWindow } from './time-window.js';
 
 export type HeaderPredicate = (value: string | undefined) => boolean;
 
@@ -11,6 +13,9 @@ export interface PreparedMatch {
   /** Lower-cased, like the facts they are compared with. */
   priorities: readonly string[] | undefined;
   tasks: readonly string[] | undefined;
+  /** matches.load with its backend's full id (`<namespace>/<name>`, default the route's namespace). */
+  load: { backendId: string; above: number } | undefined;
+  timeWindows: PreparedTimeWindow[] | undefined;
 }
 
 export interface PreparedRule {
@@ -55,7 +60,7 @@ function headerPredicate(h: NonNullable<RouteMatch['headers']>[number]): HeaderP
   }
 }
 
-function prepareRule(rule: CompiledRule): PreparedRule {
+function prepareRule(rule: CompiledRule, routeNamespace: string): PreparedRule {
   return {
     source: rule,
     matches: rule.matches.map((m) => ({
@@ -66,6 +71,14 @@ function prepareRule(rule: CompiledRule): PreparedRule {
       })),
       priorities: m.priorities?.map((p) => p.toLowerCase()),
       tasks: m.tasks?.map((t) => t.toLowerCase()),
+      load: m.load && {
+        backendId: refBackendId(routeNamespace, {
+          name: m.load.backend,
+          namespace: m.load.namespace,
+        }),
+        above: m.load.above,
+      },
+      timeWindows: m.timeWindows?.map(prepareTimeWindow),
     })),
     needsPromptTokens: rule.matches.some((m) => m.promptTokens !== undefined),
     needsDifficulty: rule.matches.some((m) => m.difficulty !== undefined),
@@ -80,7 +93,10 @@ export function prepareTable(table: RoutingTable): PreparedTable {
   const routeByModel = new Map<string, PreparedRoute>();
   const routeById = new Map<string, PreparedRoute>();
   for (const route of table.routes) {
-    const prepared: PreparedRoute = { source: route, rules: route.rules.map(prepareRule) };
+    const prepared: PreparedRoute = {
+      source: route,
+      rules: route.rules.map((r) => prepareRule(r, route.namespace)),
+    };
     routeById.set(route.id, prepared);
     for (const name of [route.model, ...route.aliases]) {
       if (!routeByModel.has(name)) routeByModel.set(name, prepared);

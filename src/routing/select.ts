@@ -1,5 +1,6 @@
 // Per-request selection: (table, request facts, live state, rng) -> the
 // ordered list of backends to attempt. Pure: every input is passed in.
+import { priorityCeilings } from '../api/v1alpha1/index.js';
 import { costUsd, expectedOutputTokens } from './cost.js';
 import type { RequestFacts } from './facts.js';
 import { NO_LIVE_STATE, type BackendLiveView } from './live-state.js';
@@ -21,6 +22,10 @@ export type SkipReason =
   | 'ContextWindowTooSmall'
   | 'OverBudget'
   | 'Unavailable'
+  /** At this proxy's share of one of its limits (rpm, tpm, concurrency). */
+  | 'AtLimit'
+  /** Near its limits or over its latency objective: kept for higher priority classes. */
+  | 'Scarce'
   | 'Unhealthy';
 
 /** Reasons that lie in the request itself: no amount of waiting fixes them. */
@@ -46,11 +51,27 @@ export interface SkippedBackend {
   detail: string;
 }
 
+/** Reasons that are capacity held back on purpose: waiting a moment fixes them. */
+const SHED_REASONS: ReadonlySet<SkipReason> = new Set(['AtLimit', 'Scarce']);
+
+/**
+ * A shed request may try again this soon: limits' windows slide in 1 s
+ * steps, so a second is when a slot or some headroom can first come back,
+ * and a refusal costs no upstream call.
+ */
+export const SHED_RETRY_AFTER_SECONDS = 1;
+
 export interface RoutingError {
   code: 'RouteNotFound' | 'NoEligibleBackend';
-  /** request: the request cannot be served as asked (400); capacity: nothing usable now (503). */
-  cause: 'request' | 'capacity';
+  /**
+   * request: the request cannot be served as asked (400); capacity: nothing
+   * usable now (503); shed: every usable backend is at its limits or kept for
+   * higher priorities (429 with Retry-After).
+   */
+  cause: 'request' | 'capacity' | 'shed';
   message: string;
+  /** cause shed: when to try again. */
+  retryAfterSeconds?: number;
 }
 
 export type RoutingDecision =
@@ -157,9 +178,41 @@ class Selection {
       if (cost !== undefined)
         return ['OverBudget', `estimated $${cost.toFixed(6)} exceeds the $${budget} budget`];
     }
-    if (!this.live.available(backend.id))
-      return ['Unavailable', 'circuit open or local limit reached'];
+    if (!this.live.available(backend.id, facts.priority)) return this.whyUnavailable(backend);
     return undefined;
+  }
+
+  /**
+   * The live view only answers yes or no, so the reason is told apart from
+   * the load. Below 1 no share is full: asking again without the class tells
+   * a priority ceiling (yes) from an open circuit (no). At 1 or more it is not
+   * asked again, since every refusal by a full share is counted as refused
+   * for the controller and must be counted once: a limit's share, unless the
+   * load is the latency objective's, which only moves lower classes.
+   */
+  private whyUnavailable(backend: CompiledBackend): [SkipReason, string] {
+    const { priority } = this.facts;
+    const load = this.live.load?.(backend.id) ?? 0;
+    const objective = backend.limits.latencyObjectiveMs;
+    const latency = this.live.latencyMs(backend.id);
+    const byLatency =
+      objective !== undefined && latency !== undefined && latency / objective >= load;
+    const ceiling = priority === undefined ? undefined : priorityCeiling(backend, priority);
+    const scarce = (): [SkipReason, string] => [
+      'Scarce',
+      byLatency
+        ? `recent latency ${Math.round(latency ?? 0)} ms is ${load.toFixed(2)} of its objective of ${objective ?? 0} ms, past the ${priority ?? ''}-priority ceiling of ${ceiling ?? ''}; the rest is kept for higher priorities`
+        : `load ${load.toFixed(2)} reached the ${priority ?? ''}-priority ceiling of ${ceiling ?? ''}; the rest is kept for higher priorities`,
+    ];
+    if (load < 1)
+      return priority !== undefined && this.live.available(backend.id)
+        ? scarce()
+        : ['Unavailable', 'circuit open'];
+    if (byLatency && ceiling !== undefined) return scarce();
+    return [
+      'AtLimit',
+      `at this proxy's share of its rpm, tpm or concurrency limit (load ${load.toFixed(2)})`,
+    ];
   }
 
   private skip(backendId: string, reason: SkipReason, detail: string): void {
@@ -257,16 +310,41 @@ class Selection {
   }
 }
 
+const DEFAULT_CEILINGS = priorityCeilings.parse({});
+
+/** The class's ceiling on the backend's load; undefined for high (or unknown) classes. */
+function priorityCeiling(backend: CompiledBackend, priority: string): number | undefined {
+  const ceilings = backend.limits.priorityCeilings ?? DEFAULT_CEILINGS;
+  return priority === 'low' || priority === 'normal' ? ceilings[priority] : undefined;
+}
+
+/**
+ * Request reasons only: 400. Some backend held back for capacity (a limit's
+ * share or a priority ceiling) and the others for that or the request: shed
+ * with 429, since the same request succeeds once load falls. Anything else
+ * (open circuits, drained rules): 503.
+ */
 function noEligibleBackend(routeId: string, skipped: SkippedBackend[]): RoutingError {
-  const cause =
-    skipped.length > 0 && skipped.every((s) => REQUEST_REASONS.has(s.reason))
-      ? 'request'
-      : 'capacity';
   const details = skipped.map((s) => `${s.backendId} (${s.reason}: ${s.detail})`).join('; ');
+  const nothingServes = `no backend of route ${routeId} can serve this request`;
+  if (skipped.length > 0 && skipped.every((s) => REQUEST_REASONS.has(s.reason)))
+    return { code: 'NoEligibleBackend', cause: 'request', message: `${nothingServes}: ${details}` };
+  const shed =
+    skipped.some((s) => SHED_REASONS.has(s.reason)) &&
+    skipped.every(
+      (s) => SHED_REASONS.has(s.reason) || REQUEST_REASONS.has(s.reason) || s.reason === 'Drained',
+    );
+  if (shed)
+    return {
+      code: 'NoEligibleBackend',
+      cause: 'shed',
+      message: `route ${routeId} is at capacity for this request: ${details}; retry in ${SHED_RETRY_AFTER_SECONDS} s`,
+      retryAfterSeconds: SHED_RETRY_AFTER_SECONDS,
+    };
   return {
     code: 'NoEligibleBackend',
-    cause,
-    message: `no backend of route ${routeId} can serve this request${details ? `: ${details}` : ': it has no backends'}`,
+    cause: 'capacity',
+    message: `${nothingServes}${details ? `: ${details}` : ': it has no backends'}`,
   };
 }
 
@@ -293,7 +371,7 @@ export function selectBackends(
     options.live ?? NO_LIVE_STATE,
     options.strongShareThreshold,
   );
-  const rule = firstMatchingRule(route, facts);
+  const rule = firstMatchingRule(route, facts, selection.live);
   if (rule) selection.addRule(route, rule, prepared.backendById, 'rule');
   selection.addFallbackBackends(route, prepared.backendById);
 
@@ -307,7 +385,7 @@ export function selectBackends(
     visited.add(next);
     const fallbackRoute = prepared.routeById.get(next);
     if (!fallbackRoute) break;
-    const fallbackRule = firstMatchingRule(fallbackRoute, facts);
+    const fallbackRule = firstMatchingRule(fallbackRoute, facts, selection.live);
     if (fallbackRule)
       selection.addRule(fallbackRoute, fallbackRule, prepared.backendById, 'fallback-route');
     selection.addFallbackBackends(fallbackRoute, prepared.backendById);

@@ -3,6 +3,7 @@
 // Shared by table compilation, `modelroute validate` and the controller.
 import type { ModelBackend, ModelBackendGrant, ModelRoute } from '../api/v1alpha1/index.js';
 import { GrantIndex, refBackendId, refNotPermittedMessage } from './grants.js';
+import { isKnownTimeZone } from './time-window.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 
@@ -13,7 +14,9 @@ export type ProblemCode =
   | 'FallbackCycle'
   | 'ModelConflict'
   | 'QualityMissing'
-  | 'DuplicateObject';
+  | 'DuplicateObject'
+  | 'LoadBackendNotReferenced'
+  | 'TimeZoneUnknown';
 
 /**
  * Problems that make a route not Accepted: it is left out of every table
@@ -25,6 +28,11 @@ export const ACCEPTANCE_PROBLEMS: ReadonlySet<ProblemCode> = new Set([
   'FallbackCycle',
   'QualityMissing',
   'DuplicateObject',
+  // A load condition on a backend the route's tables do not carry, or a
+  // window in a zone Intl does not know, would never hold: the route would
+  // quietly route otherwise than it says.
+  'LoadBackendNotReferenced',
+  'TimeZoneUnknown',
 ]);
 
 /** Ids (`<namespace>/<name>`) of the routes these problems keep from being Accepted. */
@@ -182,6 +190,7 @@ export function checkSemantics(
     (route.spec.fallback?.backendRefs ?? []).forEach((ref, j) =>
       resolveRef(ref, `spec.fallback.backendRefs[${j}].name`),
     );
+    problems.push(...conditionProblems(route));
 
     const fallbackModel = route.spec.fallback?.model;
     if (fallbackModel !== undefined) {
@@ -203,6 +212,56 @@ export function checkSemantics(
     }
   }
   return problems;
+}
+
+/**
+ * Load conditions and time windows of a route's matches. A load condition may
+ * only name a backend the route itself references: a proxy learns the load of
+ * the backends in its table, and a table carries the ones its routes use.
+ */
+function conditionProblems(route: ModelRoute): SemanticProblem[] {
+  const ns = namespaceOf(route);
+  const object = { kind: 'ModelRoute' as const, namespace: ns, name: route.metadata.name };
+  const referenced = new Set(
+    [
+      ...route.spec.rules.flatMap((r) => r.backendRefs),
+      ...(route.spec.fallback?.backendRefs ?? []),
+    ].map((ref) => refBackendId(ns, ref)),
+  );
+  const problems: SemanticProblem[] = [];
+  route.spec.rules.forEach((rule, i) => {
+    (rule.matches ?? []).forEach((match, k) => {
+      const at = `spec.rules[${i}].matches[${k}]`;
+      if (match.load) {
+        const id = refBackendId(ns, { name: match.load.backend, namespace: match.load.namespace });
+        if (!referenced.has(id))
+          problems.push({
+            code: 'LoadBackendNotReferenced',
+            object,
+            path: `${at}.load.backend`,
+            message: `rule "${rule.name}" matches on the load of ModelBackend ${id}, which this route does not use, so no proxy serving it tracks that load; name one of its backends (${[...referenced].sort().join(', ')}) or add ${id} to a rule's or the fallback's backendRefs`,
+          });
+      }
+      (match.timeWindows ?? []).forEach((window, j) => {
+        if (isKnownTimeZone(window.timeZone)) return;
+        problems.push({
+          code: 'TimeZoneUnknown',
+          object,
+          path: `${at}.timeWindows[${j}].timeZone`,
+          message: `rule "${rule.name}": "${window.timeZone}" is not an IANA time zone${suggestTimeZone(window.timeZone)}; use a name from the tz database such as "UTC", "Europe/Berlin" or "America/New_York"`,
+        });
+      });
+    });
+  });
+  return problems;
+}
+
+/** `; did you mean "X"?` when a known zone differs only in case or separators. */
+function suggestTimeZone(zone: string): string {
+  const key = (z: string) => z.toLowerCase().replace(/[\s_-]+/g, '');
+  const wanted = key(zone);
+  const match = Intl.supportedValuesOf('timeZone').find((z) => key(z) === wanted);
+  return match ? `; did you mean "${match}"?` : '';
 }
 
 function fallbackChainReturnsTo(start: ModelRoute, owners: Map<string, ModelRoute>): boolean {

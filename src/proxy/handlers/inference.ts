@@ -30,6 +30,10 @@ function routingError(error: RoutingError): ProxyError {
     return new ProxyError(404, error.message, 'not_found_error', 'model_not_found', 'model');
   if (error.cause === 'request')
     return new ProxyError(400, error.message, 'invalid_request_error', 'no_eligible_backend');
+  if (error.cause === 'shed')
+    return new ProxyError(429, error.message, 'rate_limit_error', 'capacity_shed', null, {
+      'retry-after': String(error.retryAfterSeconds ?? 1),
+    });
   return new ProxyError(503, error.message, 'service_unavailable', 'no_backend_available');
 }
 
