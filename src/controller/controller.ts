@@ -30,7 +30,6 @@ import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
 import { LastAcceptedRoutes } from './last-accepted.js';
 import { ProxyFleet, type AdminTokenScope } from './proxy-fleet.js';
-import type { BudgetWindowProvider } from './budget-window.js';
 import { QuotaCoordinator } from './quota-coordinator.js';
 import { backendLimitStatusListener } from './quota-status.js';
 import { SecretKeyCache } from './secret-keys.js';
