@@ -73,6 +73,7 @@ e2e:
 bench: build
 	node dist/cli/main.js bench proxy --json $(BENCH_FLAGS)
 	npm run bench:controller -- $(BENCH_FLAGS)
+	npm run bench:quotas -- $(BENCH_FLAGS)
 	npm run bench:routing -- $(BENCH_FLAGS)
 	node --import tsx bench/router-latency.ts $(BENCH_FLAGS)
 	node --import tsx bench/router-table.ts $(BENCH_FLAGS)

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 
 export const BENCH_USAGE = `usage: modelroute bench proxy [options]
        modelroute bench controller [options]   (see: modelroute bench controller --help)
+       modelroute bench quotas [options]       (see: modelroute bench quotas --help)
 
 Measures the data plane's overhead: a simulated upstream called directly, through
 the proxy (a child process), through a minimal pass-through proxy (the floor) and
@@ -139,7 +140,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       message:
         positionals.length === 0
           ? 'bench needs a target: modelroute bench proxy|controller'
-          : `unknown bench target "${positionals.join(' ')}": the targets are "proxy" and "controller" (which comes first: modelroute bench controller [options])`,
+          : `unknown bench target "${positionals.join(' ')}": the targets are "proxy", "controller" and "quotas" (which comes first: modelroute bench quotas [options])`,
     };
   if (values.peer !== undefined && values.peer !== 'portkey')
     return { kind: 'error', message: `--peer must be "portkey", not "${values.peer}"` };

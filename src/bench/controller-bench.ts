@@ -16,18 +16,31 @@ export interface Goal {
   met: boolean | null;
 }
 
+export interface BenchMachine {
+  cpus: number;
+  cpu_model: string;
+  memory_gb: number;
+  node: string;
+  loadavg_1m_start: number;
+}
+
+/** The machine a run starts on (the load average moves; say what it was). */
+export function benchMachine(): BenchMachine {
+  return {
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavg_1m_start: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
+}
+
 export interface ControllerBenchResult {
   benchmark: 'controller';
   quick: boolean;
   started_at: string;
   finished_at: string;
-  machine: {
-    cpus: number;
-    cpu_model: string;
-    memory_gb: number;
-    node: string;
-    loadavg_1m_start: number;
-  };
+  machine: BenchMachine;
   code: string;
   api_server: { version: string; kubeconfig: string };
   apply_to_programmed: LatencyResult | { skipped: string };
@@ -77,13 +90,7 @@ export async function runControllerBench(options: {
 }): Promise<ControllerBenchResult> {
   const { options: o, group, log } = options;
   const startedAt = new Date().toISOString();
-  const machine = {
-    cpus: cpus().length,
-    cpu_model: cpus()[0]?.model ?? 'unknown',
-    memory_gb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    loadavg_1m_start: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-  };
+  const machine = benchMachine();
   const cluster = await BenchCluster.connect(o.kubeconfig);
   log(`API server ${cluster.serverVersion} (${cluster.kubeconfig}); installing CRDs`);
   await cluster.installCRDs();

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
-import { modelBackendCRD, modelRouteCRD } from '../api/crd.js';
+import { modelBackendCRD, modelRouteCRD, type CustomResourceDefinition } from '../api/crd.js';
 import { connectToCluster, loadKubeConfig } from '../k8s/cluster.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { kubeMeta, modelRoutes, pods } from '../k8s/kinds.js';
@@ -110,11 +110,13 @@ export class BenchCluster {
   }
 
   /**
-   * Installs this release's ModelRoute and ModelBackend CRDs (built from the
-   * same schemas as crds/*.yaml) and waits until they are Established.
+   * Installs this release's CRDs (built from the same schemas as crds/*.yaml;
+   * default ModelRoute and ModelBackend) and waits until they are Established.
    */
-  async installCRDs(): Promise<void> {
-    for (const crd of [modelRouteCRD(), modelBackendCRD()]) {
+  async installCRDs(
+    wanted: readonly CustomResourceDefinition[] = [modelRouteCRD(), modelBackendCRD()],
+  ): Promise<void> {
+    for (const crd of wanted) {
       for (let attempt = 1; ; attempt++) {
         const existing = await this.client.get(crds, { name: crd.metadata.name });
         try {
@@ -132,7 +134,7 @@ export class BenchCluster {
         }
       }
     }
-    for (const crd of [modelRouteCRD(), modelBackendCRD()]) {
+    for (const crd of wanted) {
       const deadline = Date.now() + CRD_ESTABLISHED_TIMEOUT_MS;
       for (;;) {
         const got = await this.client.get(crds, { name: crd.metadata.name });
@@ -220,8 +222,11 @@ export class BenchCluster {
    * no namespace controller here to empty it, so the objects go first and the
    * namespace's finalizer is cleared by hand.
    */
-  async deleteNamespace(namespace: string): Promise<void> {
-    for (const plural of ['modelroutes', 'modelbackends'])
+  async deleteNamespace(
+    namespace: string,
+    plurals: readonly string[] = ['modelroutes', 'modelbackends'],
+  ): Promise<void> {
+    for (const plural of plurals)
       await this.custom.deleteCollectionNamespacedCustomObject({
         group: 'modelroute.io',
         version: 'v1alpha1',

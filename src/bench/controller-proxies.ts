@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { startProxy, type RunningProxy } from '../proxy/proxy.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy/proxy.js';
 import type { RoutingTable } from '../routing/table.js';
 import { createLogger } from '../telemetry/logger.js';
 
@@ -24,13 +24,19 @@ export interface RealProxy extends BenchProxy {
   onInstall(listener: (table: RoutingTable, atNs: bigint) => void): void;
 }
 
-export async function startRealProxies(count: number, adminToken: string): Promise<RealProxy[]> {
+/** `count` real proxies on 127.0.0.2, 127.0.0.3, ... (random ports), quiet; all closed if one fails to start. */
+export async function startProxiesOnLoopback(
+  count: number,
+  adminToken: string,
+  options: Pick<ProxyOptions, 'namespace'> = {},
+): Promise<RunningProxy[]> {
   const logger = createLogger({ level: 'error', write: () => {} });
   const started: RunningProxy[] = [];
   try {
     for (let i = 0; i < count; i++)
       started.push(
         await startProxy({
+          ...options,
           host: proxyAddress(i),
           dataPort: 0,
           adminPort: 0,
@@ -42,6 +48,11 @@ export async function startRealProxies(count: number, adminToken: string): Promi
     await Promise.all(started.map((p) => p.close()));
     throw err;
   }
+  return started;
+}
+
+export async function startRealProxies(count: number, adminToken: string): Promise<RealProxy[]> {
+  const started = await startProxiesOnLoopback(count, adminToken);
   return started.map((proxy, i) => ({
     name: `proxy-${i}`,
     ip: proxyAddress(i),

@@ -11,6 +11,7 @@ usage: modelroute <command> [options]
 commands:
   bench proxy [--json]     measure the proxy's overhead against a direct call and a minimal proxy
   bench controller [--json]  apply-to-programmed latency and scale against a test API server
+  bench quotas [--json]    fleet-wide limits, budgets and priority under scarcity on a test API server
   controller               the control plane (watches the API, programs proxies, writes status)
   dev                      local mode: the samples served with simulated backends
   keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)

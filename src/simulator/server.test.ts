@@ -277,6 +277,24 @@ describe('recording and lifecycle', () => {
     expect(sim.requests[2]).toMatchObject({ method: 'GET', path: '/v1/models', body: undefined });
   });
 
+  test('onRequest sees every request with its arrival time, even when nothing is kept', async () => {
+    const sim = await start({ recordRequests: false });
+    const seen: { path: string; body: unknown; atMs: number }[] = [];
+    sim.onRequest((r, atMs) => seen.push({ path: r.path, body: r.body, atMs }));
+    const before = Date.now();
+    await (await chat(sim, { stream: false })).text();
+    await (await fetch(`${sim.url}/v1/models`)).text();
+    const after = Date.now();
+    expect(seen.map((s) => s.path)).toEqual(['/v1/chat/completions', '/v1/models']);
+    expect(seen[0]?.body).toEqual(chatBody({ stream: false }));
+    for (const s of seen) {
+      expect(s.atMs).toBeGreaterThanOrEqual(before);
+      expect(s.atMs).toBeLessThanOrEqual(after);
+    }
+    expect(seen[1]!.atMs).toBeGreaterThanOrEqual(seen[0]!.atMs);
+    expect(sim.requests).toHaveLength(0);
+  });
+
   test('recordRequests false keeps nothing', async () => {
     const sim = await start({ recordRequests: false });
     await (await chat(sim)).text();

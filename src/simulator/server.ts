@@ -33,6 +33,12 @@ export interface SimulatedBackend {
   port: number;
   /** Every request received, in arrival order (unless recordRequests is false). */
   requests: RecordedRequest[];
+  /**
+   * Calls `listener` with every request as it arrives (its body read), and
+   * the wall-clock time then: what a rate-limited provider would count.
+   * Works with recordRequests false, so a long benchmark keeps no bodies.
+   */
+  onRequest(listener: (request: RecordedRequest, receivedAtMs: number) => void): void;
   /** Changes knobs for requests that arrive from now on; a key set to undefined returns to its default. */
   setBehavior(patch: Partial<SimulatorBehavior>): void;
   /** Stops listening and destroys every open socket, stalled ones included. */
@@ -86,6 +92,7 @@ export async function startSimulatedBackend(
   const random = seededRandom(seed);
   const requests: RecordedRequest[] = [];
   let idCounter = 0;
+  const arrivalListeners: ((request: RecordedRequest, receivedAtMs: number) => void)[] = [];
   const state: ServerState = {
     text: new TextGenerator(seed),
     nextId: () => ++idCounter,
@@ -114,8 +121,11 @@ export async function startSimulatedBackend(
         parsed = false;
       }
     }
-    if (record) {
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    const receivedAtMs = Date.now();
+    if (record || arrivalListeners.length > 0) {
+      const entry = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      if (record) requests.push(entry);
+      for (const listener of arrivalListeners) listener(entry, receivedAtMs);
     }
 
     const matched = matchRoute(req.method, req.url);
@@ -219,6 +229,9 @@ export async function startSimulatedBackend(
     url: `http://${urlHost}:${port}`,
     port,
     requests,
+    onRequest(listener) {
+      arrivalListeners.push(listener);
+    },
     setBehavior(patch) {
       simulatorBehaviorPatch.parse(patch);
       behavior = applyBehavior(behavior, patch);

@@ -1,7 +1,7 @@
-// `modelroute bench controller --quick` (and any other benchmark that needs
-// the API server) against the test API server: one JSON object on stdout with
-// the documented fields, progress on stderr, and its namespaces gone
-// afterwards. Figures are checked for sanity, never against timing goals (a
+// `modelroute bench controller --quick` and `bench quotas --quick` (and any
+// other benchmark that needs the API server) against the test API server: one
+// JSON object on stdout with the documented fields, progress on stderr, and
+// its namespaces gone afterwards. Figures are checked for sanity, never against timing goals (a
 // benchmark measures; it does not pass or fail).
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -119,3 +119,66 @@ test('rejects bad flags before touching the cluster', async () => {
   expect(run.code).toBe(2);
   expect(run.stderr).toContain('--proxies must be an integer from 1');
 }, 60_000);
+
+// bench quotas: the same run as the generic case above (runQuickOnce shares it).
+/** Fleet start-up, a 25 s saturation phase, two 15 s priority parts, two proxy children: minutes on a busy machine. */
+const QUOTAS_TIMEOUT_MS = 300_000;
+
+const nullableFigure = z.number().nullable();
+const quotaLimit = z.object({
+  limit: z.number().positive(),
+  max_admitted_per_minute: z.number().min(0),
+  min_admitted_per_minute_saturated: nullableFigure,
+  client_outcomes: z.record(z.string(), z.number()),
+});
+const quotasResult = z.object({
+  benchmark: z.literal('quotas'),
+  quick: z.literal(true),
+  command: z.string(),
+  machine: z.object({ cpus: z.number().int().positive(), node: z.string() }),
+  run: z.object({ proxies: z.literal(3), seed: z.number().int(), duration_s: z.number() }),
+  rpm: quotaLimit,
+  tpm: quotaLimit,
+  budget: z.object({ overspend_usd: z.number(), allowed_overspend_usd: z.number().positive() }),
+  priority: z.object({ high_p99_ratio: nullableFigure, high_success_ratio: nullableFigure }),
+  overhead_ratio: nullableFigure,
+  goals: z
+    .array(z.object({ goal: z.string(), target: z.string(), met: z.boolean().nullable() }))
+    .length(8),
+  pass: z.boolean(),
+  notes: z.array(z.string()),
+});
+
+const quotasBench = QUICK_BENCHMARKS.find(
+  (b) => b.name === 'npm run bench:quotas',
+) as QuickBenchmark;
+
+test(
+  'bench quotas --quick prints every figure the issue names, with the targets, and cleans up after itself',
+  async () => {
+    const run = await runQuickOnce(quotasBench, ['--kubeconfig', testenv.kubeconfig]);
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({
+      code: 0,
+      stderr: '',
+    });
+    const parsed = quotasResult.parse(JSON.parse(run.stdout));
+    expect(parsed.goals.map((g) => g.goal)).toEqual([
+      'rpm.max_admitted_per_minute',
+      'rpm.min_admitted_per_minute_saturated',
+      'tpm.max_admitted_per_minute',
+      'tpm.min_admitted_per_minute_saturated',
+      'budget.overspend_usd',
+      'priority.high_p99_ratio',
+      'priority.high_success_ratio',
+      'overhead_ratio',
+    ]);
+    // 20 s saturated is shorter than a window: no saturated minimum, and it says null rather than 0.
+    expect(parsed.rpm.min_admitted_per_minute_saturated).toBeNull();
+    expect(run.stderr).toContain('bench: saturation:');
+
+    const namespaces = kubectl(['get', 'namespaces', '-o', 'name']);
+    expect(namespaces.code).toBe(0);
+    expect(namespaces.stdout).not.toMatch(/bench-quotas-/);
+  },
+  QUOTAS_TIMEOUT_MS,
+);

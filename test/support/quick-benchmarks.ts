@@ -48,6 +48,23 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     apiServer: true,
   },
   {
+    name: 'npm run bench:quotas',
+    run: ['src/cli/main.ts', 'bench', 'quotas', '--json'],
+    keys: [
+      'benchmark',
+      'machine',
+      'run',
+      'rpm',
+      'tpm',
+      'budget',
+      'priority',
+      'overhead_ratio',
+      'goals',
+      'pass',
+    ],
+    apiServer: true,
+  },
+  {
     name: 'npm run bench:long-input',
     run: ['bench/long-input.ts'],
     keys: [

@@ -1,0 +1,57 @@
+// Flags of `modelroute bench quotas`: defaults, --quick, and the messages for bad values.
+import { DEFAULT_KUBECONFIG } from './controller-args.js';
+import { parseQuotasBenchArgs } from './quotas-args.js';
+
+describe('parseQuotasBenchArgs', () => {
+  test('a full run: 20 proxies, 4 saturated minutes after a 30 s warm-up, every part', () => {
+    expect(parseQuotasBenchArgs([])).toMatchObject({
+      kind: 'run',
+      options: {
+        json: false,
+        kubeconfig: DEFAULT_KUBECONFIG,
+        proxies: 20,
+        seed: 1,
+        measureMs: 240_000,
+        warmupMs: 30_000,
+        keep: false,
+        quick: false,
+      },
+    });
+  });
+
+  test('--quick is small, and explicit flags still win', () => {
+    const parsed = parseQuotasBenchArgs(['--quick', '--minutes', '2', '--json']);
+    expect(parsed).toMatchObject({
+      kind: 'run',
+      options: { quick: true, json: true, proxies: 3, measureMs: 120_000 },
+    });
+  });
+
+  test('--skip-priority and --skip-overhead leave those parts out', () => {
+    const parsed = parseQuotasBenchArgs(['--skip-priority', '--skip-overhead']);
+    expect(parsed).toMatchObject({
+      kind: 'run',
+      options: { priority: undefined, overhead: undefined },
+    });
+  });
+
+  test.each([
+    [['--minutes', '0'], '--minutes must be an integer from 1 to 120, not "0"'],
+    [['--minutes', '1.5'], '--minutes must be an integer from 1 to 120, not "1.5"'],
+    [['--proxies', '300'], '--proxies must be an integer from 1 to 253, not "300"'],
+    [['--seed', 'x'], '--seed must be an integer from 0 to 2147483647, not "x"'],
+    [['--kubeconfig', ' '], '--kubeconfig must name a file'],
+  ])('%j is refused: %s', (argv, message) => {
+    expect(parseQuotasBenchArgs(argv)).toEqual({ kind: 'error', message });
+  });
+
+  test('an unknown flag is refused by name', () => {
+    const parsed = parseQuotasBenchArgs(['--rpm', '5']);
+    expect(parsed.kind).toBe('error');
+    expect(parsed.kind === 'error' && parsed.message).toMatch(/--rpm/);
+  });
+
+  test('--help', () => {
+    expect(parseQuotasBenchArgs(['-h'])).toEqual({ kind: 'help' });
+  });
+});

@@ -1,0 +1,135 @@
+// Flags of `modelroute bench quotas`, parsed and checked without side effects.
+import { parseArgs } from 'node:util';
+import { intIn } from './args.js';
+import { DEFAULT_KUBECONFIG, MAX_PROXIES } from './controller-args.js';
+
+export const QUOTAS_BENCH_USAGE = `usage: modelroute bench quotas [options]
+
+Measures fleet-wide limits, budgets and priority under scarcity against a real
+API server (start one with \`npm run testenv -- up\`): real proxies and the
+controller (both in this process), one simulated backend per limit counting
+every request it receives. Skewed (Zipf) demand at twice the limit on a 600 rpm
+backend and on a tpm backend; a tenant crossing its daily budget; a high- and a
+low-priority tenant on a backend near its limit; proxy overhead with limits on
+and off (two proxy children). Prints one JSON object with the figures and the
+issue's targets (met or not); never a pass/fail test.
+
+options:
+  --json                 print only the JSON result
+  --kubeconfig F         kubeconfig of the API server (default .testenv/kubeconfig)
+  --minutes N            saturated minutes measured after the warm-up (default 4;
+                         at least 1 for any full 60 s window)
+  --proxies N            proxies sharing the limits (default 20)
+  --seed N               seed of the demand (which proxy is busy, arrival times)
+                         (default 1)
+  --skip-priority        do not run the priority part
+  --skip-overhead        do not run the overhead part
+  --keep                 leave the bench namespace and its objects in place
+  --quick                a smoke test for CI (same code, figures mean little):
+                         3 proxies, 20 s saturated (no full minute: the
+                         saturated minimum is null), short priority and
+                         overhead parts. Flags given explicitly still win.
+  -h, --help             show this help`;
+
+export interface QuotasBenchOptions {
+  json: boolean;
+  kubeconfig: string;
+  proxies: number;
+  seed: number;
+  /** Saturated time measured after the warm-up, ms. */
+  measureMs: number;
+  warmupMs: number;
+  priority: { warmupMs: number; measureMs: number } | undefined;
+  overhead:
+    | {
+        sequential: number;
+        warmup: number;
+        loadRps: number;
+        loadRounds: number;
+        loadSliceMs: number;
+      }
+    | undefined;
+  keep: boolean;
+  quick: boolean;
+}
+
+export type ParsedQuotasBenchArgs =
+  | { kind: 'help' }
+  | { kind: 'run'; options: QuotasBenchOptions }
+  | { kind: 'error'; message: string };
+
+/** Sizes of a full run and of --quick. */
+const SIZES = {
+  full: {
+    proxies: 20,
+    warmupMs: 30_000,
+    priority: { warmupMs: 45_000, measureMs: 60_000 },
+    overhead: { sequential: 2000, warmup: 300, loadRps: 300, loadRounds: 5, loadSliceMs: 2000 },
+  },
+  quick: {
+    proxies: 3,
+    warmupMs: 5_000,
+    priority: { warmupMs: 5_000, measureMs: 10_000 },
+    overhead: { sequential: 100, warmup: 20, loadRps: 100, loadRounds: 2, loadSliceMs: 500 },
+  },
+} as const;
+const QUICK_MEASURE_MS = 20_000;
+const DEFAULT_MINUTES = 4;
+
+/** argv after `bench quotas`. */
+export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBenchArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        kubeconfig: { type: 'string', default: DEFAULT_KUBECONFIG },
+        minutes: { type: 'string' },
+        proxies: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        'skip-priority': { type: 'boolean' },
+        'skip-overhead': { type: 'boolean' },
+        keep: { type: 'boolean' },
+        quick: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message };
+  }
+  const { values } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.kubeconfig.trim() === '')
+    return { kind: 'error', message: '--kubeconfig must name a file' };
+  const quick = values.quick === true;
+  const size = quick ? SIZES.quick : SIZES.full;
+  const proxies =
+    values.proxies === undefined ? size.proxies : intIn('proxies', values.proxies, 1, MAX_PROXIES);
+  if (typeof proxies === 'string') return { kind: 'error', message: proxies };
+  const seed = intIn('seed', values.seed, 0, 2 ** 31 - 1);
+  if (typeof seed === 'string') return { kind: 'error', message: seed };
+  let measureMs: number = quick ? QUICK_MEASURE_MS : DEFAULT_MINUTES * 60_000;
+  if (values.minutes !== undefined) {
+    const minutes = intIn('minutes', values.minutes, 1, 120);
+    if (typeof minutes === 'string') return { kind: 'error', message: minutes };
+    measureMs = minutes * 60_000;
+  }
+  return {
+    kind: 'run',
+    options: {
+      json: values.json === true,
+      kubeconfig: values.kubeconfig,
+      proxies,
+      seed,
+      measureMs,
+      warmupMs: size.warmupMs,
+      priority: values['skip-priority'] ? undefined : { ...size.priority },
+      overhead: values['skip-overhead'] ? undefined : { ...size.overhead },
+      keep: values.keep === true,
+      quick,
+    },
+  };
+}
