@@ -3,6 +3,9 @@ import { RateLimiter } from '../proxy/resilience/rate-limiter.js';
 import { seededRandom } from '../routing/random.js';
 import {
   allocateAllowances,
+  allowedOverspendUSD,
+  NEAR_END_INTERVALS,
+  type PodAllowance,
   allocateShares,
   overshootBound,
   UNASSIGNED_SHARE_DIVISOR,
@@ -126,35 +129,79 @@ describe('allocateShares', () => {
 });
 
 describe('allocateAllowances', () => {
-  test('what is left of a budget goes by spend rate; Σ ≤ remaining; unreachable keep theirs', () => {
+  const allowance = (got: Map<string, PodAllowance>, pod: string) => got.get(pod)!.allowanceUSD;
+  const total = (got: Map<string, PodAllowance>) =>
+    [...got.values()].reduce((s, v) => s + v.allowanceUSD, 0);
+
+  test('far from the end every reachable proxy may spend all that is left, even one with no recent spend', () => {
+    // $0.15 left, the fleet spends $0.12 a minute ($0.004 per 2 s interval): far from the end.
     const got = allocateAllowances({
-      remainingUSD: 10,
+      budgetUSD: 0.18,
+      remainingUSD: 0.15,
+      intervalMs: 2_000,
       pods: [
-        { podKey: 'a', spendRate: 0.9, reachable: true },
-        { podKey: 'b', spendRate: 0.1, reachable: true },
+        { podKey: 'a', spendRate: 0.1, reachable: true },
+        { podKey: 'b', spendRate: 0.02, reachable: true },
         { podKey: 'c', spendRate: 0, reachable: true },
-        { podKey: 'd', spendRate: 5, reachable: false, lastAllowanceUSD: 2 },
+        { podKey: 'd', spendRate: 0, reachable: false, lastAllowanceUSD: 0.01 },
       ],
     });
-    expect(got.get('d')).toBe(2);
-    expect(got.get('a')!).toBeGreaterThan(got.get('b')! * 5);
-    expect(got.get('c')!).toBeGreaterThan(0);
-    expect(got.get('c')!).toBeLessThanOrEqual(0.4);
-    expect([...got.values()].reduce((s, v) => s + v, 0)).toBeLessThanOrEqual(10);
+    expect(allowance(got, 'a')).toBe(0.15);
+    expect(allowance(got, 'c')).toBe(0.15);
+    expect(allowance(got, 'd')).toBe(0.01);
+    // Controller gone: what is left over the proxies, each.
+    expect(got.get('a')!.safeAllowanceUSD).toBeCloseTo(0.15 / 4, 6);
   });
 
-  test('property: Σ allowances ≤ remaining for any spend', () => {
+  test('near the end: by spend rate, Σ ≤ what is left + half the allowed overspend; unreachable keep theirs', () => {
+    // $10 left of $1000, the fleet spends $60 a minute ($2 per interval, 5 intervals = $10).
+    const got = allocateAllowances({
+      budgetUSD: 1_000,
+      remainingUSD: 10,
+      intervalMs: 2_000,
+      pods: [
+        { podKey: 'a', spendRate: 45, reachable: true },
+        { podKey: 'b', spendRate: 5, reachable: true },
+        { podKey: 'c', spendRate: 0, reachable: true },
+        { podKey: 'd', spendRate: 10, reachable: false, lastAllowanceUSD: 2 },
+      ],
+    });
+    expect(allowance(got, 'd')).toBe(2);
+    expect(allowance(got, 'a')).toBeGreaterThan(allowance(got, 'b'));
+    // The quiet proxy can still spend something: an equal part of half the allowed overspend.
+    const slack = allowedOverspendUSD(1_000, 50);
+    expect(allowance(got, 'c')).toBeGreaterThanOrEqual(slack / 2 / 4 - 1e-6);
+    expect(total(got)).toBeLessThanOrEqual(10 + slack / 2 + 1e-9);
+  });
+
+  test('property: Σ allowances ≤ what is left far from the end × proxies, near it ≤ left + half the slack; safe Σ ≤ left', () => {
     const rng = seededRandom(7);
-    for (let run = 0; run < 1_000; run++) {
-      const remainingUSD = rng() < 0.1 ? 0 : rng() * 100;
+    for (let run = 0; run < 2_000; run++) {
+      const budgetUSD = rng() * 100;
+      const remainingUSD = rng() < 0.1 ? 0 : rng() * budgetUSD;
       const pods = Array.from({ length: 1 + Math.floor(rng() * 25) }, (_, i) => ({
         podKey: `p${i}`,
         spendRate: rng() < 0.3 ? 0 : rng() * 5,
         reachable: rng() < 0.9,
       }));
-      const got = allocateAllowances({ remainingUSD, pods });
-      const sum = [...got.values()].reduce((s, v) => s + v, 0);
-      expect({ run, ok: sum <= remainingUSD + 1e-9 }).toEqual({ run, ok: true });
+      const intervalMs = 500 + rng() * 5_000;
+      const got = allocateAllowances({ budgetUSD, remainingUSD, intervalMs, pods });
+      const fleetRate = pods.reduce((s, p) => s + (p.reachable ? p.spendRate : 0), 0);
+      const nearEnd =
+        remainingUSD <=
+        Math.max((NEAR_END_INTERVALS * fleetRate * intervalMs) / 60_000, 0.01 * budgetUSD);
+      const sum = total(got);
+      const bound = nearEnd
+        ? remainingUSD + allowedOverspendUSD(budgetUSD, fleetRate) / 2
+        : remainingUSD * pods.length;
+      const safe = [...got.values()].reduce((s, v) => s + v.safeAllowanceUSD, 0);
+      const each = [...got.values()].every(
+        (v) => v.allowanceUSD >= 0 && v.safeAllowanceUSD <= v.allowanceUSD,
+      );
+      expect({ run, ok: sum <= bound + 1e-9 && safe <= remainingUSD + 1e-9 && each }).toEqual({
+        run,
+        ok: true,
+      });
     }
   });
 });

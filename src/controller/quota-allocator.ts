@@ -224,32 +224,100 @@ export interface PodSpend {
   lastAllowanceUSD?: number | undefined;
 }
 
+/** One proxy's part of a budget window: what it may spend on its own, fresh and once expired. */
+export interface PodAllowance {
+  allowanceUSD: number;
+  /** What it may spend once its assignment is older than validForMs (controller gone). */
+  safeAllowanceUSD: number;
+}
+
 /**
- * Each proxy's allowanceUSD of what is left of a budget (budget − spent): by
- * recent spend rate, with the same small pool for proxies that spent nothing
- * lately; Σ ≤ remaining. Unreachable proxies keep their last allowance (or an
- * unassigned proxy's 1/UNASSIGNED_SHARE_DIVISOR) reserved.
+ * The budget is "near its end" when what is left is at most this many
+ * assignment intervals of the fleet's recent spend: only then is it divided
+ * by demand. Five intervals (10 s at the default 2 s collection) leave room
+ * for the spend rate to be misread for a few collections.
+ */
+export const NEAR_END_INTERVALS = 5;
+
+/**
+ * The overspend the issue allows after a budget is crossed: 1% of the budget
+ * or one minute of the fleet's spend, whichever is larger.
+ */
+export function allowedOverspendUSD(budgetUSD: number, fleetSpendPerMinute: number): number {
+  return Math.max(0.01 * budgetUSD, fleetSpendPerMinute);
+}
+
+/**
+ * Each proxy's allowanceUSD of what is left of a budget (R = budget − spent).
+ *
+ * Why not simply by spend rate: the rate of a proxy with a few requests a
+ * minute, read every 2 s, is 0 in one reading out of three; divided by rate,
+ * such a proxy got a sliver of the idle pool, less than one request costs,
+ * and refused the tenant while the fleet had spent 7% of its budget (bench
+ * quotas: first budget_exceeded at 12.3 s, budget crossed at 89.3 s;
+ * quota-budget.test.ts reproduces it). A proxy refuses once its own spend
+ * since the assignment passes its allowance, so an allowance only matters
+ * when the budget can run out before the next assignment. Hence two phases:
+ *
+ * - Far from the end, R > max(NEAR_END_INTERVALS × the fleet's spend in one
+ *   interval, 1% of the budget): every reachable proxy may spend all of R.
+ *   While assignments keep coming, the fleet can overspend only if its spend
+ *   jumps NEAR_END_INTERVALS fold within one interval.
+ * - Near the end: R by recent spend (the idle pool as for limits), Σ ≤ R,
+ *   plus an equal part of half the allowed overspend for each reachable
+ *   proxy, so one with no recent spend can still serve a request or three
+ *   while the fleet has budget left. Σ ≤ R + allowedOverspendUSD / 2; the
+ *   other half covers what the fleet spends between the report the ledger
+ *   counted and the proxies applying `exceeded`.
+ *
+ * Unreachable proxies keep their last allowance (or an unassigned proxy's
+ * 1/UNASSIGNED_SHARE_DIVISOR of R) reserved near the end.
+ *
+ * CONTROLLER GONE. An assignment stands validForMs (30 s); then each proxy
+ * may spend its safe allowance, min(allowance, R / proxies), counted from the
+ * same assignment, so one that already spent more refuses at once. Until
+ * expiry the fleet spends what its traffic brings, up to each allowance; after
+ * it, at most R more in total (R / proxies each). So the fleet overspends by at
+ * most what it spends in validForMs, half a minute of its traffic with the
+ * defaults (it spends beyond R only when R was less than that).
  */
 export function allocateAllowances(input: {
+  budgetUSD: number;
   remainingUSD: number;
+  /** How often assignments are rebuilt (the stats collection interval), ms. */
+  intervalMs: number;
   pods: readonly PodSpend[];
-}): Map<string, number> {
+}): Map<string, PodAllowance> {
   const remaining = Math.max(0, input.remainingUSD);
-  const amounts = divide(
-    remaining,
-    input.pods.map((p) =>
-      p.reachable
-        ? { counted: 0, demand: Math.max(0, p.spendRate), fixed: false }
-        : {
-            counted: p.lastAllowanceUSD ?? remaining / UNASSIGNED_SHARE_DIVISOR,
-            demand: 0,
-            fixed: true,
-          },
-    ),
-    false,
-  );
-  // Micro-dollars, rounded down: the sum never exceeds what is left.
+  const { pods } = input;
+  const n = Math.max(1, pods.length);
+  const fleetRate = pods.reduce((s, p) => s + (p.reachable ? Math.max(0, p.spendRate) : 0), 0);
+  const perInterval = (fleetRate * Math.max(0, input.intervalMs)) / 60_000;
+  const nearEnd = remaining <= Math.max(NEAR_END_INTERVALS * perInterval, 0.01 * input.budgetUSD);
+  const reserved = (p: PodSpend) => p.lastAllowanceUSD ?? remaining / UNASSIGNED_SHARE_DIVISOR;
+  let amounts: number[];
+  if (!nearEnd) {
+    amounts = pods.map((p) => (p.reachable ? remaining : Math.min(remaining, reserved(p))));
+  } else {
+    const split = divide(
+      remaining,
+      pods.map((p) =>
+        p.reachable
+          ? { counted: 0, demand: Math.max(0, p.spendRate), fixed: false }
+          : { counted: reserved(p), demand: 0, fixed: true },
+      ),
+      false,
+    );
+    const bonus = allowedOverspendUSD(input.budgetUSD, fleetRate) / 2 / n;
+    amounts = pods.map((p, i) => (split[i] as number) + (p.reachable ? bonus : 0));
+  }
+  const safe = remaining / n;
+  // Micro-dollars, rounded down.
+  const micro = (usd: number) => Math.floor(usd * 1e6) / 1e6;
   return new Map(
-    input.pods.map((p, i) => [p.podKey, Math.floor((amounts[i] as number) * 1e6) / 1e6]),
+    pods.map((p, i) => {
+      const allowanceUSD = micro(amounts[i] as number);
+      return [p.podKey, { allowanceUSD, safeAllowanceUSD: Math.min(allowanceUSD, micro(safe)) }];
+    }),
   );
 }

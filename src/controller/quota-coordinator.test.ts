@@ -186,13 +186,13 @@ describe('QuotaCoordinator', () => {
     expect(fleet.last('default/a')!.sequence).toBe(1);
   });
 
-  test('budget windows become each proxy’s BudgetShare; allowances by spend, Σ ≤ what is left', () => {
+  test('budget windows become each proxy’s BudgetShare; near the end allowances by spend, Σ bounded', () => {
     const { clock, fleet, coordinator, windows } = setup();
     windows.push({
       key: 'route:default/chat',
       window: 'day',
       budgetUSD: 50,
-      spentUSD: 40,
+      spentUSD: 49,
       resetAtMs: 2_000_000,
       onExceeded: 'refuse',
       state: 'warning',
@@ -217,9 +217,12 @@ describe('QuotaCoordinator', () => {
       key: 'route:default/chat',
       window: 'day',
       budgetUSD: 50,
-      spentUSD: 40,
+      spentUSD: 49,
     });
-    expect(a.allowanceUSD + b.allowanceUSD).toBeLessThanOrEqual(10);
+    // $1 left while the fleet spends $30 a minute: divided by spend, plus half
+    // the allowed overspend (one minute of spend, $30) in equal parts.
+    expect(a.allowanceUSD + b.allowanceUSD).toBeLessThanOrEqual(1 + 30 / 2);
     expect(a.allowanceUSD).toBeGreaterThan(b.allowanceUSD);
+    expect(a.safeAllowanceUSD).toBeCloseTo(0.5, 6);
   });
 });

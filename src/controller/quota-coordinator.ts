@@ -42,6 +42,8 @@ import type { Runnable } from './runnable.js';
 import type { StatsCollection } from './stats-collector.js';
 
 export const DEFAULT_QUOTA_VALID_FOR_MS = 30_000;
+/** The controller's default stats collection interval: the first division's assumed interval. */
+const DEFAULT_STATS_INTERVAL_MS = 2_000;
 const MINUTE_MS = 60_000;
 
 /** The part of the term's ProxyFleet the coordinator uses. */
@@ -141,6 +143,8 @@ export class QuotaCoordinator implements Runnable {
   private readonly demand = new DemandRates();
   private readonly refused = new RefusedLastMinute();
   private status = new Map<QuotaKey, FleetLimitStatus>();
+  /** When the previous collection was divided: the interval budget allowances are sized by. */
+  private lastStatsAtMs: number | undefined;
 
   constructor(private readonly options: QuotaCoordinatorOptions) {}
 
@@ -148,6 +152,7 @@ export class QuotaCoordinator implements Runnable {
     this.term = `${this.options.identity}@${new Date(this.options.now()).toISOString()}`;
     this.sequence = 0;
     this.status = new Map();
+    this.lastStatsAtMs = undefined;
   }
 
   stop(): void {
@@ -166,6 +171,12 @@ export class QuotaCoordinator implements Runnable {
     if (!fleet || term === undefined) return;
     const nowMs = this.options.now();
     const validForMs = this.options.validForMs ?? DEFAULT_QUOTA_VALID_FOR_MS;
+    // Time since the last division (the collection interval, 2 s by default), within [1 s, validForMs].
+    const intervalMs = Math.min(
+      validForMs,
+      Math.max(1_000, nowMs - (this.lastStatsAtMs ?? nowMs - DEFAULT_STATS_INTERVAL_MS)),
+    );
+    this.lastStatsAtMs = nowMs;
 
     // Which pods use which key, from the tables they are given.
     const limits = new Map<QuotaKey, KeyUse>();
@@ -248,7 +259,9 @@ export class QuotaCoordinator implements Runnable {
       const users = spenders.get(w.key);
       if (!users) continue;
       const allowances = allocateAllowances({
+        budgetUSD: w.budgetUSD,
         remainingUSD: w.budgetUSD - w.spentUSD,
+        intervalMs,
         pods: users.map((podKey) => {
           const stats = readable(podKey);
           return {
@@ -263,7 +276,10 @@ export class QuotaCoordinator implements Runnable {
         }),
       });
       for (const podKey of users) {
-        const allowanceUSD = allowances.get(podKey) ?? 0;
+        const { allowanceUSD, safeAllowanceUSD } = allowances.get(podKey) ?? {
+          allowanceUSD: 0,
+          safeAllowanceUSD: 0,
+        };
         budgetsByPod.get(podKey)?.push({
           key: w.key,
           window: w.window,
@@ -273,6 +289,7 @@ export class QuotaCoordinator implements Runnable {
           state: w.state,
           onExceeded: w.onExceeded,
           allowanceUSD,
+          safeAllowanceUSD,
         });
       }
     }

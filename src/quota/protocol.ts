@@ -60,6 +60,13 @@ export const budgetShare = z.strictObject({
    * between two assignments.
    */
   allowanceUSD: amount,
+  /**
+   * What this proxy may spend since the assignment once it is older than
+   * validForMs (controller gone): the controller gives min(allowance, what is
+   * left / proxies). Absent (older controllers): min(allowance, what is left /
+   * UNASSIGNED_SHARE_DIVISOR).
+   */
+  safeAllowanceUSD: amount.optional(),
 });
 export type BudgetShare = z.infer<typeof budgetShare>;
 

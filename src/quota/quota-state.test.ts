@@ -159,6 +159,25 @@ describe('budgets', () => {
     expect(state.exceededBudget(tenantKey)).toBeUndefined();
   });
 
+  test('once the assignment expires (controller gone) the safe allowance holds, counted from the same assignment', () => {
+    const { state, advance } = setup();
+    state.apply(assignment({ budgets: [{ ...budget, allowanceUSD: 10, safeAllowanceUSD: 0.5 }] }));
+    state.recordSpend([tenantKey], 0.8);
+    expect(state.exceededBudget(tenantKey)).toBeUndefined();
+    advance(30_000);
+    expect(state.exceededBudget(tenantKey)).toMatchObject({ spentUSD: 40.8 });
+  });
+
+  test('an expired assignment without a safe allowance (older controller) holds what is left / 20', () => {
+    const { state, advance } = setup();
+    state.apply(assignment({ budgets: [{ ...budget, allowanceUSD: 10 }] }));
+    state.recordSpend([tenantKey], 0.4); // $10 left: 0.5 once expired
+    advance(30_000);
+    expect(state.exceededBudget(tenantKey)).toBeUndefined();
+    state.recordSpend([tenantKey], 0.2);
+    expect(state.exceededBudget(tenantKey)).toMatchObject({ spentUSD: 40.6 });
+  });
+
   test('a window past its reset time no longer holds', () => {
     const { state, advance } = setup();
     state.apply(assignment({ budgets: [{ ...budget, state: 'exceeded' }] }));

@@ -151,21 +151,36 @@ export class QuotaState {
 
   /**
    * The first budget window of `key` this proxy must treat as exceeded: the
-   * controller says so, or this proxy alone spent its allowance since the
-   * assignment. A window whose reset time has passed is over: its budget no
+   * controller says so, or this proxy alone spent its allowance (its safe
+   * allowance once the assignment expired) since the assignment. A window whose reset time has passed is over: its budget no
    * longer holds until the controller sends the new window's state.
    */
   exceededBudget(key: QuotaKey): ExceededBudget | undefined {
     const budgets = this.budgetsByKey.get(key);
     if (!budgets) return undefined;
-    const nowMs = this.now();
     const own = this.spentSince.get(key) ?? 0;
-    for (const budget of budgets) {
-      if (nowMs >= budget.resetAtMs) continue;
-      if (budget.state === 'exceeded' || own > budget.allowanceUSD)
-        return { budget, spentUSD: budget.spentUSD + own };
-    }
+    for (const budget of budgets)
+      if (this.overBudget(budget, own)) return { budget, spentUSD: budget.spentUSD + own };
     return undefined;
+  }
+
+  /**
+   * Whether a budget window holds as exceeded after this proxy spent `own`
+   * since the assignment: the controller says so, or `own` passed the
+   * allowance, or, once the assignment expired (controller gone), the safe
+   * allowance. A window whose reset time has passed is over.
+   */
+  private overBudget(budget: BudgetShare, own: number): boolean {
+    if (this.now() >= budget.resetAtMs) return false;
+    if (budget.state === 'exceeded') return true;
+    const allowance = this.expired()
+      ? (budget.safeAllowanceUSD ??
+        Math.min(
+          budget.allowanceUSD,
+          Math.max(0, budget.budgetUSD - budget.spentUSD) / UNASSIGNED_SHARE_DIVISOR,
+        ))
+      : budget.allowanceUSD;
+    return own > allowance;
   }
 
   /** Whether any budget is assigned at all (so requests can skip the lookups). */
@@ -181,7 +196,6 @@ export class QuotaState {
   /** What GET /admin/v1/quotas shows of the assignment and budgets. */
   describe(): QuotaStateView {
     const current = this.current;
-    const nowMs = this.now();
     return {
       mode: this.mode,
       assignment: current
@@ -199,8 +213,7 @@ export class QuotaState {
         return {
           ...budget,
           spentSinceAssignmentUSD: own,
-          exceeded:
-            nowMs < budget.resetAtMs && (budget.state === 'exceeded' || own > budget.allowanceUSD),
+          exceeded: this.overBudget(budget, own),
         };
       }),
     };
