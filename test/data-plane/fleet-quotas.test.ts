@@ -287,6 +287,34 @@ describe('budgets', () => {
     expect(await servedBy(2)).toEqual(['default/b', 'budget_exceeded']);
   });
 
+  test('a generous allowance serves; once the assignment expires (controller gone) the safe allowance holds', async () => {
+    dp = await start();
+    // validForMs 5 s: the two requests before expiry take milliseconds; 5 s
+    // keeps them inside it on a busy 2-core machine.
+    const validForMs = 5_000;
+    const pushedAt = Date.now();
+    await admin(
+      'PUT',
+      '/admin/v1/quotas',
+      assignment({
+        validForMs,
+        budgets: [
+          {
+            ...budget('refuse'),
+            state: 'ok',
+            spentUSD: 10,
+            allowanceUSD: 40,
+            safeAllowanceUSD: 1e-9,
+          },
+        ],
+      }),
+    );
+    expect(await servedBy(2)).toEqual(['default/b', 'default/b']);
+    expect(Date.now() - pushedAt).toBeLessThan(validForMs);
+    await new Promise((r) => setTimeout(r, validForMs - (Date.now() - pushedAt) + 200));
+    expect(await servedBy(1)).toEqual(['budget_exceeded']);
+  });
+
   test('exceeded with downgrade: served only by a rule for exceeded budgets, else refused', async () => {
     dp = await start();
     await admin('PUT', '/admin/v1/quotas', assignment({ budgets: [budget('downgrade')] }));
