@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
-import { modelBackendCRD, modelRouteCRD, type CustomResourceDefinition } from '../api/crd.js';
+import { allCRDs, type CustomResourceDefinition } from '../api/crd.js';
 import { connectToCluster, loadKubeConfig } from '../k8s/cluster.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { kubeMeta, modelRoutes, pods } from '../k8s/kinds.js';
@@ -110,12 +110,12 @@ export class BenchCluster {
   }
 
   /**
-   * Installs this release's CRDs (built from the same schemas as crds/*.yaml;
-   * default ModelRoute and ModelBackend) and waits until they are Established.
+   * Installs this release's CRDs (built from the same schemas as crds/*.yaml)
+   * and waits until they are Established. Every kind the controller watches,
+   * by default: with one missing its informer never syncs, and on a fresh API
+   * server (no other test installed them first) the bench never starts.
    */
-  async installCRDs(
-    wanted: readonly CustomResourceDefinition[] = [modelRouteCRD(), modelBackendCRD()],
-  ): Promise<void> {
+  async installCRDs(wanted: readonly CustomResourceDefinition[] = allCRDs()): Promise<void> {
     for (const crd of wanted) {
       for (let attempt = 1; ; attempt++) {
         const existing = await this.client.get(crds, { name: crd.metadata.name });

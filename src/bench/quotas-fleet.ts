@@ -6,7 +6,6 @@
 // (startController, in this process) that divides the limits among them.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { allCRDs } from '../api/crd.js';
 import { startController, type RunningController } from '../controller/controller.js';
 import { modelAPIKeys, modelBackends, modelRoutes, modelTenants } from '../k8s/kinds.js';
 import type { RunningProxy } from '../proxy/proxy.js';
@@ -123,7 +122,7 @@ export async function startQuotaFleet(options: {
   log: (line: string) => void;
 }): Promise<QuotaFleet> {
   const { cluster, log } = options;
-  await cluster.installCRDs(allCRDs());
+  await cluster.installCRDs();
   const namespace = await cluster.createNamespace('bench-quotas');
   const adminToken = randomBytes(24).toString('hex');
   const quiet = createLogger({ level: 'error', write: () => {} });
