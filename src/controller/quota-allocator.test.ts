@@ -7,6 +7,7 @@ import {
   NEAR_END_INTERVALS,
   type PodAllowance,
   allocateShares,
+  OVERCOMMIT_FRACTION,
   overshootBound,
   UNASSIGNED_SHARE_DIVISOR,
   type PodLimitUsage,
@@ -71,6 +72,75 @@ describe('allocateShares', () => {
     expect(shares.get('b')!.share.rpm).toBe(40);
   });
 
+  test('token demand counts refused requests at the tokens admitted ones cost', () => {
+    // Both admitted 20,000 tokens a minute lately; a refused 80% of what it was
+    // asked for, b nothing. a wants five times what it got; b has what it wants.
+    const shares = allocateShares({
+      limit: { tpm: 100_000 },
+      pods: [
+        pod('a', {
+          windowTokens: 20_000,
+          demand: { requests: 500, tokens: 20_000, refused: 400 },
+        }),
+        pod('b', {
+          windowTokens: 20_000,
+          demand: { requests: 100, tokens: 20_000, refused: 0 },
+        }),
+      ],
+    });
+    const a = shares.get('a')!.share.tpm! - 20_000;
+    const b = shares.get('b')!.share.tpm! - 20_000;
+    expect(a).toBeGreaterThan(4 * b);
+  });
+
+  test('a proxy that admitted nothing lately is weighed at the fleet mean tokens per request', () => {
+    const shares = allocateShares({
+      limit: { tpm: 10_000 },
+      pods: [
+        pod('starved', { demand: { requests: 60, tokens: 0, refused: 60 } }),
+        pod('fed', { windowTokens: 2_000, demand: { requests: 10, tokens: 2_000, refused: 0 } }),
+      ],
+    });
+    // starved: 60 requests × 200 tokens, all refused; fed: 2,000 × 0.25.
+    expect(shares.get('starved')!.share.tpm!).toBeGreaterThan(6_000);
+  });
+
+  test('saturated proxies get one unit over their part, together at most OVERCOMMIT_FRACTION of the limit', () => {
+    const saturated = (k: string) =>
+      pod(k, {
+        windowRequests: 100,
+        windowTokens: 20_000,
+        inFlight: 2,
+        demand: { requests: 200, tokens: 20_000, refused: 100 },
+      });
+    const shares = allocateShares({
+      limit: { rpm: 600, tpm: 120_000, maxConcurrency: 12 },
+      pods: [saturated('a'), saturated('b'), pod('quiet', { windowRequests: 10 })],
+    });
+    const sum = (a: 'rpm' | 'tpm' | 'maxConcurrency') =>
+      [...shares.values()].reduce((s, v) => s + v.share[a]!, 0);
+    // One request each for a and b; one mean request's tokens (200) each.
+    expect(sum('rpm')).toBe(602);
+    expect(sum('tpm')).toBe(120_400);
+    // Never for concurrency: what is in flight does not drain on its own.
+    expect(sum('maxConcurrency')).toBe(12);
+    // The safe share never over-commits.
+    expect([...shares.values()].reduce((s, v) => s + v.safe.rpm!, 0)).toBeLessThanOrEqual(600);
+
+    // 40 saturated proxies on 600 rpm: the cap (12) goes to the busiest.
+    const many = allocateShares({
+      limit: { rpm: 600 },
+      pods: Array.from({ length: 40 }, (_, i) =>
+        pod(`p${i}`, {
+          windowRequests: 14,
+          demand: { requests: 30 + i, tokens: 0, refused: 15 },
+        }),
+      ),
+    });
+    const total = [...many.values()].reduce((s, v) => s + v.share.rpm!, 0);
+    expect(total).toBe(600 + Math.floor(600 * OVERCOMMIT_FRACTION));
+  });
+
   test('property: Σ shares ≤ limit, shares ≥ counts when they fit, safe ≤ share and Σ safe ≤ limit', () => {
     const rng = seededRandom(14);
     const int = (n: number) => Math.floor(rng() * n);
@@ -107,7 +177,11 @@ describe('allocateShares', () => {
         const counted = pods.reduce((s, p) => s + (p.reachable ? p[d[1]] : 0), 0);
         const sum = got.reduce((s, g) => s + g.share[d[0]]!, 0);
         const ctx = `run ${run} ${d[0]}`;
-        expect({ ctx, ok: sum <= Math.max(max, reserved) + 1e-6 }).toEqual({ ctx, ok: true });
+        const overcommit = d[0] === 'maxConcurrency' ? 0 : Math.floor(max * OVERCOMMIT_FRACTION);
+        expect({ ctx, ok: sum <= Math.max(max, reserved) + overcommit + 1e-6 }).toEqual({
+          ctx,
+          ok: true,
+        });
         const safeSum = got.reduce((s, g) => s + g.safe[d[0]]!, 0);
         expect({ ctx, ok: safeSum <= max + 1e-6 }).toEqual({ ctx, ok: true });
         pods.forEach((p, i) => {
@@ -301,10 +375,11 @@ function simulateFleet(options: {
       for (let k = poisson(rate * STEP); k > 0; k--) {
         const tokens = unit === 'tpm' ? Math.round(MEAN_TOKENS * 2 * rng()) : 0;
         p.requests += 1;
-        p.tokens += tokens;
         // A share below one request admits nothing.
         if (p.share >= 1 && p.limiter.canAccept(tokens)) {
           p.limiter.record(tokens);
+          // A proxy reports the tokens of what it admitted (LimitUsage.tokens).
+          p.tokens += tokens;
           admitted += unit === 'tpm' ? tokens : 1;
         } else p.refused += 1;
       }

@@ -16,21 +16,25 @@
 //
 // OVERSHOOT BOUND. A proxy's count in any 60 s window is at most the largest
 // share it held in that window (it admits only while its count is below its
-// share). Counts are read at report time; what a proxy admits between its
+// share). Shares add up to at most limit + C, where C ≤ OVERCOMMIT_FRACTION ×
+// limit is one unit more for each saturated proxy (see OVERCOMMIT_FRACTION:
+// it makes up for the free slots that wait at n proxies for their next
+// request). Counts are read at report time; what a proxy admits between its
 // report and applying the assignment built from it is not in the count, so
 // that capacity may be given to another proxy as well. Hence, in any sliding
 // 60 s window, the fleet admits at most
-//     limit + A,  A = what the fleet admits between a report and applying the
-//                     assignment built from it (≤ the headroom the previous
-//                     assignment left: Σ share − Σ counted).
+//     limit + C + A,  A = what the fleet admits between a report and applying
+//                         the assignment built from it (≤ the headroom the
+//                         previous assignment left: Σ share − Σ counted).
 // Under sustained demand above the limit the window frees about limit/60 per
 // second, so A ≈ limit × (report-to-apply delay + collection interval) / 60 s:
-// with the default 2 s collection and ~1 s delay, 600 rpm → ≤ 30 (5%).
+// with the default 2 s collection and ~1 s delay, 600 rpm → C ≤ 12 and A ≤ 30
+// (7% together; in practice A is mostly the same capacity as C's free slots).
 // quota-allocator.test.ts simulates 20 proxies with skewed demand and checks
-// exactly this (OVERSHOOT_FRACTION_PER_SECOND below). Measured there, 600 rpm,
-// demand twice the limit, delays 0-2 s: at most 604-609 in any sliding
-// minute; at least 573-590 in every clock minute and 556-570 in every sliding
-// minute once saturated (one exact limiter on the same arrivals: 588 sliding).
+// exactly this (overshootBound below). Measured there, 600 rpm, demand twice
+// the limit ramped up over two minutes, delays 0-2 s: at most 613-618 in any
+// sliding minute; at least 567-585 in every sliding minute once saturated
+// (one exact limiter on the same arrivals: 583-590).
 import type { LimitAmounts } from '../quota/protocol.js';
 import { UNASSIGNED_SHARE_DIVISOR } from '../quota/quota-state.js';
 
@@ -52,9 +56,15 @@ export const IDLE_POOL_FRACTION = 0.05;
  */
 export const OVERSHOOT_FRACTION_PER_SECOND = 1 / 60;
 
-/** The bound above, for a limit, a collection interval and a report-to-apply delay. */
+/**
+ * The bound above (C + A), for a limit, a collection interval and a
+ * report-to-apply delay. OVERCOMMIT_FRACTION is declared below.
+ */
 export function overshootBound(limit: number, intervalMs: number, delayMs: number): number {
-  return Math.ceil(limit * OVERSHOOT_FRACTION_PER_SECOND * ((intervalMs + delayMs) / 1000));
+  const overcommit = Math.floor(limit * OVERCOMMIT_FRACTION);
+  return (
+    overcommit + Math.ceil(limit * OVERSHOOT_FRACTION_PER_SECOND * ((intervalMs + delayMs) / 1000))
+  );
 }
 
 /** What the controller knows of one proxy that uses the limit, from its last report. */
@@ -168,13 +178,112 @@ const DIMENSIONS = [
  */
 export const SATISFIED_DEMAND_WEIGHT = 0.25;
 
-function weightOf(p: PodLimitUsage, unit: 'requests' | 'tokens'): number {
-  const total = Math.max(0, p.demand[unit]);
+/**
+ * Tokens per request a proxy's demand is counted at. A proxy reports the
+ * tokens of what it ADMITTED (estimates corrected by real usage), not of what
+ * it refused, so its token demand is its request demand × its own mean tokens
+ * per admitted request (the fleet's mean when it admitted nothing lately).
+ * Weighing by admitted tokens instead kept each proxy near what it already
+ * had: a proxy refusing 80% weighed less than a satisfied one (bench quotas,
+ * tpm phase: 84,400 of 120,000 tokens in the worst saturated minute).
+ */
+function tokensPerRequest(pods: readonly PodLimitUsage[]): (p: PodLimitUsage) => number {
+  const admittedOf = (p: PodLimitUsage) =>
+    Math.max(0, Math.max(0, p.demand.requests) - Math.max(0, p.demand.refused ?? 0));
+  let tokens = 0;
+  let admitted = 0;
+  for (const p of pods) {
+    if (!p.reachable) continue;
+    tokens += Math.max(0, p.demand.tokens);
+    admitted += admittedOf(p);
+  }
+  const fleetMean = admitted > 0 ? tokens / admitted : 0;
+  return (p) => {
+    const own = admittedOf(p);
+    // Below one admitted request a minute the own mean is noise.
+    return own >= 1 ? Math.max(0, p.demand.tokens) / own : fleetMean;
+  };
+}
+
+/** The part of a proxy's demand that was refused, 0..1 (0 when unknown). */
+function refusedPart(p: PodLimitUsage): number {
   const requests = Math.max(0, p.demand.requests);
   const refused = p.demand.refused;
-  if (refused === undefined || requests <= 0) return total;
-  const refusedPart = Math.min(1, Math.max(0, refused) / requests);
-  return total * (refusedPart + SATISFIED_DEMAND_WEIGHT * (1 - refusedPart));
+  if (refused === undefined || requests <= 0) return 0;
+  return Math.min(1, Math.max(0, refused) / requests);
+}
+
+function weightOf(
+  p: PodLimitUsage,
+  unit: 'requests' | 'tokens',
+  perRequest: (p: PodLimitUsage) => number,
+): number {
+  const requests = Math.max(0, p.demand.requests);
+  const total =
+    unit === 'requests' || p.demand.refused === undefined
+      ? Math.max(0, p.demand[unit])
+      : requests * perRequest(p);
+  if (p.demand.refused === undefined || requests <= 0) return total;
+  const part = refusedPart(p);
+  return total * (part + SATISFIED_DEMAND_WEIGHT * (1 - part));
+}
+
+/**
+ * A proxy turning away more than this part of its demand counts as saturated
+ * (it would use one more unit at once) for the over-commit below.
+ */
+export const SATURATED_REFUSED_PART = 0.05;
+
+/**
+ * Most the fleet's shares may add up to beyond the limit, as a fraction of it.
+ *
+ * Why over-commit at all: a limit split over n proxies is n small sliding
+ * windows, each waiting for its own next request when a slot frees, where one
+ * limiter would fill it from the whole fleet's traffic. A proxy admitting half
+ * its demand holds on average one freed, unused slot (the free slots queue
+ * like an M/M/1 queue at load 0.5: mean 1), so under saturation the fleet
+ * runs about one request (and one request's tokens, plus the remainder smaller
+ * than a request) per proxy below its limit. In the fleet simulation (20
+ * proxies, demand twice a 600 rpm limit) the sliding minute averaged about
+ * 580 and dipped to 562-574, where one exact limiter on the same arrivals
+ * held 588-590. Each saturated proxy therefore gets one unit more than its
+ * part, together at most this fraction of the limit: the fleet then runs at
+ * the limit on average instead of below it, and its worst minute stays within
+ * limit × (1 + this + the report-to-apply term of the overshoot bound).
+ */
+export const OVERCOMMIT_FRACTION = 0.02;
+
+/**
+ * The over-commit per proxy, in the amount's unit: one request (rpm), one
+ * mean request's tokens (tpm), for each saturated reachable proxy; Σ ≤
+ * OVERCOMMIT_FRACTION × limit (whole units, by demand, when that binds).
+ * Never for maxConcurrency: in flight is not a window that drains on its own.
+ */
+function overcommit(
+  limit: number,
+  pods: readonly PodLimitUsage[],
+  unitSize: (p: PodLimitUsage) => number,
+  weights: readonly number[],
+): number[] {
+  const cap = Math.floor(limit * OVERCOMMIT_FRACTION);
+  const wanted = pods.map((p) =>
+    p.reachable && refusedPart(p) > SATURATED_REFUSED_PART ? Math.ceil(unitSize(p)) : 0,
+  );
+  const total = wanted.reduce((s, w) => s + w, 0);
+  if (total <= cap) return wanted;
+  // More saturated proxies than the cap allows: the busiest get theirs first.
+  const out = wanted.map(() => 0);
+  let left = cap;
+  const order = wanted
+    .map((w, i) => ({ w, i, weight: weights[i] ?? 0 }))
+    .filter((x) => x.w > 0)
+    .sort((a, b) => b.weight - a.weight || a.i - b.i);
+  for (const { w, i } of order) {
+    if (left <= 0) break;
+    out[i] = Math.min(w, left);
+    left -= out[i];
+  }
+  return out;
 }
 
 /**
@@ -188,25 +297,37 @@ export function allocateShares(input: {
 }): Map<string, PodShare> {
   const { limit, pods } = input;
   const out = new Map<string, PodShare>(pods.map((p) => [p.podKey, { share: {}, safe: {} }]));
+  const perRequest = tokensPerRequest(pods);
   for (const d of DIMENSIONS) {
     const max = limit[d.amount];
     if (max === undefined) continue;
-    const shares = divide(
-      max,
-      pods.map((p) =>
-        p.reachable
-          ? { counted: Math.max(0, p[d.counted]), demand: weightOf(p, d.demand), fixed: false }
-          : {
-              counted: p.lastShare?.[d.amount] ?? max / UNASSIGNED_SHARE_DIVISOR,
-              demand: 0,
-              fixed: true,
-            },
-      ),
+    const claims = pods.map((p) =>
+      p.reachable
+        ? {
+            counted: Math.max(0, p[d.counted]),
+            demand: weightOf(p, d.demand, perRequest),
+            fixed: false,
+          }
+        : {
+            counted: p.lastShare?.[d.amount] ?? max / UNASSIGNED_SHARE_DIVISOR,
+            demand: 0,
+            fixed: true,
+          },
     );
+    const shares = divide(max, claims);
+    const extra =
+      d.amount === 'maxConcurrency'
+        ? pods.map(() => 0)
+        : overcommit(
+            max,
+            pods,
+            d.amount === 'rpm' ? () => 1 : perRequest,
+            claims.map((c) => c.demand),
+          );
     const even = Math.floor(max / Math.max(1, pods.length));
     pods.forEach((p, i) => {
       const entry = out.get(p.podKey) as PodShare;
-      const share = shares[i] as number;
+      const share = (shares[i] as number) + (extra[i] as number);
       entry.share[d.amount] = share;
       entry.safe[d.amount] = Math.min(share, even);
     });
