@@ -3,7 +3,7 @@ import { DEFAULT_KUBECONFIG } from './controller-args.js';
 import { parseQuotasBenchArgs } from './quotas-args.js';
 
 describe('parseQuotasBenchArgs', () => {
-  test('a full run: 20 proxies, 4 saturated minutes after a 30 s warm-up, every part', () => {
+  test('a full run: 20 proxies, demand ramped over 120 s, 4 saturated minutes after a 30 s warm-up, every part', () => {
     expect(parseQuotasBenchArgs([])).toMatchObject({
       kind: 'run',
       options: {
@@ -12,6 +12,7 @@ describe('parseQuotasBenchArgs', () => {
         proxies: 20,
         seed: 1,
         measureMs: 240_000,
+        rampMs: 120_000,
         warmupMs: 30_000,
         keep: false,
         quick: false,
@@ -25,6 +26,17 @@ describe('parseQuotasBenchArgs', () => {
       kind: 'run',
       options: { quick: true, json: true, proxies: 3, measureMs: 120_000 },
     });
+  });
+
+  test('--ramp-seconds: 0 is a standing start; a bad value is named', () => {
+    expect(parseQuotasBenchArgs(['--ramp-seconds', '0'])).toMatchObject({
+      kind: 'run',
+      options: { rampMs: 0 },
+    });
+    expect(parseQuotasBenchArgs(['--quick'])).toMatchObject({ options: { rampMs: 0 } });
+    const bad = parseQuotasBenchArgs(['--ramp-seconds', 'soon']);
+    expect(bad.kind).toBe('error');
+    expect(bad.kind === 'error' && bad.message).toMatch(/ramp-seconds/);
   });
 
   test('--skip-priority and --skip-overhead leave those parts out', () => {

@@ -20,6 +20,8 @@ options:
   --minutes N            saturated minutes measured after the warm-up (default 4;
                          at least 1 for any full 60 s window)
   --proxies N            proxies sharing the limits (default 20)
+  --ramp-seconds N       rpm/tpm demand grows from 0 to twice the limit over N s
+                         before the warm-up (default 120; 0: a standing start)
   --seed N               seed of the demand (which proxy is busy, arrival times)
                          (default 1)
   --skip-priority        do not run the priority part
@@ -38,6 +40,8 @@ export interface QuotasBenchOptions {
   seed: number;
   /** Saturated time measured after the warm-up, ms. */
   measureMs: number;
+  /** Demand ramps up over this long before the warm-up, ms. */
+  rampMs: number;
   warmupMs: number;
   priority: { warmupMs: number; measureMs: number } | undefined;
   overhead:
@@ -62,12 +66,14 @@ export type ParsedQuotasBenchArgs =
 const SIZES = {
   full: {
     proxies: 20,
+    rampMs: 120_000,
     warmupMs: 30_000,
     priority: { warmupMs: 45_000, measureMs: 60_000 },
     overhead: { sequential: 2000, warmup: 300, loadRps: 300, loadRounds: 5, loadSliceMs: 2000 },
   },
   quick: {
     proxies: 3,
+    rampMs: 0,
     warmupMs: 5_000,
     priority: { warmupMs: 5_000, measureMs: 10_000 },
     overhead: { sequential: 100, warmup: 20, loadRps: 100, loadRounds: 2, loadSliceMs: 500 },
@@ -89,6 +95,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
         kubeconfig: { type: 'string', default: DEFAULT_KUBECONFIG },
         minutes: { type: 'string' },
         proxies: { type: 'string' },
+        'ramp-seconds': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'skip-priority': { type: 'boolean' },
         'skip-overhead': { type: 'boolean' },
@@ -117,6 +124,12 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
     if (typeof minutes === 'string') return { kind: 'error', message: minutes };
     measureMs = minutes * 60_000;
   }
+  let rampMs: number = size.rampMs;
+  if (values['ramp-seconds'] !== undefined) {
+    const seconds = intIn('ramp-seconds', values['ramp-seconds'], 0, 3_600);
+    if (typeof seconds === 'string') return { kind: 'error', message: seconds };
+    rampMs = seconds * 1000;
+  }
   return {
     kind: 'run',
     options: {
@@ -125,6 +138,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       proxies,
       seed,
       measureMs,
+      rampMs,
       warmupMs: size.warmupMs,
       priority: values['skip-priority'] ? undefined : { ...size.priority },
       overhead: values['skip-overhead'] ? undefined : { ...size.overhead },

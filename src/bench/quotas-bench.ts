@@ -49,7 +49,12 @@ export interface QuotasBenchResult {
   priority: PriorityResult | { skipped: string; high_p99_ratio: null; high_success_ratio: null };
   overhead_ratio: number | null;
   overhead: OverheadResult | { skipped: string };
-  saturation: { warmup_s: number; saturated_s: number; dropped_by_generator: number };
+  saturation: {
+    ramp_s: number;
+    warmup_s: number;
+    saturated_s: number;
+    dropped_by_generator: number;
+  };
   goals: Goal[];
   /** Every goal with a value met (goals without one, e.g. a skipped part, do not count). */
   pass: boolean;
@@ -102,7 +107,8 @@ export function quotaGoals(
 const NOTES = [
   'One run on a shared 2-core machine: the API server, etcd, the controller, every proxy, the simulators and the load generator share it; figures drift from run to run.',
   'Admitted counts are what each simulated backend received, with arrival times, over every sliding 60 s window (not clock minutes); tpm counts prompt + output tokens as the simulator bills them.',
-  'The saturated minimum looks at full windows starting after the warm-up (the controller first rebalances from the pre-assignment share, limit / 20 per proxy).',
+  'rpm/tpm demand ramps linearly from 0 to twice the limit over ramp_s (--ramp-seconds; 0 is a standing start), then warm-up; the saturated minimum looks at full windows starting after both.',
+  'exact_reference: one exact sliding-window limiter replayed offline on the same arrival times: what any sliding-window limit admits of this traffic. After a standing start it falls short too (the first minute leaves the window in a burst a minute later).',
   "Budget: overspend = cost the backend served for the tenant minus its daily budget; allowed = max(1% of the budget, one minute of the tenant's offered traffic at the served price).",
   "Priority: both tenants call through the same proxies; ratios are overloaded ÷ unloaded for the high-priority tenant, latency measured from each request's scheduled time.",
   'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run.',
@@ -138,7 +144,13 @@ export async function runQuotasBench(context: {
     saturation = await runSaturation(
       fleet,
       clients,
-      { warmupMs: o.warmupMs, measureMs: o.measureMs, seed: o.seed, dailyBudgetUSD },
+      {
+        rampMs: o.rampMs,
+        warmupMs: o.warmupMs,
+        measureMs: o.measureMs,
+        seed: o.seed,
+        dailyBudgetUSD,
+      },
       costPerRequest,
       log,
     );
@@ -201,6 +213,7 @@ export async function runQuotasBench(context: {
     overhead_ratio: overhead && Number.isFinite(overheadRatio) ? overheadRatio : null,
     overhead: overhead ?? { skipped: '--skip-overhead' },
     saturation: {
+      ramp_s: saturation.ramp_s,
       warmup_s: saturation.warmup_s,
       saturated_s: saturation.saturated_s,
       dropped_by_generator: saturation.dropped_by_generator,

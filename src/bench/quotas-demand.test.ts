@@ -36,4 +36,18 @@ describe('skewed demand', () => {
     for (let run = 0; run < 5; run++) for (let s = 0; s < 50; s++) seeds.add(streamSeed(run, s));
     expect(seeds.size).toBe(250);
   });
+
+  test('a ramp thins the first rampMs linearly and leaves the rest at the full rate', () => {
+    const full = poissonArrivals(600, 240_000, 3);
+    const ramped = poissonArrivals(600, 240_000, 3, 120_000);
+    const inSpan = (xs: number[], from: number, to: number) =>
+      xs.filter((t) => t >= from && t < to).length;
+    // First minute of the ramp: a quarter of the full rate on average (∫0..1/2 of 2x dx).
+    expect(inSpan(ramped, 0, 60_000)).toBeGreaterThan(0.15 * 600);
+    expect(inSpan(ramped, 0, 60_000)).toBeLessThan(0.35 * 600);
+    expect(inSpan(ramped, 120_000, 240_000)).toBeGreaterThan(
+      0.9 * inSpan(full, 120_000, 240_000) - 60,
+    );
+    expect([...ramped].sort((a, b) => a - b)).toEqual(ramped);
+  });
 });

@@ -27,9 +27,16 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
 
 /**
  * Poisson arrival offsets (ms from the start, ascending, all < durationMs) of
- * a stream with `perMinute` requests a minute on average.
+ * a stream with `perMinute` requests a minute on average; with `rampMs`, the
+ * rate grows linearly from 0 to `perMinute` over the first rampMs (thinning:
+ * an arrival at t is kept with probability t / rampMs).
  */
-export function poissonArrivals(perMinute: number, durationMs: number, seed: number): number[] {
+export function poissonArrivals(
+  perMinute: number,
+  durationMs: number,
+  seed: number,
+  rampMs = 0,
+): number[] {
   if (!(perMinute > 0) || !(durationMs > 0)) return [];
   const rng = seededRandom(seed);
   const meanGapMs = 60_000 / perMinute;
@@ -39,6 +46,7 @@ export function poissonArrivals(perMinute: number, durationMs: number, seed: num
     // 1 - rng() is in (0, 1]: the log is finite.
     t += -Math.log(1 - rng()) * meanGapMs;
     if (t >= durationMs) return out;
+    if (t < rampMs && rng() >= t / rampMs) continue;
     out.push(t);
   }
 }

@@ -17,6 +17,7 @@ import {
   chatBody,
 } from './quotas-objects.js';
 import { outcomeCounts, runTraffic, type ProxyClients, type Stream } from './quotas-traffic.js';
+import { exactReference, type ReferenceFigures } from './quotas-reference.js';
 import { windowFigures } from './quotas-windows.js';
 
 /** Demand as a multiple of the limit: well above it for the whole phase. */
@@ -29,6 +30,9 @@ const BUDGET_PROXIES = 4;
 export const BUDGET_RPM = 120;
 
 export interface SaturationPlan {
+  /** The rpm and tpm demand grows linearly from 0 to twice the limit over this long (0: a standing start). */
+  rampMs: number;
+  /** After the ramp, before the saturated minimum is measured. */
   warmupMs: number;
   measureMs: number;
   seed: number;
@@ -57,6 +61,11 @@ export interface LimitFigures {
   min_admitted_per_minute_saturated: number | null;
   /** Where the busiest window starts, s after traffic began. */
   max_window_starts_at_s: number;
+  /**
+   * One exact sliding-window limiter replayed offline on the same arrivals
+   * (src/bench/quotas-reference.ts): the floor to read the fleet's figures against.
+   */
+  exact_reference: ReferenceFigures;
   received_total: number;
   client_outcomes: Record<string, number>;
 }
@@ -78,6 +87,7 @@ export interface BudgetFigures {
 }
 
 export interface SaturationResult {
+  ramp_s: number;
   warmup_s: number;
   saturated_s: number;
   rpm: LimitFigures;
@@ -94,9 +104,11 @@ function limitFigures(
   startedAtMs: number,
   plan: SaturationPlan,
   clientOutcomes: Record<string, number>,
+  sent: { arrivals: readonly number[]; weight: number },
 ): LimitFigures {
-  const from = startedAtMs + plan.warmupMs;
-  const to = startedAtMs + plan.warmupMs + plan.measureMs;
+  const settledMs = plan.rampMs + plan.warmupMs;
+  const from = startedAtMs + settledMs;
+  const to = from + plan.measureMs;
   const w = windowFigures(
     received.map((r) => ({ atMs: r.atMs, weight: weight(r) })),
     from,
@@ -108,7 +120,15 @@ function limitFigures(
     demand_per_minute: limit * DEMAND_FACTOR,
     max_admitted_per_minute: w.max,
     min_admitted_per_minute_saturated: w.minFull,
-    max_window_starts_at_s: round((w.maxAtMs + plan.warmupMs) / 1000, 1),
+    max_window_starts_at_s: round((w.maxAtMs + settledMs) / 1000, 1),
+    exact_reference: exactReference({
+      arrivals: sent.arrivals,
+      weight: sent.weight,
+      limit,
+      unit,
+      fromMs: settledMs,
+      toMs: settledMs + plan.measureMs,
+    }),
     received_total: received.reduce((sum, r) => sum + weight(r), 0),
     client_outcomes: clientOutcomes,
   };
@@ -122,7 +142,7 @@ export async function runSaturation(
   log: (line: string) => void,
 ): Promise<SaturationResult> {
   const n = fleet.proxies.length;
-  const totalMs = plan.warmupMs + plan.measureMs;
+  const totalMs = plan.rampMs + plan.warmupMs + plan.measureMs;
   const weights = zipfWeights(n, ZIPF_EXPONENT);
   const rpmOrder = shuffled(fleet.proxies, streamSeed(plan.seed, 1000));
   const tpmOrder = shuffled(fleet.proxies, streamSeed(plan.seed, 2000));
@@ -135,7 +155,12 @@ export async function runSaturation(
       label: 'rpm',
       dataUrl: (rpmOrder[i] as (typeof rpmOrder)[number]).dataUrl,
       body: rpmBody,
-      arrivals: poissonArrivals(RPM_LIMIT * DEMAND_FACTOR * w, totalMs, streamSeed(plan.seed, i)),
+      arrivals: poissonArrivals(
+        RPM_LIMIT * DEMAND_FACTOR * w,
+        totalMs,
+        streamSeed(plan.seed, i),
+        plan.rampMs,
+      ),
     });
     streams.push({
       label: 'tpm',
@@ -145,6 +170,7 @@ export async function runSaturation(
         (TPM_LIMIT / TPM_REQUEST_TOKENS) * DEMAND_FACTOR * w,
         totalMs,
         streamSeed(plan.seed, 100 + i),
+        plan.rampMs,
       ),
     });
   });
@@ -162,8 +188,10 @@ export async function runSaturation(
       ),
     }),
   );
+  const sentOf = (label: string) =>
+    streams.filter((st) => st.label === label).flatMap((st) => st.arrivals);
   log(
-    `saturation: ${n} proxies, ${RPM_LIMIT * DEMAND_FACTOR} rpm offered against ${RPM_LIMIT} rpm and ${TPM_LIMIT * DEMAND_FACTOR} tpm against ${TPM_LIMIT} tpm (Zipf ${ZIPF_EXPONENT}), budget tenant ${BUDGET_RPM} rpm against $${plan.dailyBudgetUSD.toFixed(3)}/day; ${round(totalMs / 1000, 0)} s`,
+    `saturation: ${n} proxies, demand ramped over ${round(plan.rampMs / 1000, 0)} s to ${RPM_LIMIT * DEMAND_FACTOR} rpm offered against ${RPM_LIMIT} rpm and ${TPM_LIMIT * DEMAND_FACTOR} tpm against ${TPM_LIMIT} tpm (Zipf ${ZIPF_EXPONENT}), budget tenant ${BUDGET_RPM} rpm against $${plan.dailyBudgetUSD.toFixed(3)}/day; ${round(totalMs / 1000, 0)} s`,
   );
   for (const role of ['rpm', 'tpm', 'budget'] as const) fleet.received[role].length = 0;
   const run = await runTraffic(clients, streams);
@@ -182,6 +210,7 @@ export async function runSaturation(
   const oneMinuteCost = BUDGET_RPM * costPerBudgetRequest;
   const since = (t: number | null) => (t === null ? null : round((t - run.startedAtMs) / 1000, 1));
   return {
+    ramp_s: plan.rampMs / 1000,
     warmup_s: plan.warmupMs / 1000,
     saturated_s: plan.measureMs / 1000,
     rpm: limitFigures(
@@ -192,6 +221,7 @@ export async function runSaturation(
       run.startedAtMs,
       plan,
       byLabel('rpm'),
+      { arrivals: sentOf('rpm'), weight: 1 },
     ),
     tpm: limitFigures(
       fleet.received.tpm,
@@ -201,6 +231,7 @@ export async function runSaturation(
       run.startedAtMs,
       plan,
       byLabel('tpm'),
+      { arrivals: sentOf('tpm'), weight: TPM_REQUEST_TOKENS },
     ),
     budget: {
       daily_budget_usd: plan.dailyBudgetUSD,
