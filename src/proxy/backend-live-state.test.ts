@@ -337,6 +337,7 @@ describe('fleet shares and priority under scarcity (issue 14)', () => {
   test('low leaves at 80% of the share, normal at 90%, high only at the share', () => {
     const { live, push } = fleet({ rpm: 100 });
     push(1, 10);
+    // Requests without a priority are served as high: their wanting the backend holds the ceilings.
     const send = (n: number) => {
       for (let i = 0; i < n; i++) live.begin(A, 0).finish('success', { latencyMs: 1 });
     };
@@ -362,6 +363,31 @@ describe('fleet shares and priority under scarcity (issue 14)', () => {
       false,
       false,
     ]);
+  });
+
+  test('a ceiling holds only while a higher class wanted the backend within the last minute', () => {
+    const { live, push, advance } = fleet({ rpm: 1_000 });
+    push(1, 100);
+    const send = (n: number, priority: string | undefined) => {
+      for (let i = 0; i < n; i++) live.begin(A, 0, priority).finish('success', { latencyMs: 1 });
+    };
+    // Only normal and low traffic: normal may fill the whole share, low stops at 80%.
+    send(95, 'normal');
+    expect(live.available(A, 'normal')).toBe(true);
+    expect(live.available(A, 'low')).toBe(false);
+    // A high-priority request wants it: normal now leaves the last 10% to high.
+    live.countRefusal(A, 'high');
+    expect(live.available(A, 'normal')).toBe(false);
+    expect(live.available(A, 'high')).toBe(true);
+    // A minute with no high-priority request: the headroom is not held back any more
+    // (the window slid too, so fill it again first).
+    advance(61_000);
+    send(95, 'normal');
+    expect(live.available(A, 'normal')).toBe(true);
+    // Low traffic alone holds nothing back from anyone, and low itself may use the whole share then.
+    advance(61_000);
+    send(95, 'low');
+    expect(live.available(A, 'low')).toBe(true);
   });
 
   test('custom ceilings and a latency objective: low moves while latency is over the objective', () => {

@@ -76,6 +76,22 @@ export interface BackendLiveStateOptions {
 /** Default priorityCeilings: low-priority tenants leave at 80% of the share, normal at 90%. */
 export const DEFAULT_PRIORITY_CEILINGS = { low: 0.8, normal: 0.9 } as const;
 
+/**
+ * A class's ceiling holds back headroom only while a higher class has wanted
+ * the backend on this proxy within this long (one limit window): headroom
+ * nobody above asks for is not kept empty. Before this, a fleet with only
+ * normal-priority traffic admitted 90% of its limit (bench quotas: at most 566
+ * of 600 in any minute, every refusal "reached the normal-priority ceiling").
+ */
+export const HIGHER_PRIORITY_MEMORY_MS = 60_000;
+
+type PriorityClass = 'low' | 'normal' | 'high';
+
+/** low and normal by name; any other priority, or none, is served as high. */
+function priorityClass(priority: string | undefined): PriorityClass {
+  return priority === 'low' ? 'low' : priority === 'normal' ? 'normal' : 'high';
+}
+
 /** A backend's limit as the table gives it and how it is enforced. */
 interface EntryLimits {
   amounts: { rpm?: number; tpm?: number; maxConcurrency?: number };
@@ -113,6 +129,8 @@ interface Entry {
   limits: EntryLimits | undefined;
   requests: number;
   successes: number;
+  /** When a normal- and a high-priority request last wanted the backend (attempted or refused). */
+  readonly wantedAt: { normal: number; high: number };
   readonly failures: Record<FailureOutcome, number>;
   lastOutcome?: AttemptOutcome;
   lastOutcomeAt?: number;
@@ -155,9 +173,10 @@ export class BackendLiveState implements BackendLiveView {
    * False for unknown ids, an open circuit (or a half-open one whose probe is
    * out), or a reached share. With a priority class, also false once the
    * backend's load reaches that class's ceiling: low at priorityCeilings.low
-   * (default 0.8), normal at .normal (0.9), high (or none) only at the share.
-   * Counts nothing: routing asks about every candidate, wanted or not
-   * (countRefusal counts the ones a request wanted).
+   * (default 0.8), normal at .normal (0.9), high (or none) only at the share;
+   * a ceiling holds only while a higher class wanted the backend here within
+   * HIGHER_PRIORITY_MEMORY_MS. Counts nothing: routing asks about every
+   * candidate, wanted or not (begin and countRefusal count the ones a request wanted).
    */
   available(backendId: string, priority?: string): boolean {
     const entry = this.entries.get(backendId);
@@ -173,19 +192,32 @@ export class BackendLiveState implements BackendLiveView {
    */
   countRefusal(backendId: string, priority?: string): void {
     const entry = this.entries.get(backendId);
-    if (entry?.breaker.canAttempt() && this.limitedFor(entry, priority)) entry.share.refuse();
+    if (!entry) return;
+    this.wanted(entry, priority);
+    if (entry.breaker.canAttempt() && this.limitedFor(entry, priority)) entry.share.refuse();
+  }
+
+  /** A request of this priority wanted the backend: lower classes leave it headroom for a while. */
+  private wanted(entry: Entry, priority: string | undefined): void {
+    const cls = priorityClass(priority);
+    if (cls !== 'low' && entry.limits) entry.wantedAt[cls] = this.now();
+  }
+
+  /** The ceiling a class is held to now: none unless a higher class wanted the backend lately. */
+  private ceilingFor(entry: Entry, limits: EntryLimits, priority: string | undefined) {
+    const cls = priorityClass(priority);
+    if (cls === 'high') return undefined;
+    const since = this.now() - HIGHER_PRIORITY_MEMORY_MS;
+    const { normal, high } = entry.wantedAt;
+    if (cls === 'low') return Math.max(normal, high) > since ? limits.ceilings.low : undefined;
+    return high > since ? limits.ceilings.normal : undefined;
   }
 
   /** Whether the backend's share or the priority's ceiling keeps this request off it. */
   private limitedFor(entry: Entry, priority: string | undefined): boolean {
     const limits = entry.limits;
     if (!limits) return false;
-    const ceiling =
-      priority === 'low'
-        ? limits.ceilings.low
-        : priority === 'normal'
-          ? limits.ceilings.normal
-          : undefined;
+    const ceiling = this.ceilingFor(entry, limits, priority);
     // Exact keys with a store: the store decides per attempt; only latency moves lower classes here.
     const byStore = limits.exact && this.exactStore;
     const fits = byStore || this.refreshed(entry).canAdmit(0); // token estimates are not known here
@@ -278,9 +310,10 @@ export class BackendLiveState implements BackendLiveView {
    * An unknown id (the table changed under the request) gets a ticket that
    * records nothing.
    */
-  begin(backendId: string, estimatedTokens: number): AttemptTicket {
+  begin(backendId: string, estimatedTokens: number, priority?: string): AttemptTicket {
     const entry = this.entries.get(backendId);
     if (!entry) return NO_OP_TICKET;
+    this.wanted(entry, priority);
     const estimate = Number.isFinite(estimatedTokens) ? Math.max(0, estimatedTokens) : 0;
     entry.requests++;
     entry.breaker.onAttempt();
@@ -359,6 +392,7 @@ export class BackendLiveState implements BackendLiveView {
       limits: undefined,
       requests: 0,
       successes: 0,
+      wantedAt: { normal: -Infinity, high: -Infinity },
       failures: {
         'connect-failure': 0,
         timeout: 0,

@@ -33,16 +33,20 @@ export const priorityCeilings = z
       .max(1)
       .default(0.8)
       .describe(
-        'Low-priority tenants may use a backend until its busiest limit is this full; then they move to other backends or are shed.',
+        'Low-priority tenants may use a backend until its busiest limit is this full, while a normal- or high-priority request wanted it in the last minute; then they move to other backends or are shed.',
       ),
     normal: z
       .number()
       .min(0)
       .max(1)
       .default(0.9)
-      .describe('The same for normal-priority tenants. High priority may use all of it.'),
+      .describe(
+        'The same for normal-priority tenants, while a high-priority request wanted the backend in the last minute. High priority may use all of it.',
+      ),
   })
-  .describe('Headroom kept for higher priority classes when a backend nears its limits.');
+  .describe(
+    'Headroom kept for higher priority classes when a backend nears its limits; held only while a higher class wants the backend (on that proxy, within the last minute), so traffic of one class alone may use the whole limit.',
+  );
 
 export const backendLimits = z
   .strictObject({

@@ -78,7 +78,7 @@ export async function tryBackend(
     runtime.logger.error('missing credentials', { backend: backend.id, message: err.message });
     // Every request this backend gets fails until the Secret is mounted: that
     // is the backend's state, counted against its health like any refusal.
-    runtime.live.begin(backend.id, request.estimatedPromptTokens).finish('backend-rejected', {
+    runtime.live.begin(backend.id, request.estimatedPromptTokens, request.priority).finish('backend-rejected', {
       latencyMs: 0,
     });
     runtime.metrics.attemptCompleted(
@@ -114,7 +114,7 @@ export async function tryBackend(
     lease = admitted;
   }
   const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
-  const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens);
+  const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens, request.priority);
   const span = attemptSpan(runtime, request, backend, attemptNumber, target);
   const started = runtime.now();
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {
