@@ -145,6 +145,10 @@ test('a backend over its latency objective: low priority moves to the alternate,
   const high = as(HIGH_KEY);
   // Before any latency is known, low is served by strong; that answer teaches the proxy its latency.
   expect((await served(d, low)).backend).toBe('default/strong');
+  // With no higher class wanting strong, nothing is held back for anyone: low stays.
+  expect((await served(d, low)).backend).toBe('default/strong');
+  // Once a high-priority request wanted it, low leaves the slow backend to high.
+  expect((await served(d, high)).backend).toBe('default/strong');
   for (let i = 0; i < 3; i++) {
     expect((await served(d, low)).backend).toBe('default/alternate');
     expect((await served(d, high)).backend).toBe('default/strong');

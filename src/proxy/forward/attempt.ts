@@ -78,9 +78,11 @@ export async function tryBackend(
     runtime.logger.error('missing credentials', { backend: backend.id, message: err.message });
     // Every request this backend gets fails until the Secret is mounted: that
     // is the backend's state, counted against its health like any refusal.
-    runtime.live.begin(backend.id, request.estimatedPromptTokens, request.priority).finish('backend-rejected', {
-      latencyMs: 0,
-    });
+    runtime.live
+      .begin(backend.id, request.estimatedTokens, request.priority)
+      .finish('backend-rejected', {
+        latencyMs: 0,
+      });
     runtime.metrics.attemptCompleted(
       { route: route.id, backend: backend.id, outcome: 'backend-rejected' },
       0,
@@ -109,12 +111,12 @@ export async function tryBackend(
   // Exact-mode limits are one store round trip per attempt; every other backend skips the await.
   let lease: ExactLease | undefined;
   if (backend.limits.enforcement === 'exact') {
-    const admitted = await admitExactBackend(runtime, backend, request.estimatedPromptTokens);
+    const admitted = await admitExactBackend(runtime, backend, request.estimatedTokens);
     if (typeof admitted !== 'function') return admitted;
     lease = admitted;
   }
   const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
-  const ticket = runtime.live.begin(backend.id, request.estimatedPromptTokens, request.priority);
+  const ticket = runtime.live.begin(backend.id, request.estimatedTokens, request.priority);
   const span = attemptSpan(runtime, request, backend, attemptNumber, target);
   const started = runtime.now();
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {

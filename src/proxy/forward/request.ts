@@ -28,7 +28,8 @@ export interface ForwardRequest {
   route: CompiledRoute;
   ruleName: string | undefined;
   attempts: Attempt[];
-  estimatedPromptTokens: number;
+  /** What the request may cost, for the rate limiters: prompt estimate + max output tokens. */
+  estimatedTokens: number;
   /** The request's priority class: a retry respects the backend's ceiling for it too. */
   priority?: string | undefined;
   /** The tenant the request is served as (its spend is counted per tenant). */
