@@ -141,6 +141,25 @@ describe('allocateShares', () => {
     expect(total).toBe(600 + Math.floor(600 * OVERCOMMIT_FRACTION));
   });
 
+  test('over the limit, the over-commit does not creep: the fleet is held to limit + C', () => {
+    // 20 saturated proxies counting 630 of 600 (C = 12): everyone is scaled to
+    // 612 in total, each below its count, and stays there round after round.
+    let counts: number[] = Array.from({ length: 20 }, (_, i) => (i < 10 ? 31 : 32));
+    for (let round = 0; round < 10; round++) {
+      const shares = allocateShares({
+        limit: { rpm: 600 },
+        pods: counts.map((c, i) =>
+          pod(`p${i}`, { windowRequests: c, demand: { requests: 60, tokens: 0, refused: 30 } }),
+        ),
+      });
+      const got = counts.map((_, i) => shares.get(`p${i}`)!.share.rpm!);
+      expect(got.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(612);
+      // Each proxy admits up to its share (never beyond it), as a real one does.
+      counts = counts.map((c, i) => Math.max(c, got[i]!));
+    }
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(630);
+  });
+
   test('property: Σ shares ≤ limit, shares ≥ counts when they fit, safe ≤ share and Σ safe ≤ limit', () => {
     const rng = seededRandom(14);
     const int = (n: number) => Math.floor(rng() * n);

@@ -314,8 +314,7 @@ export function allocateShares(input: {
             fixed: true,
           },
     );
-    const shares = divide(max, claims);
-    const extra =
+    const wanted =
       d.amount === 'maxConcurrency'
         ? pods.map(() => 0)
         : overcommit(
@@ -324,10 +323,21 @@ export function allocateShares(input: {
             d.amount === 'rpm' ? () => 1 : perRequest,
             claims.map((c) => c.demand),
           );
+    const overcommitted = wanted.reduce((s, w) => s + w, 0);
+    const counted = claims.reduce((s, c) => s + c.counted, 0);
+    // Within the limit: each saturated proxy gets its unit on top of its part.
+    // Over it (an overshoot draining, or the over-commit in use): the limit
+    // plus the same total is divided instead, so the fleet cannot creep past
+    // limit + C one unit per assignment (it did: bench quotas, standing start,
+    // 127,200 tokens counted against shares adding up to 122,400).
+    const shares =
+      counted <= max
+        ? divide(max, claims).map((share, i) => share + (wanted[i] as number))
+        : divide(max + overcommitted, claims);
     const even = Math.floor(max / Math.max(1, pods.length));
     pods.forEach((p, i) => {
       const entry = out.get(p.podKey) as PodShare;
-      const share = (shares[i] as number) + (extra[i] as number);
+      const share = shares[i] as number;
       entry.share[d.amount] = share;
       entry.safe[d.amount] = Math.min(share, even);
     });
