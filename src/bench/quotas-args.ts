@@ -6,7 +6,8 @@ import { DEFAULT_KUBECONFIG, MAX_PROXIES } from './controller-args.js';
 export const QUOTAS_BENCH_USAGE = `usage: modelroute bench quotas [options]
 
 Measures fleet-wide limits, budgets and priority under scarcity against a real
-API server (start one with \`npm run testenv -- up\`): real proxies and the
+API server (start one with \`npm run testenv -- up\`; --only overhead needs
+none): real proxies and the
 controller (both in this process), one simulated backend per limit counting
 every request it receives. Skewed (Zipf) demand at twice the limit on a 600 rpm
 backend and on a tpm backend; a tenant crossing its daily budget; a high- and a
@@ -24,6 +25,9 @@ options:
                          (default 1)
   --skip-priority        do not run the priority part
   --skip-overhead        do not run the overhead part
+  --only overhead        run the overhead part alone: no API server, fleet,
+                         saturation or priority part (about a minute; the
+                         other flags of those parts are refused with it)
   --keep                 leave the bench namespace and its objects in place
   --quick                a smoke test for CI (same code, figures mean little):
                          3 proxies, 20 s saturated (no full minute: the
@@ -51,7 +55,23 @@ export interface QuotasBenchOptions {
     | undefined;
   keep: boolean;
   quick: boolean;
+  /** Run this part alone (it needs no API server). */
+  only: QuotasBenchPart | undefined;
 }
+
+/** Parts of the bench that can run alone. */
+export const SOLO_PARTS = ['overhead'] as const;
+export type QuotasBenchPart = (typeof SOLO_PARTS)[number];
+
+/** Flags that configure the parts `--only overhead` leaves out: refused with it, not ignored. */
+const FLEET_FLAGS = [
+  'kubeconfig',
+  'minutes',
+  'proxies',
+  'skip-priority',
+  'skip-overhead',
+  'keep',
+] as const;
 
 export type ParsedQuotasBenchArgs =
   | { kind: 'help' }
@@ -86,12 +106,13 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       strict: true,
       options: {
         json: { type: 'boolean' },
-        kubeconfig: { type: 'string', default: DEFAULT_KUBECONFIG },
+        kubeconfig: { type: 'string' },
         minutes: { type: 'string' },
         proxies: { type: 'string' },
         seed: { type: 'string', default: '1' },
         'skip-priority': { type: 'boolean' },
         'skip-overhead': { type: 'boolean' },
+        only: { type: 'string' },
         keep: { type: 'boolean' },
         quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -102,8 +123,20 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
   }
   const { values } = parsed;
   if (values.help) return { kind: 'help' };
-  if (values.kubeconfig.trim() === '')
-    return { kind: 'error', message: '--kubeconfig must name a file' };
+  const kubeconfig = values.kubeconfig ?? DEFAULT_KUBECONFIG;
+  if (kubeconfig.trim() === '') return { kind: 'error', message: '--kubeconfig must name a file' };
+  const only = SOLO_PARTS.find((part) => part === values.only);
+  if (values.only !== undefined && only === undefined)
+    return {
+      kind: 'error',
+      message: `--only must be one of ${SOLO_PARTS.join(', ')} (the parts that run alone), not "${values.only}"`,
+    };
+  const fleetFlag = FLEET_FLAGS.find((flag) => values[flag] !== undefined);
+  if (only !== undefined && fleetFlag !== undefined)
+    return {
+      kind: 'error',
+      message: `--${fleetFlag} configures a part that --only ${only} does not run; drop one of them`,
+    };
   const quick = values.quick === true;
   const size = quick ? SIZES.quick : SIZES.full;
   const proxies =
@@ -121,7 +154,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
     kind: 'run',
     options: {
       json: values.json === true,
-      kubeconfig: values.kubeconfig,
+      kubeconfig,
       proxies,
       seed,
       measureMs,
@@ -130,6 +163,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       overhead: values['skip-overhead'] ? undefined : { ...size.overhead },
       keep: values.keep === true,
       quick,
+      only,
     },
   };
 }
