@@ -45,6 +45,9 @@ describe('parseQuotasBenchArgs', () => {
       options: { only: 'overhead', seed: 3, overhead: { sequential: 100 } },
     });
     expect(parseQuotasBenchArgs([])).toMatchObject({ kind: 'run', options: { only: undefined } });
+    expect(parseQuotasBenchArgs(['--only', 'overhead', '--cpu-prof', 'p'])).toMatchObject({
+      options: { overhead: { cpuProfDir: 'p' } },
+    });
   });
 
   test.each([
@@ -63,6 +66,11 @@ describe('parseQuotasBenchArgs', () => {
     [
       ['--only', 'overhead', '--kubeconfig', 'k'],
       '--kubeconfig configures a part that --only overhead does not run; drop one of them',
+    ],
+    [['--cpu-prof', ' '], '--cpu-prof must name a directory'],
+    [
+      ['--cpu-prof', 'p', '--skip-overhead'],
+      '--cpu-prof profiles the overhead part, which --skip-overhead leaves out; drop one of them',
     ],
     [['--minutes', '0'], '--minutes must be an integer from 1 to 120, not "0"'],
     [['--minutes', '1.5'], '--minutes must be an integer from 1 to 120, not "1.5"'],

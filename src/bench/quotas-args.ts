@@ -28,6 +28,8 @@ options:
   --only overhead        run the overhead part alone: no API server, fleet,
                          saturation or priority part (about a minute; the
                          other flags of those parts are refused with it)
+  --cpu-prof DIR         write V8 CPU profiles of the overhead part's proxy
+                         children into DIR/limits-on and DIR/limits-off
   --keep                 leave the bench namespace and its objects in place
   --quick                a smoke test for CI (same code, figures mean little):
                          3 proxies, 20 s saturated (no full minute: the
@@ -51,6 +53,8 @@ export interface QuotasBenchOptions {
         loadRps: number;
         loadRounds: number;
         loadSliceMs: number;
+        /** Where the two proxy children write CPU profiles (undefined: not profiled). */
+        cpuProfDir: string | undefined;
       }
     | undefined;
   keep: boolean;
@@ -113,6 +117,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
         'skip-priority': { type: 'boolean' },
         'skip-overhead': { type: 'boolean' },
         only: { type: 'string' },
+        'cpu-prof': { type: 'string' },
         keep: { type: 'boolean' },
         quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -130,6 +135,14 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
     return {
       kind: 'error',
       message: `--only must be one of ${SOLO_PARTS.join(', ')} (the parts that run alone), not "${values.only}"`,
+    };
+  if (values['cpu-prof'] !== undefined && values['cpu-prof'].trim() === '')
+    return { kind: 'error', message: '--cpu-prof must name a directory' };
+  if (values['cpu-prof'] !== undefined && values['skip-overhead'])
+    return {
+      kind: 'error',
+      message:
+        '--cpu-prof profiles the overhead part, which --skip-overhead leaves out; drop one of them',
     };
   const fleetFlag = FLEET_FLAGS.find((flag) => values[flag] !== undefined);
   if (only !== undefined && fleetFlag !== undefined)
@@ -160,7 +173,9 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       measureMs,
       warmupMs: size.warmupMs,
       priority: values['skip-priority'] ? undefined : { ...size.priority },
-      overhead: values['skip-overhead'] ? undefined : { ...size.overhead },
+      overhead: values['skip-overhead']
+        ? undefined
+        : { ...size.overhead, cpuProfDir: values['cpu-prof'] },
       keep: values.keep === true,
       quick,
       only,

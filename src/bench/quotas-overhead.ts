@@ -5,6 +5,7 @@
 // as the controller would, one with no limits at all; the simulator called
 // directly as the baseline; paths interleaved in rounds, one request at a
 // time and then open loop.
+import { join } from 'node:path';
 import { initialDifficultyRouter } from '../proxy/difficulty-router.js';
 import { backendQuotaKey, type QuotaAssignment } from '../quota/protocol.js';
 import { tableContentVersion, type RoutingTable } from '../routing/table.js';
@@ -31,6 +32,8 @@ export interface OverheadPlan {
   loadRps: number;
   loadRounds: number;
   loadSliceMs: number;
+  /** Where the proxy children write CPU profiles: DIR/limits-on, DIR/limits-off (undefined: none). */
+  cpuProfDir: string | undefined;
 }
 
 type PathKey = 'direct' | 'limits_on' | 'limits_off';
@@ -139,9 +142,14 @@ export async function runOverhead(
     const base = benchTable(sim.url, threshold);
     const onTable = withLimits(base, true);
     log('overhead: starting two proxy children (limits on, limits off)');
-    const on = await startProxyChild(group, onTable, { cpuProfDir: undefined, entry: 'cli/main' });
+    const profileDir = (key: PathKey) =>
+      plan.cpuProfDir === undefined ? undefined : join(plan.cpuProfDir, key.replace('_', '-'));
+    const on = await startProxyChild(group, onTable, {
+      cpuProfDir: profileDir('limits_on'),
+      entry: 'cli/main',
+    });
     const off = await startProxyChild(group, withLimits(base, false), {
-      cpuProfDir: undefined,
+      cpuProfDir: profileDir('limits_off'),
       entry: 'cli/main',
     });
     children.push(on, off);
