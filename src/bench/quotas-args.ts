@@ -29,7 +29,8 @@ options:
                          saturation or priority part (about a minute; the
                          other flags of those parts are refused with it)
   --cpu-prof DIR         write V8 CPU profiles of the overhead part's proxy
-                         children into DIR/limits-on and DIR/limits-off
+                         children into DIR/limits-on, DIR/limits-off and
+                         DIR/control
   --keep                 leave the bench namespace and its objects in place
   --quick                a smoke test for CI (same code, figures mean little):
                          3 proxies, 20 s saturated (no full minute: the

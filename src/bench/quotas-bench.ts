@@ -116,7 +116,7 @@ export function quotaGoals(
 const overheadGoal = (ratio: number | null): Goal => goal('overhead_ratio', '<=', 1.05, ratio);
 
 const OVERHEAD_NOTE =
-  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run.';
+  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise).';
 
 const NOTES = [
   'One run on a shared 2-core machine: the API server, etcd, the controller, every proxy, the simulators and the load generator share it; figures drift from run to run.',
@@ -284,6 +284,7 @@ export function formatQuotasReport(r: QuotasBenchResult | QuotasOverheadResult):
     const o = r.overhead;
     return [
       `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'} one at a time, ${o.ratio_p50_load} open loop at ${o.load.rps} rps`,
+      `control (a second proxy without limits ÷ off, p50): ${o.control_ratio_p50_sequential} one at a time, ${o.control_ratio_p50_load} open loop`,
       ...goalLines(r.goals),
     ];
   }
@@ -292,7 +293,7 @@ export function formatQuotasReport(r: QuotasBenchResult | QuotasOverheadResult):
     `tpm: limit ${r.tpm.limit}, max in any 60 s ${r.tpm.max_admitted_per_minute}, min saturated ${r.tpm.min_admitted_per_minute_saturated ?? '-'}`,
     `budget: $${r.budget.daily_budget_usd}/day, overspend $${r.budget.overspend_usd} (allowed $${r.budget.allowed_overspend_usd})`,
     `priority: high p99 ratio ${r.priority.high_p99_ratio ?? '-'}, success ratio ${r.priority.high_success_ratio ?? '-'}`,
-    `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'}`,
+    `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'}${'control_ratio_p50_sequential' in r.overhead ? ` (control: ${r.overhead.control_ratio_p50_sequential})` : ''}`,
     ...goalLines(r.goals),
   ];
 }

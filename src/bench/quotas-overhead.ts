@@ -4,7 +4,10 @@
 // (rpm, tpm, concurrency; never binding) and a fleet quota assignment pushed
 // as the controller would, one with no limits at all; the simulator called
 // directly as the baseline; paths interleaved in rounds, one request at a
-// time and then open loop.
+// time and then open loop. A second proxy without limits (the control) is
+// measured the same way: its ratio to the first is what two identical
+// children differ by in the same run, the noise floor the ratio is read
+// against.
 import { join } from 'node:path';
 import { initialDifficultyRouter } from '../proxy/difficulty-router.js';
 import { backendQuotaKey, type QuotaAssignment } from '../quota/protocol.js';
@@ -36,7 +39,7 @@ export interface OverheadPlan {
   cpuProfDir: string | undefined;
 }
 
-type PathKey = 'direct' | 'limits_on' | 'limits_off';
+type PathKey = 'direct' | 'limits_on' | 'limits_off' | 'control';
 
 interface Path {
   key: PathKey;
@@ -53,20 +56,21 @@ export interface OverheadResult {
   assignment_accepted: boolean;
   assignment_answer: string;
   sequential: Record<PathKey, LatencySummary>;
-  overhead_sequential_ms: {
-    limits_on: ReturnType<typeof overheadOf>;
-    limits_off: ReturnType<typeof overheadOf>;
-  };
+  overhead_sequential_ms: Record<Exclude<PathKey, 'direct'>, ReturnType<typeof overheadOf>>;
   load_ms: Record<PathKey, LatencySummary>;
-  overhead_load_ms: {
-    limits_on: ReturnType<typeof overheadOf>;
-    limits_off: ReturnType<typeof overheadOf>;
-  };
+  overhead_load_ms: Record<Exclude<PathKey, 'direct'>, ReturnType<typeof overheadOf>>;
   /** limits on ÷ off, p50 overhead, one request at a time: `overhead_ratio`. */
   ratio_p50_sequential: number;
   ratio_p99_sequential: number;
   ratio_p50_load: number;
   ratio_p99_load: number;
+  /**
+   * The control (a second proxy without limits) ÷ limits off, p50 overhead:
+   * how far apart two identical children came out in this run. A ratio
+   * within that distance of 1 cannot be told from noise.
+   */
+  control_ratio_p50_sequential: number;
+  control_ratio_p50_load: number;
   errors: Record<PathKey, ReturnType<ErrorCounts['toJSON']>>;
 }
 
@@ -141,18 +145,23 @@ export async function runOverhead(
   try {
     const base = benchTable(sim.url, threshold);
     const onTable = withLimits(base, true);
-    log('overhead: starting two proxy children (limits on, limits off)');
+    log('overhead: starting three proxy children (limits on, limits off, control without limits)');
     const profileDir = (key: PathKey) =>
       plan.cpuProfDir === undefined ? undefined : join(plan.cpuProfDir, key.replace('_', '-'));
     const on = await startProxyChild(group, onTable, {
       cpuProfDir: profileDir('limits_on'),
       entry: 'cli/main',
     });
-    const off = await startProxyChild(group, withLimits(base, false), {
+    const offTable = withLimits(base, false);
+    const off = await startProxyChild(group, offTable, {
       cpuProfDir: profileDir('limits_off'),
       entry: 'cli/main',
     });
-    children.push(on, off);
+    const control = await startProxyChild(group, offTable, {
+      cpuProfDir: profileDir('control'),
+      entry: 'cli/main',
+    });
+    children.push(on, off, control);
     const pushed = await pushAssignment(on, soleProxyAssignment(onTable, Date.now()));
     const target = (key: PathKey, origin: string, model: string): Path => {
       const t: Target = {
@@ -175,6 +184,7 @@ export async function runOverhead(
       target('direct', sim.url, UPSTREAM_MODEL),
       target('limits_on', on.dataUrl, BENCH_MODEL),
       target('limits_off', off.dataUrl, BENCH_MODEL),
+      target('control', control.dataUrl, BENCH_MODEL),
     );
     log(`overhead: ${plan.warmup} warm-up then ${plan.sequential} interleaved requests per path`);
     for (let i = -plan.warmup; i < plan.sequential; i++)
@@ -202,6 +212,7 @@ export async function runOverhead(
     const over = (s: Record<PathKey, LatencySummary>) => ({
       limits_on: overheadOf(s.limits_on, s.direct),
       limits_off: overheadOf(s.limits_off, s.direct),
+      control: overheadOf(s.control, s.direct),
     });
     const seqOver = over(seq);
     const loadOver = over(load);
@@ -222,6 +233,8 @@ export async function runOverhead(
       ratio_p99_sequential: ratio(seqOver.limits_on.p99_ms, seqOver.limits_off.p99_ms),
       ratio_p50_load: ratio(loadOver.limits_on.p50_ms, loadOver.limits_off.p50_ms),
       ratio_p99_load: ratio(loadOver.limits_on.p99_ms, loadOver.limits_off.p99_ms),
+      control_ratio_p50_sequential: ratio(seqOver.control.p50_ms, seqOver.limits_off.p50_ms),
+      control_ratio_p50_load: ratio(loadOver.control.p50_ms, loadOver.limits_off.p50_ms),
       errors: Object.fromEntries(paths.map((p) => [p.key, p.errors.toJSON()])) as Record<
         PathKey,
         ReturnType<ErrorCounts['toJSON']>
