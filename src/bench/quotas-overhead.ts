@@ -75,7 +75,7 @@ export interface OverheadResult {
 }
 
 /** The table with every backend's limits set (on) or none at all (off), its version recomputed. */
-function withLimits(table: RoutingTable, on: boolean): RoutingTable {
+export function withLimits(table: RoutingTable, on: boolean): RoutingTable {
   const { version: _old, ...content } = table;
   const changed = {
     ...content,
@@ -88,7 +88,7 @@ function withLimits(table: RoutingTable, on: boolean): RoutingTable {
 }
 
 /** The assignment a controller would send a proxy that is the only one using these backends. */
-function soleProxyAssignment(table: RoutingTable, nowMs: number): QuotaAssignment {
+export function soleProxyAssignment(table: RoutingTable, nowMs: number): QuotaAssignment {
   return {
     sequence: 1,
     term: 'bench-quotas-overhead',
