@@ -45,9 +45,9 @@ describe('parseQuotasBenchArgs', () => {
       options: { only: 'overhead', seed: 3, overhead: { sequential: 100 } },
     });
     expect(parseQuotasBenchArgs([])).toMatchObject({ kind: 'run', options: { only: undefined } });
-    expect(parseQuotasBenchArgs(['--only', 'overhead', '--cpu-prof', 'p'])).toMatchObject({
-      options: { overhead: { cpuProfDir: 'p' } },
-    });
+    expect(
+      parseQuotasBenchArgs(['--only', 'overhead', '--cpu-prof', 'p', '--requests', '8000']),
+    ).toMatchObject({ options: { overhead: { cpuProfDir: 'p', sequential: 8000, warmup: 300 } } });
   });
 
   test.each([
@@ -70,8 +70,13 @@ describe('parseQuotasBenchArgs', () => {
     [['--cpu-prof', ' '], '--cpu-prof must name a directory'],
     [
       ['--cpu-prof', 'p', '--skip-overhead'],
-      '--cpu-prof profiles the overhead part, which --skip-overhead leaves out; drop one of them',
+      '--cpu-prof configures the overhead part, which --skip-overhead leaves out; drop one of them',
     ],
+    [
+      ['--requests', '8000', '--skip-overhead'],
+      '--requests configures the overhead part, which --skip-overhead leaves out; drop one of them',
+    ],
+    [['--requests', '50'], '--requests must be an integer from 100 to 100000, not "50"'],
     [['--minutes', '0'], '--minutes must be an integer from 1 to 120, not "0"'],
     [['--minutes', '1.5'], '--minutes must be an integer from 1 to 120, not "1.5"'],
     [['--proxies', '300'], '--proxies must be an integer from 1 to 253, not "300"'],

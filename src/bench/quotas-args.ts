@@ -7,13 +7,13 @@ export const QUOTAS_BENCH_USAGE = `usage: modelroute bench quotas [options]
 
 Measures fleet-wide limits, budgets and priority under scarcity against a real
 API server (start one with \`npm run testenv -- up\`; --only overhead needs
-none): real proxies and the
-controller (both in this process), one simulated backend per limit counting
-every request it receives. Skewed (Zipf) demand at twice the limit on a 600 rpm
-backend and on a tpm backend; a tenant crossing its daily budget; a high- and a
-low-priority tenant on a backend near its limit; proxy overhead with limits on
-and off (two proxy children). Prints one JSON object with the figures and the
-issue's targets (met or not); never a pass/fail test.
+none): real proxies and the controller (both in this process), one simulated
+backend per limit counting every request it receives. Skewed (Zipf) demand at
+twice the limit on a 600 rpm backend and on a tpm backend; a tenant crossing
+its daily budget; a high- and a low-priority tenant on a backend near its
+limit; proxy overhead with limits on and off (proxy children, and a second one
+without limits as the run's noise floor). Prints one JSON object with the
+figures and the issue's targets (met or not); never a pass/fail test.
 
 options:
   --json                 print only the JSON result
@@ -28,6 +28,8 @@ options:
   --only overhead        run the overhead part alone: no API server, fleet,
                          saturation or priority part (about a minute; the
                          other flags of those parts are refused with it)
+  --requests N           requests per path of the overhead part, one at a time
+                         (default 2000, --quick 100)
   --cpu-prof DIR         write V8 CPU profiles of the overhead part's proxy
                          children into DIR/limits-on, DIR/limits-off and
                          DIR/control
@@ -119,6 +121,7 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
         'skip-overhead': { type: 'boolean' },
         only: { type: 'string' },
         'cpu-prof': { type: 'string' },
+        requests: { type: 'string' },
         keep: { type: 'boolean' },
         quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -137,14 +140,6 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       kind: 'error',
       message: `--only must be one of ${SOLO_PARTS.join(', ')} (the parts that run alone), not "${values.only}"`,
     };
-  if (values['cpu-prof'] !== undefined && values['cpu-prof'].trim() === '')
-    return { kind: 'error', message: '--cpu-prof must name a directory' };
-  if (values['cpu-prof'] !== undefined && values['skip-overhead'])
-    return {
-      kind: 'error',
-      message:
-        '--cpu-prof profiles the overhead part, which --skip-overhead leaves out; drop one of them',
-    };
   const fleetFlag = FLEET_FLAGS.find((flag) => values[flag] !== undefined);
   if (only !== undefined && fleetFlag !== undefined)
     return {
@@ -153,6 +148,8 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
     };
   const quick = values.quick === true;
   const size = quick ? SIZES.quick : SIZES.full;
+  const overhead = overheadPlan(values, size.overhead);
+  if (typeof overhead === 'string') return { kind: 'error', message: overhead };
   const proxies =
     values.proxies === undefined ? size.proxies : intIn('proxies', values.proxies, 1, MAX_PROXIES);
   if (typeof proxies === 'string') return { kind: 'error', message: proxies };
@@ -174,12 +171,34 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       measureMs,
       warmupMs: size.warmupMs,
       priority: values['skip-priority'] ? undefined : { ...size.priority },
-      overhead: values['skip-overhead']
-        ? undefined
-        : { ...size.overhead, cpuProfDir: values['cpu-prof'] },
+      overhead,
       keep: values.keep === true,
       quick,
       only,
     },
   };
+}
+
+type OverheadPlan = NonNullable<QuotasBenchOptions['overhead']>;
+
+/** The overhead part's plan from its flags (undefined: skipped), or what is wrong with them. */
+function overheadPlan(
+  values: { 'skip-overhead'?: boolean; 'cpu-prof'?: string; requests?: string },
+  size: Omit<OverheadPlan, 'cpuProfDir'>,
+): OverheadPlan | undefined | string {
+  const cpuProfDir = values['cpu-prof'];
+  if (values['skip-overhead']) {
+    const given = (['cpu-prof', 'requests'] as const).find((flag) => values[flag] !== undefined);
+    return given === undefined
+      ? undefined
+      : `--${given} configures the overhead part, which --skip-overhead leaves out; drop one of them`;
+  }
+  if (cpuProfDir !== undefined && cpuProfDir.trim() === '')
+    return '--cpu-prof must name a directory';
+  const sequential =
+    values.requests === undefined
+      ? size.sequential
+      : intIn('requests', values.requests, 100, 100_000);
+  if (typeof sequential === 'string') return sequential;
+  return { ...size, sequential, cpuProfDir };
 }
