@@ -116,7 +116,7 @@ export function quotaGoals(
 const overheadGoal = (ratio: number | null): Goal => goal('overhead_ratio', '<=', 1.05, ratio);
 
 const OVERHEAD_NOTE =
-  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise).';
+  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise); overhead.cpu_ratio: CPU per request of the limits-on child ÷ the limits-off child, from /proc, which waiting for a core does not move.';
 
 const NOTES = [
   'One run on a shared 2-core machine: the API server, etcd, the controller, every proxy, the simulators and the load generator share it; figures drift from run to run.',
@@ -285,6 +285,7 @@ export function formatQuotasReport(r: QuotasBenchResult | QuotasOverheadResult):
     return [
       `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'} one at a time, ${o.ratio_p50_load} open loop at ${o.load.rps} rps`,
       `control (a second proxy without limits ÷ off, p50): ${o.control_ratio_p50_sequential} one at a time, ${o.control_ratio_p50_load} open loop`,
+      `proxy CPU per request: limits on ${o.cpu_us_per_request.limits_on ?? '-'} µs, off ${o.cpu_us_per_request.limits_off ?? '-'} µs, control ${o.cpu_us_per_request.control ?? '-'} µs (on ÷ off ${o.cpu_ratio}, control ÷ off ${o.control_cpu_ratio})`,
       ...goalLines(r.goals),
     ];
   }

@@ -13,7 +13,7 @@ import { initialDifficultyRouter } from '../proxy/difficulty-router.js';
 import { backendQuotaKey, type QuotaAssignment } from '../quota/protocol.js';
 import { tableContentVersion, type RoutingTable } from '../routing/table.js';
 import { startSimulatedBackend } from '../simulator/index.js';
-import type { ChildGroup } from './children.js';
+import { cpuMsOf, type ChildGroup } from './children.js';
 import { LatencySamples, overheadOf, round, type LatencySummary } from './histogram.js';
 import { Client, ErrorCounts, openLoop, type Target } from './load-generator.js';
 import { startProxyChild, type RunningProxyChild } from './proxy-child.js';
@@ -40,10 +40,15 @@ export interface OverheadPlan {
 }
 
 type PathKey = 'direct' | 'limits_on' | 'limits_off' | 'control';
+type ProxyKey = Exclude<PathKey, 'direct'>;
 
 interface Path {
   key: PathKey;
   client: Client;
+  /** The proxy child serving the path (undefined: the simulator, in this process). */
+  pid: number | undefined;
+  /** Its CPU time when the measured requests began, ms (undefined: not known). */
+  cpuAtStartMs: number | undefined;
   sequential: LatencySamples;
   load: LatencySamples;
   errors: ErrorCounts;
@@ -56,9 +61,9 @@ export interface OverheadResult {
   assignment_accepted: boolean;
   assignment_answer: string;
   sequential: Record<PathKey, LatencySummary>;
-  overhead_sequential_ms: Record<Exclude<PathKey, 'direct'>, ReturnType<typeof overheadOf>>;
+  overhead_sequential_ms: Record<ProxyKey, ReturnType<typeof overheadOf>>;
   load_ms: Record<PathKey, LatencySummary>;
-  overhead_load_ms: Record<Exclude<PathKey, 'direct'>, ReturnType<typeof overheadOf>>;
+  overhead_load_ms: Record<ProxyKey, ReturnType<typeof overheadOf>>;
   /** limits on ÷ off, p50 overhead, one request at a time: `overhead_ratio`. */
   ratio_p50_sequential: number;
   ratio_p99_sequential: number;
@@ -71,6 +76,15 @@ export interface OverheadResult {
    */
   control_ratio_p50_sequential: number;
   control_ratio_p50_load: number;
+  /**
+   * CPU each proxy child used per measured request (one at a time and open
+   * loop), µs, from /proc (null elsewhere): what the proxy's work costs,
+   * unaffected by waiting for a core on a shared machine.
+   */
+  cpu_us_per_request: Record<ProxyKey, number | null>;
+  /** limits on ÷ off, and control ÷ off, of cpu_us_per_request. */
+  cpu_ratio: number;
+  control_cpu_ratio: number;
   errors: Record<PathKey, ReturnType<ErrorCounts['toJSON']>>;
 }
 
@@ -121,6 +135,14 @@ async function pushAssignment(
 const ratio = (a: number, b: number): number =>
   Number.isFinite(a) && Number.isFinite(b) && b > 0 ? round(a / b, 3) : NaN;
 
+/** CPU the path's proxy used per request since the measured requests began, µs; null unknown. */
+function cpuPerRequestUs(p: Path): number | null {
+  const now = p.pid === undefined ? undefined : cpuMsOf(p.pid);
+  const requests = p.sequential.count + p.load.count + p.errors.total;
+  if (now === undefined || p.cpuAtStartMs === undefined || requests === 0) return null;
+  return round(((now - p.cpuAtStartMs) * 1000) / requests, 1);
+}
+
 const rotated = <T>(items: readonly T[], by: number): T[] => {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
@@ -163,7 +185,12 @@ export async function runOverhead(
     });
     children.push(on, off, control);
     const pushed = await pushAssignment(on, soleProxyAssignment(onTable, Date.now()));
-    const target = (key: PathKey, origin: string, model: string): Path => {
+    const target = (
+      key: PathKey,
+      origin: string,
+      model: string,
+      proxy?: RunningProxyChild,
+    ): Path => {
       const t: Target = {
         name: key === 'direct' ? 'direct' : 'proxy',
         origin,
@@ -175,6 +202,8 @@ export async function runOverhead(
       return {
         key,
         client: new Client(t),
+        pid: proxy?.child.pid,
+        cpuAtStartMs: undefined,
         sequential: new LatencySamples(),
         load: new LatencySamples(),
         errors: new ErrorCounts(),
@@ -182,12 +211,14 @@ export async function runOverhead(
     };
     paths.push(
       target('direct', sim.url, UPSTREAM_MODEL),
-      target('limits_on', on.dataUrl, BENCH_MODEL),
-      target('limits_off', off.dataUrl, BENCH_MODEL),
-      target('control', control.dataUrl, BENCH_MODEL),
+      target('limits_on', on.dataUrl, BENCH_MODEL, on),
+      target('limits_off', off.dataUrl, BENCH_MODEL, off),
+      target('control', control.dataUrl, BENCH_MODEL, control),
     );
     log(`overhead: ${plan.warmup} warm-up then ${plan.sequential} interleaved requests per path`);
-    for (let i = -plan.warmup; i < plan.sequential; i++)
+    for (let i = -plan.warmup; i < plan.sequential; i++) {
+      if (i === 0)
+        for (const p of paths) p.cpuAtStartMs = p.pid === undefined ? undefined : cpuMsOf(p.pid);
       for (const p of rotated(paths, i + plan.warmup)) {
         const start = process.hrtime.bigint();
         const outcome = await p.client.send(false);
@@ -195,6 +226,7 @@ export async function runOverhead(
         if (outcome.ok) p.sequential.addSpan(start, outcome.endNs);
         else p.errors.add(outcome);
       }
+    }
     log(
       `overhead: open loop ${plan.loadRps} rps, ${plan.loadRounds} rounds of ${plan.loadSliceMs} ms per path`,
     );
@@ -214,6 +246,9 @@ export async function runOverhead(
       limits_off: overheadOf(s.limits_off, s.direct),
       control: overheadOf(s.control, s.direct),
     });
+    const cpu = Object.fromEntries(
+      paths.filter((p) => p.key !== 'direct').map((p) => [p.key, cpuPerRequestUs(p)]),
+    ) as Record<ProxyKey, number | null>;
     const seqOver = over(seq);
     const loadOver = over(load);
     return {
@@ -235,6 +270,9 @@ export async function runOverhead(
       ratio_p99_load: ratio(loadOver.limits_on.p99_ms, loadOver.limits_off.p99_ms),
       control_ratio_p50_sequential: ratio(seqOver.control.p50_ms, seqOver.limits_off.p50_ms),
       control_ratio_p50_load: ratio(loadOver.control.p50_ms, loadOver.limits_off.p50_ms),
+      cpu_us_per_request: cpu,
+      cpu_ratio: ratio(cpu.limits_on ?? NaN, cpu.limits_off ?? NaN),
+      control_cpu_ratio: ratio(cpu.control ?? NaN, cpu.limits_off ?? NaN),
       errors: Object.fromEntries(paths.map((p) => [p.key, p.errors.toJSON()])) as Record<
         PathKey,
         ReturnType<ErrorCounts['toJSON']>
