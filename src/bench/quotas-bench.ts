@@ -116,7 +116,7 @@ export function quotaGoals(
 const overheadGoal = (ratio: number | null): Goal => goal('overhead_ratio', '<=', 1.05, ratio);
 
 const OVERHEAD_NOTE =
-  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise); overhead.cpu_ratio: CPU per request of the limits-on child ÷ the limits-off child, from /proc, which waiting for a core does not move.';
+  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise); overhead.cpu_ratio: CPU per request of the limits-on child ÷ the limits-off child, from /proc, which waiting for a core does not move (control_cpu_ratio: the same for two identical children, a few percent apart on a shared VM).';
 
 const NOTES = [
   'One run on a shared 2-core machine: the API server, etcd, the controller, every proxy, the simulators and the load generator share it; figures drift from run to run.',

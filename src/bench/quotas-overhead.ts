@@ -79,7 +79,8 @@ export interface OverheadResult {
   /**
    * CPU each proxy child used per measured request (one at a time and open
    * loop), µs, from /proc (null elsewhere): what the proxy's work costs,
-   * unaffected by waiting for a core on a shared machine.
+   * unaffected by waiting for a core; still a few percent apart between
+   * identical children on a shared VM (caches, neighbours), as the control shows.
    */
   cpu_us_per_request: Record<ProxyKey, number | null>;
   /** limits on ÷ off, and control ÷ off, of cpu_us_per_request. */
