@@ -47,7 +47,48 @@ describe('parseQuotasBenchArgs', () => {
     });
   });
 
+  test('--only overhead runs that part alone, at its full or --quick size', () => {
+    expect(parseQuotasBenchArgs(['--only', 'overhead'])).toMatchObject({
+      kind: 'run',
+      options: { only: 'overhead', overhead: { sequential: 2000, loadRps: 300 } },
+    });
+    expect(parseQuotasBenchArgs(['--only', 'overhead', '--quick', '--seed', '3'])).toMatchObject({
+      kind: 'run',
+      options: { only: 'overhead', seed: 3, overhead: { sequential: 100 } },
+    });
+    expect(parseQuotasBenchArgs([])).toMatchObject({ kind: 'run', options: { only: undefined } });
+    expect(
+      parseQuotasBenchArgs(['--only', 'overhead', '--cpu-prof', 'p', '--requests', '8000']),
+    ).toMatchObject({ options: { overhead: { cpuProfDir: 'p', sequential: 8000, warmup: 300 } } });
+  });
+
   test.each([
+    [
+      ['--only', 'saturation'],
+      '--only must be one of overhead (the parts that run alone), not "saturation"',
+    ],
+    [
+      ['--only', 'overhead', '--skip-overhead'],
+      '--skip-overhead configures a part that --only overhead does not run; drop one of them',
+    ],
+    [
+      ['--only', 'overhead', '--minutes', '2'],
+      '--minutes configures a part that --only overhead does not run; drop one of them',
+    ],
+    [
+      ['--only', 'overhead', '--kubeconfig', 'k'],
+      '--kubeconfig configures a part that --only overhead does not run; drop one of them',
+    ],
+    [['--cpu-prof', ' '], '--cpu-prof must name a directory'],
+    [
+      ['--cpu-prof', 'p', '--skip-overhead'],
+      '--cpu-prof configures the overhead part, which --skip-overhead leaves out; drop one of them',
+    ],
+    [
+      ['--requests', '8000', '--skip-overhead'],
+      '--requests configures the overhead part, which --skip-overhead leaves out; drop one of them',
+    ],
+    [['--requests', '50'], '--requests must be an integer from 100 to 100000, not "50"'],
     [['--minutes', '0'], '--minutes must be an integer from 1 to 120, not "0"'],
     [['--minutes', '1.5'], '--minutes must be an integer from 1 to 120, not "1.5"'],
     [['--proxies', '300'], '--proxies must be an integer from 1 to 253, not "300"'],

@@ -6,13 +6,14 @@ import { DEFAULT_KUBECONFIG, MAX_PROXIES } from './controller-args.js';
 export const QUOTAS_BENCH_USAGE = `usage: modelroute bench quotas [options]
 
 Measures fleet-wide limits, budgets and priority under scarcity against a real
-API server (start one with \`npm run testenv -- up\`): real proxies and the
-controller (both in this process), one simulated backend per limit counting
-every request it receives. Skewed (Zipf) demand at twice the limit on a 600 rpm
-backend and on a tpm backend; a tenant crossing its daily budget; a high- and a
-low-priority tenant on a backend near its limit; proxy overhead with limits on
-and off (two proxy children). Prints one JSON object with the figures and the
-issue's targets (met or not); never a pass/fail test.
+API server (start one with \`npm run testenv -- up\`; --only overhead needs
+none): real proxies and the controller (both in this process), one simulated
+backend per limit counting every request it receives. Skewed (Zipf) demand at
+twice the limit on a 600 rpm backend and on a tpm backend; a tenant crossing
+its daily budget; a high- and a low-priority tenant on a backend near its
+limit; proxy overhead with limits on and off (proxy children, and a second one
+without limits as the run's noise floor). Prints one JSON object with the
+figures and the issue's targets (met or not); never a pass/fail test.
 
 options:
   --json                 print only the JSON result
@@ -26,6 +27,14 @@ options:
                          (default 1)
   --skip-priority        do not run the priority part
   --skip-overhead        do not run the overhead part
+  --only overhead        run the overhead part alone: no API server, fleet,
+                         saturation or priority part (about a minute; the
+                         other flags of those parts are refused with it)
+  --requests N           requests per path of the overhead part, one at a time
+                         (default 2000, --quick 100)
+  --cpu-prof DIR         write V8 CPU profiles of the overhead part's proxy
+                         children into DIR/limits-on, DIR/limits-off and
+                         DIR/control
   --keep                 leave the bench namespace and its objects in place
   --quick                a smoke test for CI (same code, figures mean little):
                          3 proxies, 20 s saturated (no full minute: the
@@ -51,11 +60,29 @@ export interface QuotasBenchOptions {
         loadRps: number;
         loadRounds: number;
         loadSliceMs: number;
+        /** Where the two proxy children write CPU profiles (undefined: not profiled). */
+        cpuProfDir: string | undefined;
       }
     | undefined;
   keep: boolean;
   quick: boolean;
+  /** Run this part alone (it needs no API server). */
+  only: QuotasBenchPart | undefined;
 }
+
+/** Parts of the bench that can run alone. */
+export const SOLO_PARTS = ['overhead'] as const;
+export type QuotasBenchPart = (typeof SOLO_PARTS)[number];
+
+/** Flags that configure the parts `--only overhead` leaves out: refused with it, not ignored. */
+const FLEET_FLAGS = [
+  'kubeconfig',
+  'minutes',
+  'proxies',
+  'skip-priority',
+  'skip-overhead',
+  'keep',
+] as const;
 
 export type ParsedQuotasBenchArgs =
   | { kind: 'help' }
@@ -92,13 +119,16 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
       strict: true,
       options: {
         json: { type: 'boolean' },
-        kubeconfig: { type: 'string', default: DEFAULT_KUBECONFIG },
+        kubeconfig: { type: 'string' },
         minutes: { type: 'string' },
         proxies: { type: 'string' },
         'ramp-seconds': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'skip-priority': { type: 'boolean' },
         'skip-overhead': { type: 'boolean' },
+        only: { type: 'string' },
+        'cpu-prof': { type: 'string' },
+        requests: { type: 'string' },
         keep: { type: 'boolean' },
         quick: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -109,10 +139,24 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
   }
   const { values } = parsed;
   if (values.help) return { kind: 'help' };
-  if (values.kubeconfig.trim() === '')
-    return { kind: 'error', message: '--kubeconfig must name a file' };
+  const kubeconfig = values.kubeconfig ?? DEFAULT_KUBECONFIG;
+  if (kubeconfig.trim() === '') return { kind: 'error', message: '--kubeconfig must name a file' };
+  const only = SOLO_PARTS.find((part) => part === values.only);
+  if (values.only !== undefined && only === undefined)
+    return {
+      kind: 'error',
+      message: `--only must be one of ${SOLO_PARTS.join(', ')} (the parts that run alone), not "${values.only}"`,
+    };
+  const fleetFlag = FLEET_FLAGS.find((flag) => values[flag] !== undefined);
+  if (only !== undefined && fleetFlag !== undefined)
+    return {
+      kind: 'error',
+      message: `--${fleetFlag} configures a part that --only ${only} does not run; drop one of them`,
+    };
   const quick = values.quick === true;
   const size = quick ? SIZES.quick : SIZES.full;
+  const overhead = overheadPlan(values, size.overhead);
+  if (typeof overhead === 'string') return { kind: 'error', message: overhead };
   const proxies =
     values.proxies === undefined ? size.proxies : intIn('proxies', values.proxies, 1, MAX_PROXIES);
   if (typeof proxies === 'string') return { kind: 'error', message: proxies };
@@ -134,16 +178,41 @@ export function parseQuotasBenchArgs(argv: readonly string[]): ParsedQuotasBench
     kind: 'run',
     options: {
       json: values.json === true,
-      kubeconfig: values.kubeconfig,
+      kubeconfig,
       proxies,
       seed,
       measureMs,
       rampMs,
       warmupMs: size.warmupMs,
       priority: values['skip-priority'] ? undefined : { ...size.priority },
-      overhead: values['skip-overhead'] ? undefined : { ...size.overhead },
+      overhead,
       keep: values.keep === true,
       quick,
+      only,
     },
   };
+}
+
+type OverheadPlan = NonNullable<QuotasBenchOptions['overhead']>;
+
+/** The overhead part's plan from its flags (undefined: skipped), or what is wrong with them. */
+function overheadPlan(
+  values: { 'skip-overhead'?: boolean; 'cpu-prof'?: string; requests?: string },
+  size: Omit<OverheadPlan, 'cpuProfDir'>,
+): OverheadPlan | undefined | string {
+  const cpuProfDir = values['cpu-prof'];
+  if (values['skip-overhead']) {
+    const given = (['cpu-prof', 'requests'] as const).find((flag) => values[flag] !== undefined);
+    return given === undefined
+      ? undefined
+      : `--${given} configures the overhead part, which --skip-overhead leaves out; drop one of them`;
+  }
+  if (cpuProfDir !== undefined && cpuProfDir.trim() === '')
+    return '--cpu-prof must name a directory';
+  const sequential =
+    values.requests === undefined
+      ? size.sequential
+      : intIn('requests', values.requests, 100, 100_000);
+  if (typeof sequential === 'string') return sequential;
+  return { ...size, sequential, cpuProfDir };
 }

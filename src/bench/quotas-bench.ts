@@ -25,7 +25,8 @@ import { ProxyClients } from './quotas-traffic.js';
 /** The budget is sized to be crossed this far into the saturation phase (at most), leaving most of it over budget. */
 const BUDGET_CROSSING_MS = 90_000;
 
-export interface QuotasBenchResult {
+/** What every result of `bench quotas` opens with. */
+interface QuotasBenchRun {
   benchmark: 'quotas';
   quick: boolean;
   started_at: string;
@@ -33,6 +34,9 @@ export interface QuotasBenchResult {
   command: string;
   machine: BenchMachine & { loadavg_1m_end: number };
   code: string;
+}
+
+export interface QuotasBenchResult extends QuotasBenchRun {
   api_server: { version: string; kubeconfig: string };
   run: {
     proxies: number;
@@ -57,6 +61,16 @@ export interface QuotasBenchResult {
   };
   goals: Goal[];
   /** Every goal with a value met (goals without one, e.g. a skipped part, do not count). */
+  pass: boolean;
+  notes: string[];
+}
+
+/** `--only overhead`: the overhead part alone, with the fields of the full result it has. */
+export interface QuotasOverheadResult extends QuotasBenchRun {
+  only: 'overhead';
+  overhead_ratio: number | null;
+  overhead: OverheadResult;
+  goals: Goal[];
   pass: boolean;
   notes: string[];
 }
@@ -100,9 +114,14 @@ export function quotaGoals(
     ),
     goal('priority.high_p99_ratio', '<=', 1.1, priority?.high_p99_ratio ?? null),
     goal('priority.high_success_ratio', '>=', 0.9, priority?.high_success_ratio ?? null),
-    goal('overhead_ratio', '<=', 1.05, overheadRatio),
+    overheadGoal(overheadRatio),
   ];
 }
+
+const overheadGoal = (ratio: number | null): Goal => goal('overhead_ratio', '<=', 1.05, ratio);
+
+const OVERHEAD_NOTE =
+  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run; overhead.control_ratio_*: a second proxy without limits ÷ the first, the noise floor of that run (a ratio within that distance of 1 is not told apart from noise); overhead.cpu_ratio: CPU per request of the limits-on child ÷ the limits-off child, from /proc, which waiting for a core does not move (control_cpu_ratio: the same for two identical children, a few percent apart on a shared VM).';
 
 const NOTES = [
   'One run on a shared 2-core machine: the API server, etcd, the controller, every proxy, the simulators and the load generator share it; figures drift from run to run.',
@@ -111,15 +130,56 @@ const NOTES = [
   'exact_reference: one exact sliding-window limiter replayed offline on the same arrival times: what any sliding-window limit admits of this traffic. After a standing start it falls short too (the first minute leaves the window in a burst a minute later).',
   "Budget: overspend = cost the backend served for the tenant minus its daily budget; allowed = max(1% of the budget, one minute of the tenant's offered traffic at the served price).",
   "Priority: both tenants call through the same proxies; ratios are overloaded ÷ unloaded for the high-priority tenant, latency measured from each request's scheduled time.",
-  'overhead_ratio: (proxy with limits − direct) ÷ (proxy without limits − direct) at p50, one request at a time, both proxies child processes in the same run.',
+  OVERHEAD_NOTE,
 ];
 
-export async function runQuotasBench(context: {
+/** The limits-on proxy refused the assignment: say so, its figure is not what it claims. */
+function assignmentNote(overhead: OverheadResult): string[] {
+  return overhead.assignment_accepted
+    ? []
+    : [
+        `The limits-on proxy refused the pushed quota assignment (${overhead.assignment_answer}): it ran on whatever it enforces without one.`,
+      ];
+}
+
+export interface QuotasBenchContext {
   options: QuotasBenchOptions;
   group: ChildGroup;
   log: (line: string) => void;
   command: string;
-}): Promise<QuotasBenchResult> {
+}
+
+/** `--only overhead`: two proxy children and a simulator; no API server, no fleet. */
+export async function runQuotasOverheadAlone(
+  context: QuotasBenchContext,
+): Promise<QuotasOverheadResult> {
+  const { options: o, group, log } = context;
+  const plan = o.overhead;
+  if (!plan) throw new Error('--only overhead with the overhead part skipped');
+  const startedAt = new Date();
+  const overhead = await runOverhead(group, plan, o.seed, log);
+  const ratio = Number.isFinite(overhead.ratio_p50_sequential)
+    ? overhead.ratio_p50_sequential
+    : null;
+  const goals = [overheadGoal(ratio)];
+  return {
+    benchmark: 'quotas',
+    only: 'overhead',
+    quick: o.quick,
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    command: context.command,
+    machine: { ...benchMachine(), loadavg_1m_end: round(loadavg()[0] ?? 0, 2) },
+    code: codeOrigin(),
+    overhead_ratio: ratio,
+    overhead,
+    goals,
+    pass: goals.every((g) => g.met !== false),
+    notes: [NOTES[0] as string, OVERHEAD_NOTE, ...assignmentNote(overhead)],
+  };
+}
+
+export async function runQuotasBench(context: QuotasBenchContext): Promise<QuotasBenchResult> {
   const { options: o, group, log } = context;
   const startedAt = new Date();
   const machine = benchMachine();
@@ -172,10 +232,7 @@ export async function runQuotasBench(context: {
     notes.push(
       'No proxy reported a quota assignment before traffic started: fleet shares were not in force (is the quota coordinator in this build?).',
     );
-  if (overhead && !overhead.assignment_accepted)
-    notes.push(
-      `The limits-on proxy refused the pushed quota assignment (${overhead.assignment_answer}): it ran on whatever it enforces without one.`,
-    );
+  if (overhead) notes.push(...assignmentNote(overhead));
   if (saturation.budget.crossed_at_s !== null && saturation.budget.first_refusal_at_s === null)
     notes.push(
       'The budget tenant crossed its budget but no request was refused with budget_exceeded: its overspend is bounded only by the end of the phase, not by enforcement.',
@@ -224,20 +281,33 @@ export async function runQuotasBench(context: {
   };
 }
 
-/** A short human summary, printed above the JSON when --json is not given. */
-export function formatQuotasReport(r: QuotasBenchResult): string[] {
-  const lines = [
-    `rpm: limit ${r.rpm.limit}, max in any 60 s ${r.rpm.max_admitted_per_minute}, min saturated ${r.rpm.min_admitted_per_minute_saturated ?? '-'}`,
-    `tpm: limit ${r.tpm.limit}, max in any 60 s ${r.tpm.max_admitted_per_minute}, min saturated ${r.tpm.min_admitted_per_minute_saturated ?? '-'}`,
-    `budget: $${r.budget.daily_budget_usd}/day, overspend $${r.budget.overspend_usd} (allowed $${r.budget.allowed_overspend_usd})`,
-    `priority: high p99 ratio ${r.priority.high_p99_ratio ?? '-'}, success ratio ${r.priority.high_success_ratio ?? '-'}`,
-    `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'}`,
-    'goals:',
-  ];
-  for (const g of r.goals) {
+function goalLines(goals: readonly Goal[]): string[] {
+  const lines = ['goals:'];
+  for (const g of goals) {
     const mark = g.met === true ? 'met   ' : g.met === false ? 'MISSED' : 'n/a   ';
     lines.push(`  ${mark} ${g.goal} ${g.target}: ${g.value ?? '-'}`);
   }
   lines.push('');
   return lines;
+}
+
+/** A short human summary, printed above the JSON when --json is not given. */
+export function formatQuotasReport(r: QuotasBenchResult | QuotasOverheadResult): string[] {
+  if ('only' in r) {
+    const o = r.overhead;
+    return [
+      `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'} one at a time, ${o.ratio_p50_load} open loop at ${o.load.rps} rps`,
+      `control (a second proxy without limits ÷ off, p50): ${o.control_ratio_p50_sequential} one at a time, ${o.control_ratio_p50_load} open loop`,
+      `proxy CPU per request: limits on ${o.cpu_us_per_request.limits_on ?? '-'} µs, off ${o.cpu_us_per_request.limits_off ?? '-'} µs, control ${o.cpu_us_per_request.control ?? '-'} µs (on ÷ off ${o.cpu_ratio}, control ÷ off ${o.control_cpu_ratio})`,
+      ...goalLines(r.goals),
+    ];
+  }
+  return [
+    `rpm: limit ${r.rpm.limit}, max in any 60 s ${r.rpm.max_admitted_per_minute}, min saturated ${r.rpm.min_admitted_per_minute_saturated ?? '-'}`,
+    `tpm: limit ${r.tpm.limit}, max in any 60 s ${r.tpm.max_admitted_per_minute}, min saturated ${r.tpm.min_admitted_per_minute_saturated ?? '-'}`,
+    `budget: $${r.budget.daily_budget_usd}/day, overspend $${r.budget.overspend_usd} (allowed $${r.budget.allowed_overspend_usd})`,
+    `priority: high p99 ratio ${r.priority.high_p99_ratio ?? '-'}, success ratio ${r.priority.high_success_ratio ?? '-'}`,
+    `overhead ratio (limits on ÷ off, p50): ${r.overhead_ratio ?? '-'}${'control_ratio_p50_sequential' in r.overhead ? ` (control: ${r.overhead.control_ratio_p50_sequential})` : ''}`,
+    ...goalLines(r.goals),
+  ];
 }

@@ -20,7 +20,9 @@ import {
 import {
   formatQuotasReport,
   runQuotasBench,
+  runQuotasOverheadAlone,
   type QuotasBenchResult,
+  type QuotasOverheadResult,
 } from '../bench/quotas-bench.js';
 import { formatReport } from '../bench/report.js';
 import type { CommandIO } from './validate.js';
@@ -100,15 +102,19 @@ const TARGETS = {
   quotas: {
     usage: QUOTAS_BENCH_USAGE,
     parse: parseQuotasBenchArgs,
-    run: (options, group, log, argv) =>
-      runQuotasBench({
+    run: (options, group, log, argv) => {
+      const context = {
         options,
         group,
         log,
         command: ['modelroute', 'bench', 'quotas', ...argv].join(' '),
-      }),
+      };
+      return options.only === 'overhead'
+        ? runQuotasOverheadAlone(context)
+        : runQuotasBench(context);
+    },
     format: formatQuotasReport,
-  } satisfies BenchTarget<QuotasBenchOptions, QuotasBenchResult>,
+  } satisfies BenchTarget<QuotasBenchOptions, QuotasBenchResult | QuotasOverheadResult>,
   proxy: {
     usage: BENCH_USAGE,
     parse: parseBenchArgs,

@@ -65,6 +65,17 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     apiServer: true,
   },
   {
+    // The overhead part of bench quotas alone: it needs no API server.
+    name: 'modelroute bench quotas --only overhead',
+    run: ['src/cli/main.ts', 'bench', 'quotas', '--only', 'overhead', '--json'],
+    keys: ['benchmark', 'only', 'machine', 'overhead_ratio', 'overhead', 'goals', 'pass'],
+  },
+  {
+    name: 'npm run bench:limits-path',
+    run: ['bench/limits-path.ts'],
+    keys: ['benchmark', 'requests_per_round', 'rounds', 'results'],
+  },
+  {
     name: 'npm run bench:long-input',
     run: ['bench/long-input.ts'],
     keys: [

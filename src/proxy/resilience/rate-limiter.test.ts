@@ -1,4 +1,5 @@
 import { RateLimiter } from './rate-limiter.js';
+import { seededRandom } from '../../routing/random.js';
 
 function setup(limits: { rpm?: number; tpm?: number }) {
   let t = 0;
@@ -143,4 +144,113 @@ test('a limit of 0 admits nothing (a fleet share can be 0); msUntilOldestLeaves 
   limiter.record(0);
   at(10_000);
   expect(limiter.msUntilOldestLeaves()).toBe(52_000); // second 2 leaves at 62 s
+});
+
+/**
+ * The limiter before it kept running totals (it summed the ring on every
+ * check), kept as the oracle: the running totals must give the same answers
+ * after any sequence of records, corrections and clock moves, back included.
+ */
+class RecountingLimiter {
+  private readonly ring = Array.from({ length: 60 }, () => ({
+    second: -Infinity,
+    requests: 0,
+    tokens: 0,
+  }));
+
+  constructor(
+    private limits: { rpm?: number; tpm?: number },
+    private readonly now: () => number,
+  ) {}
+
+  setLimits(limits: { rpm?: number; tpm?: number }): void {
+    this.limits = limits;
+  }
+
+  canAccept(tokens: number): boolean {
+    const { rpm, tpm } = this.limits;
+    const { requests, tokens: used } = this.totals();
+    if (rpm !== undefined && requests + 1 > rpm) return false;
+    return !(tpm !== undefined && used + Math.max(0, tokens) > tpm);
+  }
+
+  record(tokens: number): void {
+    const bucket = this.current();
+    bucket.requests++;
+    bucket.tokens += tokens;
+  }
+
+  adjust(delta: number, recordedAt?: number): void {
+    if (recordedAt === undefined) {
+      this.current().tokens += delta;
+      return;
+    }
+    const second = Math.floor(recordedAt / 1000);
+    if (second <= Math.floor(this.now() / 1000) - 60) return;
+    const bucket = this.ring[((second % 60) + 60) % 60];
+    if (bucket?.second === second) bucket.tokens += delta;
+  }
+
+  totals(): { requests: number; tokens: number } {
+    const oldest = Math.floor(this.now() / 1000) - 60;
+    let requests = 0;
+    let tokens = 0;
+    for (const bucket of this.ring)
+      if (bucket.second > oldest) {
+        requests += bucket.requests;
+        tokens += bucket.tokens;
+      }
+    return { requests, tokens: Math.max(0, tokens) };
+  }
+
+  private current() {
+    const second = Math.floor(this.now() / 1000);
+    const bucket = this.ring[((second % 60) + 60) % 60] as (typeof this.ring)[number];
+    if (bucket.second !== second) Object.assign(bucket, { second, requests: 0, tokens: 0 });
+    return bucket;
+  }
+}
+
+describe('running totals', () => {
+  test.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    'seed %i: 3,000 random records, corrections and clock moves answer as a full recount',
+    (seed) => {
+      const rng = seededRandom(seed);
+      const int = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
+      let t = int(0, 10_000_000);
+      const clock = () => t;
+      const limits = { rpm: int(0, 400), tpm: int(0, 200_000) };
+      const limiter = new RateLimiter(limits, clock);
+      const oracle = new RecountingLimiter(limits, clock);
+      const recordedAt: number[] = [];
+      for (let step = 0; step < 3_000; step++) {
+        const op = rng();
+        if (op < 0.35) {
+          const tokens = int(0, 2_000);
+          limiter.record(tokens);
+          oracle.record(tokens);
+          recordedAt.push(t);
+        } else if (op < 0.55) {
+          // A correction for an earlier request (maybe out of the window), or counting now.
+          const delta = int(-1_500, 1_500);
+          const at = rng() < 0.8 ? recordedAt[int(0, recordedAt.length - 1)] : undefined;
+          limiter.adjust(delta, at);
+          oracle.adjust(delta, at);
+        } else if (op < 0.9) {
+          t += int(0, 1_500); // requests a few hundred ms apart, seconds passing
+        } else if (op < 0.95) {
+          t += int(0, 200_000); // idle for up to a few windows
+        } else if (op < 0.98) {
+          t -= int(0, 90_000); // the wall clock stepped back
+        } else {
+          const next = { rpm: int(0, 400), tpm: int(0, 200_000) };
+          limiter.setLimits(next);
+          oracle.setLimits(next);
+        }
+        expect(limiter.totals()).toEqual(oracle.totals());
+        const tokens = int(0, 5_000);
+        expect(limiter.canAccept(tokens)).toBe(oracle.canAccept(tokens));
+      }
+    },
+  );
 });
