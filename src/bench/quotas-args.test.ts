@@ -34,6 +34,7 @@ describe('parseQuotasBenchArgs', () => {
       options: { rampMs: 0 },
     });
     expect(parseQuotasBenchArgs(['--quick'])).toMatchObject({ options: { rampMs: 0 } });
+    expect(parseQuotasBenchArgs(['--only', 'overhead', '--ramp-seconds', '5']).kind).toBe('error');
     const bad = parseQuotasBenchArgs(['--ramp-seconds', 'soon']);
     expect(bad.kind).toBe('error');
     expect(bad.kind === 'error' && bad.message).toMatch(/ramp-seconds/);

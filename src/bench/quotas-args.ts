@@ -79,6 +79,7 @@ const FLEET_FLAGS = [
   'kubeconfig',
   'minutes',
   'proxies',
+  'ramp-seconds',
   'skip-priority',
   'skip-overhead',
   'keep',
