@@ -32,9 +32,10 @@
 // (7% together; in practice A is mostly the same capacity as C's free slots).
 // quota-allocator.test.ts simulates 20 proxies with skewed demand and checks
 // exactly this (overshootBound below). Measured there, 600 rpm, demand twice
-// the limit ramped up over two minutes, delays 0-2 s: at most 613-618 in any
-// sliding minute; at least 567-585 in every sliding minute once saturated
-// (one exact limiter on the same arrivals: 583-590).
+// the limit ramped up over two minutes and the busiest proxy moving every 3
+// minutes, delays 0-2 s: at most 615-625 in any sliding minute; at least
+// 564-577 in every sliding minute once saturated (one exact limiter on the
+// same arrivals: 589). bench quotas, real proxies: 617 and 581 (exact 612, 588).
 import type { LimitAmounts } from '../quota/protocol.js';
 import { UNASSIGNED_SHARE_DIVISOR } from '../quota/quota-state.js';
 
