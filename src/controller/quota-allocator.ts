@@ -289,8 +289,9 @@ function overcommit(
 
 /**
  * Each proxy's share and safe share of one fleet-wide limit. Σ shares ≤ limit
- * per amount; safe = min(share, limit / proxies), so proxies that all fall back
- * to their safe shares stay within the limit together.
+ * + the over-commit (≤ OVERCOMMIT_FRACTION × limit for rpm and tpm, none for
+ * maxConcurrency) per amount; safe = min(share, limit / proxies), so proxies
+ * that all fall back to their safe shares stay within the limit together.
  */
 export function allocateShares(input: {
   limit: LimitAmounts;
