@@ -137,6 +137,38 @@ describe('backend limits follow the assignment', () => {
     expect(parsed.tenants[0]!.costUsd).toBeGreaterThan(0);
   });
 
+  test('an attempt is checked against the tpm share with its own estimate (prompt + max_tokens)', async () => {
+    dp = await startDataPlane(backends({ tpm: 100_000 }), [priorityRoute()], {
+      quotaMode: 'fleet',
+    });
+    const share = { tpm: 1_000 };
+    const pushed = await admin(
+      'PUT',
+      '/admin/v1/quotas',
+      assignment({
+        limits: [{ key: 'backend:default/a', share, safe: share, limit: { tpm: 100_000 } }],
+      }),
+    );
+    expect(pushed.status).toBe(200);
+    const ask = async (maxTokens: number) => {
+      const { response } = await dp!.client.chat.completions
+        .create({ ...chat, max_tokens: maxTokens })
+        .withResponse();
+      return response.headers.get('x-modelroute-backend');
+    };
+    // ~3 prompt tokens + 900 fits the empty share; real usage then replaces the estimate.
+    expect(await ask(900)).toBe('default/a');
+    const used = (await quotaStats()).limits.find((l) => l.key === 'backend:default/a')!;
+    expect(used.windowTokens).toBeGreaterThan(3);
+    // What is left is less than this request may cost: it goes to b, not over a's share.
+    expect(await ask(1_000 - used.windowTokens)).toBe('default/b');
+    // One that fits what is left is still admitted.
+    expect(await ask(1)).toBe('default/a');
+    const after = (await quotaStats()).limits.find((l) => l.key === 'backend:default/a')!;
+    expect(after.windowTokens).toBeLessThanOrEqual(1_000);
+    expect(after.refused).toBe(1);
+  });
+
   test('a full fallback the primary made unnecessary is not counted as refused (it was not wanted)', async () => {
     dp = await startDataPlane(
       [{ name: 'a' }, { name: 'b', spec: { limits: { rpm: 100 } } }],

@@ -15,6 +15,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import type { UpstreamTarget } from '../upstream-target.js';
 import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
 import { sendBuffered } from './buffered-response.js';
+import { refusedByShare } from './share-admission.js';
 import { admitExactBackend, type ExactLease } from './exact-admission.js';
 import {
   classifyStatus,
@@ -114,6 +115,11 @@ export async function tryBackend(
     const admitted = await admitExactBackend(runtime, backend, request.estimatedTokens);
     if (typeof admitted !== 'function') return admitted;
     lease = admitted;
+  }
+  // Fleet shares (and exact keys without a store, which fall back to them).
+  if (!lease || !runtime.quotas.store) {
+    const refused = refusedByShare(runtime, backend, request.estimatedTokens);
+    if (refused) return refused;
   }
   const timers = new AttemptTimers(firstTokenMs, totalMs, clientGone);
   const ticket = runtime.live.begin(backend.id, request.estimatedTokens, request.priority);
