@@ -46,5 +46,12 @@ export default {
       globalSetup: '<rootDir>/test/testenv/jest-global-setup.js',
       globalTeardown: '<rootDir>/test/testenv/jest-global-teardown.js',
     },
+    {
+      ...shared,
+      // Real containers: the image built with podman and run read-only as
+      // non-root, and a single-node cluster with a real kubelet and containerd.
+      displayName: 'node',
+      testMatch: ['<rootDir>/test/image/**/*.test.ts', '<rootDir>/test/node/**/*.test.ts'],
+    },
   ],
 };
