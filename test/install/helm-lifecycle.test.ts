@@ -445,6 +445,19 @@ test(
       const token = releaseAdminToken(ns, ns);
       expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
 
+      // --reuse-values would render with 0.1.0's defaults, missing every value added since.
+      const reused = helm(['upgrade', ns, CHART_DIR, '-n', ns, '--reuse-values', '--wait=false']);
+      expect(reused.code).not.toBe(0);
+      expect(reused.stderr).toContain(
+        "were an older chart's values reused (helm upgrade --reuse-values)? Upgrade with --reset-then-reuse-values",
+      );
+      // What the README advises keeps the values given at install (the webhook's name here).
+      mustHelm(['upgrade', ns, CHART_DIR, '-n', ns, '--reset-then-reuse-values', '--wait=false']);
+      expect(
+        kubectl(['get', 'mutatingwebhookconfiguration', `modelroute-sidecar-injector-${ns}`]).code,
+      ).toBe(0);
+      expect(releaseAdminToken(ns, ns)).toBe(token);
+
       for (let upgrade = 1; upgrade <= 2; upgrade++) {
         mustHelm(['upgrade', ns, CHART_DIR, '-n', ns, '-f', values, '--wait=false']);
         expect({ upgrade, token: releaseAdminToken(ns, ns) }).toEqual({ upgrade, token });

@@ -75,6 +75,19 @@ lifecycle:
 {{- end -}}
 {{- end -}}
 
+{{/*
+`helm upgrade --reuse-values` renders this chart with the previous chart's
+defaults in place of this one's, so values added since (security contexts,
+the drain delays) would be silently absent, e.g. pods without their security
+context. A key every version of values.yaml from now on sets, and that no one
+has a reason to null, tells.
+*/}}
+{{- define "modelroute.checkValuesComplete" -}}
+{{- if not (hasKey .Values.controller "terminationGracePeriodSeconds") -}}
+{{- fail "values lack controller.terminationGracePeriodSeconds, which this chart's values.yaml sets: were an older chart's values reused (helm upgrade --reuse-values)? Upgrade with --reset-then-reuse-values, or with -f and your own values file" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Fails unless the grace period outlasts the preStop delay (the kubelet counts the hook in it). */}}
 {{- define "modelroute.checkGracePeriod" -}}
 {{- if and (gt (int .values.preStopDelaySeconds) 0) (le (int .values.terminationGracePeriodSeconds) (int .values.preStopDelaySeconds)) -}}
