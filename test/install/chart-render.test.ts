@@ -1,11 +1,13 @@
 // The Helm chart as rendered: lint-clean, the same RBAC and CRDs as the
 // repository's sources of truth, the controller/webhook/gateway contract, a
 // schema that names the wrong key, and output the real API server accepts.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { REPO_ROOT, helm, kubectl, mustKubectl } from '../support/cluster.js';
+import { REPO_ROOT, helm, kubectl, mustKubectl, testenv } from '../support/cluster.js';
 import {
   CHART_DIR,
   deploymentSpec,
@@ -937,6 +939,79 @@ describe('values schema', () => {
     expect(undocumented).toEqual([]);
     expect(open).toEqual([]);
   });
+});
+
+/**
+ * Just enough of a Kubernetes 1.28 API server for Helm to learn the version
+ * and the served API groups (discovery) and to find no release in it.
+ */
+async function startOldApiServer(): Promise<{ kubeconfig: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    const body: Record<string, object> = {
+      '/version': { major: '1', minor: '28', gitVersion: 'v1.28.15' },
+      '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+      '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [] },
+      '/api/v1': { kind: 'APIResourceList', groupVersion: 'v1', resources: [] },
+    };
+    const found =
+      body[path] ??
+      (path.endsWith('/secrets') ? { kind: 'SecretList', apiVersion: 'v1', items: [] } : undefined);
+    res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(found ?? { kind: 'Status', apiVersion: 'v1', code: 404 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const kubeconfig = valuesFile({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'old', cluster: { server: `http://127.0.0.1:${port}` } }],
+    users: [{ name: 'u', user: { token: 'unused' } }],
+    contexts: [{ name: 'old', context: { cluster: 'old', user: 'u' } }],
+    'current-context': 'old',
+  });
+  return {
+    kubeconfig,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** helm without blocking the event loop (the API server it talks to may be this process). */
+function helmAsync(
+  args: string[],
+  kubeconfig: string,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(testenv.helm, args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('the minimum Kubernetes version (1.29)', () => {
+  test(
+    'helm install refuses a 1.28 cluster, naming its version; the real API server passes',
+    async () => {
+      const old = await startOldApiServer();
+      try {
+        const r = await helmAsync(
+          ['install', 'modelroute', CHART_DIR, '-n', 'modelroute-system', '--dry-run=server'],
+          old.kubeconfig,
+        );
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(
+          'modelroute needs Kubernetes 1.29 or later (native sidecars, CEL validation in its CRDs); this cluster is v1.28.15',
+        );
+      } finally {
+        await old.close();
+      }
+      const current = helm(['template', 'modelroute', CHART_DIR, '-n', 'default', '--validate']);
+      expect({ code: current.code, stderr: current.stderr }).toEqual({ code: 0, stderr: '' });
+    },
+    CASE_TIMEOUT_MS,
+  );
 });
 
 describe('on the real API server', () => {
