@@ -80,7 +80,8 @@ lifecycle:
 defaults in place of this one's, so values added since (security contexts,
 the drain delays) would be silently absent, e.g. pods without their security
 context. A key every version of values.yaml from now on sets, and that no one
-has a reason to null, tells.
+has a reason to null, tells (it catches values reused from chart 0.1.0; when a
+later chart adds values its templates cannot do without, check one of those too).
 */}}
 {{- define "modelroute.checkValuesComplete" -}}
 {{- if not (hasKey .Values.controller "terminationGracePeriodSeconds") -}}
