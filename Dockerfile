@@ -1,7 +1,11 @@
 # One image for every role: the entrypoint is the `modelroute` command, so the
 # container's args pick `controller`, `proxy` (sidecar or gateway) or `dev`.
-#   docker build -t modelroute:dev .
+#   make image                      (docker, or podman where no Docker engine runs)
 #   docker run --rm -p 8080:8080 modelroute:dev dev --simulate --host 0.0.0.0
+# NODE_IMAGE is the base of both stages: the official Node LTS image by
+# default. Any image with node and npm on PATH and a uid-1000 user will do; the
+# tests build on one assembled locally from Debian packages and npm's Node
+# binary package (test/image/build.ts), as no registry is reachable there.
 ARG NODE_IMAGE=node:26-slim
 
 # --- build: compile TypeScript, then drop dev dependencies -----------------
@@ -13,7 +17,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# Benchmarks stay out of the production image: `modelroute bench` loads them
+# lazily and says they are not in this image (src/cli/commands.ts).
 RUN npm run build \
+ && rm -rf dist/bench dist/cli/bench.js \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime: production dependencies and compiled JS only ----------------
