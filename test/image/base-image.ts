@@ -19,7 +19,10 @@ const BASE_ENV = join(REPO_ROOT, 'hack', 'image', 'base.env');
 const CUSTOMIZE = join(REPO_ROOT, 'hack', 'image', 'customize-base.sh');
 const MERGED_USR_HOOKS = '/usr/share/mmdebstrap/hooks/merged-usr';
 
-/** What node (ldd of the package's bin/node) and npm's scripts (sh, env) need. */
+/**
+ * What node needs (ldd of the package's bin/node), what npm's scripts run
+ * (sh, env), and the tools of the official slim image the Dockerfile uses (find).
+ */
 const DEBIAN_PACKAGES = [
   'libc6',
   'libstdc++6',
@@ -27,6 +30,7 @@ const DEBIAN_PACKAGES = [
   'libatomic1',
   'dash',
   'coreutils',
+  'findutils',
   'base-files',
 ];
 

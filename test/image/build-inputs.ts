@@ -41,10 +41,9 @@ export function contextFiles(sourceDir: string): string[] {
 export function buildInputsHash(sourceDir: string, baseRef: string, recipe: string): string {
   const hash = createHash('sha256').update(`${baseRef}\n${recipe}\n`);
   for (const file of contextFiles(sourceDir)) {
-    hash
-      .update(`${file}\n`)
-      .update(readFileSync(join(sourceDir, file)))
-      .update('\n');
+    const bytes = readFileSync(join(sourceDir, file));
+    // Path and length first: no two different trees feed the hash the same bytes.
+    hash.update(`${file}\0${String(bytes.length)}\0`).update(bytes);
   }
   return hash.digest('hex').slice(0, 16);
 }

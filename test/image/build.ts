@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../testenv/paths.js';
 import { IMAGES_DIR, ensureBaseImage } from './base-image.js';
 import { buildInputsHash } from './build-inputs.js';
 import { withCacheLock } from './cache-lock.js';
-import { imageLabel, podman } from './podman.js';
+import { imageLabel, podman, podmanStatus, tail } from './podman.js';
 
 export { CONTAINERS_CONF, podman } from './podman.js';
 export { ensureBaseImage } from './base-image.js';
@@ -93,7 +93,8 @@ function build(sourceDir: string, tag: string, base: string, hash: string): void
   const previous = podmanImageId(tag);
   const started = Date.now();
   process.stderr.write(`image: building ${tag} from ${sourceDir} on ${base}\n`);
-  podman([
+  const log = join(IMAGES_DIR, `${archiveStem(tag)}.build.log`);
+  const result = podmanStatus([
     'build',
     '--file',
     join(sourceDir, 'Dockerfile'),
@@ -106,6 +107,12 @@ function build(sourceDir: string, tag: string, base: string, hash: string): void
     ...npmBuildMounts(),
     sourceDir,
   ]);
+  writeFileSync(log, `${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0) {
+    throw new Error(
+      `podman build of ${tag} failed (exit ${String(result.status)}); the whole log is ${log}:\n${tail(result.stdout)}\n${tail(result.stderr)}`,
+    );
+  }
   process.stderr.write(`image: built ${tag} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   // The image this tag named before, if we built it and nothing else names it now.
   if (previous && previous !== podmanImageId(tag)) {
