@@ -70,7 +70,7 @@ export const NON_RECORDING_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTE
 export function createTracing(options: TracingOptions): Tracing {
   if (!options.exporter && !options.otlpEndpoint) return noopTracing();
   // Checked before the SDK loads: a bad endpoint fails fast either way.
-  const url = options.otlpEndpoint === undefined ? undefined : tracesUrl(options.otlpEndpoint);
+  const url = options.otlpEndpoint ? tracesUrl(options.otlpEndpoint) : undefined;
   const { trace: sdkTrace, otlp, resources } = sdk();
   const processors: SpanProcessor[] = [];
   if (options.exporter) processors.push(new sdkTrace.SimpleSpanProcessor(options.exporter));
