@@ -424,6 +424,9 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         entry: 'bench/proxy-main',
       });
     }
+    // Idle: the table installed, no request served yet, the start's work done.
+    await settle([proxy.child.pid]);
+    const proxyMemoryIdle = memoryOf(proxy.child.pid);
     const proxyModel = await proxyDifficultyModel(proxy.adminUrl, proxy.token);
     if (proxyModel?.name !== model.name || proxyModel.checksum !== model.checksum)
       throw new Error(
@@ -646,6 +649,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         : {}),
       errors: proxyErrors,
       errors_by_path: Object.fromEntries(paths.map((p) => [p.name, errorTotal(p)])),
+      idle_rss_mb: proxyMemoryIdle ? round(proxyMemoryIdle.rssMb, 1) : null,
       proxy_rss_mb: proxyMemory ? round(proxyMemory.rssMb, 1) : null,
       proxy_rss_at_start_mb: proxyMemoryAtStart ? round(proxyMemoryAtStart.rssMb, 1) : null,
       proxy_peak_rss_mb: proxyMemory ? round(proxyMemory.peakRssMb, 1) : null,
@@ -683,6 +687,18 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         goal('overhead p50 at the load rate', '<= 0.5 ms', overhead.p50_ms, overhead.p50_ms <= 0.5),
         goal('overhead p99 at the load rate', '<= 2 ms', overhead.p99_ms, overhead.p99_ms <= 2),
         goal('errors through the proxy', '0', proxyErrors, proxyErrors === 0),
+        goal(
+          'proxy RSS idle (table installed, no requests yet)',
+          '<= 60 MB',
+          proxyMemoryIdle ? round(proxyMemoryIdle.rssMb, 1) : NaN,
+          (proxyMemoryIdle?.rssMb ?? Infinity) <= 60,
+        ),
+        goal(
+          `proxy RSS after the run at ${options.rps} rps`,
+          '<= 100 MB (the goal is set at 200 rps)',
+          proxyMemory ? round(proxyMemory.rssMb, 1) : NaN,
+          (proxyMemory?.rssMb ?? Infinity) <= 100,
+        ),
         goal('routing decision p99', '<= 20 us', decision.p99_us, decision.p99_us <= 20),
         goal('stream TTFT overhead p50', '<= 1 ms', ttftOverhead, ttftOverhead <= 1),
         ...(pe

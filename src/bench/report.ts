@@ -74,7 +74,7 @@ export function formatReport(result: Json): string[] {
   const d = obj(result.decision);
   lines.push(
     `routing decision (${num(d.rules)} rules x ${num(d.backends)} backends, match at rule ${num(d.matched_rule)}): p50 ${num(d.p50_us)} us, p99 ${num(d.p99_us)} us`,
-    `proxy RSS ${num(result.proxy_rss_mb)} MB; errors through the proxy ${num(result.errors)}`,
+    `proxy RSS idle ${num(result.idle_rss_mb)} MB, after the run ${num(result.proxy_rss_mb)} MB; errors through the proxy ${num(result.errors)}`,
     '',
     'goals (reported, not asserted):',
   );

@@ -56,6 +56,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     case 'dev':
       return (await import('./dev.js')).runDev(rest, io);
     case 'proxy':
+      // Before the proxy's modules load: loading them is what grows the young generation.
+      (await import('./proxy-heap.js')).keepYoungGenerationSmall();
       return (await import('./proxy.js')).runProxy(rest, io);
     case 'router':
       return (await import('./router.js')).runRouter(rest, io);

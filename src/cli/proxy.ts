@@ -23,7 +23,7 @@ import {
   resolveQuotaStoreUrl,
   resolveServerSettings,
 } from './server-flags.js';
-import { createRedisQuotaStore, type RedisQuotaStore } from '../quota/redis-store.js';
+import type { RedisQuotaStore } from '../quota/redis-store.js';
 import { describeStoreUrl } from '../quota/redis-store-url.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
@@ -101,8 +101,13 @@ export async function runProxy(
   const logger = createLogger({ level: s.logLevel });
   // Connects in the background: until the store answers, exact limits follow
   // their onStoreUnavailable, as in any outage; the proxy starts regardless.
+  // The Redis client is loaded only when a store is configured: ~5 MB of heap
+  // that most sidecars (no exact-mode limits) would carry for nothing.
   let quotaStore: RedisQuotaStore | undefined;
-  if (storeUrl.url !== undefined) quotaStore = createRedisQuotaStore(storeUrl.url, { logger });
+  if (storeUrl.url !== undefined)
+    quotaStore = (await import('../quota/redis-store.js')).createRedisQuotaStore(storeUrl.url, {
+      logger,
+    });
   let proxy;
   try {
     proxy = await startProxy({

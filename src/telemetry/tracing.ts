@@ -1,4 +1,5 @@
 // OpenTelemetry tracing for one proxy/controller instance: OTLP/HTTP export, or a no-op tracer.
+import { createRequire } from 'node:module';
 import {
   INVALID_SPAN_CONTEXT,
   ProxyTracerProvider,
@@ -6,19 +7,34 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-// Not a direct dependency in package.json yet: it is the SDK's own dependency
-// (same version, hoisted). The alternative, sdk-node's `resources` re-export,
-// costs ~300 ms of startup for the whole Node SDK.
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
+import type * as Resources from '@opentelemetry/resources';
+import type * as SdkTraceBase from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+/**
+ * The SDK, loaded only when spans are exported: the SDK, the OTLP exporter
+ * (which pulls in the metrics SDK and the OTLP transformer, ~180 modules) and
+ * resources cost ~10 MB of RSS in every sidecar, most of which never export.
+ * Synchronous (their CommonJS builds, the same files an `import` resolves to
+ * here: none has an `exports` map) so `createTracing` stays a plain call.
+ * `@opentelemetry/resources` is not a direct dependency in package.json yet:
+ * it is the SDK's own (same version, hoisted); sdk-node's re-export would
+ * cost ~300 ms of startup for the whole Node SDK.
+ */
+function sdk(): {
+  trace: typeof SdkTraceBase;
+  otlp: typeof OtlpHttp;
+  resources: typeof Resources;
+} {
+  const require = createRequire(import.meta.url);
+  return {
+    trace: require('@opentelemetry/sdk-trace-base') as typeof SdkTraceBase,
+    otlp: require('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpHttp,
+    resources: require('@opentelemetry/resources') as typeof Resources,
+  };
+}
 
 export interface Tracing {
   readonly tracer: Tracer;
@@ -52,19 +68,20 @@ const INSTRUMENTATION_SCOPE = 'modelroute';
 export const NON_RECORDING_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 export function createTracing(options: TracingOptions): Tracing {
+  if (!options.exporter && !options.otlpEndpoint) return noopTracing();
+  // Checked before the SDK loads: a bad endpoint fails fast either way.
+  const url = options.otlpEndpoint ? tracesUrl(options.otlpEndpoint) : undefined;
+  const { trace: sdkTrace, otlp, resources } = sdk();
   const processors: SpanProcessor[] = [];
-  if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
-  if (options.otlpEndpoint) {
-    const url = tracesUrl(options.otlpEndpoint);
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
-  }
-  if (processors.length === 0) return noopTracing();
+  if (options.exporter) processors.push(new sdkTrace.SimpleSpanProcessor(options.exporter));
+  if (url !== undefined)
+    processors.push(new sdkTrace.BatchSpanProcessor(new otlp.OTLPTraceExporter({ url })));
 
   // A provider of our own, never registered globally: several instances can
   // live in one process (tests) and a library's global setup cannot hijack ours.
-  const provider = new BasicTracerProvider({
-    resource: defaultResource().merge(
-      resourceFromAttributes({
+  const provider = new sdkTrace.BasicTracerProvider({
+    resource: resources.defaultResource().merge(
+      resources.resourceFromAttributes({
         [ATTR_SERVICE_NAME]: options.serviceName,
         ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
       }),

@@ -31,6 +31,8 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
       'floor',
       'overhead_vs_floor',
       'errors',
+      'idle_rss_mb',
+      'proxy_rss_mb',
       'stream',
       'decision',
       'sequential',
