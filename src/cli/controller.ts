@@ -77,8 +77,8 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            fetches its own token from the controller; default modelroute-admin-token)
   --admin-token-key K      its key (default token)
   --sidecar-cpu-request Q, --sidecar-memory-request Q, --sidecar-cpu-limit Q, --sidecar-memory-limit Q
-                           the injected proxy's resources (default requests 50m CPU and 96Mi, a
-                           256Mi memory limit and no CPU limit; "" for no limit); a pod's
+                           the injected proxy's resources (default requests 50m CPU and 160Mi, a
+                           320Mi memory limit and no CPU limit; "" for no limit); a pod's
                            modelroute.io/proxy-cpu… annotations override them
   --sidecar-quota-store-secret S
                            Secret in each injected pod's namespace whose key holds the exact-mode

@@ -133,7 +133,7 @@ test('a labelled pod gets the proxy as a native sidecar, the proxy label, the ad
     startupProbe: { httpGet: { path: '/healthz', port: 9901 } },
     readinessProbe: { httpGet: { path: '/readyz', port: 9901 } },
     livenessProbe: { httpGet: { path: '/healthz', port: 9901 } },
-    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    resources: { requests: { cpu: '50m', memory: '160Mi' }, limits: { memory: '320Mi' } },
     securityContext: {
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
@@ -256,7 +256,7 @@ test.each([
       port: '--port=8080',
       adminPort: '--admin-port=9901',
       annotation: '9901',
-      resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+      resources: { requests: { cpu: '50m', memory: '160Mi' }, limits: { memory: '320Mi' } },
     },
   ],
 ])('%s', (_what, annotations, want) => {

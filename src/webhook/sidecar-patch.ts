@@ -107,9 +107,9 @@ export const DEFAULT_SIDECAR_CONFIG: Omit<SidecarConfig, 'image'> = {
   adminPort: 9901,
   // No CPU limit by default: throttling a proxy on the request path adds latency to every call.
   // Memory from measurement (issue 15): a sidecar serving traffic stays under 100 MB RSS (the
-  // 64Mi request of before sat below an idle proxy's ~100 MB), and 256Mi leaves room for peaks.
+  // 64Mi request of before sat below an idle proxy's ~100 MB), and 320Mi leaves room for peaks.
   // The chart passes webhook.sidecarResources as --sidecar-*-request/-limit flags.
-  resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+  resources: { requests: { cpu: '50m', memory: '160Mi' }, limits: { memory: '320Mi' } },
 };
 
 /** The credentials Secrets (name → keys) the routes that select this pod need. */
@@ -146,7 +146,7 @@ export type SidecarPlan =
 export const pointerSegment = (key: string): string =>
   key.replaceAll('~', '~0').replaceAll('/', '~1');
 
-/** A Kubernetes resource quantity as the sidecar's resources take it, e.g. 50m, 96Mi. */
+/** A Kubernetes resource quantity as the sidecar's resources take it, e.g. 50m, 160Mi. */
 export const RESOURCE_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -772,12 +772,12 @@ describe('injected sidecar resources', () => {
       (a) => a.startsWith('--sidecar-') && /-(request|limit)=/.test(a),
     );
 
-  test('default to requests 50m CPU and 96Mi memory, a 256Mi memory limit and no CPU limit', () => {
+  test('default to requests 50m CPU and 160Mi memory, a 320Mi memory limit and no CPU limit', () => {
     expect(resourceFlags({})).toEqual([
       '--sidecar-cpu-request=50m',
-      '--sidecar-memory-request=96Mi',
+      '--sidecar-memory-request=160Mi',
       '--sidecar-cpu-limit=',
-      '--sidecar-memory-limit=256Mi',
+      '--sidecar-memory-limit=320Mi',
     ]);
   });
 
