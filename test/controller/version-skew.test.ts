@@ -25,6 +25,7 @@ import {
   ADMIN_TOKEN,
   backendObject,
   ClusterHandle,
+  routeObject,
   startTestProxy,
 } from '../support/controller-env.js';
 import { eventually } from '../support/eventually.js';
@@ -82,22 +83,16 @@ function startPreviousProxy(host: string): Promise<PreviousProxy> {
 
 /** The route: requests with `x-team: beta` go to `beta`, all others to `a`. */
 function chatRoute(beta: string): object {
-  return {
-    apiVersion: 'modelroute.io/v1alpha1',
-    kind: 'ModelRoute',
-    metadata: { name: 'chat' },
-    spec: {
-      model: 'chat',
-      rules: [
-        {
-          name: 'beta',
-          matches: [{ headers: [{ name: 'x-team', value: 'beta' }] }],
-          backendRefs: [{ name: beta }],
-        },
-        { name: 'main', backendRefs: [{ name: 'a' }] },
-      ],
-    },
-  };
+  return routeObject('chat', ['a'], {
+    rules: [
+      {
+        name: 'beta',
+        matches: [{ headers: [{ name: 'x-team', value: 'beta' }] }],
+        backendRefs: [{ name: beta }],
+      },
+      { name: 'main', backendRefs: [{ name: 'a' }] },
+    ],
+  });
 }
 
 async function adminGet<T>(adminUrl: string, path: string): Promise<T> {
