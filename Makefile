@@ -100,7 +100,7 @@ endif
 
 docker-build: image
 
-# The admin token Secret is created by the chart (and kept across upgrades).
+# The controller creates the admin token Secret on first start and keeps it across upgrades.
 deploy:
 	$(HELM) upgrade --install $(RELEASE) charts/modelroute \
 		--namespace $(NAMESPACE) --create-namespace \
