@@ -8,8 +8,7 @@
 // node's address, pods in network namespaces containerd creates on it, and
 // ClusterIPs routed to that bridge. stop() removes every process, container,
 // network namespace, iptables rule and device it made, even after a failure.
-// No cluster DNS runs: pods are given addresses (ClusterIPs, env) instead of
-// names, or hostAliases where a name is unavoidable.
+// Cluster DNS answers Services' names only (cluster-dns.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +27,7 @@ import {
 } from '../testenv/controlplane.js';
 import { binaryPaths } from '../testenv/paths.js';
 import { ensureSystemPackages } from '../testenv/system-packages.js';
+import { startClusterDns, type ClusterDns } from './cluster-dns.js';
 import {
   importImage,
   processesUsing,
@@ -92,8 +92,10 @@ function kubeletConfig(dir: string, net: NodeNetwork, ports: { kubelet: number; 
     authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
     authorization: { mode: 'Webhook' },
     enforceNodeAllocatable: [],
-    // No cluster DNS, and pods do not inherit the host's resolvers.
+    // Cluster DNS is test/node/cluster-dns.ts on the node's address; pods do
+    // not inherit the host's resolvers.
     resolvConf: '',
+    clusterDNS: [net.nodeIP],
     podLogsDir: join(dir, 'pod-logs'),
     // A shared CI disk may be fuller than the default thresholds allow:
     // evicting pods (or GC'ing the imported images) would fail the test for
@@ -108,11 +110,13 @@ function kubeletConfig(dir: string, net: NodeNetwork, ports: { kubelet: number; 
     imageGCLowThresholdPercent: 99,
     localStorageCapacityIsolation: false,
     serializeImagePulls: false,
+    // CRI calls on a loaded 2-core machine (container creation beside image
+    // unpacking) can outlast the default 2 minutes.
+    runtimeRequestTimeout: '10m',
     maxPods: 40,
     // Pods start promptly after the test deletes one (the default waits 10 s).
     nodeStatusUpdateFrequency: '4s',
     syncFrequency: '10s',
-    // `net.nodeIP` is the node's InternalIP: kube-proxy and endpoints use it.
     clusterDomain: 'cluster.local',
   };
 }
@@ -148,6 +152,7 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
   const pids: number[] = [];
   let containerd: Containerd | undefined;
   let plane: ControlPlane | undefined;
+  let dns: ClusterDns | undefined;
   const started = Date.now();
   const timing = (what: string) =>
     process.stderr.write(
@@ -165,6 +170,7 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
       await stopProcesses(processesUsing(containerd.dir), 2000);
     }
     await stopProcesses(pids);
+    await dns?.close();
     removeKubeChains();
     deleteNetwork(net);
     removeKubepodsCgroups();
@@ -199,6 +205,7 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, plane);
     const certs = join(plane.dir, 'certs');
+    dns = await startClusterDns(net.nodeIP, plane);
 
     containerd = await startContainerd(join(dir, 'containerd'), net, PAUSE_IMAGE);
     logs.containerd = join(containerd.dir, 'containerd.log');

@@ -114,21 +114,64 @@ export async function startContainerd(
   return { dir, socket, process: child };
 }
 
-/** Imports an image archive (docker-archive or OCI) for the kubelet to run. */
+/**
+ * Imports an image archive (docker-archive or OCI) for the kubelet to run,
+ * unpacked now: unpacking a few hundred MB inside the kubelet's
+ * CreateContainer call on a busy 2-core machine outlasted its deadline
+ * ("error unpacking image ... context canceled").
+ */
 export function importImage(ctd: Containerd, archive: string): void {
-  ctr(ctd, ['images', 'import', '--no-unpack', archive]);
+  ctr(ctd, ['images', 'import', archive]);
 }
 
-/** The network namespaces containerd made for our pod sandboxes (from their OCI specs). */
-function sandboxNetns(ctd: Containerd, ids: string[]): string[] {
-  const paths = new Set<string>();
-  for (const id of ids) {
-    const info = ctr(ctd, ['containers', 'info', id], true);
-    for (const match of info.matchAll(/"type": "network",\s*"path": "([^"]+)"/g)) {
-      if (match[1]) paths.add(match[1]);
-    }
+interface ContainerInfo {
+  id: string;
+  labels: Record<string, string>;
+  /** The network namespace file containerd created (pod sandboxes only). */
+  netns?: string;
+}
+
+function containerInfo(ctd: { socket: string }, id: string): ContainerInfo | undefined {
+  const text = ctr(ctd, ['containers', 'info', id], true);
+  if (!text) return undefined;
+  const info = JSON.parse(text) as {
+    Labels?: Record<string, string>;
+    Spec?: { linux?: { namespaces?: { type: string; path?: string }[] } };
+  };
+  const netns = info.Spec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+  return {
+    id,
+    labels: info.Labels ?? {},
+    // Containers of a pod join their sandbox's namespace by /proc/<pid>/ns/net.
+    netns: netns && !netns.startsWith('/proc/') ? netns : undefined,
+  };
+}
+
+function containers(ctd: { socket: string }): ContainerInfo[] {
+  return ctr(ctd, ['containers', 'list', '-q'], true)
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((id) => containerInfo(ctd, id) ?? []);
+}
+
+/** The network namespace of a running pod's sandbox, found by its CRI labels. */
+export function podNetns(ctd: { socket: string }, namespace: string, pod: string): string {
+  const running = ctr(ctd, ['tasks', 'list', '-q'], true).split('\n');
+  const paths = containers(ctd)
+    .filter(
+      (c) =>
+        c.labels['io.kubernetes.pod.namespace'] === namespace &&
+        c.labels['io.kubernetes.pod.name'] === pod &&
+        c.netns !== undefined &&
+        running.includes(c.id),
+    )
+    .map((c) => c.netns);
+  if (paths.length !== 1 || !paths[0]) {
+    throw new Error(
+      `expected one running sandbox of pod ${namespace}/${pod}, found netns ${JSON.stringify(paths)}`,
+    );
   }
-  return [...paths];
+  return paths[0];
 }
 
 /**
@@ -137,8 +180,9 @@ function sandboxNetns(ctd: Containerd, ids: string[]): string[] {
  * what the kubelet would have done for pods it was not given time to stop.
  */
 export function removeAllContainers(ctd: Containerd): void {
-  const ids = ctr(ctd, ['containers', 'list', '-q'], true).split('\n').filter(Boolean);
-  const netns = sandboxNetns(ctd, ids);
+  const all = containers(ctd);
+  const ids = all.map((c) => c.id);
+  const netns = all.flatMap((c) => c.netns ?? []);
   for (const id of ids) ctr(ctd, ['tasks', 'kill', '--signal', 'SIGKILL', id], true);
   for (const id of ids) {
     for (let i = 0; i < 50; i += 1) {
