@@ -1,6 +1,6 @@
 # Thin wrappers around the npm scripts; `make help` lists them.
 .PHONY: help setup build test test-unit test-control-plane lint format generate typecheck testenv-up testenv-down \
-	chart-lint e2e bench docker-build deploy demo
+	chart-lint e2e bench image docker-build deploy demo
 
 # The pinned helm that `make setup` builds, else whatever helm is on PATH.
 HELM ?= $(firstword $(wildcard .testenv/bin/helm-*/helm) helm)
@@ -24,7 +24,9 @@ help:
 	@echo "e2e                 install tests on a real kube-apiserver: helm install/upgrade/uninstall, and"
 	@echo "                    end to end (samples, sidecar, gateway, openai traffic, a backend failing)"
 	@echo "bench               proxy, controller and difficulty-router benchmarks (JSON; figures, not pass/fail)"
-	@echo "docker-build        build the image $(IMAGE_REPOSITORY):$(IMAGE_TAG)"
+	@echo "image               build the image $(IMAGE_REPOSITORY):$(IMAGE_TAG) (docker, else podman; NODE_IMAGE=local"
+	@echo "                    assembles the Node base here when the official one cannot be pulled)"
+	@echo "docker-build        the same as image"
 	@echo "deploy              helm upgrade --install into the current kube context (RELEASE, NAMESPACE, IMAGE_*)"
 	@echo "demo                serve the sample routes locally with simulated backends"
 
@@ -79,8 +81,24 @@ bench: build
 	node --import tsx bench/router-table.ts $(BENCH_FLAGS)
 	npm run bench:router-nested -- $(BENCH_FLAGS)
 
-docker-build:
-	docker build -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .
+# Docker where a Docker engine answers, else podman with the project's
+# containers.conf (runc, inherited ulimits: podman's defaults fail on some hosts).
+CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+# The base of the image: empty for the Dockerfile's official Node LTS image,
+# another image with node, npm and a uid-1000 user, or `local` to assemble one
+# here (mmdebstrap + npm's Node package; needs root or user namespaces).
+NODE_IMAGE ?=
+PODMAN_CONF = CONTAINERS_CONF=$${CONTAINERS_CONF:-$(CURDIR)/hack/image/containers.conf}
+
+image:
+ifeq ($(NODE_IMAGE),local)
+	node --import tsx hack/image/build-local.ts --tag $(IMAGE_REPOSITORY):$(IMAGE_TAG)
+else
+	$(if $(filter podman,$(CONTAINER_ENGINE)),$(PODMAN_CONF)) $(CONTAINER_ENGINE) build \
+		$(if $(NODE_IMAGE),--build-arg NODE_IMAGE=$(NODE_IMAGE)) -t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .
+endif
+
+docker-build: image
 
 # The admin token Secret is created by the chart (and kept across upgrades).
 deploy:

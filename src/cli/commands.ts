@@ -37,8 +37,18 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   switch (command) {
     case 'validate':
       return (await import('./validate.js')).runValidate(rest, io);
-    case 'bench':
-      return (await import('./bench.js')).runBench(rest, io);
+    case 'bench': {
+      // The production image leaves the benchmarks out (Dockerfile).
+      const bench = await import('./bench.js').catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (bench) return bench.runBench(rest, io);
+      io.err(
+        'modelroute bench: the benchmarks are not in the production image; run them from a source checkout (npm ci && npm run build && node dist/cli/main.js bench ...)',
+      );
+      return 2;
+    }
     case 'controller':
       return (await import('./controller.js')).runController(rest, io);
     case 'keys':

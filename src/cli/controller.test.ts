@@ -58,3 +58,25 @@ test('an unknown --unmatched-callers policy is refused naming the choices', asyn
     err: '--unmatched-callers (or MODELROUTE_UNMATCHED_CALLERS) must be one of deny, default-tenant',
   });
 });
+
+test('the admin token is given one way: a token and --ensure-admin-token-secret together are refused', async () => {
+  const r = await refused(['--ensure-admin-token-secret']);
+  expect(r).toEqual({
+    code: 2,
+    err: 'give the admin token one way: --ensure-admin-token-secret (the controller keeps it in a Secret) or --admin-token-file / MODELROUTE_ADMIN_TOKEN, not both',
+  });
+});
+
+test('sidecar resources must be quantities; a limit may be "" for none', async () => {
+  const r = await refused([
+    ...webhook,
+    '--proxy-image=m:1',
+    '--sidecar-memory-request=lots',
+    '--sidecar-cpu-limit=fast',
+  ]);
+  expect(r.code).toBe(2);
+  expect(r.err.split('\n')).toEqual([
+    '--sidecar-memory-request must be a resource quantity such as 100m or 128Mi',
+    '--sidecar-cpu-limit must be a resource quantity such as 100m or 128Mi, or "" for no limit',
+  ]);
+});

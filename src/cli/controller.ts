@@ -4,10 +4,16 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/index.js';
+import {
+  ensureAdminTokenSecret,
+  MIN_ADMIN_TOKEN_LENGTH,
+} from '../controller/admin-token-secret.js';
 import { startController } from '../controller/controller.js';
+import { createKubeClient } from '../k8s/kube-client.js';
 import { UNMATCHED_CALLERS } from '../routing/table.js';
 import {
   DEFAULT_SIDECAR_CONFIG,
+  RESOURCE_QUANTITY,
   SIDECAR_MODES,
   type QuotaStoreSource,
 } from '../webhook/sidecar-patch.js';
@@ -15,6 +21,9 @@ import { quotaStoreUrlProblem } from '../quota/redis-store-url.js';
 import { createLogger } from '../telemetry/logger.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
+
+/** As startController's own client calls itself. */
+const USER_AGENT = 'modelroute-controller';
 
 export const CONTROLLER_USAGE = `usage: modelroute controller [options]
 
@@ -24,6 +33,11 @@ pushes routing tables to proxies, probes backends and writes status.
   --kubeconfig F           kubeconfig to use (default: KUBECONFIG, ~/.kube/config or in-cluster)
   --admin-token-file F     the proxies' admin bearer token (env MODELROUTE_ADMIN_TOKEN_FILE,
                            or the token itself in MODELROUTE_ADMIN_TOKEN)
+  --ensure-admin-token-secret
+                           instead: read the token from the Secret --admin-token-secret (key
+                           --admin-token-key) in this pod's namespace (env POD_NAMESPACE, else
+                           --lease-namespace), creating it with a random token when it does not
+                           exist (what the chart does unless adminToken.existingSecret is set)
   --admin-token-scope S    for proxies holding the token Secret (not injected sidecars, which
                            are sent their own per-pod token): fleet: send the token (default);
                            namespace: send only HMAC(token, its namespace), so a token copied into
@@ -62,6 +76,10 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            while the credential channel is not up yet (otherwise the sidecar
                            fetches its own token from the controller; default modelroute-admin-token)
   --admin-token-key K      its key (default token)
+  --sidecar-cpu-request Q, --sidecar-memory-request Q, --sidecar-cpu-limit Q, --sidecar-memory-limit Q
+                           the injected proxy's resources (default requests 50m CPU and 96Mi, a
+                           256Mi memory limit and no CPU limit; "" for no limit); a pod's
+                           modelroute.io/proxy-cpu… annotations override them
   --sidecar-quota-store-secret S
                            Secret in each injected pod's namespace whose key holds the exact-mode
                            quota store URL (a secretKeyRef in the sidecar, never a literal); or env
@@ -98,12 +116,36 @@ const sidecarQuotaStore = z
         : undefined,
   );
 
+const quantity = (flag: string) =>
+  z.string().regex(RESOURCE_QUANTITY, {
+    message: `${flag} must be a resource quantity such as 100m or 128Mi`,
+  });
+/** A limit may be "" (no limit). */
+const limit = (flag: string) =>
+  z
+    .string()
+    .refine((v) => v === '' || RESOURCE_QUANTITY.test(v), {
+      message: `${flag} must be a resource quantity such as 100m or 128Mi, or "" for no limit`,
+    })
+    .transform((v) => (v === '' ? undefined : v));
+
 const settings = z.object({
   kubeconfig: z.string().min(1).optional(),
-  adminToken: z.string().min(16, {
-    message:
-      'the admin token must be at least 16 characters (--admin-token-file or MODELROUTE_ADMIN_TOKEN)',
-  }),
+  adminToken: z
+    .discriminatedUnion('from', [
+      z.object({
+        from: z.literal('value'),
+        token: z.string().min(MIN_ADMIN_TOKEN_LENGTH, {
+          message: `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (--admin-token-file or MODELROUTE_ADMIN_TOKEN)`,
+        }),
+      }),
+      z.object({ from: z.literal('secret'), namespace: z.string().min(1) }),
+      z.object({ from: z.literal('both') }),
+    ])
+    .refine((t) => t.from !== 'both', {
+      message:
+        'give the admin token one way: --ensure-admin-token-secret (the controller keeps it in a Secret) or --admin-token-file / MODELROUTE_ADMIN_TOKEN, not both',
+    }),
   adminTokenScope: z.enum(['fleet', 'namespace'], {
     message: '--admin-token-scope must be fleet or namespace',
   }),
@@ -149,6 +191,16 @@ const settings = z.object({
       }),
       adminTokenSecret: z.string().min(1),
       adminTokenKey: z.string().min(1),
+      resources: z.object({
+        requests: z.object({
+          cpu: quantity('--sidecar-cpu-request'),
+          memory: quantity('--sidecar-memory-request'),
+        }),
+        limits: z.object({
+          cpu: limit('--sidecar-cpu-limit'),
+          memory: limit('--sidecar-memory-limit'),
+        }),
+      }),
       quotaStore: sidecarQuotaStore,
       credentialNamespaces: z
         .array(
@@ -179,6 +231,7 @@ export async function runController(
       options: {
         kubeconfig: { type: 'string' },
         'admin-token-file': { type: 'string' },
+        'ensure-admin-token-secret': { type: 'boolean' },
         'admin-token-scope': { type: 'string' },
         namespace: { type: 'string' },
         'unmatched-callers': { type: 'string' },
@@ -201,6 +254,10 @@ export async function runController(
         'sidecar-mode': { type: 'string' },
         'admin-token-secret': { type: 'string' },
         'admin-token-key': { type: 'string' },
+        'sidecar-cpu-request': { type: 'string' },
+        'sidecar-memory-request': { type: 'string' },
+        'sidecar-cpu-limit': { type: 'string' },
+        'sidecar-memory-limit': { type: 'string' },
         'sidecar-quota-store-secret': { type: 'string' },
         'sidecar-quota-store-key': { type: 'string' },
         'credential-namespaces': { type: 'string' },
@@ -229,9 +286,15 @@ export async function runController(
     }
   }
   const leaseNamespace = values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system';
+  const ensureSecret = values['ensure-admin-token-secret'] === true;
+  const defaultResources = DEFAULT_SIDECAR_CONFIG.resources;
   const parsed = settings.safeParse({
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
-    adminToken: token ?? '',
+    adminToken: !ensureSecret
+      ? { from: 'value', token: token ?? '' }
+      : token === undefined || token === ''
+        ? { from: 'secret', namespace: env.POD_NAMESPACE ?? leaseNamespace }
+        : { from: 'both' },
     adminTokenScope: values['admin-token-scope'] ?? 'fleet',
     namespace: values.namespace,
     unmatchedCallers:
@@ -256,6 +319,16 @@ export async function runController(
       sidecarMode: values['sidecar-mode'] ?? DEFAULT_SIDECAR_CONFIG.mode,
       adminTokenSecret: values['admin-token-secret'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenSecret,
       adminTokenKey: values['admin-token-key'] ?? DEFAULT_SIDECAR_CONFIG.adminTokenKey,
+      resources: {
+        requests: {
+          cpu: values['sidecar-cpu-request'] ?? defaultResources.requests.cpu,
+          memory: values['sidecar-memory-request'] ?? defaultResources.requests.memory,
+        },
+        limits: {
+          cpu: values['sidecar-cpu-limit'] ?? defaultResources.limits.cpu ?? '',
+          memory: values['sidecar-memory-limit'] ?? defaultResources.limits.memory ?? '',
+        },
+      },
       quotaStore: {
         secretName: values['sidecar-quota-store-secret'],
         key: values['sidecar-quota-store-key'],
@@ -282,9 +355,18 @@ export async function runController(
   const w = s.webhook;
   let controller;
   try {
+    const adminToken =
+      s.adminToken.from === 'value'
+        ? s.adminToken.token
+        : await ensureAdminTokenSecret({
+            client: createKubeClient({ kubeconfigPath: s.kubeconfig, userAgent: USER_AGENT }),
+            secret: { namespace: s.adminToken.namespace, name: w.adminTokenSecret },
+            key: w.adminTokenKey,
+            logger,
+          });
     controller = await startController({
       kubeconfigPath: s.kubeconfig,
-      adminToken: s.adminToken,
+      adminToken,
       adminTokenScope: s.adminTokenScope,
       identity: s.identity,
       leaseNamespace: s.leaseNamespace,
@@ -313,6 +395,7 @@ export async function runController(
                 mode: w.sidecarMode,
                 adminTokenSecret: w.adminTokenSecret,
                 adminTokenKey: w.adminTokenKey,
+                resources: w.resources,
                 quotaStore: w.quotaStore,
               },
             },

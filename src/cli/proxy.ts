@@ -122,6 +122,7 @@ export async function runProxy(
       headersTimeoutMs: s.headersTimeoutMs,
       requestTimeoutMs: s.requestTimeoutMs,
       clientStallTimeoutMs: s.clientStallTimeoutMs,
+      drainMs: s.drainMs,
       otlpEndpoint: s.otlpEndpoint,
       quotaStore,
       logger,

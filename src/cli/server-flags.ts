@@ -48,6 +48,7 @@ export const serverSettings = z.object({
   clientStallTimeoutMs: duration('--client-stall-timeout', '1h').refine((ms) => ms > 0, {
     message: '--client-stall-timeout must be more than 0',
   }),
+  drainMs: duration('--drain-timeout', '1h'),
   otlpEndpoint: z
     .url({ message: '--otlp-endpoint must be a URL such as http://otel-collector:4318' })
     .optional(),
@@ -72,6 +73,8 @@ export const SERVER_FLAG_HELP = `  --host ADDR              data port address (e
   --request-timeout D      time a client may take to send a whole request (default 60s)
   --client-stall-timeout D a streaming client that takes no bytes this long is cut off
                            (default 30s; the backend is not blamed)
+  --drain-timeout D        proxy: on SIGTERM, time requests in flight get to finish while new
+                           connections are refused (env MODELROUTE_DRAIN_TIMEOUT; default 25s)
   --otlp-endpoint URL      export traces over OTLP HTTP (env OTEL_EXPORTER_OTLP_ENDPOINT)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
 
@@ -88,6 +91,7 @@ export const SERVER_FLAG_OPTIONS = {
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
   'client-stall-timeout': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -117,6 +121,8 @@ export function resolveServerSettings(
     headersTimeoutMs: values['headers-timeout'] ?? '10s',
     requestTimeoutMs: values['request-timeout'] ?? '60s',
     clientStallTimeoutMs: values['client-stall-timeout'] ?? '30s',
+    // Inside a pod's default 30 s grace period, with room for the exit itself.
+    drainMs: values['drain-timeout'] ?? env.MODELROUTE_DRAIN_TIMEOUT ?? '25s',
     otlpEndpoint: values['otlp-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined),
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
   });

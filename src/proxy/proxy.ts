@@ -57,6 +57,12 @@ export interface ProxyOptions {
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * On close, how long requests in flight may take to finish before their
+   * connections are cut (new connections are refused at once). 0, the
+   * default, cuts them at once.
+   */
+  drainMs?: number;
   /** A streaming client that takes no bytes for this long is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
   otlpEndpoint?: string | undefined;
@@ -108,10 +114,30 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** How often a draining server closes the keep-alive connections that have gone idle. */
+const DRAIN_SWEEP_MS = 100;
+
+/**
+ * Stops accepting connections, then lets requests in flight finish for up to
+ * `drainMs` before cutting what is left. Keep-alive connections are closed as
+ * soon as they are idle, so a client's next request opens a new connection,
+ * which kube-proxy sends to a pod that is not stopping.
+ */
+function closeServer(server: Server, drainMs: number): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    if (drainMs <= 0) {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      return;
+    }
+    const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }
 
@@ -323,7 +349,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       stopWatchingModel();
       await delivery?.close();
       await deliveryClient?.close();
-      await Promise.all([closeServer(data), closeServer(adminServer)]);
+      // The data port drains; the admin port has nothing a caller waits on.
+      await Promise.all([closeServer(data, options.drainMs ?? 0), closeServer(adminServer, 0)]);
       await runtime.pools.close();
       await runtime.tracing.shutdown();
     },

@@ -133,7 +133,7 @@ test('a labelled pod gets the proxy as a native sidecar, the proxy label, the ad
     startupProbe: { httpGet: { path: '/healthz', port: 9901 } },
     readinessProbe: { httpGet: { path: '/readyz', port: 9901 } },
     livenessProbe: { httpGet: { path: '/healthz', port: 9901 } },
-    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     securityContext: {
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
@@ -256,7 +256,7 @@ test.each([
       port: '--port=8080',
       adminPort: '--admin-port=9901',
       annotation: '9901',
-      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+      resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     },
   ],
 ])('%s', (_what, annotations, want) => {
@@ -264,6 +264,22 @@ test.each([
   expect(sidecar.args).toEqual(expect.arrayContaining([want.port, want.adminPort]));
   expect(patched.metadata.annotations['modelroute.io/admin-port']).toBe(want.annotation);
   expect(sidecar.resources).toEqual(want.resources);
+});
+
+test('configured resources (the chart’s webhook.sidecarResources) replace the defaults; annotations still override them', () => {
+  const cfg: SidecarConfig = {
+    ...config,
+    resources: { requests: { cpu: '20m', memory: '80Mi' }, limits: { cpu: '500m' } },
+  };
+  expect(injected(pod(), new Map(), cfg).sidecar.resources).toEqual({
+    requests: { cpu: '20m', memory: '80Mi' },
+    limits: { cpu: '500m' },
+  });
+  const annotated = pod({ annotations: { 'modelroute.io/proxy-memory-limit': '300Mi' } });
+  expect(injected(annotated, new Map(), cfg).sidecar.resources).toEqual({
+    requests: { cpu: '20m', memory: '80Mi' },
+    limits: { cpu: '500m', memory: '300Mi' },
+  });
 });
 
 test.each([

@@ -1,11 +1,13 @@
 // The Helm chart as rendered: lint-clean, the same RBAC and CRDs as the
 // repository's sources of truth, the controller/webhook/gateway contract, a
 // schema that names the wrong key, and output the real API server accepts.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { REPO_ROOT, helm, kubectl, mustKubectl } from '../support/cluster.js';
+import { REPO_ROOT, helm, kubectl, mustKubectl, testenv } from '../support/cluster.js';
 import {
   CHART_DIR,
   deploymentSpec,
@@ -17,6 +19,7 @@ import {
   renderChart,
   repositoryCRDs,
   valuesFile,
+  type ContainerSpec,
   type K8sObject,
   type PolicyRule,
 } from './chart.js';
@@ -30,6 +33,11 @@ function notWarnings(stderr: string): string[] {
 }
 
 const defaults = renderChart();
+
+/** The first container of the named Deployment. */
+function containerOf(objects: K8sObject[], deployment: string): ContainerSpec {
+  return deploymentSpec(findObject(objects, 'Deployment', deployment)).template.spec.containers[0]!;
+}
 
 describe('helm lint', () => {
   test(
@@ -78,6 +86,7 @@ describe('RBAC', () => {
       ['RoleBinding', 'Role', 'modelroute-controller-leader-election'],
       ['RoleBinding', 'Role', 'modelroute-controller-webhook-cert'],
       ['RoleBinding', 'Role', 'modelroute-controller-credentials'],
+      ['RoleBinding', 'Role', 'modelroute-controller-admin-token'],
       ['ClusterRoleBinding', 'ClusterRole', 'modelroute-controller-token-reviewer'],
     ] as const) {
       const binding = findObject(defaults, kind, name);
@@ -243,10 +252,6 @@ describe('controller Deployment', () => {
       name: 'POD_NAME',
       valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
     });
-    expect(container.env).toContainEqual({
-      name: 'MODELROUTE_ADMIN_TOKEN',
-      valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
-    });
   });
 
   test('probes /healthz and /readyz on the health port, which also serves /metrics', () => {
@@ -399,9 +404,7 @@ describe('sidecar-injection webhook', () => {
     expect(off.filter((o) => o.metadata.name === 'modelroute-webhook')).toEqual([]);
     const args = deploymentSpec(findObject(off, 'Deployment', 'modelroute-controller')).template
       .spec.containers[0]!.args;
-    expect(
-      args.filter((a) => /^--(webhook|proxy-image|sidecar-mode|admin-token-secret)/.test(a)),
-    ).toEqual([]);
+    expect(args.filter((a) => /^--(webhook|proxy-image|sidecar-)/.test(a))).toEqual([]);
 
     const custom = renderChart({
       webhook: {
@@ -426,26 +429,52 @@ describe('sidecar-injection webhook', () => {
 });
 
 describe('admin token', () => {
-  test('by default the chart creates a Secret with a random token of 48 characters', () => {
-    const secret = findObject(defaults, 'Secret', 'modelroute-admin-token');
-    const token = Buffer.from((secret.data as { token: string }).token, 'base64').toString();
-    expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
+  test('by default the chart renders no token: the controller keeps it in <release>-admin-token, which the gateway reads', () => {
+    const objects = renderChart({ gateway: { enabled: true } });
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const controller = containerOf(objects, 'modelroute-controller');
+    expect(controller.args).toContain('--ensure-admin-token-secret');
+    expect(flag(controller.args, 'admin-token-secret')).toBe('modelroute-admin-token');
+    expect(flag(controller.args, 'admin-token-key')).toBe('token');
+    expect(controller.env.map((e) => e.name)).not.toContain('MODELROUTE_ADMIN_TOKEN');
+    expect(containerOf(objects, 'modelroute-gateway').env).toContainEqual({
+      name: 'MODELROUTE_ADMIN_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'modelroute-admin-token', key: 'token' } },
+    });
+    // It may read that one Secret and create Secrets in the release namespace, nothing more.
+    const role = findObject(objects, 'Role', 'modelroute-controller-admin-token');
+    expect(role.metadata.namespace).toBe('modelroute-system');
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['modelroute-admin-token'],
+        verbs: ['get'],
+      },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
   });
 
-  test('with adminToken.existingSecret the chart creates none and every pod reads that Secret', () => {
+  test('with adminToken.existingSecret the chart creates none, grants nothing on it, and every pod reads that Secret', () => {
     const objects = renderChart({
       adminToken: { existingSecret: 'my-token', key: 'value' },
       gateway: { enabled: true },
     });
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(objects.filter((o) => o.metadata.name.endsWith('-admin-token'))).toEqual([]);
     for (const name of ['modelroute-controller', 'modelroute-gateway']) {
-      const env = deploymentSpec(findObject(objects, 'Deployment', name)).template.spec
-        .containers[0]!.env;
-      expect(env).toContainEqual({
+      expect(containerOf(objects, name).env).toContainEqual({
         name: 'MODELROUTE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'my-token', key: 'value' } },
       });
     }
+    const args = containerOf(objects, 'modelroute-controller').args;
+    expect(args).not.toContain('--ensure-admin-token-secret');
+    // Sidecars injected without the credential channel reference the same Secret and key.
+    expect([flag(args, 'admin-token-secret'), flag(args, 'admin-token-key')]).toEqual([
+      'my-token',
+      'value',
+    ]);
   });
 });
 
@@ -579,6 +608,251 @@ describe('ServiceMonitor', () => {
   });
 });
 
+describe('GitOps: helm template is deterministic', () => {
+  /** `helm template` exactly as Argo CD or a CI diff runs it: no --kube-version, no cluster. */
+  const template = (values: object): string => {
+    const r = helm([
+      'template',
+      'modelroute',
+      CHART_DIR,
+      '-n',
+      'modelroute-system',
+      '-f',
+      valuesFile(values),
+    ]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    return r.stdout;
+  };
+  const everything = {
+    gateway: { enabled: true, credentialsSecrets: ['openai'] },
+    serviceMonitor: { enabled: true },
+    quotas: { store: { url: 'redis://redis.quota:6379' } },
+  };
+
+  test.each([
+    ['the defaults', {}],
+    ['every optional part on', everything],
+  ])(
+    'with %s it works without --kube-version and renders the same bytes twice',
+    (_what, values) => {
+      const first = template(values);
+      expect(template(values)).toBe(first);
+      expect(
+        parseObjects(first)
+          .filter((o) => o.kind === 'Secret')
+          .map((o) => o.metadata.name),
+      ).toEqual('quotas' in values ? ['modelroute-quota-store'] : []);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  test('no template draws randomness or reads the cluster, except the 0.1.0 token kept on upgrade', () => {
+    const templates = readdirSync(join(CHART_DIR, 'templates'));
+    // The template actions of a file, comments left out.
+    const actions = (file: string) =>
+      (readFileSync(join(CHART_DIR, 'templates', file), 'utf8').match(/\{\{[\s\S]*?\}\}/g) ?? [])
+        .filter((a) => !/^\{\{-?\s*\/\*/.test(a))
+        .join('\n');
+    const uses = (fn: RegExp) => templates.filter((f) => fn.test(actions(f)));
+    expect(uses(/\b(rand[A-Za-z]*|uuidv4|gen[A-Z][A-Za-z]*|now|date)\b/)).toEqual([]);
+    expect(uses(/\blookup\b/)).toEqual(['admin-token-secret.yaml']);
+  });
+});
+
+describe('locked-down clusters', () => {
+  const gatewayOn = { gateway: { enabled: true } };
+  const podOf = (objects: K8sObject[], name: string) =>
+    deploymentSpec(findObject(objects, 'Deployment', name)).template.spec;
+
+  test('OpenShift: runAsUser and runAsGroup set to null leave the UID to the platform, still non-root', () => {
+    const objects = renderChart({
+      ...gatewayOn,
+      podSecurityContext: { runAsUser: null, runAsGroup: null },
+    });
+    for (const name of ['modelroute-controller', 'modelroute-gateway']) {
+      expect(podOf(objects, name).securityContext).toEqual({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(containerOf(objects, name).securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+      });
+    }
+  });
+
+  test('pod and container security contexts are values, passed through as given', () => {
+    const objects = renderChart({
+      ...gatewayOn,
+      podSecurityContext: { runAsUser: 1001, fsGroup: 2000, seLinuxOptions: { level: 's0:c1,c2' } },
+      securityContext: {
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'Localhost', localhostProfile: 'mr.json' },
+      },
+    });
+    for (const name of ['modelroute-controller', 'modelroute-gateway']) {
+      expect(podOf(objects, name).securityContext).toMatchObject({
+        runAsUser: 1001,
+        runAsGroup: 1000,
+        fsGroup: 2000,
+        seLinuxOptions: { level: 's0:c1,c2' },
+      });
+      expect(containerOf(objects, name).securityContext).toMatchObject({
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'Localhost', localhostProfile: 'mr.json' },
+        readOnlyRootFilesystem: true,
+      });
+    }
+  });
+
+  test('affinity, tolerations and nodeSelector reach each Deployment’s pods', () => {
+    const placement = (zone: string) => ({
+      nodeSelector: { 'kubernetes.io/os': 'linux', pool: zone },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: zone, effect: 'NoSchedule' }],
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: { pool: zone } },
+            },
+          ],
+        },
+      },
+    });
+    const objects = renderChart({
+      controller: placement('system'),
+      gateway: { enabled: true, ...placement('edge') },
+    });
+    expect(podOf(objects, 'modelroute-controller')).toMatchObject(placement('system'));
+    expect(podOf(objects, 'modelroute-gateway')).toMatchObject(placement('edge'));
+    expect(podOf(defaults, 'modelroute-controller')).not.toHaveProperty('affinity');
+  });
+
+  test('extraArgs come last on the command line (the last value of a flag wins); extraEnv is added to the env', () => {
+    const env = [
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=200' },
+      { name: 'FROM_SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+    ];
+    const objects = renderChart({
+      controller: { extraArgs: ['--log-level=debug'], extraEnv: env },
+      gateway: { enabled: true, extraArgs: ['--max-body-bytes=1048576'], extraEnv: env },
+    });
+    const controller = containerOf(objects, 'modelroute-controller');
+    expect(controller.args.at(-1)).toBe('--log-level=debug');
+    expect(controller.env).toEqual(expect.arrayContaining(env));
+    const gateway = containerOf(objects, 'modelroute-gateway');
+    expect(gateway.args.at(-1)).toBe('--max-body-bytes=1048576');
+    expect(gateway.env).toEqual(expect.arrayContaining(env));
+  });
+
+  test('image.digest pins every role to <repository>@<digest>, injected sidecars included; the tag still labels', () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    const objects = renderChart({
+      image: { repository: 'registry.example/modelroute', tag: '0.2.0', digest },
+      gateway: { enabled: true },
+    });
+    const ref = `registry.example/modelroute@${digest}`;
+    const controller = containerOf(objects, 'modelroute-controller');
+    expect(controller.image).toBe(ref);
+    expect(flag(controller.args, 'proxy-image')).toBe(ref);
+    expect(containerOf(objects, 'modelroute-gateway').image).toBe(ref);
+    expect(
+      findObject(objects, 'Deployment', 'modelroute-controller').metadata.labels,
+    ).toMatchObject({
+      'app.kubernetes.io/version': '0.2.0',
+    });
+    expect(containerOf(defaults, 'modelroute-controller').image).toMatch(/^modelroute:[0-9]/);
+  });
+});
+
+describe('injected sidecar resources', () => {
+  const resourceFlags = (values: object) =>
+    containerOf(renderChart(values), 'modelroute-controller').args.filter(
+      (a) => a.startsWith('--sidecar-') && /-(request|limit)=/.test(a),
+    );
+
+  test('default to requests 50m CPU and 96Mi memory, a 256Mi memory limit and no CPU limit', () => {
+    expect(resourceFlags({})).toEqual([
+      '--sidecar-cpu-request=50m',
+      '--sidecar-memory-request=96Mi',
+      '--sidecar-cpu-limit=',
+      '--sidecar-memory-limit=256Mi',
+    ]);
+  });
+
+  test('values reach the webhook; a memory limit set to null means none', () => {
+    expect(
+      resourceFlags({
+        webhook: {
+          sidecarResources: {
+            requests: { cpu: '100m', memory: '128Mi' },
+            limits: { cpu: '1', memory: null },
+          },
+        },
+      }),
+    ).toEqual([
+      '--sidecar-cpu-request=100m',
+      '--sidecar-memory-request=128Mi',
+      '--sidecar-cpu-limit=1',
+      '--sidecar-memory-limit=',
+    ]);
+  });
+});
+
+describe('rolling the controller and the gateway', () => {
+  const objects = renderChart({ gateway: { enabled: true } });
+  interface Rolling {
+    strategy: unknown;
+    template: {
+      spec: {
+        terminationGracePeriodSeconds: number;
+        containers: { lifecycle?: { preStop: { exec: { command: string[] } } } }[];
+      };
+    };
+  }
+  const rolling = (name: string) => findObject(objects, 'Deployment', name).spec as Rolling;
+  const preStopMs = (name: string) => {
+    const command = rolling(name).template.spec.containers[0]!.lifecycle?.preStop.exec.command;
+    expect(command?.slice(0, 2)).toEqual(['node', '-e']);
+    return Number(/setTimeout\(\(\) => \{\}, (\d+)\)/.exec(command![2]!)?.[1]);
+  };
+
+  test('one new pod at a time, and none stops before its replacement is Ready', () => {
+    for (const name of ['modelroute-controller', 'modelroute-gateway'])
+      expect(rolling(name).strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+      });
+    // Ready only with a table pushed (gateway), with caches synced (controller).
+    expect(containerOf(objects, 'modelroute-gateway').readinessProbe.httpGet.path).toBe('/readyz');
+    expect(containerOf(objects, 'modelroute-controller').readinessProbe.httpGet.path).toBe(
+      '/readyz',
+    );
+  });
+
+  test('a stopping gateway keeps serving 15 s while the Service drops it, within a 45 s grace period; the controller 5 s of 30 s', () => {
+    expect(preStopMs('modelroute-gateway')).toBe(15_000);
+    expect(rolling('modelroute-gateway').template.spec.terminationGracePeriodSeconds).toBe(45);
+    expect(preStopMs('modelroute-controller')).toBe(5_000);
+    expect(rolling('modelroute-controller').template.spec.terminationGracePeriodSeconds).toBe(30);
+  });
+
+  test('the delays are values; 0 drops the hook; a grace period no longer than the delay is refused', () => {
+    const custom = renderChart({
+      controller: { preStopDelaySeconds: 0 },
+      gateway: { enabled: true, preStopDelaySeconds: 60, terminationGracePeriodSeconds: 120 },
+    });
+    const spec = (name: string) =>
+      (findObject(custom, 'Deployment', name).spec as Rolling).template.spec;
+    expect(spec('modelroute-controller').containers[0]!.lifecycle).toBeUndefined();
+    expect(spec('modelroute-gateway').terminationGracePeriodSeconds).toBe(120);
+    expect(() => renderChart({ gateway: { enabled: true, preStopDelaySeconds: 50 } })).toThrow(
+      'gateway.terminationGracePeriodSeconds (45) must be longer than gateway.preStopDelaySeconds (50)',
+    );
+  });
+});
+
 describe('values schema', () => {
   const cases: [string, object, RegExp][] = [
     ['an unknown top-level key', { replicas: 2 }, /additional propert.*'replicas'/],
@@ -596,6 +870,42 @@ describe('values schema', () => {
       'a bad duration',
       { controller: { leaderElection: { leaseDuration: '15' } } },
       /\/controller\/leaderElection\/leaseDuration/,
+    ],
+    ['a digest that is not sha256', { image: { digest: 'latest' } }, /\/image\/digest/],
+    [
+      'an extraEnv value that is not a string',
+      { controller: { extraEnv: [{ name: 'N', value: 5 }] } },
+      /\/controller\/extraEnv\/0\/value.*want string/,
+    ],
+    [
+      'an extraEnv entry without a name',
+      { gateway: { extraEnv: [{ value: 'x' }] } },
+      /\/gateway\/extraEnv\/0.*name/,
+    ],
+    [
+      'extraArgs that are not strings',
+      { controller: { extraArgs: [{ log: 1 }] } },
+      /\/controller\/extraArgs\/0/,
+    ],
+    [
+      'a sidecar memory request that is not a quantity',
+      { webhook: { sidecarResources: { requests: { memory: 'lots' } } } },
+      /\/webhook\/sidecarResources\/requests\/memory/,
+    ],
+    [
+      'a runAsUser that is not a number',
+      { podSecurityContext: { runAsUser: 'nobody' } },
+      /\/podSecurityContext\/runAsUser.*want integer/,
+    ],
+    [
+      'a misspelt security context key',
+      { securityContext: { readOnlyRootFileSystem: true } },
+      /\/securityContext.*'readOnlyRootFileSystem'/,
+    ],
+    [
+      'an unknown affinity kind',
+      { gateway: { affinity: { nodeAffinty: {} } } },
+      /\/gateway\/affinity.*'nodeAffinty'/,
     ],
   ];
   test.each(cases)(
@@ -631,6 +941,93 @@ describe('values schema', () => {
   });
 });
 
+/**
+ * Just enough of a Kubernetes 1.28 API server for Helm to learn the version
+ * and the served API groups (discovery) and to find no release in it.
+ */
+async function startOldApiServer(): Promise<{ kubeconfig: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    const body: Record<string, object> = {
+      '/version': { major: '1', minor: '28', gitVersion: 'v1.28.15' },
+      '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+      '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [] },
+      '/api/v1': { kind: 'APIResourceList', groupVersion: 'v1', resources: [] },
+    };
+    const found =
+      body[path] ??
+      (path.endsWith('/secrets') ? { kind: 'SecretList', apiVersion: 'v1', items: [] } : undefined);
+    res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(found ?? { kind: 'Status', apiVersion: 'v1', code: 404 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const kubeconfig = valuesFile({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'old', cluster: { server: `http://127.0.0.1:${port}` } }],
+    users: [{ name: 'u', user: { token: 'unused' } }],
+    contexts: [{ name: 'old', context: { cluster: 'old', user: 'u' } }],
+    'current-context': 'old',
+  });
+  return {
+    kubeconfig,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** helm without blocking the event loop (the API server it talks to may be this process). */
+function helmAsync(
+  args: string[],
+  kubeconfig: string,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(testenv.helm, args, { env: { ...process.env, KUBECONFIG: kubeconfig } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('the minimum Kubernetes version (1.29)', () => {
+  test(
+    'helm install refuses a 1.28 cluster, naming its version; the real API server passes',
+    async () => {
+      const old = await startOldApiServer();
+      try {
+        const r = await helmAsync(
+          ['install', 'modelroute', CHART_DIR, '-n', 'modelroute-system', '--dry-run=server'],
+          old.kubeconfig,
+        );
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(
+          'modelroute needs Kubernetes 1.29 or later (native sidecars, CEL validation in its CRDs); this cluster is v1.28.15',
+        );
+      } finally {
+        await old.close();
+      }
+      // Named apart from what other suites keep on this shared server (--validate checks ownership).
+      const apart = valuesFile({
+        crds: { install: false },
+        webhook: { configName: 'modelroute-sidecar-injector-version-check' },
+      });
+      const current = helm([
+        'template',
+        'version-check',
+        CHART_DIR,
+        '-n',
+        'default',
+        '--validate',
+        '-f',
+        apart,
+      ]);
+      expect({ code: current.code, stderr: current.stderr }).toEqual({ code: 0, stderr: '' });
+    },
+    CASE_TIMEOUT_MS,
+  );
+});
+
 describe('on the real API server', () => {
   test(
     'the rendered chart, defaults and every optional part on, passes kubectl apply --dry-run=server',
@@ -647,7 +1044,7 @@ describe('on the real API server', () => {
   );
 
   test(
-    'manifests/install.yaml passes kubectl apply --server-side --dry-run=server and names an existing-Secret token',
+    'manifests/install.yaml passes kubectl apply --server-side --dry-run=server and holds no token (the controller makes it)',
     () => {
       // Server-side dry run does not create the namespace the file declares.
       if (kubectl(['get', 'namespace', 'modelroute-system']).code !== 0)
@@ -666,6 +1063,9 @@ describe('on the real API server', () => {
       const objects = parseObjects(readFileSync(file, 'utf8'));
       expect(objects.filter((o: K8sObject) => o.kind === 'Secret')).toEqual([]);
       expect(findObject(objects, 'Namespace', 'modelroute-system')).toBeDefined();
+      const controller = containerOf(objects, 'modelroute-controller');
+      expect(controller.args).toContain('--ensure-admin-token-secret');
+      findObject(objects, 'Role', 'modelroute-controller-admin-token');
     },
     CASE_TIMEOUT_MS,
   );

@@ -1,7 +1,9 @@
 // helm install → upgrade → uninstall of charts/modelroute on the real API
 // server, and the controller run with the chart's args and RBAC. There is no
 // kubelet: pods never start, so the objects are checked, not the rollout.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   REPO_ROOT,
@@ -79,10 +81,10 @@ async function runControllerAsDeployed(
     ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
     {
       cwd: REPO_ROOT,
+      // No token: as in the chart's pod, the controller reads (or first creates) its Secret.
       env: {
-        ...process.env,
+        ...withoutAdminToken(process.env),
         KUBECONFIG: releaseServiceAccountKubeconfig(release, namespace),
-        MODELROUTE_ADMIN_TOKEN: adminToken(),
         POD_NAMESPACE: namespace,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -93,6 +95,20 @@ async function runControllerAsDeployed(
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   return { child, stderr: () => stderr, exited, healthUrl: `http://127.0.0.1:${port}` };
+}
+
+function withoutAdminToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { MODELROUTE_ADMIN_TOKEN: _token, MODELROUTE_ADMIN_TOKEN_FILE: _file, ...rest } = env;
+  return rest;
+}
+
+interface SecretObject {
+  metadata: {
+    resourceVersion: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  data: Record<string, string>;
 }
 
 async function stop(run: ControllerRun): Promise<void> {
@@ -133,7 +149,7 @@ afterAll(() => {
 }, CASE_TIMEOUT_MS);
 
 test(
-  'helm install creates the controller, its RBAC, Services, webhook configuration, token Secret and CRDs',
+  'helm install creates the controller, its RBAC, Services, webhook configuration and CRDs, and no token Secret',
   () => {
     mustHelm(['install', release, CHART_DIR, '-n', namespace, '-f', baseValues, '--wait=false']);
 
@@ -155,6 +171,7 @@ test(
     const reference = referenceRBAC({
       'modelroute-sidecar-injector': `modelroute-sidecar-injector-${namespace}`,
       'modelroute-webhook-cert': `${release}-webhook-cert`,
+      'modelroute-admin-token': `${release}-admin-token`,
     });
     for (const [key, rules] of reference) {
       const [kind, name] = key.split('/') as [string, string];
@@ -196,7 +213,8 @@ test(
     });
     expect((webhook[0]!.clientConfig as Record<string, unknown>).caBundle).toBeUndefined();
 
-    expect(adminToken()).toMatch(/^[A-Za-z0-9]{48}$/);
+    // The controller makes it on its first start (below); helm renders none.
+    expect(kubectl(['get', 'secret', `${release}-admin-token`, '-n', namespace]).code).not.toBe(0);
 
     for (const name of CRD_NAMES) {
       const crd = get(['crd', name]);
@@ -224,7 +242,7 @@ test(
 );
 
 test(
-  "the controller runs with the chart's args as the chart's ServiceAccount: it takes the Lease and turns ready",
+  "the controller runs with the chart's args as the chart's ServiceAccount: it creates the admin-token Secret, takes the Lease and turns ready",
   async () => {
     // The webhook flags are checked on their own below.
     const run = await runControllerAsDeployed(
@@ -252,6 +270,13 @@ test(
       });
       const metrics = await (await fetch(`${run.healthUrl}/metrics`)).text();
       expect(metrics).toMatch(/^modelroute_controller_leader 1$/m);
+      // Made by the controller, labelled as its own, with a 48-character random token.
+      const secret = get<SecretObject>(['secret', `${release}-admin-token`, '-n', namespace]);
+      expect(secret.metadata.labels).toMatchObject({
+        'app.kubernetes.io/managed-by': 'modelroute-controller',
+      });
+      expect(secret.metadata.annotations?.['meta.helm.sh/release-name']).toBeUndefined();
+      expect(adminToken()).toMatch(/^[0-9a-f]{48}$/);
     } finally {
       await stop(run);
     }
@@ -262,6 +287,7 @@ test(
 test(
   'the controller accepts the webhook flags the chart passes (--webhook-port, --webhook-service, --webhook-secret, --webhook-config-name, --proxy-image, --sidecar-mode)',
   async () => {
+    const before = get<SecretObject>(['secret', `${release}-admin-token`, '-n', namespace]);
     const run = await runControllerAsDeployed(() => true, 'chart-controller-1');
     try {
       // Done waiting when it serves /healthz, or when it has exited (then fail with its output).
@@ -273,6 +299,10 @@ test(
         exitCode: null,
         stderr: expect.not.stringMatching(/Unknown option/) as string,
       });
+      // A restart reuses the token: the Secret is read, never rewritten.
+      const after = get<SecretObject>(['secret', `${release}-admin-token`, '-n', namespace]);
+      expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+      expect(run.stderr()).not.toContain('created the admin-token Secret');
     } finally {
       await stop(run);
     }
@@ -344,6 +374,11 @@ test(
     expect(webhook.failurePolicy).toBe('Ignore');
     expect(webhook.clientConfig.caBundle).toBe(ca);
     expect(adminToken()).toBe(token);
+    // The gateway reads the Secret the controller made.
+    expect(gateway.template.spec.containers[0]!.env).toContainEqual({
+      name: 'MODELROUTE_ADMIN_TOKEN',
+      valueFrom: { secretKeyRef: { name: `${release}-admin-token`, key: 'token' } },
+    });
 
     // Ignore: the same pod that was refused is now created (without a sidecar).
     mustKubectl(
@@ -359,7 +394,7 @@ test(
 );
 
 test(
-  'helm uninstall removes every object it created except the CRDs',
+  'helm uninstall removes every object it created except the CRDs; the controller’s token Secret stays for a reinstall',
   () => {
     mustHelm(['uninstall', release, '-n', namespace, '--wait=false']);
     const gone: [string, ...string[]][] = [
@@ -367,7 +402,6 @@ test(
       ['service', `${release}-metrics`, '-n', namespace],
       ['service', `${release}-webhook`, '-n', namespace],
       ['serviceaccount', `${release}-controller`, '-n', namespace],
-      ['secret', `${release}-admin-token`, '-n', namespace],
       ['role', `${release}-controller-leader-election`, '-n', namespace],
       ['rolebinding', `${release}-controller-leader-election`, '-n', namespace],
       ['pdb', `${release}-controller`, '-n', namespace],
@@ -378,6 +412,70 @@ test(
     const remaining = gone.filter((args) => kubectl(['get', ...args]).code === 0);
     expect(remaining).toEqual([]);
     for (const name of CRD_NAMES) expect(kubectl(['get', 'crd', name]).code).toBe(0);
+    expect(adminToken()).toMatch(/^[0-9a-f]{48}$/);
+  },
+  CASE_TIMEOUT_MS,
+);
+
+/** charts/modelroute as released in 0.1.0 (git history), which rendered the admin token itself. */
+function previousChart(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'modelroute-chart-0.1.0-'));
+  const archive = execFileSync(
+    'git',
+    ['archive', '3cf5e7a8c7d63fecbd92121f20b22da937383f9a', 'charts/modelroute'],
+    { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 },
+  );
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  return join(dir, 'charts', 'modelroute');
+}
+
+test(
+  'helm upgrade from chart 0.1.0 keeps the token Helm made then (running proxies hold it), through later upgrades and uninstall',
+  () => {
+    const ns = createNamespace('upgrade');
+    const values = valuesFile({
+      crds: { install: false },
+      webhook: {
+        configName: `modelroute-sidecar-injector-${ns}`,
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      },
+    });
+    try {
+      mustHelm(['install', ns, previousChart(), '-n', ns, '-f', values, '--wait=false']);
+      const token = releaseAdminToken(ns, ns);
+      expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
+
+      // --reuse-values would render with 0.1.0's defaults, missing every value added since.
+      const reused = helm(['upgrade', ns, CHART_DIR, '-n', ns, '--reuse-values', '--wait=false']);
+      expect(reused.code).not.toBe(0);
+      expect(reused.stderr).toContain(
+        "were an older chart's values reused (helm upgrade --reuse-values)? Upgrade with --reset-then-reuse-values",
+      );
+      // What the README advises keeps the values given at install (the webhook's name here).
+      mustHelm(['upgrade', ns, CHART_DIR, '-n', ns, '--reset-then-reuse-values', '--wait=false']);
+      expect(
+        kubectl(['get', 'mutatingwebhookconfiguration', `modelroute-sidecar-injector-${ns}`]).code,
+      ).toBe(0);
+      expect(releaseAdminToken(ns, ns)).toBe(token);
+
+      for (let upgrade = 1; upgrade <= 2; upgrade++) {
+        mustHelm(['upgrade', ns, CHART_DIR, '-n', ns, '-f', values, '--wait=false']);
+        expect({ upgrade, token: releaseAdminToken(ns, ns) }).toEqual({ upgrade, token });
+        const secret = get<SecretObject>(['secret', `${ns}-admin-token`, '-n', ns]);
+        expect(secret.metadata.annotations).toMatchObject({ 'helm.sh/resource-policy': 'keep' });
+      }
+      // The controller reads it rather than making another.
+      const args = deploymentSpec(get(['deployment', `${ns}-controller`, '-n', ns])).template.spec
+        .containers[0]!.args;
+      expect(args).toContain('--ensure-admin-token-secret');
+      expect(flag(args, 'admin-token-secret')).toBe(`${ns}-admin-token`);
+
+      mustHelm(['uninstall', ns, '-n', ns, '--wait=false']);
+      expect(releaseAdminToken(ns, ns)).toBe(token);
+    } finally {
+      helm(['uninstall', ns, '-n', ns, '--wait=false']);
+      kubectl(['delete', 'namespace', ns, '--wait=false']);
+    }
   },
   CASE_TIMEOUT_MS,
 );

@@ -33,8 +33,67 @@ modelroute-webhook, ... as in manifests/rbac/controller.yaml.
 {{- printf "%s-gateway" (include "modelroute.fullname" .) -}}
 {{- end -}}
 
+{{/* By digest when one is given (every node runs the same bytes), else by tag. */}}
 {{- define "modelroute.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The minimum Kubernetes version, 1.29: native sidecars (restartable init
+containers) and the CRDs' CEL validation rules are on by default from there.
+It is not Chart.yaml's kubeVersion, because Helm checks that against its
+built-in default when it renders without a cluster (v1.20.0 for a helm built
+from source), so `helm template` failed for no reason. It is checked here
+against what Helm learns from a cluster: `helm install`/`upgrade` read the
+API server's version and discovery. Rendering without a cluster, Helm's
+default API set holds flowcontrol.apiserver.k8s.io/v1 (served from 1.29 on),
+so nothing is refused; a cluster older than 1.29 serves neither.
+*/}}
+{{- define "modelroute.checkKubeVersion" -}}
+{{- $version := .Capabilities.KubeVersion.Version -}}
+{{- if and (semverCompare "<1.29.0-0" $version) (not (.Capabilities.APIVersions.Has "flowcontrol.apiserver.k8s.io/v1")) -}}
+{{- fail (printf "modelroute needs Kubernetes 1.29 or later (native sidecars, CEL validation in its CRDs); this cluster is %s" $version) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A container's preStop hook that keeps it serving `seconds` more after the pod
+is marked for deletion, while its Services drop it. Kubernetes' own sleep
+action is on by default only from 1.30, and the image has no shell: node
+waits instead (the entrypoint's interpreter, so it is always there).
+*/}}
+{{- define "modelroute.preStopDelay" -}}
+{{- if gt (int .seconds) 0 -}}
+lifecycle:
+  preStop:
+    exec:
+      command: [node, -e, "setTimeout(() => {}, {{ mul (int .seconds) 1000 }})"]
+{{- end -}}
+{{- end -}}
+
+{{/*
+`helm upgrade --reuse-values` renders this chart with the previous chart's
+defaults in place of this one's, so values added since (security contexts,
+the drain delays) would be silently absent, e.g. pods without their security
+context. A key every version of values.yaml from now on sets, and that no one
+has a reason to null, tells (it catches values reused from chart 0.1.0; when a
+later chart adds values its templates cannot do without, check one of those too).
+*/}}
+{{- define "modelroute.checkValuesComplete" -}}
+{{- if not (hasKey .Values.controller "terminationGracePeriodSeconds") -}}
+{{- fail "values lack controller.terminationGracePeriodSeconds, which this chart's values.yaml sets: were an older chart's values reused (helm upgrade --reuse-values)? Upgrade with --reset-then-reuse-values, or with -f and your own values file" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails unless the grace period outlasts the preStop delay (the kubelet counts the hook in it). */}}
+{{- define "modelroute.checkGracePeriod" -}}
+{{- if and (gt (int .values.preStopDelaySeconds) 0) (le (int .values.terminationGracePeriodSeconds) (int .values.preStopDelaySeconds)) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be longer than %s.preStopDelaySeconds (%d): the kubelet kills the container when the grace period ends, preStop delay included" .name (int .values.terminationGracePeriodSeconds) .name (int .values.preStopDelaySeconds)) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Labels shared by every object; the selector labels are the stable subset. */}}
@@ -64,39 +123,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.adminToken.existingSecret | default (printf "%s-admin-token" (include "modelroute.fullname" .)) -}}
 {{- end -}}
 
-{{/*
-The admin token, base64-encoded. An upgrade must not change it (every proxy
-already running would reject the controller's pushes), so reuse the value in
-the cluster when there is one; `helm template` cannot look, and gets a fresh one.
-*/}}
-{{- define "modelroute.adminTokenB64" -}}
-{{- $name := include "modelroute.adminTokenSecretName" . -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
-{{- $current := "" -}}
-{{- if and $existing $existing.data -}}
-{{- $current = index $existing.data .Values.adminToken.key | default "" -}}
-{{- end -}}
-{{- $current | default (randAlphaNum 48 | b64enc) -}}
-{{- end -}}
-
-{{/* Restricted pod security: non-root, no privilege escalation, no capabilities, read-only root. */}}
-{{- define "modelroute.podSecurityContext" -}}
-runAsNonRoot: true
-# The image's `node` user (Dockerfile: USER 1000:1000).
-runAsUser: 1000
-runAsGroup: 1000
-seccompProfile:
-  type: RuntimeDefault
-{{- end -}}
-
-{{- define "modelroute.containerSecurityContext" -}}
-runAsNonRoot: true
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-capabilities:
-  drop: [ALL]
-seccompProfile:
-  type: RuntimeDefault
+{{/* The controller generates the token (and owns its Secret) unless the user names a Secret. */}}
+{{- define "modelroute.controllerMakesAdminToken" -}}
+{{- if not .Values.adminToken.existingSecret -}}true{{- end -}}
 {{- end -}}
 
 {{/* The namespaces whose Secrets the controller reads (platformNamespaces, default the release namespace). */}}
