@@ -3,10 +3,19 @@
 // scratch, cached as an archive keyed by the hash of its source.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IMAGES_DIR, podman } from './podman.js';
+import { IMAGES_DIR } from '../image/base-image.js';
+import { podman } from '../image/build.js';
 
 export const PAUSE_IMAGE = 'localhost/pause:3.10';
 const PAUSE_SOURCE = join(import.meta.dirname, 'pause', 'main.go');
@@ -16,6 +25,7 @@ export function ensurePauseImage(): string {
   const source = readFileSync(PAUSE_SOURCE);
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const archive = join(IMAGES_DIR, `pause-${hash}.tar`);
+  mkdirSync(IMAGES_DIR, { recursive: true });
   if (existsSync(archive)) return archive;
   const context = mkdtempSync(join(tmpdir(), 'mr-pause-'));
   try {

@@ -11,8 +11,7 @@
 // app pod with its injected sidecar. Names resolve through the cluster's
 // DNS (Services only; see cluster-dns.ts): backends by serviceRef, and the
 // sidecar's credential URL https://<webhook service>.<namespace>.svc.
-import OpenAI from 'openai';
-import { readdirSync, readFileSync } from 'node:fs';
+import type OpenAI from 'openai';
 import { join } from 'node:path';
 import { simulatorEndpoint } from '../../src/proxy/local/dev-mode.js';
 import { REPO_ROOT, mustKubectlAsync, parseTable } from '../support/cluster.js';
@@ -33,12 +32,21 @@ import {
 import { eventually } from '../support/eventually.js';
 import { CHART_DIR, valuesFile } from '../install/chart.js';
 import { mustHelm } from '../install/release.js';
-import { binaryPaths } from '../testenv/paths.js';
+import { ensureImage, type BuiltImage } from '../image/build.js';
 import { startNodeCluster, type NodeCluster } from './cluster.js';
-import { podNetns } from './containerd.js';
 import { PAUSE_IMAGE } from './images.js';
-import { ensureInterimImage } from './interim-image.js';
-import { forwardPodPort, type PodPort } from './pod-port.js';
+import type { PodPort } from './pod-port.js';
+import {
+  SIM_PORT,
+  kubectlIn,
+  routeRows,
+  serviceClient,
+  sidecarClient,
+  simulatorPod,
+  simulatorService,
+  useNodeCluster,
+  waitForPodsReady,
+} from './workloads.js';
 
 /** Each case's bounded waits decide; this only stops a case that hangs. */
 const CASE_TIMEOUT_MS = 240_000;
@@ -46,12 +54,11 @@ const CASE_TIMEOUT_MS = 240_000;
 const SETUP_TIMEOUT_MS = 900_000;
 const NAMESPACE = 'e2e';
 const RELEASE = 'modelroute';
-const SIM_PORT = 8000;
 /** The sidecar's default data port (the chart's webhook injects it). */
 const SIDECAR_PORT = 8080;
 
 let cluster: NodeCluster | undefined;
-let image: { ref: string; archive: string };
+let image: BuiltImage;
 let sidecarPort: PodPort | undefined;
 let sidecar: OpenAI;
 let gateway: OpenAI;
@@ -62,102 +69,15 @@ const mark = (what: string) => {
   process.stderr.write(`real-node-e2e: ${what} at ${timings[what]} s\n`);
 };
 
-function kubectl(args: string[], input?: string): Promise<string> {
-  return mustKubectlAsync([...args, '-n', NAMESPACE], input);
-}
-
-/** A simulated backend as a pod: its provider's model, its Secret's key required. */
-function simulatorPod(backend: SampleBackend): object {
-  const secret = backend.spec.secretRef?.name;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: `sim-${backend.metadata.name}`, labels: { sim: backend.metadata.name } },
-    spec: {
-      containers: [
-        {
-          name: 'simulator',
-          image: image.ref,
-          imagePullPolicy: 'Never',
-          args: [
-            'simulate-backend',
-            '--host=0.0.0.0',
-            `--port=${SIM_PORT}`,
-            `--model=${backend.spec.model}`,
-            ...(secret ? ['--require-api-key-env=API_KEY'] : []),
-          ],
-          env: secret
-            ? [{ name: 'API_KEY', valueFrom: { secretKeyRef: { name: secret, key: 'apiKey' } } }]
-            : [],
-          readinessProbe: { tcpSocket: { port: SIM_PORT }, periodSeconds: 1 },
-          securityContext: {
-            readOnlyRootFilesystem: true,
-            runAsNonRoot: true,
-            allowPrivilegeEscalation: false,
-          },
-        },
-      ],
-    },
-  };
-}
-
-function simulatorService(backend: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: `sim-${backend}` },
-    spec: { selector: { sim: backend }, ports: [{ port: SIM_PORT, targetPort: SIM_PORT }] },
-  };
-}
-
-async function routeRows(wide = false): Promise<Map<string, Record<string, string>>> {
-  const table = parseTable(await kubectl(['get', 'mr', ...(wide ? ['-o', 'wide'] : [])]));
-  return new Map(table.map((row) => [row.NAME ?? '', row]));
-}
-
-/** The last lines of every container log of the namespace, for a failure message. */
-function podLogTails(): string {
-  if (!cluster) return '';
-  const dir = join(cluster.dir, 'pod-logs');
-  const out: string[] = [];
-  for (const pod of readdirSync(dir).filter((d) => d.startsWith(`${NAMESPACE}_`))) {
-    for (const container of readdirSync(join(dir, pod))) {
-      for (const file of readdirSync(join(dir, pod, container))) {
-        const lines = readFileSync(join(dir, pod, container, file), 'utf8').split('\n');
-        out.push(`--- ${pod}/${container}/${file}`, ...lines.slice(-15));
-      }
-    }
-  }
-  return out.join('\n');
-}
-
-/** Every pod of the namespace Ready (kubectl wait in short rounds: the helpers' calls time out at 60 s). */
-async function waitForPodsReady(): Promise<void> {
-  try {
-    await eventually(
-      async () => {
-        await kubectl(['wait', '--for=condition=Ready', 'pod', '--all', '--timeout=30s']);
-      },
-      240_000,
-      1000,
-    );
-  } catch (err) {
-    const pods = await kubectl(['get', 'pods', '-o', 'wide']).catch(() => '');
-    throw new Error(`${(err as Error).message}\n${pods}\n${podLogTails()}`);
-  }
-}
+const kubectl = kubectlIn(NAMESPACE);
 
 beforeAll(async () => {
-  image = ensureInterimImage();
+  image = ensureImage();
   mark('image ready');
   cluster = await startNodeCluster();
   cluster.importImage(image.archive);
   mark('cluster up, image imported');
-  // test/support/cluster.ts's kubectl and helm helpers, pointed at this cluster.
-  const bins = binaryPaths();
-  process.env.MODELROUTE_TEST_KUBECONFIG = cluster.kubeconfig;
-  process.env.MODELROUTE_TEST_KUBECTL = bins.kubectl;
-  process.env.MODELROUTE_TEST_HELM = bins.helm;
+  useNodeCluster(cluster);
 
   await mustKubectlAsync(['create', 'namespace', NAMESPACE]);
   for (const [name, key] of Object.entries(API_KEYS))
@@ -171,7 +91,7 @@ beforeAll(async () => {
     gateway: { enabled: true, replicas: 1, credentialsSecrets: Object.keys(API_KEYS) },
   };
   mustHelm(['install', RELEASE, CHART_DIR, '-n', NAMESPACE, '-f', valuesFile(values)]);
-  await waitForPodsReady();
+  await waitForPodsReady(cluster, NAMESPACE);
   mark('helm install done, controller and gateway Ready');
 
   // The samples, as a user applies them; then each backend gets a simulator pod.
@@ -188,7 +108,10 @@ beforeAll(async () => {
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'List',
-      items: backends.flatMap((b) => [simulatorPod(b), simulatorService(b.metadata.name)]),
+      items: backends.flatMap((b) => [
+        simulatorPod(b, image.ref),
+        simulatorService(b.metadata.name),
+      ]),
     }),
   );
   // Each backend is served by its simulator's Service, found by cluster DNS
@@ -214,7 +137,7 @@ beforeAll(async () => {
   // mounts the credential Secrets of the routes the controller knows of then.
   await eventually(
     async () => {
-      expect((await routeRows()).get('shared-chat')).toMatchObject({ PROGRAMMED: '1/1' });
+      expect((await routeRows(NAMESPACE)).get('shared-chat')).toMatchObject({ PROGRAMMED: '1/1' });
     },
     120_000,
     1000,
@@ -239,25 +162,13 @@ beforeAll(async () => {
     60_000,
     1000,
   );
-  await waitForPodsReady();
+  await waitForPodsReady(cluster, NAMESPACE);
   mark('app and simulator pods Ready');
 
-  sidecarPort = await forwardPodPort(
-    podNetns(cluster.containerd, NAMESPACE, 'assistant'),
-    SIDECAR_PORT,
-  );
-  sidecar = new OpenAI({
-    baseURL: `http://assistant/v1`,
-    apiKey: 'unused',
-    fetch: sidecarPort.fetch as unknown as typeof fetch,
-  });
-  const gatewayService = JSON.parse(
-    await kubectl(['get', 'service', `${RELEASE}-gateway`, '-o', 'json']),
-  ) as { spec: { clusterIP: string; ports: { port: number }[] } };
-  gateway = new OpenAI({
-    baseURL: `http://${gatewayService.spec.clusterIP}:${gatewayService.spec.ports[0]?.port ?? 80}/v1`,
-    apiKey: GATEWAY_KEY,
-  });
+  const inPod = await sidecarClient(cluster, NAMESPACE, 'assistant', SIDECAR_PORT);
+  sidecar = inPod.client;
+  sidecarPort = inPod.port;
+  gateway = await serviceClient(NAMESPACE, `${RELEASE}-gateway`, GATEWAY_KEY);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -298,7 +209,7 @@ test(
   async () => {
     await eventually(
       async () => {
-        expectSampleRoutesProgrammed(await routeRows());
+        expectSampleRoutesProgrammed(await routeRows(NAMESPACE));
       },
       120_000,
       1000,
@@ -327,7 +238,11 @@ test(
     const traffic = startStoryTraffic(sidecar, gateway, 100);
     let result: Awaited<ReturnType<Traffic['stop']>>;
     try {
-      await eventually(async () => expectFailoverShown(await routeRows(true)), 120_000, 1000);
+      await eventually(
+        async () => expectFailoverShown(await routeRows(NAMESPACE, true)),
+        120_000,
+        1000,
+      );
       mark('failover shown');
       const status = (
         JSON.parse(await kubectl(['get', 'mr', 'support-bot', '-o', 'json'])) as {
@@ -347,10 +262,10 @@ test(
     expectServedThroughFailover(result, NAMESPACE);
 
     // The pod comes back (a new pod IP behind the same Service): Healthy again.
-    await kubectl(['apply', '-f', '-'], JSON.stringify(simulatorPod(mini)));
+    await kubectl(['apply', '-f', '-'], JSON.stringify(simulatorPod(mini, image.ref)));
     await eventually(
       async () => {
-        expectRecovered(await routeRows(true));
+        expectRecovered(await routeRows(NAMESPACE, true));
         expect((await chat(sidecar, 'support-bot')).backend).toBe(`${NAMESPACE}/gpt-4o-mini`);
       },
       120_000,
