@@ -44,6 +44,7 @@ import {
   type NodeNetwork,
 } from './host-network.js';
 import { PAUSE_IMAGE, ensurePauseImage } from './images.js';
+import { acquireNodeLock } from './node-lock.js';
 
 function running(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
@@ -147,6 +148,7 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
   ensureBinaries();
   const bins = binaryPaths();
   const net = options.net ?? DEFAULT_NETWORK;
+  const releaseLock = await acquireNodeLock();
   const dir = mkdtempSync(join(tmpdir(), 'mr-node-'));
   const logs: Record<string, string> = {};
   const pids: number[] = [];
@@ -183,6 +185,7 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
       .sort((a, b) => b.length - a.length);
     for (const path of mounts) spawnSync('umount', ['-l', path]);
     if (!process.env.MODELROUTE_KEEP_NODE_DIR) rmSync(dir, { recursive: true, force: true });
+    releaseLock();
     process.stderr.write(
       `real-node: stopped and cleaned in ${((Date.now() - stopStarted) / 1000).toFixed(1)} s\n`,
     );
