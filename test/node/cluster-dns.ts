@@ -56,8 +56,8 @@ export function dnsAnswer(
   const question = parseQuestion(query);
   const header = Buffer.alloc(12);
   query.copy(header, 0, 0, 2);
-  // QR, the query's opcode and RD, RA.
-  const flags = 0x8000 | (query.readUInt16BE(2) & 0x7900) | 0x0080;
+  // QR, the query's opcode and RD, RA (a datagram too short for flags has none).
+  const flags = 0x8000 | (query.length >= 4 ? query.readUInt16BE(2) & 0x7900 : 0) | 0x0080;
   if (!question) {
     header.writeUInt16BE(flags | RCODE_FORMERR, 2);
     return header;
