@@ -161,34 +161,52 @@ export async function startNodeCluster(options: StartNodeOptions = {}): Promise<
       `real-node: ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
 
+  /** Runs every cleanup step even when one fails, then reports the failures together. */
   const stop = async (): Promise<void> => {
     const stopStarted = Date.now();
+    const failures: string[] = [];
+    const step = async (what: string, action: () => unknown): Promise<void> => {
+      try {
+        await action();
+      } catch (err) {
+        failures.push(`${what}: ${(err as Error).message}`);
+      }
+    };
     // The kubelet first, so it does not restart what we remove next.
-    await stopProcesses(pids.slice(-1));
-    if (containerd) {
-      removeAllContainers(containerd);
-      await stopProcesses([containerd.process.pid ?? -1]);
+    await step('stop the kubelet', () => stopProcesses(pids.slice(-1)));
+    const ctd = containerd;
+    if (ctd) {
+      await step('remove containers', () => removeAllContainers(ctd));
+      await step('stop containerd', () => stopProcesses([ctd.process.pid ?? -1]));
       // Shims of containers the kill missed hold our socket path.
-      await stopProcesses(processesUsing(containerd.dir), 2000);
+      await step('stop shims', () => stopProcesses(processesUsing(ctd.dir), 2000));
     }
-    await stopProcesses(pids);
-    await dns?.close();
-    removeKubeChains();
-    deleteNetwork(net);
-    removeKubepodsCgroups();
-    if (plane) await stopControlPlane(plane.dir, { keepDir: true });
-    // The kubelet's volume mounts (projected tokens are tmpfs).
-    const mounts = readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' ')[1] ?? '')
-      .filter((path) => path.startsWith(`${dir}/`))
-      .sort((a, b) => b.length - a.length);
-    for (const path of mounts) spawnSync('umount', ['-l', path]);
-    if (!process.env.MODELROUTE_KEEP_NODE_DIR) rmSync(dir, { recursive: true, force: true });
+    await step('stop the components', () => stopProcesses(pids));
+    await step('stop cluster DNS', () => dns?.close());
+    await step('remove KUBE-* chains', removeKubeChains);
+    await step('remove the network', () => deleteNetwork(net));
+    await step('remove /kubepods cgroups', removeKubepodsCgroups);
+    const cp = plane;
+    if (cp) await step('stop the control plane', () => stopControlPlane(cp.dir, { keepDir: true }));
+    await step('unmount volumes', () => {
+      // The kubelet's volume mounts (projected tokens are tmpfs).
+      const mounts = readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[1] ?? '')
+        .filter((path) => path.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
+      for (const path of mounts) spawnSync('umount', ['-l', path]);
+    });
+    if (!process.env.MODELROUTE_KEEP_NODE_DIR) {
+      await step('remove the directory', () => rmSync(dir, { recursive: true, force: true }));
+    }
     releaseLock();
     process.stderr.write(
       `real-node: stopped and cleaned in ${((Date.now() - stopStarted) / 1000).toFixed(1)} s\n`,
     );
+    if (failures.length > 0) {
+      throw new Error(`the real-node cluster's cleanup failed:\n${failures.join('\n')}`);
+    }
   };
 
   try {
