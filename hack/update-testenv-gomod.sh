@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the Go wrapper modules that build the control-plane test binaries.
+# tools.go lists the binaries (kube-apiserver, kubectl, etcd, and the node
+# components kubelet, kube-scheduler, kube-controller-manager, kube-proxy), so
+# `go mod tidy` below records every module they need.
 # Run it only when bumping KUBE_VERSION / HELM_VERSION; the resulting go.mod and
 # go.sum are committed so every machine builds the same bits.
 #

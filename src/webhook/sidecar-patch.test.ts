@@ -186,7 +186,7 @@ test('each credentials Secret is mounted read-only at <credentials-dir>/<secret>
       secretName: 'openai',
       items: [{ key: 'api-key', path: 'api-key' }],
       optional: true,
-      defaultMode: 0o440,
+      defaultMode: 0o444,
     },
   });
   expect((patched.spec.volumes[2] as { secret: { items: unknown[] } }).secret.items).toEqual([

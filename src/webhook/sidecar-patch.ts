@@ -364,7 +364,12 @@ function sidecarVolumes(
           items: [...keys].sort().map((key) => ({ key, path: key })),
           // A missing API key fails that backend's calls (and shows in status), not the app's start.
           optional: true,
-          defaultMode: 0o440,
+          // Readable by the proxy's non-root user: the kubelet writes these
+          // files root-owned (no fsGroup in an app's pod), so 0440 left the
+          // sidecar without its keys on a real node ("missing credentials",
+          // test/node/real-node-e2e.test.ts). Only the proxy container mounts
+          // this volume, so the app's containers still cannot read it.
+          defaultMode: 0o444,
         },
       })),
   ];

@@ -9,7 +9,8 @@ const POLL_MS = 1000;
 /** A cold image build takes minutes on 2 busy cores; waiting longer means a wedged holder. */
 const WAIT_LIMIT_MS = 30 * 60_000;
 
-function alive(pid: number): boolean {
+/** Whether a process lives (EPERM: it does, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

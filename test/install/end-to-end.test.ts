@@ -17,7 +17,6 @@
 //   dialect, serving its model, and requiring the API key from its Secret.
 import OpenAI from 'openai';
 import { join } from 'node:path';
-import { apiKeyPrefix, generateApiKey, hashApiKey } from '../../src/identity/api-key.js';
 import { simulatorEndpoint } from '../../src/proxy/local/dev-mode.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
 import {
@@ -28,6 +27,20 @@ import {
   mustKubectlAsync,
   parseTable,
 } from '../support/cluster.js';
+import {
+  API_KEYS,
+  GATEWAY_KEY,
+  chat,
+  expectFailoverShown,
+  expectRecovered,
+  expectRoutesPickTheirBackends,
+  expectSampleRoutesProgrammed,
+  expectServedThroughFailover,
+  startStoryTraffic,
+  storyTenants,
+  type SampleBackend,
+  type Traffic,
+} from '../support/e2e-story.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../testenv/controlplane.js';
 import { CHART_DIR, valuesFile } from './chart.js';
@@ -40,13 +53,6 @@ const CASE_TIMEOUT_MS = 180_000;
 const CONTROLLER_IP = '127.0.9.1';
 const GATEWAY_IP = '127.0.9.2';
 const APP_IP = '127.0.9.3';
-/** The samples' Secrets, with made-up keys the simulated providers require. */
-const API_KEYS: Record<string, string> = {
-  'openai-credentials': 'sk-e2e-openai-0123456789',
-  'azure-openai-eu': 'azure-e2e-0123456789',
-  'anthropic-credentials': 'sk-ant-e2e-0123456789',
-};
-
 let namespace: string;
 let release: string;
 const pods: PodProcess[] = [];
@@ -58,31 +64,6 @@ const simulatorOf = (backend: string): SimulatedBackend => {
 };
 let sidecar: OpenAI;
 let gateway: OpenAI;
-/** The gateway's caller: a virtual key of the app's tenant (only its hash is applied). */
-const GATEWAY_KEY = generateApiKey(() => Buffer.alloc(32, 13));
-
-/**
- * Who calls, as the platform team declares it: the assistant pod (by its
- * labels) is tenant `assistant`, which fronts its own users and so is trusted
- * to name their tenant and compliance needs (`acme-premium` is a sample tenant).
- */
-const tenants = () => [
-  {
-    apiVersion: 'modelroute.io/v1alpha1',
-    kind: 'ModelTenant',
-    metadata: { name: 'assistant' },
-    spec: {
-      identities: { workloads: { matchLabels: { app: 'assistant' } } },
-      trustedHeaders: ['tenant', 'compliance'],
-    },
-  },
-  {
-    apiVersion: 'modelroute.io/v1alpha1',
-    kind: 'ModelAPIKey',
-    metadata: { name: 'e2e-gateway' },
-    spec: { tenant: 'assistant', hash: hashApiKey(GATEWAY_KEY), prefix: apiKeyPrefix(GATEWAY_KEY) },
-  },
-];
 
 /** kubectl in this namespace, without blocking the simulators this process serves. */
 function kubectl(args: string[], input?: string): Promise<string> {
@@ -94,15 +75,6 @@ async function routeRows(wide = false): Promise<Map<string, Record<string, strin
   return new Map(table.map((row) => [row.NAME ?? '', row]));
 }
 
-interface SampleBackend {
-  metadata: { name: string };
-  spec: {
-    provider: 'openai' | 'openai-compatible' | 'azure-openai' | 'anthropic';
-    model: string;
-    secretRef?: { name: string };
-  };
-}
-
 /** A simulator per ModelBackend: its provider's dialect, its model, its Secret's key. */
 async function simulateBackend(backend: SampleBackend, port = 0): Promise<SimulatedBackend> {
   const secret = backend.spec.secretRef?.name;
@@ -111,23 +83,6 @@ async function simulateBackend(backend: SampleBackend, port = 0): Promise<Simula
     models: [backend.spec.model],
     requireApiKey: secret ? API_KEYS[secret] : undefined,
   });
-}
-
-async function chat(
-  client: OpenAI,
-  model: string,
-  headers: Record<string, string> = {},
-): Promise<{ backend: string | null; content: string | null }> {
-  const { data, response } = await client.chat.completions
-    .create(
-      { model, messages: [{ role: 'user', content: 'What is the capital of France?' }] },
-      { headers },
-    )
-    .withResponse();
-  return {
-    backend: response.headers.get('x-modelroute-backend'),
-    content: data.choices[0]?.message.content ?? null,
-  };
 }
 
 beforeAll(async () => {
@@ -190,7 +145,7 @@ beforeAll(async () => {
   await kubectl(['apply', '-f', join(REPO_ROOT, 'manifests', 'samples')]);
   await kubectl(
     ['apply', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: tenants() }),
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: storyTenants() }),
   );
   const backends = JSON.parse(await kubectl(['get', 'modelbackends', '-o', 'json'])) as {
     items: SampleBackend[];
@@ -292,22 +247,7 @@ test(
   async () => {
     await eventually(
       async () => {
-        const rows = await routeRows();
-        // The sidecar and the gateway serve the namespace's routes; shared-chat
-        // selects the gateway only.
-        const expected: Record<string, string> = {
-          chat: '2/2',
-          'support-bot': '2/2',
-          summarize: '2/2',
-          'clinical-assistant': '2/2',
-          'shared-chat': '1/1',
-        };
-        for (const [name, programmed] of Object.entries(expected)) {
-          const row = rows.get(name);
-          expect({ name, ...row }).toMatchObject({ name, READY: 'True', PROGRAMMED: programmed });
-          const [healthy, total] = (row?.['HEALTHY BACKENDS'] ?? '').split('/');
-          expect({ name, healthy }).toEqual({ name, healthy: total });
-        }
+        expectSampleRoutesProgrammed(await routeRows());
       },
       90_000,
       500,
@@ -319,34 +259,7 @@ test(
 test(
   'the openai client through the sidecar and the gateway reaches the backend each route picks',
   async () => {
-    const backend = (name: string) => `${namespace}/${name}`;
-    expect(await chat(sidecar, 'support-bot')).toEqual({
-      backend: backend('gpt-4o-mini'),
-      content: expect.any(String) as string,
-    });
-    expect((await chat(sidecar, 'chat')).backend).toBe(backend('gpt-4o-mini'));
-    // The pod's tenant trusts these headers (see tenants()); a pod whose tenant does not is ignored.
-    expect((await chat(sidecar, 'chat', { 'x-modelroute-tenant': 'acme-premium' })).backend).toBe(
-      backend('gpt-4o'),
-    );
-    expect(
-      (await chat(sidecar, 'clinical-assistant', { 'x-modelroute-compliance': 'hipaa' })).backend,
-    ).toBe(backend('llama-3-70b-clinical'));
-    expect((await chat(sidecar, 'clinical-assistant')).backend).toBe(backend('azure-gpt-4o-eu'));
-    expect((await chat(gateway, 'summarize')).backend).toBe(backend('gpt-4o-mini'));
-    expect((await chat(gateway, 'shared-chat')).backend).toBe(backend('gpt-4o-mini'));
-    // shared-chat is the gateway's alone.
-    await expect(chat(sidecar, 'shared-chat')).rejects.toMatchObject({ status: 404 });
-
-    // Streaming through the sidecar.
-    const stream = await sidecar.chat.completions.create({
-      model: 'summarize',
-      messages: [{ role: 'user', content: 'Summarise: the quick brown fox.' }],
-      stream: true,
-    });
-    let text = '';
-    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-    expect(text.length).toBeGreaterThan(0);
+    await expectRoutesPickTheirBackends(sidecar, gateway, namespace);
   },
   CASE_TIMEOUT_MS,
 );
@@ -359,40 +272,10 @@ test(
     await mini.close();
 
     // Traffic through both proxies for as long as the failover takes to show.
-    const failures: string[] = [];
-    const served = new Map<string, number>();
-    let sent = 0;
-    let running = true;
-    const traffic = (async () => {
-      while (running) {
-        for (const [client, model] of [
-          [sidecar, 'support-bot'],
-          [gateway, 'support-bot'],
-          [gateway, 'shared-chat'],
-        ] as const) {
-          sent += 1;
-          try {
-            const r = await chat(client, model);
-            const key = `${model} → ${r.backend ?? '?'}`;
-            served.set(key, (served.get(key) ?? 0) + 1);
-          } catch (err) {
-            failures.push(`${model}: ${(err as Error).message}`);
-          }
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-
+    const traffic = startStoryTraffic(sidecar, gateway);
+    let result: Awaited<ReturnType<Traffic['stop']>>;
     try {
-      await eventually(
-        async () => {
-          const row = (await routeRows(true)).get('support-bot');
-          expect(row).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '1/2' });
-          expect(row?.MESSAGE).toContain('failed over from gpt-4o-mini to vllm-qwen-32b');
-        },
-        90_000,
-        500,
-      );
+      await eventually(async () => expectFailoverShown(await routeRows(true)), 90_000, 500);
       const status = JSON.parse(await kubectl(['get', 'modelroute', 'support-bot', '-o', 'json']))
         .status as { lastFailover: Record<string, string> };
       expect(status.lastFailover).toMatchObject({
@@ -405,13 +288,9 @@ test(
       );
       expect(backendRow?.HEALTH).toBe('Unhealthy');
     } finally {
-      running = false;
-      await traffic;
+      result = await traffic.stop();
     }
-    expect(failures).toEqual([]);
-    expect(sent).toBeGreaterThan(30);
-    expect(served.get(`support-bot → ${namespace}/vllm-qwen-32b`)).toBeGreaterThan(0);
-    expect(served.get(`shared-chat → ${namespace}/gpt-4o`)).toBeGreaterThan(0);
+    expectServedThroughFailover(result, namespace);
 
     // It comes back on the same address: Healthy again, the failover recorded as recovered.
     sims.set(
@@ -430,9 +309,7 @@ test(
     );
     await eventually(
       async () => {
-        const row = (await routeRows(true)).get('support-bot');
-        expect(row).toMatchObject({ READY: 'True', 'HEALTHY BACKENDS': '2/2' });
-        expect(row?.MESSAGE).not.toContain('failed over');
+        expectRecovered(await routeRows(true));
         expect((await chat(sidecar, 'support-bot')).backend).toBe(`${namespace}/gpt-4o-mini`);
       },
       90_000,

@@ -1,5 +1,6 @@
-// Builds kube-apiserver, kubectl, etcd and helm from Go modules when they are
-// missing. Binaries are cached under .testenv/bin/<tool>-<version>/, so a
+// Builds kube-apiserver, kubectl, etcd and helm, and the node components
+// (kubelet, kube-scheduler, kube-controller-manager, kube-proxy) for the
+// real-node tier, from Go modules when they are missing. Binaries are cached under .testenv/bin/<tool>-<version>/, so a
 // changed pin in versions.env builds afresh and an unchanged one costs nothing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
@@ -55,6 +56,15 @@ export function ensureBinaries(): void {
     [bins.kubeApiserver, kubeModule, 'k8s.io/kubernetes/cmd/kube-apiserver', kubeFlags],
     [bins.kubectl, kubeModule, 'k8s.io/kubernetes/cmd/kubectl', kubeFlags],
     [bins.etcd, kubeModule, 'go.etcd.io/etcd/server/v3', '-s -w'],
+    [bins.kubelet, kubeModule, 'k8s.io/kubernetes/cmd/kubelet', kubeFlags],
+    [bins.kubeScheduler, kubeModule, 'k8s.io/kubernetes/cmd/kube-scheduler', kubeFlags],
+    [
+      bins.kubeControllerManager,
+      kubeModule,
+      'k8s.io/kubernetes/cmd/kube-controller-manager',
+      kubeFlags,
+    ],
+    [bins.kubeProxy, kubeModule, 'k8s.io/kubernetes/cmd/kube-proxy', kubeFlags],
     [
       bins.helm,
       join(TOOLS_DIR, 'helm'),

@@ -42,6 +42,19 @@ export interface StartOptions {
    * them (a crashed or interrupted test run must not leave servers behind).
    */
   stopWithParent?: boolean;
+  /**
+   * Where kube-apiserver listens and what it advertises (default 127.0.0.1).
+   * A real node's pods must reach it: test/node/cluster.ts passes an address
+   * on the bridge it creates.
+   */
+  apiserverAddress?: string;
+  /** ClusterIPs (default 10.96.0.0/24; nothing routes them without kube-proxy). */
+  serviceClusterIPRange?: string;
+  /**
+   * Keep the ServiceAccount admission plugin (default off: without a
+   * controller-manager no default ServiceAccounts exist and it would refuse pods).
+   */
+  serviceAccountAdmission?: boolean;
 }
 
 /** A tiny detached process that kills `children` once `parent` is gone. */
@@ -77,7 +90,12 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-function launch(binary: string, args: string[], logFile: string, detached: boolean): ChildProcess {
+export function launch(
+  binary: string,
+  args: string[],
+  logFile: string,
+  detached: boolean,
+): ChildProcess {
   // The log file itself is the child's stdout/stderr (no pipe through us), so
   // a detached server keeps running, and logging, after this process exits.
   const log = openSync(logFile, 'a');
@@ -109,7 +127,7 @@ function httpsGet(
   });
 }
 
-async function waitFor(
+export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs: number,
@@ -145,7 +163,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
 
   const etcdClientPort = await freePort();
   const etcdPeerPort = await freePort();
-  const securePort = await freePort();
+  const securePort = await freePort(options.apiserverAddress);
   const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
   const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
 
@@ -182,10 +200,11 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   });
 
   const apiserverLog = join(dir, 'kube-apiserver.log');
+  const address = options.apiserverAddress ?? '127.0.0.1';
   const apiserverArgs = [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${securePort}`,
     // No serving cert given: kube-apiserver writes a self-signed one (with its CA) here.
     `--cert-dir=${certDir}`,
@@ -194,9 +213,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${saPub}`,
     `--service-account-signing-key-file=${saKey}`,
-    '--service-cluster-ip-range=10.96.0.0/24',
+    `--service-cluster-ip-range=${options.serviceClusterIPRange ?? '10.96.0.0/24'}`,
     // No controller-manager creates default service accounts here.
-    '--disable-admission-plugins=ServiceAccount',
+    ...(options.serviceAccountAdmission ? [] : ['--disable-admission-plugins=ServiceAccount']),
     '--allow-privileged=true',
     '--profiling=false',
     '--v=1',
@@ -204,7 +223,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   const apiserver = launch(bins.kubeApiserver, apiserverArgs, apiserverLog, detached);
   if (options.stopWithParent) startWatchdog(process.pid, [etcd.pid ?? -1, apiserver.pid ?? -1]);
   const caFile = join(certDir, 'apiserver.crt');
-  const apiserverUrl = `https://127.0.0.1:${securePort}`;
+  const apiserverUrl = `https://${address}:${securePort}`;
   await waitFor(
     'kube-apiserver',
     async () => {
@@ -268,6 +287,19 @@ function alive(pid: number): boolean {
   }
 }
 
+/** SIGTERM, then SIGKILL for whatever still runs after `graceMs`. */
+export async function stopProcesses(pids: number[], graceMs = 10_000): Promise<void> {
+  for (const pid of pids) {
+    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGTERM');
+  }
+  const deadline = Date.now() + graceMs;
+  for (const pid of pids) {
+    while (pid > 0 && alive(pid) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
 /** Stops the processes of a control plane (from its state.json) and removes its data. */
 export async function stopControlPlane(
   dir: string,
@@ -276,15 +308,7 @@ export async function stopControlPlane(
   const stateFile = join(dir, 'state.json');
   if (!existsSync(stateFile)) return false;
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ControlPlane;
-  for (const pid of [state.apiserverPid, state.etcdPid]) {
-    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGTERM');
-  }
-  const deadline = Date.now() + 10_000;
-  for (const pid of [state.apiserverPid, state.etcdPid]) {
-    while (pid > 0 && alive(pid) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
-  }
+  await stopProcesses([state.apiserverPid, state.etcdPid]);
   if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
   return true;
 }

@@ -26,6 +26,11 @@ export interface BinaryPaths {
   kubectl: string;
   etcd: string;
   helm: string;
+  /** The node components: a real single-node cluster (test/node/cluster.ts). */
+  kubelet: string;
+  kubeScheduler: string;
+  kubeControllerManager: string;
+  kubeProxy: string;
 }
 
 export function binaryPaths(versions: PinnedVersions = pinnedVersions()): BinaryPaths {
@@ -35,5 +40,9 @@ export function binaryPaths(versions: PinnedVersions = pinnedVersions()): Binary
     kubectl: join(kubeDir, 'kubectl'),
     etcd: join(kubeDir, 'etcd'),
     helm: join(TESTENV_DIR, 'bin', `helm-${versions.helm}`, 'helm'),
+    kubelet: join(kubeDir, 'kubelet'),
+    kubeScheduler: join(kubeDir, 'kube-scheduler'),
+    kubeControllerManager: join(kubeDir, 'kube-controller-manager'),
+    kubeProxy: join(kubeDir, 'kube-proxy'),
   };
 }
