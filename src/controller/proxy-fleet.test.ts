@@ -191,6 +191,70 @@ describe('ProxyFleet', () => {
     expect(fleet.programmedVersion('ns/p')).toBeUndefined();
   });
 
+  test('a proxy that takes the table but never answers gets a timeout as its push error, then is pushed again', async () => {
+    let hung = 0;
+    const silent = createServer((req, res) => {
+      if (req.url === '/readyz') return void res.writeHead(200).end('{"tableFormats":[1,2]}');
+      hung += 1; // read the table, answer nothing
+      req.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const timing = new ProxyFleet({
+      adminToken: 'token-0123456789abcdef',
+      logger: createLogger({ level: 'error', write: () => {} }),
+      onAckChange: () => {},
+      requestTimeoutMs: 100,
+      baseRetryMs: 10,
+      maxRetryMs: 50,
+    });
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      timing.setDesired(pod(url), table('chat'));
+      await eventually(() =>
+        expect(timing.pushError('ns/p')).toBe('no answer from its admin port in time'),
+      );
+      await eventually(() => expect(hung).toBeGreaterThan(1));
+      expect(timing.programmedVersion('ns/p')).toBeUndefined();
+    } finally {
+      timing.stop();
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  test('a proxy that drops the connection mid-push gets the socket error as its push error', async () => {
+    const dropping = createServer((req, res) => {
+      if (req.url === '/readyz') return void res.writeHead(200).end('{"tableFormats":[1,2]}');
+      req.socket.destroy();
+    });
+    await new Promise<void>((r) => dropping.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`;
+      fleet.setDesired(pod(url), table('chat'));
+      await eventually(() =>
+        expect(fleet.pushError('ns/p')).toMatch(/\(\w+: is the admin port reachable\?\)$/),
+      );
+      expect(fleet.programmedVersion('ns/p')).toBeUndefined();
+    } finally {
+      dropping.close();
+    }
+  });
+
+  test('one shared table body is sent whole to every proxy: sending it does not use it up', async () => {
+    const others = await Promise.all([fakeProxy(), fakeProxy(), fakeProxy()]);
+    try {
+      const t = table('chat');
+      const all = [proxy, ...others];
+      all.forEach((p, i) => fleet.setDesired({ ...pod(p.url), key: `ns/p${i}`, name: `p${i}` }, t));
+      await eventually(() =>
+        all.forEach((_, i) => expect(fleet.programmedVersion(`ns/p${i}`)).toBe(t.version)),
+      );
+      expect(all.map((p) => p.pushes)).toEqual(all.map(() => [t.version]));
+    } finally {
+      others.forEach((p) => p.server.close());
+    }
+  });
+
   test('stats a proxy answers in an unexpected shape are ignored, not trusted', async () => {
     const lines: string[] = [];
     const watched = new ProxyFleet({

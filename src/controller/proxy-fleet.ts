@@ -1,5 +1,6 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
+import { request } from 'undici';
 import { z } from 'zod';
 import { namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
 import { proxyQuotaStats, type QuotaAssignment } from '../quota/protocol.js';
@@ -95,7 +96,9 @@ function pushErrorText(err: unknown, pod: ProxyPod): string {
       ? `${message} (the proxy has not received its admin token from the controller's credential endpoint yet; its log says why if it cannot reach it)`
       : `${message} (the proxy refused the controller's admin token: the proxy's --admin-token Secret differs from the controller's)`;
   if ((err as Error).name === 'TimeoutError') return 'no answer from its admin port in time';
-  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  // fetch puts the socket error in `cause`; undici's request throws it as is.
+  const cause =
+    (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
   return cause ? `${message} (${cause}: is the admin port reachable?)` : message;
 }
 
@@ -395,7 +398,11 @@ export class ProxyFleet {
         }
         return;
       }
-      const res = await fetch(`${state.pod.adminUrl}/admin/v1/table`, {
+      // undici's request, not fetch: fetch copies a Buffer body into a new
+      // stream for every request (a 600 KB table to 50 proxies held 30-90 MB
+      // of ArrayBuffers at 1,000 routes; see the heap snapshot in the RSS
+      // note), request writes the one shared Buffer to every socket.
+      const answer = await request(`${state.pod.adminUrl}/admin/v1/table`, {
         method: 'PUT',
         headers: {
           'content-type': 'application/json',
@@ -404,7 +411,11 @@ export class ProxyFleet {
         body: wire.body,
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
       });
-      const body = (await res.json().catch(() => ({}))) as {
+      const res = {
+        ok: answer.statusCode >= 200 && answer.statusCode < 300,
+        status: answer.statusCode,
+      };
+      const body = (await answer.body.json().catch(() => ({}))) as {
         version?: string;
         error?: { message?: string };
       };
