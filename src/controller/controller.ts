@@ -195,8 +195,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (!current) return undefined;
       return { stats: await current.collectStats(), pods: current.keys() };
     },
-    observeRunningVersion: (pod, version, formats) =>
-      fleet.current?.observeRunningVersion(pod, version, formats),
+    observeRunningVersion: (pod, version) => fleet.current?.observeRunningVersion(pod, version),
     routes: () => caches.routes.list(),
     health,
     now,

@@ -41,12 +41,7 @@ export type StatsListener = (collection: StatsCollection) => void;
 export interface StatsCollectorOptions {
   /** The current term's fleet, read at each collection. */
   collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
-  /** The table version a pod runs and the table formats it reads (undefined: it reports none). */
-  observeRunningVersion: (
-    podKey: string,
-    version: string | null,
-    formats: readonly number[] | undefined,
-  ) => void;
+  observeRunningVersion: (podKey: string, version: string | null) => void;
   routes: () => ModelRoute[];
   health: BackendHealth;
   now: () => number;
@@ -148,7 +143,7 @@ export class StatsCollector implements Runnable {
     const { now } = this.options;
     const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
     for (const [podKey, body] of got.stats) {
-      this.options.observeRunningVersion(podKey, body.tableVersion, body.tableFormats);
+      this.options.observeRunningVersion(podKey, body.tableVersion);
       const startedAt =
         body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
       usage.observe(podKey, { startedAt, routes: body.routes });
