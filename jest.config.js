@@ -15,6 +15,10 @@ export default {
   // A hang guard, not a stopwatch: at load 20 on 2 cores a data-plane case that
   // takes 1 s alone took over the 5 s default (strong-share-live, embeddings-context).
   testTimeout: 30_000,
+  // A failed case that leaves a server listening must not hang CI after the
+  // summary (seen when a control-plane case failed before its cleanup ran):
+  // exit once the run and the global teardown are done.
+  forceExit: true,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {
