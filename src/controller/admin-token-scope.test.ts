@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AdminToken, namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
 import { startProxy, type RunningProxy } from '../proxy/proxy.js';
 import { compileRoutingTable } from '../routing/compile.js';
+import { READABLE_TABLE_FORMATS } from '../routing/table.js';
 import { backend, route } from '../routing/__fixtures__/objects.js';
 import { createLogger } from '../telemetry/logger.js';
 import { eventually } from '../../test/support/eventually.js';
@@ -95,7 +96,8 @@ test('scoped pushes reach proxies holding the fleet or their namespace token, no
 test('with scoped tokens a pod posing as a proxy never sees the fleet token', async () => {
   const seen: string[] = [];
   const server = createServer((req, res) => {
-    seen.push(String(req.headers.authorization));
+    // The table-format question before the first push (GET /readyz) carries no token at all.
+    if (req.headers.authorization !== undefined) seen.push(req.headers.authorization);
     res.writeHead(401).end('{}');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -165,9 +167,11 @@ describe('per-pod admin tokens', () => {
   /** An admin port that accepts what `token` accepts and acknowledges any table. */
   async function adminPort(token: AdminToken): Promise<{ url: string; close(): void }> {
     const server = createServer((req, res) => {
+      const tableFormats = READABLE_TABLE_FORMATS;
+      if (req.url === '/readyz') return res.writeHead(503).end(JSON.stringify({ tableFormats }));
       if (!token.accepts(req.headers.authorization)) return res.writeHead(401).end('{}');
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ version: table.version }));
+      res.end(JSON.stringify({ version: table.version, tableFormats }));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return {

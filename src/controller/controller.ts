@@ -195,7 +195,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (!current) return undefined;
       return { stats: await current.collectStats(), pods: current.keys() };
     },
-    observeRunningVersion: (pod, version) => fleet.current?.observeRunningVersion(pod, version),
+    observeRunningVersion: (pod, version, formats) =>
+      fleet.current?.observeRunningVersion(pod, version, formats),
     routes: () => caches.routes.list(),
     health,
     now,

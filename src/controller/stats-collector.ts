@@ -41,7 +41,12 @@ export type StatsListener = (collection: StatsCollection) => void;
 export interface StatsCollectorOptions {
   /** The current term's fleet, read at each collection. */
   collect: () => Promise<{ stats: Map<string, ProxyStats>; pods: string[] } | undefined>;
-  observeRunningVersion: (podKey: string, version: string | null) => void;
+  /** The table version a pod runs and the table formats it reads (undefined: it reports none). */
+  observeRunningVersion: (
+    podKey: string,
+    version: string | null,
+    formats: readonly number[] | undefined,
+  ) => void;
   routes: () => ModelRoute[];
   health: BackendHealth;
   now: () => number;
@@ -143,7 +148,7 @@ export class StatsCollector implements Runnable {
     const { now } = this.options;
     const windows = new Map<string, OutcomeWindow & { latency: number[] }>();
     for (const [podKey, body] of got.stats) {
-      this.options.observeRunningVersion(podKey, body.tableVersion);
+      this.options.observeRunningVersion(podKey, body.tableVersion, body.tableFormats);
       const startedAt =
         body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
       usage.observe(podKey, { startedAt, routes: body.routes });

@@ -31,10 +31,11 @@ export class TableStore {
   update(input: unknown): TableUpdate {
     const parsed = parseRoutingTable(input);
     if (!parsed.ok) return { ok: false, error: parsed.error };
-    return this.install(parsed.table, true);
+    return this.install(parsed.table, parsed.received);
   }
 
-  private install(table: RoutingTable, persist: boolean): TableUpdate {
+  /** `received`: the table as sent, to persist (its version hashes keys this proxy ignored too). */
+  private install(table: RoutingTable, received: object | undefined): TableUpdate {
     if (this.current?.table.version === table.version)
       return { ok: true, version: table.version, changed: false };
     let prepared: PreparedTable;
@@ -43,13 +44,13 @@ export class TableStore {
     } catch (err) {
       return { ok: false, error: `routing table cannot be prepared: ${(err as Error).message}` };
     }
-    if (persist && this.persistPath) this.persist(table);
+    if (received && this.persistPath) this.persist(received);
     this.current = prepared;
     for (const listener of this.listeners) listener(prepared);
     return { ok: true, version: table.version, changed: true };
   }
 
-  private persist(table: RoutingTable): void {
+  private persist(table: object): void {
     const path = this.persistPath as string;
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.tmp-${process.pid}`;
@@ -78,6 +79,6 @@ export class TableStore {
     const parsed = parseRoutingTable(json);
     if (!parsed.ok)
       return { ok: false, error: `persisted table ${this.persistPath}: ${parsed.error}` };
-    return this.install(parsed.table, false);
+    return this.install(parsed.table, undefined);
   }
 }

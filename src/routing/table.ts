@@ -3,6 +3,7 @@
 // zod wherever it crosses a process boundary (pushed tables, files on disk).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { projectOntoSchema, type JsonSchema } from './schema-projection.js';
 import {
   BUDGET_ACTIONS,
   LIMIT_ENFORCEMENTS,
@@ -18,8 +19,19 @@ import {
   trustableHeader,
 } from '../api/v1alpha1/index.js';
 
-/** Bumped on any change a proxy of the previous format could misread. */
-export const TABLE_FORMAT_VERSION = 1;
+/**
+ * The format the controller writes. Format 1 is the closed schema 0.1.0 reads
+ * strictly (any key it does not know fails the whole push); format 2 has the
+ * same fields but an open contract: readers ignore keys they do not know, so
+ * a field whose absence an older proxy can live with is added without a new
+ * format. Bump only for a change a reader that ignores it would misread (a
+ * field that narrows which requests a rule takes, say). docs/version-skew.md.
+ */
+export const TABLE_FORMAT_VERSION = 2;
+
+/** Formats this proxy reads: 1 too, so a persisted table or a 0.1.0 controller still loads. */
+export const READABLE_TABLE_FORMATS = [1, 2] as const;
+export type TableFormat = (typeof READABLE_TABLE_FORMATS)[number];
 
 const nonNegative = z.number().min(0);
 const positiveInt = z.int().min(1);
@@ -199,7 +211,8 @@ export type IdentityPolicy = z.infer<typeof identityPolicy>;
 
 export const routingTable = z
   .strictObject({
-    formatVersion: z.literal(TABLE_FORMAT_VERSION),
+    /** Format 1's fields are format 2's: a format 1 table reads as one of format 2. */
+    formatVersion: z.literal(READABLE_TABLE_FORMATS),
     /** Content hash of everything else in the table. */
     version: z.string().regex(/^sha256:[0-9a-f]{20}$/),
     routes: z.array(compiledRoute),
@@ -272,45 +285,79 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-export function tableContentVersion(content: Omit<RoutingTable, 'version'>): string {
+export function tableContentVersion(content: object): string {
   const digest = createHash('sha256').update(canonicalJson(content)).digest('hex');
   return `sha256:${digest.slice(0, 20)}`;
 }
 
-export type TableParseResult = { ok: true; table: RoutingTable } | { ok: false; error: string };
+export type TableParseResult =
+  | {
+      ok: true;
+      table: RoutingTable;
+      /** The table as received, keys this proxy does not know included: what its version hashes. */
+      received: Record<string, unknown>;
+    }
+  | { ok: false; error: string };
+
+/** The table's shape as JSON Schema, to find keys this proxy does not know (built on first use). */
+let readableShape: JsonSchema | undefined;
+function tableShape(): JsonSchema {
+  readableShape ??= z.toJSONSchema(routingTable, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as JsonSchema;
+  return readableShape;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const SKEW_ADVICE =
+  'a controller may be at most one minor version ahead of its proxies (docs/version-skew.md): upgrade the proxy';
 
 /**
  * Validates an untrusted table (pushed over the admin API or read from disk).
- * Checks shape, format version, internal references and that the version
- * really is the content hash.
+ * Tolerant: keys this proxy does not know are ignored at every level, since a
+ * newer controller may add fields (format 2's contract). Refused, with the
+ * field named: a format it does not read, a field it knows holding a value it
+ * cannot read (a strategy it has never heard of), internal references that do
+ * not resolve, and a version that is not the hash of the content as sent.
  */
 export function parseRoutingTable(input: unknown): TableParseResult {
   if (
-    input &&
-    typeof input === 'object' &&
+    isRecord(input) &&
     'formatVersion' in input &&
-    input.formatVersion !== TABLE_FORMAT_VERSION
+    !(READABLE_TABLE_FORMATS as readonly unknown[]).includes(input.formatVersion)
   ) {
     return {
       ok: false,
-      error: `routing table format ${JSON.stringify(input.formatVersion)} is not supported by this proxy (it reads format ${TABLE_FORMAT_VERSION}); upgrade the proxy or the controller so they match`,
+      error: `routing table format ${JSON.stringify(input.formatVersion)} is not supported by this proxy (it reads formats ${READABLE_TABLE_FORMATS.join(', ')}); ${SKEW_ADVICE}`,
     };
   }
-  const parsed = routingTable.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues
+  const known = isRecord(input)
+    ? projectOntoSchema(input, tableShape(), { validate: false })
+    : undefined;
+  const parsed = routingTable.safeParse(known?.ok ? known.value : input);
+  if (!parsed.success || !isRecord(input)) {
+    const issues = (parsed.error?.issues ?? [])
       .slice(0, 10)
       .map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`)
       .join('; ');
-    return { ok: false, error: `invalid routing table: ${issues}` };
+    const newer =
+      isRecord(input) && input.formatVersion === TABLE_FORMAT_VERSION
+        ? ` (if the controller is newer than this proxy, ${SKEW_ADVICE})`
+        : '';
+    return { ok: false, error: `invalid routing table: ${issues}${newer}` };
   }
-  const { version, ...content } = parsed.data;
+  // The writer hashed what it sent, keys unknown here included.
+  const { version, ...content } = input;
   const expected = tableContentVersion(content);
-  if (version !== expected) {
+  if (parsed.data.version !== expected) {
     return {
       ok: false,
-      error: `routing table version ${version} does not match its content (expected ${expected})`,
+      error: `routing table version ${String(version)} does not match its content (expected ${expected})`,
     };
   }
-  return { ok: true, table: parsed.data };
+  return { ok: true, table: parsed.data, received: input };
 }

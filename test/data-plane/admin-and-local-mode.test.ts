@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startProxy } from '../../src/proxy/proxy.js';
 import { compileRoutingTable } from '../../src/routing/compile.js';
+import { tableContentVersion } from '../../src/routing/table.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createTracing } from '../../src/telemetry/tracing.js';
 import { REPO_ROOT } from '../support/cluster.js';
@@ -31,6 +32,23 @@ async function putTable(adminUrl: string, body: unknown, headers: Record<string,
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
+/** A new proxy process's worth of state: starts from `tableFile` alone, as after a restart. */
+async function withRestartedProxy(
+  tableFile: string,
+  check: (proxy: Awaited<ReturnType<typeof startProxy>>) => Promise<void>,
+): Promise<void> {
+  const restarted = await startProxy({
+    tableFile,
+    adminToken: { value: ADMIN_TOKEN },
+    logger: createLogger({ level: 'error', write: () => {} }),
+  });
+  try {
+    await check(restarted);
+  } finally {
+    await restarted.close();
+  }
+}
+
 describe('admin API', () => {
   test('a table push needs the bearer token; a wrong one is 401 and changes nothing', async () => {
     dp = await startDataPlane([{ name: 'a' }], [chatRoute()]);
@@ -51,10 +69,14 @@ describe('admin API', () => {
     }
     expect(dp.proxy.runtime.store.version).toBe(before);
     const ok = await putTable(dp.proxy.adminUrl, table);
-    expect(ok).toEqual({ status: 200, json: { version: table.version, changed: true } });
+    // The acknowledgement says which table formats the proxy reads (docs/version-skew.md).
+    expect(ok).toEqual({
+      status: 200,
+      json: { version: table.version, changed: true, tableFormats: [1, 2] },
+    });
     expect(await putTable(dp.proxy.adminUrl, table)).toEqual({
       status: 200,
-      json: { version: table.version, changed: false },
+      json: { version: table.version, changed: false, tableFormats: [1, 2] },
     });
   });
 
@@ -134,6 +156,7 @@ describe('admin API', () => {
     expect(await (await fetch(`${dp.proxy.adminUrl}/readyz`)).json()).toEqual({
       status: 'ready',
       tableVersion: table.version,
+      tableFormats: [1, 2],
     });
     const metrics = await (await fetch(`${dp.proxy.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/modelroute_requests_total\{[^}]*route="default\/chat"[^}]*\} 1/);
@@ -171,6 +194,41 @@ function withDanglingRef(table: Record<string, unknown>): Record<string, unknown
   return table;
 }
 
+test('a table from a newer controller, with fields this proxy never heard of, is served and survives a restart', async () => {
+  const tableFile = join(mkdtempSync(join(tmpdir(), 'modelroute-table-')), 'table.json');
+  dp = await startDataPlane([{ name: 'a' }], [], { tableFile });
+  const { version: _v, ...content } = compileRoutingTable([chatRoute()], dp.backends);
+  const [route0] = content.routes;
+  const newer = {
+    ...content,
+    mirrors: [{ to: 'elsewhere' }],
+    routes: [
+      { ...route0, shadowTraffic: 0.1, rules: route0!.rules.map((r) => ({ ...r, sla: 'gold' })) },
+    ],
+    backends: content.backends.map((b) => ({
+      ...b,
+      region: 'eu',
+      pricing: { ...b.pricing, currency: 'EUR' },
+    })),
+  };
+  const sent = { ...newer, version: tableContentVersion(newer) };
+  expect(await putTable(dp.proxy.adminUrl, sent)).toMatchObject({
+    status: 200,
+    json: { version: sent.version, changed: true, tableFormats: [1, 2] },
+  });
+  const res = await dp.client.chat.completions.create({
+    model: 'chat',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  expect(res.choices).toHaveLength(1);
+  // Persisted as sent: the version hashes the unknown fields too, so it reloads.
+  expect(JSON.parse(readFileSync(tableFile, 'utf8'))).toEqual(sent);
+  await withRestartedProxy(tableFile, (restarted) => {
+    expect(restarted.runtime.store.version).toBe(sent.version);
+    return Promise.resolve();
+  });
+});
+
 test('the last good table survives a restart: a new proxy serves it at once', async () => {
   const tableFile = join(mkdtempSync(join(tmpdir(), 'modelroute-table-')), 'table.json');
   dp = await startDataPlane([{ name: 'a' }], [], { tableFile });
@@ -178,15 +236,10 @@ test('the last good table survives a restart: a new proxy serves it at once', as
   expect((await putTable(dp.proxy.adminUrl, table)).status).toBe(200);
   expect(JSON.parse(readFileSync(tableFile, 'utf8'))).toMatchObject({ version: table.version });
   // A rejected push does not overwrite the file.
-  await putTable(dp.proxy.adminUrl, { ...table, formatVersion: 2 });
+  await putTable(dp.proxy.adminUrl, { ...table, formatVersion: 99 });
   expect(JSON.parse(readFileSync(tableFile, 'utf8'))).toMatchObject({ version: table.version });
 
-  const restarted = await startProxy({
-    tableFile,
-    adminToken: { value: ADMIN_TOKEN },
-    logger: createLogger({ level: 'error', write: () => {} }),
-  });
-  try {
+  await withRestartedProxy(tableFile, async (restarted) => {
     expect(restarted.runtime.store.version).toBe(table.version);
     const client = new OpenAI({ baseURL: `${restarted.dataUrl}/v1`, apiKey: 'x', maxRetries: 0 });
     const res = await client.chat.completions.create({
@@ -194,9 +247,7 @@ test('the last good table survives a restart: a new proxy serves it at once', as
       messages: [{ role: 'user', content: 'hi' }],
     });
     expect(res.choices).toHaveLength(1);
-  } finally {
-    await restarted.close();
-  }
+  });
 });
 
 test('traces follow the GenAI semantic conventions', async () => {

@@ -4,7 +4,7 @@
 // sidecar, requests running without pause through the sidecar and the
 // gateway, then `helm upgrade` to this tree's chart and image. The
 // controller and the gateway roll; the sidecar stays 0.1.0 (sidecars change
-// only when apps redeploy) and must keep being
+// only when apps redeploy, docs/version-skew.md) and must keep being
 // programmed. Not one request may fail.
 import type OpenAI from 'openai';
 import { join } from 'node:path';

@@ -7,7 +7,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyCalibrationStats, ProxyStats } from '../../src/controller/proxy-fleet.js';
 import { quotaAssignment, type QuotaAssignment } from '../../src/quota/protocol.js';
-import { parseRoutingTable, type RoutingTable } from '../../src/routing/table.js';
+import {
+  READABLE_TABLE_FORMATS,
+  parseRoutingTable,
+  type RoutingTable,
+} from '../../src/routing/table.js';
 import { ADMIN_TOKEN } from './controller-env.js';
 
 export interface FakeProxyAdmin {
@@ -65,14 +69,17 @@ export async function startFakeProxyAdmin(
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    const tableFormats = READABLE_TABLE_FORMATS;
+    if (req.method === 'GET' && req.url === '/readyz')
+      return reply(tables.length > 0 ? 200 : 503, { tableFormats });
     if (req.headers.authorization !== `Bearer ${ADMIN_TOKEN}`)
       return reply(401, { error: { message: 'bad admin token' } });
     if (req.method === 'PUT' && req.url === '/admin/v1/table') {
       void bodyOf(req).then((text) => {
         const parsed = parseRoutingTable(JSON.parse(text));
-        if (!parsed.ok) return reply(400, { error: { message: parsed.error } });
+        if (!parsed.ok) return reply(422, { error: { message: parsed.error }, tableFormats });
         tables.push(parsed.table);
-        reply(200, { version: parsed.table.version });
+        reply(200, { version: parsed.table.version, tableFormats });
       });
       return;
     }
@@ -89,6 +96,7 @@ export async function startFakeProxyAdmin(
       statsReads += 1;
       return reply(200, {
         tableVersion: tables.at(-1)?.version ?? null,
+        tableFormats,
         uptimeSeconds: Math.floor((Date.now() - fake.startedAt) / 1000),
         backends: [],
         routes: fake.routes,

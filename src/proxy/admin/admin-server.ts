@@ -2,6 +2,7 @@
 // inspects tables and quota assignments and reads outcome stats here; probes
 // and Prometheus too.
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { READABLE_TABLE_FORMATS } from '../../routing/table.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { AdminToken } from './admin-token.js';
 
@@ -31,10 +32,17 @@ export function createAdminApp(
     res.json({ status: 'ok' });
   });
 
+  // tableFormats in every answer the controller reads: it sends each proxy a
+  // format it reads, and asks here (no token needed) before its first push.
+  const tableFormats = READABLE_TABLE_FORMATS;
+
   app.get('/readyz', (_req, res) => {
     const version = runtime.store.version;
-    if (version) res.json({ status: 'ready', tableVersion: version });
-    else res.status(503).json({ status: 'not ready', reason: 'no routing table loaded yet' });
+    if (version) res.json({ status: 'ready', tableVersion: version, tableFormats });
+    else
+      res
+        .status(503)
+        .json({ status: 'not ready', reason: 'no routing table loaded yet', tableFormats });
   });
 
   app.get('/metrics', async (_req, res) => {
@@ -56,12 +64,13 @@ export function createAdminApp(
         res.status(422).json({
           ...errorBody(result.error, 'table_rejected'),
           currentVersion: runtime.store.version ?? null,
+          tableFormats,
         });
         return;
       }
       if (result.changed)
         runtime.logger.info('routing table installed', { version: result.version });
-      res.json({ version: result.version, changed: result.changed });
+      res.json({ version: result.version, changed: result.changed, tableFormats });
     },
   );
 
@@ -111,6 +120,7 @@ export function createAdminApp(
   app.get('/admin/v1/stats', requireToken, (_req, res) => {
     res.json({
       tableVersion: runtime.store.version ?? null,
+      tableFormats,
       difficultyModel: runtime.difficulty.model,
       uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
       backends: runtime.live.stats(),
