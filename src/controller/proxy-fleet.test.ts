@@ -131,6 +131,18 @@ describe('ProxyFleet', () => {
     expect(proxy.pushes.at(-1)).toBe(two.version);
   });
 
+  test('a table that changes while the proxy is asked its formats: the one sent is the one recorded as running', async () => {
+    // The first push asks /readyz first; the desired table changes during that
+    // wait (a backend turned Healthy). Each route must count as programmed.
+    const one = table('one');
+    const two = table('two');
+    fleet.setDesired(pod(proxy.url), one);
+    fleet.setDesired(pod(proxy.url), two);
+    await eventually(() => expect(fleet.programmedVersion('ns/p')).toBe(two.version));
+    expect(proxy.pushes).toEqual([two.version]);
+    expect(fleet.runningTable('ns/p')).toBe(two);
+  });
+
   test('a proxy found running another version (restarted with an old table) is pushed again', async () => {
     const t = table('chat');
     fleet.setDesired(pod(proxy.url), t);

@@ -312,8 +312,7 @@ export class ProxyFleet {
   // Pods that run the same table share one object: serialize it once per format, not per pod.
   // As bytes: a string body is encoded again for every request (50 proxies, 50 copies).
   private readonly wires = new WeakMap<RoutingTable, Map<TableFormat, WireTable>>();
-  private wire(state: PodState): WireTable | undefined {
-    const table = state.desired;
+  private wire(state: PodState, table = state.desired): WireTable | undefined {
     if (!table || !state.formatsKnown) return undefined;
     const choice = chooseTableFormat(state.formats);
     if (!choice.ok) return choice;
@@ -376,14 +375,20 @@ export class ProxyFleet {
 
   private async push(state: PodState): Promise<void> {
     if (this.stopped || state.pushing || !state.desired) return;
-    const table = state.desired;
+    let table = state.desired;
     state.pushing = true;
     const started = Date.now();
     let formatsChanged = false;
     let wire: WireTable | undefined;
     try {
       if (!state.formatsKnown) this.learnFormats(state, await this.probeFormats(state.pod));
-      wire = this.wire(state);
+      // Read after the probe, with the wire made from it: the desired table
+      // may have moved on meanwhile, and what the pod acknowledges below must
+      // be the table sent. (Taken before the probe, a table changed during it
+      // was sent and acknowledged while the older one was recorded as running:
+      // its routes stayed not Programmed until something else changed.)
+      table = state.desired ?? table;
+      wire = this.wire(state, table);
       if (!wire?.ok) {
         // Not worth retrying: only a new table or a new proxy changes this.
         const error = wire?.error ?? 'no table format known for this proxy';
