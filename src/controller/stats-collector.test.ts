@@ -200,3 +200,42 @@ test('listeners hear every collection with its stats and pods; one that throws d
   ]);
   expect(errors).toHaveLength(2);
 });
+
+test('calls hanging on a dead backend are not read as calls that succeeded (issue 15, seen on a real node)', async () => {
+  const seen: { ok: boolean; message: string }[] = [];
+  let reports = new Map<string, ProxyStats>();
+  const collector = new StatsCollector({
+    collect: () => Promise.resolve({ stats: reports, pods: [...reports.keys()] }),
+    observeRunningVersion: () => {},
+    routes: () => [chat],
+    health: {
+      observePassive: (_id: string, s: { ok: boolean; message: string }) => seen.push(s),
+    } as unknown as BackendHealth,
+    now: () => Date.UTC(2026, 0, 1),
+    enqueue: () => {},
+    usageIntervalMs: 0,
+  });
+  const counters = (requests: number, successes: number, timeouts: number): ProxyStats => ({
+    tableVersion: null,
+    uptimeSeconds: 100,
+    backends: [{ backendId: 'team/a', requests, successes, failures: { timeout: timeouts } }],
+    routes: [],
+    calibration: [],
+  });
+  collector.start();
+  reports = new Map([['team/p1', counters(20, 20, 0)]]);
+  await collector.collect();
+  expect(seen).toEqual([expect.objectContaining({ ok: true })]);
+  seen.length = 0;
+  // The backend dies: 12 calls begin, 2 have timed out so far, 10 still hang.
+  reports = new Map([['team/p1', counters(32, 20, 2)]]);
+  await collector.collect();
+  expect(seen).toEqual([]); // two finished calls say nothing yet
+  // No new call begins (the proxy stopped sending), the 10 hanging ones fail.
+  reports = new Map([['team/p1', counters(32, 20, 12)]]);
+  await collector.collect();
+  expect(seen).toEqual([
+    expect.objectContaining({ ok: false, message: 'proxies saw 12 of 12 calls fail (100%)' }),
+  ]);
+  collector.stop();
+});

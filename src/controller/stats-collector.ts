@@ -157,7 +157,7 @@ export class StatsCollector implements Runnable {
         // Counters are per proxy process: deltas are taken per pod, then summed.
         const delta = this.outcomeWindows.next(
           `${podKey} ${b.backendId}`,
-          outcomeTotals(b.requests, b.failures),
+          outcomeTotals(b.successes, b.failures),
         );
         const w = windows.get(b.backendId) ?? { requests: 0, failures: 0, latency: [] };
         addOutcomes(w, delta);

@@ -27,7 +27,7 @@ describe('passiveObservation', () => {
 
 describe('failure causes reported by the proxies', () => {
   test('calls refused for their credential name CredentialRefused, not the client', () => {
-    const totals = outcomeTotals(10, { 'auth-refused': 8, 'client-error': 50, timeout: 1 });
+    const totals = outcomeTotals(1, { 'auth-refused': 8, 'client-error': 50, timeout: 1 });
     expect(totals).toEqual({ requests: 10, failures: 9, authRefused: 8, notFound: 0 });
     expect(passiveObservation(totals)).toMatchObject({
       ok: false,
@@ -37,30 +37,39 @@ describe('failure causes reported by the proxies', () => {
   });
 
   test('404s for the API path name EndpointPathNotFound; a mix names CallsFailing', () => {
-    expect(passiveObservation(outcomeTotals(6, { 'endpoint-not-found': 6 }))).toMatchObject({
+    expect(passiveObservation(outcomeTotals(0, { 'endpoint-not-found': 6 }))).toMatchObject({
       ok: false,
       reason: 'EndpointPathNotFound',
     });
     expect(
-      passiveObservation(outcomeTotals(10, { 'server-error': 6, 'auth-refused': 2 })),
+      passiveObservation(outcomeTotals(2, { 'server-error': 6, 'auth-refused': 2 })),
     ).toMatchObject({ ok: false, reason: 'CallsFailing' });
   });
 
   test('causes survive per-pod deltas and add up across windows', () => {
     const w = new OutcomeWindows();
-    w.next('p a', outcomeTotals(4, { 'auth-refused': 1 }));
-    expect(w.next('p a', outcomeTotals(9, { 'auth-refused': 5 }))).toEqual({
+    w.next('p a', outcomeTotals(3, { 'auth-refused': 1 }));
+    expect(w.next('p a', outcomeTotals(4, { 'auth-refused': 5 }))).toEqual({
       requests: 5,
       failures: 4,
       authRefused: 4,
       notFound: 0,
     });
     const health = new PassiveHealth(() => 0);
-    expect(health.record('a', outcomeTotals(3, { 'auth-refused': 3 }))).toBeUndefined();
-    expect(health.record('a', outcomeTotals(3, { 'auth-refused': 3 }))).toMatchObject({
+    expect(health.record('a', outcomeTotals(0, { 'auth-refused': 3 }))).toBeUndefined();
+    expect(health.record('a', outcomeTotals(0, { 'auth-refused': 3 }))).toMatchObject({
       reason: 'CredentialRefused',
       message: expect.stringContaining('6 of 6'),
     });
+  });
+});
+
+test('a window counts calls that finished: successes and failures, never calls still in flight', () => {
+  expect(outcomeTotals(7, { timeout: 2, 'client-error': 4 })).toEqual({
+    requests: 9,
+    failures: 2,
+    authRefused: 0,
+    notFound: 0,
   });
 });
 

@@ -19,6 +19,7 @@ export const OUTCOME_CLIENT_ERROR = 'client-error';
 
 /** Outcomes the proxies reported for one backend since the previous window. */
 export interface OutcomeWindow {
+  /** Calls that finished, client errors excluded. */
   requests: number;
   /** Failures the backend is to blame for (client errors excluded). */
   failures: number;
@@ -36,15 +37,22 @@ export function addOutcomes(into: OutcomeWindow, delta: OutcomeWindow): void {
   into.notFound = (into.notFound ?? 0) + (delta.notFound ?? 0);
 }
 
-/** Sums a proxy's failure counters by kind into one backend window's totals. */
+/**
+ * One proxy's cumulative counters for a backend as an outcome window: the
+ * attempts that finished (successes and failures the backend is to blame for),
+ * by kind. Never the attempts begun: those include calls still in flight, and
+ * a window that counted them would read calls hanging on a dead backend as
+ * calls that had not failed (seen on a real node, where a killed pod's address
+ * times out rather than refusing).
+ */
 export function outcomeTotals(
-  requests: number,
+  successes: number,
   failures: Readonly<Record<string, number>>,
 ): OutcomeWindow {
   let total = 0;
   for (const [kind, n] of Object.entries(failures)) if (kind !== OUTCOME_CLIENT_ERROR) total += n;
   return {
-    requests,
+    requests: successes + total,
     failures: total,
     authRefused: failures[OUTCOME_AUTH_REFUSED] ?? 0,
     notFound: failures[OUTCOME_ENDPOINT_NOT_FOUND] ?? 0,

@@ -255,7 +255,14 @@ test(
       const backendRow = parseTable(await kubectl(['get', 'mb'])).find(
         (r) => r.NAME === 'gpt-4o-mini',
       );
-      expect(backendRow?.HEALTH).toBe('Unhealthy');
+      // The whole health record on failure: its message says which check brought it back.
+      const backend = JSON.parse(
+        await kubectl(['get', 'mb', 'gpt-4o-mini', '-o', 'json']),
+      ) as SampleBackend & { status?: { health?: unknown } };
+      expect({ column: backendRow?.HEALTH, health: backend.status?.health }).toMatchObject({
+        column: 'Unhealthy',
+        health: { state: 'Unhealthy' },
+      });
     } finally {
       result = await traffic.stop();
     }
