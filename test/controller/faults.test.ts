@@ -39,9 +39,19 @@ import { eventually } from '../support/eventually.js';
 /** Each case's bounded waits decide; this only stops a case that hangs. */
 const CASE_TIMEOUT_MS = 120_000;
 
+// Every cleanup runs even when a case failed half-way or another cleanup
+// throws: a proxy left listening would keep jest's in-band process alive.
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  const errors: unknown[] = [];
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
 });
 
 async function sim(): Promise<SimulatedBackend> {
@@ -55,8 +65,11 @@ async function proxyAt(
   options: Parameters<typeof startTestProxy>[1] = {},
 ): Promise<RunningProxy> {
   const p = await startTestProxy(host, options);
-  cleanups.push(() => p.close());
-  return p;
+  // A case may close it itself (a restart); the cleanup then does nothing.
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => (closed ??= p.close());
+  cleanups.push(close);
+  return { ...p, close };
 }
 
 /** The controller runs as its ServiceAccount on the shared server, as admin on a private one. */
@@ -198,7 +211,7 @@ describe('on the shared test API server', () => {
     'a restarted proxy serves its last good table at once and gets the current one pushed',
     async () => {
       const tableFile = join(mkdtempSync(join(tmpdir(), 'modelroute-proxy-')), 'table.json');
-      const first = await startTestProxy('127.0.0.4', { tableFile });
+      const first = await proxyAt('127.0.0.4', { tableFile });
       cluster.registerProxy('proxy-0', first);
       await controller(cluster, 'c1');
       await eventually(
@@ -237,7 +250,7 @@ describe('on the shared test API server', () => {
   test(
     'a proxy restarted without its table gets one pushed again',
     async () => {
-      const first = await startTestProxy('127.0.0.5');
+      const first = await proxyAt('127.0.0.5');
       cluster.registerProxy('proxy-0', first);
       await controller(cluster, 'c1');
       await eventually(
