@@ -1,9 +1,9 @@
 // The admin port's HTTP layer on plain node:http: finds the route, checks the
-// bearer token, reads the JSON body, sends the reply. It replaced express
-// (with its ~40 helper packages, +8 MB RSS in every sidecar: see
-// notes/rss-adminhttp.md) and answers as express did: paths match without
-// regard to case or one trailing slash, HEAD is GET without the body, and a
-// known path asked with another method is an unknown path (404), never 405.
+// bearer token, reads the JSON body, sends the reply. It replaced express and
+// its ~40 helper packages, which held 5 MB of an idle sidecar's 80 MB RSS (and
+// 5 MB of V8 heap; Node 20 and 26 alike). It answers as express did: paths
+// match regardless of case or one trailing slash, HEAD is GET without the
+// body, and a known path asked with another method is unknown (404), not 405.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
 import { readAdminJson } from './admin-body.js';
