@@ -115,9 +115,16 @@ test('a sidecar without tracing, quota store or token rules loads none of the he
   // The report sees packages of both module systems (undici is CommonJS, zod is ESM).
   expect(loaded).toEqual(expect.arrayContaining(['undici', 'zod']));
   expect(HEAVY.filter((p) => loaded.includes(p))).toEqual([]);
-  // The admin port is plain node:http (express and its helpers held 5 MB of RSS), and the
-  // semantic conventions' thousands of constants (0.7 MB of heap) load only with tracing.
-  const alsoAbsent = ['express', 'body-parser', 'router', '@opentelemetry/semantic-conventions'];
+  // The admin port is plain node:http (express and its helpers held 5 MB of RSS); the
+  // semantic conventions' thousands of constants (0.7 MB of heap) load only with tracing,
+  // re2js (0.6 MB) only with a header regular expression.
+  const alsoAbsent = [
+    'express',
+    'body-parser',
+    'router',
+    '@opentelemetry/semantic-conventions',
+    're2js',
+  ];
   expect(alsoAbsent.filter((p) => loaded.includes(p))).toEqual([]);
 });
 
