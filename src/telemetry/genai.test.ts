@@ -1,3 +1,4 @@
+import * as stable from '@opentelemetry/semantic-conventions';
 import * as incubating from '@opentelemetry/semantic-conventions/incubating';
 import * as genai from './genai.js';
 import {
@@ -30,6 +31,13 @@ test('copied gen_ai.* constants match the installed semantic-conventions package
   expect(copied.length).toBeGreaterThanOrEqual(11);
   const upstream = incubating as unknown as Record<string, unknown>;
   for (const [name, value] of copied) expect([name, upstream[name]]).toEqual([name, value]);
+});
+
+test('copied server.* constants match the stable semantic conventions', () => {
+  expect([genai.ATTR_SERVER_ADDRESS, genai.ATTR_SERVER_PORT]).toEqual([
+    stable.ATTR_SERVER_ADDRESS,
+    stable.ATTR_SERVER_PORT,
+  ]);
 });
 
 test('requestAttributes: every field, with the convention names', () => {

@@ -1,6 +1,5 @@
 // Span attributes for LLM calls, following the OpenTelemetry GenAI semantic conventions.
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import type { Provider } from '../api/v1alpha1/modelbackend.js';
 import type { Endpoint } from '../proxy/providers/types.js';
 
@@ -11,6 +10,11 @@ import type { Endpoint } from '../proxy/providers/types.js';
 // vanish from the package while the names stay the same. Upstream advises
 // copying incubating definitions; genai.test.ts checks these against the
 // installed package while it still has them.
+// server.* are stable names, copied too: the semantic-conventions package
+// is ~300 KB of source and thousands of constants (0.7 MB of V8 heap in every
+// sidecar) for these two; genai.test.ts checks them against it.
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
