@@ -1,0 +1,154 @@
+// What a running `modelroute controller` loads: with a token or client
+// certificate kubeconfig it leads against the real API server without
+// @kubernetes/client-node (importing it cost ~80 MB RSS of the 150 MB the
+// controller may use at 1,000 routes); a kubeconfig with an exec plugin still
+// works, through client-node, imported for it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parse, stringify } from 'yaml';
+import { nodeArgsFor } from '../../src/bench/entrypoints.js';
+import { issueCertificates } from '../../src/webhook/cert-authority.js';
+import { REPO_ROOT, createNamespace, installCRDs, testenv } from '../support/cluster.js';
+import { ADMIN_TOKEN } from '../support/controller-env.js';
+
+const PRELOAD = join(REPO_ROOT, 'test/support/report-loaded-packages.js');
+const CLIENT_NODE = '@kubernetes/client-node';
+const TIMEOUT_MS = 120_000;
+
+interface Kubeconfig {
+  users: Array<{ name: string; user: Record<string, unknown> }>;
+}
+
+let namespace: string;
+beforeAll(() => {
+  installCRDs();
+  namespace = createNamespace('footprint');
+});
+
+/** The test API server's kubeconfig with its user's fields replaced by `user(token)`. */
+function kubeconfigWith(user: (token: string) => Record<string, unknown>): string {
+  const config = parse(readFileSync(testenv.kubeconfig, 'utf8')) as Kubeconfig;
+  const first = config.users[0];
+  if (!first) throw new Error(`${testenv.kubeconfig} has no user`);
+  first.user = user(String(first.user.token));
+  const dir = mkdtempSync(join(tmpdir(), 'modelroute-footprint-'));
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  return file;
+}
+
+/** Runs `modelroute controller` until it leads, stops it, and returns the packages it loaded. */
+async function packagesLoaded(kubeconfig: string): Promise<string[]> {
+  const entry = nodeArgsFor('cli/main');
+  const child = spawn(
+    process.execPath,
+    [
+      ...entry.slice(0, -1),
+      '--import',
+      PRELOAD,
+      ...entry.slice(-1),
+      'controller',
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      namespace,
+      '--lease-namespace',
+      namespace,
+      '--lease-name',
+      `footprint-${Math.random().toString(16).slice(2, 8)}`,
+      '--lease-duration',
+      '3s',
+      '--health-host',
+      '127.0.0.1',
+      '--health-port',
+      '0',
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, MODELROUTE_ADMIN_TOKEN: ADMIN_TOKEN, KUBECONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const leading = new Promise<void>((resolve, reject) => {
+    for (const stream of [child.stdout, child.stderr])
+      createInterface({ input: stream }).on('line', (line) => {
+        output.push(line);
+        if (line.includes('"msg":"leading')) resolve();
+      });
+    void exited.then(() => reject(new Error(`controller exited:\n${output.join('\n')}`)));
+  });
+  try {
+    await leading;
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  const report = output.find((l) => l.startsWith('loaded-packages '));
+  if (!report) throw new Error(`no loaded-packages line:\n${output.join('\n')}`);
+  return JSON.parse(report.slice('loaded-packages '.length)) as string[];
+}
+
+test(
+  'with a bearer token kubeconfig the controller leads without loading client-node',
+  async () => {
+    const loaded = await packagesLoaded(kubeconfigWith((token) => ({ token })));
+    expect(loaded).toEqual(expect.arrayContaining(['yaml', 'zod']));
+    expect(loaded).not.toContain(CLIENT_NODE);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'with a client certificate (key and certificate files) and a token file, it leads without client-node',
+  async () => {
+    const certs = await issueCertificates(
+      { action: 'issue-all', reason: 'test' },
+      undefined,
+      { dnsNames: ['controller'], ipAddresses: [] },
+      Date.now(),
+    );
+    const kubeconfig = kubeconfigWith((token) => {
+      // The test API server has no client CA, so it asks for no certificate:
+      // the token file authenticates, while the loader reads the certificate.
+      const dir = mkdtempSync(join(tmpdir(), 'modelroute-footprint-cert-'));
+      writeFileSync(join(dir, 'client.crt'), certs.cert);
+      writeFileSync(join(dir, 'client.key'), certs.key, { mode: 0o600 });
+      writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+      return {
+        'client-certificate': join(dir, 'client.crt'),
+        'client-key': join(dir, 'client.key'),
+        tokenFile: join(dir, 'token'),
+      };
+    });
+    expect(await packagesLoaded(kubeconfig)).not.toContain(CLIENT_NODE);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'with an exec plugin the controller leads through client-node, loaded for it',
+  async () => {
+    const kubeconfig = kubeconfigWith((token) => {
+      const credential = {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        kind: 'ExecCredential',
+        status: { token },
+      };
+      return {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: process.execPath,
+          args: ['-e', `process.stdout.write(${JSON.stringify(JSON.stringify(credential))})`],
+          interactiveMode: 'Never',
+        },
+      };
+    });
+    expect(await packagesLoaded(kubeconfig)).toContain(CLIENT_NODE);
+  },
+  TIMEOUT_MS,
+);
