@@ -13,8 +13,8 @@ import { nodeArgsFor } from '../../src/bench/entrypoints.js';
 import { issueCertificates } from '../../src/webhook/cert-authority.js';
 import { REPO_ROOT, createNamespace, installCRDs, testenv } from '../support/cluster.js';
 import { ADMIN_TOKEN } from '../support/controller-env.js';
+import { LOADED_PACKAGES_PRELOAD, loadedPackagesIn } from '../support/loaded-packages.js';
 
-const PRELOAD = join(REPO_ROOT, 'test/support/report-loaded-packages.js');
 const CLIENT_NODE = '@kubernetes/client-node';
 const TIMEOUT_MS = 120_000;
 
@@ -48,7 +48,7 @@ async function packagesLoaded(kubeconfig: string): Promise<string[]> {
     [
       ...entry.slice(0, -1),
       '--import',
-      PRELOAD,
+      LOADED_PACKAGES_PRELOAD,
       ...entry.slice(-1),
       'controller',
       '--kubeconfig',
@@ -88,9 +88,7 @@ async function packagesLoaded(kubeconfig: string): Promise<string[]> {
     child.kill('SIGTERM');
     await exited;
   }
-  const report = output.find((l) => l.startsWith('loaded-packages '));
-  if (!report) throw new Error(`no loaded-packages line:\n${output.join('\n')}`);
-  return JSON.parse(report.slice('loaded-packages '.length)) as string[];
+  return loadedPackagesIn(output);
 }
 
 test(
