@@ -50,6 +50,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       return 2;
     }
     case 'controller':
+      // As for the proxy: bench controller at 300 routes peaked at 124-126 MB RSS
+      // with it against 147-153 MB without, 108-110 against 141-144 MB settled
+      // (3 clean runs each, /work/wt/notes/rss-kubelite.md).
+      (await import('./proxy-heap.js')).keepYoungGenerationSmall();
       return (await import('./controller.js')).runController(rest, io);
     case 'keys':
       return (await import('./keys.js')).runKeys(rest, io);

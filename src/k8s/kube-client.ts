@@ -1,11 +1,12 @@
-// KubeClient on @kubernetes/client-node: raw JSON requests (objects reach zod exactly as the API server sent them) and the library's Watch.
-import { createHash, randomBytes } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
+// KubeClient over node:http/https: raw JSON requests (objects reach zod
+// exactly as the API server sent them) and watches (api-server.ts), with no
+// Kubernetes client library loaded for the common kubeconfigs (cluster-access.ts).
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
-import { useContext } from './cluster.js';
+import { connectApiServer } from './api-server.js';
+import { errorFromStatus } from './api-status.js';
+import type { KubeconfigPlaces } from './cluster-access.js';
 import {
   KubeApiError,
   type EventInput,
@@ -20,6 +21,8 @@ import {
   type WatchHandlers,
 } from './types.js';
 
+export { errorFromStatus };
+
 export interface KubeClientOptions {
   /** A kubeconfig file; default KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount. */
   kubeconfigPath?: string | undefined;
@@ -31,6 +34,8 @@ export interface KubeClientOptions {
     ((kind: string, name: string, message: string, generation?: number) => void) | undefined;
   /** Per request (not watches); default 30 s. */
   requestTimeoutMs?: number | undefined;
+  /** Where the default kubeconfig and ServiceAccount are looked for (tests). */
+  places?: KubeconfigPlaces | undefined;
 }
 
 type AnyKind = ResourceKind<unknown>;
@@ -52,68 +57,6 @@ const messageOf = (err: unknown): string =>
 
 const isRecord = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** A KubeConfig that sends our User-Agent on every request, watches included. */
-class KubeConfigWithUserAgent extends k8s.KubeConfig {
-  constructor(private readonly userAgent: string) {
-    super();
-  }
-
-  override async applyToHTTPSOptions(
-    // The library also accepts ws options (for exec/attach), which we never pass.
-    opts: https.RequestOptions,
-  ): Promise<void> {
-    await super.applyToHTTPSOptions(opts);
-    // The library only ever stores headers as a plain object (never the raw array form).
-    opts.headers = {
-      ...(opts.headers as Record<string, string> | undefined),
-      'User-Agent': this.userAgent,
-    };
-  }
-}
-
-/**
- * Keep-alive agents by TLS identity. client-node hands out a new Agent for
- * every request (so every request paid a TCP and TLS handshake); requests
- * with the same CA, client certificate and server name share one here. A
- * rotated certificate is a new identity, hence a new agent.
- */
-class KeepAliveAgents {
-  private readonly agents = new Map<string, http.Agent>();
-
-  for(protocol: string, opts: https.RequestOptions): http.Agent {
-    if (protocol === 'http:') return this.cached('http', () => new http.Agent({ keepAlive: true }));
-    const tls = {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      pfx: opts.pfx,
-      passphrase: opts.passphrase,
-      servername: opts.servername,
-      rejectUnauthorized: opts.rejectUnauthorized,
-    };
-    const key = createHash('sha256')
-      .update(
-        JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)),
-      )
-      .digest('hex');
-    return this.cached(key, () => new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 }));
-  }
-
-  private cached(key: string, make: () => http.Agent): http.Agent {
-    let agent = this.agents.get(key);
-    if (!agent) {
-      // Identities rarely change; drop the old agents' idle sockets when they do.
-      if (this.agents.size >= 4) {
-        for (const old of this.agents.values()) old.destroy();
-        this.agents.clear();
-      }
-      agent = make();
-      this.agents.set(key, agent);
-    }
-    return agent;
-  }
-}
 
 function collectionPath(kind: AnyKind, namespace: string | undefined): string {
   const root = kind.group === '' ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
@@ -192,27 +135,6 @@ function check<T>(kind: ResourceKind<T>, raw: unknown): Checked<T> {
   };
 }
 
-/** The API server's Status object, as far as we read it. */
-const statusObject = z.looseObject({
-  kind: z.literal('Status').optional(),
-  message: z.string().optional(),
-  reason: z.string().optional(),
-  code: z.number().optional(),
-});
-
-/** A failed Status (from an error response or a watch ERROR event) as a KubeApiError. */
-export function errorFromStatus(what: string, body: unknown, httpStatus?: number): KubeApiError {
-  const status = statusObject.safeParse(body);
-  const s = status.success ? status.data : {};
-  let code = s.code ?? httpStatus;
-  // A watch from a compacted resourceVersion: reason Expired (or Gone), code 410.
-  if (code === undefined && (s.reason === 'Expired' || s.reason === 'Gone')) code = 410;
-  const text =
-    s.message ??
-    (code !== undefined ? `HTTP ${code} ${http.STATUS_CODES[code] ?? ''}`.trim() : 'failed');
-  return new KubeApiError(`${what}: ${text}`, code, s.reason);
-}
-
 export interface TranslatedWatchEvent<T> {
   /** Deliver this to onEvent. */
   event?: { type: WatchEventType; object: T };
@@ -275,13 +197,14 @@ const listPage = z.looseObject({
 const nowSeconds = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function createKubeClient(options: KubeClientOptions = {}): KubeClient & KubePatcher {
-  const kc = new KubeConfigWithUserAgent(options.userAgent ?? 'modelroute');
-  if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
-  else kc.loadFromDefault();
-  if (options.context) useContext(kc, options.context);
-  const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const watcher = new k8s.Watch(kc);
-  const agents = new KeepAliveAgents();
+  const api = connectApiServer({
+    kubeconfigPath: options.kubeconfigPath,
+    context: options.context,
+    userAgent: options.userAgent,
+    requestTimeoutMs: options.requestTimeoutMs,
+    places: options.places,
+  });
+  const { request } = api;
   const reporter =
     options.onInvalid ??
     ((kind: string, name: string, message: string) =>
@@ -295,67 +218,6 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       // A failing reporter must not break a list or a watch.
     }
   };
-
-  /** One request; resolves with the parsed JSON body, throws KubeApiError for anything but 2xx. */
-  async function request(
-    method: string,
-    path: string,
-    init: {
-      query?: Record<string, string | undefined>;
-      body?: unknown;
-      contentType?: string;
-      accept?: string;
-    } = {},
-  ): Promise<unknown> {
-    const what = `${method} ${path}`;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new KubeApiError(`${what}: the kubeconfig has no current cluster`);
-    const opts: https.RequestOptions = {};
-    try {
-      await kc.applyToHTTPSOptions(opts);
-    } catch (err) {
-      throw new KubeApiError(`${what}: could not load credentials: ${messageOf(err)}`);
-    }
-    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-    for (const [key, value] of Object.entries(init.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, value);
-    }
-    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const headers: http.OutgoingHttpHeaders = {
-      ...(opts.headers as http.OutgoingHttpHeaders | undefined),
-      Accept: init.accept ?? 'application/json',
-    };
-    if (body !== undefined) {
-      headers['Content-Type'] = init.contentType ?? 'application/json';
-      headers['Content-Length'] = Buffer.byteLength(body);
-    }
-    const transport = url.protocol === 'http:' ? http : https;
-    const agent = agents.for(url.protocol, opts);
-    const { status, text } = await new Promise<{ status: number; text: string }>(
-      (resolve, reject) => {
-        const req = transport.request(url, { ...opts, agent, method, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-          );
-        });
-        req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        // Node's messages name the address and the cause, never the request's headers.
-        req.on('error', (err) => reject(new KubeApiError(`${what}: ${err.message}`)));
-        req.end(body);
-      },
-    );
-    let parsed: unknown = undefined;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      if (status < 300) throw new KubeApiError(`${what}: the answer is not JSON`, status);
-    }
-    if (status < 200 || status >= 300) throw errorFromStatus(what, parsed, status);
-    return parsed;
-  }
 
   /** Validates an object the server returned from a read or write; one we cannot use is an error. */
   function mustCheck<T>(kind: ResourceKind<T>, raw: unknown, what: string): T {
@@ -406,57 +268,43 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       const path = collectionPath(kind, opts.namespace);
       let stopped = false;
       let finished = false;
-      let abort: AbortController | undefined;
+      // The stream closes its connection itself before it reports the end.
       const finish = (err?: KubeApiError): void => {
         if (stopped || finished) return;
         finished = true;
-        abort?.abort();
         handlers.onDone(err);
       };
-      const start = watcher.watch(
-        path,
-        {
-          resourceVersion: opts.resourceVersion,
-          allowWatchBookmarks: true,
-          labelSelector: opts.labelSelector,
-          // The server ends the watch after 5-10 min, as client-go does, so a dead connection cannot linger.
-          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-        },
-        // The library types these as any: they are the parsed JSON line, checked below.
-        (type: string, object: unknown) => {
-          if (stopped || finished) return;
-          const step = translateWatchEvent(kind, type, object);
-          if (step.invalid)
-            report(kind, step.invalid.name, step.invalid.message, step.invalid.generation);
-          if (step.event) handlers.onEvent(step.event.type, step.event.object);
-          if (step.error) finish(step.error);
-        },
-        (err: unknown) => {
-          if (err === null || err === undefined) return finish();
-          // A non-200 answer comes as an Error with statusCode and the status text only.
-          const statusCode = (err as { statusCode?: unknown }).statusCode;
-          const code = typeof statusCode === 'number' ? statusCode : undefined;
-          const message = messageOf(err);
-          finish(
-            new KubeApiError(
-              `watch ${path}: ${message}`,
-              code,
-              code === 410 ? 'Expired' : undefined,
-            ),
-          );
-        },
-      );
+      let stream: { stop(): void };
       try {
-        abort = await start;
+        stream = await api.watch(
+          path,
+          {
+            resourceVersion: opts.resourceVersion,
+            allowWatchBookmarks: 'true',
+            labelSelector: opts.labelSelector,
+            // The server ends the watch after 5-10 min, as client-go does, so a dead connection cannot linger.
+            timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
+          },
+          (type, object) => {
+            if (stopped || finished) return;
+            const step = translateWatchEvent(kind, type, object);
+            if (step.invalid)
+              report(kind, step.invalid.name, step.invalid.message, step.invalid.generation);
+            if (step.event) handlers.onEvent(step.event.type, step.event.object);
+            if (step.error) finish(step.error);
+          },
+          (err) => finish(err),
+        );
       } catch (err) {
-        // No cluster in the kubeconfig, or credentials that could not be loaded.
-        throw new KubeApiError(`watch ${path}: ${messageOf(err)}`);
+        // Credentials that could not be loaded.
+        throw err instanceof KubeApiError
+          ? err
+          : new KubeApiError(`watch ${path}: ${messageOf(err)}`);
       }
-      if (finished) abort.abort();
       return {
         stop: () => {
           stopped = true;
-          abort?.abort();
+          stream.stop();
         },
       };
     },
