@@ -1,4 +1,4 @@
-// The proxy's V8 young generation, kept at its starting size (1 MB per semi-space).
+// V8's young generation, kept at its starting size (1 MB per semi-space), in the proxy and the controller.
 import { setFlagsFromString } from 'node:v8';
 
 /**
