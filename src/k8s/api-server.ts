@@ -37,7 +37,8 @@ export interface ApiServer {
   ) => Promise<WatchStream>;
 }
 
-const messageOf = (err: unknown): string =>
+/** An error's message, whatever was thrown. */
+export const messageOf = (err: unknown): string =>
   err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error';
 
 export function urlOf(

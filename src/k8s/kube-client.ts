@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { connectApiServer } from './api-server.js';
+import { connectApiServer, messageOf } from './api-server.js';
 import { errorFromStatus } from './api-status.js';
 import type { KubeconfigPlaces } from './cluster-access.js';
 import {
@@ -51,9 +51,6 @@ const metadataOnly = (kind: AnyKind): boolean =>
 
 const apiVersionOf = (kind: AnyKind): string =>
   kind.group === '' ? kind.version : `${kind.group}/${kind.version}`;
-
-const messageOf = (err: unknown): string =>
-  err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error';
 
 const isRecord = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
