@@ -49,6 +49,17 @@ describe('compileRoutingTable', () => {
     expect(cb?.timeouts).toEqual({ connectMs: 2000, firstTokenMs: 90_000, totalMs: 300_000 });
   });
 
+  test("cache writes default to Anthropic's rate for anthropic backends, the input rate otherwise", () => {
+    const priced = (provider: 'anthropic' | 'openai', extra = {}) =>
+      compileRoutingTable([chat], [
+        { ...a, spec: { ...a.spec, provider, pricing: { inputPerMillion: 3, ...extra } } },
+        b,
+      ] as (typeof a)[]).backends[0]?.pricing.cacheWriteInputPerMillion;
+    expect(priced('anthropic')).toBe(3.75);
+    expect(priced('openai')).toBe(3);
+    expect(priced('anthropic', { cacheWriteInputPerMillion: 6 })).toBe(6);
+  });
+
   test('the version depends on content only, not on input order', () => {
     const other = route('other', { rules: [{ name: 'r', backendRefs: [{ name: 'b' }] }] });
     const one = compileRoutingTable([chat, other], [a, b]);

@@ -1,5 +1,6 @@
 // compileRoutingTable: (routes, backends, health) -> a versioned RoutingTable.
 // Pure and deterministic: the same inputs always give the same table and hash.
+import { ANTHROPIC_CACHE_WRITE_MULTIPLIER } from './cost.js';
 import {
   durationToMs,
   type HealthState,
@@ -93,6 +94,10 @@ function compileBackend(
       outputPerMillion: spec.pricing?.outputPerMillion ?? 0,
       cachedInputPerMillion:
         spec.pricing?.cachedInputPerMillion ?? spec.pricing?.inputPerMillion ?? 0,
+      cacheWriteInputPerMillion:
+        spec.pricing?.cacheWriteInputPerMillion ??
+        (spec.pricing?.inputPerMillion ?? 0) *
+          (spec.provider === 'anthropic' ? ANTHROPIC_CACHE_WRITE_MULTIPLIER : 1),
     },
     limits: { ...spec.limits },
     capabilities: [...spec.capabilities].sort(),

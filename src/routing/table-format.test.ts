@@ -125,7 +125,7 @@ describe('table formats', () => {
       const reread = parseRoutingTable(JSON.parse(JSON.stringify(one.table)));
       if (!reread.ok) throw new Error(reread.error);
       const { version: _a, formatVersion: _b, ...known } = reread.table;
-      const { version: _c, formatVersion: _d, ...original } = table;
+      const { version: _c, formatVersion: _d, ...original } = withoutFieldsAfterFormat1(table);
       expect(known).toEqual(original);
     }
   });
@@ -149,3 +149,17 @@ describe('table formats', () => {
     });
   });
 });
+
+/**
+ * The table as format 1 can say it: fields added since are dropped by the
+ * projection (a 0.1.0 proxy prices cache writes at the input rate).
+ */
+function withoutFieldsAfterFormat1(table: RoutingTable): RoutingTable {
+  return {
+    ...table,
+    backends: table.backends.map((b) => {
+      const { cacheWriteInputPerMillion: _, ...pricing } = b.pricing;
+      return { ...b, pricing };
+    }),
+  };
+}

@@ -77,6 +77,8 @@ export const compiledBackend = z.strictObject({
     inputPerMillion: nonNegative,
     outputPerMillion: nonNegative,
     cachedInputPerMillion: nonNegative,
+    /** Absent in tables compiled before cache writes were priced: inputPerMillion. */
+    cacheWriteInputPerMillion: nonNegative.optional(),
   }),
   contextWindow: positiveInt.optional(),
   maxOutputTokens: positiveInt.optional(),

@@ -109,6 +109,13 @@ const pricing = z
       .min(0)
       .optional()
       .describe('USD per million cached input tokens; defaults to inputPerMillion.'),
+    cacheWriteInputPerMillion: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "USD per million input tokens written to the provider's prompt cache (Anthropic's cache_creation_input_tokens); defaults to 1.25 x inputPerMillion for provider anthropic (Anthropic's five-minute cache-write rate), else inputPerMillion.",
+      ),
   })
   .describe('Price list used for cost accounting, least-cost routing and budgets.');
 

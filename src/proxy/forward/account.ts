@@ -2,6 +2,7 @@
 // totals, the budgets this proxy holds, the span.
 import type { Span } from '@opentelemetry/api';
 import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
+import type { TokenCounts } from '../../routing/cost.js';
 import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
 import type { Usage } from '../providers/types.js';
@@ -45,10 +46,13 @@ export function account(
   );
 }
 
-export function usageTokens(usage: Usage): { input: number; output: number; cachedInput?: number } {
+export function usageTokens(usage: Usage): TokenCounts {
   return {
     input: usage.promptTokens,
     output: usage.completionTokens,
     ...(usage.cachedPromptTokens !== undefined ? { cachedInput: usage.cachedPromptTokens } : {}),
+    ...(usage.cacheWritePromptTokens !== undefined
+      ? { cacheWriteInput: usage.cacheWritePromptTokens }
+      : {}),
   };
 }

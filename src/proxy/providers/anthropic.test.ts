@@ -512,6 +512,7 @@ describe('anthropic parseResponse', () => {
       completionTokens: 5,
       totalTokens: 135,
       cachedPromptTokens: 100,
+      cacheWritePromptTokens: 20,
     });
     expect(JSON.parse(result.body).usage).toEqual({
       prompt_tokens: 130,

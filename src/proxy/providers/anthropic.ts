@@ -423,6 +423,7 @@ function toUsage(u: AnthropicUsage): Usage {
     totalTokens: promptTokens + completionTokens,
   };
   if (u.cache_read_input_tokens != null) usage.cachedPromptTokens = u.cache_read_input_tokens;
+  if (u.cache_creation_input_tokens) usage.cacheWritePromptTokens = u.cache_creation_input_tokens;
   return usage;
 }
 

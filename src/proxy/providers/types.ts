@@ -15,6 +15,8 @@ export interface Usage {
   totalTokens: number;
   /** Prompt tokens served from the provider's cache, when it says. */
   cachedPromptTokens?: number;
+  /** Prompt tokens written to the provider's cache (Anthropic's cache_creation_input_tokens). */
+  cacheWritePromptTokens?: number;
 }
 
 export interface UpstreamRequest {
