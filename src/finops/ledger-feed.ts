@@ -45,10 +45,10 @@ export class LedgerFeed {
     const deltas = this.usage.observe(
       podKey,
       startedAt,
-      rows.map((r) => ({ key: attributionKey(r.on), totals: r.totals as Counters<UsageCounter> })),
+      rows.map((r) => ({ key: attributionKey(r.on), totals: r.totals })),
     );
     for (const { key, delta } of deltas)
-      this.ledger.add(at, attributionOfKey(key), delta as UsageTotals);
+      this.ledger.add(at, attributionOfKey(key), delta);
     const latencyDeltas = this.latency.observe(
       podKey,
       startedAt,
