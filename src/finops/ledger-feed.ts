@@ -3,7 +3,6 @@
 // hour they were seen. Shared by the controller's stats collector and the
 // dev proxy, which feeds its own rows.
 import { PodCounterDeltas, startedSince, type Counters } from '../controller/pod-counter-deltas.js';
-import type { UsageTotals } from './api-types.js';
 import {
   USAGE_COUNTERS,
   attributionKey,
