@@ -231,6 +231,19 @@ export function modelRouteCRD(): CustomResourceDefinition {
           "Share of the strongShare rule's requests the proxies sent to the strongest backend in the last hour.",
       },
       spendTodayColumn,
+      {
+        name: 'Cost/24h (USD)',
+        type: 'number',
+        jsonPath: '.status.cost.last24h.costUSD',
+        description: 'Estimated spend over the last 24 hours, from the usage ledger.',
+      },
+      {
+        name: 'Saved/30d',
+        type: 'string',
+        jsonPath: '.status.cost.savings',
+        description:
+          "What the route's policy saved over 30 days against its most expensive eligible backend.",
+      },
       age,
       readyMessage,
     ],

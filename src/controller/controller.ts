@@ -235,6 +235,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         limitStatus: (key) => quotas.limitStatus(key),
         keyLacking: (id, pods) => stats.keyLacking(id, pods),
         usage: (routeId) => stats.routeUsage(routeId),
+        cost: (routeId) => stats.routeCost(routeId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
         budgetStatus: (o) => budgets.statusOf(o),

@@ -1,5 +1,8 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
+import { attributionRowSchema } from '../finops/attribution.js';
+import { latencyRowSchema } from '../finops/latency-histogram.js';
+import { MAX_PROXY_ROWS } from '../finops/proxy-attribution.js';
 import { request } from 'undici';
 import { z } from 'zod';
 import { namespaceAdminToken, podAdminToken } from '../proxy/admin/admin-token.js';
@@ -76,6 +79,13 @@ const proxyStatsBody = z.object({
    */
   /** Fleet limits and spend (issue 14; absent from older proxies). */
   quotas: proxyQuotaStats.optional(),
+  /** Attributed traffic and cost, cumulative (issue 16; absent from older proxies). */
+  attribution: z
+    .array(attributionRowSchema)
+    .max(MAX_PROXY_ROWS + 1)
+    .optional(),
+  /** Latency histograms per route and backend, cumulative (issue 16). */
+  latency: z.array(latencyRowSchema).max(MAX_PROXY_ROWS).optional(),
   credentials: z
     .object({
       unavailable: z

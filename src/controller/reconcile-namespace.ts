@@ -84,6 +84,8 @@ export interface ReconcileDeps {
   keyLacking?(backendId: string, podKeys: readonly string[]): { pod: string; reason: string }[];
   /** A route's requests and cost over the last hour; null when it served none. */
   usage?(routeId: string): ModelRouteStatus['usage'] | null;
+  /** A route's 24 h and 30 d cost and savings (usage ledger); null: none; undefined: unknown (kept). */
+  cost?(routeId: string): ModelRouteStatus['cost'] | null | undefined;
   /** The fleet's live strongShare thresholds by ruleKey (CompileOptions.liveThresholds). */
   liveThresholds?(): ReadonlyMap<string, number>;
   /** A strongShare rule's decisions over the last hour, by ruleKey; null when it decided none. */
@@ -384,6 +386,7 @@ export async function reconcileNamespace(
       fallbackNotServedOn,
       lastFailover: deps.failovers.get(id),
       usage: deps.usage?.(id),
+      cost: deps.cost?.(id),
       strongShare: deps.strongShareDecisions && strongShareStatus(route, compiledHere, deps),
       budget: deps.budgetStatus?.(route),
       nowMs: deps.now(),

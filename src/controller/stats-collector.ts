@@ -23,6 +23,11 @@ import {
   type StrongShareRule,
 } from './fleet-calibration.js';
 import { ProxyCredentialGaps } from './proxy-credential-gaps.js';
+import type { UsageLedgerStore } from './usage-ledger-store.js';
+import { LedgerFeed } from '../finops/ledger-feed.js';
+import { DAY_MS, UsageLedger, savingsOf } from '../finops/usage-ledger.js';
+import type { CostStatus } from '../api/v1alpha1/quota.js';
+import type { UsageTotals } from '../finops/api-types.js';
 import type { ProxyStats } from './proxy-fleet.js';
 import { RouteUsageWindow } from './route-usage-window.js';
 import { statusChanged } from './status/status-diff.js';
@@ -55,6 +60,11 @@ export interface StatsCollectorOptions {
   usageIntervalMs: number;
   /** Called after each collection, in order; one that throws does not stop the others. */
   listeners?: readonly StatsListener[];
+  /** Where the usage ledger is kept across terms; without one it lives for the term only. */
+  ledgerStore?: UsageLedgerStore | undefined;
+  /** How often the ledger is written (default a minute). */
+  ledgerFlushIntervalMs?: number;
+  onLedgerError?: (err: unknown) => void;
   onListenerError?: (err: unknown) => void;
 }
 
@@ -67,6 +77,12 @@ export class StatsCollector implements Runnable {
   private readonly outcomeWindows = new OutcomeWindows();
   private readonly passiveHealth: PassiveHealth;
   private readonly credentialGaps = new ProxyCredentialGaps();
+  private ledger: UsageLedger | undefined;
+  private feed: LedgerFeed | undefined;
+  private ledgerFlushedAt = 0;
+  private flushing: Promise<void> | undefined;
+  /** Each route's last 24 h and 30 d, recomputed after every collection. */
+  private routeCosts = new Map<string, CostStatus>();
 
   constructor(private readonly options: StatsCollectorOptions) {
     this.passiveHealth = new PassiveHealth(options.now);
@@ -85,11 +101,66 @@ export class StatsCollector implements Runnable {
     }
     this.lastUsageReconcile.clear();
     this.credentialGaps.clear();
+    this.startLedger();
   }
 
   stop(): void {
     this.usage = undefined;
     this.calibration = undefined;
+    const { ledger } = this;
+    this.ledger = undefined;
+    this.feed = undefined;
+    // What this term counted since its last flush is written once more, best effort.
+    if (ledger && this.options.ledgerStore) void this.flushLedger(ledger, true);
+  }
+
+  private startLedger(): void {
+    const { now, ledgerStore } = this.options;
+    const ledger = new UsageLedger(now);
+    this.ledger = ledger;
+    this.feed = new LedgerFeed(ledger, now, now());
+    this.ledgerFlushedAt = now();
+    this.routeCosts = new Map();
+    if (!ledgerStore) return;
+    ledgerStore.load(ledger).then(
+      () => {
+        if (this.ledger === ledger) this.summarizeLedger(ledger);
+      },
+      (err: unknown) => this.options.onLedgerError?.(err),
+    );
+  }
+
+  private flushLedger(ledger: UsageLedger, force = false): Promise<void> {
+    const { ledgerStore, now } = this.options;
+    if (!ledgerStore || this.flushing) return this.flushing ?? Promise.resolve();
+    if (!force && now() - this.ledgerFlushedAt < (this.options.ledgerFlushIntervalMs ?? 60_000))
+      return Promise.resolve();
+    this.ledgerFlushedAt = now();
+    this.flushing = ledgerStore
+      .flush(ledger)
+      .catch((err: unknown) => this.options.onLedgerError?.(err))
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    return this.flushing;
+  }
+
+  private summarizeLedger(ledger: UsageLedger): void {
+    const costs = new Map<string, CostStatus>();
+    for (const [route, [day, month]] of ledger.routeTotals([DAY_MS, 30 * DAY_MS]))
+      costs.set(route, costStatusOf(day as UsageTotals, month as UsageTotals));
+    this.routeCosts = costs;
+  }
+
+  /** The term's usage ledger (the FinOps API reads it); undefined between terms. */
+  get usageLedger(): UsageLedger | undefined {
+    return this.ledger;
+  }
+
+  /** A route's cost over 24 h and 30 d from the ledger; null when it served nothing; undefined between terms. */
+  routeCost(routeId: string): CostStatus | null | undefined {
+    if (!this.ledger) return undefined;
+    return this.routeCosts.get(routeId) ?? null;
   }
 
   private strongShareRules(): StrongShareRule[] {
@@ -133,6 +204,7 @@ export class StatsCollector implements Runnable {
   ): boolean {
     const id = objectId(route);
     if (statusChanged(route.status?.usage, usage.summary(id))) return true;
+    if (this.ledger && statusChanged(route.status?.cost, this.routeCosts.get(id))) return true;
     const first = strongShareRules(route, id)[0];
     if (!first) return false;
     const counted = calibration.decisions(ruleKey(first.routeId, first.rule));
@@ -153,6 +225,7 @@ export class StatsCollector implements Runnable {
         body.uptimeSeconds !== undefined ? now() - body.uptimeSeconds * 1000 : undefined;
       usage.observe(podKey, { startedAt, routes: body.routes });
       calibration.observe(podKey, startedAt, body.calibration);
+      this.feed?.observe(podKey, startedAt, body.attribution ?? [], body.latency ?? []);
       for (const b of body.backends) {
         // Counters are per proxy process: deltas are taken per pod, then summed.
         const delta = this.outcomeWindows.next(
@@ -168,6 +241,11 @@ export class StatsCollector implements Runnable {
     const pods = new Set(got.pods);
     usage.forgetPodsExcept(pods);
     calibration.forgetPodsExcept(pods);
+    this.feed?.forgetPodsExcept(pods);
+    if (this.ledger) {
+      this.summarizeLedger(this.ledger);
+      void this.flushLedger(this.ledger);
+    }
     // Route status shows backends a proxy lacks the key of: reconcile when that changes only.
     for (const ns of this.credentialGaps.update(got.stats, pods)) this.options.enqueue(ns);
     // A threshold that moved needs a push now, not at the next usage write.
@@ -207,4 +285,25 @@ export class StatsCollector implements Runnable {
       }
     }
   }
+}
+
+const usd = (n: number): number => Math.round(n * 1e6) / 1e6;
+
+/** status.cost from the ledger's 24 h and 30 d totals. */
+export function costStatusOf(day: UsageTotals, month: UsageTotals): CostStatus {
+  const s = savingsOf('', month);
+  const percent = Math.round(s.savedFraction * 1000) / 10;
+  return {
+    last24h: { requests: day.requests, costUSD: usd(day.costUSD) },
+    last30d: {
+      requests: month.requests,
+      costUSD: s.costUSD,
+      mostExpensiveCostUSD: s.mostExpensiveCostUSD,
+      strongestCostUSD: s.strongestCostUSD,
+      savedUSD: s.savedUSD,
+      savedPercent: percent,
+      ...(s.strongShare !== undefined ? { strongShare: s.strongShare } : {}),
+    },
+    savings: `$${s.savedUSD.toFixed(2)} (${percent}%)`,
+  };
 }

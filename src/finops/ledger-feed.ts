@@ -46,8 +46,7 @@ export class LedgerFeed {
       startedAt,
       rows.map((r) => ({ key: attributionKey(r.on), totals: r.totals })),
     );
-    for (const { key, delta } of deltas)
-      this.ledger.add(at, attributionOfKey(key), delta);
+    for (const { key, delta } of deltas) this.ledger.add(at, attributionOfKey(key), delta);
     const latencyDeltas = this.latency.observe(
       podKey,
       startedAt,

@@ -107,9 +107,25 @@ export class UsageLedger {
     return this.hours.get(start);
   }
 
-  /** Replaces an hour with stored content (loading a store); it is not dirty. */
+  /** Adds stored content to an hour (loading a store, maybe after some traffic was counted). */
   restoreHour(start: number, bucket: HourBucket): void {
-    this.hours.set(start, bucket);
+    const existing = this.hours.get(start);
+    if (!existing) {
+      this.hours.set(start, bucket);
+      return;
+    }
+    for (const [key, t] of bucket.rows) {
+      const row = existing.rows.get(key) ?? zeroTotals();
+      addTotals(row, t);
+      existing.rows.set(key, row);
+    }
+    for (const l of bucket.latency.values()) this.addLatency(start, l.route, l.backend, l);
+    this.dirtyHours.add(start);
+  }
+
+  /** Marks an hour to be written again (a failed write). */
+  markDirty(start: number): void {
+    this.dirtyHours.add(start);
   }
 
   /** Hour starts covering the last `sinceMs`, oldest first. */
@@ -133,6 +149,31 @@ export class UsageLedger {
   totals(sinceMs: number, keep: (on: Attribution) => boolean = () => true): UsageTotals {
     const out = zeroTotals();
     for (const [, on, t] of this.rowsIn(this.span(sinceMs).starts)) if (keep(on)) addTotals(out, t);
+    return out;
+  }
+
+  /**
+   * Every route's totals over each window (e.g. 24 h and 30 d), in one pass
+   * over the ledger: status is built from this for all routes at once.
+   */
+  routeTotals(windowsMs: readonly number[]): Map<string, UsageTotals[]> {
+    const spans = windowsMs.map((w) => this.span(w).from);
+    const earliest = Math.min(...spans);
+    const out = new Map<string, UsageTotals[]>();
+    for (const [h, b] of this.hours) {
+      if (h < earliest) continue;
+      for (const [key, t] of b.rows) {
+        const route = attributionOfKey(key).route;
+        let sums = out.get(route);
+        if (!sums) {
+          sums = windowsMs.map(() => zeroTotals());
+          out.set(route, sums);
+        }
+        spans.forEach((from, i) => {
+          if (h >= from) addTotals(sums[i] as UsageTotals, t);
+        });
+      }
+    }
     return out;
   }
 

@@ -1,5 +1,7 @@
 // Assembles a proxy: data port, admin port, table store, live backend state
 // and telemetry, with every dependency injectable for tests and local mode.
+import { BaselineCache } from '../finops/counterfactual.js';
+import { ProxyAttribution } from '../finops/proxy-attribution.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -263,6 +265,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     live,
     quotas,
     usage: new RouteUsage(),
+    attribution: new ProxyAttribution(),
+    baselines: new BaselineCache(),
     strongShare,
     pools: new UpstreamPools(),
     targets: new UpstreamTargets(),

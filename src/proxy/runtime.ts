@@ -1,5 +1,7 @@
 // Everything a request handler needs, injected once when the proxy starts:
 // clock, randomness, telemetry, live backend state, pools, credentials, table.
+import type { BaselineCache } from '../finops/counterfactual.js';
+import type { ProxyAttribution } from '../finops/proxy-attribution.js';
 import type { RequestIdentifier } from '../identity/request-identity.js';
 import type { ProxyQuotas } from '../quota/proxy-quotas.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -26,6 +28,10 @@ export interface ProxyRuntime {
   quotas: ProxyQuotas;
   /** Requests and cost per route, for the controller (status.usage). */
   usage: RouteUsage;
+  /** Traffic and cost by route, rule, backend, tier, tenant and caller (the FinOps ledger's input). */
+  attribution: ProxyAttribution;
+  /** Each route's most expensive and strongest backends, for savings. */
+  baselines: BaselineCache;
   /** Live thresholds for strongShare rules, kept across table pushes. */
   strongShare: StrongShareCalibrators;
   pools: UpstreamPools;

@@ -29,6 +29,14 @@ export interface ProxyMetrics {
   difficultyModelRefused(): void;
   /** A table named an origin a mounted key is not bound to; the key was not sent. */
   credentialRefused(secret: string): void;
+  /** Attributed spend (FinOps): what was paid, and what the route's baselines would have cost. */
+  attributedCost(
+    l: { route: string; backend: string; tier: string; tenant: string; namespace: string },
+    usd: number,
+    counterfactual: { mostExpensive: number; strongest: number },
+  ): void;
+  /** A request a cost-quality rule sent to a tier (strong, cheap, sufficient). */
+  tierRequest(route: string, tier: string): void;
 }
 
 /** End-to-end and per-attempt latency of LLM calls: tens of ms (embeddings) to minutes (long generations). */
@@ -170,6 +178,27 @@ export function createProxyMetrics(): ProxyMetrics {
     registers,
   });
 
+  // FinOps attribution (issue 16): spend by tenant and caller namespace, and
+  // the counterfactual costs savings are measured against.
+  const spend = new Counter({
+    name: 'modelroute_spend_usd_total',
+    help: 'Estimated spend in USD by route, backend, cost-quality tier, tenant and caller namespace ("" when unknown).',
+    labelNames: ['route', 'backend', 'tier', 'tenant', 'namespace'] as const,
+    registers,
+  });
+  const counterfactualCost = new Counter({
+    name: 'modelroute_counterfactual_cost_usd_total',
+    help: "What the same traffic would have cost on the route's most expensive eligible backend (baseline=most_expensive) or its strongest (baseline=strongest).",
+    labelNames: ['route', 'baseline'] as const,
+    registers,
+  });
+  const tierRequests = new Counter({
+    name: 'modelroute_tier_requests_total',
+    help: 'Requests cost-quality rules sent to each tier (strong, cheap, sufficient); the strong share is strong over all.',
+    labelNames: ['route', 'tier'] as const,
+    registers,
+  });
+
   return {
     contentType: registry.contentType,
     async render() {
@@ -229,6 +258,16 @@ export function createProxyMetrics(): ProxyMetrics {
     },
     difficultyModelRefused() {
       difficultyModelRefusals.inc();
+    },
+    attributedCost({ route, backend, tier, tenant, namespace }, usd, counterfactual) {
+      if (usable(usd)) spend.inc({ route, backend, tier, tenant, namespace }, usd);
+      if (usable(counterfactual.mostExpensive))
+        counterfactualCost.inc({ route, baseline: 'most_expensive' }, counterfactual.mostExpensive);
+      if (usable(counterfactual.strongest))
+        counterfactualCost.inc({ route, baseline: 'strongest' }, counterfactual.strongest);
+    },
+    tierRequest(route, tier) {
+      tierRequests.inc({ route, tier });
     },
   };
 }

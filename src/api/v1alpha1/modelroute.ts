@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { RE2_SYNTAX_URL, compileHeaderRegex } from './header-regex.js';
 import { capability } from './modelbackend.js';
-import { loadCondition, spendBudget, spendStatus, timeWindow } from './quota.js';
+import { costStatus, loadCondition, spendBudget, spendStatus, timeWindow } from './quota.js';
 import {
   API_VERSION,
   conditions,
@@ -507,6 +507,7 @@ export const modelRouteStatus = z
       .optional()
       .describe('How the strongShare target holds on live traffic.'),
     spend: spendStatus.optional(),
+    cost: costStatus.optional(),
   })
   .describe('Observed state of a ModelRoute.');
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;

@@ -201,3 +201,49 @@ export const fleetLimitStatus = z
   })
   .describe('How the fleet uses the limit, as the proxies report it.');
 export type FleetLimitStatus = z.infer<typeof fleetLimitStatus>;
+
+const windowCost = z.strictObject({
+  requests: z.int().min(0).describe('Requests served.'),
+  costUSD: z.number().min(0).describe('Estimated spend in USD.'),
+});
+
+/** Attributed cost over 24 hours and 30 days, from the controller's usage ledger (issue 16). */
+export const costStatus = z
+  .strictObject({
+    last24h: windowCost.optional().describe('The last 24 hours (whole hours).'),
+    last30d: windowCost
+      .extend({
+        mostExpensiveCostUSD: z
+          .number()
+          .min(0)
+          .describe(
+            "What the same traffic would have cost on the route's most expensive eligible backend.",
+          ),
+        strongestCostUSD: z
+          .number()
+          .min(0)
+          .describe("What the same traffic would have cost on the route's strongest backend."),
+        savedUSD: z.number().min(0).describe('mostExpensiveCostUSD minus costUSD.'),
+        savedPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .describe('savedUSD over mostExpensiveCostUSD, in percent.'),
+        strongShare: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('Share of cost-quality decisions sent to the strong tier.'),
+      })
+      .optional()
+      .describe('The last 30 days.'),
+    savings: z
+      .string()
+      .max(128)
+      .optional()
+      .describe('The 30-day saving as shown by kubectl, e.g. "$12.30 (41%)".'),
+    updatedAt: z.string().optional().describe('When the figures were computed (RFC 3339).'),
+  })
+  .describe('Spend and savings from the usage ledger, which survives controller restarts.');
+export type CostStatus = z.infer<typeof costStatus>;

@@ -51,6 +51,8 @@ export interface RouteStatusInput {
   fallbackNotServedOn?: readonly string[];
   /** Traffic in the last hour; null: none (the field goes); undefined: unknown (kept as is). */
   usage?: ModelRouteStatus['usage'] | null;
+  /** 24 h and 30 d cost and savings; null: none (the field goes); undefined: unknown (kept as is). */
+  cost?: ModelRouteStatus['cost'] | null | undefined;
   /** The strongShare rule on live traffic; null: none decided (the field goes); undefined: unknown (kept as is). */
   strongShare?: ModelRouteStatus['strongShare'] | null;
   /** status.spend and the budget conditions (budget ledger); undefined: kept as they are. */
@@ -278,6 +280,8 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   if (lastFailover) status.lastFailover = lastFailover;
   const usage = input.usage === undefined ? route.status?.usage : input.usage;
   if (usage) status.usage = usage;
+  const cost = input.cost === undefined ? route.status?.cost : input.cost;
+  if (cost) status.cost = cost;
   const strongShare =
     input.strongShare === undefined ? route.status?.strongShare : input.strongShare;
   if (strongShare) status.strongShare = strongShare;

@@ -130,6 +130,7 @@ export function createAdminApp(
           uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
           backends: runtime.live.stats(),
           routes: runtime.usage.stats(),
+          ...runtime.attribution.stats(),
           calibration: runtime.strongShare.stats(),
           quotas: runtime.quotas.stats(runtime.live.limitUsage()),
           ...(runtime.credentialCheck

@@ -1,6 +1,7 @@
 // Usage and cost of a served attempt: metrics, the route's and the tenant's
 // totals, the budgets this proxy holds, the span.
 import type { Span } from '@opentelemetry/api';
+import { counterfactualCosts } from '../../finops/counterfactual.js';
 import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
 import type { TokenCounts } from '../../routing/cost.js';
 import type { CompiledBackend } from '../../routing/table.js';
@@ -16,9 +17,32 @@ export function account(
   usage: Usage | undefined,
   cost: number,
   span: Span,
+  ttftMs?: number,
 ): void {
-  const { route } = request;
+  const { route, tally } = request;
+  if (ttftMs !== undefined) tally.ttftMs = ttftMs;
   if (usage) {
+    const tokens = usageTokens(usage);
+    const prepared = runtime.store.prepared;
+    const baselines = prepared
+      ? runtime.baselines.get(prepared.table, route, prepared.backendById, request.endpoint)
+      : { eligible: [], strongest: undefined };
+    const counterfactual = counterfactualCosts(baselines, tokens, cost);
+    tally.tokens = tokens;
+    tally.costUSD = cost;
+    tally.mostExpensiveCostUSD = counterfactual.mostExpensive;
+    tally.strongestCostUSD = counterfactual.strongest;
+    runtime.metrics.attributedCost(
+      {
+        route: route.id,
+        backend: backend.id,
+        tier: tally.on.tier,
+        tenant: tally.on.tenant,
+        namespace: tally.on.namespace,
+      },
+      cost,
+      counterfactual,
+    );
     runtime.metrics.tokens(
       { route: route.id, backend: backend.id },
       usage.promptTokens,

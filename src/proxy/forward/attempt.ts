@@ -60,6 +60,10 @@ export async function tryBackend(
   clientGone: ClientGone,
 ): Promise<'done' | Failure> {
   const { route, endpoint, stream } = request;
+  // A failed request is attributed to the last backend it tried.
+  request.tally.on.backend = backend.id;
+  request.tally.on.model = backend.model;
+  request.tally.fallback = backend.id !== request.attempts[0]?.backend.id;
   const adapter = adapterFor(backend.provider);
   if (!adapter.supports(endpoint)) {
     return {

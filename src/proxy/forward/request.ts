@@ -1,6 +1,7 @@
 // What the handler hands `forward` for one routed request, and the headers it answers with.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
+import type { RequestOutcome } from '../../finops/proxy-attribution.js';
 import type { Attempt } from '../../routing/select.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
@@ -41,4 +42,9 @@ export interface ForwardRequest {
   /** process.hrtime.bigint() when the request arrived. */
   arrivedAt: bigint;
   parentSpan: Span;
+  /** Cost and attribution, filled in as the request is served; recorded when it ends. */
+  tally: RequestTally;
 }
+
+/** A RequestOutcome before the request has ended (no status or duration yet). */
+export type RequestTally = Omit<RequestOutcome, 'status' | 'durationMs'>;

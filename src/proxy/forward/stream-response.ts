@@ -203,7 +203,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
     ...(ttftMs !== undefined ? { ttftMs } : {}),
     tokens: end.usage?.totalTokens,
   });
-  account(runtime, ctx.request, backend, end.usage, cost, ctx.span);
+  account(runtime, ctx.request, backend, end.usage, cost, ctx.span, ttftMs);
   ctx.span.end();
   try {
     if (!committed) commit();

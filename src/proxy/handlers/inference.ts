@@ -1,5 +1,6 @@
 // POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
 // check the body, route it with the routing core, and forward it.
+import { callerAttribution } from '../../finops/caller-attribution.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { requestFacts } from '../../routing/facts.js';
@@ -7,6 +8,7 @@ import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
+import type { RequestTally } from '../forward/request.js';
 import { extractPrompt } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
@@ -55,6 +57,8 @@ export async function handleInference(
   const startedMs = runtime.now();
   let routeId = '(none)';
   let tenant: string | undefined;
+  /** Set once a route is chosen: requests refused before that are attributed to nothing. */
+  let tally: RequestTally | undefined;
   let stream = false;
   let admission: TenantAdmission | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
@@ -157,6 +161,23 @@ export async function handleInference(
       );
     routeId = route.id;
     runtime.usage.request(route.id);
+    tally = {
+      on: {
+        route: route.id,
+        rule: decision.ruleName ?? '',
+        backend: '',
+        model: '',
+        tier: decision.costQuality?.tier ?? '',
+        tenant: who.tenant.id,
+        ...callerAttribution(who.caller),
+      },
+      tiered: decision.costQuality !== undefined,
+      fallback: false,
+      costUSD: 0,
+      mostExpensiveCostUSD: 0,
+      strongestCostUSD: 0,
+    };
+    if (decision.costQuality) runtime.metrics.tierRequest(route.id, decision.costQuality.tier);
     runtime.quotas.tenants.requested(who.tenant.id);
     span.setAttribute('modelroute.route', route.id);
     const routingHeaders: Record<string, string> = {};
@@ -190,6 +211,7 @@ export async function handleInference(
       routingHeaders,
       arrivedAt,
       parentSpan: span,
+      tally,
     });
   } catch (err) {
     const proxyError =
@@ -210,9 +232,11 @@ export async function handleInference(
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.setAttribute('http.response.status_code', status);
     span.end();
+    const durationMs = runtime.now() - startedMs;
     runtime.metrics.requestCompleted(
       { route: routeId, endpoint, status, stream },
-      (runtime.now() - startedMs) / 1000,
+      durationMs / 1000,
     );
+    if (tally) runtime.attribution.record({ ...tally, status, durationMs });
   }
 }
