@@ -5,12 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FinopsSource } from '../finops/api-types.js';
 import type { Logger } from '../telemetry/logger.js';
-import {
-  parseNoQuery,
-  parseUsageQuery,
-  parseWindowQuery,
-  type QueryResult,
-} from './api-query.js';
+import { parseNoQuery, parseUsageQuery, parseWindowQuery, type QueryResult } from './api-query.js';
 import { DashboardAssets } from './dashboard-assets.js';
 
 export interface DashboardListenerOptions {
@@ -43,7 +38,10 @@ const API_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-type ApiEndpoint = (source: FinopsSource, params: URLSearchParams) => QueryResult<() => Promise<unknown>>;
+type ApiEndpoint = (
+  source: FinopsSource,
+  params: URLSearchParams,
+) => QueryResult<() => Promise<unknown>>;
 
 function endpoint<Q>(
   parse: (params: URLSearchParams) => QueryResult<Q>,
@@ -95,8 +93,13 @@ export function createDashboardListener(options: DashboardListenerOptions): Dash
 function readOnly(req: IncomingMessage, res: ServerResponse, json: boolean): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return true;
   const message = `${req.method ?? 'this method'} is not allowed here: the dashboard and its API are read-only (use GET)`;
-  if (json) sendJson(req, res, 405, apiError(message, 'method_not_allowed'), { allow: 'GET, HEAD' });
-  else send(req, res, 405, message, { 'content-type': 'text/plain; charset=utf-8', allow: 'GET, HEAD' });
+  if (json)
+    sendJson(req, res, 405, apiError(message, 'method_not_allowed'), { allow: 'GET, HEAD' });
+  else
+    send(req, res, 405, message, {
+      'content-type': 'text/plain; charset=utf-8',
+      allow: 'GET, HEAD',
+    });
   return false;
 }
 

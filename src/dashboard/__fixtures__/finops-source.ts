@@ -13,6 +13,7 @@ import type {
   UsagePoint,
   UsageTotals,
 } from '../../finops/api-types.js';
+import { seededRandom } from '../../routing/random.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -113,14 +114,56 @@ const ROUTES: Record<'chat' | 'summarize' | 'classify', RouteShape> = {
 };
 
 /** Who calls what, and how many requests an hour at the daily peak. */
-const WORKLOADS: { tenant: string; namespace: string; workload: string; route: RouteShape; peakPerHour: number }[] = [
-  { tenant: 'search', namespace: 'search', workload: 'search-api', route: ROUTES.chat, peakPerHour: 420 },
-  { tenant: 'support', namespace: 'support', workload: 'support-bot', route: ROUTES.chat, peakPerHour: 260 },
-  { tenant: 'support', namespace: 'support', workload: 'ticket-summarizer', route: ROUTES.summarize, peakPerHour: 70 },
-  { tenant: 'analytics', namespace: 'analytics', workload: 'nightly-report', route: ROUTES.summarize, peakPerHour: 25 },
-  { tenant: 'analytics', namespace: 'analytics', workload: 'tagger', route: ROUTES.classify, peakPerHour: 900 },
+const WORKLOADS: {
+  tenant: string;
+  namespace: string;
+  workload: string;
+  route: RouteShape;
+  peakPerHour: number;
+}[] = [
+  {
+    tenant: 'search',
+    namespace: 'search',
+    workload: 'search-api',
+    route: ROUTES.chat,
+    peakPerHour: 420,
+  },
+  {
+    tenant: 'support',
+    namespace: 'support',
+    workload: 'support-bot',
+    route: ROUTES.chat,
+    peakPerHour: 260,
+  },
+  {
+    tenant: 'support',
+    namespace: 'support',
+    workload: 'ticket-summarizer',
+    route: ROUTES.summarize,
+    peakPerHour: 70,
+  },
+  {
+    tenant: 'analytics',
+    namespace: 'analytics',
+    workload: 'nightly-report',
+    route: ROUTES.summarize,
+    peakPerHour: 25,
+  },
+  {
+    tenant: 'analytics',
+    namespace: 'analytics',
+    workload: 'tagger',
+    route: ROUTES.classify,
+    peakPerHour: 900,
+  },
   // A caller without a tenant: its tenant key is "".
-  { tenant: '', namespace: 'default', workload: 'legacy-batch', route: ROUTES.classify, peakPerHour: 150 },
+  {
+    tenant: '',
+    namespace: 'default',
+    workload: 'legacy-batch',
+    route: ROUTES.classify,
+    peakPerHour: 150,
+  },
 ];
 
 /** One hour of one workload's traffic to one backend. */
@@ -144,18 +187,6 @@ export interface FixtureFinopsSourceOptions {
   /** Without budgets the dashboard hides its budgets panel. Default: true. */
   budgets?: boolean;
   seed?: number;
-}
-
-/** mulberry32: small, seeded, good enough to make traffic look organic. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function emptyTotals(): UsageTotals {
@@ -182,7 +213,9 @@ function addTotals(into: UsageTotals, add: UsageTotals): void {
 }
 
 function tokenCost(price: Price, input: number, cached: number, output: number): number {
-  return ((input - cached) * price.input + cached * price.input * 0.1 + output * price.output) / 1e6;
+  return (
+    ((input - cached) * price.input + cached * price.input * 0.1 + output * price.output) / 1e6
+  );
 }
 
 function buildLedger(currentHour: number, random: () => number, outages: Outage[]): LedgerRow[] {
@@ -197,7 +230,9 @@ function buildLedger(currentHour: number, random: () => number, outages: Outage[
     for (const caller of WORKLOADS) {
       const route = caller.route;
       const nightly = caller.workload === 'nightly-report' ? (hourOfDay === 2 ? 12 : 0.1) : 1;
-      const requests = Math.round(caller.peakPerHour * daily * weekly * nightly * (0.8 + 0.4 * random()));
+      const requests = Math.round(
+        caller.peakPerHour * daily * weekly * nightly * (0.8 + 0.4 * random()),
+      );
       const outage = outages.find((o) => o.route === route && o.hoursAgo === h);
       for (const target of route.targets) {
         let served = Math.round(requests * target.share);
@@ -209,9 +244,13 @@ function buildLedger(currentHour: number, random: () => number, outages: Outage[
           failedOver = Math.round(served * outage.errorRate) - errors;
           served -= failedOver;
         }
-        rows.push(row(start, caller, route, target.backend, served, errors, 0, target.tier, random));
+        rows.push(
+          row(start, caller, route, target.backend, served, errors, 0, target.tier, random),
+        );
         if (failedOver > 0 && route.fallback)
-          rows.push(row(start, caller, route, route.fallback, failedOver, 0, failedOver, undefined, random));
+          rows.push(
+            row(start, caller, route, route.fallback, failedOver, 0, failedOver, undefined, random),
+          );
       }
     }
   }
@@ -342,7 +381,7 @@ export function createFixtureFinopsSource(options: FixtureFinopsSourceOptions = 
       const backends = Object.values(BACKENDS) as Backend[];
       const routes: LatencySummary[] = [...requests].map(([key, count]) => {
         const [route = '', backendName = ''] = key.split('\n');
-        const backend = backends.find((b) => b.name === backendName) ?? BACKENDS.llama;
+        const backend: Backend = backends.find((b) => b.name === backendName) ?? BACKENDS.llama;
         return {
           route,
           backend: backendName,
@@ -405,13 +444,29 @@ export function createFixtureFinopsSource(options: FixtureFinopsSourceOptions = 
     budgets() {
       if (!withBudgets) return Promise.resolve({ budgets: [] });
       const spent = (sinceMs: number, match: (r: LedgerRow) => boolean) =>
-        window(sinceMs).rows.filter(match).reduce((sum, r) => sum + r.totals.costUSD, 0);
+        window(sinceMs)
+          .rows.filter(match)
+          .reduce((sum, r) => sum + r.totals.costUSD, 0);
       const monthStart = new Date(now());
       monthStart.setUTCDate(1);
       monthStart.setUTCHours(0, 0, 0, 0);
       const budgets: BudgetView[] = [
-        budget('tenant', 'support', 'support', '24h', 30, spent(DAY_MS, (r) => r.keys.tenant === 'support')),
-        budget('tenant', 'search', 'search', '24h', 12, spent(DAY_MS, (r) => r.keys.tenant === 'search')),
+        budget(
+          'tenant',
+          'support',
+          'support',
+          '24h',
+          30,
+          spent(DAY_MS, (r) => r.keys.tenant === 'support'),
+        ),
+        budget(
+          'tenant',
+          'search',
+          'search',
+          '24h',
+          12,
+          spent(DAY_MS, (r) => r.keys.tenant === 'search'),
+        ),
         budget(
           'route',
           'ml-platform',
