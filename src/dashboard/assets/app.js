@@ -26,7 +26,7 @@ const PALETTE = [
 ];
 
 const state = readHash();
-const charts = { spend: undefined, mix: undefined };
+const charts = { spend: undefined, mix: undefined, savings: undefined };
 const colours = new Map();
 let generation = 0;
 
@@ -255,6 +255,30 @@ function renderMix(mix) {
 }
 
 function renderSavings(savings) {
+  charts.savings = drawChart(charts.savings, 'savings-chart', {
+    type: 'bar',
+    data: {
+      labels: savings.routes.map((r) => r.route),
+      datasets: [
+        { label: 'spent', data: savings.routes.map((r) => r.costUSD), backgroundColor: '#2563eb' },
+        {
+          label: 'on the most expensive backend',
+          data: savings.routes.map((r) => r.mostExpensiveCostUSD),
+          backgroundColor: '#d1d5db',
+        },
+      ],
+    },
+    options: {
+      indexAxis: 'y',
+      scales: { x: { ticks: { callback: (v) => formatUSD(v) } }, y: { grid: { display: false } } },
+      plugins: {
+        legend: { position: 'bottom' },
+        tooltip: {
+          callbacks: { label: (item) => `${item.dataset.label}: ${formatUSD(item.parsed.x)}` },
+        },
+      },
+    },
+  });
   replaceRows(
     'savings-rows',
     savings.routes.map((r) =>
