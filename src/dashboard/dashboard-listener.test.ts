@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,7 @@ import {
   usageReport,
   type FinopsSource,
 } from '../finops/api-types.js';
+import { rawExchange } from '../../test/support/raw-http.js';
 import { createFixtureFinopsSource } from './__fixtures__/finops-source.js';
 import { createDashboardListener, type DashboardListenerOptions } from './dashboard-listener.js';
 
@@ -19,35 +20,25 @@ const TOKEN = 'dashboard-test-token';
 
 interface Reply {
   status: number;
-  headers: IncomingHttpHeaders;
+  headers: Record<string, string>;
   body: string;
 }
 
-/** node:http sends the path as given (fetch would resolve "..", hiding traversal attempts). */
-function get(
-  base: string,
-  path: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: hostname, port, path, method: options.method ?? 'GET', headers: options.headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+async function get(base: string, path: string, init: RequestInit = {}): Promise<Reply> {
+  const response = await fetch(`${base}${path}`, { redirect: 'manual', ...init });
+  return {
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    body: await response.text(),
+  };
+}
+
+/** The path exactly as given: fetch would resolve "..", "%2e%2e" and hide the attempt. */
+async function getRaw(base: string, path: string): Promise<Reply> {
+  const reply = await rawExchange(base, [
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+  ]);
+  return { status: reply.status, headers: reply.headers, body: reply.text };
 }
 
 async function serve(options: DashboardListenerOptions): Promise<{ base: string; server: Server }> {
@@ -153,7 +144,7 @@ describe('dashboard listener', () => {
       '/dashboard/app.js%00.html',
       '/dashboard/format.d.ts',
     ])('serves no file outside its list: %s', async (path) => {
-      const reply = await get(open.base, path);
+      const reply = await getRaw(open.base, path);
       expect(reply.status).toBe(404);
       expect(reply.body).toBe('no such dashboard file; the page is at /dashboard/');
       expect(reply.body).not.toContain('"name"');
