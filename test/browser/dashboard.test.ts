@@ -209,6 +209,10 @@ describe('dashboard in chromium', () => {
     );
     expect(series.reduce((sum, s) => sum + s.total, 0)).toBeCloseTo(totals.costUSD, 6);
 
+    // Every number in a table carries a data-testid (and its raw value) for tests like this one.
+    expect(await page.locator('td.num').count()).toBeGreaterThan(40);
+    expect(await page.locator('td.num:not(:has([data-testid][data-value]))').count()).toBe(0);
+
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });

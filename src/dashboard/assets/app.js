@@ -151,10 +151,15 @@ function renderCards(usage, savings) {
   setFigure('total-most-expensive', savings.total.mostExpensiveCostUSD, formatUSD);
   const share = t.tieredRequests > 0 ? t.strongRequests / t.tieredRequests : undefined;
   setFigure('strong-share', share, formatPercent);
-  document.querySelector('[data-testid="strong-share-detail"]').textContent =
-    share === undefined
-      ? 'no cost-quality rule decided in this window'
-      : `${formatCount(t.strongRequests)} of ${formatCount(t.tieredRequests)} decided requests sent to the strong tier`;
+  const detail = document.querySelector('[data-testid="strong-share-detail"]');
+  if (share === undefined) detail.replaceChildren('no cost-quality rule decided in this window');
+  else
+    detail.replaceChildren(
+      figureSpan('strong-requests', t.strongRequests, formatCount),
+      ' of ',
+      figureSpan('tiered-requests', t.tieredRequests, formatCount),
+      ' decided requests sent to the strong tier',
+    );
   setFigure('total-errors', t.errors, formatCount);
   setFigure('total-fallbacks', t.fallbacks, formatCount);
   setFigure('error-rate', t.requests > 0 ? t.errors / t.requests : 0, formatPercent);
