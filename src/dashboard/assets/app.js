@@ -98,7 +98,7 @@ async function refresh() {
     renderLatency(latency);
     renderTimeline(timeline);
     renderBudgets(budgets);
-    setStatus(`Updated ${new Date().toLocaleTimeString()} · since ${formatTime(usage.from)}`);
+    setStatus(`${formatTime(usage.from)} – ${formatTime(usage.to)}`);
     document.body.dataset.since = since;
     document.body.dataset.by = state.by;
     document.body.dataset.state = 'ready';
