@@ -39,6 +39,12 @@ export default {
     },
     {
       ...shared,
+      // The dashboard in Debian's chromium (installed by the test), driven by playwright-core.
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+    },
+    {
+      ...shared,
       displayName: 'control-plane',
       testMatch: [
         '<rootDir>/test/crd-validation/**/*.test.ts',
