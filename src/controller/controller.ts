@@ -6,6 +6,11 @@
 // the webhook; what only the leader does is a LeaderOnly group of Runnables
 // (runnable.ts) started on every acquisition and stopped on every loss: the
 // proxy fleet, backend health, stats collection and the reconcile queue.
+import { AdminToken } from '../proxy/admin/admin-token.js';
+import { createDashboardListener } from '../dashboard/dashboard-listener.js';
+import { ledgerFinopsSource } from '../finops/ledger-source.js';
+import { statusObjects } from '../finops/status-objects.js';
+import { USAGE_LEDGER_PREFIX, UsageLedgerStore } from './usage-ledger-store.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { leases } from '../k8s/kinds.js';
 import type { KubeClient } from '../k8s/types.js';
@@ -202,6 +207,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     now,
     enqueue,
     usageIntervalMs,
+    ledgerStore: new UsageLedgerStore({
+      client,
+      namespace: options.leaseNamespace,
+      prefix: USAGE_LEDGER_PREFIX,
+      logger,
+      now,
+    }),
+    onLedgerError: (err) =>
+      logger.warn('usage ledger not loaded or written; retried', { error: err }),
     // The ledger first: the coordinator divides the budget windows it has just counted.
     listeners: [
       (collected) => budgets.observe(collected),
@@ -352,8 +366,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   let healthServer: RunningHealthServer | undefined;
   if (options.health) {
+    const adminToken = new AdminToken({ value: options.adminToken });
     healthServer = await startHealthServer({
       ...options.health,
+      dashboard: createDashboardListener({
+        source: ledgerFinopsSource({
+          ledger: () => stats.usageLedger,
+          objects: () => statusObjects(caches.routes.list(), caches.tenants.list()),
+          now,
+        }),
+        authorize: (req) => adminToken.accepts(req.headers.authorization),
+        logger,
+      }),
       metrics,
       synced: () => caches.synced,
       isLeader: () => elector.isLeader,

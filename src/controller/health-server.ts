@@ -1,6 +1,7 @@
 // /healthz, /readyz and /metrics of a controller replica (leader or not).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DashboardListener } from '../dashboard/dashboard-listener.js';
 import type { ControllerMetrics } from '../telemetry/controller-metrics.js';
 
 export interface HealthServerOptions {
@@ -10,6 +11,8 @@ export interface HealthServerOptions {
   synced: () => boolean;
   isLeader: () => boolean;
   queueDepth: () => number;
+  /** The FinOps dashboard and API (/dashboard/, /api/v1/), answered first. */
+  dashboard?: DashboardListener | undefined;
 }
 
 export interface RunningHealthServer {
@@ -22,6 +25,7 @@ export async function startHealthServer(
 ): Promise<RunningHealthServer> {
   const { metrics } = options;
   const server: Server = createServer((req, res) => {
+    if (options.dashboard?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');

@@ -23,6 +23,8 @@ import { KubeApiError, type KubeClient, type ResourceKind } from '../k8s/types.j
 import type { Logger } from '../telemetry/logger.js';
 
 export const LEDGER_LABEL = 'modelroute.io/usage-ledger';
+/** Day ConfigMaps are named <prefix>-YYYYMMDD in the controller's namespace. */
+export const USAGE_LEDGER_PREFIX = 'modelroute-usage';
 const LEDGER_KEY = 'ledger.json.gz';
 const FORMAT = 1;
 

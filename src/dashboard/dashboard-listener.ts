@@ -3,7 +3,7 @@
 // returns false for anything else, so the controller's health server and the
 // dev proxy's admin port can put it in front of their own routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FinopsSource } from '../finops/api-types.js';
+import { SourceUnavailableError, type FinopsSource } from '../finops/api-types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { parseNoQuery, parseUsageQuery, parseWindowQuery, type QueryResult } from './api-query.js';
 import { DashboardAssets } from './dashboard-assets.js';
@@ -124,6 +124,9 @@ async function answerApi(
   try {
     sendJson(req, res, 200, await read.value());
   } catch (err) {
+    // A source that cannot answer now (a controller that does not lead) says so with a 503.
+    if (err instanceof SourceUnavailableError)
+      return sendJson(req, res, 503, apiError(err.message, 'unavailable'), { 'retry-after': '5' });
     options.logger?.error('FinOps API read failed', { path, error: err });
     sendJson(
       req,

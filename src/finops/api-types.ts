@@ -169,3 +169,6 @@ export interface FinopsSource {
   timeline(query: { sinceMs: number }): Promise<TimelineReport>;
   budgets(): Promise<BudgetsReport>;
 }
+
+/** Thrown by a source that cannot answer now (the API says 503 with its message). */
+export class SourceUnavailableError extends Error {}

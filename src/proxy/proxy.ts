@@ -2,7 +2,7 @@
 // and telemetry, with every dependency injectable for tests and local mode.
 import { BaselineCache } from '../finops/counterfactual.js';
 import { ProxyAttribution } from '../finops/proxy-attribution.js';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   gatewayAuthenticator,
@@ -97,7 +97,15 @@ export interface ProxyOptions {
    * caller owns it: close it after the proxy.
    */
   quotaStore?: ExactQuotaStore | undefined;
+  /**
+   * Pages and APIs answered on the admin port before the admin routes (the
+   * dev proxy's FinOps dashboard); built once the runtime exists.
+   */
+  adminExtras?: ((runtime: ProxyRuntime) => AdminExtras) | undefined;
 }
+
+/** Answers a request and returns true when the path is its own; false leaves it to the admin routes. */
+export type AdminExtras = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export interface RunningProxy {
   dataUrl: string;
@@ -320,7 +328,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     keepAliveTimeoutMs: 65_000,
   });
   const admin = createAdminApp(runtime, token, now());
-  const adminServer = createServer(admin);
+  const extras = options.adminExtras?.(runtime);
+  const adminServer = createServer(
+    extras
+      ? (req, res) => {
+          if (!extras(req, res)) admin(req, res);
+        }
+      : admin,
+  );
 
   const stopWatchingModel =
     options.difficultyModelFile === undefined

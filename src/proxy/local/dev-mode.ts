@@ -1,6 +1,7 @@
 // Local mode: the whole product on a laptop. Loads ModelRoute/ModelBackend
 // YAML, starts simulated backends, compiles the table, serves it with a real
 // proxy and keeps backend health current with its own probes.
+import { localDashboard } from './local-dashboard.js';
 import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
 import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
 import { compileRoutingTable } from '../../routing/compile.js';
@@ -188,6 +189,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     requestTimeoutMs: options.requestTimeoutMs,
     clientStallTimeoutMs: options.clientStallTimeoutMs,
     logger: options.logger,
+    adminExtras: (runtime) => localDashboard(runtime, options.logger),
   });
   const { runtime } = proxy;
   const install = (): void => {
