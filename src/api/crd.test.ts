@@ -74,6 +74,8 @@ test('ModelRoute printer columns answer the first questions', () => {
     'Cost/1h (USD)',
     'Strong',
     'Spend/Day',
+    'Cost/24h (USD)',
+    'Saved/30d',
     'Age',
     'Message',
   ]);

@@ -16,6 +16,7 @@ commands:
   dev                      local mode: the samples served with simulated backends
   keys create|list|revoke  virtual API keys for gateways (only a hash is stored; shown once)
   proxy                    the routing proxy (sidecar or gateway)
+  report [--since 7d] [--by tenant]  spend, tokens and savings from the usage ledger (table, FOCUS CSV, JSON)
   router train|eval|replay train the learned difficulty model; measure one (APGR, CPT);
                            replay prompts through the live strongShare calibration
   simulate-backend         one simulated OpenAI-compatible model server
@@ -63,6 +64,8 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       // Before the proxy's modules load: loading them is what grows the young generation.
       (await import('./proxy-heap.js')).keepYoungGenerationSmall();
       return (await import('./proxy.js')).runProxy(rest, io);
+    case 'report':
+      return (await import('./report.js')).runReport(rest, io);
     case 'router':
       return (await import('./router.js')).runRouter(rest, io);
     case 'simulate-backend':
