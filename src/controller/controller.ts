@@ -96,6 +96,8 @@ export interface ControllerOptions {
    * can lose (budget-ledger.ts); a crossed budget threshold is written at once.
    */
   usageIntervalMs?: number;
+  /** How often the usage ledger is written to its ConfigMaps (default a minute). */
+  ledgerFlushIntervalMs?: number;
   /**
    * How long calls the proxies saw failing outweigh probes that still answer
    * (default 30 s); then probes may bring the backend back, and traffic judges again.
@@ -214,6 +216,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       logger,
       now,
     }),
+    ledgerFlushIntervalMs: options.ledgerFlushIntervalMs,
     onLedgerError: (err) =>
       logger.warn('usage ledger not loaded or written; retried', { error: err }),
     // The ledger first: the coordinator divides the budget windows it has just counted.

@@ -80,6 +80,10 @@ export class StatsCollector implements Runnable {
   private ledger: UsageLedger | undefined;
   private feed: LedgerFeed | undefined;
   private ledgerFlushedAt = 0;
+  private summarizedAt = -Infinity;
+  /** False until the stored ledger is read back: status.cost is left as it is meanwhile. */
+  private ledgerLoaded = false;
+  private ledgerLoading: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   /** Each route's last 24 h and 30 d, recomputed after every collection. */
   private routeCosts = new Map<string, CostStatus>();
@@ -121,18 +125,34 @@ export class StatsCollector implements Runnable {
     this.feed = new LedgerFeed(ledger, now, now());
     this.ledgerFlushedAt = now();
     this.routeCosts = new Map();
-    if (!ledgerStore) return;
-    ledgerStore.load(ledger).then(
-      () => {
-        if (this.ledger === ledger) this.summarizeLedger(ledger);
-      },
-      (err: unknown) => this.options.onLedgerError?.(err),
-    );
+    this.ledgerLoaded = !ledgerStore;
+    this.loadLedger(ledger);
+  }
+
+  /** Reads the stored ledger into this term's (again at the next collection if it failed). */
+  private loadLedger(ledger: UsageLedger): void {
+    const { ledgerStore } = this.options;
+    if (!ledgerStore || this.ledgerLoaded || this.ledgerLoading) return;
+    this.ledgerLoading = ledgerStore
+      .load(ledger)
+      .then(
+        () => {
+          if (this.ledger !== ledger) return;
+          this.ledgerLoaded = true;
+          this.summarizeLedger(ledger);
+        },
+        (err: unknown) => this.options.onLedgerError?.(err),
+      )
+      .finally(() => {
+        this.ledgerLoading = undefined;
+      });
   }
 
   private flushLedger(ledger: UsageLedger, force = false): Promise<void> {
     const { ledgerStore, now } = this.options;
-    if (!ledgerStore || this.flushing) return this.flushing ?? Promise.resolve();
+    // Never before the stored days are read back: writing a day would replace them.
+    if (!ledgerStore || !this.ledgerLoaded || this.flushing)
+      return this.flushing ?? Promise.resolve();
     if (!force && now() - this.ledgerFlushedAt < (this.options.ledgerFlushIntervalMs ?? 60_000))
       return Promise.resolve();
     this.ledgerFlushedAt = now();
@@ -146,6 +166,7 @@ export class StatsCollector implements Runnable {
   }
 
   private summarizeLedger(ledger: UsageLedger): void {
+    this.summarizedAt = this.options.now();
     const costs = new Map<string, CostStatus>();
     for (const [route, [day, month]] of ledger.routeTotals([DAY_MS, 30 * DAY_MS]))
       costs.set(route, costStatusOf(day as UsageTotals, month as UsageTotals));
@@ -159,7 +180,7 @@ export class StatsCollector implements Runnable {
 
   /** A route's cost over 24 h and 30 d from the ledger; null when it served nothing; undefined between terms. */
   routeCost(routeId: string): CostStatus | null | undefined {
-    if (!this.ledger) return undefined;
+    if (!this.ledger || !this.ledgerLoaded) return undefined;
     return this.routeCosts.get(routeId) ?? null;
   }
 
@@ -204,7 +225,12 @@ export class StatsCollector implements Runnable {
   ): boolean {
     const id = objectId(route);
     if (statusChanged(route.status?.usage, usage.summary(id))) return true;
-    if (this.ledger && statusChanged(route.status?.cost, this.routeCosts.get(id))) return true;
+    if (
+      this.ledger &&
+      this.ledgerLoaded &&
+      statusChanged(route.status?.cost, this.routeCosts.get(id))
+    )
+      return true;
     const first = strongShareRules(route, id)[0];
     if (!first) return false;
     const counted = calibration.decisions(ruleKey(first.routeId, first.rule));
@@ -243,7 +269,10 @@ export class StatsCollector implements Runnable {
     calibration.forgetPodsExcept(pods);
     this.feed?.forgetPodsExcept(pods);
     if (this.ledger) {
-      this.summarizeLedger(this.ledger);
+      this.loadLedger(this.ledger);
+      // A pass over 30 days of rows: as often as status may be written, not every collection.
+      if (now() - this.summarizedAt >= Math.min(this.options.usageIntervalMs, 30_000))
+        this.summarizeLedger(this.ledger);
       void this.flushLedger(this.ledger);
     }
     // Route status shows backends a proxy lacks the key of: reconcile when that changes only.

@@ -67,6 +67,12 @@ export function attributionKey(a: Attribution): string {
   return ATTRIBUTION_DIMENSIONS.map((d) => a[d].replaceAll(SEPARATOR, '')).join(SEPARATOR);
 }
 
+/** The route of a key, without splitting the rest (route is the first dimension). */
+export function routeOfKey(key: string): string {
+  const end = key.indexOf(SEPARATOR);
+  return end === -1 ? key : key.slice(0, end);
+}
+
 export function attributionOfKey(key: string): Attribution {
   const parts = key.split(SEPARATOR);
   return Object.fromEntries(ATTRIBUTION_DIMENSIONS.map((d, i) => [d, parts[i] ?? ''])) as never;

@@ -18,6 +18,7 @@ import {
   addTotals,
   attributionKey,
   attributionOfKey,
+  routeOfKey,
   dimensionValue,
   zeroTotals,
   type Attribution,
@@ -163,7 +164,7 @@ export class UsageLedger {
     for (const [h, b] of this.hours) {
       if (h < earliest) continue;
       for (const [key, t] of b.rows) {
-        const route = attributionOfKey(key).route;
+        const route = routeOfKey(key);
         let sums = out.get(route);
         if (!sums) {
           sums = windowsMs.map(() => zeroTotals());

@@ -185,7 +185,11 @@ export async function startTestProxy(
 export function startFastReplica(
   cluster: ClusterHandle,
   identity: string,
-  extra: { leaseDurationMs?: number } = {},
+  extra: {
+    leaseDurationMs?: number;
+    health?: { host: string; port: number };
+    ledgerFlushIntervalMs?: number;
+  } = {},
 ): Promise<RunningController> {
   return startController({
     client: createKubeClient({ kubeconfigPath: testenv.kubeconfig }),
