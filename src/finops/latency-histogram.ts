@@ -6,7 +6,7 @@ import { z } from 'zod';
 
 /** Upper bounds in ms of a whole request (embeddings: tens of ms; long generations: minutes). */
 export const DURATION_BOUNDS_MS = [
-  50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000, 120_000,
+  10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000, 120_000,
 ] as const;
 /** Upper bounds in ms of the time to the first streamed token. */
 export const TTFT_BOUNDS_MS = [

@@ -5,7 +5,9 @@
 // ConfigMaps, what the proxy's /metrics counts and what the FinOps API (the
 // dashboard's source) answers; after a controller restart the ledger is
 // read back and the figures stay.
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import { chromium } from 'playwright-core';
 import { runReport } from '../../src/cli/report.js';
 import type { RunningController } from '../../src/controller/controller.js';
 import { usageReport, savingsReport } from '../../src/finops/api-types.js';
@@ -25,6 +27,7 @@ import {
   setUpStrongShareRoute,
   type StrongShareRoute,
 } from '../support/strong-share-route.js';
+import { ensureSystemPackages } from '../testenv/system-packages.js';
 
 const CASE_TIMEOUT_MS = 180_000;
 const REQUESTS = 60;
@@ -190,6 +193,50 @@ test(
       requests: REQUESTS,
       costUSD: expected,
     });
+
+    // The dashboard, in chromium, from this controller: it asks for the token, then shows the API's figures.
+    await dashboardShows(c2, expected);
   },
   CASE_TIMEOUT_MS,
 );
+
+/** Set MODELROUTE_SCREENSHOTS=1 to refresh the README's screenshot of a real controller's dashboard. */
+const SCREENSHOT = fileURLToPath(
+  new URL('../../docs/images/dashboard-controller.png', import.meta.url),
+);
+
+async function dashboardShows(c: RunningController, expected: number): Promise<void> {
+  ensureSystemPackages(['chromium']);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${c.healthUrl}/dashboard/#since=24h&by=route`);
+    await page.getByTestId('token-form').waitFor({ state: 'visible' });
+    await page.getByTestId('token-input').fill(ADMIN_TOKEN);
+    await page.getByTestId('token-submit').click();
+    await page.waitForSelector('body[data-state="ready"][data-since="24h"][data-by="route"]');
+    const value = async (testid: string, within?: string) =>
+      Number(
+        await (within ? page.locator(within) : page)
+          .getByTestId(testid)
+          .first()
+          .getAttribute('data-value'),
+      );
+    expect(await value('total-spend')).toBe(expected);
+    const savings = await api(c, '/api/v1/savings?since=24h', (v) => savingsReport.parse(v));
+    expect(await value('total-saved')).toBe(savings.total.savedUSD);
+    expect(await value('savings-saved', `[data-testid="savings-row"][data-key="${routeId}"]`)).toBe(
+      savings.routes.find((r) => r.route === routeId)?.savedUSD,
+    );
+    if (process.env.MODELROUTE_SCREENSHOTS === '1')
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}
