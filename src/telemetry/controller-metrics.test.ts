@@ -1,13 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '../controller/clock.js';
 import { WorkQueue } from '../controller/work-queue.js';
 import { secrets } from '../k8s/kinds.js';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { createControllerMetrics, type BudgetUse } from './controller-metrics.js';
+import { localKubeconfig } from '../k8s/__fixtures__/local-kubeconfig.js';
 
 /** `name{labels} value` lines of one family (labels as exposed, '' without). */
 async function samplesOf(
@@ -98,18 +96,7 @@ test('rest_client_requests_total counts each API server request by code, method 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'modelroute-kc-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}` } }],
-      users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
+  const kubeconfig = localKubeconfig(port);
   const metrics = createControllerMetrics();
   const client = createKubeClient({
     kubeconfigPath: kubeconfig,
