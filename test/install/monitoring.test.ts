@@ -13,7 +13,8 @@ import { createControllerMetrics } from '../../src/telemetry/controller-metrics.
 import { PROXY_LABEL } from '../../src/webhook/sidecar-patch.js';
 import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
 import { ensurePromtool } from '../testenv/build.js';
-import { CHART_DIR, findObject, renderChart, type K8sObject } from './chart.js';
+import { helm } from '../support/cluster.js';
+import { CHART_DIR, findObject, renderChart, valuesFile, type K8sObject } from './chart.js';
 import {
   EVAL_TIME,
   metricNamesIn,
@@ -84,6 +85,30 @@ function unknownNames(exprs: string[], registered: Set<string>): string[] {
       if (!registered.has(name) && !CONTRACT_NAMES.has(name)) unknown.add(name);
   return [...unknown].sort();
 }
+
+test('helm lint --strict passes with the PodMonitor, the rules and the dashboard on', () => {
+  const values = {
+    podMonitor: { enabled: true, namespaces: ['team-a'] },
+    prometheusRule: { enabled: true, alertLabels: { team: 'platform' } },
+    grafanaDashboard: { enabled: true, namespace: 'monitoring' },
+    gateway: { enabled: true },
+  };
+  const r = helm(['lint', '--strict', CHART_DIR, '-f', valuesFile(values)]);
+  expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({
+    code: 0,
+    out: expect.stringContaining('0 chart(s) failed') as string,
+  });
+  // A misspelt threshold is refused by the schema, not ignored.
+  const typo = helm([
+    'template',
+    'modelroute',
+    CHART_DIR,
+    '-f',
+    valuesFile({ prometheusRule: { errorRate: { ratoi: 0.1 } } }),
+  ]);
+  expect(typo.code).not.toBe(0);
+  expect(typo.stderr).toContain('ratoi');
+});
 
 describe('PrometheusRule', () => {
   test(
