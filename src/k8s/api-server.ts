@@ -17,8 +17,8 @@ export interface ApiServerOptions extends ClusterAccessOptions {
   /** Where the default kubeconfig and ServiceAccount are looked for (tests). */
   places?: KubeconfigPlaces | undefined;
   /**
-   * Told about every request() once it is answered or failed (client-go's
-   * rest_client_requests_total): status undefined when no answer came.
+   * Told about every request and watch once it is answered or failed
+   * (client-go's rest_client_requests_total): status undefined when no answer came.
    */
   onRequest?: ((method: string, host: string, status: number | undefined) => void) | undefined;
 }
@@ -142,13 +142,15 @@ export function connectApiServer(options: ApiServerOptions = {}): ApiServer {
 
     async watch(path, query, onEvent, onDone) {
       const { cluster, opts } = await prepare(`watch ${path}`);
+      const url = urlOf(cluster.server, path, { ...query, watch: 'true' });
       return openWatchStream({
-        url: urlOf(cluster.server, path, { ...query, watch: 'true' }),
+        url,
         path,
         options: opts,
         answerTimeoutMs: timeoutMs,
         onEvent,
         onDone,
+        onAnswer: (status) => options.onRequest?.('GET', url.host, status),
       });
     },
   };
