@@ -27,6 +27,7 @@ import {
 } from '../webhook/sidecar-injector.js';
 import { BackendHealth } from './backend-health.js';
 import { BudgetLedger, budgetedObjects } from './budget-ledger.js';
+import { budgetUses } from './budget-metrics.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
@@ -128,11 +129,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const { logger } = options;
   const now = options.now ?? Date.now;
   const invalid = new InvalidObjects();
+  const metrics = createControllerMetrics({
+    leaseName: options.leaseName ?? 'modelroute-controller',
+  });
   const client =
     options.client ??
     createKubeClient({
       kubeconfigPath: options.kubeconfigPath,
       userAgent: COMPONENT,
+      onRequest: (method, host, status) => metrics.restClientRequest(method, host, status),
       onInvalid: (kind, id, message, generation) => {
         logger.warn('object refused by the controller; its status says why', {
           kind,
@@ -143,7 +148,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
         if (ns !== undefined && leaderOnly.active) enqueue(ns);
       },
     });
-  const metrics = createControllerMetrics();
   const caches = new ControllerCaches(client, logger, options.namespace, options.namespaces);
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
   // A backend (its spec, its health) or a grant also matters to the namespaces whose routes use it.
@@ -188,6 +192,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     enqueue,
     usageIntervalMs,
   });
+  metrics.budgetsFrom(() =>
+    budgetUses(
+      budgetedObjects(caches.routes.list(), caches.tenants.list()),
+      budgets.budgetWindows(),
+    ),
+  );
   const quotas = new QuotaCoordinator({
     identity: options.identity,
     now,
@@ -278,6 +288,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const queue = new LeaderQueue(
     () =>
       new WorkQueue(reconcile, {
+        metrics: metrics.workQueue,
         // Issue 11 class 9: a namespace failed forever with nothing logged.
         onError: (ns, err) => {
           for (const f of failuresOf(ns, err))

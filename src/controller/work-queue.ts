@@ -1,6 +1,7 @@
 // The reconcile work queue, with client-go's semantics: keys collapse, a key
 // never runs twice at once, failures back off per key, and an overall token
 // bucket bounds how fast the controller hits the API server.
+import type { WorkQueueMetrics } from '../telemetry/controller-metrics.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 
 export interface WorkQueueOptions {
@@ -16,6 +17,8 @@ export interface WorkQueueOptions {
   clock?: Clock;
   /** Told about each failed run; the key is retried with backoff regardless. */
   onError?: (key: string, err: unknown) => void;
+  /** client-go's workqueue metrics (adds, depth, queue and work durations, retries). */
+  metrics?: WorkQueueMetrics;
 }
 
 /** `requeueAfterMs`: run the key again after that long (not a failure). */
@@ -38,6 +41,9 @@ export class WorkQueue {
   private readonly opts: typeof DEFAULTS;
   private readonly clock: Clock;
   private readonly onError: ((key: string, err: unknown) => void) | undefined;
+  private readonly metrics: WorkQueueMetrics | undefined;
+  /** When each waiting key was queued (workqueue_queue_duration_seconds). */
+  private readonly queuedAt = new Map<string, number>();
 
   /** Ready keys in FIFO order; `queued` mirrors it for de-duplication. */
   private readonly waiting: string[] = [];
@@ -72,6 +78,7 @@ export class WorkQueue {
     if (this.opts.burst < 1) throw new Error('WorkQueue: burst must be at least 1');
     this.clock = options.clock ?? systemClock;
     this.onError = options.onError;
+    this.metrics = options.metrics;
     this.tokens = this.opts.burst;
     this.tokensAt = this.clock.now();
   }
@@ -83,12 +90,18 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.processing.has(key)) {
+      if (!this.dirty.has(key)) this.metrics?.added();
       this.dirty.add(key);
       return;
     }
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.waiting.push(key);
+    if (this.metrics) {
+      this.metrics.added();
+      this.metrics.depth(this.waiting.length);
+      this.queuedAt.set(key, this.clock.now());
+    }
     this.schedulePump();
   }
 
@@ -177,6 +190,12 @@ export class WorkQueue {
       }
       const key = this.waiting.shift()!;
       this.queued.delete(key);
+      if (this.metrics) {
+        this.metrics.depth(this.waiting.length);
+        const at = this.queuedAt.get(key);
+        this.queuedAt.delete(key);
+        if (at !== undefined) this.metrics.dequeued((this.clock.now() - at) / 1000);
+      }
       this.processing.add(key);
       const run = this.process(key).finally(() => {
         this.running.delete(run);
@@ -203,6 +222,7 @@ export class WorkQueue {
 
   private async process(key: string): Promise<void> {
     let retryAfterMs: number | undefined;
+    const started = this.clock.now();
     try {
       const result = await this.handler(key);
       this.failures.delete(key);
@@ -212,8 +232,10 @@ export class WorkQueue {
       this.failures.set(key, failures + 1);
       retryAfterMs = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** failures);
       this.reportError(key, err);
+      this.metrics?.retried();
     } finally {
       this.processing.delete(key);
+      this.metrics?.worked((this.clock.now() - started) / 1000);
     }
     // Done before the delayed re-add, as client-go does: a key marked dirty
     // during the run goes straight back to the end of the queue.

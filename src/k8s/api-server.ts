@@ -16,6 +16,11 @@ export interface ApiServerOptions extends ClusterAccessOptions {
   requestTimeoutMs?: number | undefined;
   /** Where the default kubeconfig and ServiceAccount are looked for (tests). */
   places?: KubeconfigPlaces | undefined;
+  /**
+   * Told about every request and watch once it is answered or failed
+   * (client-go's rest_client_requests_total): status undefined when no answer came.
+   */
+  onRequest?: ((method: string, host: string, status: number | undefined) => void) | undefined;
 }
 
 export interface RequestInit {
@@ -92,27 +97,39 @@ export function connectApiServer(options: ApiServerOptions = {}): ApiServer {
       }
       const transport = url.protocol === 'http:' ? http : https;
       const agent = agents.for(url.protocol, opts);
-      const { status, text } = await new Promise<{ status: number; text: string }>(
-        (resolve, reject) => {
-          const req = transport.request(url, { ...opts, agent, method, headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('error', reject);
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                text: Buffer.concat(chunks).toString('utf8'),
-              }),
-            );
-          });
-          req.setTimeout(timeoutMs, () =>
-            req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+      const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = transport.request(url, { ...opts, agent, method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
           );
-          // Node's messages name the address and the cause, never the request's headers.
-          req.on('error', (err) => reject(new KubeApiError(`${what}: ${err.message}`)));
-          req.end(body);
-        },
-      );
+        });
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        // Node's messages name the address and the cause, never the request's headers.
+        req.on('error', (err) => reject(new KubeApiError(`${what}: ${err.message}`)));
+        req.end(body);
+      });
+      const counted = (code: number | undefined): void => {
+        try {
+          options.onRequest?.(method, url.host, code);
+        } catch {
+          // A metric must not fail the request.
+        }
+      };
+      let answer: { status: number; text: string };
+      try {
+        answer = await answered;
+      } catch (err) {
+        counted(undefined);
+        throw err;
+      }
+      counted(answer.status);
+      const { status, text } = answer;
       let parsed: unknown = undefined;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
@@ -125,13 +142,15 @@ export function connectApiServer(options: ApiServerOptions = {}): ApiServer {
 
     async watch(path, query, onEvent, onDone) {
       const { cluster, opts } = await prepare(`watch ${path}`);
+      const url = urlOf(cluster.server, path, { ...query, watch: 'true' });
       return openWatchStream({
-        url: urlOf(cluster.server, path, { ...query, watch: 'true' }),
+        url,
         path,
         options: opts,
         answerTimeoutMs: timeoutMs,
         onEvent,
         onDone,
+        onAnswer: (status) => options.onRequest?.('GET', url.host, status),
       });
     },
   };

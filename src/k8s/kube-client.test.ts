@@ -1,10 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { secrets } from './kinds.js';
 import { createKubeClient } from './kube-client.js';
+import { localKubeconfig } from './__fixtures__/local-kubeconfig.js';
 
 test('requests reuse a kept-alive connection instead of one new connection each', async () => {
   let connections = 0;
@@ -17,23 +15,7 @@ test('requests reuse a kept-alive connection instead of one new connection each'
   server.on('connection', () => (connections += 1));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'modelroute-kc-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'c',
-          cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true },
-        },
-      ],
-      users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
+  const kubeconfig = localKubeconfig(port);
   try {
     const client = createKubeClient({ kubeconfigPath: kubeconfig });
     for (let i = 0; i < 5; i++)

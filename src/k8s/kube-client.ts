@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { connectApiServer, messageOf } from './api-server.js';
+import { connectApiServer, messageOf, type ApiServerOptions } from './api-server.js';
 import { errorFromStatus } from './api-status.js';
 import type { KubeconfigPlaces } from './cluster-access.js';
 import {
@@ -36,6 +36,8 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number | undefined;
   /** Where the default kubeconfig and ServiceAccount are looked for (tests). */
   places?: KubeconfigPlaces | undefined;
+  /** Told about every request answered or failed (rest_client_requests_total). */
+  onRequest?: ApiServerOptions['onRequest'];
 }
 
 type AnyKind = ResourceKind<unknown>;
@@ -200,6 +202,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
     userAgent: options.userAgent,
     requestTimeoutMs: options.requestTimeoutMs,
     places: options.places,
+    onRequest: options.onRequest,
   });
   const { request } = api;
   const reporter =

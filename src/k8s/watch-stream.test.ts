@@ -112,3 +112,30 @@ test('the query reaches the server, and after stop() nothing more is reported', 
     await server.close();
   }
 });
+
+test('onAnswer is told the answer status once, or undefined when no answer came', async () => {
+  const statuses: (number | undefined)[] = [];
+  const open = (url: URL) =>
+    new Promise<void>((resolve) =>
+      openWatchStream({
+        url,
+        path: '/api/v1/pods',
+        options: {},
+        answerTimeoutMs: 10_000,
+        onEvent: () => {},
+        onDone: () => resolve(),
+        onAnswer: (status) => statuses.push(status),
+      }),
+    );
+  const ok = await serve((res) => res.end(line('ADDED', 'a')));
+  const gone = await serve((res) => {
+    res.writeHead(410, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired' }));
+  });
+  await open(ok.url);
+  await open(gone.url);
+  await ok.close();
+  await open(ok.url); // nothing listens there now
+  await gone.close();
+  expect(statuses).toEqual([200, 410, undefined]);
+});

@@ -27,6 +27,8 @@ export interface WatchStreamOptions {
   answerTimeoutMs: number;
   onEvent(type: string, object: unknown): void;
   onDone(err?: KubeApiError): void;
+  /** Told once: the answer's status, or undefined when none came (rest_client_requests_total). */
+  onAnswer?: ((status: number | undefined) => void) | undefined;
 }
 
 /** An error answer's body is a Status of a few hundred bytes; more is not read. */
@@ -46,9 +48,20 @@ const objectLine = (line: string): { type: string; object: unknown } | undefined
 export function openWatchStream(o: WatchStreamOptions): WatchStream {
   const what = `watch ${o.path}`;
   let over = false;
+  let answered = false;
+  const answer = (status: number | undefined): void => {
+    if (answered) return;
+    answered = true;
+    try {
+      o.onAnswer?.(status);
+    } catch {
+      // A metric must not break the watch.
+    }
+  };
   const done = (err?: KubeApiError): void => {
     if (over) return;
     over = true;
+    answer(undefined);
     clearTimeout(answerTimer);
     req.destroy();
     o.onDone(err);
@@ -67,6 +80,7 @@ export function openWatchStream(o: WatchStreamOptions): WatchStream {
     (res) => {
       clearTimeout(answerTimer);
       const status = res.statusCode ?? 0;
+      answer(status);
       res.setEncoding('utf8');
       if (status !== 200) {
         let text = '';

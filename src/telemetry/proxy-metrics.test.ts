@@ -1,4 +1,9 @@
-import { createProxyMetrics, OVERHEAD_BUCKETS, type ProxyMetrics } from './proxy-metrics.js';
+import {
+  createProxyMetrics,
+  GENAI_TOKEN_BUCKETS,
+  OVERHEAD_BUCKETS,
+  type ProxyMetrics,
+} from './proxy-metrics.js';
 
 interface Sample {
   name: string;
@@ -222,4 +227,45 @@ test('process metrics are included for every instance, once each', async () => {
   const { register } = await import('prom-client');
   expect(register.getSingleMetric('modelroute_requests_total')).toBeUndefined();
   expect(register.getSingleMetric('process_cpu_user_seconds_total')).toBeUndefined();
+});
+
+test('GenAI client metrics: semconv names, labels and bucket boundaries', async () => {
+  const m = createProxyMetrics();
+  const call = {
+    operation: 'chat',
+    provider: 'openai',
+    requestModel: 'gpt-4o-mini',
+    responseModel: 'gpt-4o-mini',
+  };
+  const labels = {
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'openai',
+    gen_ai_request_model: 'gpt-4o-mini',
+    gen_ai_response_model: 'gpt-4o-mini',
+  };
+  m.genAiTokens(call, 100, 7);
+  m.genAiTokens(call, Number.NaN, -1); // dropped, never thrown
+  m.genAiOperation(call, 0.3);
+  m.genAiOperation(call, 1.5, 'timeout');
+  m.genAiTimeToFirstChunk(call, 0.2);
+  const usage = await samples(m, 'gen_ai_client_token_usage_sum');
+  expect(usage).toEqual([
+    {
+      name: 'gen_ai_client_token_usage_sum',
+      labels: { ...labels, gen_ai_token_type: 'input' },
+      value: 100,
+    },
+    {
+      name: 'gen_ai_client_token_usage_sum',
+      labels: { ...labels, gen_ai_token_type: 'output' },
+      value: 7,
+    },
+  ]);
+  const les = (await samples(m, 'gen_ai_client_token_usage_bucket'))
+    .filter((s) => s.labels.gen_ai_token_type === 'input')
+    .map((s) => s.labels.le);
+  expect(les).toEqual([...GENAI_TOKEN_BUCKETS.map(String), '+Inf']);
+  const durations = await samples(m, 'gen_ai_client_operation_duration_seconds_count');
+  expect(durations.map((s) => s.labels)).toEqual([labels, { ...labels, error_type: 'timeout' }]);
+  expect(await value(m, 'gen_ai_client_operation_time_to_first_chunk_seconds_sum')).toBe(0.2);
 });

@@ -37,7 +37,49 @@ export interface ProxyMetrics {
   ): void;
   /** A request a cost-quality rule sent to a tier (strong, cheap, sufficient). */
   tierRequest(route: string, tier: string): void;
+  // --- OpenTelemetry GenAI client metrics (issue 16, piece C) ---
+  /** Tokens of one upstream call (gen_ai.client.token.usage), by token type. */
+  genAiTokens(l: GenAiCallLabels, input: number, output: number): void;
+  /** Duration of one upstream call (gen_ai.client.operation.duration); errorType when it failed. */
+  genAiOperation(l: GenAiCallLabels, seconds: number, errorType?: string): void;
+  /** First chunk of a streamed call (gen_ai.client.operation.time_to_first_chunk). */
+  genAiTimeToFirstChunk(l: GenAiCallLabels, seconds: number): void;
+  // --- end GenAI client metrics ---
 }
+
+// --- OpenTelemetry GenAI client metrics (issue 16, piece C) ---
+/** The GenAI semconv attributes of one upstream call (see genAiCallLabels in genai-metrics.ts). */
+export interface GenAiCallLabels {
+  operation: string;
+  provider: string;
+  requestModel: string;
+  responseModel: string;
+}
+/** gen_ai.client.token.usage: the semconv's advised ExplicitBucketBoundaries. */
+export const GENAI_TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** gen_ai.client.operation.duration: the semconv's advised ExplicitBucketBoundaries. */
+export const GENAI_DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/** Time to first chunk: the boundaries the semconv advises for time-to-first-token. */
+export const GENAI_FIRST_CHUNK_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+const GENAI_LABELS = [
+  'gen_ai_operation_name',
+  'gen_ai_provider_name',
+  'gen_ai_request_model',
+  'gen_ai_response_model',
+] as const;
+const genAiLabelValues = (l: GenAiCallLabels): Record<(typeof GENAI_LABELS)[number], string> => ({
+  gen_ai_operation_name: l.operation,
+  gen_ai_provider_name: l.provider,
+  gen_ai_request_model: l.requestModel,
+  gen_ai_response_model: l.responseModel,
+});
+// --- end GenAI client metrics ---
 
 /** End-to-end and per-attempt latency of LLM calls: tens of ms (embeddings) to minutes (long generations). */
 export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120];
@@ -198,6 +240,29 @@ export function createProxyMetrics(): ProxyMetrics {
     labelNames: ['route', 'tier'] as const,
     registers,
   });
+  // --- OpenTelemetry GenAI client metrics (issue 16, piece C) ---
+  const genAiTokens = new Histogram({
+    name: 'gen_ai_client_token_usage',
+    help: 'Number of input and output tokens used per upstream call (OpenTelemetry gen_ai.client.token.usage).',
+    labelNames: [...GENAI_LABELS, 'gen_ai_token_type'] as const,
+    buckets: GENAI_TOKEN_BUCKETS,
+    registers,
+  });
+  const genAiDuration = new Histogram({
+    name: 'gen_ai_client_operation_duration_seconds',
+    help: 'Duration of one upstream call; error_type is set when it failed (OpenTelemetry gen_ai.client.operation.duration).',
+    labelNames: [...GENAI_LABELS, 'error_type'] as const,
+    buckets: GENAI_DURATION_BUCKETS,
+    registers,
+  });
+  const genAiFirstChunk = new Histogram({
+    name: 'gen_ai_client_operation_time_to_first_chunk_seconds',
+    help: 'Time from issuing a streamed upstream call to its first chunk (OpenTelemetry gen_ai.client.operation.time_to_first_chunk).',
+    labelNames: GENAI_LABELS,
+    buckets: GENAI_FIRST_CHUNK_BUCKETS,
+    registers,
+  });
+  // --- end GenAI client metrics ---
 
   return {
     contentType: registry.contentType,
@@ -269,5 +334,20 @@ export function createProxyMetrics(): ProxyMetrics {
     tierRequest(route, tier) {
       tierRequests.inc({ route, tier });
     },
+    // --- OpenTelemetry GenAI client metrics (issue 16, piece C) ---
+    genAiTokens(l, input, output) {
+      const labels = genAiLabelValues(l);
+      if (usable(input)) genAiTokens.observe({ ...labels, gen_ai_token_type: 'input' }, input);
+      if (usable(output)) genAiTokens.observe({ ...labels, gen_ai_token_type: 'output' }, output);
+    },
+    genAiOperation(l, seconds, errorType) {
+      if (!usable(seconds)) return;
+      const labels = genAiLabelValues(l);
+      genAiDuration.observe(errorType ? { ...labels, error_type: errorType } : labels, seconds);
+    },
+    genAiTimeToFirstChunk(l, seconds) {
+      if (usable(seconds)) genAiFirstChunk.observe(genAiLabelValues(l), seconds);
+    },
+    // --- end GenAI client metrics ---
   };
 }

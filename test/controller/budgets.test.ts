@@ -115,6 +115,16 @@ async function expectCrossed(type: 'BudgetWarning' | 'BudgetExceeded'): Promise<
   }, CONVERGE_MS);
 }
 
+/** The modelroute_budget_used_ratio samples a replica exports, by label set. */
+async function budgetRatios(c: RunningController): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await c.metrics.render()).matchAll(
+    /^modelroute_budget_used_ratio(\{.*\}) (\S+)$/gm,
+  ))
+    out[m[1]!] = Number(m[2]);
+  return out;
+}
+
 async function closeLeader(): Promise<void> {
   const leader = controllers.find((c) => c.isLeader);
   if (!leader) throw new Error('no leader to stop');
@@ -176,9 +186,17 @@ test(
       'daily budget of $10.00 (spent $8.50)',
     );
     expect(condition(tenantNow(), 'BudgetExceeded')?.status).toBe('False');
+    // The leader's modelroute_budget_used_ratio (what ModelRouteBudgetNearlySpent reads).
+    const ns = cluster.namespace;
+    expect(await budgetRatios(controllers[0]!)).toEqual({
+      [`{scope="route",namespace="${ns}",name="chat",window="day"}`]: 0.085,
+      [`{scope="tenant",namespace="${ns}",name="batch",window="day"}`]: 0.85,
+    });
 
     // Leader change: a standby takes over when the leader steps down.
     const standby = await replica('replica-b');
+    // A standby counts nothing, so it exports no budget figures.
+    expect(await budgetRatios(standby)).toEqual({});
     await closeLeader();
     await eventually(() => expect(standby.isLeader).toBe(true), CONVERGE_MS);
     // Kept (not reset to 0), and p1's 8.5 is a baseline now, not counted again.

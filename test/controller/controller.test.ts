@@ -279,6 +279,20 @@ test(
       /^modelroute_controller_health_transitions_total\{to="Unhealthy"\} [1-9]/m,
     );
     expect(metrics).toMatch(/^modelroute_controller_leader 1/m);
+    // client-go's and controller-runtime's names, for stock controller dashboards and alerts.
+    expect(metrics).toMatch(/^workqueue_adds_total\{name="modelroute"\} [1-9]/m);
+    expect(metrics).toMatch(/^workqueue_depth\{name="modelroute"\} \d+/m);
+    expect(metrics).toMatch(/^workqueue_work_duration_seconds_count\{name="modelroute"\} [1-9]/m);
+    expect(metrics).toMatch(/^workqueue_queue_duration_seconds_count\{name="modelroute"\} [1-9]/m);
+    expect(metrics).toMatch(
+      /^rest_client_requests_total\{code="200",method="GET",host="[^"]+"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(
+      /^rest_client_requests_total\{code="\d+",method="PATCH",host="[^"]+"\} [1-9]/m,
+    );
+    expect(metrics).toContain(
+      `leader_election_master_status{name="modelroute-controller-${namespace}"} 1`,
+    );
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   },
   CASE_TIMEOUT_MS,

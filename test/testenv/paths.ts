@@ -9,6 +9,8 @@ export const TOOLS_DIR = join(REPO_ROOT, 'test', 'testenv', 'tools');
 export interface PinnedVersions {
   kube: string;
   helm: string;
+  /** github.com/prometheus/prometheus module version (promtool: test/testenv/tools/promtool). */
+  promtool: string;
 }
 
 export function pinnedVersions(): PinnedVersions {
@@ -18,7 +20,11 @@ export function pinnedVersions(): PinnedVersions {
     if (!match?.[1]) throw new Error(`test/testenv/versions.env must set ${key}=vX.Y.Z`);
     return match[1];
   };
-  return { kube: get('KUBE_VERSION'), helm: get('HELM_VERSION') };
+  return {
+    kube: get('KUBE_VERSION'),
+    helm: get('HELM_VERSION'),
+    promtool: get('PROMTOOL_VERSION'),
+  };
 }
 
 export interface BinaryPaths {
@@ -31,6 +37,8 @@ export interface BinaryPaths {
   kubeScheduler: string;
   kubeControllerManager: string;
   kubeProxy: string;
+  /** Checks and unit-tests the chart's PrometheusRule (test/install/monitoring.test.ts). */
+  promtool: string;
 }
 
 export function binaryPaths(versions: PinnedVersions = pinnedVersions()): BinaryPaths {
@@ -44,5 +52,6 @@ export function binaryPaths(versions: PinnedVersions = pinnedVersions()): Binary
     kubeScheduler: join(kubeDir, 'kube-scheduler'),
     kubeControllerManager: join(kubeDir, 'kube-controller-manager'),
     kubeProxy: join(kubeDir, 'kube-proxy'),
+    promtool: join(TESTENV_DIR, 'bin', `promtool-${versions.promtool}`, 'promtool'),
   };
 }

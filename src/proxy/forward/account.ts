@@ -6,6 +6,7 @@ import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
 import type { TokenCounts } from '../../routing/cost.js';
 import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
+import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import type { Usage } from '../providers/types.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ForwardRequest } from './request.js';
@@ -49,6 +50,11 @@ export function account(
       usage.completionTokens,
     );
     runtime.metrics.cost({ route: route.id, backend: backend.id }, cost);
+    runtime.metrics.genAiTokens(
+      genAiCallLabels(request.endpoint, backend),
+      usage.promptTokens,
+      usage.completionTokens,
+    );
     runtime.usage.cost(route.id, cost);
     const { tenantId } = request;
     request.tenantAdmission?.used(usage.promptTokens + usage.completionTokens);

@@ -4,6 +4,7 @@
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import type { CompiledBackend } from '../../routing/table.js';
 import { requestAttributes } from '../../telemetry/genai.js';
+import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import { redactSecrets } from '../../telemetry/redact.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import type { AttemptOutcome } from '../backend-live-state.js';
@@ -138,6 +139,11 @@ export async function tryBackend(
     runtime.metrics.attemptCompleted(
       { route: route.id, backend: backend.id, outcome: kind },
       latencyMs / 1000,
+    );
+    runtime.metrics.genAiOperation(
+      genAiCallLabels(endpoint, backend),
+      latencyMs / 1000,
+      kind === 'success' ? undefined : kind,
     );
   };
   const fail = (failure: Failure): Failure => {

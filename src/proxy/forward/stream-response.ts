@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { costUsd } from '../../routing/cost.js';
+import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import { redactSecrets } from '../../telemetry/redact.js';
 import type { StreamTranslator } from '../providers/types.js';
 import type { AttemptContext } from './attempt.js';
@@ -157,8 +158,13 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
       }
       const writing = client.write(out);
       // Recorded once the first token is on its way to the client, not before.
-      if (first && ttftMs !== undefined)
+      if (first && ttftMs !== undefined) {
         runtime.metrics.timeToFirstToken({ route: route.id, backend: backend.id }, ttftMs / 1000);
+        runtime.metrics.genAiTimeToFirstChunk(
+          genAiCallLabels(request.endpoint, backend),
+          ttftMs / 1000,
+        );
+      }
       await writing;
     }
   } catch (err) {
