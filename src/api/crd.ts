@@ -333,6 +333,20 @@ export function modelTenantCRD(): CustomResourceDefinition {
         description: 'USD spent this calendar month (UTC) against the monthly budget.',
         priority: 1,
       },
+      {
+        name: 'Cost/24h (USD)',
+        type: 'number',
+        jsonPath: '.status.cost.last24h.costUSD',
+        description:
+          "Estimated spend of the tenant's requests over the last 24 hours, from the usage ledger.",
+      },
+      {
+        name: 'Cost/30d (USD)',
+        type: 'number',
+        jsonPath: '.status.cost.last30d.costUSD',
+        description: "Estimated spend of the tenant's requests over the last 30 days.",
+        priority: 1,
+      },
       age,
       readyMessage,
     ],

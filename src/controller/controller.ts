@@ -215,6 +215,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     observeRunningVersion: (pod, version, formats) =>
       fleet.current?.observeRunningVersion(pod, version, formats),
     routes: () => caches.routes.list(),
+    tenants: () => caches.tenants.list(),
     health,
     now,
     enqueue,
@@ -263,6 +264,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         keyLacking: (id, pods) => stats.keyLacking(id, pods),
         usage: (routeId) => stats.routeUsage(routeId),
         cost: (routeId) => stats.routeCost(routeId),
+        tenantCost: (tenantId) => stats.tenantCost(tenantId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
         budgetStatus: (o) => budgets.statusOf(o),

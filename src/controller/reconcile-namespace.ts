@@ -86,6 +86,8 @@ export interface ReconcileDeps {
   usage?(routeId: string): ModelRouteStatus['usage'] | null;
   /** A route's 24 h and 30 d cost and savings (usage ledger); null: none; undefined: unknown (kept). */
   cost?(routeId: string): ModelRouteStatus['cost'] | null | undefined;
+  /** A tenant's 24 h and 30 d cost (usage ledger), by tenant id; as `cost`. */
+  tenantCost?(tenantId: string): ModelRouteStatus['cost'] | null | undefined;
   /** The fleet's live strongShare thresholds by ruleKey (CompileOptions.liveThresholds). */
   liveThresholds?(): ReadonlyMap<string, number>;
   /** A strongShare rule's decisions over the last hour, by ruleKey; null when it decided none. */
@@ -405,6 +407,7 @@ export async function reconcileNamespace(
       policy,
       budget: deps.budgetStatus && ((t) => deps.budgetStatus?.(t)),
       limits: deps.limitStatus && ((t) => deps.limitStatus?.(tenantQuotaKey(objectId(t)))),
+      cost: deps.tenantCost && ((t) => deps.tenantCost?.(objectId(t))),
       nowMs,
     });
     await each(tenants, async (t) => {

@@ -5,7 +5,7 @@
 // live thresholds pushed with the table and status.strongShare. A fresh usage
 // window and calibration per leader term, seeded from what status already
 // says, so a leader change keeps REQUESTS/1H, COST/1H, STRONG and thresholds.
-import type { ModelRoute } from '../api/v1alpha1/index.js';
+import type { ModelRoute, ModelTenant } from '../api/v1alpha1/index.js';
 import {
   addOutcomes,
   OutcomeWindows,
@@ -53,6 +53,8 @@ export interface StatsCollectorOptions {
     formats: readonly number[] | undefined,
   ) => void;
   routes: () => ModelRoute[];
+  /** Tenants, whose status.cost is kept up to date like routes'. */
+  tenants?: () => ModelTenant[];
   health: BackendHealth;
   now: () => number;
   enqueue: (namespace: string) => void;
@@ -87,6 +89,7 @@ export class StatsCollector implements Runnable {
   private flushing: Promise<void> | undefined;
   /** Each route's last 24 h and 30 d, recomputed after every collection. */
   private routeCosts = new Map<string, CostStatus>();
+  private tenantCosts = new Map<string, CostStatus>();
 
   constructor(private readonly options: StatsCollectorOptions) {
     this.passiveHealth = new PassiveHealth(options.now);
@@ -171,11 +174,21 @@ export class StatsCollector implements Runnable {
     for (const [route, [day, month]] of ledger.routeTotals([DAY_MS, 30 * DAY_MS]))
       costs.set(route, costStatusOf(day as UsageTotals, month as UsageTotals));
     this.routeCosts = costs;
+    const tenants = new Map<string, CostStatus>();
+    for (const [tenant, [day, month]] of ledger.totalsBy('tenant', [DAY_MS, 30 * DAY_MS]))
+      if (tenant) tenants.set(tenant, costStatusOf(day as UsageTotals, month as UsageTotals));
+    this.tenantCosts = tenants;
   }
 
   /** The term's usage ledger (the FinOps API reads it); undefined between terms. */
   get usageLedger(): UsageLedger | undefined {
     return this.ledger;
+  }
+
+  /** A tenant's cost over 24 h and 30 d, by tenant id; as routeCost. */
+  tenantCost(tenantId: string): CostStatus | null | undefined {
+    if (!this.ledger || !this.ledgerLoaded) return undefined;
+    return this.tenantCosts.get(tenantId) ?? null;
   }
 
   /** A route's cost over 24 h and 30 d from the ledger; null when it served nothing; undefined between terms. */
@@ -291,6 +304,10 @@ export class StatsCollector implements Runnable {
     const usageChanged = new Set<string>();
     for (const route of this.options.routes())
       if (this.statusLags(route, usage, calibration)) usageChanged.add(namespaceOf(route));
+    if (this.ledger && this.ledgerLoaded)
+      for (const tenant of this.options.tenants?.() ?? [])
+        if (statusChanged(tenant.status?.cost, this.tenantCosts.get(objectId(tenant))))
+          usageChanged.add(namespaceOf(tenant));
     for (const ns of usageChanged) {
       if (now() - (this.lastUsageReconcile.get(ns) ?? -Infinity) < this.options.usageIntervalMs)
         continue;

@@ -158,13 +158,18 @@ export class UsageLedger {
    * over the ledger: status is built from this for all routes at once.
    */
   routeTotals(windowsMs: readonly number[]): Map<string, UsageTotals[]> {
+    return this.totalsBy('route', windowsMs);
+  }
+
+  /** As routeTotals, for any dimension (tenants' status uses 'tenant'). */
+  totalsBy(by: UsageDimension, windowsMs: readonly number[]): Map<string, UsageTotals[]> {
     const spans = windowsMs.map((w) => this.span(w).from);
     const earliest = Math.min(...spans);
     const out = new Map<string, UsageTotals[]>();
     for (const [h, b] of this.hours) {
       if (h < earliest) continue;
       for (const [key, t] of b.rows) {
-        const route = routeOfKey(key);
+        const route = by === 'route' ? routeOfKey(key) : dimensionValue(attributionOfKey(key), by);
         let sums = out.get(route);
         if (!sums) {
           sums = windowsMs.map(() => zeroTotals());

@@ -18,7 +18,7 @@ import {
   objectName,
 } from './common.js';
 import { capability } from './modelbackend.js';
-import { fleetLimitStatus, spendBudget, spendStatus, tenantLimits } from './quota.js';
+import { costStatus, fleetLimitStatus, spendBudget, spendStatus, tenantLimits } from './quota.js';
 
 export const PRIORITY_CLASSES = ['high', 'normal', 'low'] as const;
 export const priorityClass = z.enum(PRIORITY_CLASSES);
@@ -168,6 +168,7 @@ export const modelTenantStatus = z
       ),
     conflictCount: count.optional().describe('How many conflicts there are.'),
     spend: spendStatus.optional(),
+    cost: costStatus.optional(),
     limits: fleetLimitStatus.optional(),
   })
   .describe('Observed state of a ModelTenant.');

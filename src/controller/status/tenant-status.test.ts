@@ -76,3 +76,29 @@ test('property: workload counts and conflicts follow resolveTenant', () => {
     }
   }
 });
+
+test("status.cost is the ledger's figure, removed when the tenant spent nothing, kept when unknown", () => {
+  const tenant = modelTenant.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelTenant',
+    metadata: { name: 'a', namespace: NS },
+    spec: { identities: { namespaces: [NS] } },
+    status: { cost: { last24h: { requests: 1, costUSD: 0.5 } } },
+  });
+  const statusWith = (
+    cost: ReturnType<NonNullable<Parameters<typeof computeTenantStatuses>[0]['cost']>>,
+  ) =>
+    computeTenantStatuses({
+      namespace: NS,
+      tenants: [tenant],
+      apiKeys: [],
+      workloads: [],
+      policy: { unmatched: 'deny' },
+      cost: () => cost,
+      nowMs: 0,
+    }).get('a')?.cost;
+  const fresh = { last24h: { requests: 3, costUSD: 1.25 }, savings: '$0.00 (0%)' };
+  expect(statusWith(fresh)).toEqual(fresh);
+  expect(statusWith(null)).toBeUndefined();
+  expect(statusWith(undefined)).toEqual({ last24h: { requests: 1, costUSD: 0.5 } });
+});

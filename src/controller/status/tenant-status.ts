@@ -34,6 +34,8 @@ export interface TenantStatusInput {
   budget?: ((tenant: ModelTenant) => BudgetStatusView | undefined) | undefined;
   /** status.limits of a tenant (the quota coordinator's limitStatus); undefined: none. */
   limits?: ((tenant: ModelTenant) => ModelTenantStatus['limits']) | undefined;
+  /** 24 h and 30 d cost (usage ledger); null: none (the field goes); undefined: kept as it is. */
+  cost?: ((tenant: ModelTenant) => ModelTenantStatus['cost'] | null | undefined) | undefined;
   nowMs: number;
 }
 
@@ -156,6 +158,9 @@ export function computeTenantStatuses(input: TenantStatusInput): Map<string, Mod
     if (budget.spend) status.spend = budget.spend;
     const limits = input.limits?.(tenant);
     if (limits) status.limits = limits;
+    const counted = input.cost?.(tenant);
+    const cost = counted === undefined ? tenant.status?.cost : counted;
+    if (cost) status.cost = cost;
     out.set(name, status);
   }
   return out;
