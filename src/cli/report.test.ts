@@ -114,7 +114,7 @@ describe('modelroute report', () => {
         new Response(JSON.stringify({ error: { message: 'the bearer token was refused' } }), {
           status: 401,
         }),
-      )) as typeof fetch;
+      ));
     const { code, err } = await run(['--url', 'http://127.0.0.1:9'], d);
     expect(code).toBe(1);
     expect(err).toContain('answered 401: the bearer token was refused');
