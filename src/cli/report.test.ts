@@ -109,12 +109,12 @@ describe('modelroute report', () => {
 
   it('says what an API error was', async () => {
     const d = deps();
-    d.fetch = (() =>
+    d.fetch = () =>
       Promise.resolve(
         new Response(JSON.stringify({ error: { message: 'the bearer token was refused' } }), {
           status: 401,
         }),
-      ));
+      );
     const { code, err } = await run(['--url', 'http://127.0.0.1:9'], d);
     expect(code).toBe(1);
     expect(err).toContain('answered 401: the bearer token was refused');
