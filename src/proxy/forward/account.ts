@@ -17,6 +17,12 @@ export function account(
   span: Span,
 ): void {
   const { route } = request;
+  if (usage && request.access) {
+    request.access.inputTokens = usage.promptTokens;
+    request.access.outputTokens = usage.completionTokens;
+    request.access.cachedTokens = usage.cachedPromptTokens;
+    request.access.costUsd = cost;
+  }
   if (usage) {
     runtime.metrics.tokens(
       { route: route.id, backend: backend.id },

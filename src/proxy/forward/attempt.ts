@@ -6,6 +6,7 @@ import type { CompiledBackend } from '../../routing/table.js';
 import { requestAttributes } from '../../telemetry/genai.js';
 import { redactSecrets } from '../../telemetry/redact.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import type { AccessRecord } from '../access-log.js';
 import type { AttemptOutcome } from '../backend-live-state.js';
 import { CredentialsPendingError, MissingCredentialError } from '../credentials.js';
 import { adapterFor } from '../providers/index.js';
@@ -127,6 +128,7 @@ export async function tryBackend(
   const started = runtime.now();
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {
     const latencyMs = runtime.now() - started;
+    if (request.access) noteAttempt(request.access, backend, attemptNumber, extra.ttftMs);
     ticket.finish(kind, { latencyMs, ...extra });
     // Once: a store's release need not be idempotent.
     lease?.(extra.tokens);
@@ -167,6 +169,9 @@ export async function tryBackend(
     }),
   };
 
+  // The caller's trace goes upstream: this attempt's span as the parent (or,
+  // tracing off, the caller's own traceparent unchanged).
+  runtime.tracing.inject(span, request.req.headers, upstream.headers);
   wait.start();
   let response;
   try {
@@ -247,6 +252,19 @@ function attemptSpan(
         trace.setSpan(context.active(), request.parentSpan),
       )
     : NON_RECORDING_SPAN;
+}
+
+/** The access log names the last attempt made: the one that served, or the last that failed. */
+function noteAttempt(
+  access: AccessRecord,
+  backend: CompiledBackend,
+  attemptNumber: number,
+  ttftMs: number | undefined,
+): void {
+  access.attempts = attemptNumber;
+  access.backend = backend.id;
+  access.model = backend.model;
+  access.ttftMs = ttftMs;
 }
 
 function numberOrUndefined(value: unknown): number | undefined {

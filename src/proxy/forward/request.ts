@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { Attempt } from '../../routing/select.js';
+import type { AccessRecord } from '../access-log.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
 
@@ -41,4 +42,6 @@ export interface ForwardRequest {
   /** process.hrtime.bigint() when the request arrived. */
   arrivedAt: bigint;
   parentSpan: Span;
+  /** The access log's record of this request, filled in as it is served; absent when not sampled. */
+  access?: AccessRecord | undefined;
 }

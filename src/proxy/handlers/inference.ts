@@ -1,10 +1,13 @@
 // POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
 // check the body, route it with the routing core, and forward it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { INVALID_TRACEID, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
+import { incomingTraceId } from '../../telemetry/trace-context.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import type { AccessRecord } from '../access-log.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
@@ -22,6 +25,30 @@ import {
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
+
+/**
+ * The access log's record for a sampled request. Its id is the caller's
+ * `x-request-id` when sane (ingresses and meshes set one), else a new one; its
+ * trace id is the request span's, or with tracing off the caller's traceparent's.
+ */
+function newAccessRecord(
+  req: IncomingMessage,
+  endpoint: Endpoint,
+  startedMs: number,
+  span: Span,
+): AccessRecord {
+  const incoming = req.headers['x-request-id'];
+  const own = span.spanContext();
+  return {
+    startedMs,
+    requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+    traceId: own.traceId !== INVALID_TRACEID ? own.traceId : incomingTraceId(req.headers),
+    endpoint,
+    stream: false,
+    attempts: 0,
+  };
+}
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** Capabilities every backend is assumed to have; only the others filter backends. */
 const ASSUMED = new Set(['chat', 'streaming']);
@@ -58,12 +85,17 @@ export async function handleInference(
   let stream = false;
   let admission: TenantAdmission | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
+  // On, the span is a child of the caller's (its W3C traceparent), in the caller's trace.
   const span = runtime.tracing.enabled
     ? runtime.tracing.tracer.startSpan(
         `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
         { kind: SpanKind.SERVER },
+        runtime.tracing.extract(req.headers),
       )
     : NON_RECORDING_SPAN;
+  const access = runtime.accessLog.sampled()
+    ? newAccessRecord(req, endpoint, startedMs, span)
+    : undefined;
   try {
     const prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
@@ -79,9 +111,11 @@ export async function handleInference(
     const headers = headerMap(req);
     const who = await identifyOrRefuse(runtime, headers, prepared.table, res, span);
     tenant = who.tenant.name;
+    if (access) access.tenant = tenant;
     const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
     refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
+    if (access) access.stream = stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     // The token count proper is computed only if routing needs it; the rate
     // limiters make do with a cheap estimate, corrected once usage is known:
@@ -159,6 +193,11 @@ export async function handleInference(
     runtime.usage.request(route.id);
     runtime.quotas.tenants.requested(who.tenant.id);
     span.setAttribute('modelroute.route', route.id);
+    if (access) {
+      access.route = route.id;
+      access.rule = decision.ruleName;
+      access.tier = decision.costQuality?.tier;
+    }
     const routingHeaders: Record<string, string> = {};
     if (decision.costQuality) {
       routingHeaders[RESPONSE_HEADERS.difficulty] = decision.costQuality.difficulty.toFixed(3);
@@ -190,6 +229,7 @@ export async function handleInference(
       routingHeaders,
       arrivedAt,
       parentSpan: span,
+      access,
     });
   } catch (err) {
     const proxyError =
@@ -210,9 +250,11 @@ export async function handleInference(
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.setAttribute('http.response.status_code', status);
     span.end();
+    const durationMs = runtime.now() - startedMs;
     runtime.metrics.requestCompleted(
       { route: routeId, endpoint, status, stream },
-      (runtime.now() - startedMs) / 1000,
+      durationMs / 1000,
     );
+    if (access) runtime.accessLog.write(access, { status, durationMs });
   }
 }

@@ -1,0 +1,136 @@
+// A calling app's trace continues through the proxy: the proxy's span is a
+// child of the caller's, each upstream attempt is a CLIENT span below it, and
+// the backend receives a traceparent in the same trace. With tracing off the
+// caller's traceparent still reaches the backend unchanged.
+import { ROOT_CONTEXT, SpanKind, defaultTextMapSetter, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { createTracing } from '../../src/telemetry/tracing.js';
+import { post, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+
+let dp: DataPlane | undefined;
+afterEach(async () => {
+  await dp?.close();
+  dp = undefined;
+});
+
+const body = { model: 'chat', messages: [{ role: 'user', content: 'Say hello.' }] };
+const twoTier = route('chat', {
+  rules: [{ name: 'all', strategy: 'priority', backendRefs: [{ name: 'a' }, { name: 'b' }] }],
+  retries: { attempts: 2, backoff: '10ms', maxBackoff: '1s' },
+});
+
+/** The calling app: a tracer of its own, and the headers its HTTP client would send. */
+function callingApp() {
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())],
+  });
+  const span = provider.getTracer('app').startSpan('handle checkout', { kind: SpanKind.CLIENT });
+  const headers: Record<string, string> = {};
+  new W3CTraceContextPropagator().inject(
+    trace.setSpan(ROOT_CONTEXT, span),
+    headers,
+    defaultTextMapSetter,
+  );
+  return { span, headers: { ...headers, tracestate: 'app=checkout' } };
+}
+
+const traceIdOf = (traceparent: unknown) => String(traceparent).split('-')[1];
+const parentIdOf = (traceparent: unknown) => String(traceparent).split('-')[2];
+
+test('the proxy span is a child of the caller span, and each upstream attempt carries its own CLIENT span', async () => {
+  const exporter = new InMemorySpanExporter();
+  dp = await startDataPlane(
+    [{ name: 'a', simulator: { errorRate: 1, errorStatus: 500 } }, { name: 'b' }],
+    [twoTier],
+    { tracing: createTracing({ serviceName: 'modelroute-proxy', exporter }) },
+  );
+  const app = callingApp();
+  const res = await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body, app.headers);
+  expect(res.status).toBe(200);
+  app.span.end();
+  await dp.proxy.runtime.tracing.forceFlush();
+
+  const caller = app.span.spanContext();
+  const spans = exporter.getFinishedSpans();
+  const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+  const clients = spans.filter((s) => s.kind === SpanKind.CLIENT);
+  expect(server.spanContext().traceId).toBe(caller.traceId);
+  expect(server.parentSpanContext?.spanId).toBe(caller.spanId);
+  expect(server.parentSpanContext?.isRemote).toBe(true);
+  // One CLIENT span per upstream attempt (a failed, then b), both children of the proxy's span.
+  expect(clients.map((s) => s.attributes['modelroute.backend'])).toEqual([
+    'default/a',
+    'default/b',
+  ]);
+  for (const client of clients) {
+    expect(client.spanContext().traceId).toBe(caller.traceId);
+    expect(client.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+  }
+
+  // Each backend saw the trace, with its own attempt's span as the parent, and the caller's tracestate.
+  const sent = [dp.sims.a!.requests[0]!, dp.sims.b!.requests[0]!];
+  sent.forEach((request, i) => {
+    expect(traceIdOf(request.headers.traceparent)).toBe(caller.traceId);
+    expect(parentIdOf(request.headers.traceparent)).toBe(clients[i]!.spanContext().spanId);
+    expect(request.headers.tracestate).toBe('app=checkout');
+    expect(request.headers.baggage).toBeUndefined();
+  });
+});
+
+test('a caller that did not sample its trace gets no proxy spans, and the backend is told not to sample', async () => {
+  const exporter = new InMemorySpanExporter();
+  dp = await startDataPlane([{ name: 'a' }, { name: 'b' }], [twoTier], {
+    tracing: createTracing({ serviceName: 'modelroute-proxy', exporter }),
+  });
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const res = await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body, {
+    traceparent: `00-${traceId}-b7ad6b7169203331-00`,
+  });
+  expect(res.status).toBe(200);
+  await dp.proxy.runtime.tracing.forceFlush();
+  expect(exporter.getFinishedSpans()).toEqual([]);
+  const sent = String(dp.sims.a!.requests[0]!.headers.traceparent);
+  expect(traceIdOf(sent)).toBe(traceId);
+  expect(sent.endsWith('-00')).toBe(true);
+});
+
+test('tracing off: the caller traceparent and tracestate reach the backend unchanged; a malformed one does not', async () => {
+  dp = await startDataPlane([{ name: 'a' }, { name: 'b' }], [twoTier]);
+  expect(dp.proxy.runtime.tracing.enabled).toBe(false);
+  const app = callingApp();
+  expect((await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body, app.headers)).status).toBe(
+    200,
+  );
+  expect(dp.sims.a!.requests[0]!.headers.traceparent).toBe(app.headers.traceparent);
+  expect(dp.sims.a!.requests[0]!.headers.tracestate).toBe('app=checkout');
+
+  const bad = await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body, {
+    traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+    tracestate: 'app=x',
+  });
+  expect(bad.status).toBe(200);
+  expect(dp.sims.a!.requests[1]!.headers.traceparent).toBeUndefined();
+  expect(dp.sims.a!.requests[1]!.headers.tracestate).toBeUndefined();
+});
+
+test('with tracing on, a request without a traceparent starts a trace the backend joins', async () => {
+  const exporter = new InMemorySpanExporter();
+  dp = await startDataPlane(
+    [{ name: 'a' }],
+    [route('chat', { rules: [{ name: 'all', backendRefs: [{ name: 'a' }] }] })],
+    {
+      tracing: createTracing({ serviceName: 'modelroute-proxy', exporter }),
+    },
+  );
+  expect((await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body)).status).toBe(200);
+  await dp.proxy.runtime.tracing.forceFlush();
+  const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER)!;
+  expect(server.parentSpanContext).toBeUndefined();
+  const sent: unknown = dp.sims.a!.requests[0]!.headers.traceparent;
+  expect(traceIdOf(sent)).toBe(server.spanContext().traceId);
+});
