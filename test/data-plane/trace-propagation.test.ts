@@ -9,6 +9,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { createTracing } from '../../src/telemetry/tracing.js';
 import { post, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
 
@@ -36,7 +37,10 @@ function callingApp() {
     headers,
     defaultTextMapSetter,
   );
-  return { span, headers: { ...headers, tracestate: 'app=checkout' } };
+  return {
+    span,
+    headers: { ...headers, tracestate: 'app=checkout' } as Record<string, string>,
+  };
 }
 
 const traceIdOf = (traceparent: unknown) => String(traceparent).split('-')[1];
@@ -133,4 +137,70 @@ test('with tracing on, a request without a traceparent starts a trace the backen
   expect(server.parentSpanContext).toBeUndefined();
   const sent: unknown = dp.sims.a!.requests[0]!.headers.traceparent;
   expect(traceIdOf(sent)).toBe(server.spanContext().traceId);
+});
+
+describe('access log', () => {
+  const SECRET_PROMPT = 'my card number is 4111 1111 1111 1111';
+
+  test('one line per request with the decision, attempts, tokens, cost and the caller trace id; never the prompt', async () => {
+    const lines: string[] = [];
+    dp = await startDataPlane(
+      [{ name: 'a', simulator: { errorRate: 1, errorStatus: 500 } }, { name: 'b' }],
+      [twoTier],
+      {
+        logger: createLogger({ write: (l) => lines.push(l) }),
+        accessLog: { sampleRate: 1 },
+      },
+    );
+    const app = callingApp();
+    const res = await post(
+      `${dp.proxy.dataUrl}/v1/chat/completions`,
+      { model: 'chat', messages: [{ role: 'user', content: SECRET_PROMPT }] },
+      { ...app.headers, 'x-request-id': 'req-42', authorization: 'Bearer sk-should-not-appear' },
+    );
+    expect(res.status).toBe(200);
+    const usage = (res.json as { usage: { prompt_tokens: number; completion_tokens: number } })
+      .usage;
+    const access = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.log === 'access');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({
+      msg: 'request',
+      requestId: 'req-42',
+      traceId: app.span.spanContext().traceId,
+      endpoint: 'chat',
+      route: 'default/chat',
+      rule: 'all',
+      backend: 'default/b',
+      model: 'b-upstream',
+      tenant: expect.any(String),
+      status: 200,
+      attempts: 2,
+      inputTokens: usage.prompt_tokens,
+      outputTokens: usage.completion_tokens,
+      durationMs: expect.any(Number),
+    });
+    expect(access[0]!.costUsd).toEqual(expect.any(Number));
+    expect(lines.join('\n')).not.toContain('4111');
+    expect(lines.join('\n')).not.toContain('sk-should-not-appear');
+  });
+
+  test('off by default; sampled by the injected source', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ write: (l) => lines.push(l) });
+    dp = await startDataPlane([{ name: 'a' }, { name: 'b' }], [twoTier], { logger });
+    await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body);
+    expect(lines.filter((l) => l.includes('"log":"access"'))).toEqual([]);
+    await dp.close();
+
+    const draws = [0.9, 0.1, 0.9, 0.1];
+    let drawn = 0;
+    dp = await startDataPlane([{ name: 'a' }, { name: 'b' }], [twoTier], {
+      logger,
+      accessLog: { sampleRate: 0.5, random: () => draws[drawn++ % draws.length]! },
+    });
+    for (let i = 0; i < 4; i++) await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body);
+    expect(lines.filter((l) => l.includes('"log":"access"'))).toHaveLength(2);
+  });
 });
