@@ -25,6 +25,7 @@ import { BudgetLedger, budgetedObjects } from './budget-ledger.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
+import { invalidSpecEvent, pushFailedEvents } from './route-events.js';
 import { startHealthServer, type RunningHealthServer } from './health-server.js';
 import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
@@ -126,18 +127,19 @@ export async function startController(options: ControllerOptions): Promise<Runni
     createKubeClient({
       kubeconfigPath: options.kubeconfigPath,
       userAgent: COMPONENT,
-      onInvalid: (kind, id, message, generation) => {
+      onInvalid: (kind, id, message, generation, uid) => {
         logger.warn('object refused by the controller; its status says why', {
           kind,
           object: id,
           problem: message,
         });
-        const ns = invalid.report(kind, id, message, generation);
+        const ns = invalid.report(kind, id, message, generation, uid);
         if (ns !== undefined && leaderOnly.active) enqueue(ns);
       },
     });
   const metrics = createControllerMetrics();
   const caches = new ControllerCaches(client, logger, options.namespace, options.namespaces);
+  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
   // A backend (its spec, its health) or a grant also matters to the namespaces whose routes use it.
   const enqueueWithDependents = (ns: string | undefined): void => {
@@ -157,9 +159,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         logger,
         onAckChange: (pod) => enqueue(pod.namespace),
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
+        onPushFailed: (pod, table, error) => {
+          for (const event of pushFailedEvents(pod, table, error, (id) => caches.routes.get(id)))
+            void events.record(event);
+        },
       }),
   );
-  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const health = new BackendHealth({
     backends: () => caches.backends.list(),
     backend: (id) => caches.backends.get(id),
@@ -224,7 +229,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const started = now();
     try {
       // Every object is attempted; each failure is reported with its object.
-      const failures = await invalid.writeStatuses(client, ns, now());
+      const failures = await invalid.writeStatuses(client, ns, now(), (entry) => {
+        void events.record(invalidSpecEvent(entry));
+      });
       await reconcileNamespace(caches.snapshot(ns), {
         fleet: current,
         health: health.tracker,
