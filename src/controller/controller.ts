@@ -6,6 +6,7 @@
 // the webhook; what only the leader does is a LeaderOnly group of Runnables
 // (runnable.ts) started on every acquisition and stopped on every loss: the
 // proxy fleet, backend health, stats collection and the reconcile queue.
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { leases } from '../k8s/kinds.js';
 import type { KubeClient } from '../k8s/types.js';
@@ -26,6 +27,7 @@ import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
 import { invalidSpecEvent, pushFailedEvents } from './route-events.js';
+import { redactSecrets } from '../telemetry/redact.js';
 import { startHealthServer, type RunningHealthServer } from './health-server.js';
 import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
@@ -74,6 +76,8 @@ export interface ControllerOptions {
   /** Callers no ModelTenant covers: refused, or served as the default tenant (default). */
   unmatchedCallers?: IdentityPolicy['unmatched'] | undefined;
   logger: Logger;
+  /** Spans for reconciles (OpenTelemetry, when configured: see telemetry/tracing.ts); absent: none. */
+  tracer?: Tracer | undefined;
   now?: () => number;
   /** Drives leader election (tests flap leadership with a manual clock). */
   leaderClock?: Clock;
@@ -227,6 +231,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const current = fleet.current;
     if (!current) return; // not leading: the next term reconciles every namespace
     const started = now();
+    const span = options.tracer?.startSpan('reconcile namespace', {
+      attributes: { 'k8s.namespace.name': ns },
+    });
     try {
       // Every object is attempted; each failure is reported with its object.
       const failures = await invalid.writeStatuses(client, ns, now(), (entry) => {
@@ -259,8 +266,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       metrics.reconciled('success', (now() - started) / 1000);
     } catch (err) {
       metrics.reconciled('error', (now() - started) / 1000);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: redactSecrets(String(err)) });
       throw err;
     } finally {
+      span?.end();
       metrics.queueDepth(queue.length);
     }
   };
