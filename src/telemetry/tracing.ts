@@ -14,7 +14,6 @@ import {
   propagation,
   trace,
   type Context,
-  type Meter,
   type Span,
   type TextMapPropagator,
   type Tracer,
@@ -25,6 +24,7 @@ import type * as Resources from '@opentelemetry/resources';
 import type * as SdkNode from '@opentelemetry/sdk-node';
 import type * as SdkTraceBase from '@opentelemetry/sdk-trace-base';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { createGenAiOtelMetrics, type GenAiOtelMetrics } from './genai-otel-metrics.js';
 import { passThroughTraceContext } from './trace-context.js';
 
 const require = createRequire(import.meta.url);
@@ -50,8 +50,8 @@ export interface Tracing {
   readonly tracer: Tracer;
   /** False when no spans are exported: spans are non-recording and cost next to nothing. */
   readonly enabled: boolean;
-  /** OpenTelemetry metrics (OTLP), when the SDK exports them; undefined otherwise. */
-  readonly meter: Meter | undefined;
+  /** GenAI client metrics over OTLP, when the SDK exports metrics; undefined otherwise. */
+  readonly genAi: GenAiOtelMetrics | undefined;
   /**
    * The caller's trace from its W3C `traceparent`/`tracestate` headers, as the
    * parent context of the request's span (ROOT_CONTEXT when absent or invalid).
@@ -194,8 +194,8 @@ function nodeSdkTracing(
     ...(started.traces
       ? propagating(trace.getTracer(INSTRUMENTATION_SCOPE, options.serviceVersion), w3c)
       : noopParts()),
-    meter: started.metrics
-      ? metrics.getMeter(INSTRUMENTATION_SCOPE, options.serviceVersion)
+    genAi: started.metrics
+      ? createGenAiOtelMetrics(metrics.getMeter(INSTRUMENTATION_SCOPE, options.serviceVersion))
       : undefined,
     forceFlush: () => flushGlobal(),
     shutdown: () => (stopped ??= releaseSdk()),
@@ -245,7 +245,7 @@ function privateTracing(options: TracingOptions, exporter: SpanExporter): Tracin
   let stopped: Promise<void> | undefined;
   return {
     ...propagating(provider.getTracer(INSTRUMENTATION_SCOPE, options.serviceVersion), w3c),
-    meter: undefined,
+    genAi: undefined,
     forceFlush: () => provider.forceFlush(),
     shutdown: () => (stopped ??= provider.shutdown()),
   };
@@ -278,7 +278,7 @@ function noopParts(): Pick<Tracing, 'tracer' | 'enabled' | 'extract' | 'inject'>
 function noopTracing(): Tracing {
   return {
     ...noopParts(),
-    meter: undefined,
+    genAi: undefined,
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };

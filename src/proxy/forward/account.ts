@@ -4,6 +4,7 @@ import type { Span } from '@opentelemetry/api';
 import { routeQuotaKey, tenantQuotaKey } from '../../quota/protocol.js';
 import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
+import type { GenAiCall } from '../../telemetry/genai-otel-metrics.js';
 import type { Usage } from '../providers/types.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ForwardRequest } from './request.js';
@@ -30,6 +31,11 @@ export function account(
       usage.completionTokens,
     );
     runtime.metrics.cost({ route: route.id, backend: backend.id }, cost);
+    runtime.tracing.genAi?.tokens(
+      genAiCall(request, backend),
+      usage.promptTokens,
+      usage.completionTokens,
+    );
     runtime.usage.cost(route.id, cost);
     const { tenantId } = request;
     request.tenantAdmission?.used(usage.promptTokens + usage.completionTokens);
@@ -56,5 +62,21 @@ export function usageTokens(usage: Usage): { input: number; output: number; cach
     input: usage.promptTokens,
     output: usage.completionTokens,
     ...(usage.cachedPromptTokens !== undefined ? { cachedInput: usage.cachedPromptTokens } : {}),
+  };
+}
+
+/** An upstream call as the GenAI metrics describe it. */
+export function genAiCall(
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  serverAddress?: string,
+): GenAiCall {
+  return {
+    endpoint: request.endpoint,
+    provider: backend.provider,
+    model: backend.model,
+    route: request.route.id,
+    backend: backend.id,
+    serverAddress,
   };
 }

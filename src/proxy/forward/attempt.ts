@@ -15,6 +15,7 @@ import { parseRetryAfter } from '../resilience/retry.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { UpstreamTarget } from '../upstream-target.js';
 import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
+import { genAiCall } from './account.js';
 import { sendBuffered } from './buffered-response.js';
 import { refusedByShare } from './share-admission.js';
 import { admitExactBackend, type ExactLease } from './exact-admission.js';
@@ -136,6 +137,11 @@ export async function tryBackend(
     runtime.metrics.attemptCompleted(
       { route: route.id, backend: backend.id, outcome: kind },
       latencyMs / 1000,
+    );
+    runtime.tracing.genAi?.operation(
+      genAiCall(request, backend, target.hostname),
+      latencyMs / 1000,
+      kind === 'success' ? undefined : kind,
     );
   };
   const fail = (failure: Failure): Failure => {
