@@ -2,6 +2,8 @@
 // child of the caller's, each upstream attempt is a CLIENT span below it, and
 // the backend receives a traceparent in the same trace. With tracing off the
 // caller's traceparent still reaches the backend unchanged.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, SpanKind, defaultTextMapSetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
@@ -204,3 +206,59 @@ describe('access log', () => {
     expect(lines.filter((l) => l.includes('"log":"access"'))).toHaveLength(2);
   });
 });
+
+test('configured only by OTEL_* variables (the Node SDK), the exported trace holds the caller span, the proxy span and the upstream call', async () => {
+  const received: string[] = [];
+  const collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') received.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_NODE_RESOURCE_DETECTORS: 'env',
+  });
+  try {
+    dp = await startDataPlane([{ name: 'a' }, { name: 'b' }], [twoTier]);
+    expect(dp.proxy.runtime.tracing.enabled).toBe(true);
+    const app = callingApp();
+    expect((await post(`${dp.proxy.dataUrl}/v1/chat/completions`, body, app.headers)).status).toBe(
+      200,
+    );
+    const upstreamTraceparent = dp.sims.a!.requests[0]!.headers.traceparent;
+    await dp.close(); // flushes the batch
+    dp = undefined;
+    const { traceId, spanId } = app.span.spanContext();
+    const spans = received.flatMap((b) =>
+      (JSON.parse(b) as OtlpTraces).resourceSpans.flatMap((rs) =>
+        rs.scopeSpans.flatMap((ss) => ss.spans),
+      ),
+    );
+    const server = spans.find((s) => s.kind === 2)!; // SPAN_KIND_SERVER
+    const client = spans.find((s) => s.kind === 3)!; // SPAN_KIND_CLIENT
+    expect(server).toMatchObject({ traceId, parentSpanId: spanId });
+    expect(client).toMatchObject({ traceId, parentSpanId: server.spanId });
+    // The backend was called in the same trace, by the CLIENT span.
+    expect(upstreamTraceparent).toBe(`00-${traceId}-${client.spanId}-01`);
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    collector.closeAllConnections();
+    await new Promise<void>((resolve) => collector.close(() => resolve()));
+  }
+});
+
+interface OtlpTraces {
+  resourceSpans: {
+    scopeSpans: {
+      spans: { kind: number; traceId: string; spanId: string; parentSpanId?: string }[];
+    }[];
+  }[];
+}
