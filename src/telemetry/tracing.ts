@@ -137,8 +137,8 @@ export function createTracing(options: TracingOptions): Tracing {
   const env = options.env ?? process.env;
   const plan = telemetryPlan(env, options.otlpEndpoint);
   if (!plan.traces && !plan.metrics) return noopTracing();
+  // Checked before the SDK loads: a bad endpoint stops the start, whoever gave it.
   checkEndpointVariables(env);
-  // Checked before the SDK loads: a bad endpoint fails fast either way.
   const url = options.otlpEndpoint ? tracesUrl(options.otlpEndpoint) : undefined;
   return nodeSdkTracing(options, env, plan, url);
 }
