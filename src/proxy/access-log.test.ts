@@ -1,3 +1,4 @@
+import { INVALID_SPAN_CONTEXT } from '@opentelemetry/api';
 import { createLogger } from '../telemetry/logger.js';
 import { AccessLog, accessLogFields, type AccessRecord } from './access-log.js';
 
@@ -96,4 +97,35 @@ test('sampling draws from the injected source; 0 is off and draws nothing, 1 log
   expect(new AccessLog({ logger, sampleRate: 1, random: never }).sampled()).toBe(true);
   expect(() => new AccessLog({ logger, sampleRate: 1.5 })).toThrow(/between 0 and 1/);
   expect(() => new AccessLog({ logger, sampleRate: Number.NaN })).toThrow(/between 0 and 1/);
+});
+
+test('begin: nothing when not sampled; else the caller request id or a new one, and the span trace id or the caller one', () => {
+  const logger = createLogger({ write: () => {} });
+  const off = new AccessLog({ logger, sampleRate: 0 });
+  const base = { endpoint: 'chat', startedMs: 5, span: INVALID_SPAN_CONTEXT };
+  expect(off.begin({ ...base, headers: {} })).toBeUndefined();
+
+  const log = new AccessLog({ logger, sampleRate: 1, newId: () => 'new-id' });
+  const callerTrace = '0af7651916cd43dd8448eb211c80319c';
+  const traceparent = `00-${callerTrace}-b7ad6b7169203331-01`;
+  expect(log.begin({ ...base, headers: { 'x-request-id': 'abc-123', traceparent } })).toEqual({
+    startedMs: 5,
+    requestId: 'abc-123',
+    traceId: callerTrace,
+    endpoint: 'chat',
+    stream: false,
+    attempts: 0,
+  });
+  const ownTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  expect(
+    log.begin({
+      ...base,
+      headers: { 'x-request-id': 'with space', traceparent },
+      span: { traceId: ownTrace, spanId: '00f067aa0ba902b7', traceFlags: 1 },
+    }),
+  ).toMatchObject({ requestId: 'new-id', traceId: ownTrace });
+  expect(log.begin({ ...base, headers: {} })).toMatchObject({
+    requestId: 'new-id',
+    traceId: undefined,
+  });
 });

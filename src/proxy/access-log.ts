@@ -1,7 +1,11 @@
 // The per-request access log: one JSON line per sampled request through the
 // structured logger, with the routing decision, tokens and cost, and never a
 // prompt, a completion or a credential (the record holds none to leak).
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { INVALID_TRACEID, type SpanContext } from '@opentelemetry/api';
 import type { Logger } from '../telemetry/logger.js';
+import { incomingTraceId } from '../telemetry/trace-context.js';
 
 /**
  * What one request did, filled in as it is served. Counts and names only:
@@ -80,7 +84,21 @@ export interface AccessLogOptions {
   sampleRate: number;
   /** Uniform in [0, 1); injected so tests are deterministic. Default Math.random. */
   random?: () => number;
+  /** A new request id, for a request that brings none. Default: a random UUID. */
+  newId?: () => string;
 }
+
+/** What is known of a request when it arrives. */
+export interface AccessStart {
+  headers: IncomingHttpHeaders;
+  endpoint: string;
+  startedMs: number;
+  /** The request span's context (an invalid one when tracing is off). */
+  span: SpanContext;
+}
+
+/** A caller's x-request-id is kept when it is printable ASCII of sane length. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 export const ACCESS_LOG_MESSAGE = 'request';
 
@@ -89,6 +107,7 @@ export class AccessLog {
   private readonly logger: Logger;
   private readonly rate: number;
   private readonly random: () => number;
+  private readonly newId: () => string;
 
   constructor(options: AccessLogOptions) {
     if (!(options.sampleRate >= 0 && options.sampleRate <= 1))
@@ -98,12 +117,36 @@ export class AccessLog {
     this.logger = options.logger.child({ log: 'access' });
     this.rate = options.sampleRate;
     this.random = options.random ?? Math.random;
+    this.newId = options.newId ?? randomUUID;
   }
 
   /** Whether this request is logged; false at once when the log is off. */
   sampled(): boolean {
     if (this.rate <= 0) return false;
     return this.rate >= 1 || this.random() < this.rate;
+  }
+
+  /**
+   * The record of a request, when it is sampled. Its id is the caller's
+   * `x-request-id` when sane (ingresses and meshes set one), else a new one;
+   * its trace id is the request span's, or with tracing off the caller's
+   * traceparent's.
+   */
+  begin(start: AccessStart): AccessRecord | undefined {
+    if (!this.sampled()) return undefined;
+    const incoming = start.headers['x-request-id'];
+    return {
+      startedMs: start.startedMs,
+      requestId:
+        typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : this.newId(),
+      traceId:
+        start.span.traceId !== INVALID_TRACEID
+          ? start.span.traceId
+          : incomingTraceId(start.headers),
+      endpoint: start.endpoint,
+      stream: false,
+      attempts: 0,
+    };
   }
 
   write(record: AccessRecord, outcome: AccessOutcome): void {
@@ -113,8 +156,8 @@ export class AccessLog {
 
 /** A log that writes nothing (the default where none is configured). */
 export const NO_ACCESS_LOG = {
-  sampled: () => false,
+  begin: () => undefined,
   write: () => {},
-} satisfies Pick<AccessLog, 'sampled' | 'write'>;
+} satisfies Pick<AccessLog, 'begin' | 'write'>;
 
-export type AccessLogWriter = Pick<AccessLog, 'sampled' | 'write'>;
+export type AccessLogWriter = Pick<AccessLog, 'begin' | 'write'>;

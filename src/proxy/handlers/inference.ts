@@ -1,13 +1,10 @@
 // POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
 // check the body, route it with the routing core, and forward it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
-import { INVALID_TRACEID, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
-import { incomingTraceId } from '../../telemetry/trace-context.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
-import type { AccessRecord } from '../access-log.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import { extractPrompt } from '../prompt/extract.js';
@@ -25,30 +22,6 @@ import {
 import type { Endpoint } from '../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
-
-/**
- * The access log's record for a sampled request. Its id is the caller's
- * `x-request-id` when sane (ingresses and meshes set one), else a new one; its
- * trace id is the request span's, or with tracing off the caller's traceparent's.
- */
-function newAccessRecord(
-  req: IncomingMessage,
-  endpoint: Endpoint,
-  startedMs: number,
-  span: Span,
-): AccessRecord {
-  const incoming = req.headers['x-request-id'];
-  const own = span.spanContext();
-  return {
-    startedMs,
-    requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
-    traceId: own.traceId !== INVALID_TRACEID ? own.traceId : incomingTraceId(req.headers),
-    endpoint,
-    stream: false,
-    attempts: 0,
-  };
-}
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** Capabilities every backend is assumed to have; only the others filter backends. */
 const ASSUMED = new Set(['chat', 'streaming']);
@@ -93,9 +66,12 @@ export async function handleInference(
         runtime.tracing.extract(req.headers),
       )
     : NON_RECORDING_SPAN;
-  const access = runtime.accessLog.sampled()
-    ? newAccessRecord(req, endpoint, startedMs, span)
-    : undefined;
+  const access = runtime.accessLog.begin({
+    headers: req.headers,
+    endpoint,
+    startedMs,
+    span: span.spanContext(),
+  });
   try {
     const prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
