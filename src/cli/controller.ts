@@ -18,7 +18,9 @@ import {
   type QuotaStoreSource,
 } from '../webhook/sidecar-patch.js';
 import { quotaStoreUrlProblem } from '../quota/redis-store-url.js';
+import { sidecarOtelEnvFrom, type SidecarTelemetry } from '../webhook/sidecar-telemetry.js';
 import { createLogger } from '../telemetry/logger.js';
+import { createTracing, type Tracing } from '../telemetry/tracing.js';
 import { shutdownSignal } from './shutdown.js';
 import type { CommandIO } from './validate.js';
 
@@ -86,6 +88,15 @@ Sidecar injection (a mutating admission webhook served by every replica; off unl
                            MODELROUTE_SIDECAR_QUOTA_STORE: the URL itself, set literally in each sidecar
   --sidecar-quota-store-key K
                            its key (default url)
+  --sidecar-otlp-headers-secret S
+                           Secret in each injected pod's namespace whose key holds the sidecar's
+                           OTEL_EXPORTER_OTLP_HEADERS (optional there); the sidecars' other OTEL_*
+                           variables are the controller's MODELROUTE_SIDECAR_OTEL_* ones, renamed
+  --sidecar-otlp-headers-key K
+                           its key (default headers)
+  --sidecar-access-log-sample-rate R
+                           share of requests each sidecar writes to its access log, 0..1
+                           (default: the proxy's own, 0: off)
   --credential-namespaces L  comma-separated namespaces whose ModelBackends' API keys the webhook
                            listener delivers to proxies (POST /v1/credentials), the only Secrets
                            it reads (env MODELROUTE_CREDENTIAL_NAMESPACES; default --webhook-namespace)`;
@@ -115,6 +126,29 @@ const sidecarQuotaStore = z
         ? { url: q.url }
         : undefined,
   );
+
+/** OpenTelemetry and the access log for injected sidecars (sidecar-telemetry.ts). */
+const sidecarTelemetry = z
+  .object({
+    otelEnv: z.record(z.string(), z.string()),
+    headersSecret: z.string().min(1).optional(),
+    headersKey: z.string().min(1),
+    accessLogSampleRate: z.coerce
+      .number({ message: '--sidecar-access-log-sample-rate must be a number from 0 to 1' })
+      .min(0, {
+        message: '--sidecar-access-log-sample-rate must be from 0 (off) to 1 (every request)',
+      })
+      .max(1, {
+        message: '--sidecar-access-log-sample-rate must be from 0 (off) to 1 (every request)',
+      })
+      .optional(),
+  })
+  .transform((t): SidecarTelemetry => ({
+    otelEnv: t.otelEnv,
+    headersSecret:
+      t.headersSecret !== undefined ? { name: t.headersSecret, key: t.headersKey } : undefined,
+    accessLogSampleRate: t.accessLogSampleRate,
+  }));
 
 const quantity = (flag: string) =>
   z.string().regex(RESOURCE_QUANTITY, {
@@ -202,6 +236,7 @@ const settings = z.object({
         }),
       }),
       quotaStore: sidecarQuotaStore,
+      telemetry: sidecarTelemetry,
       credentialNamespaces: z
         .array(
           z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
@@ -260,6 +295,9 @@ export async function runController(
         'sidecar-memory-limit': { type: 'string' },
         'sidecar-quota-store-secret': { type: 'string' },
         'sidecar-quota-store-key': { type: 'string' },
+        'sidecar-otlp-headers-secret': { type: 'string' },
+        'sidecar-otlp-headers-key': { type: 'string' },
+        'sidecar-access-log-sample-rate': { type: 'string' },
         'credential-namespaces': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -288,6 +326,11 @@ export async function runController(
   const leaseNamespace = values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'modelroute-system';
   const ensureSecret = values['ensure-admin-token-secret'] === true;
   const defaultResources = DEFAULT_SIDECAR_CONFIG.resources;
+  const sidecarOtel = sidecarOtelEnvFrom(env);
+  if (!sidecarOtel.ok) {
+    io.err(sidecarOtel.message);
+    return 2;
+  }
   const parsed = settings.safeParse({
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     adminToken: !ensureSecret
@@ -334,6 +377,12 @@ export async function runController(
         key: values['sidecar-quota-store-key'],
         url: env.MODELROUTE_SIDECAR_QUOTA_STORE || undefined,
       },
+      telemetry: {
+        otelEnv: sidecarOtel.otelEnv,
+        headersSecret: values['sidecar-otlp-headers-secret'],
+        headersKey: values['sidecar-otlp-headers-key'] ?? 'headers',
+        accessLogSampleRate: values['sidecar-access-log-sample-rate'],
+      },
       credentialNamespaces: (
         values['credential-namespaces'] ??
         env.MODELROUTE_CREDENTIAL_NAMESPACES ??
@@ -354,7 +403,10 @@ export async function runController(
   const logger = createLogger({ level: s.logLevel });
   const w = s.webhook;
   let controller;
+  let telemetry: Tracing | undefined;
   try {
+    // Loads OpenTelemetry's Node SDK only when OTEL_* variables configure it.
+    telemetry = createTracing({ serviceName: 'modelroute-controller' });
     const adminToken =
       s.adminToken.from === 'value'
         ? s.adminToken.token
@@ -377,6 +429,7 @@ export async function runController(
       health: { host: s.healthHost, port: s.healthPort },
       leaseDurationMs: s.leaseDurationMs,
       usageIntervalMs: s.usageIntervalMs,
+      tracer: telemetry.enabled ? telemetry.tracer : undefined,
       webhook:
         w.port === 0 || !w.serviceName || !w.proxyImage
           ? undefined
@@ -397,10 +450,12 @@ export async function runController(
                 adminTokenKey: w.adminTokenKey,
                 resources: w.resources,
                 quotaStore: w.quotaStore,
+                telemetry: w.telemetry,
               },
             },
     });
   } catch (err) {
+    await telemetry?.shutdown();
     io.err(`cannot start the controller: ${(err as Error).message}`);
     return 1;
   }
@@ -412,5 +467,6 @@ export async function runController(
   const signal = await shutdownSignal();
   logger.info('controller stopping', { signal });
   await controller.close();
+  await telemetry.shutdown();
   return 0;
 }

@@ -52,6 +52,7 @@ export function devModeOptions(
     adminPort: s.adminPort,
     adminToken: { file: s.adminTokenFile, value: s.adminToken },
     otlpEndpoint: s.otlpEndpoint,
+    accessLog: { sampleRate: s.accessLogSampleRate ?? 1 },
     credentialsDir: s.credentialsDir,
     difficultyModelFile: s.difficultyModelFile,
     maxBodyBytes: s.maxBodyBytes,

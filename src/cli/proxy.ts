@@ -129,6 +129,11 @@ export async function runProxy(
       clientStallTimeoutMs: s.clientStallTimeoutMs,
       drainMs: s.drainMs,
       otlpEndpoint: s.otlpEndpoint,
+      // A gateway is where a platform team looks for its requests; a sidecar's
+      // log is its pod's, often shipped and paid for per line: off unless asked.
+      accessLog: {
+        sampleRate: s.accessLogSampleRate ?? (identity.identity.mode === 'gateway' ? 1 : 0),
+      },
       quotaStore,
       logger,
     });

@@ -1,4 +1,4 @@
-import { resolveIdentitySettings } from './server-flags.js';
+import { resolveIdentitySettings, resolveServerSettings } from './server-flags.js';
 
 const workload = JSON.stringify({
   namespace: 'team-a',
@@ -71,4 +71,37 @@ test('every problem is reported at once', () => {
     expect.stringMatching(/must listen only inside the pod/),
     expect.stringMatching(/the sidecar injector sets it/),
   ]);
+});
+
+describe('--access-log-sample-rate and OpenTelemetry (issue 16)', () => {
+  const defaults = { port: '8080', adminPort: '9901', adminHost: '127.0.0.1' };
+  const resolve = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}) =>
+    resolveServerSettings(values, env, defaults);
+
+  test('from the flag or MODELROUTE_ACCESS_LOG_SAMPLE_RATE, the flag first; absent: the command decides', () => {
+    expect(resolve({})).toMatchObject({ ok: true, settings: { accessLogSampleRate: undefined } });
+    expect(resolve({ 'access-log-sample-rate': '0.25' })).toMatchObject({
+      settings: { accessLogSampleRate: 0.25 },
+    });
+    expect(
+      resolve({ 'access-log-sample-rate': '1' }, { MODELROUTE_ACCESS_LOG_SAMPLE_RATE: '0' }),
+    ).toMatchObject({ settings: { accessLogSampleRate: 1 } });
+    expect(resolve({}, { MODELROUTE_ACCESS_LOG_SAMPLE_RATE: '0' })).toMatchObject({
+      settings: { accessLogSampleRate: 0 },
+    });
+  });
+
+  test('outside 0..1, or not a number: refused, saying the range', () => {
+    for (const bad of ['1.5', '-0.1', 'often'])
+      expect(resolve({ 'access-log-sample-rate': bad })).toEqual({
+        ok: false,
+        message: expect.stringContaining('--access-log-sample-rate must be') as string,
+      });
+  });
+
+  test('OTEL_EXPORTER_OTLP_ENDPOINT is left to the SDK: --otlp-endpoint is the flag only', () => {
+    expect(resolve({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toMatchObject({
+      settings: { otlpEndpoint: undefined },
+    });
+  });
 });

@@ -52,6 +52,12 @@ export const serverSettings = z.object({
   otlpEndpoint: z
     .url({ message: '--otlp-endpoint must be a URL such as http://otel-collector:4318' })
     .optional(),
+  /** Absent: the command's default (proxy: 1 as a gateway, else 0; dev: 1). */
+  accessLogSampleRate: z.coerce
+    .number({ message: '--access-log-sample-rate must be a number from 0 to 1, such as 0.1' })
+    .min(0, { message: '--access-log-sample-rate must be from 0 (off) to 1 (every request)' })
+    .max(1, { message: '--access-log-sample-rate must be from 0 (off) to 1 (every request)' })
+    .optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
 });
 export type ServerSettings = z.infer<typeof serverSettings>;
@@ -75,7 +81,12 @@ export const SERVER_FLAG_HELP = `  --host ADDR              data port address (e
                            (default 30s; the backend is not blamed)
   --drain-timeout D        proxy: on SIGTERM, time requests in flight get to finish while new
                            connections are refused (env MODELROUTE_DRAIN_TIMEOUT; default 25s)
-  --otlp-endpoint URL      export traces over OTLP HTTP (env OTEL_EXPORTER_OTLP_ENDPOINT)
+  --otlp-endpoint URL      export traces as OTLP/HTTP JSON to URL/v1/traces; without it the standard
+                           OTEL_* variables configure OpenTelemetry (OTEL_EXPORTER_OTLP_ENDPOINT,
+                           OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...); with neither it is not loaded
+  --access-log-sample-rate R  share of requests written to the JSON access log, 0..1 (env
+                           MODELROUTE_ACCESS_LOG_SAMPLE_RATE; default 1 for dev and a gateway, 0 for
+                           a sidecar or a local proxy)
   --log-level L            debug|info|warn|error (env MODELROUTE_LOG_LEVEL; default info)`;
 
 export const SERVER_FLAG_OPTIONS = {
@@ -93,6 +104,7 @@ export const SERVER_FLAG_OPTIONS = {
   'client-stall-timeout': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  'access-log-sample-rate': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -123,7 +135,10 @@ export function resolveServerSettings(
     clientStallTimeoutMs: values['client-stall-timeout'] ?? '30s',
     // Inside a pod's default 30 s grace period, with room for the exit itself.
     drainMs: values['drain-timeout'] ?? env.MODELROUTE_DRAIN_TIMEOUT ?? '25s',
-    otlpEndpoint: values['otlp-endpoint'] ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined),
+    // OTEL_* variables are the OpenTelemetry SDK's to read (tracing.ts): the flag only.
+    otlpEndpoint: values['otlp-endpoint'],
+    accessLogSampleRate:
+      values['access-log-sample-rate'] ?? (env.MODELROUTE_ACCESS_LOG_SAMPLE_RATE || undefined),
     logLevel: values['log-level'] ?? env.MODELROUTE_LOG_LEVEL ?? 'info',
   });
   if (!parsed.success)

@@ -12,7 +12,7 @@ import { objectId } from '../routing/semantics.js';
 import type { ControllerMetrics } from '../telemetry/controller-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { EventRecorder } from './event-recorder.js';
-import { recordFailover, type Failover } from './failover.js';
+import { failoverEvent, recordFailover, type Failover } from './failover.js';
 import type { Runnable } from './runnable.js';
 
 export interface BackendHealthOptions {
@@ -126,7 +126,13 @@ export class BackendHealth implements Runnable {
       message: t.record.message,
     });
     const [ns, name] = t.backendId.split('/') as [string, string];
-    recordFailover(this.failovers, this.options.routes(), t, this.tracker.states(), now());
+    const routes = this.options.routes();
+    const moved = recordFailover(this.failovers, routes, t, this.tracker.states(), now());
+    for (const id of moved) {
+      const route = routes.find((r) => objectId(r) === id);
+      const failover = this.failovers.get(id);
+      if (route && failover) void this.options.events.record(failoverEvent(route, failover));
+    }
     const backend = this.options.backend(t.backendId);
     if (t.to !== 'Unknown') {
       void this.options.events.record({

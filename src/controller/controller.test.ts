@@ -161,12 +161,22 @@ test('issue 11 class 12: a takeover announces no backend again; one Event per re
   ]);
   await sims[1]!.close();
   await eventually(() => env.health('b') === 'Unhealthy', 'b is Unhealthy');
-  await eventually(() => env.fake.events.length === 4, 'one BackendUnhealthy event');
-  expect(env.fake.events[3]).toMatchObject({
+  const onKind = (kind: string) => env.fake.events.filter((e) => e.involved.kind === kind);
+  await eventually(() => onKind('ModelBackend').length === 4, 'one BackendUnhealthy event');
+  expect(onKind('ModelBackend')[3]).toMatchObject({
     reason: 'BackendUnhealthy',
     type: 'Warning',
     involved: { name: 'b', namespace: NS },
   });
+  // And one on the route that used it (issue 16), none for the takeovers before.
+  await eventually(() => onKind('ModelRoute').length > 0, 'a Failover event');
+  expect(onKind('ModelRoute')).toEqual([
+    expect.objectContaining({
+      reason: 'Failover',
+      type: 'Warning',
+      message: 'ModelBackend b became Unhealthy: traffic moved to a',
+    }),
+  ]);
 }, 60_000);
 
 test('a lost term stops probing and pushing: nothing the leader does runs while standing by', async () => {

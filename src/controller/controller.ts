@@ -11,6 +11,7 @@ import { createDashboardListener } from '../dashboard/dashboard-listener.js';
 import { ledgerFinopsSource } from '../finops/ledger-source.js';
 import { statusObjects } from '../finops/status-objects.js';
 import { USAGE_LEDGER_PREFIX, UsageLedgerStore } from './usage-ledger-store.js';
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { leases } from '../k8s/kinds.js';
 import type { KubeClient } from '../k8s/types.js';
@@ -31,6 +32,8 @@ import { budgetUses } from './budget-metrics.js';
 import { ControllerCaches, inNamespace } from './caches.js';
 import type { Clock } from './clock.js';
 import { EventRecorder } from './event-recorder.js';
+import { invalidSpecEvent, pushFailedEvents } from './route-events.js';
+import { redactSecrets } from '../telemetry/redact.js';
 import { startHealthServer, type RunningHealthServer } from './health-server.js';
 import { InvalidObjects } from './invalid-objects.js';
 import { leaderElectionTiming, LeaderElector } from './leader-election.js';
@@ -79,6 +82,8 @@ export interface ControllerOptions {
   /** Callers no ModelTenant covers: refused, or served as the default tenant (default). */
   unmatchedCallers?: IdentityPolicy['unmatched'] | undefined;
   logger: Logger;
+  /** Spans for reconciles (OpenTelemetry, when configured: see telemetry/tracing.ts); absent: none. */
+  tracer?: Tracer | undefined;
   now?: () => number;
   /** Drives leader election (tests flap leadership with a manual clock). */
   leaderClock?: Clock;
@@ -138,17 +143,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
       kubeconfigPath: options.kubeconfigPath,
       userAgent: COMPONENT,
       onRequest: (method, host, status) => metrics.restClientRequest(method, host, status),
-      onInvalid: (kind, id, message, generation) => {
+      onInvalid: (kind, id, message, generation, uid) => {
         logger.warn('object refused by the controller; its status says why', {
           kind,
           object: id,
           problem: message,
         });
-        const ns = invalid.report(kind, id, message, generation);
+        const ns = invalid.report(kind, id, message, generation, uid);
         if (ns !== undefined && leaderOnly.active) enqueue(ns);
       },
     });
   const caches = new ControllerCaches(client, logger, options.namespace, options.namespaces);
+  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const enqueue = (ns: string | undefined): void => queue.add(ns ?? 'default');
   // A backend (its spec, its health) or a grant also matters to the namespaces whose routes use it.
   const enqueueWithDependents = (ns: string | undefined): void => {
@@ -168,9 +174,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         logger,
         onAckChange: (pod) => enqueue(pod.namespace),
         onPushed: (_pod, _version, seconds) => metrics.pushed(seconds),
+        onPushFailed: (pod, table, error) => {
+          for (const event of pushFailedEvents(pod, table, error, (id) => caches.routes.get(id)))
+            void events.record(event);
+        },
       }),
   );
-  const events = new EventRecorder({ client, component: COMPONENT, logger, now });
   const health = new BackendHealth({
     backends: () => caches.backends.list(),
     backend: (id) => caches.backends.get(id),
@@ -250,9 +259,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const current = fleet.current;
     if (!current) return; // not leading: the next term reconciles every namespace
     const started = now();
+    const span = options.tracer?.startSpan('reconcile namespace', {
+      attributes: { 'k8s.namespace.name': ns },
+    });
     try {
       // Every object is attempted; each failure is reported with its object.
-      const failures = await invalid.writeStatuses(client, ns, now());
+      const failures = await invalid.writeStatuses(client, ns, now(), (entry) => {
+        void events.record(invalidSpecEvent(entry));
+      });
       await reconcileNamespace(caches.snapshot(ns), {
         fleet: current,
         health: health.tracker,
@@ -282,8 +296,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       metrics.reconciled('success', (now() - started) / 1000);
     } catch (err) {
       metrics.reconciled('error', (now() - started) / 1000);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: redactSecrets(String(err)) });
       throw err;
     } finally {
+      span?.end();
       metrics.queueDepth(queue.length);
     }
   };

@@ -1,5 +1,8 @@
 import { modelRoute } from '../api/v1alpha1/index.js';
-import { recordFailover, type Failover } from './failover.js';
+import { createLogger } from '../telemetry/logger.js';
+import { FakeKubeClient } from './__fixtures__/fake-kube-client.js';
+import { EventRecorder } from './event-recorder.js';
+import { failoverEvent, recordFailover, type Failover } from './failover.js';
 
 const route = (name: string, refs: string[]) =>
   modelRoute.parse({
@@ -75,4 +78,65 @@ test('recovery sets recoveredTime once; other backends recovering leave it alone
       3000,
     ),
   ).toEqual([]);
+});
+
+test('a failover and its recovery are Events on the route, naming the backends', () => {
+  const chat = route('chat', ['a', 'b']);
+  expect(
+    failoverEvent(chat, {
+      time: 't',
+      from: 'a',
+      to: 'b',
+      reason: 'ModelBackend a became Unhealthy',
+    }),
+  ).toEqual({
+    involved: {
+      kind: 'ModelRoute',
+      apiVersion: 'modelroute.io/v1alpha1',
+      namespace: 'ns',
+      name: 'chat',
+      uid: undefined,
+    },
+    type: 'Warning',
+    reason: 'Failover',
+    message: 'ModelBackend a became Unhealthy: traffic moved to b',
+  });
+  expect(failoverEvent(chat, { time: 't', from: 'a', reason: 'x' }).message).toBe(
+    'ModelBackend a became Unhealthy and no other backend of this route is usable',
+  );
+  expect(
+    failoverEvent(chat, { time: 't', from: 'a', to: 'b', reason: 'x', recoveredTime: 't2' }),
+  ).toMatchObject({ type: 'Normal', reason: 'FailoverRecovered' });
+});
+
+test('a flapping backend does not flood: two Events on the route, counted', async () => {
+  let now = 0;
+  const client = new FakeKubeClient();
+  const events = new EventRecorder({
+    client,
+    component: 'test',
+    logger: createLogger({ level: 'error', write: () => {} }),
+    now: () => now,
+  });
+  const failovers = new Map<string, Failover>();
+  const routes = [route('chat', ['a', 'b'])];
+  for (let flap = 0; flap < 25; flap++) {
+    for (const to of ['Unhealthy', 'Healthy'] as const) {
+      now += 5_000;
+      const transition = {
+        backendId: 'ns/a',
+        from: to === 'Unhealthy' ? ('Healthy' as const) : ('Unhealthy' as const),
+        to,
+        // Probe text differs every time; the route's Events do not carry it.
+        record: { ...record, state: to, message: `probe failed after ${flap} ms` },
+      };
+      const health = new Map([['ns/a', to]]);
+      for (const id of recordFailover(failovers, routes, transition, health, now))
+        await events.record(failoverEvent(routes[0]!, failovers.get(id)!));
+    }
+  }
+  expect(client.events.map((e) => [e.reason, e.count])).toEqual([
+    ['Failover', 25],
+    ['FailoverRecovered', 25],
+  ]);
 });

@@ -2,6 +2,7 @@
 // Unhealthy, traffic shifts to the next usable one; when it recovers, say so.
 import type { HealthState, ModelRoute, ModelRouteStatus } from '../api/v1alpha1/index.js';
 import type { HealthTransition } from '../routing/health-tracker.js';
+import type { EventToRecord } from './event-recorder.js';
 import { objectId } from '../routing/semantics.js';
 import { kubeTime } from './status/conditions.js';
 import { backendIdOfKey, referencedBackends } from './status/route-status.js';
@@ -51,4 +52,43 @@ export function recordFailover(
     }
   }
   return changed;
+}
+
+/** The reasons of the Events a failover writes on each ModelRoute it moves. */
+export const FailoverEventReason = {
+  failover: 'Failover',
+  recovered: 'FailoverRecovered',
+} as const;
+
+/**
+ * The Event for a route whose failover record just changed: a Warning when
+ * traffic moved off a backend (or had nowhere to go), Normal when it came back.
+ * The message names the backends only, so a backend flapping between the same
+ * two states repeats the same two Events, which the recorder counts rather
+ * than writes again (the probe's own text stays on the ModelBackend's Events).
+ */
+export function failoverEvent(route: ModelRoute, failover: Failover): EventToRecord {
+  const involved = {
+    kind: 'ModelRoute',
+    apiVersion: 'modelroute.io/v1alpha1',
+    namespace: route.metadata.namespace ?? 'default',
+    name: route.metadata.name,
+    uid: route.metadata.uid,
+  };
+  if (failover.recoveredTime !== undefined)
+    return {
+      involved,
+      type: 'Normal',
+      reason: FailoverEventReason.recovered,
+      message: `ModelBackend ${failover.from} is Healthy again; traffic returns to it`,
+    };
+  return {
+    involved,
+    type: 'Warning',
+    reason: FailoverEventReason.failover,
+    message:
+      failover.to !== undefined
+        ? `ModelBackend ${failover.from} became Unhealthy: traffic moved to ${failover.to}`
+        : `ModelBackend ${failover.from} became Unhealthy and no other backend of this route is usable`,
+  };
 }

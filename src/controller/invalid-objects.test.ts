@@ -8,7 +8,7 @@ import { InvalidObjects } from './invalid-objects.js';
 const route = modelRoute.parse({
   apiVersion: 'modelroute.io/v1alpha1',
   kind: 'ModelRoute',
-  metadata: { name: 'chat', namespace: 'team', generation: 3 },
+  metadata: { name: 'chat', namespace: 'team', generation: 3, uid: 'uid-chat' },
   spec: { model: 'chat', rules: [{ name: 'main', backendRefs: [{ name: 'a' }] }] },
   status: {
     conditions: [
@@ -39,9 +39,15 @@ test('issue 11 class 8: a refused object gets Accepted=False and Ready=False Inv
       step.invalid!.name,
       step.invalid!.message,
       step.invalid!.generation,
+      step.invalid!.uid,
     ),
   ).toBe('team');
-  await invalid.writeStatuses(client, 'team', Date.UTC(2026, 0, 2));
+  const told: string[] = [];
+  const onWritten = (e: { kind: string; name: string; uid?: string | undefined }) =>
+    told.push(`${e.kind} ${e.name} ${e.uid}`);
+  await invalid.writeStatuses(client, 'team', Date.UTC(2026, 0, 2), onWritten);
+  // Its Event (the uid lets `kubectl describe` list it) is told once per message, like the status.
+  expect(told).toEqual(['ModelRoute chat uid-chat']);
   const status = client.peek(modelRoutes, { namespace: 'team', name: 'chat' })!.status!;
   expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
     ['Accepted', 'False', 'InvalidSpec'],
@@ -55,8 +61,9 @@ test('issue 11 class 8: a refused object gets Accepted=False and Ready=False Inv
   // Written once: a second reconcile does not rewrite it.
   const writes = client.callsOf('patchStatus').length;
   invalid.report('ModelRoute', 'team/chat', step.invalid!.message, 3);
-  await invalid.writeStatuses(client, 'team', Date.UTC(2026, 0, 2));
+  await invalid.writeStatuses(client, 'team', Date.UTC(2026, 0, 2), onWritten);
   expect(client.callsOf('patchStatus').length).toBe(writes);
+  expect(told).toHaveLength(1);
   // A new leader tells it again; a valid version clears it.
   invalid.forgetWritten();
   await invalid.writeStatuses(client, 'team', Date.UTC(2026, 0, 2));

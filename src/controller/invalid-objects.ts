@@ -17,6 +17,7 @@ export interface InvalidObject {
   /** Field paths and why, from the schema. */
   message: string;
   generation?: number | undefined;
+  uid?: string | undefined;
   /** The message last written to its status, so it is written once. */
   written?: string;
 }
@@ -27,13 +28,19 @@ export class InvalidObjects {
   private readonly entries = new Map<string, InvalidObject>();
 
   /** Records a refusal; returns the namespace to reconcile, or undefined for kinds without status. */
-  report(kind: string, id: string, message: string, generation?: number): string | undefined {
+  report(
+    kind: string,
+    id: string,
+    message: string,
+    generation?: number,
+    uid?: string,
+  ): string | undefined {
     if (kind !== 'ModelRoute' && kind !== 'ModelBackend') return undefined;
     const slash = id.indexOf('/');
     const namespace = slash > 0 ? id.slice(0, slash) : 'default';
     const name = id.slice(slash + 1);
     const previous = this.entries.get(keyOf(kind, id));
-    const entry: InvalidObject = { kind, namespace, name, message, generation };
+    const entry: InvalidObject = { kind, namespace, name, message, generation, uid };
     if (previous?.message === message && previous.generation === generation)
       entry.written = previous.written;
     this.entries.set(keyOf(kind, id), entry);
@@ -57,11 +64,13 @@ export class InvalidObjects {
   /**
    * Writes InvalidSpec into the status of each invalid object of the namespace
    * not yet told; returns the objects whose write failed, with the cause.
+   * `onWritten` hears of each object told (once per message: its Event).
    */
   async writeStatuses(
     client: KubeClient,
     namespace: string,
     nowMs: number,
+    onWritten?: (entry: InvalidObject) => void,
   ): Promise<{ object: string; error: unknown }[]> {
     const failures: { object: string; error: unknown }[] = [];
     for (const entry of [...this.entries.values()]) {
@@ -73,6 +82,7 @@ export class InvalidObjects {
           invalidStatusPatch(entry, nowMs),
         );
         entry.written = entry.message;
+        onWritten?.(entry);
       } catch (err) {
         // Gone meanwhile: nothing left to tell.
         if (err instanceof KubeApiError && err.status === 404)

@@ -84,13 +84,17 @@ describe('ProxyFleet', () => {
   let proxy: Awaited<ReturnType<typeof fakeProxy>>;
   let fleet: ProxyFleet;
   let acks: number;
+  let pushFailures: { pod: string; routes: string[]; error: string }[];
   beforeEach(async () => {
     proxy = await fakeProxy();
     acks = 0;
+    pushFailures = [];
     fleet = new ProxyFleet({
       adminToken: 'token-0123456789abcdef',
       logger: createLogger({ level: 'error', write: () => {} }),
       onAckChange: () => acks++,
+      onPushFailed: (p, t, error) =>
+        pushFailures.push({ pod: p.key, routes: t.routes.map((r) => r.id), error }),
       baseRetryMs: 10,
       maxRetryMs: 50,
     });
@@ -117,6 +121,10 @@ describe('ProxyFleet', () => {
     fleet.setDesired(pod(proxy.url), t);
     await eventually(() => expect(fleet.programmedVersion('ns/p')).toBe(t.version), 5_000);
     expect(proxy.pushes).toEqual([t.version]);
+    // Told once for the streak of three (the same cause), not on every retry: it feeds Events.
+    expect(pushFailures).toEqual([
+      { pod: 'ns/p', routes: [t.routes[0]!.id], error: 'HTTP 503: busy' },
+    ]);
   });
 
   test('a new desired table replaces the old one; a restarted pod (new uid) is pushed again', async () => {

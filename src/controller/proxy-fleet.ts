@@ -168,6 +168,12 @@ export interface ProxyFleetOptions {
   /** Called when a pod acknowledges a table, loses its acknowledgement, or starts refusing pushes. */
   onAckChange: (pod: ProxyPod) => void;
   onPushed?: (pod: ProxyPod, version: string, seconds: number) => void;
+  /**
+   * A pod started refusing or missing pushes of `table`, or fails in a new
+   * way: once per streak and cause, not on every retry (the Events it feeds
+   * would cost an API call per retry per route).
+   */
+  onPushFailed?: (pod: ProxyPod, table: RoutingTable, error: string) => void;
   requestTimeoutMs?: number;
   /** Bound on one quota push (default 2 s, the collection interval: a newer one follows anyway). */
   quotaTimeoutMs?: number;
@@ -410,6 +416,7 @@ export class ProxyFleet {
             error,
           });
           this.options.onAckChange(state.pod);
+          this.options.onPushFailed?.(state.pod, table, error);
         }
         return;
       }
@@ -450,8 +457,11 @@ export class ProxyFleet {
       this.options.onAckChange(state.pod);
     } catch (err) {
       state.failures += 1;
-      const firstError = state.lastError === undefined;
+      const previousError = state.lastError;
+      const firstError = previousError === undefined;
       state.lastError = pushErrorText(err, state.pod);
+      if (state.lastError !== previousError)
+        this.options.onPushFailed?.(state.pod, table, state.lastError);
       const base = this.options.baseRetryMs ?? 200;
       const delay = Math.min(
         this.options.maxRetryMs ?? 30_000,

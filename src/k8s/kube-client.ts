@@ -31,7 +31,15 @@ export interface KubeClientOptions {
   userAgent?: string | undefined;
   /** Told about every object skipped because it failed our schema (default: a warning on stderr). */
   onInvalid?:
-    ((kind: string, name: string, message: string, generation?: number) => void) | undefined;
+    | ((
+        kind: string,
+        name: string,
+        message: string,
+        generation?: number,
+        /** metadata.uid, so an Event about it is listed by `kubectl describe`. */
+        uid?: string,
+      ) => void)
+    | undefined;
   /** Per request (not watches); default 30 s. */
   requestTimeoutMs?: number | undefined;
   /** Where the default kubeconfig and ServiceAccount are looked for (tests). */
@@ -115,11 +123,23 @@ function normalize(kind: AnyKind, raw: unknown): unknown {
 
 type Checked<T> =
   | { ok: true; value: T }
-  | { ok: false; name: string; message: string; generation?: number | undefined };
+  | {
+      ok: false;
+      name: string;
+      message: string;
+      generation?: number | undefined;
+      uid?: string | undefined;
+    };
 
+const metaOf = (object: unknown): Record<string, unknown> =>
+  isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
 const generationOf = (object: unknown): number | undefined => {
-  const meta = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+  const meta = metaOf(object);
   return typeof meta.generation === 'number' ? meta.generation : undefined;
+};
+const uidOf = (object: unknown): string | undefined => {
+  const meta = metaOf(object);
+  return typeof meta.uid === 'string' ? meta.uid : undefined;
 };
 
 function check<T>(kind: ResourceKind<T>, raw: unknown): Checked<T> {
@@ -131,6 +151,7 @@ function check<T>(kind: ResourceKind<T>, raw: unknown): Checked<T> {
     name: displayName(object),
     message: issuesText(parsed.error),
     generation: generationOf(object),
+    uid: uidOf(object),
   };
 }
 
@@ -138,7 +159,12 @@ export interface TranslatedWatchEvent<T> {
   /** Deliver this to onEvent. */
   event?: { type: WatchEventType; object: T };
   /** Report this object as invalid. */
-  invalid?: { name: string; message: string; generation?: number | undefined };
+  invalid?: {
+    name: string;
+    message: string;
+    generation?: number | undefined;
+    uid?: string | undefined;
+  };
   /** The watch is over (an ERROR event): call onDone with this. */
   error?: KubeApiError;
 }
@@ -176,6 +202,7 @@ export function translateWatchEvent<T>(
         name: checked.name,
         message: checked.message,
         generation: checked.generation,
+        uid: checked.uid,
       };
       if (type === 'ADDED' || !watchedMeta.safeParse(raw).success) return { invalid };
       // Only metadata is guaranteed here; consumers of DELETED read nothing else.
@@ -211,9 +238,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
       console.warn(
         `modelroute: skipped ${kind} ${name}: it does not match the schema: ${message}`,
       ));
-  const report = (kind: AnyKind, name: string, message: string, generation?: number): void => {
+  const report = (
+    kind: AnyKind,
+    name: string,
+    message: string,
+    generation?: number,
+    uid?: string,
+  ): void => {
     try {
-      reporter(kind.kind, name, message, generation);
+      reporter(kind.kind, name, message, generation, uid);
     } catch {
       // A failing reporter must not break a list or a watch.
     }
@@ -252,7 +285,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
         for (const item of page.data.items ?? []) {
           const checked = check(kind, item);
           if (checked.ok) items.push(checked.value);
-          else report(kind, checked.name, checked.message, checked.generation);
+          else report(kind, checked.name, checked.message, checked.generation, checked.uid);
         }
         resourceVersion = page.data.metadata?.resourceVersion ?? '';
         next = page.data.metadata?.continue || undefined;
@@ -289,7 +322,13 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
             if (stopped || finished) return;
             const step = translateWatchEvent(kind, type, object);
             if (step.invalid)
-              report(kind, step.invalid.name, step.invalid.message, step.invalid.generation);
+              report(
+                kind,
+                step.invalid.name,
+                step.invalid.message,
+                step.invalid.generation,
+                step.invalid.uid,
+              );
             if (step.event) handlers.onEvent(step.event.type, step.event.object);
             if (step.error) finish(step.error);
           },

@@ -21,6 +21,7 @@ import { createTracing, type Tracing } from '../telemetry/tracing.js';
 import type { ExactQuotaStore } from '../quota/exact-store.js';
 import { ProxyQuotas } from '../quota/proxy-quotas.js';
 import type { QuotaMode } from '../quota/quota-state.js';
+import { AccessLog, NO_ACCESS_LOG } from './access-log.js';
 import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
@@ -68,6 +69,11 @@ export interface ProxyOptions {
   /** A streaming client that takes no bytes for this long is cut off (default 30 s). */
   clientStallTimeoutMs?: number;
   otlpEndpoint?: string | undefined;
+  /**
+   * Share of requests written to the JSON access log, 0..1 (default 0: off).
+   * `random` draws the samples (default Math.random).
+   */
+  accessLog?: { sampleRate: number; random?: () => number } | undefined;
   logger?: Logger;
   tracing?: Tracing;
   credentials?: CredentialResolver;
@@ -270,6 +276,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     tracing:
       options.tracing ??
       createTracing({ serviceName: 'modelroute-proxy', otlpEndpoint: options.otlpEndpoint }),
+    accessLog:
+      options.accessLog && options.accessLog.sampleRate > 0
+        ? new AccessLog({ logger, ...options.accessLog })
+        : NO_ACCESS_LOG,
     live,
     quotas,
     usage: new RouteUsage(),

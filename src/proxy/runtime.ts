@@ -7,6 +7,7 @@ import type { ProxyQuotas } from '../quota/proxy-quotas.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import type { AccessLogWriter } from './access-log.js';
 import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialCheck } from './credential-check.js';
 import type { CredentialResolver } from './credentials.js';
@@ -23,6 +24,8 @@ export interface ProxyRuntime {
   logger: Logger;
   metrics: ProxyMetrics;
   tracing: Tracing;
+  /** The per-request JSON access log (sampled; off by default for sidecars). */
+  accessLog: AccessLogWriter;
   live: BackendLiveState;
   /** Fleet-wide limits and budgets: the assignment, tenants' limiters and spend, the exact store. */
   quotas: ProxyQuotas;

@@ -1,4 +1,11 @@
-import { createLogger, isSecretKey, scrubText, toLogValue, type LoggerOptions } from './logger.js';
+import {
+  REDACTED,
+  createLogger,
+  isSecretKey,
+  scrubText,
+  toLogValue,
+  type LoggerOptions,
+} from './logger.js';
 
 const FIXED = new Date('2026-01-02T03:04:05.678Z');
 
@@ -334,4 +341,18 @@ describe('awkward values', () => {
     expect(() => logger.warn('odd', { trap })).not.toThrow();
     expect(parsed()[0]).toMatchObject({ level: 'warn', msg: 'odd', logError: 'getter exploded' });
   });
+});
+
+test('traceId and spanId fields keep their hex ids; the same hex anywhere else, or a known key, is redacted', () => {
+  const lines: string[] = [];
+  const logger = createLogger({ write: (l) => lines.push(l) });
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  logger.info('request', { traceId, spanId: 'b7ad6b7169203331', other: traceId });
+  expect(JSON.parse(lines[0]!)).toMatchObject({
+    traceId,
+    spanId: 'b7ad6b7169203331',
+    other: REDACTED,
+  });
+  logger.info('request', { traceId: `key ${traceId}` });
+  expect(JSON.parse(lines[1]!)).toMatchObject({ traceId: `key ${REDACTED}` });
 });

@@ -1,6 +1,6 @@
 // Structured JSON-lines logger (one object per line on stderr) that never writes a secret.
 import { types } from 'node:util';
-import { REDACTED, redactSecrets } from './redact.js';
+import { REDACTED, redactSecrets, redactTraceId } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -25,6 +25,8 @@ export { REDACTED };
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const RESERVED = new Set(['time', 'level', 'msg']);
+/** Fields holding W3C trace/span ids: hex that would otherwise read as an Azure key (redact.ts). */
+const TRACE_ID_KEYS = new Set(['traceId', 'spanId']);
 const MAX_DEPTH = 8;
 
 // Keys whose value is a credential whatever its type.
@@ -115,7 +117,11 @@ function convertEntries(
   const out: Record<string, unknown> = {};
   for (const [k, v] of entries) {
     const key = String(k);
-    out[key] = isSecretKey(key, v) ? REDACTED : convert(v, depth + 1, path, stack);
+    out[key] = isSecretKey(key, v)
+      ? REDACTED
+      : TRACE_ID_KEYS.has(key) && typeof v === 'string'
+        ? redactTraceId(v)
+        : convert(v, depth + 1, path, stack);
   }
   return out;
 }

@@ -60,9 +60,15 @@ export class Redactor {
 
   /** `text` with every known value and credential-shaped run replaced by [REDACTED]. */
   text(text: string): string {
+    let out = this.knownOnly(text);
+    for (const shape of SHAPES) out = out.replace(shape, replaceShape);
+    return out;
+  }
+
+  /** `text` with the known values replaced, shapes left alone. */
+  knownOnly(text: string): string {
     let out = text;
     for (const form of this.forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
-    for (const shape of SHAPES) out = out.replace(shape, replaceShape);
     return out;
   }
 }
@@ -81,6 +87,17 @@ const processRedactor = new Redactor();
 /** Remembers a secret value of this process, so it is redacted everywhere from now on. */
 export function rememberSecret(value: string): void {
   processRedactor.remember(value);
+}
+
+/**
+ * A W3C trace or span id kept readable: 32 hex digits are also an Azure key's
+ * shape, so only a value this process knows as a secret is redacted from it.
+ * Anything else is redacted as usual.
+ */
+export function redactTraceId(text: string): string {
+  return /^[0-9a-f]{16}$|^[0-9a-f]{32}$/.test(text)
+    ? processRedactor.knownOnly(text)
+    : processRedactor.text(text);
 }
 
 /** Redacts with the process's redactor: known keys and credential shapes. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { requestAttributes, responseAttributes } from './genai.js';
-import { NON_RECORDING_SPAN, createTracing, tracesUrl } from './tracing.js';
+import { NON_RECORDING_SPAN, createTracing, telemetryPlan, tracesUrl } from './tracing.js';
 
 const request = requestAttributes({
   endpoint: 'chat',
@@ -81,7 +81,7 @@ test('instances are independent and nothing is registered globally', async () =>
 });
 
 test('without exporter or endpoint: a no-op tracer, nothing recorded', async () => {
-  const tracing = createTracing({ serviceName: 'modelroute-proxy' });
+  const tracing = createTracing({ serviceName: 'modelroute-proxy', env: {} });
   expect(tracing.enabled).toBe(false);
   const span = tracing.tracer.startSpan('chat', { attributes: request });
   expect(span.isRecording()).toBe(false);
@@ -174,6 +174,96 @@ describe('OTLP/HTTP export to an in-process receiver', () => {
     expect(attr(span.attributes, 'gen_ai.operation.name')).toEqual({ stringValue: 'chat' });
     expect(attr(span.attributes, 'gen_ai.usage.output_tokens')).toEqual({ intValue: 5 });
   });
+
+  test('configured by the OTEL_* variables alone: service name, resource attributes, traces and GenAI metrics', async () => {
+    const { port } = server.address() as AddressInfo;
+    bodies.length = 0;
+    // The Node SDK reads process.env itself.
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'checkout-llm-proxy',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      OTEL_NODE_RESOURCE_DETECTORS: 'env',
+    });
+    try {
+      const tracing = createTracing({ serviceName: 'modelroute-proxy' });
+      expect(tracing.enabled).toBe(true);
+      expect(tracing.genAi).toBeDefined();
+      const span = tracing.tracer.startSpan('chat gpt-4o-mini', { attributes: request });
+      span.end();
+      const call = {
+        endpoint: 'chat' as const,
+        provider: 'openai' as const,
+        model: 'gpt-4o-mini',
+        route: 'default/chat',
+        backend: 'default/mini',
+      };
+      tracing.genAi!.operation(call, 0.42);
+      tracing.genAi!.tokens(call, 10, 5);
+      await tracing.shutdown(); // flushes both
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+    const traces = bodies.find((b) => b.path === 'POST /v1/traces');
+    const metrics = bodies.find((b) => b.path === 'POST /v1/metrics');
+    expect(traces).toBeDefined();
+    const rs = (JSON.parse(traces!.body) as OtlpTraces).resourceSpans[0]!;
+    expect(attr(rs.resource.attributes, 'service.name')).toEqual({
+      stringValue: 'checkout-llm-proxy',
+    });
+    expect(attr(rs.resource.attributes, 'deployment.environment.name')).toEqual({
+      stringValue: 'test',
+    });
+    expect(metrics?.body).toContain('gen_ai.client.operation.duration');
+    expect(metrics?.body).toContain('gen_ai.client.token.usage');
+    expect(metrics?.body).toContain('gen_ai.token.type');
+  });
+});
+
+test('what the OTEL_* variables turn on: nothing unless an endpoint or exporter is named; disabled wins', () => {
+  expect(telemetryPlan({})).toEqual({ traces: false, metrics: false });
+  expect(telemetryPlan({}, 'http://c:4318')).toEqual({ traces: true, metrics: false });
+  expect(telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })).toEqual({
+    traces: true,
+    metrics: true,
+  });
+  expect(telemetryPlan({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' })).toEqual({
+    traces: true,
+    metrics: false,
+  });
+  expect(
+    telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_METRICS_EXPORTER: 'none' }),
+  ).toEqual({ traces: true, metrics: false });
+  expect(
+    telemetryPlan({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }),
+  ).toEqual({ traces: false, metrics: true });
+  expect(telemetryPlan({ OTEL_TRACES_EXPORTER: 'console' })).toEqual({
+    traces: true,
+    metrics: false,
+  });
+  expect(
+    telemetryPlan(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' },
+      'http://c:4318',
+    ),
+  ).toEqual({ traces: false, metrics: false });
+});
+
+test('a malformed OTLP endpoint variable stops the start, naming the variable and not the value', () => {
+  expect(() =>
+    createTracing({
+      serviceName: 'p',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'user:secret@collector' },
+    }),
+  ).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT (is not a valid URL|must be an http)/);
+  try {
+    createTracing({ serviceName: 'p', env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' } });
+  } catch (err) {
+    expect((err as Error).message).not.toContain('not a url');
+  }
 });
 
 interface OtlpKeyValue {

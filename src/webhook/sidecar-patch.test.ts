@@ -3,6 +3,7 @@ import {
   PROXY_LABEL as CONTROLLER_PROXY_LABEL,
 } from '../controller/controller.js';
 import type { JsonPatchOperation } from '../k8s/types.js';
+import { sidecarOtelEnvFrom } from './sidecar-telemetry.js';
 import {
   ADMIN_PORT_ANNOTATION,
   admittedPod,
@@ -490,5 +491,69 @@ describe('the exact-mode quota store (issue 14)', () => {
       { name: 'MODELROUTE_QUOTA_STORE', value: 'redis://redis.quota:6379' },
     ]);
     expect(storeEnv(config)).toEqual([]);
+  });
+});
+
+describe('OpenTelemetry and the access log (issue 16)', () => {
+  const env = (cfg: SidecarConfig) =>
+    injected(pod(), new Map(), cfg).sidecar.env as { name: string; value?: string }[];
+
+  test('the OTEL_* variables, the pod as resource attributes, headers from a Secret, the sample rate', () => {
+    const { otelEnv } = sidecarOtelEnvFrom({
+      MODELROUTE_SIDECAR_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+      MODELROUTE_SIDECAR_OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      MODELROUTE_SIDECAR_OTEL_TRACES_SAMPLER_ARG: '0.25',
+      MODELROUTE_SIDECAR_OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod',
+      OTEL_SERVICE_NAME: 'modelroute-controller', // the controller's own: not passed on
+      MODELROUTE_SIDECAR_QUOTA_STORE: 'redis://x:6379', // not an OTEL variable
+    }) as { ok: true; otelEnv: Record<string, string> };
+    const cfg: SidecarConfig = {
+      ...config,
+      telemetry: {
+        otelEnv,
+        headersSecret: { name: 'otlp-auth', key: 'headers' },
+        accessLogSampleRate: 0.1,
+      },
+    };
+    const all = env(cfg);
+    const otel = all.filter((e) => e.name.startsWith('OTEL_'));
+    expect(otel).toEqual([
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.observability:4318' },
+      { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
+      { name: 'OTEL_TRACES_SAMPLER_ARG', value: '0.25' },
+      {
+        name: 'OTEL_RESOURCE_ATTRIBUTES',
+        value:
+          'k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),deployment.environment.name=prod',
+      },
+      {
+        name: 'OTEL_EXPORTER_OTLP_HEADERS',
+        valueFrom: { secretKeyRef: { name: 'otlp-auth', key: 'headers', optional: true } },
+      },
+    ]);
+    // $(POD_NAME) and $(POD_NAMESPACE) expand only when defined earlier in the list.
+    const names = all.map((e) => e.name);
+    expect(names.indexOf('POD_NAME')).toBeLessThan(names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+    expect(names.indexOf('POD_NAMESPACE')).toBeLessThan(names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+    expect(injected(pod(), new Map(), cfg).sidecar.args).toContain('--access-log-sample-rate=0.1');
+  });
+
+  test('nothing configured: no OTEL variable and no access log flag (the sidecar loads no SDK)', () => {
+    expect(env(config).filter((e) => e.name.startsWith('OTEL_'))).toEqual([]);
+    expect(
+      env({ ...config, telemetry: { otelEnv: {} } }).filter((e) => e.name.startsWith('OTEL_')),
+    ).toEqual([]);
+    expect(injected(pod()).sidecar.args.join(' ')).not.toContain('access-log');
+  });
+
+  test('OTLP headers as a literal are refused: they would be readable in every pod spec', () => {
+    const refused = sidecarOtelEnvFrom({
+      MODELROUTE_SIDECAR_OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer abc',
+    });
+    expect(refused).toEqual({
+      ok: false,
+      message: expect.stringContaining('--sidecar-otlp-headers-secret') as string,
+    });
+    expect(sidecarOtelEnvFrom({ MODELROUTE_SIDECAR_OTEL_bad: 'x' }).ok).toBe(false);
   });
 });

@@ -10,6 +10,11 @@ import {
 } from '../proxy/credential-protocol.js';
 import { CREDENTIAL_ORIGINS_ENV } from '../proxy/credentials.js';
 import { QUOTA_STORE_ENV } from '../quota/redis-store-url.js';
+import {
+  sidecarTelemetryArgs,
+  sidecarTelemetryEnv,
+  type SidecarTelemetry,
+} from './sidecar-telemetry.js';
 
 /** Pods that ask for a sidecar carry this label (the webhook's objectSelector). */
 export const INJECT_LABEL = 'modelroute.io/inject';
@@ -81,6 +86,8 @@ export interface SidecarConfig {
    * literal then), or the URL itself; absent = exact limits as fleet shares.
    */
   quotaStore?: QuotaStoreSource | undefined;
+  /** OpenTelemetry export and the access log (sidecar-telemetry.ts); absent = neither. */
+  telemetry?: SidecarTelemetry | undefined;
 }
 
 export type QuotaStoreSource = { url: string } | { secretName: string; key: string };
@@ -248,6 +255,7 @@ function sidecarContainer(
             `--credentials-token-file=${DEFAULT_CREDENTIALS_TOKEN_FILE}`,
           ]
         : []),
+      ...sidecarTelemetryArgs(config.telemetry),
     ],
     env: [
       // With the credential channel the controller delivers this pod's own admin
@@ -280,6 +288,7 @@ function sidecarContainer(
       { name: WORKLOAD_ENV, value: JSON.stringify(workload) },
       ...(delivery ? [{ name: CREDENTIALS_CA_ENV, value: delivery.ca }] : []),
       ...quotaStoreEnv(config.quotaStore),
+      ...sidecarTelemetryEnv(config.telemetry),
     ],
     ports: [
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },

@@ -52,7 +52,14 @@ interface Footprint {
 }
 
 /** Runs `modelroute controller` until it leads, stops it, and returns what it loaded. */
-async function footprint(kubeconfig: string): Promise<Footprint> {
+async function footprint(
+  kubeconfig: string,
+  otelEnv: Record<string, string> = {},
+): Promise<Footprint> {
+  // Only what a case sets: the runner's own OTEL_* variables (if any) are left out.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')),
+  );
   const entry = nodeArgsFor('cli/main');
   const child = spawn(
     process.execPath,
@@ -81,7 +88,7 @@ async function footprint(kubeconfig: string): Promise<Footprint> {
     ],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, MODELROUTE_ADMIN_TOKEN: ADMIN_TOKEN, KUBECONFIG: '' },
+      env: { ...env, ...otelEnv, MODELROUTE_ADMIN_TOKEN: ADMIN_TOKEN, KUBECONFIG: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -116,6 +123,8 @@ test(
     const { packages, newSpaceMb } = await footprint(kubeconfigWith((token) => ({ token })));
     expect(packages).toEqual(expect.arrayContaining(['yaml', 'zod']));
     expect(packages).not.toContain(CLIENT_NODE);
+    // No OTEL_* configuration: OpenTelemetry's SDK is not loaded (issue 16).
+    expect(packages.filter((p) => p.startsWith('@opentelemetry/sdk'))).toEqual([]);
     // Its young generation is kept at its starting size (1 MB per semi-space), as the proxy's;
     // left to grow, loading the controller's modules takes it to 16 MB per semi-space.
     expect(newSpaceMb).toBeLessThanOrEqual(4);
@@ -169,6 +178,19 @@ test(
       };
     });
     expect(await packagesLoaded(kubeconfig)).toContain(CLIENT_NODE);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'with the OTEL_* variables set the controller loads the Node SDK and still leads',
+  async () => {
+    const { packages } = await footprint(
+      kubeconfigWith((token) => ({ token })),
+      // Nothing listens there: export fails quietly, the controller is unaffected.
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_METRICS_EXPORTER: 'none' },
+    );
+    expect(packages).toContain('@opentelemetry/sdk-node');
   },
   TIMEOUT_MS,
 );

@@ -213,6 +213,14 @@ test(
         }),
       ]),
     );
+    // The route says so too (issue 16), where `kubectl describe mr chat` shows it.
+    await eventually(
+      () =>
+        expect(mustKubectl(['describe', 'mr', 'chat', '-n', namespace])).toMatch(
+          /Warning\s+Failover\s.*ModelBackend a became Unhealthy: traffic moved to b/,
+        ),
+      30_000,
+    );
     for (let i = 0; i < 10; i++) await traffic();
 
     sims.a = await startSimulatedBackend({ port, models: ['a-upstream'] });
@@ -229,6 +237,13 @@ test(
       ]).status;
       expect(recovered.lastFailover.recoveredTime).toEqual(expect.any(String));
     }, 30_000);
+    await eventually(
+      () =>
+        expect(mustKubectl(['describe', 'mr', 'chat', '-n', namespace])).toMatch(
+          /Normal\s+FailoverRecovered\s.*ModelBackend a is Healthy again/,
+        ),
+      30_000,
+    );
     await eventually(() => expect(routeRow()).toMatchObject({ 'HEALTHY BACKENDS': '2/2' }), 30_000);
   },
   CASE_TIMEOUT_MS,

@@ -108,6 +108,12 @@ test(
       30_000,
     );
     expect(conditionOf('mr', 'chat', 'Programmed')?.message).not.toContain('proxy-good:');
+    // And an Event on the route (issue 16), which `kubectl describe` lists (it matches by uid).
+    await eventually(() => {
+      const described = cluster.must(['describe', 'mr', 'chat', '-n', cluster.namespace]);
+      expect(described).toMatch(/Warning\s+PushFailed/);
+      expect(described).toContain(`proxy pod ${cluster.namespace}/proxy-wrong-token`);
+    }, 30_000);
   },
   CASE_TIMEOUT_MS,
 );

@@ -15,6 +15,7 @@ const PRELOAD = join(REPO_ROOT, 'test/support/report-loaded-packages.js');
 const HEAVY = [
   '@kubernetes/client-node',
   '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/sdk-node',
   '@opentelemetry/sdk-trace-base',
   'gpt-tokenizer',
   'ioredis',
@@ -128,13 +129,38 @@ test('a sidecar without tracing, quota store or token rules loads none of the he
   expect(alsoAbsent.filter((p) => loaded.includes(p))).toEqual([]);
 });
 
-test('tracing loads the OpenTelemetry SDK; a promptTokens rule loads the tokenizer', async () => {
+test('--otlp-endpoint loads the OpenTelemetry Node SDK; a promptTokens rule loads the tokenizer', async () => {
   const loaded = await packagesLoaded(['--otlp-endpoint=http://127.0.0.1:9/'], {
     matches: [{ promptTokens: { max: 100_000 } }],
   });
   expect(HEAVY.filter((p) => loaded.includes(p))).toEqual([
     '@opentelemetry/exporter-trace-otlp-http',
-    '@opentelemetry/sdk-trace-base',
+    '@opentelemetry/sdk-node',
     'gpt-tokenizer',
   ]);
+});
+
+test('the standard OTEL_* variables load the Node SDK; OTEL_SDK_DISABLED=true keeps it out', async () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9/' };
+  // Whatever the test runner's environment holds, only what each case sets counts.
+  const clean = Object.fromEntries(
+    Object.keys(process.env)
+      .filter((k) => k.startsWith('OTEL_'))
+      .map((k) => [k, undefined]),
+  );
+  expect(await packagesLoaded([], {}, { ...clean, ...endpoint })).toContain(
+    '@opentelemetry/sdk-node',
+  );
+  const disabled = await packagesLoaded(
+    [],
+    {},
+    {
+      ...clean,
+      ...endpoint,
+      OTEL_SDK_DISABLED: 'true',
+    },
+  );
+  expect(
+    disabled.filter((p) => p.startsWith('@opentelemetry/') && p !== '@opentelemetry/api'),
+  ).toEqual([]);
 });

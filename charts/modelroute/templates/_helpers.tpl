@@ -160,3 +160,49 @@ Secret the chart makes from quotas.store.url; empty when neither is set.
 {{- define "modelroute.quotaStoreSecretKey" -}}
 {{- if .Values.quotas.store.existingSecret -}}{{ .Values.quotas.store.existingSecretKey }}{{- else -}}url{{- end -}}
 {{- end -}}
+
+{{/*
+The OTEL_* variables of a modelroute container (issue 16), or nothing when
+telemetry.otlp.endpoint is empty. Called with (dict "root" $ "prefix" P
+"pod" BOOL): prefix MODELROUTE_SIDECAR_ names the controller's copies for the
+sidecars it injects (which add their pod's name and namespace themselves, and
+take the headers Secret by flag); pod adds k8s.* attributes from the
+container's POD_NAME and POD_NAMESPACE, which must come first in its env.
+*/}}
+{{- define "modelroute.otelEnv" -}}
+{{- $t := .root.Values.telemetry -}}
+{{- $p := .prefix -}}
+{{- if $t.otlp.endpoint }}
+- name: {{ $p }}OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.otlp.endpoint | quote }}
+- name: {{ $p }}OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.otlp.protocol | quote }}
+- name: {{ $p }}OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+{{- with $t.samplerArg | toString }}
+- name: {{ $p }}OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+- name: {{ $p }}OTEL_METRICS_EXPORTER
+  value: {{ ternary "otlp" "none" (ne $t.metrics false) | quote }}
+{{- $attrs := list -}}
+{{- if .pod -}}
+{{- $attrs = append $attrs "k8s.namespace.name=$(POD_NAMESPACE)" -}}
+{{- $attrs = append $attrs "k8s.pod.name=$(POD_NAME)" -}}
+{{- end -}}
+{{- range $k, $v := $t.resourceAttributes -}}
+{{- $attrs = append $attrs (printf "%s=%s" $k (toString $v)) -}}
+{{- end -}}
+{{- if $attrs }}
+- name: {{ $p }}OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- end }}
+{{- if and (not $p) $t.otlp.headersSecret.name }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $t.otlp.headersSecret.name }}
+      key: {{ $t.otlp.headersSecret.key }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -7,6 +7,7 @@ import type { TokenCounts } from '../../routing/cost.js';
 import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
 import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
+import type { GenAiCall } from '../../telemetry/genai-otel-metrics.js';
 import type { Usage } from '../providers/types.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ForwardRequest } from './request.js';
@@ -22,6 +23,12 @@ export function account(
 ): void {
   const { route, tally } = request;
   if (ttftMs !== undefined) tally.ttftMs = ttftMs;
+  if (usage && request.access) {
+    request.access.inputTokens = usage.promptTokens;
+    request.access.outputTokens = usage.completionTokens;
+    request.access.cachedTokens = usage.cachedPromptTokens;
+    request.access.costUsd = cost;
+  }
   if (usage) {
     const tokens = usageTokens(usage);
     const prepared = runtime.store.prepared;
@@ -55,6 +62,11 @@ export function account(
       usage.promptTokens,
       usage.completionTokens,
     );
+    runtime.tracing.genAi?.tokens(
+      genAiCall(request, backend),
+      usage.promptTokens,
+      usage.completionTokens,
+    );
     runtime.usage.cost(route.id, cost);
     const { tenantId } = request;
     request.tenantAdmission?.used(usage.promptTokens + usage.completionTokens);
@@ -84,5 +96,21 @@ export function usageTokens(usage: Usage): TokenCounts {
     ...(usage.cacheWritePromptTokens !== undefined
       ? { cacheWriteInput: usage.cacheWritePromptTokens }
       : {}),
+  };
+}
+
+/** An upstream call as the GenAI metrics describe it. */
+export function genAiCall(
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  serverAddress?: string,
+): GenAiCall {
+  return {
+    endpoint: request.endpoint,
+    provider: backend.provider,
+    model: backend.model,
+    route: request.route.id,
+    backend: backend.id,
+    serverAddress,
   };
 }

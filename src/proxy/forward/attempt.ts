@@ -7,6 +7,7 @@ import { requestAttributes } from '../../telemetry/genai.js';
 import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import { redactSecrets } from '../../telemetry/redact.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import type { AccessRecord } from '../access-log.js';
 import type { AttemptOutcome } from '../backend-live-state.js';
 import { CredentialsPendingError, MissingCredentialError } from '../credentials.js';
 import { adapterFor } from '../providers/index.js';
@@ -15,6 +16,7 @@ import { parseRetryAfter } from '../resilience/retry.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { UpstreamTarget } from '../upstream-target.js';
 import { AttemptTimers, type ClientGone, type WaitClock } from './attempt-clocks.js';
+import { genAiCall } from './account.js';
 import { sendBuffered } from './buffered-response.js';
 import { refusedByShare } from './share-admission.js';
 import { admitExactBackend, type ExactLease } from './exact-admission.js';
@@ -132,6 +134,7 @@ export async function tryBackend(
   const started = runtime.now();
   const finish: AttemptContext['finish'] = (kind, extra = {}) => {
     const latencyMs = runtime.now() - started;
+    if (request.access) noteAttempt(request.access, backend, attemptNumber, extra.ttftMs);
     ticket.finish(kind, { latencyMs, ...extra });
     // Once: a store's release need not be idempotent.
     lease?.(extra.tokens);
@@ -142,6 +145,11 @@ export async function tryBackend(
     );
     runtime.metrics.genAiOperation(
       genAiCallLabels(endpoint, backend),
+      latencyMs / 1000,
+      kind === 'success' ? undefined : kind,
+    );
+    runtime.tracing.genAi?.operation(
+      genAiCall(request, backend, target.hostname),
       latencyMs / 1000,
       kind === 'success' ? undefined : kind,
     );
@@ -177,6 +185,9 @@ export async function tryBackend(
     }),
   };
 
+  // The caller's trace goes upstream: this attempt's span as the parent (or,
+  // tracing off, the caller's own traceparent unchanged).
+  runtime.tracing.inject(span, request.req.headers, upstream.headers);
   wait.start();
   let response;
   try {
@@ -257,6 +268,19 @@ function attemptSpan(
         trace.setSpan(context.active(), request.parentSpan),
       )
     : NON_RECORDING_SPAN;
+}
+
+/** The access log names the last attempt made: the one that served, or the last that failed. */
+function noteAttempt(
+  access: AccessRecord,
+  backend: CompiledBackend,
+  attemptNumber: number,
+  ttftMs: number | undefined,
+): void {
+  access.attempts = attemptNumber;
+  access.backend = backend.id;
+  access.model = backend.model;
+  access.ttftMs = ttftMs;
 }
 
 function numberOrUndefined(value: unknown): number | undefined {

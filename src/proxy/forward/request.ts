@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { RequestOutcome } from '../../finops/proxy-attribution.js';
 import type { Attempt } from '../../routing/select.js';
+import type { AccessRecord } from '../access-log.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
 
@@ -44,6 +45,8 @@ export interface ForwardRequest {
   parentSpan: Span;
   /** Cost and attribution, filled in as the request is served; recorded when it ends. */
   tally: RequestTally;
+  /** The access log's record of this request, filled in as it is served; absent when not sampled. */
+  access?: AccessRecord | undefined;
 }
 
 /** A RequestOutcome before the request has ended (no status or duration yet). */

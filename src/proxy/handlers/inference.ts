@@ -62,12 +62,20 @@ export async function handleInference(
   let stream = false;
   let admission: TenantAdmission | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
+  // On, the span is a child of the caller's (its W3C traceparent), in the caller's trace.
   const span = runtime.tracing.enabled
     ? runtime.tracing.tracer.startSpan(
         `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
         { kind: SpanKind.SERVER },
+        runtime.tracing.extract(req.headers),
       )
     : NON_RECORDING_SPAN;
+  const access = runtime.accessLog.begin({
+    headers: req.headers,
+    endpoint,
+    startedMs,
+    span: span.spanContext(),
+  });
   try {
     const prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
@@ -83,9 +91,11 @@ export async function handleInference(
     const headers = headerMap(req);
     const who = await identifyOrRefuse(runtime, headers, prepared.table, res, span);
     tenant = who.tenant.name;
+    if (access) access.tenant = tenant;
     const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
     refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
+    if (access) access.stream = stream;
     const prompt = extractPrompt(endpoint, parsed.body);
     // The token count proper is computed only if routing needs it; the rate
     // limiters make do with a cheap estimate, corrected once usage is known:
@@ -180,6 +190,13 @@ export async function handleInference(
     if (decision.costQuality) runtime.metrics.tierRequest(route.id, decision.costQuality.tier);
     runtime.quotas.tenants.requested(who.tenant.id);
     span.setAttribute('modelroute.route', route.id);
+    if (access) {
+      access.route = route.id;
+      access.rule = decision.ruleName;
+      access.tier = decision.costQuality?.tier;
+      access.namespace = tally.on.namespace || undefined;
+      access.workload = tally.on.workload || undefined;
+    }
     const routingHeaders: Record<string, string> = {};
     if (decision.costQuality) {
       routingHeaders[RESPONSE_HEADERS.difficulty] = decision.costQuality.difficulty.toFixed(3);
@@ -212,6 +229,7 @@ export async function handleInference(
       arrivedAt,
       parentSpan: span,
       tally,
+      access,
     });
   } catch (err) {
     const proxyError =
@@ -238,5 +256,6 @@ export async function handleInference(
       durationMs / 1000,
     );
     if (tally) runtime.attribution.record({ ...tally, status, durationMs });
+    if (access) runtime.accessLog.write(access, { status, durationMs });
   }
 }

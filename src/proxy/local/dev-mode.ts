@@ -23,6 +23,7 @@ export interface DevModeOptions extends Pick<
   | 'adminPort'
   | 'adminToken'
   | 'otlpEndpoint'
+  | 'accessLog'
   | 'credentialsDir'
   | 'difficultyModelFile'
   | 'maxBodyBytes'
@@ -182,6 +183,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     adminPort: options.adminPort,
     adminToken: options.adminToken,
     otlpEndpoint: options.otlpEndpoint,
+    accessLog: options.accessLog,
     credentialsDir: options.credentialsDir,
     difficultyModelFile: options.difficultyModelFile,
     maxBodyBytes: options.maxBodyBytes,
