@@ -3,7 +3,7 @@
 // the controller takes deltas per pod into the durable ledger. The same row
 // shape flows from proxy stats to ledger to report, so one set of names.
 import { z } from 'zod';
-import type { UsageDimension, UsageTotals } from './api-types.js';
+import { usageTotals, type UsageDimension, type UsageTotals } from './api-types.js';
 
 /** Who and what a request's traffic is attributed to. "" where not known. */
 export interface Attribution {
@@ -93,22 +93,8 @@ export const attributionSchema = z.object({
   workload: label,
 });
 
-const whole = z.number().int().min(0);
-const amount = z.number().min(0);
-export const usageTotalsSchema = z.object({
-  requests: whole,
-  errors: whole,
-  fallbacks: whole,
-  inputTokens: whole,
-  outputTokens: whole,
-  cachedInputTokens: whole,
-  cacheWriteTokens: whole,
-  costUSD: amount,
-  mostExpensiveCostUSD: amount,
-  strongestCostUSD: amount,
-  strongRequests: whole,
-  tieredRequests: whole,
-});
+/** The counters as zod reads them (proxy stats, stored ledger days). */
+export const usageTotalsSchema = usageTotals;
 
 /** One row of a proxy's /admin/v1/stats `attribution`: cumulative since the proxy started. */
 export const attributionRowSchema = z.object({
