@@ -22,6 +22,19 @@ beforeAll(() => {
       programmed: '3/3',
       healthyBackends: '2/3',
       usage: { window: '1h', requests: 1520, costUSD: 2.4375 },
+      cost: {
+        last24h: { requests: 30_100, costUSD: 48.125 },
+        last30d: {
+          requests: 801_000,
+          costUSD: 1204.5,
+          mostExpensiveCostUSD: 2980,
+          strongestCostUSD: 2410,
+          savedUSD: 1775.5,
+          savedPercent: 59.6,
+          strongShare: 0.21,
+        },
+        savings: '$1775.50 (59.6%)',
+      },
       strongShare: {
         target: 0.2,
         realized: 0.213,
@@ -83,7 +96,7 @@ beforeAll(() => {
   ]);
 });
 
-test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, STRONG, SPEND/DAY, AGE', () => {
+test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last hour requests and cost, STRONG, SPEND/DAY, COST/24H, SAVED/30D, AGE', () => {
   const rows = parseTable(mustKubectl(['get', 'modelroutes', '-n', namespace]));
   expect(Object.keys(rows[0] ?? {})).toEqual([
     'NAME',
@@ -95,9 +108,13 @@ test('kubectl get modelroutes: MODEL, READY, PROGRAMMED, HEALTHY BACKENDS, last 
     'COST/1H (USD)',
     'STRONG',
     'SPEND/DAY',
+    'COST/24H (USD)',
+    'SAVED/30D',
     'AGE',
   ]);
   expect(rows.find((r) => r.NAME === 'chat')).toMatchObject({
+    'COST/24H (USD)': '48.125',
+    'SAVED/30D': '$1775.50 (59.6%)',
     MODEL: 'chat',
     READY: 'True',
     PROGRAMMED: '3/3',
