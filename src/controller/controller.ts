@@ -14,7 +14,7 @@ import { USAGE_LEDGER_PREFIX, UsageLedgerStore } from './usage-ledger-store.js';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { createKubeClient } from '../k8s/kube-client.js';
 import { leases } from '../k8s/kinds.js';
-import type { KubeClient } from '../k8s/types.js';
+import type { KubeClient, KubeDeleter } from '../k8s/types.js';
 import type { IdentityPolicy } from '../routing/table.js';
 import {
   createControllerMetrics,
@@ -231,6 +231,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     usageIntervalMs,
     ledgerStore: new UsageLedgerStore({
       client,
+      deleter: isKubeDeleter(client) ? client : undefined,
       namespace: options.leaseNamespace,
       prefix: USAGE_LEDGER_PREFIX,
       logger,
@@ -435,4 +436,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await healthServer?.close();
     },
   };
+}
+
+/** The real client deletes; test fakes may not. */
+function isKubeDeleter(client: object): client is KubeDeleter {
+  return typeof (client as Partial<KubeDeleter>).delete === 'function';
 }

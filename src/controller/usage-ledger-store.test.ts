@@ -134,3 +134,37 @@ describe('UsageLedgerStore', () => {
     expect(warnings.join('\n')).toContain('modelroute-usage-20261201');
   });
 });
+
+describe('UsageLedgerStore retention', () => {
+  it('deletes days past retention when it loads, and keeps the rest', async () => {
+    const now = T0;
+    const client = fakeClient();
+    const ledger = new UsageLedger(() => now);
+    ledger.add(now, on('a'), { ...zeroTotals(), requests: 1 });
+    await store(client, () => now).flush(ledger);
+    const old = { ...client.objects.get('modelroute-usage-20261204')! };
+    client.objects.set('modelroute-usage-20261102', {
+      ...old,
+      metadata: { ...old.metadata, name: 'modelroute-usage-20261102' },
+    });
+    const deleted: string[] = [];
+    const s = new UsageLedgerStore({
+      client: client as never,
+      deleter: {
+        delete: (_kind, ref) => {
+          deleted.push(ref.name);
+          client.objects.delete(ref.name);
+          return Promise.resolve();
+        },
+      },
+      namespace: 'modelroute-system',
+      prefix: 'modelroute-usage',
+      logger: createLogger({ level: 'error', write: () => {} }),
+      now: () => now,
+    });
+    expect(await s.load(new UsageLedger(() => now))).toBe(1);
+    // 2 November ends 32 days before 4 December 23:30; 3 November would still be kept.
+    expect(deleted).toEqual(['modelroute-usage-20261102']);
+    expect([...client.objects.keys()]).toEqual(['modelroute-usage-20261204']);
+  });
+});

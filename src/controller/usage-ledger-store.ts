@@ -3,9 +3,8 @@
 // in the controller's namespace, holding that day's hourly buckets as gzipped
 // JSON (binaryData, well under the 1 MiB object limit: a day of 5,000 rows an
 // hour compresses to a few hundred KB). The leader loads the days it keeps when
-// its term starts and writes the days that changed every flush; days past
-// retention are not loaded (deleting them needs a delete verb the client does
-// not have yet: one small ConfigMap a day stays). Only the leader writes.
+// its term starts (deleting days past retention then) and writes the days
+// that changed every flush. Only the leader writes.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { usageTotalsSchema, USAGE_COUNTERS } from '../finops/attribution.js';
@@ -19,7 +18,12 @@ import {
   type UsageLedger,
 } from '../finops/usage-ledger.js';
 import { kubeMeta } from '../k8s/kinds.js';
-import { KubeApiError, type KubeClient, type ResourceKind } from '../k8s/types.js';
+import {
+  KubeApiError,
+  type KubeClient,
+  type KubeDeleter,
+  type ResourceKind,
+} from '../k8s/types.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export const LEDGER_LABEL = 'modelroute.io/usage-ledger';
@@ -106,6 +110,8 @@ export function decodeDay(stored: StoredDay): Map<number, HourBucket> {
 
 export interface UsageLedgerStoreOptions {
   client: Pick<KubeClient, 'list' | 'get' | 'create' | 'replace'>;
+  /** Deletes days past retention when the store is loaded; without one they stay (and are ignored). */
+  deleter?: KubeDeleter | undefined;
   namespace: string;
   /** ConfigMap name prefix, e.g. "modelroute-usage". */
   prefix: string;
@@ -126,6 +132,10 @@ export class UsageLedgerStore {
     const cutoff = this.options.now() - RETENTION_MS;
     let hours = 0;
     for (const cm of list.items) {
+      if (this.expired(cm.metadata.name, cutoff)) {
+        await this.deleteDay(cm.metadata.name);
+        continue;
+      }
       const day = readDay(cm);
       if (!day.ok) {
         logger.warn('skipped a usage ledger ConfigMap that cannot be read', {
@@ -141,6 +151,31 @@ export class UsageLedgerStore {
         }
     }
     return hours;
+  }
+
+  /** Whether a day ConfigMap (by its name's date) ends before the cutoff. */
+  private expired(name: string, cutoff: number): boolean {
+    const match = /-(\d{4})(\d{2})(\d{2})$/.exec(name);
+    if (!match) return false;
+    const day = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+    return day + DAY_MS <= cutoff;
+  }
+
+  private async deleteDay(name: string): Promise<void> {
+    const { deleter, namespace, logger } = this.options;
+    if (!deleter) return;
+    try {
+      await deleter.delete(ledgerConfigMaps, { namespace, name });
+      logger.info('deleted a usage ledger day past retention', {
+        configMap: `${namespace}/${name}`,
+      });
+    } catch (err) {
+      // Tried again at the next term; an old day is ignored meanwhile.
+      logger.warn('could not delete a usage ledger day past retention', {
+        configMap: `${namespace}/${name}`,
+        error: err,
+      });
+    }
   }
 
   /** Writes the days whose hours changed since the last flush. */

@@ -12,6 +12,7 @@ import {
   type EventInput,
   type JsonPatchOperation,
   type KubeClient,
+  type KubeDeleter,
   type KubePatcher,
   type ListResult,
   type ObjectRef,
@@ -222,7 +223,9 @@ const listPage = z.looseObject({
 
 const nowSeconds = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-export function createKubeClient(options: KubeClientOptions = {}): KubeClient & KubePatcher {
+export function createKubeClient(
+  options: KubeClientOptions = {},
+): KubeClient & KubePatcher & KubeDeleter {
   const api = connectApiServer({
     kubeconfigPath: options.kubeconfigPath,
     context: options.context,
@@ -388,6 +391,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient & 
         await request('PUT', objectPath(kind, refOf(kind, object)), { body }),
         'replaced',
       );
+    },
+
+    async delete(kind: AnyKind, ref: ObjectRef): Promise<void> {
+      try {
+        await request('DELETE', objectPath(kind, ref));
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return;
+        throw err;
+      }
     },
 
     async patchStatus(

@@ -135,3 +135,8 @@ export interface KubePatcher {
     operations: JsonPatchOperation[],
   ): Promise<void>;
 }
+
+/** Deletes objects the caller created (the usage ledger's expired days); one already gone is not an error. */
+export interface KubeDeleter {
+  delete(kind: ResourceKind<unknown>, ref: ObjectRef): Promise<void>;
+}

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ledgerConfigMaps } from '../../src/controller/usage-ledger-store.js';
 import { createKubeClient, translateWatchEvent } from '../../src/k8s/kube-client.js';
 import { events, kubeMeta, leases, modelRoutes, secrets, type Lease } from '../../src/k8s/kinds.js';
 import {
   KubeApiError,
-  type KubeClient,
   type ResourceKind,
   type WatchEventType,
   type WatchHandle,
@@ -20,7 +20,7 @@ import { eventually } from '../support/eventually.js';
 const TIMEOUT_MS = 20_000;
 
 let ns: string;
-let client: KubeClient;
+let client: ReturnType<typeof createKubeClient>;
 const invalid: Array<{ kind: string; name: string; message: string }> = [];
 const watches: WatchHandle[] = [];
 
@@ -91,6 +91,26 @@ test(
     expect(
       everywhere.items.some((r) => r.metadata.namespace === ns && r.metadata.name === 'listed-b'),
     ).toBe(true);
+  },
+  TIMEOUT_MS,
+);
+
+test(
+  'delete removes an object it created, and deleting one already gone is not an error',
+  async () => {
+    const name = 'ledger-day-to-delete';
+    await client.create(ledgerConfigMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: ns },
+      binaryData: { 'ledger.json.gz': 'AA==' },
+    });
+    expect(await client.get(ledgerConfigMaps, { namespace: ns, name })).toBeDefined();
+    await client.delete(ledgerConfigMaps, { namespace: ns, name });
+    await eventually(async () =>
+      expect(await client.get(ledgerConfigMaps, { namespace: ns, name })).toBeUndefined(),
+    );
+    await expect(client.delete(ledgerConfigMaps, { namespace: ns, name })).resolves.toBeUndefined();
   },
   TIMEOUT_MS,
 );
