@@ -135,22 +135,20 @@ export async function runReport(
 type Flags = z.infer<typeof flagsSchema>;
 
 async function fromCluster(flags: Flags, deps: ReportDeps, io: CommandIO): Promise<Report> {
-  const { UsageLedgerStore, USAGE_LEDGER_PREFIX } =
-    await import('../controller/usage-ledger-store.js');
-  const client = deps.connect({ kubeconfig: flags.kubeconfig, context: flags.context });
+  const { readLedgerDays } = await import('../controller/usage-ledger-store.js');
   const ledger = new UsageLedger(deps.now);
-  const store = new UsageLedgerStore({
-    // Read only: load() lists, nothing here writes.
-    client: { ...client, get: unsupported, create: unsupported, replace: unsupported },
-    namespace: flags.namespace,
-    prefix: USAGE_LEDGER_PREFIX,
-    // A day that cannot be read is skipped with a warning on stderr.
-    logger: createLogger({ level: 'warn', write: (line) => io.err(line) }),
-    now: deps.now,
-  });
   let hours;
   try {
-    hours = await store.load(ledger);
+    hours = await readLedgerDays(
+      {
+        client: deps.connect({ kubeconfig: flags.kubeconfig, context: flags.context }),
+        namespace: flags.namespace,
+        // A day that cannot be read is skipped with a warning on stderr.
+        logger: createLogger({ level: 'warn', write: (line) => io.err(line) }),
+        now: deps.now,
+      },
+      ledger,
+    );
   } catch (err) {
     throw new Error(
       `cannot read the usage ledger in namespace ${flags.namespace} (${(err as Error).message}); pass -n with the controller's namespace, or --url to read a FinOps API`,
@@ -194,8 +192,4 @@ async function fromApi(base: string, flags: Flags, deps: ReportDeps): Promise<Re
     usage: await get(`/api/v1/usage?since=${since}&by=${by}&step=1d`, usageReport),
     savings: await get(`/api/v1/savings?since=${since}`, savingsReport),
   };
-}
-
-function unsupported(): never {
-  throw new Error('modelroute report only reads');
 }

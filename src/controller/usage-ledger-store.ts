@@ -124,41 +124,7 @@ export class UsageLedgerStore {
 
   /** Loads every stored day within retention into the ledger; a day that cannot be read is logged and skipped. */
   async load(ledger: UsageLedger): Promise<number> {
-    const { client, namespace, logger } = this.options;
-    const list = await client.list(ledgerConfigMaps, {
-      namespace,
-      labelSelector: `${LEDGER_LABEL}=v${FORMAT}`,
-    });
-    const cutoff = this.options.now() - RETENTION_MS;
-    let hours = 0;
-    for (const cm of list.items) {
-      if (this.expired(cm.metadata.name, cutoff)) {
-        await this.deleteDay(cm.metadata.name);
-        continue;
-      }
-      const day = readDay(cm);
-      if (!day.ok) {
-        logger.warn('skipped a usage ledger ConfigMap that cannot be read', {
-          configMap: `${namespace}/${cm.metadata.name}`,
-          error: day.error,
-        });
-        continue;
-      }
-      for (const [start, bucket] of decodeDay(day.value))
-        if (start >= cutoff) {
-          ledger.restoreHour(start, bucket);
-          hours += 1;
-        }
-    }
-    return hours;
-  }
-
-  /** Whether a day ConfigMap (by its name's date) ends before the cutoff. */
-  private expired(name: string, cutoff: number): boolean {
-    const match = /-(\d{4})(\d{2})(\d{2})$/.exec(name);
-    if (!match) return false;
-    const day = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-    return day + DAY_MS <= cutoff;
+    return readLedgerDays(this.options, ledger, (name) => this.deleteDay(name));
   }
 
   private async deleteDay(name: string): Promise<void> {
@@ -230,7 +196,57 @@ export class UsageLedgerStore {
   }
 }
 
-/** Reads one day out of its ConfigMap (used by the store and by `modelroute report`). */
+/**
+ * Reads every stored day within retention into the ledger and returns the
+ * hours read (the store at a term's start, and `modelroute report`, which
+ * only lists). A day that cannot be read is logged and skipped; a day past
+ * retention goes to `expired` (the store deletes it).
+ */
+export async function readLedgerDays(
+  options: Pick<UsageLedgerStoreOptions, 'namespace' | 'logger' | 'now'> & {
+    client: Pick<KubeClient, 'list'>;
+  },
+  ledger: UsageLedger,
+  expired: (name: string) => Promise<void> = () => Promise.resolve(),
+): Promise<number> {
+  const { client, namespace, logger } = options;
+  const list = await client.list(ledgerConfigMaps, {
+    namespace,
+    labelSelector: `${LEDGER_LABEL}=v${FORMAT}`,
+  });
+  const cutoff = options.now() - RETENTION_MS;
+  let hours = 0;
+  for (const cm of list.items) {
+    if (endsBefore(cm.metadata.name, cutoff)) {
+      await expired(cm.metadata.name);
+      continue;
+    }
+    const day = readDay(cm);
+    if (!day.ok) {
+      logger.warn('skipped a usage ledger ConfigMap that cannot be read', {
+        configMap: `${namespace}/${cm.metadata.name}`,
+        error: day.error,
+      });
+      continue;
+    }
+    for (const [start, bucket] of decodeDay(day.value))
+      if (start >= cutoff) {
+        ledger.restoreHour(start, bucket);
+        hours += 1;
+      }
+  }
+  return hours;
+}
+
+/** Whether a day ConfigMap (by its name's date) ends before the cutoff. */
+function endsBefore(name: string, cutoff: number): boolean {
+  const match = /-(\d{4})(\d{2})(\d{2})$/.exec(name);
+  if (!match) return false;
+  const day = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  return day + DAY_MS <= cutoff;
+}
+
+/** Reads one day out of its ConfigMap. */
 export function readDay(
   cm: LedgerConfigMap,
 ): { ok: true; value: StoredDay } | { ok: false; error: string } {

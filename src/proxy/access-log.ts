@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { INVALID_TRACEID, type SpanContext } from '@opentelemetry/api';
 import type { Logger } from '../telemetry/logger.js';
+import type { RequestTally } from './forward/request.js';
 import { incomingTraceId } from '../telemetry/trace-context.js';
 
 /**
@@ -37,6 +38,31 @@ export interface AccessRecord {
   costUsd?: number | undefined;
   /** Time to first token of the attempt that served, for a streamed answer. */
   ttftMs?: number | undefined;
+}
+
+/**
+ * The record with what the request's cost tally says of it (route, rule,
+ * tier, caller, tokens and cost): the tally is filled as the request is
+ * served, so the access log reads it once at the end instead of keeping a copy.
+ */
+export function withAttribution(record: AccessRecord, tally: RequestTally): AccessRecord {
+  const { on, tokens } = tally;
+  return {
+    ...record,
+    route: on.route,
+    rule: on.rule || undefined,
+    tier: on.tier || undefined,
+    namespace: on.namespace || undefined,
+    workload: on.workload || undefined,
+    ...(tokens
+      ? {
+          inputTokens: tokens.input,
+          outputTokens: tokens.output,
+          cachedTokens: tokens.cachedInput,
+          costUsd: tally.costUSD,
+        }
+      : {}),
+  };
 }
 
 export interface AccessOutcome {

@@ -23,12 +23,6 @@ export function account(
 ): void {
   const { route, tally } = request;
   if (ttftMs !== undefined) tally.ttftMs = ttftMs;
-  if (usage && request.access) {
-    request.access.inputTokens = usage.promptTokens;
-    request.access.outputTokens = usage.completionTokens;
-    request.access.cachedTokens = usage.cachedPromptTokens;
-    request.access.costUsd = cost;
-  }
   if (usage) {
     const tokens = usageTokens(usage);
     const prepared = runtime.store.prepared;

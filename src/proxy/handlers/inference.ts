@@ -1,11 +1,12 @@
 // POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
 // check the body, route it with the routing core, and forward it.
-import { callerAttribution } from '../../finops/caller-attribution.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { callerAttribution } from '../../finops/caller-attribution.js';
 import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
+import { withAttribution } from '../access-log.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import type { RequestTally } from '../forward/request.js';
@@ -190,13 +191,6 @@ export async function handleInference(
     if (decision.costQuality) runtime.metrics.tierRequest(route.id, decision.costQuality.tier);
     runtime.quotas.tenants.requested(who.tenant.id);
     span.setAttribute('modelroute.route', route.id);
-    if (access) {
-      access.route = route.id;
-      access.rule = decision.ruleName;
-      access.tier = decision.costQuality?.tier;
-      access.namespace = tally.on.namespace || undefined;
-      access.workload = tally.on.workload || undefined;
-    }
     const routingHeaders: Record<string, string> = {};
     if (decision.costQuality) {
       routingHeaders[RESPONSE_HEADERS.difficulty] = decision.costQuality.difficulty.toFixed(3);
@@ -256,6 +250,10 @@ export async function handleInference(
       durationMs / 1000,
     );
     if (tally) runtime.attribution.record({ ...tally, status, durationMs });
-    if (access) runtime.accessLog.write(access, { status, durationMs });
+    if (access)
+      runtime.accessLog.write(tally ? withAttribution(access, tally) : access, {
+        status,
+        durationMs,
+      });
   }
 }
