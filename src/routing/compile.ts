@@ -6,6 +6,7 @@ import {
   type HealthState,
   type ModelBackend,
   type ModelBackendGrant,
+  type CostQualityLearning,
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
 import type { CompiledIdentity } from './compile-tenants.js';
@@ -24,6 +25,7 @@ import {
   TABLE_FORMAT_VERSION,
   tableContentVersion,
   type CompiledBackend,
+  type CompiledLearning,
   type CompiledRoute,
   type RoutingTable,
 } from './table.js';
@@ -58,6 +60,30 @@ export interface CompileOptions {
    * ref to another namespace's backend without one is left out of the table.
    */
   grants?: readonly ModelBackendGrant[];
+  /**
+   * The model each learning rule serves, keyed by `ruleKey`: the controller's
+   * promoted champion, or the version spec pins (issue 17). A rule without
+   * an entry serves the proxies' own model (the prior).
+   */
+  learnedModels?: ReadonlyMap<string, LearnedModel>;
+}
+
+/** A learning rule's model as pushed: its version and its format-2 file. */
+export type LearnedModel = NonNullable<CompiledLearning['model']>;
+
+function compileLearning(
+  spec: CostQualityLearning,
+  judgeBackendId: string | undefined,
+  model: LearnedModel | undefined,
+): CompiledLearning {
+  return {
+    // Without a judge that resolves there is nothing to shadow-judge with: feedback only.
+    sampleRate: judgeBackendId === undefined ? 0 : spec.sampleRate,
+    ...(judgeBackendId === undefined ? {} : { judgeBackendId }),
+    maxShadowCostPerDayUsd: spec.maxShadowCostPerDay,
+    feedbackWindowMs: durationToMs(spec.feedbackWindow),
+    ...(model === undefined ? {} : { model }),
+  };
 }
 
 /** Backend health keyed by `<namespace>/<name>`; missing means Unknown. */
@@ -208,6 +234,12 @@ export function compileRoutingTable(
             compiledRule.threshold = strongShareThreshold(cq.strongShare, quantile);
             compiledRule.strongShare = cq.strongShare;
           }
+          if (cq.learning)
+            compiledRule.learning = compileLearning(
+              cq.learning,
+              cq.learning.judgeRef && resolve(cq.learning.judgeRef),
+              options.learnedModels?.get(ruleKey(id, rule.name)),
+            );
         }
         // A strongShare rule: the fleet's live threshold, once the controller has one, replaces the prior.
         const live =

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { projectOntoSchema, type JsonSchema } from './schema-projection.js';
+import { difficultyModelFileV2 } from './difficulty/learned/model.js';
 import {
   BUDGET_ACTIONS,
   LIMIT_ENFORCEMENTS,
@@ -101,6 +102,31 @@ export const compiledBackend = z.strictObject({
 });
 export type CompiledBackend = z.infer<typeof compiledBackend>;
 
+/**
+ * A rule's learning settings and, once the controller has promoted one, the
+ * rule's own difficulty model (a format-2 model file, checked again by the
+ * proxy on load). Absent `model`: the proxy's own model (the shipped prior).
+ */
+export const compiledLearning = z.strictObject({
+  /** Share of the rule's requests shadow-judged (0: feedback only). */
+  sampleRate: z.number().min(0).max(1),
+  /** `<namespace>/<name>` of the judge backend; in `backends` like any other. */
+  judgeBackendId: z.string().min(1).optional(),
+  /** Shadow and judge spend a proxy may make for this rule per UTC day. */
+  maxShadowCostPerDayUsd: nonNegative,
+  /** How long after a response its feedback is accepted. */
+  feedbackWindowMs: positiveTimerMs,
+  /** The rule's promoted model: its version (1, 2, …) and file. Absent: the prior. */
+  model: z
+    .strictObject({
+      version: z.int().min(1),
+      /** A difficulty model file, format 2 (its feature set and checksum are checked where it is loaded). */
+      file: difficultyModelFileV2,
+    })
+    .optional(),
+});
+export type CompiledLearning = z.infer<typeof compiledLearning>;
+
 export const compiledRule = z.strictObject({
   name: z.string().min(1),
   /** Any match selects the rule; an empty list matches every request. */
@@ -122,6 +148,8 @@ export const compiledRule = z.strictObject({
   threshold: z.number().min(0).max(1).optional(),
   /** cost-quality with spec strongShare: the target share of requests to the strong tier. */
   strongShare: z.number().min(0).max(1).optional(),
+  /** cost-quality with spec learning (issue 17); older proxies ignore it (an open format-2 key). */
+  learning: compiledLearning.optional(),
 });
 export type CompiledRule = z.infer<typeof compiledRule>;
 

@@ -214,6 +214,59 @@ export const backendRef = z
   .describe('A ModelBackend this rule may send requests to.');
 export type BackendRef = z.infer<typeof backendRef>;
 
+/** Learning from the rule's own outcomes (issue 17): feedback, shadow judging, per-rule retraining. */
+export const costQualityLearning = z
+  .strictObject({
+    sampleRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe(
+        "Share of this rule's requests that are shadow-judged: the proxy also sends the prompt to the other tier and asks judgeRef to compare the two answers (both orders), off the client's path. 0: feedback only.",
+      ),
+    judgeRef: z
+      .strictObject({
+        name: objectName.describe('Name of the ModelBackend that judges.'),
+        namespace: objectName
+          .optional()
+          .describe(
+            "Its namespace; default the route's (another namespace needs a ModelBackendGrant).",
+          ),
+      })
+      .optional()
+      .describe('The backend that compares the two answers; required when sampleRate is above 0.'),
+    maxShadowCostPerDay: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe(
+        'USD a day each proxy may spend on shadow calls and judging for this rule (UTC days); beyond it, sampling stops until the next day and the skipped samples are counted.',
+      ),
+    feedbackWindow: boundedDuration({ min: '1s', max: '24h' })
+      .default('15m')
+      .describe(
+        'How long after a response POST /v1/feedback accepts a score for it (each proxy also keeps at most a bounded number of recent requests).',
+      ),
+    minLabels: z
+      .int()
+      .min(20)
+      .max(100_000)
+      .default(200)
+      .describe('Labels the controller waits for before it trains a first challenger.'),
+    pinnedVersion: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Serve this model version and stop promoting: 0 is the shipped prior, N a version status.learning lists. Remove it to let promotions resume; set it to an earlier version to roll back.',
+      ),
+  })
+  .describe(
+    "Learning from this rule's own outcomes: labels from POST /v1/feedback and shadow judging train the rule's own difficulty model in the controller, promoted only when it beats the current one on held-out recent labels. Only feature vectors and labels leave a proxy, never prompt or answer text.",
+  );
+export type CostQualityLearning = z.infer<typeof costQualityLearning>;
+
 const costQuality = withCrossFieldRules(
   z
     .strictObject({
@@ -231,6 +284,7 @@ const costQuality = withCrossFieldRules(
         .describe(
           "Target share of this rule's requests sent to the strongest backend, held on live traffic: each proxy sets its threshold from the scores it routes and the share it realised, and the controller pushes the fleet's threshold (status.strongShare shows the realised share).",
         ),
+      learning: costQualityLearning.optional(),
     })
     .describe(
       "Settings of the cost-quality strategy. Set at most one of threshold or strongShare; with neither, difficulty is compared with each backend's quality.",
@@ -240,6 +294,16 @@ const costQuality = withCrossFieldRules(
       rule: '!(has(self.threshold) && has(self.strongShare))',
       message: 'set at most one of threshold or strongShare',
       holds: (c) => c.threshold === undefined || c.strongShare === undefined,
+    },
+    {
+      rule: '!has(self.learning) || !has(self.learning.sampleRate) || self.learning.sampleRate == 0.0 || has(self.learning.judgeRef)',
+      message:
+        'learning.sampleRate above 0 needs learning.judgeRef: name the ModelBackend that compares the two answers, or set sampleRate to 0 to learn from feedback only',
+      fieldPath: '.learning.judgeRef',
+      holds: (c) =>
+        c.learning === undefined ||
+        !(typeof c.learning.sampleRate === 'number' && c.learning.sampleRate > 0) ||
+        c.learning.judgeRef !== undefined,
     },
   ],
 );
@@ -428,6 +492,65 @@ export const routeBackendStatus = z.strictObject({
   reason: z.string().max(256).optional().describe('Why, e.g. NotFound, ProbeFailed, CircuitOpen.'),
 });
 
+const apgr = z.number().min(-10).max(10);
+
+/** What the controller's learning did for a rule with costQuality.learning (the first such rule). */
+export const learningStatus = z
+  .strictObject({
+    rule: z.string().max(63).describe('The rule that learns.'),
+    model: z
+      .string()
+      .max(128)
+      .describe(
+        'Summary for kubectl: the version in use and its held-out APGR against the prior, e.g. "v3 0.62/0.55 (812 labels)".',
+      ),
+    modelVersion: count.describe('Model version the proxies are sent: 0 is the shipped prior.'),
+    pinned: z.boolean().describe('Whether spec pins the version (no promotions).'),
+    latestVersion: count.describe('Highest version trained and promoted so far.'),
+    labels: count.describe('Labels in the training window now.'),
+    labelsTotal: count.describe('Labels received since learning began.'),
+    promotions: count.describe('Challengers promoted so far.'),
+    heldOut: z
+      .strictObject({
+        labels: count.describe(
+          'Recent labels held out from training, that the APGRs below are measured on.',
+        ),
+        champion: apgr
+          .optional()
+          .describe(
+            'APGR of the model in use on them (absent when the labels show no gain to recover).',
+          ),
+        prior: apgr.optional().describe('APGR of the shipped prior on them.'),
+      })
+      .optional()
+      .describe('The last evaluation.'),
+    lastDecision: z
+      .string()
+      .max(512)
+      .optional()
+      .describe('What the last retraining decided and why, with the paired bootstrap interval.'),
+    lastTrainedTime: z
+      .string()
+      .optional()
+      .describe('When a challenger was last trained (RFC 3339).'),
+    lastPromotedTime: z
+      .string()
+      .optional()
+      .describe('When a challenger was last promoted (RFC 3339).'),
+    costUSD: z
+      .number()
+      .min(0)
+      .describe(
+        'Cost of learning: shadow calls and judging, summed over the proxies since learning began.',
+      ),
+    shadowCalls: count.describe('Shadow requests sent to the other tier.'),
+    feedback: count.describe('Feedback scores accepted.'),
+  })
+  .describe(
+    "The rule's own difficulty model: version, labels, held-out quality and the cost of learning.",
+  );
+export type LearningStatus = z.infer<typeof learningStatus>;
+
 export const modelRouteStatus = z
   .strictObject({
     observedGeneration: count.optional().describe('The metadata.generation this status describes.'),
@@ -508,6 +631,7 @@ export const modelRouteStatus = z
       .describe('How the strongShare target holds on live traffic.'),
     spend: spendStatus.optional(),
     cost: costStatus.optional(),
+    learning: learningStatus.optional(),
   })
   .describe('Observed state of a ModelRoute.');
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;

@@ -107,7 +107,7 @@ export function fromNewerWriter(table: RoutingTable, rand: () => number): Record
   const { version: _v, ...content } = table;
   // At least one unknown key, whatever the dice say.
   const grown = {
-    ...(withUnknownKeys(content, rand) as Record<string, unknown>),
+    ...(withUnknownKeys(content as unknown as Json, rand) as Record<string, unknown>),
     futureAlways: { since: 'a later release' },
   };
   return { ...grown, version: tableContentVersion(grown) };
