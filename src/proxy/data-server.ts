@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ProxyError, sendError } from './errors.js';
 import { handleInference } from './handlers/inference.js';
 import { handleModels } from './handlers/models.js';
+import { RESPONSE_HEADERS } from './forward/request.js';
 import type { ProxyRuntime } from './runtime.js';
 
 export interface DataServerOptions {
@@ -34,6 +35,9 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
       requireHostHeader: false,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      // First, so every answer carries it, errors too: what a caller quotes in feedback or a bug report.
+      const requestId = runtime.newRequestId();
+      res.setHeader(RESPONSE_HEADERS.requestId, requestId);
       if (req.httpVersion === '1.1' && req.headers.host === undefined) {
         req.resume();
         return sendError(
@@ -51,7 +55,7 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
       const endpoint = ENDPOINTS[path as keyof typeof ENDPOINTS];
       if (endpoint) {
         if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
-        handleInference(runtime, endpoint, req, res).catch(unhandled(runtime, res));
+        handleInference(runtime, endpoint, req, res, requestId).catch(unhandled(runtime, res));
         return;
       }
       if (path === '/v1/models') {
@@ -90,7 +94,7 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
       ).body(),
     );
     socket.end(
-      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\n${RESPONSE_HEADERS.requestId}: ${runtime.newRequestId()}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });
   return server;

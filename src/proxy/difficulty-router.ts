@@ -29,13 +29,23 @@ const infoOf = (model: DifficultyModel, source: string): DifficultyModelInfo => 
   source,
 });
 
+/** Scores features already extracted with extractFeaturesV2 (format-2 models). */
+export type FeatureScorer = (features: ArrayLike<number>) => number;
+
 export class DifficultyRouter {
   private scorer: DifficultyScorer;
   private info: DifficultyModelInfo;
+  private features: FeatureScorer | undefined;
 
-  constructor(scorer: DifficultyScorer, info: DifficultyModelInfo) {
+  constructor(scorer: DifficultyScorer, info: DifficultyModelInfo, features?: FeatureScorer) {
     this.scorer = scorer;
     this.info = info;
+    this.features = features;
+  }
+
+  /** The current model's score of v2 features, when it is a format-2 model; else undefined. */
+  get featureScorer(): FeatureScorer | undefined {
+    return this.features;
   }
 
   /** Scores with whichever model is current; a stable function to hand out once. */
@@ -47,6 +57,7 @@ export class DifficultyRouter {
 
   replace(model: DifficultyModel, source: string): void {
     this.scorer = model.score;
+    this.features = model.scoreFeatures;
     this.info = infoOf(model, source);
   }
 }
@@ -73,11 +84,11 @@ export function initialDifficultyRouter(options: {
     });
   if (options.file !== undefined) {
     const model = (options.loadFile ?? loadDifficultyModel)(options.file);
-    return new DifficultyRouter(model.score, infoOf(model, options.file));
+    return new DifficultyRouter(model.score, infoOf(model, options.file), model.scoreFeatures);
   }
   try {
     const model = (options.loadShipped ?? shippedDifficultyModel)();
-    return new DifficultyRouter(model.score, infoOf(model, 'shipped'));
+    return new DifficultyRouter(model.score, infoOf(model, 'shipped'), model.scoreFeatures);
   } catch (err) {
     if (!(err instanceof DifficultyModelError)) throw err;
     options.onShippedRefused(err.message);

@@ -2,6 +2,7 @@
 // and telemetry, with every dependency injectable for tests and local mode.
 import { BaselineCache } from '../finops/counterfactual.js';
 import { ProxyAttribution } from '../finops/proxy-attribution.js';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -79,6 +80,8 @@ export interface ProxyOptions {
   credentials?: CredentialResolver;
   now?: () => number;
   rng?: () => number;
+  /** Makes each data-port request's x-modelroute-request-id (default: a random UUID). */
+  requestId?: () => string;
   /** A fixed scorer instead of a model (tests). */
   scoreDifficulty?: DifficultyScorer;
   /** Who callers are (default: local mode, no tenant). */
@@ -271,6 +274,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const runtime: ProxyRuntime = {
     now,
     rng: options.rng ?? Math.random,
+    newRequestId: options.requestId ?? randomUUID,
     logger,
     metrics,
     tracing:

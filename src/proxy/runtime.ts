@@ -21,6 +21,8 @@ import type { UpstreamTargets } from './upstream-target.js';
 export interface ProxyRuntime {
   now: () => number;
   rng: () => number;
+  /** A fresh, unguessable id for each data-port request (x-modelroute-request-id). */
+  newRequestId: () => string;
   logger: Logger;
   metrics: ProxyMetrics;
   tracing: Tracing;

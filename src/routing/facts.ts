@@ -1,6 +1,7 @@
 // What the routing core knows about one request. Expensive facts (token count,
 // difficulty) are functions: the core calls them only when a rule or backend
 // needs them, and the caller memoises them so each is computed at most once.
+import type { CompiledRule } from './table.js';
 
 /**
  * Headers clients may set to steer routing. The proxy honours one only when the
@@ -52,6 +53,13 @@ export interface RequestFacts {
   contextTokensAtMost?: number | undefined;
   /** Difficulty score of the prompt, 0 (easy) to 1 (hard). */
   difficulty(): number;
+  /**
+   * The difficulty a cost-quality rule that learns (issue 17) orders by: its
+   * own pushed model's score, or the proxy's on features it keeps for the
+   * rule's labels. Absent: such rules use difficulty() like the others.
+   * Matches (matches.difficulty) always use difficulty().
+   */
+  learnedDifficulty?: ((rule: CompiledRule) => number) | undefined;
   /** Output tokens the client asked for at most (max_tokens), if it said. */
   maxOutputTokens?: number | undefined;
   /** When the request arrived (epoch ms, the proxy's injected clock): matches.timeWindows. */
@@ -94,6 +102,7 @@ interface LazyFacts {
   contextTokens?: (() => number) | undefined;
   contextTokensAtMost?: number | undefined;
   difficulty: () => number;
+  learnedDifficulty?: ((rule: CompiledRule) => number) | undefined;
   maxOutputTokens?: number | undefined;
 }
 
@@ -119,6 +128,7 @@ export function requestFacts(input: RequestFactsInput): RequestFacts {
     contextTokens: input.contextTokens && memo(input.contextTokens),
     contextTokensAtMost: input.contextTokensAtMost,
     difficulty: memo(input.difficulty),
+    learnedDifficulty: input.learnedDifficulty,
     maxOutputTokens: input.maxOutputTokens,
   };
 }

@@ -281,6 +281,8 @@ class Selection {
       estimatedCostUsd: (b) => this.estimatedCostUsd(b),
       threshold: liveThreshold ?? rule.source.threshold,
     };
+    const learned = this.facts.learnedDifficulty;
+    if (learned && rule.source.learning) ctx.difficulty = () => learned(rule.source);
     const { strategy } = rule.source;
     const tiers = [...new Set(candidates.map((c) => c.priority))].sort((a, b) => a - b);
     for (const tierPriority of tiers) {

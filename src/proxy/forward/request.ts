@@ -4,6 +4,7 @@ import type { Span } from '@opentelemetry/api';
 import type { RequestOutcome } from '../../finops/proxy-attribution.js';
 import type { Attempt } from '../../routing/select.js';
 import type { AccessRecord } from '../access-log.js';
+import type { LearningTicket } from '../learning/ticket.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
 
@@ -17,6 +18,10 @@ export const RESPONSE_HEADERS = {
   difficulty: 'x-modelroute-difficulty',
   threshold: 'x-modelroute-threshold',
   tier: 'x-modelroute-tier',
+  /** On every data-port response, errors too: the id POST /v1/feedback names (issue 17). */
+  requestId: 'x-modelroute-request-id',
+  /** Cost-quality rules that learn: the version of the rule's model that scored the prompt (0: the prior). */
+  modelVersion: 'x-modelroute-model-version',
 } as const;
 
 export interface ForwardRequest {
@@ -47,6 +52,8 @@ export interface ForwardRequest {
   tally: RequestTally;
   /** The access log's record of this request, filled in as it is served; absent when not sampled. */
   access?: AccessRecord | undefined;
+  /** A learning rule's request (issue 17): forward fills `learning.shadow.capture` when it was sampled. */
+  learning?: LearningTicket | undefined;
 }
 
 /** A RequestOutcome before the request has ended (no status or duration yet). */

@@ -53,6 +53,7 @@ export async function handleInference(
   endpoint: Endpoint,
   req: IncomingMessage,
   res: ServerResponse,
+  requestId: string,
 ): Promise<void> {
   const arrivedAt = process.hrtime.bigint();
   const startedMs = runtime.now();

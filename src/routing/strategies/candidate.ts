@@ -20,6 +20,8 @@ export interface StrategyContext {
   estimatedCostUsd(backend: CompiledBackend): number;
   /** cost-quality: the rule's difficulty threshold, if it has one. */
   threshold?: number | undefined;
+  /** cost-quality: the rule's own difficulty (a learning rule's model), instead of facts.difficulty(). */
+  difficulty?: (() => number) | undefined;
 }
 
 /** Orders a tier's candidates: the first is tried first, the rest are alternates. */

@@ -38,7 +38,7 @@ export function costQualityOrder(
   tier: readonly Candidate[],
   ctx: StrategyContext,
 ): { order: Candidate[]; choice: CostQualityChoice } {
-  const difficulty = ctx.facts.difficulty();
+  const difficulty = ctx.difficulty ? ctx.difficulty() : ctx.facts.difficulty();
   const { threshold } = ctx;
   if (threshold !== undefined) {
     const strong = difficulty >= threshold;

@@ -136,6 +136,12 @@ export interface DifficultyModel {
   score: DifficultyScorer;
   /** The uncalibrated linear score (for training and evaluation). */
   rawScore: (prompt: string) => number;
+  /**
+   * Format 2 only: the calibrated score of features already extracted with
+   * extractFeaturesV2, for a caller that needs the features too (a learning
+   * rule keeps them for its labels) and should extract them once.
+   */
+  scoreFeatures?: (features: ArrayLike<number>) => number;
 }
 
 /** Thrown for any file that must not be used; the message says why and what to do. */
@@ -234,7 +240,13 @@ export function buildScorerV2(
     extractFeaturesV2(prompt, buffer);
     return bias + linearScoreV2(dense, quantitative, buffer.dense);
   };
-  return { name, rawScore, score: (prompt) => calibrate(rawScore(prompt), knots) };
+  return {
+    name,
+    rawScore,
+    score: (prompt) => calibrate(rawScore(prompt), knots),
+    scoreFeatures: (features) =>
+      calibrate(bias + linearScoreV2(dense, quantitative, features), knots),
+  };
 }
 
 /** Validates a parsed model document (format 1 or 2) and builds its scorer; throws DifficultyModelError. */
