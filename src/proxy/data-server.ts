@@ -2,6 +2,7 @@
 // (no framework) because every microsecond here is added to every request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ProxyError, sendError } from './errors.js';
+import { handleFeedback } from './handlers/feedback.js';
 import { handleInference } from './handlers/inference.js';
 import { handleModels } from './handlers/models.js';
 import { RESPONSE_HEADERS } from './forward/request.js';
@@ -20,6 +21,9 @@ const ENDPOINTS = {
   '/v1/completions': 'completions',
   '/v1/embeddings': 'embeddings',
 } as const;
+
+/** Scores for answers of learning rules (issue 17). */
+export const FEEDBACK_PATH = '/v1/feedback';
 
 export function createDataServer(runtime: ProxyRuntime, options: DataServerOptions): Server {
   const server = createServer(
@@ -58,6 +62,11 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         handleInference(runtime, endpoint, req, res, requestId).catch(unhandled(runtime, res));
         return;
       }
+      if (path === FEEDBACK_PATH) {
+        if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
+        handleFeedback(runtime, req, res).catch(unhandled(runtime, res));
+        return;
+      }
       if (path === '/v1/models') {
         if (req.method !== 'GET') return methodNotAllowed(res, path, 'GET');
         req.resume();
@@ -69,7 +78,7 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         res,
         new ProxyError(
           404,
-          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models`,
+          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/feedback`,
           'not_found_error',
           'unknown_url',
         ),

@@ -38,6 +38,8 @@ import { rememberSecret } from '../telemetry/redact.js';
 import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
+import { ProxyLearning } from './learning/proxy-learning.js';
+import type { LabelSink, ShadowJudging } from './learning/shadow-judging.js';
 import { RouteUsage } from './route-usage.js';
 import { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { ProxyRuntime } from './runtime.js';
@@ -111,6 +113,14 @@ export interface ProxyOptions {
    * dev proxy's FinOps dashboard); built once the runtime exists.
    */
   adminExtras?: ((runtime: ProxyRuntime) => AdminExtras) | undefined;
+  /**
+   * The shadow judge of learning rules with a sampleRate (issue 17), built
+   * once the runtime exists; it pushes its labels and counts to `sink`.
+   * Absent: learning rules learn from feedback only.
+   */
+  shadowJudge?: ((sink: LabelSink, runtime: ProxyRuntime) => ShadowJudging) | undefined;
+  /** The epoch of this process's label sequence (default: a random UUID). */
+  learningEpoch?: string | undefined;
 }
 
 /** Answers a request and returns true when the path is its own; false leaves it to the admin routes. */
@@ -235,6 +245,15 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     },
   });
   const strongShare = new StrongShareCalibrators();
+  const rng = options.rng ?? Math.random;
+  const learning = new ProxyLearning({
+    now,
+    rng,
+    logger: logger.child({ component: 'learning' }),
+    metrics,
+    prior: difficulty,
+    epoch: options.learningEpoch ?? randomUUID(),
+  });
   const token = new AdminToken(options.adminToken ?? {});
   const deliveryClient = options.credentialDelivery
     ? createCredentialsFetch(options.credentialDelivery)
@@ -265,7 +284,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   store.onChange((prepared) => {
     live.configure(prepared.table.backends);
     quotas.configure(prepared.table.tenants ?? []);
-    strongShare.configure(prepared.table);
+    // A rule whose model changed scores on a new scale: its live threshold restarts from the table's.
+    strongShare.configure(prepared.table, learning.configure(prepared.table));
     metrics.tableLoaded(prepared.table.version);
     // Its first load builds tables (~110 ms): better on a table push than on a request.
     if (warmTokenizerFor(prepared))
@@ -273,7 +293,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   });
   const runtime: ProxyRuntime = {
     now,
-    rng: options.rng ?? Math.random,
+    rng,
     newRequestId: options.requestId ?? randomUUID,
     logger,
     metrics,
@@ -313,11 +333,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     credentialCheck,
     identity: new RequestIdentifier(await createAuthenticator(identity, now, logger), namespace),
     difficulty,
+    learning,
     limits: {
       maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
       clientStallTimeoutMs: options.clientStallTimeoutMs ?? 30_000,
     },
   };
+
+  if (options.shadowJudge) learning.useShadowJudge(options.shadowJudge(learning.outbox, runtime));
 
   // After delivery.onTable (registered first), so keys already held count.
   store.onChange((prepared) => credentialCheck.onTable(prepared.table));
@@ -384,6 +407,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       await deliveryClient?.close();
       // The data port drains; the admin port has nothing a caller waits on.
       await Promise.all([closeServer(data, options.drainMs ?? 0), closeServer(adminServer, 0)]);
+      await learning.close();
       await runtime.pools.close();
       await runtime.tracing.shutdown();
     },

@@ -12,6 +12,7 @@ import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialCheck } from './credential-check.js';
 import type { CredentialResolver } from './credentials.js';
 import type { DifficultyRouter } from './difficulty-router.js';
+import type { ProxyLearning } from './learning/proxy-learning.js';
 import type { RouteUsage } from './route-usage.js';
 import type { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { TableStore } from './table-store.js';
@@ -50,6 +51,8 @@ export interface ProxyRuntime {
   identity: RequestIdentifier;
   /** Scores prompts for cost-quality routing; its model may be replaced while serving. */
   difficulty: DifficultyRouter;
+  /** Learning rules (issue 17): their models, tickets, feedback and the labels for the controller. */
+  learning: ProxyLearning;
   limits: {
     maxBodyBytes: number;
     /** A streaming client that takes no bytes for this long is cut off (the backend is not blamed). */

@@ -24,15 +24,19 @@ interface Entry {
 export class StrongShareCalibrators {
   private readonly entries = new Map<string, Entry>();
 
-  /** Follows a newly installed table. */
-  configure(table: RoutingTable): void {
+  /**
+   * Follows a newly installed table. Rules in `restart` (their difficulty
+   * model changed, so scores are on a new scale) start again from the table's
+   * threshold, their local history dropped.
+   */
+  configure(table: RoutingTable, restart?: ReadonlySet<string>): void {
     const present = new Set<string>();
     for (const route of table.routes) {
       for (const rule of route.rules) {
         if (rule.strongShare === undefined || rule.threshold === undefined) continue;
         const key = ruleKey(route.id, rule.name);
         present.add(key);
-        const entry = this.entries.get(key);
+        const entry = restart?.has(key) ? undefined : this.entries.get(key);
         if (entry) entry.calibrator.setFleetThreshold(rule.threshold, rule.strongShare);
         else
           this.entries.set(key, {

@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type CircuitStateName = 'closed' | 'half-open' | 'open';
 
+/** POST /v1/feedback's answer: accepted, or why it was refused. */
+export type FeedbackResult = 'accepted' | 'unknown' | 'expired' | 'repeated' | 'invalid';
+
 export interface ProxyMetrics {
   /** Prometheus text exposition content type, for the /metrics response. */
   readonly contentType: string;
@@ -45,6 +48,15 @@ export interface ProxyMetrics {
   /** First chunk of a streamed call (gen_ai.client.operation.time_to_first_chunk). */
   genAiTimeToFirstChunk(l: GenAiCallLabels, seconds: number): void;
   // --- end GenAI client metrics ---
+  // --- learning (issue 17) ---
+  feedback(result: FeedbackResult): void;
+  /** A label made for the controller (rule: `<route>/<rule>`). */
+  learningLabel(rule: string, kind: 'pairwise' | 'feedback'): void;
+  /** A label left the ring before the controller read it. */
+  learningLabelsDropped(): void;
+  /** A pushed learning-rule model was refused; the rule scores with the proxy's own. */
+  learnedModelRefused(rule: string): void;
+  // --- end learning ---
 }
 
 // --- OpenTelemetry GenAI client metrics (issue 16, piece C) ---
@@ -263,6 +275,31 @@ export function createProxyMetrics(): ProxyMetrics {
     registers,
   });
   // --- end GenAI client metrics ---
+  // --- learning (issue 17): feedback, labels, pushed models ---
+  const feedback = new Counter({
+    name: 'modelroute_feedback_total',
+    help: 'POST /v1/feedback answers, by result: accepted, or refused as unknown, expired, repeated or invalid.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const learningLabels = new Counter({
+    name: 'modelroute_learning_labels_total',
+    help: 'Labels made for the controller, by rule (<route>/<rule>) and kind (pairwise, feedback).',
+    labelNames: ['rule', 'kind'] as const,
+    registers,
+  });
+  const learningLabelsDropped = new Counter({
+    name: 'modelroute_learning_labels_dropped_total',
+    help: 'Labels that left the ring before the controller read them.',
+    registers,
+  });
+  const learnedModelRefusals = new Counter({
+    name: 'modelroute_learned_model_refusals_total',
+    help: "Pushed learning-rule models refused (the rule scored with the proxy's own model), by rule.",
+    labelNames: ['rule'] as const,
+    registers,
+  });
+  // --- end learning ---
 
   return {
     contentType: registry.contentType,
@@ -349,5 +386,19 @@ export function createProxyMetrics(): ProxyMetrics {
       if (usable(seconds)) genAiFirstChunk.observe(genAiLabelValues(l), seconds);
     },
     // --- end GenAI client metrics ---
+    // --- learning (issue 17) ---
+    feedback(result) {
+      feedback.inc({ result });
+    },
+    learningLabel(rule, kind) {
+      learningLabels.inc({ rule, kind });
+    },
+    learningLabelsDropped() {
+      learningLabelsDropped.inc();
+    },
+    learnedModelRefused(rule) {
+      learnedModelRefusals.inc({ rule });
+    },
+    // --- end learning ---
   };
 }

@@ -24,7 +24,8 @@ export interface AdminRoute {
   token?: boolean;
   /** The handler gets the request's JSON body (see readAdminJson). */
   jsonBody?: boolean;
-  handle(body: unknown): AdminReply | Promise<AdminReply>;
+  /** `query`: the URL's query parameters. */
+  handle(body: unknown, query: URLSearchParams): AdminReply | Promise<AdminReply>;
 }
 
 export function adminError(message: string, code: string) {
@@ -55,7 +56,10 @@ async function answer(
         'www-authenticate': 'Bearer',
       });
     }
-    const reply = await route.handle(route.jsonBody ? await readAdminJson(req) : undefined);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const reply = await route.handle(route.jsonBody ? await readAdminJson(req) : undefined, query);
     if (reply.text) send(res, reply.status ?? 200, reply.text.body, reply.text.contentType);
     else sendJson(res, reply.status ?? 200, reply.json);
   } catch (err) {

@@ -2,7 +2,9 @@
 // inspects tables and quota assignments and reads outcome stats here; probes
 // and Prometheus too.
 import type { RequestListener } from 'node:http';
+import { LABELS_AFTER_PARAM } from '../../learning/wire.js';
 import { READABLE_TABLE_FORMATS } from '../../routing/table.js';
+import { parseLabelsCursor } from '../learning/label-outbox.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { adminError, adminRequestListener, type AdminRoute } from './admin-router.js';
 import type { AdminToken } from './admin-token.js';
@@ -122,22 +124,30 @@ export function createAdminApp(
       method: 'GET',
       path: '/admin/v1/stats',
       token: true,
-      handle: () => ({
-        json: {
-          tableVersion: runtime.store.version ?? null,
-          tableFormats,
-          difficultyModel: runtime.difficulty.model,
-          uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
-          backends: runtime.live.stats(),
-          routes: runtime.usage.stats(),
-          ...runtime.attribution.stats(),
-          calibration: runtime.strongShare.stats(),
-          quotas: runtime.quotas.stats(runtime.live.limitUsage()),
-          ...(runtime.credentialCheck
-            ? { credentials: { unavailable: runtime.credentialCheck.report() } }
-            : {}),
-        },
-      }),
+      handle: (_body, query) => {
+        const after = query.get(LABELS_AFTER_PARAM);
+        const cursor = after === null ? undefined : parseLabelsCursor(after);
+        if (typeof cursor === 'string')
+          return { status: 400, json: adminError(cursor, 'invalid_cursor') };
+        return {
+          json: {
+            tableVersion: runtime.store.version ?? null,
+            tableFormats,
+            difficultyModel: runtime.difficulty.model,
+            uptimeSeconds: Math.round((runtime.now() - startedAt) / 1000),
+            backends: runtime.live.stats(),
+            routes: runtime.usage.stats(),
+            ...runtime.attribution.stats(),
+            calibration: runtime.strongShare.stats(),
+            quotas: runtime.quotas.stats(runtime.live.limitUsage()),
+            ...(runtime.credentialCheck
+              ? { credentials: { unavailable: runtime.credentialCheck.report() } }
+              : {}),
+            // Labels after the reader's cursor and counters per learning rule: numbers only (issue 17).
+            learning: runtime.learning.stats(cursor),
+          },
+        };
+      },
     },
   ];
   return adminRequestListener(routes, token);

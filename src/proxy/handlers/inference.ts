@@ -10,6 +10,10 @@ import { withAttribution } from '../access-log.js';
 import { ProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import type { RequestTally } from '../forward/request.js';
+import type { RequestScoring } from '../learning/proxy-learning.js';
+import type { LearningTicket } from '../learning/ticket.js';
+import type { PreparedTable } from '../../routing/prepared-table.js';
+import type { CompiledRule } from '../../routing/table.js';
 import { extractPrompt } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
@@ -63,6 +67,8 @@ export async function handleInference(
   let tally: RequestTally | undefined;
   let stream = false;
   let admission: TenantAdmission | undefined;
+  let prepared: PreparedTable | undefined;
+  let ticket: LearningTicket | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
   // On, the span is a child of the caller's (its W3C traceparent), in the caller's trace.
   const span = runtime.tracing.enabled
@@ -79,7 +85,7 @@ export async function handleInference(
     span: span.spanContext(),
   });
   try {
-    const prepared = runtime.store.prepared;
+    prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
     if (!prepared) {
       throw new ProxyError(
@@ -126,6 +132,8 @@ export async function handleInference(
       endpoint === 'embeddings'
         ? await largestInputFact(embeddingInputs(parsed.body), prepared)
         : undefined;
+    // Made only when a learning rule orders the backends: it extracts the features once.
+    let scoring: RequestScoring | undefined;
     const facts = requestFacts({
       model: parsed.model,
       header: (name) => (who.visible(name) ? headers[name] : undefined),
@@ -136,6 +144,8 @@ export async function handleInference(
       contextTokens: perInput?.tokens,
       contextTokensAtMost: perInput?.atMost,
       difficulty: () => runtime.difficulty.score(prompt.text),
+      learnedDifficulty: (rule) =>
+        (scoring ??= runtime.learning.scoring(prompt.text)).difficulty(rule),
       maxOutputTokens: prompt.maxOutputTokens,
     });
     facts.nowMs = startedMs;
@@ -203,6 +213,23 @@ export async function handleInference(
       }
       span.setAttribute('modelroute.difficulty', decision.costQuality.difficulty);
       span.setAttribute('modelroute.tier', decision.costQuality.tier);
+      const { tier } = decision.costQuality;
+      const rule = scoring && learningRule(prepared, decision.routeId, decision.ruleName);
+      if (scoring && rule && tier !== 'sufficient') {
+        ticket = runtime.learning.ticket({
+          requestId,
+          routeId: route.id,
+          rule,
+          tier,
+          tenantId: who.tenant.id,
+          body: parsed.body,
+          scoring,
+        });
+        if (ticket) {
+          routingHeaders[RESPONSE_HEADERS.modelVersion] = String(ticket.modelVersion);
+          span.setAttribute('modelroute.model_version', ticket.modelVersion);
+        }
+      }
     }
     const streamOptions = parsed.body.stream_options as
       { include_usage?: unknown } | null | undefined;
@@ -225,6 +252,7 @@ export async function handleInference(
       parentSpan: span,
       tally,
       access,
+      learning: ticket,
     });
   } catch (err) {
     const proxyError =
@@ -242,6 +270,7 @@ export async function handleInference(
   } finally {
     admission?.end();
     const status = res.statusCode;
+    if (ticket && prepared) runtime.learning.finished(ticket, status, prepared);
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.setAttribute('http.response.status_code', status);
     span.end();
@@ -257,4 +286,14 @@ export async function handleInference(
         durationMs,
       });
   }
+}
+
+/** The decision's rule when it learns (issue 17). */
+function learningRule(
+  prepared: PreparedTable,
+  routeId: string,
+  ruleName: string | undefined,
+): CompiledRule | undefined {
+  const rule = prepared.routeById.get(routeId)?.rules.find((r) => r.source.name === ruleName);
+  return rule?.source.learning ? rule.source : undefined;
 }

@@ -4,11 +4,15 @@
 // feedback, hands sampled ones to the shadow judge once the client has its
 // answer, and keeps the labels for the controller. Nothing here may fail a
 // request: every failure is counted and logged.
-import type { LearningOutcome, ProxyLearningStats } from '../../learning/wire.js';
-import { FeatureBufferV2, extractFeaturesV2 } from '../../routing/difficulty/learned/features-v2.js';
+import type { ProxyLearningStats } from '../../learning/wire.js';
+import {
+  FeatureBufferV2,
+  extractFeaturesV2,
+} from '../../routing/difficulty/learned/features-v2.js';
 import type { PreparedTable } from '../../routing/prepared-table.js';
 import { ruleKey, type CompiledRule, type RoutingTable } from '../../routing/table.js';
 import type { Logger } from '../../telemetry/logger.js';
+import type { ProxyMetrics } from '../../telemetry/proxy-metrics.js';
 import type { OpenAIRequestBody } from '../providers/types.js';
 import type { DifficultyRouter } from '../difficulty-router.js';
 import { LabelOutbox, type LabelsCursor } from './label-outbox.js';
@@ -17,15 +21,10 @@ import { RuleModels } from './rule-models.js';
 import type { ShadowJudging } from './shadow-judging.js';
 import type { LearningTicket, LearningTier } from './ticket.js';
 
-/** The learning metrics ProxyMetrics implements. */
-export interface LearningMetrics {
-  feedback(result: FeedbackResult): void;
-  learningLabel(rule: string, kind: LearningOutcome['kind']): void;
-  learningLabelsDropped(): void;
-  learnedModelRefused(rule: string): void;
-}
-
-export type FeedbackResult = 'accepted' | 'unknown' | 'expired' | 'repeated' | 'invalid';
+export type LearningMetrics = Pick<
+  ProxyMetrics,
+  'feedback' | 'learningLabel' | 'learningLabelsDropped' | 'learnedModelRefused'
+>;
 
 export interface ProxyLearningOptions {
   now: () => number;

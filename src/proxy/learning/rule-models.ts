@@ -75,7 +75,9 @@ export class RuleModels {
     try {
       const model = difficultyModelFromJson(file, `rule ${key} model version ${version}`);
       if (model.scoreFeatures === undefined)
-        throw new DifficultyModelError(`rule ${key} model version ${version}: not a format-2 model`);
+        throw new DifficultyModelError(
+          `rule ${key} model version ${version}: not a format-2 model`,
+        );
       return { version, checksum, model: { version, scoreFeatures: model.scoreFeatures } };
     } catch (err) {
       if (!(err instanceof DifficultyModelError)) throw err;
