@@ -47,3 +47,14 @@ describe('StrongShareCalibrators', () => {
     expect(c.thresholdFor('default/chat', 'share')).toBeUndefined();
   });
 });
+
+describe('StrongShareCalibrators restart', () => {
+  it('restarts a rule whose model changed from the table’s threshold, dropping its history', () => {
+    const c = new StrongShareCalibrators();
+    const t = table([cq('share', { strongShare: 0.2 })]);
+    c.configure(t);
+    for (let i = 0; i < 50; i++) c.record('default/chat', 'share', 0.3, false);
+    c.configure(t, new Set(['default/chat#share']));
+    expect(c.stats()[0]).toMatchObject({ decisions: 0 });
+  });
+});
