@@ -40,6 +40,7 @@ import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import { ProxyLearning } from './learning/proxy-learning.js';
 import type { LabelSink, ShadowJudging } from './learning/shadow-judging.js';
+import { requestIdGenerator } from './request-id.js';
 import { RouteUsage } from './route-usage.js';
 import { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { ProxyRuntime } from './runtime.js';
@@ -82,7 +83,7 @@ export interface ProxyOptions {
   credentials?: CredentialResolver;
   now?: () => number;
   rng?: () => number;
-  /** Makes each data-port request's x-modelroute-request-id (default: a random UUID). */
+  /** Makes each data-port request's x-modelroute-request-id (default: 128 random bits, base64url). */
   requestId?: () => string;
   /** A fixed scorer instead of a model (tests). */
   scoreDifficulty?: DifficultyScorer;
@@ -294,7 +295,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const runtime: ProxyRuntime = {
     now,
     rng,
-    newRequestId: options.requestId ?? randomUUID,
+    newRequestId: options.requestId ?? requestIdGenerator(),
     logger,
     metrics,
     tracing:

@@ -3,8 +3,8 @@
 // traffic. Each slot holds numbers and two shared strings (rule key and
 // tenant id, both from the table) besides the request id: the prompt's
 // features as float32, the tier, the model version and the deadline. About
-// 330 bytes a request (measured: recent-requests.test.ts), 6.6 MB at the
-// default 20,000. An id is refused as unknown once its slot is reused, as
+// 270 bytes a request with its id (measured with gc exposed, Node 20), 5.5 MB
+// at the default 20,000, allocated on the first learning request. An id is refused as unknown once its slot is reused, as
 // expired after its rule's feedbackWindow, and as repeated after one score.
 import { LEARNING_FEATURE_COUNT } from '../../learning/wire.js';
 import type { LearningTier } from './ticket.js';
