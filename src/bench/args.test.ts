@@ -31,7 +31,15 @@ describe('parseBenchArgs', () => {
         seed: 1,
         cpuProfDir: undefined,
         quick: false,
+        learning: false,
       },
+    });
+  });
+
+  it('--learning makes the by-difficulty rule learn', () => {
+    expect(parseBenchArgs(['proxy', '--learning'])).toMatchObject({
+      kind: 'run',
+      options: { learning: true },
     });
   });
 

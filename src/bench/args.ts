@@ -25,6 +25,9 @@ options:
   --peer NAME            also measure a peer gateway: portkey
   --seed N               seed for the simulator and the routing rng (default 1)
   --cpu-prof DIR         write a V8 CPU profile of the proxy child into DIR
+  --learning             the by-difficulty rule learns (costQuality.learning:
+                         shadow sampleRate 0.05 judged by the large backend,
+                         feedback kept): compare a run with and without it
   --quick                small sizes for CI (every path, a few seconds; figures
                          mean little): 200 rps, 1s, 2 rounds, 100 requests,
                          10 streams, 5ms latency and ttft, 5000 decisions, short
@@ -74,6 +77,8 @@ export interface BenchOptions {
   cpuProfDir: string | undefined;
   /** Small sizes and warm-up, no peer install: CI checks the bench runs, not what it measures. */
   quick: boolean;
+  /** The by-difficulty rule learns (issue 17): its overhead against a run without. */
+  learning: boolean;
 }
 
 export type ParsedBenchArgs =
@@ -126,6 +131,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
         seed: { type: 'string', default: '1' },
         'cpu-prof': { type: 'string' },
         quick: { type: 'boolean' },
+        learning: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -179,6 +185,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
       seed: n.seed,
       cpuProfDir: values['cpu-prof'],
       quick: values.quick === true,
+      learning: values.learning === true,
     },
   };
 }

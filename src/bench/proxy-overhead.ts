@@ -35,6 +35,7 @@ import {
   BENCH_MODEL,
   CLIENT_HEADERS,
   EXPECTED_BACKEND,
+  BENCH_LEARNING,
   TABLE_DESCRIPTION,
   UPSTREAM_MODEL,
   benchTable,
@@ -407,7 +408,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     let proxy;
     let proxyEntry = 'modelroute proxy (cli/main)';
     try {
-      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold), {
+      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold, options.learning), {
         cpuProfDir: options.cpuProfDir,
         entry: 'cli/main',
       });
@@ -419,7 +420,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
         `cli/main failed to start (${first.trim().slice(0, 200)}): the proxy ran from bench/proxy-main (the same runProxy, without the other commands' modules loaded, so its RSS is lower than production's)`,
       );
       proxyEntry = 'runProxy via bench/proxy-main (fallback)';
-      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold), {
+      proxy = await startProxyChild(group, benchTable(sim.url, plan.threshold, options.learning), {
         cpuProfDir: options.cpuProfDir,
         entry: 'bench/proxy-main',
       });
@@ -621,6 +622,7 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     const result: Record<string, unknown> = {
       benchmark: 'proxy-overhead',
       quick: options.quick,
+      learning: options.learning,
       rps: options.rps,
       direct: { p50_ms: loadDirect.p50_ms, p90_ms: loadDirect.p90_ms, p99_ms: loadDirect.p99_ms },
       proxy: { p50_ms: proxyLoad.p50_ms, p90_ms: proxyLoad.p90_ms, p99_ms: proxyLoad.p99_ms },
@@ -718,7 +720,9 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
             ]
           : []),
       ],
-      table: TABLE_DESCRIPTION,
+      table: options.learning
+        ? `${TABLE_DESCRIPTION}; the by-difficulty rule learns (costQuality.learning ${JSON.stringify(BENCH_LEARNING)}): features kept for feedback, shadow sampling when the proxy has a judge`
+        : TABLE_DESCRIPTION,
       difficulty: {
         model: model.name,
         checksum: model.checksum,

@@ -83,7 +83,10 @@ export function benchBackends(simUrl: string): ModelBackend[] {
   ];
 }
 
-export function benchRoute(threshold: number): ModelRoute {
+/** What `--learning` gives the by-difficulty rule: shadow sampling judged by the large backend, feedback kept. */
+export const BENCH_LEARNING = { sampleRate: 0.05, judgeRef: { name: 'large' } } as const;
+
+export function benchRoute(threshold: number, learning = false): ModelRoute {
   return modelRoute.parse({
     apiVersion: 'modelroute.io/v1alpha1',
     kind: 'ModelRoute',
@@ -107,7 +110,7 @@ export function benchRoute(threshold: number): ModelRoute {
         {
           name: 'by-difficulty',
           strategy: 'cost-quality',
-          costQuality: { threshold },
+          costQuality: { threshold, ...(learning ? { learning: BENCH_LEARNING } : {}) },
           backendRefs: [{ name: 'small' }, { name: 'large' }],
         },
       ],
@@ -118,8 +121,8 @@ export function benchRoute(threshold: number): ModelRoute {
   });
 }
 
-export function benchTable(simUrl: string, threshold: number): RoutingTable {
-  return compileRoutingTable([benchRoute(threshold)], benchBackends(simUrl));
+export function benchTable(simUrl: string, threshold: number, learning = false): RoutingTable {
+  return compileRoutingTable([benchRoute(threshold, learning)], benchBackends(simUrl));
 }
 
 /** The chat request every path sends (model set per path). */
