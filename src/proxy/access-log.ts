@@ -27,6 +27,8 @@ export interface AccessRecord {
   /** The upstream model that served (the backend's model). */
   model?: string | undefined;
   tier?: string | undefined;
+  /** A learning rule's model version that scored the prompt (0: the prior; issue 17). */
+  modelVersion?: number | undefined;
   tenant?: string | undefined;
   namespace?: string | undefined;
   workload?: string | undefined;
@@ -86,6 +88,7 @@ export function accessLogFields(
     backend: record.backend,
     model: record.model,
     tier: record.tier,
+    modelVersion: record.modelVersion,
     tenant: record.tenant,
     namespace: record.namespace,
     workload: record.workload,

@@ -50,7 +50,7 @@ export interface ProxyMetrics {
   // --- end GenAI client metrics ---
   // --- learning (issue 17) ---
   feedback(result: FeedbackResult): void;
-  /** A label made for the controller (rule: `<route>/<rule>`). */
+  /** A label made for the controller (rule: its ruleKey, `<namespace>/<route>#<rule>`). */
   learningLabel(rule: string, kind: 'pairwise' | 'feedback'): void;
   /** A label left the ring before the controller read it. */
   learningLabelsDropped(): void;
@@ -284,7 +284,7 @@ export function createProxyMetrics(): ProxyMetrics {
   });
   const learningLabels = new Counter({
     name: 'modelroute_learning_labels_total',
-    help: 'Labels made for the controller, by rule (<route>/<rule>) and kind (pairwise, feedback).',
+    help: 'Labels made for the controller, by rule (<namespace>/<route>#<rule>) and kind (pairwise, feedback).',
     labelNames: ['rule', 'kind'] as const,
     registers,
   });

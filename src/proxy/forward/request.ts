@@ -52,7 +52,7 @@ export interface ForwardRequest {
   tally: RequestTally;
   /** The access log's record of this request, filled in as it is served; absent when not sampled. */
   access?: AccessRecord | undefined;
-  /** A learning rule's request (issue 17): forward fills `learning.shadow.capture` when it was sampled. */
+  /** A learning rule's request (issue 17); with `shadow`, forward copies the served answer into its capture. */
   learning?: LearningTicket | undefined;
 }
 

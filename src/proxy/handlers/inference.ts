@@ -228,6 +228,7 @@ export async function handleInference(
         if (ticket) {
           routingHeaders[RESPONSE_HEADERS.modelVersion] = String(ticket.modelVersion);
           span.setAttribute('modelroute.model_version', ticket.modelVersion);
+          if (access) access.modelVersion = ticket.modelVersion;
         }
       }
     }
