@@ -456,6 +456,51 @@ describe('strategies', () => {
       expect(d.ok && d.costQuality).toEqual({ difficulty, threshold: 0.6, tier });
     });
 
+    test('a learning rule orders by its own difficulty (facts.learnedDifficulty); others by difficulty()', () => {
+      const learns = single([
+        {
+          name: 'learns',
+          matches: [{ tenants: ['t'] }],
+          strategy: 'cost-quality',
+          costQuality: { threshold: 0.6, learning: { sampleRate: 0 } },
+          backendRefs: refs,
+        },
+        {
+          name: 'plain',
+          strategy: 'cost-quality',
+          costQuality: { threshold: 0.6 },
+          backendRefs: refs,
+        },
+      ]);
+      const table = prepareTable(compileRoutingTable([learns], backends));
+      const asked: string[] = [];
+      const decideFor = (tenant: string) => {
+        const f = facts({
+          model: 'chat',
+          difficulty: 0.2,
+          headers: { 'x-modelroute-tenant': tenant },
+        });
+        f.learnedDifficulty = (rule) => {
+          asked.push(rule.name);
+          return 0.9;
+        };
+        return selectBackends(table, f, {
+          rng: seededRandom(1),
+          live: { available: () => true, latencyMs: () => undefined, inFlight: () => 0 },
+        });
+      };
+      const learned = decideFor('t');
+      expect(order(learned)[0]).toBe('strong');
+      expect(learned.ok && learned.costQuality).toEqual({
+        difficulty: 0.9,
+        threshold: 0.6,
+        tier: 'strong',
+      });
+      const plain = decideFor('other');
+      expect(order(plain)[0]).toBe('weak');
+      expect(asked.every((name) => name === 'learns')).toBe(true);
+    });
+
     const byShare = single([
       {
         name: 'r',
