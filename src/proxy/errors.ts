@@ -43,6 +43,18 @@ export class ProxyError extends Error {
   }
 }
 
+/** A thrown ProxyError as it is; anything else (a bug) as a 500 that points at the proxy log. */
+export function asProxyError(err: unknown): ProxyError {
+  return err instanceof ProxyError
+    ? err
+    : new ProxyError(
+        500,
+        'internal proxy error; see the proxy log',
+        'server_error',
+        'internal_error',
+      );
+}
+
 export const badRequest = (
   message: string,
   param: string | null = null,

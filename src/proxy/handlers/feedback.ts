@@ -4,7 +4,7 @@
 // a `feedback` label for the controller (numbers only, never text).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
-import { ProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, sendError } from '../errors.js';
 import { FEEDBACK_MAX_BYTES, feedbackRefusal, parseFeedback } from '../learning/feedback.js';
 import { readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -54,16 +54,6 @@ export async function handleFeedback(
     res.end(body);
   } catch (err) {
     if (!(err instanceof ProxyError)) runtime.logger.error('feedback failed', { error: err });
-    sendError(
-      res,
-      err instanceof ProxyError
-        ? err
-        : new ProxyError(
-            500,
-            'internal proxy error; see the proxy log',
-            'server_error',
-            'internal_error',
-          ),
-    );
+    sendError(res, asProxyError(err));
   }
 }

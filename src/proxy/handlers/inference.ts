@@ -7,7 +7,7 @@ import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { withAttribution } from '../access-log.js';
-import { ProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import type { RequestTally } from '../forward/request.js';
 import type { RequestScoring } from '../learning/proxy-learning.js';
@@ -256,18 +256,9 @@ export async function handleInference(
       learning: ticket,
     });
   } catch (err) {
-    const proxyError =
-      err instanceof ProxyError
-        ? err
-        : new ProxyError(
-            500,
-            'internal proxy error; see the proxy log',
-            'server_error',
-            'internal_error',
-          );
     if (!(err instanceof ProxyError))
       runtime.logger.error('request failed', { endpoint, tenant, error: err });
-    sendError(res, proxyError);
+    sendError(res, asProxyError(err));
   } finally {
     admission?.end();
     const status = res.statusCode;
