@@ -10,6 +10,7 @@ import { proxyLearningStats, type ProxyLearningStats } from '../../src/learning/
 import { compileIdentity } from '../../src/routing/compile-tenants.js';
 import { compileRoutingTable, type LearnedModel } from '../../src/routing/compile.js';
 import { ruleKey } from '../../src/routing/table.js';
+import type { LearningTicket } from '../../src/proxy/learning/ticket.js';
 import {
   corruptModelFile,
   shiftedModelFile,
@@ -41,7 +42,22 @@ const routes = [
     ],
   }),
   route('plain', { rules: [{ name: 'all', backendRefs: [{ name: 'mini' }] }] }),
+  route('judged', {
+    rules: [
+      {
+        name: 'sampled',
+        strategy: 'cost-quality',
+        costQuality: {
+          threshold: 0.5,
+          learning: { sampleRate: 1, judgeRef: { name: 'big' }, maxShadowCostPerDay: 1 },
+        },
+        backendRefs: [{ name: 'mini' }, { name: 'big' }],
+      },
+    ],
+  }),
 ];
+/** What the stand-in shadow judge was handed, after each client had its answer. */
+const judged: LearningTicket[] = [];
 const backends = [
   {
     name: 'mini',
@@ -75,6 +91,18 @@ beforeAll(async () => {
     },
     now: () => Date.now() + offsetMs,
     learningEpoch: 'epoch-test',
+    // A stand-in for the shadow judge: every sample wins for the strong tier.
+    shadowJudge: (sink) => ({
+      wants: () => true,
+      submit: (ticket) => {
+        judged.push(ticket);
+        sink.push(ticket.ruleKey, ticket.modelVersion, ticket.features, {
+          kind: 'pairwise',
+          gain: 1,
+        });
+      },
+      close: () => Promise.resolve(),
+    }),
   });
   install();
 });
@@ -209,11 +237,23 @@ test('a model pushed for the rule routes its requests; a refused one falls back 
   expect(metrics).toMatch(/modelroute_feedback_total\{result="accepted"\} [1-9]/);
 });
 
+test('a sampled request goes to the shadow judge once its client has the answer; its label reaches the stats', async () => {
+  const served = await chat(ALPHA_KEY, PROMPTS[1] as string, 'judged');
+  expect(judged.map((t) => t.requestId)).toEqual([served.id]);
+  expect(judged[0]?.shadow?.body).toMatchObject({ model: 'judged' });
+  const { learning } = await stats();
+  const key = ruleKey('default/judged', 'sampled');
+  expect(learning.labels.filter((l) => l.rule === key)).toMatchObject([
+    { modelVersion: 0, outcome: { kind: 'pairwise', gain: 1 } },
+  ]);
+  expect(learning.rules[key]).toMatchObject({ sampled: 1, labels: 1 });
+});
+
 test('what the admin port reports carries no prompt and no answer text', async () => {
   install();
   const answers: string[] = [];
-  for (const prompt of PROMPTS) {
-    const served = await chat(ALPHA_KEY, prompt);
+  for (const [i, prompt] of PROMPTS.entries()) {
+    const served = await chat(ALPHA_KEY, prompt, i === 0 ? 'judged' : 'chat');
     answers.push(served.answer);
     await feedback(ALPHA_KEY, { request_id: served.id, score: 0.5 });
   }
