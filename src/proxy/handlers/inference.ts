@@ -213,9 +213,10 @@ export async function handleInference(
       }
       span.setAttribute('modelroute.difficulty', decision.costQuality.difficulty);
       span.setAttribute('modelroute.tier', decision.costQuality.tier);
+      // A label needs a cheap-or-strong decision: a rule without a threshold or strongShare has none to learn.
       const { tier } = decision.costQuality;
       const rule = scoring && learningRule(prepared, decision.routeId, decision.ruleName);
-      if (scoring && rule && tier !== 'sufficient') {
+      if (scoring && rule && threshold !== undefined && tier !== 'sufficient') {
         ticket = runtime.learning.ticket({
           requestId,
           routeId: route.id,

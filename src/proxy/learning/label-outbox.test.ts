@@ -52,6 +52,15 @@ describe('LabelOutbox', () => {
     expect(rest.labels.map((l) => l.seq)).toEqual([1000, 1001, 1002, 1003, 1004]);
   });
 
+  it('sends features rounded to 6 decimals, the same from float32 and float64 copies', () => {
+    const { o } = outbox();
+    o.push('r', 0, Float64Array.of(Math.LN2, 1 / 3), { kind: 'pairwise', gain: 0 });
+    o.push('r', 0, Float32Array.of(Math.LN2, 1 / 3), { kind: 'pairwise', gain: 0 });
+    const [a, b] = o.stats().labels;
+    expect(a?.features).toEqual([0.693147, 0.333333]);
+    expect(b?.features).toEqual(a?.features);
+  });
+
   it('adds the shadow judge’s counts per rule and ignores bad ones', () => {
     const { o } = outbox();
     o.count('r', 'costUsd', 0.25);

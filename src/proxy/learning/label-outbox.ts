@@ -28,6 +28,15 @@ export function parseLabelsCursor(value: string): LabelsCursor | string {
   return { epoch, seq: Number(seqText) };
 }
 
+/**
+ * Features go out rounded to 6 decimals: a full read is 1,000 labels of 37
+ * numbers, about half the bytes of full doubles, and float32 (how feedback's
+ * store keeps them) and float64 copies of one prompt send the same numbers.
+ */
+function roundFeature(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : 0;
+}
+
 export function emptyCounters(): RuleLearningCounters {
   return {
     sampled: 0,
@@ -87,7 +96,7 @@ export class LabelOutbox implements LabelSink {
       seq,
       rule,
       modelVersion,
-      features: Array.from(features, (x) => (Number.isFinite(x) ? x : 0)),
+      features: Array.from(features, roundFeature),
       outcome,
       atMs: Math.max(0, Math.floor(this.options.now())),
     };
