@@ -286,7 +286,7 @@ describe('LearningCoordinator', () => {
     expect(coordinator.status(r)?.lastDecision).toMatch(/pinnedVersion 9 is not kept; serving v2/);
   });
 
-  it('has no status for a route without a learning rule, and reads nothing before its state is loaded', async () => {
+  it('has no status for a route without a learning rule, and reads nothing before its state is loaded', () => {
     const plain = modelRoute.parse({
       apiVersion: 'modelroute.io/v1alpha1',
       kind: 'ModelRoute',
