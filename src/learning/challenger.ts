@@ -140,7 +140,8 @@ function moments(d: Design, rows?: ArrayLike<number>): { a: Float64Array; b: Flo
       const zu = d.z[off + u] as number;
       if (zu === 0) continue;
       b[u] = (b[u] as number) + zu * yi;
-      for (let v = 0; v <= u; v++) a[u * K + v] = (a[u * K + v] as number) + zu * (d.z[off + v] as number);
+      for (let v = 0; v <= u; v++)
+        a[u * K + v] = (a[u * K + v] as number) + zu * (d.z[off + v] as number);
     }
   }
   for (let u = 0; u < K; u++) for (let v = 0; v < u; v++) a[v * K + u] = a[u * K + v] as number;
@@ -206,7 +207,9 @@ function crossValidate(
 }
 
 /** The best ridge by out-of-fold APGR (ties: the stronger ridge); by MSE when APGR is undefined. */
-function chooseRidge(cv: ReadonlyArray<{ ridge: number; apgr: number | null; mse: number }>): number {
+function chooseRidge(
+  cv: ReadonlyArray<{ ridge: number; apgr: number | null; mse: number }>,
+): number {
   const defined = cv.filter((c) => c.apgr !== null);
   const pool = defined.length > 0 ? defined : cv;
   let best = pool[0] as (typeof cv)[number];
@@ -243,7 +246,8 @@ export function fitChallenger(
   const priorQuant = prior.quantitative;
   const dense = Array.from({ length: D }, (_, j) =>
     Math.fround(
-      priorWeight * (prior.dense[j] as number) + (beta[1 + j] as number) * (d.scale[1 + j] as number),
+      priorWeight * (prior.dense[j] as number) +
+        (beta[1 + j] as number) * (d.scale[1 + j] as number),
     ),
   );
   const gated = Array.from({ length: D }, (_, j) =>

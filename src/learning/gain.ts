@@ -23,7 +23,10 @@ export const NEUTRAL_BASELINES: TierBaselines = { cheap: 0.5, strong: 0.5 };
  *   one's; noisy either way, so feedback labels count like pairwise ones only
  *   in number, never in weight.
  */
-export function gainOf(outcome: LearningOutcome, baselines: TierBaselines = NEUTRAL_BASELINES): number {
+export function gainOf(
+  outcome: LearningOutcome,
+  baselines: TierBaselines = NEUTRAL_BASELINES,
+): number {
   const g =
     outcome.kind === 'pairwise'
       ? outcome.gain

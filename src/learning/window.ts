@@ -34,7 +34,8 @@ export class LabelWindow {
   /** Appends one label; the oldest is dropped when the window is full. */
   push(features: ArrayLike<number>, gain: number): void {
     const slot = (this.start + this.size) % this.capacity;
-    for (let j = 0; j < D; j++) this.features[slot * D + j] = quantiseFeature(features[j] as number);
+    for (let j = 0; j < D; j++)
+      this.features[slot * D + j] = quantiseFeature(features[j] as number);
     this.gains[slot] = gain;
     if (this.size < this.capacity) this.size++;
     else this.start = (this.start + 1) % this.capacity;
@@ -44,7 +45,8 @@ export class LabelWindow {
   at(i: number): { features: Float64Array; gain: number } {
     const slot = (this.start + i) % this.capacity;
     const features = new Float64Array(D);
-    for (let j = 0; j < D; j++) features[j] = (this.features[slot * D + j] as number) / FEATURE_SCALE;
+    for (let j = 0; j < D; j++)
+      features[j] = (this.features[slot * D + j] as number) / FEATURE_SCALE;
     return { features, gain: this.gains[slot] as number };
   }
 
