@@ -60,6 +60,8 @@ export interface Challenger {
   ridge: number;
   /** Out-of-fold APGR per ridge strength tried (null: undefined on these labels), when chosen by CV. */
   cv: Array<{ ridge: number; apgr: number | null; mse: number }> | null;
+  /** The fitted model before it was folded into the file (float64 weights): the file scores the same up to float32 rounding. */
+  score: (features: ArrayLike<number>) => number;
 }
 
 /** The raw (uncalibrated) score of a format-2 file on one feature vector, as the proxy computes it. */
@@ -83,23 +85,31 @@ interface Design {
   scale: Float64Array;
 }
 
+/** The K column values of one feature vector, before centring and scaling, into out[offset..]. */
+function rawRow(
+  prior: DifficultyModelFileV2,
+  x: ArrayLike<number>,
+  out: Float64Array,
+  offset: number,
+): void {
+  const g = quantitativeGate(x);
+  out[offset + PRIOR] = rawScoreOfFile(prior, x);
+  for (let j = 0; j < D; j++) {
+    const v = x[j] as number;
+    out[offset + 1 + j] = v;
+    out[offset + 1 + D + j] = g * v;
+  }
+  out[offset + INTERCEPT] = 1;
+}
+
 function design(prior: DifficultyModelFileV2, examples: readonly GainExample[]): Design {
   const n = examples.length;
   const raw = new Float64Array(n * K);
   const y = new Float64Array(n);
   examples.forEach((e, i) => {
-    const row = i * K;
-    const x = e.features;
-    if (x.length !== D)
-      throw new Error(`label ${i} has ${x.length} features, feature set v2 has ${D}`);
-    const g = quantitativeGate(x);
-    raw[row + PRIOR] = rawScoreOfFile(prior, x);
-    for (let j = 0; j < D; j++) {
-      const v = x[j] as number;
-      raw[row + 1 + j] = v;
-      raw[row + 1 + D + j] = g * v;
-    }
-    raw[row + INTERCEPT] = 1;
+    if (e.features.length !== D)
+      throw new Error(`label ${i} has ${e.features.length} features, feature set v2 has ${D}`);
+    rawRow(prior, e.features, raw, i * K);
     y[i] = e.gain;
   });
   const centre = new Float64Array(K);
@@ -289,7 +299,18 @@ export function fitChallenger(
     ...(quantitative ? { quantitative } : {}),
     calibration,
   };
-  return { file: { ...body, checksum: modelChecksum(body) }, ridge, cv };
+  const row = new Float64Array(K);
+  const score = (features: ArrayLike<number>): number => {
+    rawRow(prior, features, row, 0);
+    let s = 0;
+    for (let k = 0; k < K; k++)
+      s +=
+        (beta[k] as number) *
+        ((row[k] as number) - (d.centre[k] as number)) *
+        (d.scale[k] as number);
+    return s;
+  };
+  return { file: { ...body, checksum: modelChecksum(body) }, ridge, cv, score };
 }
 
 /** The challenger's file (see fitChallenger). */
