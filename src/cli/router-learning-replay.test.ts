@@ -43,7 +43,11 @@ test('--feedback-rate learns from the labelled part and measures prior and champ
       ],
       t.io,
     );
-    return { code, report: JSON.parse(t.out[0] as string), err: t.err.join('\n') };
+    return {
+      code,
+      report: JSON.parse(t.out[0] as string) as Record<string, number>,
+      err: t.err.join('\n'),
+    };
   };
   const a = run('4');
   expect(a.code).toBe(0);
@@ -64,9 +68,9 @@ test('--feedback-rate learns from the labelled part and measures prior and champ
   expect(a.report.retrains).toBeGreaterThan(0);
   // These labels contradict the prior: the learner promotes and ranks the tail better.
   expect(a.report.promotions).toBeGreaterThan(0);
-  expect(a.report.apgr_adapted).toBeGreaterThan(a.report.apgr_prior);
+  expect(a.report.apgr_adapted).toBeGreaterThan(a.report.apgr_prior as number);
   // Everything but the CPU time is the same for the same seed.
-  const cpu = (r: Record<string, unknown>) => ({ ...r, retrain_cpu_ms_max: 0 });
+  const cpu = (r: Record<string, number>) => ({ ...r, retrain_cpu_ms_max: 0 });
   expect(cpu(run('4').report)).toEqual(cpu(a.report));
 
   const text = io();

@@ -262,7 +262,7 @@ export function fitChallenger(
   );
   const gated = Array.from({ length: D }, (_, j) =>
     Math.fround(
-      priorWeight * ((priorQuant?.[j] ?? 0) as number) +
+      priorWeight * (priorQuant?.[j] ?? 0) +
         (beta[1 + D + j] as number) * (d.scale[1 + D + j] as number),
     ),
   );

@@ -21,7 +21,10 @@ test('baselines start neutral and move with feedback, and survive a round trip',
   for (let i = 0; i < 10; i++) b.observe({ kind: 'feedback', tier: 'strong', score: 1 });
   b.observe({ kind: 'pairwise', gain: 1 });
   expect(b.current()).toEqual({ cheap: 0.5, strong: 0.75 });
-  expect(FeedbackBaselines.from(JSON.parse(JSON.stringify(b.toJSON())), 10).current()).toEqual(
-    b.current(),
-  );
+  expect(
+    FeedbackBaselines.from(
+      JSON.parse(JSON.stringify(b.toJSON())) as ReturnType<typeof b.toJSON>,
+      10,
+    ).current(),
+  ).toEqual(b.current());
 });
