@@ -75,17 +75,22 @@ test('on labels with no signal the champion stays, saying why', () => {
 });
 
 test('the window keeps the newest labels; only the last few promoted versions are kept', () => {
-  const l = learner({ window: 200, keepVersions: 2, minLabels: 50, retrainEvery: 50 });
-  l.add(labels(500, 4));
-  expect(l.summary()).toMatchObject({ labels: 200, labelsTotal: 500 });
-  // Each retrain compares with the champion: a challenger as good as it is not promoted.
-  for (let i = 0; i < 3; i++) {
-    l.add(labels(50, 10 + i));
-    l.retrain();
+  const l = learner({ window: 200, keepVersions: 2, minLabels: 100, retrainEvery: 200 });
+  // The route's traffic flips between two opposite rules: each challenger beats the champion.
+  for (let round = 0; round < 4; round++) {
+    l.add(labels(200, 20 + round, round % 2 === 0 ? 1 : -1));
+    expect(l.retrain()).toMatchObject({ promoted: true, version: round + 1 });
   }
-  const versions = l.keptVersions();
-  expect(versions.length).toBeLessThanOrEqual(2);
-  expect(versions.at(-1) ?? 0).toBe(l.summary().latestVersion);
+  expect(l.summary()).toMatchObject({
+    labels: 200,
+    labelsTotal: 800,
+    promotions: 4,
+    latestVersion: 4,
+    versions: [3, 4],
+  });
+  expect(l.version(2)).toBeUndefined();
+  expect(l.version(3)?.version).toBe(3);
+  expect(l.champion()?.version).toBe(4);
 });
 
 test('the state survives JSON and a restart: the restored learner retrains exactly like the original', () => {

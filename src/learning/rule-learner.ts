@@ -84,6 +84,8 @@ export interface LearnerSummary {
   promotions: number;
   /** The champion's version (0: the prior). */
   latestVersion: number;
+  /** Promoted versions still kept (for pin and rollback), oldest first. */
+  versions: number[];
   /** The last retrain's held-out figures, if any. */
   heldOut?: HeldOutReport;
   lastReason?: string;
@@ -303,6 +305,7 @@ export class RuleLearner {
       retrains: this.retrains,
       promotions: this.promotions,
       latestVersion: this.latestVersion,
+      versions: this.keptVersions(),
       ...(this.last
         ? {
             heldOut: this.last.heldOut,

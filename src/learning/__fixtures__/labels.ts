@@ -26,7 +26,7 @@ export interface SyntheticLabel {
 
 const WORDS = ['river', 'market', 'theory', 'garden', 'signal', 'history', 'engine', 'policy'];
 
-/** `n` prompts; `signal` 1: the strong tier helps exactly on prompts without a list (with 10% noise), 0: gains are coin flips. */
+/** `n` prompts; `signal` 1: the strong tier helps exactly on prompts without a list (with 10% noise), −1: exactly on list prompts, 0: gains are coin flips. */
 export function syntheticLabels(n: number, seed: number, signal = 1): SyntheticLabel[] {
   const rng = seededRandom(seed);
   const buffer = new FeatureBufferV2();
@@ -41,7 +41,7 @@ export function syntheticLabels(n: number, seed: number, signal = 1): SyntheticL
       : `Item ${i}: tell me about the ${words}.`;
     extractFeaturesV2(prompt, buffer);
     const noisy = rng() < 0.1;
-    const helps = signal === 1 ? !list !== noisy : rng() < 0.5;
+    const helps = signal === 0 ? rng() < 0.5 : (signal === 1 ? !list : list) !== noisy;
     return { prompt, features: Float64Array.from(buffer.dense), gain: helps ? 1 : 0 };
   });
 }
