@@ -225,7 +225,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   const learning = new LearningCoordinator({
     store: new LearningStore({ client, namespace: options.leaseNamespace, logger }),
-    factory: options.learnerFactory ?? defaultLearnerFactory(),
+    factory: options.learnerFactory ?? defaultLearnerFactory({ now }),
     routes: () => caches.routes.list(),
     now,
     logger,
