@@ -4,14 +4,11 @@
 // stream events) after or beside the write, never changing a byte of it; a
 // request that was not sampled costs one property read.
 import type { ShadowCapture } from '../learning/ticket.js';
+import { isRecord } from '../providers/openai.js';
 import type { Endpoint } from '../providers/types.js';
 
 /** Answer text kept at most (characters): enough for a judge, bounded per sample. */
 export const MAX_CAPTURED_CHARS = 32 * 1024;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Tool calls in a message or delta (vLLM and others send `[]` or null on plain answers). */
 function hasToolCalls(value: Record<string, unknown>): boolean {
