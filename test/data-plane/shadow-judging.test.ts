@@ -19,8 +19,11 @@ import {
   ROUTE_ID,
   sampledTicket,
 } from '../../src/proxy/learning/__fixtures__/learning-route.js';
-import { ShadowJudge, type ShadowSink } from '../../src/proxy/learning/shadow-judge.js';
-import { shadowSender } from '../../src/proxy/learning/shadow-send.js';
+import {
+  proxyShadowJudge,
+  type ShadowJudge,
+  type ShadowSink,
+} from '../../src/proxy/learning/shadow-judge.js';
 import type { LearningTicket } from '../../src/proxy/learning/ticket.js';
 import type { ProxyRuntime } from '../../src/proxy/runtime.js';
 import { tierLeaders } from '../../src/routing/strategies/cost-quality.js';
@@ -117,14 +120,11 @@ async function startFront(
 ): Promise<Front> {
   const runtime: ProxyRuntime = dp.proxy.runtime;
   const sink = new RecordingSink();
-  const judge = new ShadowJudge({
+  const judge = proxyShadowJudge(
     sink,
-    send: shadowSender(runtime),
-    now: runtime.now,
-    logger: createLogger({ level: 'error', write: () => undefined }),
-    maxQueue: options.maxQueue,
-    maxConcurrent: options.maxConcurrent,
-  });
+    { ...runtime, logger: createLogger({ level: 'error', write: () => undefined }) },
+    { maxQueue: options.maxQueue, maxConcurrent: options.maxConcurrent },
+  );
   const tickets: LearningTicket[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -140,6 +140,7 @@ async function startFront(
       if (options.sampling !== false) {
         const made = sampledTicket(prepared, tier, body);
         const candidate = options.ticket ? options.ticket(made) : made;
+        sink.count(candidate.ruleKey, 'sampled', 1); // as ProxyLearning does when sampleRate picks
         if (judge.wants(candidate, runtime.now())) ticket = candidate;
       }
       if (ticket) tickets.push(ticket);
@@ -306,9 +307,9 @@ test('a flood of sampled requests: every client gets its answer, the excess is d
       Array.from({ length: 12 }, (_, i) => ask(front, OUTCOMES[i % 4]?.prompt ?? '')),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
-    expect(front.sink.counters).toMatchObject({ sampled: 3, shadowDropped: 9 });
+    expect(front.sink.counters).toMatchObject({ sampled: 12, shadowDropped: 9 });
     await front.judge.close();
-    expect(front.sink.counters).toMatchObject({ sampled: 3, shadowDropped: 11, judgeFailures: 1 });
+    expect(front.sink.counters).toMatchObject({ sampled: 12, shadowDropped: 11, judgeFailures: 1 });
     expect(front.sink.labels).toEqual([]);
   } finally {
     dp.sims.judge?.setBehavior({ stallMs: undefined });
@@ -327,7 +328,7 @@ test("the day's budget stops sampling once spent, and counts what it skipped", a
       await front.judge.idle();
     }
     expect(front.sink.labels).toHaveLength(1);
-    expect(front.sink.counters).toMatchObject({ sampled: 1, overBudget: 7 });
+    expect(front.sink.counters).toMatchObject({ sampled: 8, overBudget: 7, shadowCalls: 1 });
     expect(front.sink.counters.costUsd).toBeGreaterThan(1e-7);
   } finally {
     await front.close();

@@ -109,7 +109,7 @@ test('a cheap request: the strong tier answers, the judge compares both orders, 
       outcome: { kind: 'pairwise', gain: 1 },
     },
   ]);
-  expect(sink.counters).toEqual({ sampled: 1, shadowCalls: 1, judgeCalls: 2, costUsd: 0.003 });
+  expect(sink.counters).toEqual({ shadowCalls: 1, judgeCalls: 2, costUsd: 0.003 });
 });
 
 test('a strong request asks the cheap tier; a judge that prefers the weak answer gives −1', async () => {
@@ -137,7 +137,12 @@ test.each([
   judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
   await judge.idle();
   expect(sink.labels).toEqual([]);
-  expect(sink.counters).toMatchObject({ sampled: 1, judgeFailures: 1, judgeCalls: 2 });
+  expect(sink.counters).toEqual({
+    judgeFailures: 1,
+    shadowCalls: 1,
+    judgeCalls: 2,
+    costUsd: 0.003,
+  });
 });
 
 test('failed calls are counted, their cost too, and logged without text', async () => {
@@ -161,7 +166,6 @@ test('failed calls are counted, their cost too, and logged without text', async 
   await judge.idle();
   expect(sink.labels).toEqual([]);
   expect(sink.counters).toEqual({
-    sampled: 2,
     shadowCalls: 2,
     judgeCalls: 4,
     judgeFailures: 2,
@@ -190,7 +194,7 @@ test('answers that cannot be judged make no calls', async () => {
   for (const t of [cut, broken, failedOver]) judge.submit(t, world.table);
   await judge.idle();
   expect(calls).toEqual([]);
-  expect(sink.counters).toEqual({ sampled: 3, judgeFailures: 3 });
+  expect(sink.counters).toEqual({ judgeFailures: 3 });
 });
 
 test('the day budget stops sampling until the next UTC day', async () => {
@@ -213,7 +217,7 @@ test('the day budget stops sampling until the next UTC day', async () => {
   }
   expect(judge.wants(ticket(), now())).toBe(false);
   expect(judge.wants(ticket(), now())).toBe(false);
-  expect(sink.counters).toMatchObject({ sampled: 2, overBudget: 2 });
+  expect(sink.counters).toMatchObject({ shadowCalls: 2, overBudget: 2 });
   expect(sink.counters.costUsd).toBeCloseTo(0.006, 10);
   expect(sink.labels).toHaveLength(2);
   advance(DAY);
@@ -246,11 +250,11 @@ test('a flood fills the queue; the rest is dropped and counted; close() aborts a
   // One being judged, three queued; wants() refused the other six, counted as dropped.
   expect(wanted).toBe(4);
   expect(judge.pending).toBe(4);
-  expect(sink.counters).toMatchObject({ sampled: 4, shadowDropped: 6 });
+  expect(sink.counters).toEqual({ shadowDropped: 6, shadowCalls: 1 });
   // A caller that submits without asking is bounded the same way.
   judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
   expect(judge.pending).toBe(4);
-  expect(sink.counters).toMatchObject({ sampled: 4, shadowDropped: 7 });
+  expect(sink.counters).toEqual({ shadowDropped: 7, shadowCalls: 1 });
   await judge.close();
   expect(signals).toHaveLength(1);
   expect(signals[0]?.aborted).toBe(true);

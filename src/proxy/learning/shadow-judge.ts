@@ -17,7 +17,13 @@ import type { CompiledBackend } from '../../routing/table.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { extractPrompt } from '../prompt/extract.js';
 import type { LearningTicket } from './ticket.js';
-import { ShadowCallError, type ShadowAnswer, type ShadowSend } from './shadow-send.js';
+import type { ProxyRuntime } from '../runtime.js';
+import {
+  ShadowCallError,
+  shadowSender,
+  type ShadowAnswer,
+  type ShadowSend,
+} from './shadow-send.js';
 
 /** Where labels and counters go: H2's LabelOutbox. `push` counts the label itself (`labels`). */
 export interface ShadowSink {
@@ -62,6 +68,26 @@ const WARN_EVERY_MS = 10_000;
 interface Job {
   ticket: LearningTicket & { shadow: NonNullable<LearningTicket['shadow']> };
   table: PreparedTable;
+}
+
+/**
+ * The proxy's shadow judge, for startProxy's `shadowJudge` option
+ * (`shadowJudge: proxyShadowJudge`): calls go through the runtime's upstream
+ * pools, adapters and credentials; its clock and logger.
+ */
+export function proxyShadowJudge(
+  sink: ShadowSink,
+  runtime: Pick<ProxyRuntime, 'pools' | 'targets' | 'credentials' | 'now' | 'rng' | 'logger'>,
+  bounds: { maxQueue?: number; maxConcurrent?: number } = {},
+): ShadowJudge {
+  return new ShadowJudge({
+    sink,
+    send: shadowSender(runtime),
+    now: runtime.now,
+    rng: runtime.rng,
+    logger: runtime.logger.child({ component: 'shadow-judge' }),
+    ...bounds,
+  });
 }
 
 type JobResult =
@@ -109,8 +135,11 @@ export class ShadowJudge {
 
   /**
    * Queues a sampled ticket once its client has a complete 200 response
-   * (forward filled its capture). Returns at once; counts `sampled` when
-   * queued, `shadowDropped` when the queue is full or the judge is closed.
+   * (forward filled its capture). Returns at once; counts `shadowDropped`
+   * when the queue is full or the judge is closed. (`sampled` is the
+   * caller's: ProxyLearning counts every request sampleRate picks, before
+   * wants().) Each queued sample ends as a label or a counted judgeFailure,
+   * overBudget or shadowDropped.
    */
   submit(ticket: LearningTicket, table: PreparedTable): void {
     const { shadow } = ticket;
@@ -119,7 +148,6 @@ export class ShadowJudge {
       this.deps.sink.count(ticket.ruleKey, 'shadowDropped', 1);
       return;
     }
-    this.deps.sink.count(ticket.ruleKey, 'sampled', 1);
     this.queue.push({ ticket: { ...ticket, shadow }, table });
     this.pump();
   }
