@@ -264,3 +264,30 @@ test('a flood fills the queue; the rest is dropped and counted; close() aborts a
   const late = served('cheap', 'weak answer', 'default/weak');
   expect(judge.wants(late, 0)).toBe(false);
 });
+
+test('a sample whose other tier or judge cannot take a low-priority call now is dropped', async () => {
+  const sink = new FakeSink();
+  const calls: string[] = [];
+  let down = 'default/strong';
+  const judge = new ShadowJudge({
+    sink,
+    now: () => 0,
+    logger: createLogger({ write: () => undefined }),
+    available: (id) => id !== down,
+    send: (backend) => {
+      calls.push(backend.id);
+      return Promise.resolve({ text: '[[C]]', costUsd: 0 });
+    },
+  });
+  judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
+  await judge.idle();
+  down = 'default/judge';
+  judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
+  await judge.idle();
+  expect(calls).toEqual([]);
+  expect(sink.counters).toEqual({ shadowDropped: 2 });
+  down = '';
+  judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
+  await judge.idle();
+  expect(sink.labels.map((l) => l.outcome)).toEqual([{ kind: 'pairwise', gain: 0 }]);
+});

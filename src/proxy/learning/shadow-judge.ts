@@ -44,6 +44,13 @@ export interface ShadowJudgeDeps {
   /** Unused for now (the two judge calls go out together); kept so callers can pass the runtime's. */
   rng?: () => number;
   logger: Logger;
+  /**
+   * Whether a backend may take a shadow or judge call now. The proxy asks its
+   * live state as for a low-priority request (an open circuit or a backend
+   * at its low-priority ceiling says no): shadow traffic yields to clients'.
+   * A sample that finds either backend unavailable is dropped (shadowDropped).
+   */
+  available?: (backendId: string) => boolean;
   /** Samples waiting for a free slot (default 32); more are dropped and counted. */
   maxQueue?: number;
   /** Samples judged at once (default 2): each is one shadow call then two judge calls. */
@@ -77,7 +84,10 @@ interface Job {
  */
 export function proxyShadowJudge(
   sink: ShadowSink,
-  runtime: Pick<ProxyRuntime, 'pools' | 'targets' | 'credentials' | 'now' | 'rng' | 'logger'>,
+  runtime: Pick<
+    ProxyRuntime,
+    'pools' | 'targets' | 'credentials' | 'live' | 'now' | 'rng' | 'logger'
+  >,
   bounds: { maxQueue?: number; maxConcurrent?: number } = {},
 ): ShadowJudge {
   return new ShadowJudge({
@@ -86,12 +96,16 @@ export function proxyShadowJudge(
     now: runtime.now,
     rng: runtime.rng,
     logger: runtime.logger.child({ component: 'shadow-judge' }),
+    available: (backendId) => runtime.live.available(backendId, 'low'),
     ...bounds,
   });
 }
 
 type JobResult =
-  { gain: -1 | 0 | 1 } | { failure: ShadowFailure; error?: ShadowCallError } | 'over-budget';
+  | { gain: -1 | 0 | 1 }
+  | { failure: ShadowFailure; error?: ShadowCallError }
+  | 'over-budget'
+  | 'busy';
 
 export class ShadowJudge {
   private readonly maxQueue: number;
@@ -208,6 +222,8 @@ export class ShadowJudge {
       const result = await this.judge(job, controller.signal);
       if (result === 'over-budget') {
         this.deps.sink.count(ticket.ruleKey, 'overBudget', 1);
+      } else if (result === 'busy') {
+        this.deps.sink.count(ticket.ruleKey, 'shadowDropped', 1);
       } else if ('gain' in result) {
         this.deps.sink.push(ticket.ruleKey, ticket.modelVersion, ticket.features, {
           kind: 'pairwise',
@@ -254,6 +270,8 @@ export class ShadowJudge {
     if (!leaders || !judge) return { failure: 'rule-gone' };
     const other = ticket.tier === 'cheap' ? leaders.strongest : leaders.cheapest;
     if (other.id === capture.servedBackendId) return { failure: 'no-other-tier' };
+    const { available } = this.deps;
+    if (available && !(available(other.id) && available(judge.id))) return 'busy';
 
     this.deps.sink.count(ruleKey, 'shadowCalls', 1);
     const shadow = await this.call(ruleKey, other, body, signal);
