@@ -24,7 +24,7 @@ import {
   type ShadowJudge,
   type ShadowSink,
 } from '../../src/proxy/learning/shadow-judge.js';
-import type { LearningTicket } from '../../src/proxy/learning/ticket.js';
+import type { LearningTicket, ShadowCapture } from '../../src/proxy/learning/ticket.js';
 import type { ProxyRuntime } from '../../src/proxy/runtime.js';
 import { tierLeaders } from '../../src/routing/strategies/cost-quality.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -102,6 +102,8 @@ interface Front {
   sink: RecordingSink;
   /** Tickets that were sampled, in arrival order. */
   tickets: LearningTicket[];
+  /** Their captures (the judge lets go of a ticket's once it is judged). */
+  captures: ShadowCapture[];
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ async function startFront(
     { maxQueue: options.maxQueue, maxConcurrent: options.maxConcurrent },
   );
   const tickets: LearningTicket[] = [];
+  const captures: ShadowCapture[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
@@ -143,7 +146,10 @@ async function startFront(
         sink.count(candidate.ruleKey, 'sampled', 1); // as ProxyLearning does when sampleRate picks
         if (judge.wants(candidate, runtime.now())) ticket = candidate;
       }
-      if (ticket) tickets.push(ticket);
+      if (ticket?.shadow) {
+        tickets.push(ticket);
+        captures.push(ticket.shadow.capture);
+      }
       const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
       await forward(runtime, {
         req,
@@ -191,6 +197,7 @@ async function startFront(
     judge,
     sink,
     tickets,
+    captures,
     async close() {
       await judge.close();
       server.closeAllConnections();
@@ -249,11 +256,13 @@ test('labels reach the sink with the gains the data set records, buffered and st
     expect(front.sink.counters.judgeFailures).toBeUndefined();
     expect(front.sink.counters.costUsd).toBeGreaterThan(0);
     // The capture is the answer the client got, with the serving backend.
-    const first = front.tickets[0]?.shadow?.capture;
+    const [first, second] = front.captures;
     expect(first?.servedBackendId).toBe('default/weak');
     expect(first?.answer).toMatch(/^⟦q=0⟧ \S+/);
-    expect(front.tickets[1]?.shadow?.capture.servedBackendId).toBe('default/strong');
-    expect(front.tickets[1]?.shadow?.capture.answer).toMatch(/^⟦q=1⟧ \S+/);
+    expect(second?.servedBackendId).toBe('default/strong');
+    expect(second?.answer).toMatch(/^⟦q=1⟧ \S+/);
+    // Judged: the tickets (kept for feedback) no longer hold the texts.
+    expect(front.tickets.every((t) => t.shadow === undefined)).toBe(true);
   } finally {
     await front.close();
   }

@@ -110,6 +110,8 @@ test('a cheap request: the strong tier answers, the judge compares both orders, 
     },
   ]);
   expect(sink.counters).toEqual({ shadowCalls: 1, judgeCalls: 2, costUsd: 0.003 });
+  // The ticket (kept by the caller for feedback) no longer holds the body or the answer.
+  expect(ticket.shadow).toBeUndefined();
 });
 
 test('a strong request asks the cheap tier; a judge that prefers the weak answer gives −1', async () => {

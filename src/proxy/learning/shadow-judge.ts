@@ -75,6 +75,8 @@ const WARN_EVERY_MS = 10_000;
 interface Job {
   ticket: LearningTicket & { shadow: NonNullable<LearningTicket['shadow']> };
   table: PreparedTable;
+  /** Lets go of the submitted ticket's texts (the caller keeps the ticket for feedback). */
+  release(): void;
 }
 
 /**
@@ -153,16 +155,23 @@ export class ShadowJudge {
    * when the queue is full or the judge is closed. (`sampled` is the
    * caller's: ProxyLearning counts every request sampleRate picks, before
    * wants().) Each queued sample ends as a label or a counted judgeFailure,
-   * overBudget or shadowDropped.
+   * overBudget or shadowDropped. Once judged or dropped, the ticket's
+   * `shadow` (the request body and the answer) is set to undefined: a ticket
+   * kept for feedback does not hold the texts for its whole window. Memory
+   * is bounded by maxQueue + maxConcurrent samples' bodies.
    */
   submit(ticket: LearningTicket, table: PreparedTable): void {
     const { shadow } = ticket;
     if (!shadow) return;
+    const release = (): void => {
+      ticket.shadow = undefined;
+    };
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.deps.sink.count(ticket.ruleKey, 'shadowDropped', 1);
+      release();
       return;
     }
-    this.queue.push({ ticket: { ...ticket, shadow }, table });
+    this.queue.push({ ticket: { ...ticket, shadow }, table, release });
     this.pump();
   }
 
@@ -183,8 +192,10 @@ export class ShadowJudge {
    */
   async close(graceMs = 0): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0))
+    for (const job of this.queue.splice(0)) {
       this.deps.sink.count(job.ticket.ruleKey, 'shadowDropped', 1);
+      job.release();
+    }
     if (graceMs > 0 && this.running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -247,6 +258,7 @@ export class ShadowJudge {
       this.deps.logger.error('shadow judging broke', { rule: ticket.ruleKey, error: err });
     } finally {
       this.controllers.delete(controller);
+      job.release();
     }
   }
 
