@@ -293,3 +293,32 @@ test('a sample whose other tier or judge cannot take a low-priority call now is 
   await judge.idle();
   expect(sink.labels.map((l) => l.outcome)).toEqual([{ kind: 'pairwise', gain: 0 }]);
 });
+
+test('close(graceMs) lets a sample being judged finish, and takes no new ones', async () => {
+  const sink = new FakeSink();
+  let release: (() => void) | undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const judge = new ShadowJudge({
+    sink,
+    now: () => 0,
+    logger: createLogger({ write: () => undefined }),
+    send: async (backend, sent) => {
+      await gate;
+      if (backend.id !== 'default/judge') return { text: 'strong answer', costUsd: 0 };
+      const messages = sent.messages as { content: string }[];
+      const read = readJudgeUserPrompt(messages[1]?.content ?? '');
+      return { text: prefersStrong(read?.answerA ?? '', read?.answerB ?? ''), costUsd: 0 };
+    },
+  });
+  judge.submit(served('cheap', 'weak answer', 'default/weak'), world.table);
+  const closing = judge.close(60_000);
+  const late = served('cheap', 'weak answer', 'default/weak');
+  expect(judge.wants(late, 0)).toBe(false);
+  judge.submit(late, world.table);
+  release?.();
+  await closing;
+  expect(sink.labels.map((l) => l.outcome)).toEqual([{ kind: 'pairwise', gain: 1 }]);
+  expect(sink.counters).toMatchObject({ shadowDropped: 1 });
+});
