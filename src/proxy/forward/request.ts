@@ -4,6 +4,7 @@ import type { Span } from '@opentelemetry/api';
 import type { RequestOutcome } from '../../finops/proxy-attribution.js';
 import type { Attempt } from '../../routing/select.js';
 import type { AccessRecord } from '../access-log.js';
+import type { LearningTicket } from '../learning/ticket.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
 
@@ -47,6 +48,8 @@ export interface ForwardRequest {
   tally: RequestTally;
   /** The access log's record of this request, filled in as it is served; absent when not sampled. */
   access?: AccessRecord | undefined;
+  /** A learning rule's request (issue 17); with `shadow`, forward copies the served answer into its capture. */
+  learning?: LearningTicket | undefined;
 }
 
 /** A RequestOutcome before the request has ended (no status or duration yet). */
