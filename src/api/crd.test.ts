@@ -76,6 +76,7 @@ test('ModelRoute printer columns answer the first questions', () => {
     'Spend/Day',
     'Cost/24h (USD)',
     'Saved/30d',
+    'Learned',
     'Age',
     'Message',
   ]);

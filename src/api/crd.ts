@@ -244,6 +244,14 @@ export function modelRouteCRD(): CustomResourceDefinition {
         description:
           "What the route's policy saved over 30 days against its most expensive eligible backend.",
       },
+      {
+        name: 'Learned',
+        type: 'string',
+        jsonPath: '.status.learning.model',
+        description:
+          "The learning rule's model in use, its held-out APGR against the prior, and labels in its window.",
+        priority: 1,
+      },
       age,
       readyMessage,
     ],

@@ -21,7 +21,7 @@ import {
   trainDifficultyModel,
   type LabelKind,
 } from '../routing/difficulty/learned/train.js';
-import { replayCommand } from './router-replay.js';
+import { learningReplayCommand, readModelFileV2, replayCommand } from './router-replay.js';
 import { trainDifficultyModelV2 } from '../routing/difficulty/learned/train-v2.js';
 import type { CommandIO } from './validate.js';
 
@@ -34,6 +34,10 @@ export const ROUTER_USAGE = `usage:
   modelroute router replay --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
                           --strong-share <0..1> --seed <n> [--warmup 500] [--window 1000]
                           [--requests <n>] [--exclude <jsonl>...] [--json]
+  modelroute router replay --model <model.json|shipped> --data <csv|dir>... --weak <column> --strong <column>
+                          --feedback-rate <0..1> --seed <n> [--eval-share 0.2] [--min-labels 200]
+                          [--learning-window 2000] [--held-out-share 0.2] [--retrain-every <n>]
+                          [--exclude <jsonl>...] [--json]
 
 Data files are CSV with a "prompt" column and one column per model holding
 True/False or a numeric score (higher is better); a directory stands for the
@@ -61,7 +65,20 @@ largest |realised − target| over every --window requests after the warm-up;
 null when the stream has no full window), apgr of the scores over the stream,
 and quality (the decisions' mean outcome after the warm-up) beside
 offline_quality_at_share (the best fixed split of the same prompts at the same
-share). --model shipped is the model this version ships.`;
+share). --model shipped is the model this version ships.
+
+replay --feedback-rate R runs a route's learning loop (what the controller
+does with the labels proxies report) over one shuffled pass of the prompts:
+each prompt before the last --eval-share of the stream yields a label with
+probability R (seeded), its gain the strong column minus the weak one; the
+learner keeps the last --learning-window labels, retrains every
+--retrain-every new ones (default a tenth of the window) once it has
+--min-labels, warm-started from --model (a format-2 file), and promotes a
+challenger only when its APGR on the most recent --held-out-share of the
+window, which it was not trained on, beats the champion's with a paired
+bootstrap interval above 0. It prints labels, promotions, apgr_prior and
+apgr_adapted: the APGR of --model and of the final champion on the last part
+of the stream, which no label came from.`;
 
 const OPTIONS = {
   data: { type: 'string', multiple: true },
@@ -79,6 +96,12 @@ const OPTIONS = {
   window: { type: 'string' },
   requests: { type: 'string' },
   features: { type: 'string' },
+  'feedback-rate': { type: 'string' },
+  'eval-share': { type: 'string' },
+  'min-labels': { type: 'string' },
+  'learning-window': { type: 'string' },
+  'held-out-share': { type: 'string' },
+  'retrain-every': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -134,7 +157,23 @@ const ONLY_FOR: Partial<Record<keyof typeof OPTIONS, readonly Subcommand[]>> = {
   warmup: ['replay'],
   window: ['replay'],
   requests: ['replay'],
+  'feedback-rate': ['replay'],
+  'eval-share': ['replay'],
+  'min-labels': ['replay'],
+  'learning-window': ['replay'],
+  'held-out-share': ['replay'],
+  'retrain-every': ['replay'],
 };
+
+/** Flags of the strongShare replay, and of the learning replay (--feedback-rate). */
+const SHARE_REPLAY_ONLY = ['strong-share', 'warmup', 'window', 'requests'] as const;
+const LEARNING_REPLAY_ONLY = [
+  'eval-share',
+  'min-labels',
+  'learning-window',
+  'held-out-share',
+  'retrain-every',
+] as const;
 
 const REQUIRED: Record<Subcommand, readonly (keyof typeof OPTIONS)[]> = {
   train: ['data', 'weak', 'strong', 'out'],
@@ -199,7 +238,22 @@ export function runRouter(argv: string[], io: CommandIO): number {
     );
     return 2;
   }
-  const missing = REQUIRED[command].filter((k) => values[k] === undefined);
+  const learning = command === 'replay' && values['feedback-rate'] !== undefined;
+  const wrongMode = (learning ? SHARE_REPLAY_ONLY : LEARNING_REPLAY_ONLY).find(
+    (flag) => command === 'replay' && values[flag] !== undefined,
+  );
+  if (wrongMode !== undefined) {
+    io.err(
+      learning
+        ? `--${wrongMode} is for the strongShare replay; with --feedback-rate, replay runs the learning loop over one pass of the prompts\n\n${ROUTER_USAGE}`
+        : `--${wrongMode} is for the learning replay: add --feedback-rate <0..1>\n\n${ROUTER_USAGE}`,
+    );
+    return 2;
+  }
+  const required = learning
+    ? REQUIRED.replay.filter((k) => k !== 'strong-share')
+    : REQUIRED[command];
+  const missing = required.filter((k) => values[k] === undefined);
   if (missing.length > 0) {
     io.err(`router ${sub} needs ${missing.map((m) => `--${m}`).join(', ')}\n\n${ROUTER_USAGE}`);
     return 2;
@@ -221,7 +275,30 @@ export function runRouter(argv: string[], io: CommandIO): number {
   const window = parseCount('--window', values.window ?? '1000', 1);
   const requests =
     values.requests === undefined ? undefined : parseCount('--requests', values.requests, 1);
-  const flagError = [share, warmup, window, requests].find((x) => typeof x === 'string');
+  const feedbackRate =
+    values['feedback-rate'] === undefined
+      ? undefined
+      : parseShare('--feedback-rate', values['feedback-rate']);
+  const evalShare = parseShare('--eval-share', values['eval-share'] ?? '0.2');
+  const heldOutShare = parseShare('--held-out-share', values['held-out-share'] ?? '0.2');
+  const minLabels = parseCount('--min-labels', values['min-labels'] ?? '200', 3);
+  const learningWindow = parseCount('--learning-window', values['learning-window'] ?? '2000', 3);
+  const retrainEvery =
+    values['retrain-every'] === undefined
+      ? undefined
+      : parseCount('--retrain-every', values['retrain-every'], 1);
+  const flagError = [
+    share,
+    warmup,
+    window,
+    requests,
+    feedbackRate,
+    evalShare,
+    heldOutShare,
+    minLabels,
+    learningWindow,
+    retrainEvery,
+  ].find((x) => typeof x === 'string');
   if (flagError !== undefined) {
     io.err(flagError);
     return 2;
@@ -265,6 +342,35 @@ export function runRouter(argv: string[], io: CommandIO): number {
       `trained ${model.name} on ${examples.length} prompts (${excluded} excluded): ${values.out} (${text.length} bytes)`,
     );
     return 0;
+  }
+
+  if (learning) {
+    if ((evalShare as number) <= 0 || (evalShare as number) >= 1) {
+      io.err(
+        `--eval-share must be above 0 and below 1 (a part to measure on and one to label), not ${evalShare}`,
+      );
+      return 2;
+    }
+    if ((heldOutShare as number) <= 0 || (heldOutShare as number) >= 1) {
+      io.err(`--held-out-share must be above 0 and below 1, not ${heldOutShare}`);
+      return 2;
+    }
+    const prior = readModelFileV2(values.model as string);
+    if (typeof prior === 'string') {
+      io.err(prior);
+      return 1;
+    }
+    return learningReplayCommand(io, prior, examples, {
+      feedbackRate: feedbackRate as number,
+      evalShare: evalShare as number,
+      seed,
+      minLabels: minLabels as number,
+      window: learningWindow as number,
+      heldOutShare: heldOutShare as number,
+      retrainEvery: retrainEvery as number | undefined,
+      excluded,
+      json: values.json === true,
+    });
   }
 
   let model: DifficultyModel;

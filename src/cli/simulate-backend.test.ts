@@ -1,4 +1,5 @@
 // `modelroute simulate-backend`: flag validation, startup line, serving, shutdown.
+import { judgeRequestBody, parseJudgeVerdict } from '../learning/judge-protocol.js';
 import { runSimulateBackend } from './simulate-backend.js';
 
 function io() {
@@ -24,10 +25,45 @@ describe('modelroute simulate-backend', () => {
     [['--output-tokens', '1.5'], '--output-tokens'],
     [['--stall', 'never'], '--stall'],
     [['--require-api-key-env', 'MODELROUTE_SIM_TEST_UNSET_VAR'], '--require-api-key-env'],
+    [['--quality-data', 'results.csv'], '--quality-column'],
+    [['--quality-column', 'big'], '--quality-data'],
+    [['--judge', '--judge-bias', '2'], '--judge-bias'],
+    [['--judge-bias', '0.1'], '--judge-bias'],
+    [['--judge', '--quality-data', 'r.csv', '--quality-column', 'big'], '--judge'],
+    [['--quality-default', 'high'], '--quality-default'],
   ])('bad input %j returns 2 naming %s', async (args, flag) => {
     const t = io();
     expect(await runSimulateBackend(args, t.io)).toBe(2);
     expect(t.err.join('\n')).toContain(flag);
+  });
+
+  test('a --quality-data file that cannot be read returns 1 naming it', async () => {
+    const t = io();
+    const args = ['--quality-data', '/nonexistent/results.csv', '--quality-column', 'big'];
+    expect(await runSimulateBackend(args, t.io)).toBe(1);
+    expect(t.err.join('\n')).toMatch(
+      /cannot start: qualityData: cannot read \/nonexistent\/results\.csv/,
+    );
+  });
+
+  test("--judge serves pairwise verdicts by the answers' quality markers", async () => {
+    const t = io();
+    const stop = new AbortController();
+    const running = runSimulateBackend(['--judge', '--judge-bias', '0'], t.io, stop.signal);
+    try {
+      while (t.out.length === 0 && t.err.length === 0) await new Promise((r) => setTimeout(r, 5));
+      const { url } = JSON.parse(t.out[0] as string) as { url: string };
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'j', ...judgeRequestBody('q', '⟦q=0⟧ a', '⟦q=1⟧ b') }),
+      });
+      const answer = (await res.json()) as { choices: { message: { content: string } }[] };
+      expect(parseJudgeVerdict(answer.choices[0]?.message.content ?? '')).toBe('B');
+    } finally {
+      stop.abort();
+    }
+    expect(await running).toBe(0);
   });
 
   test('an unknown flag returns 2 with the usage', async () => {

@@ -29,6 +29,14 @@ options:
   --cut-after N                cut streams abruptly after N content tokens
   --require-api-key-env NAME   require the API key held in environment variable NAME
   --seed N                     seed for the error rate and the generated text (default 1)
+  --quality-data CSV           answer known prompts with the quality recorded in CSV
+                               (a "prompt" column); answers start with a marker like ⟦q=1⟧
+  --quality-column NAME        the CSV column of this backend's 0/1 outcomes (with --quality-data)
+  --quality-default Q          quality marked on prompts the CSV does not list (default 0.5)
+  --judge                      act as a pairwise judge: answer [[A]], [[B]] or [[C]] by the
+                               quality markers of the two answers in the judge prompt
+  --judge-bias P               with --judge: share of verdicts that say [[A]] regardless
+                               (position bias), seeded by --seed
   -h, --help                   show this help`;
 
 interface IO {
@@ -102,6 +110,25 @@ const FLAGS: { flag: string; field: keyof SimulatorOptions; kind: Kind; expected
     expected: 'a whole number of tokens >= 0',
   },
   { flag: 'seed', field: 'seed', kind: 'number', expected: 'an integer' },
+  {
+    flag: 'quality-default',
+    field: 'qualityDefault',
+    kind: 'number',
+    expected: 'a number (the quality of unlisted prompts)',
+  },
+  {
+    flag: 'judge-bias',
+    field: 'judgePositionBias',
+    kind: 'number',
+    expected: 'a fraction between 0 and 1',
+  },
+];
+
+/** Flags whose text is the option's value as it is. */
+const TEXT_FLAGS: { flag: string; field: keyof SimulatorOptions }[] = [
+  { flag: 'host', field: 'host' },
+  { flag: 'quality-data', field: 'qualityData' },
+  { flag: 'quality-column', field: 'qualityColumn' },
 ];
 
 /** Converts one flag's text; undefined when it cannot be read as its kind. */
@@ -137,8 +164,12 @@ function toOptions(
 ): { options: SimulatorOptions; errors: string[] } {
   const options: Record<string, unknown> = {};
   const errors: string[] = [];
-  if (typeof values.host === 'string') options.host = values.host;
+  for (const { flag, field } of TEXT_FLAGS) {
+    const value = values[flag];
+    if (typeof value === 'string') options[field] = value;
+  }
   if (Array.isArray(values.model)) options.models = values.model;
+  if (values.judge === true) options.judge = true;
   for (const { flag, field, kind, expected } of FLAGS) {
     const value = values[flag];
     if (typeof value !== 'string') continue;
@@ -162,7 +193,9 @@ function toOptions(
 function describeIssue(field: string, message: string, options: SimulatorOptions): string {
   if (field === 'requireApiKey') return `--require-api-key-env: ${message}`;
   if (field === 'models') return `--model: ${message}`;
-  if (field === 'host') return `--host: ${message}`;
+  if (field === 'judge') return `--judge: ${message}`;
+  const text = TEXT_FLAGS.find((f) => f.field === field);
+  if (text) return `--${text.flag}: ${message}`;
   const spec = FLAGS.find((f) => f.field === field);
   if (!spec) return `${field}: ${message}`;
   const got = JSON.stringify(options[field as keyof SimulatorOptions]);
@@ -171,7 +204,7 @@ function describeIssue(field: string, message: string, options: SimulatorOptions
 
 /**
  * Runs until SIGINT/SIGTERM (or `stop` aborts, for tests and embedding), then
- * closes the server and resolves 0. Bad flags: 2. Cannot listen: 1.
+ * closes the server and resolves 0. Bad flags: 2. Cannot start (listen, read --quality-data): 1.
  */
 export async function runSimulateBackend(
   argv: string[],
@@ -198,6 +231,11 @@ export async function runSimulateBackend(
         'cut-after': { type: 'string' },
         'require-api-key-env': { type: 'string' },
         seed: { type: 'string' },
+        'quality-data': { type: 'string' },
+        'quality-column': { type: 'string' },
+        'quality-default': { type: 'string' },
+        judge: { type: 'boolean' },
+        'judge-bias': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -229,7 +267,7 @@ export async function runSimulateBackend(
   try {
     backend = await startSimulatedBackend(checked.data);
   } catch (err) {
-    io.err(`simulate-backend: cannot listen: ${(err as Error).message}`);
+    io.err(`simulate-backend: cannot start: ${(err as Error).message}`);
     return 1;
   }
   io.out(JSON.stringify({ url: backend.url, models: checked.data.models ?? ['sim-model'] }));

@@ -47,6 +47,10 @@ import { reconcileNamespace, ReconcileError } from './reconcile-namespace.js';
 import { RecompileTimers } from './recompile-timers.js';
 import { LeaderOnly, PeriodicRunnable } from './runnable.js';
 import { StatsCollector } from './stats-collector.js';
+import { LearningCoordinator } from './learning-coordinator.js';
+import { LearningStore } from './learning-store.js';
+import { defaultLearnerFactory } from './learner-factory.js';
+import type { LearnerFactory } from './rule-learning-record.js';
 import { StatusWriter } from './status/status-writer.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -104,6 +108,10 @@ export interface ControllerOptions {
   usageIntervalMs?: number;
   /** How often the usage ledger is written to its ConfigMaps (default a minute). */
   ledgerFlushIntervalMs?: number;
+  /** Makes the learners of rules with costQuality.learning (issue 17); default src/learning's RuleLearner. */
+  learnerFactory?: LearnerFactory;
+  /** How often changed learning state is written (default 60 s; a promotion is written at once). */
+  learningFlushIntervalMs?: number;
   /**
    * How long calls the proxies saw failing outweigh probes that still answer
    * (default 30 s); then probes may bring the backend back, and traffic judges again.
@@ -215,11 +223,25 @@ export async function startController(options: ControllerOptions): Promise<Runni
     validForMs: options.quotaValidForMs,
     logger,
   });
+  const learning = new LearningCoordinator({
+    store: new LearningStore({ client, namespace: options.leaseNamespace, logger }),
+    factory: options.learnerFactory ?? defaultLearnerFactory({ now }),
+    routes: () => caches.routes.list(),
+    now,
+    logger,
+    recordEvent: (event) => void events.record(event),
+    enqueue,
+    flushIntervalMs: options.learningFlushIntervalMs,
+    statusIntervalMs: Math.min(usageIntervalMs, 60_000),
+  });
   const stats = new StatsCollector({
     collect: async () => {
       const current = fleet.current;
       if (!current) return undefined;
-      return { stats: await current.collectStats(), pods: current.keys() };
+      return {
+        stats: await current.collectStats((pod) => learning.labelsAfter(pod)),
+        pods: current.keys(),
+      };
     },
     observeRunningVersion: (pod, version, formats) =>
       fleet.current?.observeRunningVersion(pod, version, formats),
@@ -244,6 +266,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     listeners: [
       (collected) => budgets.observe(collected),
       quotas.onStats,
+      learning.onStats,
       backendLimitStatusListener({
         backends: () => caches.backends.list(),
         limitStatus: (key) => quotas.limitStatus(key),
@@ -282,6 +305,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         tenantCost: (tenantId) => stats.tenantCost(tenantId),
         liveThresholds: () => stats.liveThresholds(),
         strongShareDecisions: (key) => stats.strongShareDecisions(key),
+        learnedModels: () => learning.learnedModels(),
+        learningStatus: (route) => learning.status(route),
         budgetStatus: (o) => budgets.statusOf(o),
         writeRouteStatus: (r, s) => statusWriter.writeRouteStatus(r, s),
         writeBackendStatus: (b, s) => statusWriter.writeBackendStatus(b, s),
@@ -335,6 +360,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     .add(budgets)
     .add(stats)
     .add(quotas)
+    .add(learning)
     .add(
       new PeriodicRunnable(
         'stats-loop',

@@ -1,5 +1,6 @@
 // Pushes each proxy pod the table it should run and tracks what each one
 // acknowledged. Programmed status comes from these acknowledgements only.
+import { LABELS_AFTER_PARAM, proxyLearningStats } from '../learning/wire.js';
 import { attributionRowSchema } from '../finops/attribution.js';
 import { latencyRowSchema } from '../finops/latency-histogram.js';
 import { MAX_PROXY_ROWS } from '../finops/proxy-attribution.js';
@@ -86,6 +87,8 @@ const proxyStatsBody = z.object({
     .optional(),
   /** Latency histograms per route and backend, cumulative (issue 16). */
   latency: z.array(latencyRowSchema).max(MAX_PROXY_ROWS).optional(),
+  /** Labelled vectors after the reader's cursor and learning counters (issue 17; absent from older proxies). */
+  learning: proxyLearningStats.optional(),
   credentials: z
     .object({
       unavailable: z
@@ -562,13 +565,21 @@ export class ProxyFleet {
       void this.sendQuotas(state, next);
   }
 
-  /** Reads each pod's outcome stats (and the table version it runs). */
-  async collectStats(): Promise<Map<string, ProxyStats>> {
+  /**
+   * Reads each pod's outcome stats (and the table version it runs);
+   * `labelsAfter` gives the learning cursor to read each pod's labels after.
+   */
+  async collectStats(
+    labelsAfter: (podKey: string) => string | undefined = () => undefined,
+  ): Promise<Map<string, ProxyStats>> {
     const out = new Map<string, ProxyStats>();
     await Promise.all(
       [...this.pods.values()].map(async (state) => {
         try {
-          const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats`, {
+          const cursor = labelsAfter(state.pod.key);
+          const query =
+            cursor === undefined ? '' : `?${LABELS_AFTER_PARAM}=${encodeURIComponent(cursor)}`;
+          const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats${query}`, {
             headers: { authorization: this.bearer(state.pod) },
             signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
           });

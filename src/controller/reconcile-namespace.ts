@@ -13,7 +13,7 @@ import {
 } from '../api/v1alpha1/index.js';
 import type { FleetLimitStatus } from '../api/v1alpha1/quota.js';
 import { backendQuotaKey, tenantQuotaKey, type QuotaKey } from '../quota/protocol.js';
-import { compileRoutingTable, resolveBaseUrl } from '../routing/compile.js';
+import { compileRoutingTable, resolveBaseUrl, type LearnedModel } from '../routing/compile.js';
 import { compileIdentity } from '../routing/compile-tenants.js';
 import { GrantIndex } from '../routing/grants.js';
 import { routeVersions } from '../routing/route-version.js';
@@ -92,6 +92,10 @@ export interface ReconcileDeps {
   liveThresholds?(): ReadonlyMap<string, number>;
   /** A strongShare rule's decisions over the last hour, by ruleKey; null when it decided none. */
   strongShareDecisions?(key: string): { decisions: number; strong: number } | null;
+  /** The model each learning rule serves, by ruleKey (CompileOptions.learnedModels). */
+  learnedModels?(): ReadonlyMap<string, LearnedModel>;
+  /** status.learning of a route; null: it has no learning rule; undefined: unknown (kept). */
+  learningStatus?(route: ModelRoute): ModelRouteStatus['learning'] | null | undefined;
   /** status.spend and budget conditions of a route or tenant (budget ledger); undefined: kept. */
   budgetStatus?(object: ModelRoute | ModelTenant): BudgetStatusView | undefined;
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
@@ -269,6 +273,7 @@ export async function reconcileNamespace(
   // selected by the same routes (usually all of them) share one compiled table.
   const tables = new Map<string, RoutingTable>();
   const liveThresholds = deps.liveThresholds?.();
+  const learnedModels = deps.learnedModels?.();
   for (const pod of proxies) {
     const selected = routesForProxy(admission.routes, pod);
     const key = selected.map(objectId).join('\n');
@@ -277,6 +282,7 @@ export async function reconcileNamespace(
       table = compileRoutingTable(selected, usable, health, {
         clusterDomain: deps.clusterDomain,
         liveThresholds,
+        learnedModels,
         grants: snapshot.grants,
         identity,
       });
@@ -390,6 +396,7 @@ export async function reconcileNamespace(
       usage: deps.usage?.(id),
       cost: deps.cost?.(id),
       strongShare: deps.strongShareDecisions && strongShareStatus(route, compiledHere, deps),
+      learning: deps.learningStatus?.(route),
       budget: deps.budgetStatus?.(route),
       nowMs: deps.now(),
     });

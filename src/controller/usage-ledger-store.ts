@@ -18,12 +18,8 @@ import {
   type UsageLedger,
 } from '../finops/usage-ledger.js';
 import { kubeMeta } from '../k8s/kinds.js';
-import {
-  KubeApiError,
-  type KubeClient,
-  type KubeDeleter,
-  type ResourceKind,
-} from '../k8s/types.js';
+import type { KubeClient, KubeDeleter, ResourceKind } from '../k8s/types.js';
+import { upsertConfigMap } from './configmap-upsert.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export const LEDGER_LABEL = 'modelroute.io/usage-ledger';
@@ -179,20 +175,7 @@ export class UsageLedgerStore {
         [LEDGER_KEY]: gzipSync(JSON.stringify(encodeDay(ledger, day))).toString('base64'),
       },
     };
-    const existing = await client.get(ledgerConfigMaps, { namespace, name });
-    if (!existing) {
-      try {
-        await client.create(ledgerConfigMaps, body);
-        return;
-      } catch (err) {
-        if (!(err instanceof KubeApiError && err.status === 409)) throw err;
-      }
-    }
-    const current = existing ?? (await client.get(ledgerConfigMaps, { namespace, name }));
-    await client.replace(ledgerConfigMaps, {
-      ...body,
-      metadata: { ...body.metadata, resourceVersion: current?.metadata.resourceVersion },
-    });
+    await upsertConfigMap(client, ledgerConfigMaps, body);
   }
 }
 

@@ -1,7 +1,8 @@
 // What leaves a proxy for learning (issue 17), and the shapes the proxy, the
 // controller and `router replay` share. Only numbers cross: a request's task
 // features (feature set v2: counts and shares, never words) and a label. No
-// prompt or answer text is ever part of these shapes.
+// prompt or answer text is ever part of these shapes. Readers ignore keys
+// they do not know (a newer proxy may add some).
 import { z } from 'zod';
 import { DENSE_FEATURES_V2 } from '../routing/difficulty/learned/features-v2.js';
 
@@ -27,8 +28,8 @@ const count = z.int().min(0);
  *   served it; the learner turns it into a gain estimate.
  */
 export const learningOutcome = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('pairwise'), gain: z.number().min(-1).max(1) }),
-  z.strictObject({
+  z.object({ kind: z.literal('pairwise'), gain: z.number().min(-1).max(1) }),
+  z.object({
     kind: z.literal('feedback'),
     tier: z.enum(['cheap', 'strong']),
     score: z.number().min(0).max(1),
@@ -37,7 +38,7 @@ export const learningOutcome = z.discriminatedUnion('kind', [
 export type LearningOutcome = z.infer<typeof learningOutcome>;
 
 /** One labelled request, as a proxy reports it. */
-export const labelledVector = z.strictObject({
+export const labelledVector = z.object({
   /** Position in the proxy's label sequence (per epoch), for the reader's cursor. */
   seq: count,
   /** `ruleKey(routeId, ruleName)`. */
@@ -53,7 +54,7 @@ export const labelledVector = z.strictObject({
 export type LabelledVector = z.infer<typeof labelledVector>;
 
 /** Cumulative counters per rule (since the proxy started); the controller takes deltas. */
-export const ruleLearningCounters = z.strictObject({
+export const ruleLearningCounters = z.object({
   /** Requests sampled for shadow judging. */
   sampled: count,
   /** Shadow requests sent to the other tier. */
@@ -78,7 +79,7 @@ export const ruleLearningCounters = z.strictObject({
 export type RuleLearningCounters = z.infer<typeof ruleLearningCounters>;
 
 /** The `learning` member of a proxy's /admin/v1/stats. */
-export const proxyLearningStats = z.strictObject({
+export const proxyLearningStats = z.object({
   /** Random id of this proxy process: a new epoch restarts `seq` at 0. */
   epoch: z.string().min(1),
   /** The seq the next label will get. */

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { DifficultyModelFileV2 } from './difficulty/learned/model.js';
 import { backend, route } from './__fixtures__/objects.js';
 import { priorQuantile } from './difficulty/calibration/prior.js';
 import { compileRoutingTable, resolveBaseUrl } from './compile.js';
@@ -411,4 +413,59 @@ test('local mode is told which routes of different namespaces claim one model na
       path: 'spec.model',
     }),
   ]);
+});
+
+describe('costQuality.learning', () => {
+  const cheap = backend('cheap', { quality: 0.3 });
+  const strong = backend('strong', { quality: 0.9 });
+  const judge = backend('judge');
+  const learningRoute = (learning: Record<string, unknown>) =>
+    route('chat', {
+      rules: [
+        {
+          name: 'smart',
+          strategy: 'cost-quality',
+          costQuality: { strongShare: 0.2, learning },
+          backendRefs: [{ name: 'cheap' }, { name: 'strong' }],
+        },
+      ],
+    });
+
+  test('compiles the settings, puts the judge in the table and carries the rule model', () => {
+    const file = JSON.parse(
+      readFileSync(new URL('./difficulty/learned/model-v2.json', import.meta.url), 'utf8'),
+    ) as DifficultyModelFileV2;
+    const table = compileRoutingTable(
+      [learningRoute({ sampleRate: 0.05, judgeRef: { name: 'judge' }, feedbackWindow: '5m' })],
+      [cheap, strong, judge],
+      new Map(),
+      { learnedModels: new Map([[ruleKey('default/chat', 'smart'), { version: 3, file }]]) },
+    );
+    expect(table.routes[0]?.rules[0]?.learning).toEqual({
+      sampleRate: 0.05,
+      judgeBackendId: 'default/judge',
+      maxShadowCostPerDayUsd: 1,
+      feedbackWindowMs: 300_000,
+      model: { version: 3, file },
+    });
+    expect(table.backends.map((b) => b.name)).toEqual(['cheap', 'judge', 'strong']);
+    const parsed = parseRoutingTable(JSON.parse(JSON.stringify(table)));
+    expect(parsed.ok && parsed.table).toEqual(table);
+  });
+
+  test('a judge that does not resolve means feedback only, and is reported', () => {
+    const r = learningRoute({ sampleRate: 0.05, judgeRef: { name: 'ghost' } });
+    const table = compileRoutingTable([r], [cheap, strong]);
+    expect(table.routes[0]?.rules[0]?.learning).toEqual({
+      sampleRate: 0,
+      maxShadowCostPerDayUsd: 1,
+      feedbackWindowMs: 900_000,
+    });
+    expect(checkSemantics([r], [cheap, strong])).toEqual([
+      expect.objectContaining({
+        code: 'BackendNotFound',
+        path: 'spec.rules[0].costQuality.learning.judgeRef.name',
+      }),
+    ]);
+  });
 });

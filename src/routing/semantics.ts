@@ -187,6 +187,10 @@ export function checkSemantics(
       });
     });
 
+    route.spec.rules.forEach((rule, i) => {
+      const judge = rule.costQuality?.learning?.judgeRef;
+      if (judge) resolveRef(judge, `spec.rules[${i}].costQuality.learning.judgeRef.name`);
+    });
     (route.spec.fallback?.backendRefs ?? []).forEach((ref, j) =>
       resolveRef(ref, `spec.fallback.backendRefs[${j}].name`),
     );

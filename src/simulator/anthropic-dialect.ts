@@ -22,8 +22,10 @@ export const messages: OperationHandler = {
   respond(ctx) {
     const { body, behavior, state } = ctx;
     const model = body.model as string;
-    const { count, truncated } = plannedTokens(behavior.outputTokens, body.max_tokens);
-    const stopReason = truncated ? 'max_tokens' : 'end_turn';
+    const planned = plannedTokens(behavior.outputTokens, body.max_tokens);
+    const stopReason = planned.truncated ? 'max_tokens' : 'end_turn';
+    const pieces = state.answer(body, planned.count);
+    const count = pieces.length;
     const inputTokens = tokensForChars(
       messagesChars(body.messages) + contentText(body.system).length,
     );
@@ -36,7 +38,7 @@ export const messages: OperationHandler = {
           type: 'message',
           role: 'assistant',
           model,
-          content: count > 0 ? [{ type: 'text', text: state.text.text(count) }] : [],
+          content: count > 0 ? [{ type: 'text', text: pieces.join('') }] : [],
           stop_reason: stopReason,
           stop_sequence: null,
           usage: { input_tokens: inputTokens, output_tokens: count },
@@ -75,7 +77,7 @@ export const messages: OperationHandler = {
       namedEvent('message_stop', { type: 'message_stop' });
     sendStream(ctx.res, behavior, {
       head,
-      tokens: state.text.pieces(count).map((text) =>
+      tokens: pieces.map((text) =>
         namedEvent('content_block_delta', {
           type: 'content_block_delta',
           index: 0,

@@ -74,11 +74,13 @@ export const chat: OperationHandler = {
   respond(ctx) {
     const { body, behavior, state } = ctx;
     const model = modelOf(ctx);
-    const { count, truncated } = plannedTokens(
+    const planned = plannedTokens(
       behavior.outputTokens,
       body.max_completion_tokens ?? body.max_tokens,
     );
-    const finishReason = truncated ? 'length' : 'stop';
+    const finishReason = planned.truncated ? 'length' : 'stop';
+    const pieces = state.answer(body, planned.count);
+    const count = pieces.length;
     const promptTokens = tokensForChars(messagesChars(body.messages));
     const id = `chatcmpl-sim${state.nextId()}`;
     const created = Math.floor(Date.now() / 1000);
@@ -93,7 +95,7 @@ export const chat: OperationHandler = {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: state.text.text(count), refusal: null },
+              message: { role: 'assistant', content: pieces.join(''), refusal: null },
               logprobs: null,
               finish_reason: finishReason,
             },
@@ -132,7 +134,7 @@ export const chat: OperationHandler = {
     }
     sendStream(ctx.res, behavior, {
       head: chunk({ role: 'assistant', content: '', refusal: null }, null),
-      tokens: state.text.pieces(count).map((piece) => chunk({ content: piece }, null)),
+      tokens: pieces.map((piece) => chunk({ content: piece }, null)),
       tail: tail + 'data: [DONE]\n\n',
     });
   },

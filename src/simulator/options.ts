@@ -43,6 +43,20 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
   seed?: number;
   /** Keep every request in `requests` (default true); a long benchmark may turn it off to bound memory. */
   recordRequests?: boolean;
+  /**
+   * Dataset-quality mode: a results CSV (a `prompt` column and qualityColumn
+   * of 0/1 outcomes). Chat answers to a listed prompt (the last user message)
+   * start with a marker of its recorded quality, e.g. `⟦q=1⟧`.
+   */
+  qualityData?: string;
+  /** The CSV column of this backend's outcomes; required with qualityData. */
+  qualityColumn?: string;
+  /** The quality marked on answers to prompts the CSV does not list (default 0.5). */
+  qualityDefault?: number;
+  /** Judge mode: chat answers give a pairwise verdict (`[[A]]`/`[[B]]`/`[[C]]`) by the two answers' quality markers. */
+  judge?: boolean;
+  /** Judge mode: share of verdicts that say `[[A]]` whatever the answers (position bias), seeded (default 0). */
+  judgePositionBias?: number;
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
@@ -90,14 +104,41 @@ const behaviorFields = {
 export const simulatorBehaviorPatch: z.ZodType<Partial<SimulatorBehavior>> =
   z.strictObject(behaviorFields);
 
-export const simulatorOptions: z.ZodType<SimulatorOptions> = z.strictObject({
-  ...behaviorFields,
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(0).max(65_535).optional(),
-  models: z.array(z.string().min(1)).min(1).optional(),
-  seed: z.number().int().optional(),
-  recordRequests: z.boolean().optional(),
-});
+export const simulatorOptions: z.ZodType<SimulatorOptions> = z
+  .strictObject({
+    ...behaviorFields,
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65_535).optional(),
+    models: z.array(z.string().min(1)).min(1).optional(),
+    seed: z.number().int().optional(),
+    recordRequests: z.boolean().optional(),
+    qualityData: z.string().min(1).optional(),
+    qualityColumn: z.string().min(1).optional(),
+    qualityDefault: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
+    judge: z.boolean().optional(),
+    judgePositionBias: z.number().min(0).max(1).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if ((o.qualityData === undefined) !== (o.qualityColumn === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [o.qualityData === undefined ? 'qualityData' : 'qualityColumn'],
+        message:
+          "qualityData and qualityColumn go together: the CSV and the column of this backend's outcomes",
+      });
+    if (o.judge === true && o.qualityData !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['judge'],
+        message: 'a simulated backend is either a judge or answers with dataset quality, not both',
+      });
+    if (o.judgePositionBias !== undefined && o.judge !== true)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['judgePositionBias'],
+        message: 'needs judge mode (judge: true)',
+      });
+  });
 
 /**
  * Applies a (validated) patch: a key present with the value undefined goes

@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../routing/random.js';
+import { answerModes, answerPlanner } from './answers.js';
 import { messages } from './anthropic-dialect.js';
 import { sendError, unauthorized } from './errors.js';
 import { chat, completions, embeddings, modelsBody } from './openai-dialect.js';
@@ -93,10 +94,12 @@ export async function startSimulatedBackend(
   const requests: RecordedRequest[] = [];
   let idCounter = 0;
   const arrivalListeners: ((request: RecordedRequest, receivedAtMs: number) => void)[] = [];
+  const text = new TextGenerator(seed);
   const state: ServerState = {
-    text: new TextGenerator(seed),
+    text,
     nextId: () => ++idCounter,
     modelsBody: modelsBody(opts.models ?? ['sim-model']),
+    answer: answerPlanner(text, answerModes(opts, seed)),
   };
 
   /** The status an inference request is answered with: the sequence first, then the error rate. */

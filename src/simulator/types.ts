@@ -1,5 +1,6 @@
 // Shapes shared by the simulator's server loop and its dialect handlers.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { AnswerPlanner } from './answers.js';
 import type { SimulatorBehavior } from './options.js';
 import type { TextGenerator } from './text.js';
 
@@ -30,6 +31,8 @@ export interface ServerState {
   nextId(): number;
   /** The cached /v1/models body. */
   modelsBody: string;
+  /** Chat answer pieces for a request body (generated words, quality-marked, or a judge's verdict). */
+  answer: AnswerPlanner;
 }
 
 export interface RequestContext {

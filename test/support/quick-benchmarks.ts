@@ -125,6 +125,11 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     keys: ['benchmark', 'data', 'model', 'goal_met', 'worst_window_error', 'results'],
   },
   {
+    name: 'npm run bench:learning',
+    run: ['bench/learning.ts'],
+    keys: ['benchmark', 'data', 'seeds', 'goal', 'goal_met', 'verdict', 'protocols', 'full_window'],
+  },
+  {
     name: 'npm run bench:router-v2-select',
     run: ['bench/router-v2-select.ts'],
     keys: [

@@ -55,6 +55,8 @@ export interface RouteStatusInput {
   cost?: ModelRouteStatus['cost'] | null | undefined;
   /** The strongShare rule on live traffic; null: none decided (the field goes); undefined: unknown (kept as is). */
   strongShare?: ModelRouteStatus['strongShare'] | null;
+  /** The learning rule's model and labels; null: no learning rule (the field goes); undefined: unknown (kept as is). */
+  learning?: ModelRouteStatus['learning'] | null;
   /** status.spend and the budget conditions (budget ledger); undefined: kept as they are. */
   budget?: BudgetStatusView | undefined;
   nowMs: number;
@@ -285,6 +287,8 @@ export function computeRouteStatus(input: RouteStatusInput): ModelRouteStatus {
   const strongShare =
     input.strongShare === undefined ? route.status?.strongShare : input.strongShare;
   if (strongShare) status.strongShare = strongShare;
+  const learning = input.learning === undefined ? route.status?.learning : input.learning;
+  if (learning) status.learning = learning;
   if (budget.spend) status.spend = budget.spend;
   return status;
 }

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { costUsd } from '../../routing/cost.js';
 import type { AttemptContext } from './attempt.js';
 import { account, usageTokens } from './account.js';
+import { captureBufferedAnswer } from './answer-capture.js';
 import { cutOffIfStalled } from './client-stall.js';
 import { networkFailure, type Failure } from './failure.js';
 import { readBuffer } from './read-upstream.js';
@@ -51,6 +52,13 @@ export async function sendBuffered(ctx: AttemptContext, body: Readable): Promise
   });
   res.end(out);
   cutOffIfStalled(res, runtime.limits.clientStallTimeoutMs);
+  // Sampled for shadow judging: keep the answer the client got (after it is on its way).
+  const capture = request.learning?.shadow?.capture;
+  if (capture) {
+    if (endpoint === 'chat') captureBufferedAnswer(capture, result.body);
+    else capture.truncated = true;
+    capture.servedBackendId = backend.id;
+  }
   // Bookkeeping once the answer is on its way: the client need not wait for it.
   ctx.finish('success', { tokens: result.usage?.totalTokens });
   account(runtime, ctx.request, backend, result.usage, cost, ctx.span);

@@ -15,6 +15,7 @@ import type { StreamTranslator } from '../providers/types.js';
 import type { AttemptContext } from './attempt.js';
 import type { AttemptTimers, ClientGone } from './attempt-clocks.js';
 import { account, usageTokens } from './account.js';
+import { streamAnswerCapture } from './answer-capture.js';
 import { describeError, type Failure } from './failure.js';
 import { RESPONSE_HEADERS } from './request.js';
 
@@ -110,6 +111,8 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
     responseModel: route.model,
   });
   const trailers = acceptsTrailers(req);
+  // Sampled for shadow judging: the content deltas the client gets, as it gets them.
+  const capture = streamAnswerCapture(request.learning?.shadow?.capture, endpoint);
   const client = new ClientWriter(res, timers, clientGone, runtime.limits.clientStallTimeoutMs);
   let committed = false;
   let ttftMs: number | undefined;
@@ -156,6 +159,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
         first = true;
         wait.start();
       }
+      capture?.push(out);
       const writing = client.write(out);
       // Recorded once the first token is on its way to the client, not before.
       if (first && ttftMs !== undefined) {
@@ -211,6 +215,8 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
   });
   account(runtime, ctx.request, backend, end.usage, cost, ctx.span, ttftMs);
   ctx.span.end();
+  // Only a stream that ended whole names its server: a broken one is not judged.
+  capture?.finish(tail, backend.id);
   try {
     if (!committed) commit();
     if (trailers) res.addTrailers({ [RESPONSE_HEADERS.cost]: cost.toFixed(8) });

@@ -49,7 +49,9 @@ export interface DevMode {
   close(): Promise<void>;
 }
 
-const KNOBS: Record<string, { key: string; kind: 'duration' | 'number' }> = {
+type KnobKind = 'duration' | 'number' | 'string' | 'boolean';
+
+const KNOBS: Record<string, { key: string; kind: KnobKind }> = {
   latency: { key: 'latencyMs', kind: 'duration' },
   ttft: { key: 'ttftMs', kind: 'duration' },
   tps: { key: 'tokensPerSecond', kind: 'number' },
@@ -60,9 +62,37 @@ const KNOBS: Record<string, { key: string; kind: 'duration' | 'number' }> = {
   stall: { key: 'stallMs', kind: 'duration' },
   cutAfter: { key: 'cutAfterTokens', kind: 'number' },
   seed: { key: 'seed', kind: 'number' },
+  // Learning (issue 17): answers marked with a data set's recorded quality, and a simulated judge.
+  qualityData: { key: 'qualityData', kind: 'string' },
+  qualityColumn: { key: 'qualityColumn', kind: 'string' },
+  qualityDefault: { key: 'qualityDefault', kind: 'number' },
+  judge: { key: 'judge', kind: 'boolean' },
+  judgeBias: { key: 'judgePositionBias', kind: 'number' },
 };
 
-/** simulate://name?latency=50ms&ttft=200ms&tps=40&errorRate=0.1 → simulator options. */
+function knobValue(kind: KnobKind, name: string, value: string, backendId: string): unknown {
+  switch (kind) {
+    case 'duration':
+      return durationToMs(value);
+    case 'number':
+      return Number(value);
+    case 'string':
+      return value;
+    case 'boolean':
+      if (value === '1' || value === 'true') return true;
+      if (value === '0' || value === 'false') return false;
+      throw new Error(
+        `ModelBackend ${backendId}: simulator knob "${name}" takes 1/true or 0/false, not "${value}"`,
+      );
+  }
+}
+
+/**
+ * simulate://name?latency=50ms&ttft=200ms&tps=40&errorRate=0.1 → simulator
+ * options. `qualityData=<csv path, relative to the working directory>&qualityColumn=<column>`
+ * answers with the quality recorded per prompt; `judge=1` (and `judgeBias=0.2`)
+ * makes the backend a simulated pairwise judge.
+ */
 export function simulatorKnobs(
   endpoint: string | undefined,
   backendId: string,
@@ -77,7 +107,7 @@ export function simulatorKnobs(
         `ModelBackend ${backendId}: unknown simulator knob "${name}" in ${endpoint}; known: ${Object.keys(KNOBS).join(', ')}`,
       );
     }
-    knobs[knob.key] = knob.kind === 'duration' ? durationToMs(value) : Number(value);
+    knobs[knob.key] = knobValue(knob.kind, name, value, backendId);
   }
   return knobs;
 }
@@ -158,7 +188,11 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
         throw new Error(
           `ModelBackend ${id}: bad simulator settings: ${parsed.error.issues[0]?.message ?? ''}`,
         );
-      const sim = await startSimulatedBackend(parsed.data);
+      const sim = await startSimulatedBackend(parsed.data).catch((err: unknown) => {
+        throw new Error(
+          `ModelBackend ${id}: cannot start its simulator: ${(err as Error).message}`,
+        );
+      });
       simulators.set(id, sim);
       backends.push(pointAtSimulator(backend, sim));
     }

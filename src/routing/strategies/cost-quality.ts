@@ -1,6 +1,7 @@
 // cost-quality: send easy prompts to cheap backends and hard ones to strong
 // backends. Difficulty (0..1) and backend quality (0..1) share one scale.
 import { blendedPrice } from '../cost.js';
+import type { CompiledBackend } from '../table.js';
 import type { Candidate, StrategyContext } from './candidate.js';
 
 export interface CostQualityChoice {
@@ -50,5 +51,31 @@ export function costQualityOrder(
   return {
     order: [...sufficient, ...insufficient],
     choice: { difficulty, tier: sufficient.length > 0 ? 'sufficient' : 'strong' },
+  };
+}
+
+/**
+ * The backends that lead each tier of a cost-quality rule's first priority
+ * tier, as costQualityOrder puts them first: the cheapest (a "cheap"
+ * decision) and the strongest (a "strong" one). Shadow judging (issue 17)
+ * asks the tier a request did not get. Weight-0 (drained) refs are left out,
+ * as routing leaves them out; undefined when no backend of the rule resolves.
+ */
+export function tierLeaders(
+  refs: readonly { backendId: string; weight: number; priority: number }[],
+  backendById: ReadonlyMap<string, CompiledBackend>,
+): { cheapest: CompiledBackend; strongest: CompiledBackend } | undefined {
+  const candidates: Candidate[] = [];
+  refs.forEach((ref, index) => {
+    const backend = backendById.get(ref.backendId);
+    if (backend && ref.weight > 0)
+      candidates.push({ backend, weight: ref.weight, priority: ref.priority, index });
+  });
+  if (candidates.length === 0) return undefined;
+  const first = Math.min(...candidates.map((c) => c.priority));
+  const tier = candidates.filter((c) => c.priority === first);
+  return {
+    cheapest: ([...tier].sort(byCostThenStronger)[0] as Candidate).backend,
+    strongest: ([...tier].sort(byQualityThenCheaper)[0] as Candidate).backend,
   };
 }

@@ -181,7 +181,7 @@ export function featureMatrixV2(prompts: readonly string[]): FeatureMatrixV2 {
 }
 
 /** Solves A x = b for symmetric positive definite A (Cholesky); A is k × k row-major. */
-function solveSpd(a: Float64Array, b: Float64Array, k: number): Float64Array {
+export function solveSpd(a: Float64Array, b: Float64Array, k: number): Float64Array {
   const l = new Float64Array(k * k);
   for (let i = 0; i < k; i++)
     for (let j = 0; j <= i; j++) {
