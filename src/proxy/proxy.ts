@@ -39,6 +39,7 @@ import { createDataServer } from './data-server.js';
 import { initialDifficultyRouter, watchDifficultyModelFile } from './difficulty-router.js';
 import { warmTokenizerFor } from './prompt/tokenizer-warmup.js';
 import { ProxyLearning } from './learning/proxy-learning.js';
+import { proxyShadowJudge } from './learning/shadow-judge.js';
 import type { LabelSink, ShadowJudging } from './learning/shadow-judging.js';
 import { requestIdGenerator } from './request-id.js';
 import { RouteUsage } from './route-usage.js';
@@ -117,7 +118,8 @@ export interface ProxyOptions {
   /**
    * The shadow judge of learning rules with a sampleRate (issue 17), built
    * once the runtime exists; it pushes its labels and counts to `sink`.
-   * Absent: learning rules learn from feedback only.
+   * Default: proxyShadowJudge (the other tier and the judge through this
+   * proxy's own pools, adapters and keys).
    */
   shadowJudge?: ((sink: LabelSink, runtime: ProxyRuntime) => ShadowJudging) | undefined;
   /** The epoch of this process's label sequence (default: a random UUID). */
@@ -341,7 +343,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     },
   };
 
-  if (options.shadowJudge) learning.useShadowJudge(options.shadowJudge(learning.outbox, runtime));
+  learning.useShadowJudge((options.shadowJudge ?? proxyShadowJudge)(learning.outbox, runtime));
 
   // After delivery.onTable (registered first), so keys already held count.
   store.onChange((prepared) => credentialCheck.onTable(prepared.table));
