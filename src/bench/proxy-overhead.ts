@@ -147,6 +147,17 @@ async function proxyDifficultyModel(
   return parsed.success ? parsed.data.difficultyModel : undefined;
 }
 
+/** With --learning: the learning rule's counters over the run (sampled, shadow and judge calls, labels, spend). */
+async function proxyLearningCounters(adminUrl: string, token: string): Promise<unknown> {
+  const res = await fetch(`${adminUrl}/admin/v1/stats`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const parsed = z
+    .looseObject({ learning: z.looseObject({ rules: z.record(z.string(), z.unknown()) }) })
+    .safeParse(await res.json().catch(() => undefined));
+  return parsed.success ? parsed.data.learning.rules : undefined;
+}
+
 /** Lets leftovers of the previous slice (GC, deferred logging) finish before the next path is timed. */
 async function settle(pids: number[]): Promise<void> {
   await sleep(SETTLE_MIN_MS);
@@ -619,10 +630,14 @@ export async function runProxyOverhead(ctx: BenchContext): Promise<Record<string
     }
 
     const loadEnd = loadavg();
+    const learningCounters = options.learning
+      ? await proxyLearningCounters(proxy.adminUrl, proxy.token)
+      : undefined;
     const result: Record<string, unknown> = {
       benchmark: 'proxy-overhead',
       quick: options.quick,
       learning: options.learning,
+      ...(learningCounters === undefined ? {} : { learning_counters: learningCounters }),
       rps: options.rps,
       direct: { p50_ms: loadDirect.p50_ms, p90_ms: loadDirect.p90_ms, p99_ms: loadDirect.p99_ms },
       proxy: { p50_ms: proxyLoad.p50_ms, p90_ms: proxyLoad.p90_ms, p99_ms: proxyLoad.p99_ms },
