@@ -19,8 +19,7 @@ function shippedPrior(): DifficultyModelFileV2 {
   return shipped;
 }
 
-const seedOf = (rule: string): number =>
-  createHash('sha256').update(rule).digest().readUInt32LE(0);
+const seedOf = (rule: string): number => createHash('sha256').update(rule).digest().readUInt32LE(0);
 
 export function defaultLearnerFactory(
   options: { prior?: DifficultyModelFileV2; now?: () => number } = {},

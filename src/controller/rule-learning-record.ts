@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { LearningStatus } from '../api/v1alpha1/index.js';
 import type { LabelledVector, RuleLearningCounters } from '../learning/wire.js';
-import { ruleLearningCounters } from '../learning/wire.js';
+import { emptyLearningCounters, ruleLearningCounters } from '../learning/wire.js';
 import type { LearnedModel } from '../routing/compile.js';
 
 /** What the controller needs of a rule's learner (src/learning's RuleLearner). */
@@ -69,18 +69,7 @@ const storedRecord = z.object({
 });
 export type StoredRuleLearning = z.infer<typeof storedRecord>;
 
-export const ZERO_COUNTERS: RuleLearningCounters = {
-  sampled: 0,
-  shadowCalls: 0,
-  judgeCalls: 0,
-  judgeFailures: 0,
-  shadowDropped: 0,
-  overBudget: 0,
-  costUsd: 0,
-  feedbackAccepted: 0,
-  feedbackRefused: 0,
-  labels: 0,
-};
+export const ZERO_COUNTERS: Readonly<RuleLearningCounters> = emptyLearningCounters();
 const COUNTER_NAMES = Object.keys(ZERO_COUNTERS) as (keyof RuleLearningCounters)[];
 
 /** `current − previous`, or all of `current` when a counter went down (another process). */

@@ -78,6 +78,21 @@ export const ruleLearningCounters = z.object({
 });
 export type RuleLearningCounters = z.infer<typeof ruleLearningCounters>;
 
+export function emptyLearningCounters(): RuleLearningCounters {
+  return {
+    sampled: 0,
+    shadowCalls: 0,
+    judgeCalls: 0,
+    judgeFailures: 0,
+    shadowDropped: 0,
+    overBudget: 0,
+    costUsd: 0,
+    feedbackAccepted: 0,
+    feedbackRefused: 0,
+    labels: 0,
+  };
+}
+
 /** The `learning` member of a proxy's /admin/v1/stats. */
 export const proxyLearningStats = z.object({
   /** Random id of this proxy process: a new epoch restarts `seq` at 0. */

@@ -3,6 +3,7 @@
 // GET /admin/v1/stats?labelsAfter=<epoch>:<seq>, and cumulative counters per
 // rule. Only numbers are kept: features and outcomes, never text.
 import {
+  emptyLearningCounters,
   LABELS_PER_READ,
   PROXY_LABEL_RING,
   type LabelledVector,
@@ -35,21 +36,6 @@ export function parseLabelsCursor(value: string): LabelsCursor | string {
  */
 function roundFeature(x: number): number {
   return Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : 0;
-}
-
-export function emptyCounters(): RuleLearningCounters {
-  return {
-    sampled: 0,
-    shadowCalls: 0,
-    judgeCalls: 0,
-    judgeFailures: 0,
-    shadowDropped: 0,
-    overBudget: 0,
-    costUsd: 0,
-    feedbackAccepted: 0,
-    feedbackRefused: 0,
-    labels: 0,
-  };
 }
 
 export interface LabelOutboxOptions {
@@ -107,7 +93,7 @@ export class LabelOutbox implements LabelSink {
   count(rule: string, field: keyof RuleLearningCounters, n: number): void {
     if (!Number.isFinite(n) || n < 0) return;
     let c = this.counters.get(rule);
-    if (c === undefined) this.counters.set(rule, (c = emptyCounters()));
+    if (c === undefined) this.counters.set(rule, (c = emptyLearningCounters()));
     c[field] += n;
   }
 

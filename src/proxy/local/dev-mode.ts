@@ -15,6 +15,18 @@ import {
 import type { Logger } from '../../telemetry/logger.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../proxy.js';
 import { HealthProber } from '../../health/prober.js';
+import { learningRules } from '../../controller/learning-coordinator.js';
+import { defaultLearnerFactory } from '../../controller/learner-factory.js';
+import type { LearnedModel } from '../../routing/compile.js';
+import { parseLabelsCursor } from '../learning/label-outbox.js';
+import { startLocalLearning, type LocalLearning } from './local-learning.js';
+
+/** A cursor this process made itself (labelsCursor): parsed back for the outbox. */
+function labelsCursorOf(after: string | undefined) {
+  if (after === undefined) return undefined;
+  const cursor = parseLabelsCursor(after);
+  return typeof cursor === 'string' ? undefined : cursor;
+}
 
 export interface DevModeOptions extends Pick<
   ProxyOptions,
@@ -39,6 +51,8 @@ export interface DevModeOptions extends Pick<
   logger: Logger;
   /** Cap on probe intervals so local mode reacts quickly. */
   maxProbeIntervalMs?: number;
+  /** How often learning rules take in their labels and retrain when due (default 2 s). */
+  learningIntervalMs?: number;
 }
 
 export interface DevMode {
@@ -46,6 +60,8 @@ export interface DevMode {
   simulators: Map<string, SimulatedBackend>;
   /** ModelRoute model names served. */
   models: string[];
+  /** The in-process learning loop, when a route has a learning rule. */
+  learning: LocalLearning | undefined;
   close(): Promise<void>;
 }
 
@@ -228,6 +244,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     adminExtras: (runtime) => localDashboard(runtime, options.logger),
   });
   const { runtime } = proxy;
+  let learnedModels: ReadonlyMap<string, LearnedModel> = new Map();
   const install = (): void => {
     // Local mode has no controller to deny anyone: callers nobody claims are the default tenant.
     const identity = compileIdentity(
@@ -240,6 +257,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     const table = compileRoutingTable(loaded.routes, backends, prober.tracker.states(), {
       identity,
       grants: loaded.grants,
+      learnedModels,
     });
     const result = runtime.store.update(table);
     if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
@@ -266,11 +284,29 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     })) ?? [],
   );
 
+  // Rules with costQuality.learning learn here too, from this proxy's own labels.
+  const learning = loaded.routes.some((r) => learningRules(r).length > 0)
+    ? startLocalLearning({
+        routes: loaded.routes,
+        read: (after) => runtime.learning.stats(labelsCursorOf(after)),
+        factory: defaultLearnerFactory({ now: runtime.now }),
+        now: runtime.now,
+        logger: options.logger.child({ component: 'learning' }),
+        onModels: (models) => {
+          learnedModels = models;
+          install();
+        },
+        intervalMs: options.learningIntervalMs,
+      })
+    : undefined;
+
   return {
     proxy,
     simulators,
+    learning,
     models: [...new Set(loaded.routes.map((r) => r.spec.model))].sort(),
     async close() {
+      learning?.stop();
       prober.stop();
       await proxy.close();
       await Promise.all([...simulators.values()].map((s) => s.close()));
