@@ -178,6 +178,12 @@ describe('LearningCoordinator', () => {
     coordinator.start();
     await until(() => coordinator.labelsAfter('team/p1') === undefined && enqueued.length > 0);
     const seqs = Array.from({ length: 20 }, (_, i) => i);
+    // A proxy with no label yet: no cursor (a seq of -1 is not one).
+    coordinator.onStats({
+      stats: new Map([['team/p1', stats(learningStats('e1', []))]]),
+      pods: ['team/p1'],
+    });
+    expect(coordinator.labelsAfter('team/p1')).toBeUndefined();
     coordinator.onStats({
       stats: new Map([['team/p1', stats(learningStats('e1', seqs))]]),
       pods: ['team/p1'],

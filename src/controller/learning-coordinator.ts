@@ -158,8 +158,9 @@ export class LearningCoordinator implements Runnable {
         if (labels.length === 0 && !counters) continue;
         this.record(rule).absorb(learning.epoch, labels, counters, now());
       }
+      // A cursor names the last label taken; none yet: read from the oldest kept.
       const last = learning.labels.at(-1)?.seq ?? learning.nextSeq - 1;
-      this.cursors.set(podKey, labelsCursor(learning.epoch, last));
+      if (last >= 0) this.cursors.set(podKey, labelsCursor(learning.epoch, last));
     }
     for (const podKey of this.cursors.keys())
       if (!collection.pods.includes(podKey)) this.cursors.delete(podKey);

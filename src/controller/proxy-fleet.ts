@@ -577,12 +577,16 @@ export class ProxyFleet {
       [...this.pods.values()].map(async (state) => {
         try {
           const cursor = labelsAfter(state.pod.key);
-          const query =
-            cursor === undefined ? '' : `?${LABELS_AFTER_PARAM}=${encodeURIComponent(cursor)}`;
-          const res = await fetch(`${state.pod.adminUrl}/admin/v1/stats${query}`, {
-            headers: { authorization: this.bearer(state.pod) },
-            signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
-          });
+          const read = (query: string) =>
+            fetch(`${state.pod.adminUrl}/admin/v1/stats${query}`, {
+              headers: { authorization: this.bearer(state.pod) },
+              signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
+            });
+          let res = await read(
+            cursor === undefined ? '' : `?${LABELS_AFTER_PARAM}=${encodeURIComponent(cursor)}`,
+          );
+          // A cursor the proxy refuses must not cost the rest of its stats: read from the oldest label.
+          if (res.status === 400 && cursor !== undefined) res = await read('');
           if (!res.ok) return;
           const parsed = proxyStatsBody.safeParse(await res.json());
           if (!parsed.success) {

@@ -189,6 +189,7 @@ export function startFastReplica(
     leaseDurationMs?: number;
     health?: { host: string; port: number };
     ledgerFlushIntervalMs?: number;
+    learningFlushIntervalMs?: number;
   } = {},
 ): Promise<RunningController> {
   return startController({
