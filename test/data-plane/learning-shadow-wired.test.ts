@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { proxyLearningStats, type ProxyLearningStats } from '../../src/learning/wire.js';
 import { ruleKey } from '../../src/routing/table.js';
-import { ADMIN_TOKEN, route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import {
+  ADMIN_TOKEN,
+  route,
+  startDataPlane,
+  judgedBackends,
+  type DataPlane,
+} from '../support/data-plane.js';
 import { eventually } from '../support/eventually.js';
 
 const OUTCOMES = [
@@ -28,23 +34,7 @@ const RULE = ruleKey('default/assistant', 'learn');
 let dp: DataPlane;
 beforeAll(async () => {
   dp = await startDataPlane(
-    [
-      {
-        name: 'weak',
-        spec: { quality: 0.4, pricing: { inputPerMillion: 1, outputPerMillion: 2 } },
-        simulator: { qualityData: CSV, qualityColumn: 'weak', outputTokens: 6 },
-      },
-      {
-        name: 'strong',
-        spec: { quality: 0.9, pricing: { inputPerMillion: 10, outputPerMillion: 30 } },
-        simulator: { qualityData: CSV, qualityColumn: 'strong', outputTokens: 6 },
-      },
-      {
-        name: 'judge',
-        spec: { pricing: { inputPerMillion: 5, outputPerMillion: 15 } },
-        simulator: { judge: true },
-      },
-    ],
+    [...judgedBackends(CSV)],
     [
       route('assistant', {
         rules: [

@@ -29,7 +29,7 @@ import type { ProxyRuntime } from '../../src/proxy/runtime.js';
 import { tierLeaders } from '../../src/routing/strategies/cost-quality.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { NON_RECORDING_SPAN } from '../../src/telemetry/tracing.js';
-import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { route, startDataPlane, judgedBackends, type DataPlane } from '../support/data-plane.js';
 
 /** The data set: each prompt's outcome on the weak and on the strong model. */
 const OUTCOMES = [
@@ -62,21 +62,7 @@ beforeAll(async () => {
   const learning = { sampleRate: 1, judgeRef: { name: 'judge' }, maxShadowCostPerDay: 5 };
   dp = await startDataPlane(
     [
-      {
-        name: 'weak',
-        spec: { quality: 0.4, pricing: { inputPerMillion: 1, outputPerMillion: 2 } },
-        simulator: { qualityData: CSV, qualityColumn: 'weak', outputTokens: 6 },
-      },
-      {
-        name: 'strong',
-        spec: { quality: 0.9, pricing: { inputPerMillion: 10, outputPerMillion: 30 } },
-        simulator: { qualityData: CSV, qualityColumn: 'strong', outputTokens: 6 },
-      },
-      {
-        name: 'judge',
-        spec: { pricing: { inputPerMillion: 5, outputPerMillion: 15 } },
-        simulator: { judge: true },
-      },
+      ...judgedBackends(CSV),
       // An ordinary backend: as a judge it never gives a verdict.
       { name: 'babbler', simulator: {} },
     ],

@@ -197,3 +197,28 @@ export function jsonOrUndefined(text: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * Issue 17's three simulated backends: `weak` and `strong` answer with the
+ * quality `csv` records for each prompt (columns weak, strong), `judge`
+ * compares two answers by those marks.
+ */
+export function judgedBackends(csv: string): TestBackend[] {
+  return [
+    {
+      name: 'weak',
+      spec: { quality: 0.4, pricing: { inputPerMillion: 1, outputPerMillion: 2 } },
+      simulator: { qualityData: csv, qualityColumn: 'weak', outputTokens: 6 },
+    },
+    {
+      name: 'strong',
+      spec: { quality: 0.9, pricing: { inputPerMillion: 10, outputPerMillion: 30 } },
+      simulator: { qualityData: csv, qualityColumn: 'strong', outputTokens: 6 },
+    },
+    {
+      name: 'judge',
+      spec: { pricing: { inputPerMillion: 5, outputPerMillion: 15 } },
+      simulator: { judge: true },
+    },
+  ];
+}

@@ -5,7 +5,6 @@
 // client's response and beside the request path: nothing waits for it,
 // nothing it does can fail a request, and its memory and spend are bounded
 // (a queue of fixed size, a few calls at once, a per-rule budget per UTC day).
-import type { LearningOutcome, RuleLearningCounters } from '../../learning/wire.js';
 import {
   judgeRequestBody,
   pairwiseGain,
@@ -17,6 +16,7 @@ import type { CompiledBackend } from '../../routing/table.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { extractPrompt } from '../prompt/extract.js';
 import type { LearningTicket } from './ticket.js';
+import type { LabelSink } from './shadow-judging.js';
 import type { ProxyRuntime } from '../runtime.js';
 import {
   ShadowCallError,
@@ -25,16 +25,8 @@ import {
   type ShadowSend,
 } from './shadow-send.js';
 
-/** Where labels and counters go: H2's LabelOutbox. `push` counts the label itself (`labels`). */
-export interface ShadowSink {
-  push(
-    rule: string,
-    modelVersion: number,
-    features: ArrayLike<number>,
-    outcome: LearningOutcome,
-  ): void;
-  count(rule: string, field: keyof RuleLearningCounters, n: number): void;
-}
+/** Where labels and counters go: the LabelOutbox. `push` counts the label itself (`labels`). */
+export type ShadowSink = LabelSink;
 
 export interface ShadowJudgeDeps {
   sink: ShadowSink;
