@@ -13,7 +13,7 @@ import {
   type CostQualityChoice,
   type StrategyContext,
 } from './strategies/index.js';
-import type { CompiledBackend } from './table.js';
+import type { CompiledBackend, CompiledRule } from './table.js';
 
 export type SkipReason =
   | 'Drained'
@@ -79,6 +79,8 @@ export type RoutingDecision =
       ok: true;
       routeId: string;
       ruleName: string | undefined;
+      /** The compiled rule that decided (undefined when the route had none that matched). */
+      rule: CompiledRule | undefined;
       attempts: Attempt[];
       skipped: SkippedBackend[];
       /** No healthy backend was left, so backends marked Unhealthy are tried anyway. */
@@ -407,6 +409,7 @@ export function selectBackends(
     ok: true,
     routeId: route.source.id,
     ruleName: rule?.source.name,
+    rule: rule?.source,
     attempts,
     skipped: selection.skipped,
     panic,

@@ -13,7 +13,6 @@ import type { RequestTally } from '../forward/request.js';
 import type { RequestScoring } from '../learning/proxy-learning.js';
 import type { LearningTicket } from '../learning/ticket.js';
 import type { PreparedTable } from '../../routing/prepared-table.js';
-import type { CompiledRule } from '../../routing/table.js';
 import { extractPrompt } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { promptTokensAtMost } from '../prompt/tokens.js';
@@ -215,8 +214,8 @@ export async function handleInference(
       span.setAttribute('modelroute.tier', decision.costQuality.tier);
       // A label needs a cheap-or-strong decision: a rule without a threshold or strongShare has none to learn.
       const { tier } = decision.costQuality;
-      const rule = scoring && learningRule(prepared, decision.routeId, decision.ruleName);
-      if (scoring && rule && threshold !== undefined && tier !== 'sufficient') {
+      const { rule } = decision;
+      if (scoring && rule?.learning && threshold !== undefined && tier !== 'sufficient') {
         ticket = runtime.learning.ticket({
           requestId,
           routeId: route.id,
@@ -279,14 +278,4 @@ export async function handleInference(
         durationMs,
       });
   }
-}
-
-/** The decision's rule when it learns (issue 17). */
-function learningRule(
-  prepared: PreparedTable,
-  routeId: string,
-  ruleName: string | undefined,
-): CompiledRule | undefined {
-  const rule = prepared.routeById.get(routeId)?.rules.find((r) => r.source.name === ruleName);
-  return rule?.source.learning ? rule.source : undefined;
 }
