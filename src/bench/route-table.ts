@@ -7,7 +7,7 @@ import {
   type ModelRoute,
 } from '../api/v1alpha1/index.js';
 import { extractPrompt } from '../proxy/prompt/extract.js';
-import type { OpenAIRequestBody } from '../proxy/providers/types.js';
+import type { OpenAIRequestBody } from '../providers/types.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import type { DifficultyScorer } from '../routing/difficulty/types.js';
 import type { RoutingTable } from '../routing/table.js';

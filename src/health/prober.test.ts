@@ -63,23 +63,28 @@ describe('probeRequest', () => {
     ],
   ] as const)(
     "%s: GET the model list with the key in the provider's header",
-    (provider, endpoint, extra, url, header) => {
-      const req = probeRequest(target(provider, endpoint, extra), 'k');
+    async (provider, endpoint, extra, url, header) => {
+      const req = await probeRequest(target(provider, endpoint, extra), {
+        kind: 'api-key',
+        key: 'k',
+      });
       expect(req.url).toBe(url);
       expect((req.init.headers as Record<string, string>)[header]).toMatch(/k$/);
     },
   );
 
-  test('http probes use the configured path; completion probes send a 1-token chat', () => {
+  test('http probes use the configured path; completion probes send a 1-token chat', async () => {
     expect(
-      probeRequest(
-        target('openai-compatible', 'http://h:1/v1', {
-          healthCheck: { probe: 'http', path: '/health' },
-        }),
-        undefined,
+      (
+        await probeRequest(
+          target('openai-compatible', 'http://h:1/v1', {
+            healthCheck: { probe: 'http', path: '/health' },
+          }),
+          undefined,
+        )
       ).url,
     ).toBe('http://h:1/health');
-    const completion = probeRequest(
+    const completion = await probeRequest(
       target('openai-compatible', 'http://h:1/v1', { healthCheck: { probe: 'completion' } }),
       undefined,
     );
@@ -136,7 +141,10 @@ describe('HealthProber', () => {
       });
       // A prober holding the key (local mode) hears the key refused.
       await expectUnhealthyAfterTwo(
-        new HealthProber({ ...lenientOptions, apiKeyFor: () => 'sk-revoked' }),
+        new HealthProber({
+          ...lenientOptions,
+          authFor: () => ({ kind: 'api-key', key: 'sk-revoked' }),
+        }),
         withKey,
         'CredentialRefused',
         'refused the credential',
@@ -178,7 +186,7 @@ describe('HealthProber', () => {
       const prober = new HealthProber({
         now: () => 0,
         onTransition: () => {},
-        apiKeyFor: () => 'sk-secret',
+        authFor: () => ({ kind: 'api-key', key: 'sk-secret' }),
       });
       const t = target(
         'openai-compatible',

@@ -4,6 +4,8 @@ import { ConditionReason, durationToMs, type ModelBackend } from '../api/v1alpha
 import { PROBE_PATH_PATTERN } from '../api/v1alpha1/modelbackend.js';
 import { scrubUrls } from '../routing/endpoint-display.js';
 import { BackendHealthTracker, type HealthTransition } from '../routing/health-tracker.js';
+import { adapterFor } from '../providers/registry.js';
+import type { UpstreamAuth } from '../providers/types.js';
 import type { CompiledBackend } from '../routing/table.js';
 
 export interface ProbeTarget {
@@ -41,56 +43,58 @@ export function urlOnOrigin(baseUrl: string, suffix: string, replacePath = false
   return url.toString();
 }
 
-/** The probe request for a backend, per its healthCheck.probe kind and provider. */
-export function probeRequest(
+/**
+ * The probe request for a backend, per its healthCheck.probe kind: the
+ * provider's adapter says what `models` and `completion` are (URL, headers,
+ * body); `http` is a GET of healthCheck.path with the same credentials.
+ */
+export async function probeRequest(
   target: ProbeTarget,
-  apiKey: string | undefined,
-): { url: string; init: RequestInit } {
+  auth: UpstreamAuth | undefined,
+): Promise<{ url: string; init: RequestInit }> {
   const { backend, spec } = target;
   const probe = spec.healthCheck?.probe ?? 'models';
-  const headers: Record<string, string> = {};
-  if (apiKey) {
-    if (backend.provider === 'azure-openai') headers['api-key'] = apiKey;
-    else if (backend.provider === 'anthropic') headers['x-api-key'] = apiKey;
-    else headers.authorization = `Bearer ${apiKey}`;
-  }
-  if (backend.provider === 'anthropic')
-    headers['anthropic-version'] = backend.anthropic?.version ?? '2023-06-01';
+  const adapter = adapterFor(backend.provider);
+  const asked = await adapter.probeRequest({
+    backend,
+    kind: probe === 'completion' ? 'completion' : 'models',
+    auth,
+  });
   // A redirect is answered as such, never followed: the key stays on this origin.
-  const base: RequestInit = { headers, redirect: 'manual' };
-  const anthropicV1 = backend.baseUrl.endsWith('/v1') ? '' : '/v1';
   if (probe === 'http') {
-    return { url: urlOnOrigin(backend.baseUrl, spec.healthCheck?.path ?? '/', true), init: base };
-  }
-  if (probe === 'completion') {
-    const body = {
-      model: backend.model,
-      max_tokens: 1,
-      messages: [{ role: 'user', content: 'ping' }],
-    };
-    const suffix =
-      backend.provider === 'anthropic'
-        ? `${anthropicV1}/messages`
-        : backend.provider === 'azure-openai'
-          ? `/openai/deployments/${encodeURIComponent(backend.azure?.deployment ?? '')}/chat/completions?api-version=${encodeURIComponent(backend.azure?.apiVersion ?? '')}`
-          : '/chat/completions';
     return {
-      url: urlOnOrigin(backend.baseUrl, suffix),
-      init: {
-        ...base,
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      },
+      url: urlOnOrigin(backend.baseUrl, spec.healthCheck?.path ?? '/', true),
+      init: { headers: credentialHeaders(asked.headers), redirect: 'manual' },
     };
   }
-  const suffix =
-    backend.provider === 'anthropic'
-      ? `${anthropicV1}/models`
-      : backend.provider === 'azure-openai'
-        ? `/openai/models?api-version=${encodeURIComponent(backend.azure?.apiVersion ?? '')}`
-        : '/models';
-  return { url: urlOnOrigin(backend.baseUrl, suffix), init: base };
+  return {
+    url: checkedOnOrigin(backend.baseUrl, asked.url),
+    init: {
+      method: asked.method,
+      headers: asked.headers,
+      redirect: 'manual',
+      ...(asked.body !== undefined ? { body: asked.body } : {}),
+    },
+  };
+}
+
+/** An http probe sends the adapter's credential headers, none of its content headers. */
+function credentialHeaders(headers: Record<string, string>): Record<string, string> {
+  const out = { ...headers };
+  delete out['content-type'];
+  return out;
+}
+
+/** The adapter's URL, refused if it would leave the backend's origin (a probe carries its key). */
+function checkedOnOrigin(baseUrl: string, url: string): string {
+  const base = new URL(baseUrl);
+  const parsed = new URL(url);
+  if (parsed.origin !== base.origin || parsed.username !== '' || parsed.password !== '') {
+    throw new Error(
+      `probe URL would leave the backend's origin ${base.origin}; refusing to send it`,
+    );
+  }
+  return parsed.toString();
 }
 
 export interface ProbeVerdict {
@@ -155,8 +159,10 @@ export function judgeProbeAnswer(
 }
 
 export interface HealthProberOptions {
-  /** The API key for a backend, when the prober may use one (the proxy may; the controller may not). */
-  apiKeyFor?: (backend: CompiledBackend) => string | undefined;
+  /** The credential for a backend, when the prober may use one (the proxy may; the controller may not). */
+  authFor?: (
+    backend: CompiledBackend,
+  ) => UpstreamAuth | undefined | Promise<UpstreamAuth | undefined>;
   /**
    * For a prober without keys (the controller): a 401/403 to a backend that
    * has a secretRef, and other 4xx except 404 and 429, count as up: the
@@ -193,14 +199,14 @@ export class HealthProber {
     };
     let verdict: ProbeVerdict;
     try {
-      const apiKey = this.options.apiKeyFor?.(backend);
-      const { url, init } = probeRequest(target, apiKey);
+      const auth = await this.options.authFor?.(backend);
+      const { url, init } = await probeRequest(target, auth);
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer();
       verdict = judgeProbeAnswer(res.status, {
         path: new URL(url).pathname,
-        sentKey: apiKey !== undefined && apiKey !== '',
-        hasCredentials: backend.credentials !== undefined,
+        sentKey: auth !== undefined,
+        hasCredentials: backend.credentials !== undefined || backend.auth !== undefined,
         clientErrorsMeanUp: this.options.clientErrorsMeanUp === true,
       });
       const doubt = verdict.ok ? this.options.distrust?.(backend.id) : undefined;

@@ -9,6 +9,12 @@ import type { CompiledBackend } from '../routing/table.js';
 export interface CredentialResolver {
   /** The API key for a backend, or undefined if it has no credentials reference. Throws if referenced but missing. */
   apiKeyFor(backend: CompiledBackend): string | undefined;
+  /**
+   * Another key of a Secret the backend names (cloud credentials, TLS
+   * material), read like API keys (mounted or env, bound to the backend's
+   * origin). Throws CredentialNotFoundError if missing.
+   */
+  secretFor?(backend: CompiledBackend, ref: { secretName: string; key: string }): string;
 }
 
 /** Env var name for a Secret key: MODELROUTE_SECRET_<SECRET>_<KEY>, upper-cased, non-alphanumerics as _. */
@@ -146,34 +152,39 @@ export function createCredentialResolver(options: CredentialOptions = {}): Crede
           `no API key for backend ${backend.id}: the modelroute controller refused to deliver it: ${delivered.reason}`,
           delivered.reason,
         );
-      if (options.binding) checkBinding(options.binding, backend, ref, options.onRefused);
-      const cacheKey = `${ref.secretName}/${ref.key}`;
-      const cached = cache.get(cacheKey);
-      if (cached && now() - cached.at < cacheMs) return cached.value;
-      const envName = credentialEnvName(ref.secretName, ref.key);
-      let value = env[envName];
-      if (value === undefined && options.directory) {
-        try {
-          value = readFileSync(join(options.directory, ref.secretName, ref.key), 'utf8').trim();
-        } catch {
-          value = undefined;
-        }
-      }
-      if (value === undefined || value === '') {
-        const where = options.directory
-          ? `${join(options.directory, ref.secretName, ref.key)} or env ${envName}`
-          : `env ${envName}`;
-        throw new CredentialNotFoundError(
-          `no API key for backend ${backend.id}: Secret "${ref.secretName}" key "${ref.key}" was not found in ${where}`,
-          ref.secretName,
-          ref.key,
-          options.directory !== undefined,
-        );
-      }
-      cache.set(cacheKey, { value, at: now() });
-      return value;
+      return readSecret(backend, ref);
     },
+    secretFor: (backend, ref) => readSecret(backend, ref),
   };
+
+  function readSecret(backend: CompiledBackend, ref: { secretName: string; key: string }): string {
+    if (options.binding) checkBinding(options.binding, backend, ref, options.onRefused);
+    const cacheKey = `${ref.secretName}/${ref.key}`;
+    const cached = cache.get(cacheKey);
+    if (cached && now() - cached.at < cacheMs) return cached.value;
+    const envName = credentialEnvName(ref.secretName, ref.key);
+    let value = env[envName];
+    if (value === undefined && options.directory) {
+      try {
+        value = readFileSync(join(options.directory, ref.secretName, ref.key), 'utf8').trim();
+      } catch {
+        value = undefined;
+      }
+    }
+    if (value === undefined || value === '') {
+      const where = options.directory
+        ? `${join(options.directory, ref.secretName, ref.key)} or env ${envName}`
+        : `env ${envName}`;
+      throw new CredentialNotFoundError(
+        `no ${ref === backend.credentials ? 'API key' : 'credential'} for backend ${backend.id}: Secret "${ref.secretName}" key "${ref.key}" was not found in ${where}`,
+        ref.secretName,
+        ref.key,
+        options.directory !== undefined,
+      );
+    }
+    cache.set(cacheKey, { value, at: now() });
+    return value;
+  }
 }
 
 function checkBinding(

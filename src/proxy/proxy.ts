@@ -22,15 +22,19 @@ import { createTracing, type Tracing } from '../telemetry/tracing.js';
 import type { ExactQuotaStore } from '../quota/exact-store.js';
 import { ProxyQuotas } from '../quota/proxy-quotas.js';
 import type { QuotaMode } from '../quota/quota-state.js';
+import { readFileSync } from 'node:fs';
 import { AccessLog, NO_ACCESS_LOG } from './access-log.js';
 import { createAdminApp } from './admin/admin-server.js';
 import { AdminToken, type AdminTokenSource } from './admin/admin-token.js';
 import { BackendLiveState } from './backend-live-state.js';
 import {
+  CredentialNotFoundError,
   createCredentialResolver,
   type CredentialBinding,
   type CredentialResolver,
 } from './credentials.js';
+import { createUpstreamAuth, type UpstreamAuthResolver } from '../providers/auth/upstream-auth.js';
+import type { UpstreamAuth } from '../providers/types.js';
 import { CredentialCheck } from './credential-check.js';
 import { CredentialDelivery, createCredentialsFetch } from './delivered-credentials.js';
 import type { CredentialDeliverySettings } from './delivered-credentials.js';
@@ -58,6 +62,8 @@ export interface ProxyOptions {
   /** Where the last good table is kept across restarts. */
   tableFile?: string | undefined;
   credentialsDir?: string | undefined;
+  /** The environment cloud credential sources read (AWS_*, GOOGLE_*, GCE_METADATA_HOST, AZURE_*); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Where each mounted key may be sent (the injector's binding); absent = unrestricted. */
   credentialBinding?: CredentialBinding | undefined;
   /** Fetch other namespaces' backend keys from the controller (--credentials-url); absent = off. */
@@ -171,6 +177,27 @@ function closeServer(server: Server, drainMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/** Cloud credentials are remembered by the redactor too, as they are handed out. */
+function rememberingAuth(resolver: UpstreamAuthResolver): UpstreamAuthResolver {
+  const remember = (auth: UpstreamAuth | undefined): UpstreamAuth | undefined => {
+    if (auth?.kind === 'bearer') rememberSecret(auth.token);
+    else if (auth?.kind === 'aws') {
+      rememberSecret(auth.credentials.secretAccessKey);
+      if (auth.credentials.sessionToken !== undefined)
+        rememberSecret(auth.credentials.sessionToken);
+    }
+    return auth;
+  };
+  return {
+    authFor(backend) {
+      const auth = resolver.authFor(backend);
+      // API keys are remembered by rememberingSecrets already.
+      if (auth instanceof Promise) return auth.then((a) => remember(a) as UpstreamAuth);
+      return auth?.kind === 'api-key' ? auth : remember(auth);
+    },
+  };
 }
 
 function rememberingSecrets(resolver: CredentialResolver): CredentialResolver {
@@ -294,6 +321,40 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     if (warmTokenizerFor(prepared))
       logger.info('loaded the tokenizer: the routing table counts prompt tokens');
   });
+  const credentials = rememberingSecrets(
+    options.credentials ??
+      createCredentialResolver({
+        directory: options.credentialsDir,
+        binding: options.credentialBinding,
+        delivered: delivery,
+        onRefused: (refusal) => {
+          metrics.credentialRefused(refusal.secret);
+          logger.warn(
+            'API key not sent: the table names an origin the key is not bound to',
+            refusal,
+          );
+        },
+      }),
+  );
+  const upstreamAuth = rememberingAuth(
+    createUpstreamAuth({
+      apiKey: (backend) => credentials.apiKeyFor(backend),
+      secret: (backend, ref) => {
+        if (!credentials.secretFor)
+          throw new CredentialNotFoundError(
+            `no credential for backend ${backend.id}: this proxy's credential resolver reads API keys only`,
+            ref.secretName,
+            ref.key,
+            false,
+          );
+        return credentials.secretFor(backend, ref);
+      },
+      fetch: globalThis.fetch,
+      env: options.env ?? process.env,
+      now,
+      readFile: (path) => readFileSync(path, 'utf8'),
+    }),
+  );
   const runtime: ProxyRuntime = {
     now,
     rng,
@@ -317,21 +378,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     targets: new UpstreamTargets(),
     // Every key handed out is remembered by the redactor, so a provider
     // echoing it back never gets it to a client, a span or a log.
-    credentials: rememberingSecrets(
-      options.credentials ??
-        createCredentialResolver({
-          directory: options.credentialsDir,
-          binding: options.credentialBinding,
-          delivered: delivery,
-          onRefused: (refusal) => {
-            metrics.credentialRefused(refusal.secret);
-            logger.warn(
-              'API key not sent: the table names an origin the key is not bound to',
-              refusal,
-            );
-          },
-        }),
-    ),
+    credentials,
+    upstreamAuth,
     store,
     credentialCheck,
     identity: new RequestIdentifier(await createAuthenticator(identity, now, logger), namespace),

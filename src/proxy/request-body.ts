@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { ProxyError, badRequest } from './errors.js';
-import type { Endpoint, OpenAIRequestBody } from './providers/types.js';
+import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
 
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

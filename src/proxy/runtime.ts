@@ -11,6 +11,7 @@ import type { AccessLogWriter } from './access-log.js';
 import type { BackendLiveState } from './backend-live-state.js';
 import type { CredentialCheck } from './credential-check.js';
 import type { CredentialResolver } from './credentials.js';
+import type { UpstreamAuthResolver } from '../providers/auth/upstream-auth.js';
 import type { DifficultyRouter } from './difficulty-router.js';
 import type { ProxyLearning } from './learning/proxy-learning.js';
 import type { RouteUsage } from './route-usage.js';
@@ -44,6 +45,8 @@ export interface ProxyRuntime {
   /** Upstream URLs split once into pool origin and path. */
   targets: UpstreamTargets;
   credentials: CredentialResolver;
+  /** The credential of each upstream call: API keys and cloud credentials (providers/auth/). */
+  upstreamAuth: UpstreamAuthResolver;
   /** Backends of the table this proxy cannot get a key for (reported in stats); absent: not checked. */
   credentialCheck?: CredentialCheck;
   store: TableStore;

@@ -2,6 +2,8 @@
 // Pure and deterministic: the same inputs always give the same table and hash.
 import { ANTHROPIC_CACHE_WRITE_MULTIPLIER } from './cost.js';
 import {
+  AWS_PROVIDERS,
+  GOOGLE_PROVIDERS,
   durationToMs,
   type HealthState,
   type ModelBackend,
@@ -24,9 +26,11 @@ import {
   ruleKey,
   TABLE_FORMAT_VERSION,
   tableContentVersion,
+  type CompiledAuth,
   type CompiledBackend,
   type CompiledLearning,
   type CompiledRoute,
+  type CompiledTls,
   type RoutingTable,
 } from './table.js';
 
@@ -143,10 +147,73 @@ function compileBackend(
   if (spec.anthropic) compiled.anthropic = { ...spec.anthropic };
   if (spec.secretRef)
     compiled.credentials = { secretName: spec.secretRef.name, key: spec.secretRef.key };
+  if (spec.bedrock) compiled.bedrock = { ...spec.bedrock };
+  if (spec.vertex) compiled.vertex = { ...spec.vertex };
+  const auth = compileAuth(spec);
+  if (auth) compiled.auth = auth;
+  if (spec.headers && Object.keys(spec.headers).length > 0) compiled.headers = { ...spec.headers };
+  const tls = compileTls(spec);
+  if (tls) compiled.tls = tls;
   if (spec.contextWindow !== undefined) compiled.contextWindow = spec.contextWindow;
   if (spec.maxOutputTokens !== undefined) compiled.maxOutputTokens = spec.maxOutputTokens;
   if (spec.quality !== undefined) compiled.quality = spec.quality;
   return compiled;
+}
+
+/**
+ * The backend's cloud credentials. AWS and Google providers without an API
+ * key use their default credential chains, as their SDKs do.
+ */
+function compileAuth(spec: ModelBackend['spec']): CompiledAuth | undefined {
+  const { auth } = spec;
+  if (auth?.aws) {
+    return {
+      type: 'aws',
+      source: auth.aws.source,
+      ...(auth.aws.secretRef ? { secretName: auth.aws.secretRef.name } : {}),
+    };
+  }
+  if (auth?.gcp) {
+    return {
+      type: 'gcp',
+      source: auth.gcp.source,
+      ...(auth.gcp.secretRef
+        ? { secret: { secretName: auth.gcp.secretRef.name, key: auth.gcp.secretRef.key } }
+        : {}),
+    };
+  }
+  if (auth?.azureEntra) {
+    const entra = auth.azureEntra;
+    return {
+      type: 'azure-entra',
+      source: entra.source,
+      scope: entra.scope,
+      ...(entra.tenantId !== undefined ? { tenantId: entra.tenantId } : {}),
+      ...(entra.clientId !== undefined ? { clientId: entra.clientId } : {}),
+      ...(entra.secretRef
+        ? { secret: { secretName: entra.secretRef.name, key: entra.secretRef.key } }
+        : {}),
+    };
+  }
+  if (spec.secretRef) return undefined;
+  if (AWS_PROVIDERS.includes(spec.provider)) return { type: 'aws', source: 'default' };
+  if (GOOGLE_PROVIDERS.includes(spec.provider)) return { type: 'gcp', source: 'default' };
+  return undefined;
+}
+
+function compileTls(spec: ModelBackend['spec']): CompiledTls | undefined {
+  const { tls } = spec;
+  if (!tls) return undefined;
+  const out: CompiledTls = {};
+  const ca = tls.caBundle;
+  if (ca?.secretRef)
+    out.caBundle = { kind: 'Secret', name: ca.secretRef.name, key: ca.secretRef.key };
+  else if (ca?.configMapRef)
+    out.caBundle = { kind: 'ConfigMap', name: ca.configMapRef.name, key: ca.configMapRef.key };
+  if (tls.clientCertificate)
+    out.clientCertificate = { secretName: tls.clientCertificate.secretRef.name };
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function optionalMs(value: string | undefined): number | undefined {

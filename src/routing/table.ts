@@ -10,6 +10,9 @@ import {
   LIMIT_ENFORCEMENTS,
   MAX_TIMER_MS,
   STORE_UNAVAILABLE_ACTIONS,
+  AWS_CREDENTIAL_SOURCES,
+  AZURE_ENTRA_CREDENTIAL_SOURCES,
+  GOOGLE_CREDENTIAL_SOURCES,
   PROVIDERS,
   RETRY_ON,
   STRATEGIES,
@@ -61,6 +64,50 @@ const compiledSpendBudget = z.strictObject({
   onExceeded: z.enum(BUDGET_ACTIONS).optional(),
 });
 
+const compiledSecretKey = z.strictObject({ secretName: z.string(), key: z.string() });
+
+/**
+ * How a proxy gets a backend's credential when it is not an API key
+ * (issue 18). Only where secrets live, never a secret. Sources are in
+ * providers/auth/.
+ */
+export const compiledAuth = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('aws'),
+    source: z.enum(AWS_CREDENTIAL_SOURCES),
+    /** source secret: the Secret with keys accessKeyId, secretAccessKey, sessionToken (optional). */
+    secretName: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('gcp'),
+    source: z.enum(GOOGLE_CREDENTIAL_SOURCES),
+    /** source serviceAccountKey: the service account JSON key. */
+    secret: compiledSecretKey.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('azure-entra'),
+    source: z.enum(AZURE_ENTRA_CREDENTIAL_SOURCES),
+    tenantId: z.string().optional(),
+    clientId: z.string().optional(),
+    /** source clientSecret: the app registration's secret. */
+    secret: compiledSecretKey.optional(),
+    scope: z.string().min(1),
+  }),
+]);
+export type CompiledAuth = z.infer<typeof compiledAuth>;
+
+/** Egress settings of calls to a backend (issue 18); absent: system CAs, no extra headers. */
+export const compiledTls = z.strictObject({
+  /** PEM CA certificates the server must chain to, instead of the system's. */
+  caBundle: z
+    .strictObject({ kind: z.enum(['Secret', 'ConfigMap']), name: z.string(), key: z.string() })
+    .optional(),
+  /** A kubernetes.io/tls Secret (tls.crt, tls.key) presented for mutual TLS. */
+  clientCertificate: z.strictObject({ secretName: z.string() }).optional(),
+  serverName: z.string().optional(),
+});
+export type CompiledTls = z.infer<typeof compiledTls>;
+
 export const compiledBackend = z.strictObject({
   /** `<namespace>/<name>` of the ModelBackend. */
   id: z.string().min(1),
@@ -72,6 +119,13 @@ export const compiledBackend = z.strictObject({
   model: z.string().min(1),
   azure: z.strictObject({ deployment: z.string(), apiVersion: z.string() }).optional(),
   anthropic: z.strictObject({ version: z.string() }).optional(),
+  bedrock: z.strictObject({ region: z.string() }).optional(),
+  vertex: z.strictObject({ project: z.string(), location: z.string() }).optional(),
+  /** Cloud credentials (SigV4, Google or Entra ID tokens); absent: the API key of `credentials`, if any. */
+  auth: compiledAuth.optional(),
+  /** Extra headers on every upstream call (never credentials; reserved names refused at admission). */
+  headers: z.record(z.string(), z.string()).optional(),
+  tls: compiledTls.optional(),
   /** Where the API key lives; never the key itself. */
   credentials: z.strictObject({ secretName: z.string(), key: z.string() }).optional(),
   pricing: z.strictObject({

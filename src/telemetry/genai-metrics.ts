@@ -1,6 +1,6 @@
 // The GenAI semconv labels of one upstream call, for the gen_ai_client_* metrics.
 import type { CompiledBackend } from '../routing/table.js';
-import type { Endpoint } from '../proxy/providers/types.js';
+import type { Endpoint } from '../providers/types.js';
 import { genAiOperationName, genAiProviderName } from './genai.js';
 import type { GenAiCallLabels } from './proxy-metrics.js';
 

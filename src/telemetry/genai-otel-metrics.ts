@@ -5,7 +5,7 @@
 // /metrics are proxy-metrics.ts's; these are for a collector.
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
 import type { Provider } from '../api/v1alpha1/modelbackend.js';
-import type { Endpoint } from '../proxy/providers/types.js';
+import type { Endpoint } from '../providers/types.js';
 import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,

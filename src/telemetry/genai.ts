@@ -1,7 +1,8 @@
 // Span attributes for LLM calls, following the OpenTelemetry GenAI semantic conventions.
 import type { Attributes } from '@opentelemetry/api';
 import type { Provider } from '../api/v1alpha1/modelbackend.js';
-import type { Endpoint } from '../proxy/providers/types.js';
+import { adapterFor } from '../providers/registry.js';
+import type { Endpoint } from '../providers/types.js';
 
 // The gen_ai.* names are copied rather than imported: in semantic-conventions
 // 1.45 they exist only in the `incubating` entry point (which may break in
@@ -34,27 +35,15 @@ export const ATTR_MODELROUTE_ATTEMPT = 'modelroute.attempt';
 export const ATTR_MODELROUTE_STREAM = 'modelroute.stream';
 export const ATTR_MODELROUTE_COST_USD = 'modelroute.cost_usd';
 
-const PROVIDER_NAMES: Record<Provider, string> = {
-  openai: 'openai',
-  'azure-openai': 'azure.ai.openai',
-  anthropic: 'anthropic',
-  // An openai-compatible server (vLLM, TGI, Ollama, ...) speaks OpenAI's API.
-  // The conventions define gen_ai.provider.name as the discriminator of the
-  // telemetry *flavour*, set on best knowledge, that "may differ from the
-  // actual model provider"; gen_ai.request.model and server.address (and here
-  // modelroute.backend) identify the real system. There is no generic
-  // "self-hosted" value.
-  'openai-compatible': 'openai',
-};
-
 const OPERATION_NAMES: Record<Endpoint, string> = {
   chat: 'chat',
   completions: 'text_completion',
   embeddings: 'embeddings',
 };
 
+/** gen_ai.provider.name: each adapter knows its own (providers/<name>/adapter.ts). */
 export function genAiProviderName(provider: Provider): string {
-  return PROVIDER_NAMES[provider];
+  return adapterFor(provider).telemetryName;
 }
 
 export function genAiOperationName(endpoint: Endpoint): string {

@@ -5,6 +5,7 @@ import type { ModelBackend, ModelRoute } from '../api/v1alpha1/index.js';
 import { selects } from '../controller/label-selector.js';
 import { compileRoutingTable } from '../routing/compile.js';
 import { backendOrigin } from '../proxy/credentials.js';
+import { backendSecretKeys } from '../routing/backend-secrets.js';
 import type { CompiledBackend } from '../routing/table.js';
 import type { CredentialSecrets } from './sidecar-patch.js';
 
@@ -36,11 +37,12 @@ export function credentialsFor(
   const binding = new Map<string, Set<string>>();
   const used = credentialedBackends(namespace, podLabels, routes, backends, clusterDomain);
   for (const backend of used) {
-    const ref = backend.credentials!;
-    secrets.set(ref.secretName, (secrets.get(ref.secretName) ?? new Set()).add(ref.key));
     const origin = backendOrigin(backend.baseUrl);
-    const id = `${ref.secretName}/${ref.key}`;
-    if (origin !== undefined) binding.set(id, (binding.get(id) ?? new Set()).add(origin));
+    for (const ref of backendSecretKeys(backend)) {
+      secrets.set(ref.secretName, (secrets.get(ref.secretName) ?? new Set()).add(ref.key));
+      const id = `${ref.secretName}/${ref.key}`;
+      if (origin !== undefined) binding.set(id, (binding.get(id) ?? new Set()).add(origin));
+    }
   }
   return {
     secrets,
@@ -52,7 +54,7 @@ export function credentialsFor(
   };
 }
 
-/** The backends with a secretRef in the table the controller will push to that pod. */
+/** The backends using a Secret in the table the controller will push to that pod. */
 function credentialedBackends(
   namespace: string,
   podLabels: Readonly<Record<string, string>>,
@@ -68,5 +70,5 @@ function credentialedBackends(
   const table = compileRoutingTable(selected, inNamespace(backends), new Map(), { clusterDomain });
   // Only this namespace's Secrets are ever mounted: keys of a platform
   // namespace's backends are delivered by the controller, in memory only.
-  return table.backends.filter((b) => b.credentials !== undefined && b.namespace === namespace);
+  return table.backends.filter((b) => b.namespace === namespace && backendSecretKeys(b).length > 0);
 }

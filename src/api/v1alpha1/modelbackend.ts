@@ -16,7 +16,16 @@ import {
   withCrossFieldRules,
 } from './common.js';
 
-export const PROVIDERS = ['openai', 'azure-openai', 'anthropic', 'openai-compatible'] as const;
+export const PROVIDERS = [
+  'openai',
+  'azure-openai',
+  'anthropic',
+  'openai-compatible',
+  'bedrock',
+  'anthropic-bedrock',
+  'vertex-gemini',
+  'anthropic-vertex',
+] as const;
 export const provider = z.enum(PROVIDERS);
 export type Provider = z.infer<typeof provider>;
 
@@ -142,6 +151,195 @@ const anthropic = z
   })
   .describe('Anthropic settings.');
 
+/** Providers reached through AWS Bedrock: SigV4-signed with AWS credentials. */
+export const AWS_PROVIDERS: readonly Provider[] = ['bedrock', 'anthropic-bedrock'];
+/** Providers reached through Google Vertex AI: OAuth 2 tokens from Google credentials. */
+export const GOOGLE_PROVIDERS: readonly Provider[] = ['vertex-gemini', 'anthropic-vertex'];
+
+const bedrock = z
+  .strictObject({
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'must be an AWS region such as "us-east-1"' })
+      .describe('AWS region of the Bedrock runtime endpoint; part of every SigV4 signature.'),
+  })
+  .describe('AWS Bedrock settings; required when provider is bedrock or anthropic-bedrock.');
+
+const vertex = z
+  .strictObject({
+    project: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, {
+        message: 'must be a Google Cloud project id such as "my-project-123"',
+      })
+      .describe('Google Cloud project id.'),
+    location: z
+      .string()
+      .regex(/^(global|[a-z]+-[a-z]+\d+)$/, {
+        message: 'must be a Vertex AI location such as "us-central1" or "global"',
+      })
+      .describe('Vertex AI location (region), e.g. us-central1, or global.'),
+  })
+  .describe(
+    'Google Vertex AI settings; required when provider is vertex-gemini or anthropic-vertex.',
+  );
+
+const secretNameRef = z
+  .strictObject({ name: objectName.describe("Name of a Secret in the ModelBackend's namespace.") })
+  .describe("A Secret in the ModelBackend's namespace.");
+
+const keyedSecretRef = (defaultKey: string, what: string) =>
+  z
+    .strictObject({
+      name: objectName.describe("Name of a Secret in the ModelBackend's namespace."),
+      key: z.string().min(1).max(253).default(defaultKey).describe(`Key holding ${what}.`),
+    })
+    .describe(`The Secret key holding ${what}.`);
+
+export const AWS_CREDENTIAL_SOURCES = [
+  'default',
+  'webIdentity',
+  'containerCredentials',
+  'secret',
+] as const;
+export const GOOGLE_CREDENTIAL_SOURCES = [
+  'default',
+  'serviceAccountKey',
+  'metadataServer',
+] as const;
+export const AZURE_ENTRA_CREDENTIAL_SOURCES = ['workloadIdentity', 'clientSecret'] as const;
+/** The Entra ID scope of Azure OpenAI (Cognitive Services). */
+export const AZURE_OPENAI_SCOPE = 'https://cognitiveservices.azure.com/.default';
+
+const auth = z
+  .strictObject({
+    aws: z
+      .strictObject({
+        source: z
+          .enum(AWS_CREDENTIAL_SOURCES)
+          .default('default')
+          .describe(
+            "default: web identity (IRSA, EKS Pod Identity-style AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), then the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), then AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the proxy's environment; " +
+              'webIdentity, containerCredentials: only that one; secret: keys accessKeyId, secretAccessKey and optionally sessionToken of secretRef.',
+          ),
+        secretRef: secretNameRef.optional(),
+      })
+      .optional()
+      .describe('AWS credentials for SigV4 (bedrock, anthropic-bedrock).'),
+    gcp: z
+      .strictObject({
+        source: z
+          .enum(GOOGLE_CREDENTIAL_SOURCES)
+          .default('default')
+          .describe(
+            'default: GOOGLE_APPLICATION_CREDENTIALS (a service account key file), else the metadata server (GKE Workload Identity); ' +
+              'serviceAccountKey: the service account JSON key in secretRef; metadataServer: only the metadata server.',
+          ),
+        secretRef: keyedSecretRef('credentials.json', 'a service account JSON key').optional(),
+      })
+      .optional()
+      .describe('Google credentials for OAuth 2 access tokens (vertex-gemini, anthropic-vertex).'),
+    azureEntra: z
+      .strictObject({
+        source: z
+          .enum(AZURE_ENTRA_CREDENTIAL_SOURCES)
+          .default('workloadIdentity')
+          .describe(
+            "workloadIdentity: the federated token of Azure Workload Identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_AUTHORITY_HOST); clientSecret: an app registration's secret in secretRef.",
+          ),
+        tenantId: z
+          .string()
+          .min(1)
+          .max(256)
+          .optional()
+          .describe('Entra ID tenant; default AZURE_TENANT_ID.'),
+        clientId: z
+          .string()
+          .min(1)
+          .max(256)
+          .optional()
+          .describe('Application (client) id; default AZURE_CLIENT_ID.'),
+        secretRef: keyedSecretRef('clientSecret', 'the client secret').optional(),
+        scope: z
+          .string()
+          .min(1)
+          .max(512)
+          .default(AZURE_OPENAI_SCOPE)
+          .describe("Token scope; Azure OpenAI's is https://cognitiveservices.azure.com/.default."),
+      })
+      .optional()
+      .describe('Entra ID (Azure AD) tokens instead of an api-key (azure-openai).'),
+  })
+  .describe(
+    'How the proxy authenticates to the provider, when it is not an API key in secretRef. AWS and Google providers default to their default credential chains.',
+  );
+
+/** Headers the proxy owns on upstream requests: a backend's extra headers may not set them. */
+export const RESERVED_UPSTREAM_HEADERS = [
+  'authorization',
+  'api-key',
+  'x-api-key',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+  'accept',
+  'anthropic-version',
+  'traceparent',
+  'tracestate',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+] as const;
+
+const upstreamHeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, { message: 'must be an HTTP header name' });
+
+const tls = z
+  .strictObject({
+    caBundle: z
+      .strictObject({
+        secretRef: keyedSecretRef('ca.crt', 'PEM CA certificates').optional(),
+        configMapRef: z
+          .strictObject({
+            name: objectName.describe("Name of a ConfigMap in the ModelBackend's namespace."),
+            key: z
+              .string()
+              .min(1)
+              .max(253)
+              .default('ca.crt')
+              .describe('Key holding PEM CA certificates.'),
+          })
+          .optional()
+          .describe('A ConfigMap key holding PEM CA certificates.'),
+      })
+      .optional()
+      .describe(
+        "CA certificates the backend's server certificate must chain to, instead of the system's. Exactly one of secretRef or configMapRef.",
+      ),
+    clientCertificate: z
+      .strictObject({
+        secretRef: secretNameRef.describe(
+          'A kubernetes.io/tls Secret: keys tls.crt (PEM certificate chain) and tls.key (PEM private key).',
+        ),
+      })
+      .optional()
+      .describe('A client certificate for backends that require mutual TLS.'),
+    serverName: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe(
+        'TLS server name (SNI) and the name the certificate must carry, when not the endpoint host.',
+      ),
+  })
+  .describe('TLS settings of calls to this backend.');
+
 const healthCheck = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Whether the controller probes this backend.'),
@@ -195,7 +393,7 @@ export const modelBackendSpec = withCrossFieldRules(
   z
     .strictObject({
       provider: provider.describe(
-        'API dialect: openai, azure-openai, anthropic or openai-compatible (vLLM, TGI, Ollama, ...).',
+        'API dialect: openai, azure-openai, anthropic, openai-compatible (vLLM, TGI, Ollama, ...), bedrock (AWS Bedrock Converse), anthropic-bedrock (Claude on Bedrock, Messages API), vertex-gemini (Gemini on Vertex AI) or anthropic-vertex (Claude on Vertex AI).',
       ),
       endpoint: z
         .string()
@@ -216,6 +414,17 @@ export const modelBackendSpec = withCrossFieldRules(
       secretRef: secretKeyRef.optional(),
       azure: azure.optional(),
       anthropic: anthropic.optional(),
+      bedrock: bedrock.optional(),
+      vertex: vertex.optional(),
+      auth: auth.optional(),
+      headers: z
+        .record(upstreamHeaderName, z.string().max(4096))
+        .meta({ maxProperties: 32 })
+        .optional()
+        .describe(
+          'Extra headers sent on every call to the backend, e.g. OpenAI-Project. Not for credentials (use secretRef or auth) and not the headers the proxy sets itself.',
+        ),
+      tls: tls.optional(),
       pricing: pricing.optional(),
       contextWindow: z
         .int()
@@ -291,6 +500,87 @@ export const modelBackendSpec = withCrossFieldRules(
       rule: "self.provider != 'azure-openai' || has(self.azure)",
       message: 'spec.azure (deployment, apiVersion) is required when spec.provider is azure-openai',
       holds: (s) => s.provider !== 'azure-openai' || s.azure !== undefined,
+    },
+    {
+      rule: "!(self.provider in ['bedrock', 'anthropic-bedrock']) || has(self.bedrock)",
+      message: 'spec.bedrock.region is required when spec.provider is bedrock or anthropic-bedrock',
+      holds: (s) => !AWS_PROVIDERS.includes(s.provider) || s.bedrock !== undefined,
+    },
+    {
+      rule: "!(self.provider in ['vertex-gemini', 'anthropic-vertex']) || has(self.vertex)",
+      message:
+        'spec.vertex (project, location) is required when spec.provider is vertex-gemini or anthropic-vertex',
+      holds: (s) => !GOOGLE_PROVIDERS.includes(s.provider) || s.vertex !== undefined,
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.aws) || self.provider in ['bedrock', 'anthropic-bedrock']",
+      message: 'spec.auth.aws is for providers bedrock and anthropic-bedrock only',
+      fieldPath: '.auth',
+      holds: (s) => s.auth?.aws === undefined || AWS_PROVIDERS.includes(s.provider),
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.gcp) || self.provider in ['vertex-gemini', 'anthropic-vertex']",
+      message: 'spec.auth.gcp is for providers vertex-gemini and anthropic-vertex only',
+      fieldPath: '.auth',
+      holds: (s) => s.auth?.gcp === undefined || GOOGLE_PROVIDERS.includes(s.provider),
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.azureEntra) || self.provider == 'azure-openai'",
+      message: 'spec.auth.azureEntra is for provider azure-openai only',
+      fieldPath: '.auth',
+      holds: (s) => s.auth?.azureEntra === undefined || s.provider === 'azure-openai',
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.aws) || !has(self.auth.aws.source) || self.auth.aws.source != 'secret' || has(self.auth.aws.secretRef)",
+      message: 'spec.auth.aws.secretRef is required when spec.auth.aws.source is secret',
+      fieldPath: '.auth.aws',
+      holds: (s) => s.auth?.aws?.source !== 'secret' || s.auth.aws.secretRef !== undefined,
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.gcp) || !has(self.auth.gcp.source) || self.auth.gcp.source != 'serviceAccountKey' || has(self.auth.gcp.secretRef)",
+      message: 'spec.auth.gcp.secretRef is required when spec.auth.gcp.source is serviceAccountKey',
+      fieldPath: '.auth.gcp',
+      holds: (s) =>
+        s.auth?.gcp?.source !== 'serviceAccountKey' || s.auth.gcp.secretRef !== undefined,
+    },
+    {
+      rule: "!has(self.auth) || !has(self.auth.azureEntra) || !has(self.auth.azureEntra.source) || self.auth.azureEntra.source != 'clientSecret' || (has(self.auth.azureEntra.secretRef) && has(self.auth.azureEntra.tenantId) && has(self.auth.azureEntra.clientId))",
+      message:
+        'spec.auth.azureEntra with source clientSecret needs secretRef, tenantId and clientId',
+      fieldPath: '.auth.azureEntra',
+      holds: (s) =>
+        s.auth?.azureEntra?.source !== 'clientSecret' ||
+        (s.auth.azureEntra.secretRef !== undefined &&
+          s.auth.azureEntra.tenantId !== undefined &&
+          s.auth.azureEntra.clientId !== undefined),
+    },
+    {
+      rule: '!has(self.auth) || !has(self.secretRef) || !(has(self.auth.aws) || has(self.auth.gcp) || has(self.auth.azureEntra))',
+      message: 'set either spec.secretRef (an API key) or spec.auth (cloud credentials), not both',
+      holds: (s) =>
+        s.secretRef === undefined ||
+        (s.auth?.aws === undefined &&
+          s.auth?.gcp === undefined &&
+          s.auth?.azureEntra === undefined),
+    },
+    {
+      rule: `!has(self.headers) || self.headers.all(h, !(h.lowerAscii() in [${RESERVED_UPSTREAM_HEADERS.map(celString).join(', ')}]))`,
+      message:
+        'spec.headers may not set a header the proxy owns (authorization, api-key, x-api-key, host, content-*, accept, anthropic-version, trace context, x-amz-*): credentials go in secretRef or auth',
+      fieldPath: '.headers',
+      holds: (s) =>
+        s.headers === undefined ||
+        Object.keys(s.headers).every(
+          (h) => !(RESERVED_UPSTREAM_HEADERS as readonly string[]).includes(h.toLowerCase()),
+        ),
+    },
+    {
+      rule: '!has(self.tls) || !has(self.tls.caBundle) || (has(self.tls.caBundle.secretRef) != has(self.tls.caBundle.configMapRef))',
+      message: 'spec.tls.caBundle needs exactly one of secretRef or configMapRef',
+      fieldPath: '.tls.caBundle',
+      holds: (s) =>
+        s.tls?.caBundle === undefined ||
+        (s.tls.caBundle.secretRef === undefined) !== (s.tls.caBundle.configMapRef === undefined),
     },
     {
       rule: "!has(self.healthCheck) || !has(self.healthCheck.probe) || self.healthCheck.probe != 'http' || has(self.healthCheck.path)",

@@ -8,7 +8,7 @@ import type { CompiledBackend } from '../../routing/table.js';
 import { responseAttributes } from '../../telemetry/genai.js';
 import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import type { GenAiCall } from '../../telemetry/genai-otel-metrics.js';
-import type { Usage } from '../providers/types.js';
+import type { Usage } from '../../providers/types.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ForwardRequest } from './request.js';
 

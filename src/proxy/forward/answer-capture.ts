@@ -4,8 +4,8 @@
 // stream events) after or beside the write, never changing a byte of it; a
 // request that was not sampled costs one property read.
 import type { ShadowCapture } from '../learning/ticket.js';
-import { isRecord } from '../providers/openai.js';
-import type { Endpoint } from '../providers/types.js';
+import { isRecord } from '../../providers/shared/openai-shape.js';
+import type { Endpoint } from '../../providers/types.js';
 
 /** Answer text kept at most (characters): enough for a judge, bounded per sample. */
 export const MAX_CAPTURED_CHARS = 32 * 1024;

@@ -10,8 +10,9 @@ import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import type { AccessRecord } from '../access-log.js';
 import type { AttemptOutcome } from '../backend-live-state.js';
 import { CredentialsPendingError, MissingCredentialError } from '../credentials.js';
-import { adapterFor } from '../providers/index.js';
-import type { CompletableProviderAdapter } from '../providers/index.js';
+import { adapterFor } from '../../providers/registry.js';
+import { CredentialUnavailableError } from '../../providers/auth/types.js';
+import type { BuildResult, ProviderAdapter, UpstreamAuth } from '../../providers/types.js';
 import { parseRetryAfter } from '../resilience/retry.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { UpstreamTarget } from '../upstream-target.js';
@@ -39,7 +40,7 @@ export interface AttemptContext {
   runtime: ProxyRuntime;
   request: ForwardRequest;
   backend: CompiledBackend;
-  adapter: CompletableProviderAdapter;
+  adapter: ProviderAdapter;
   attemptNumber: number;
   started: number;
   timers: AttemptTimers;
@@ -75,34 +76,17 @@ export async function tryBackend(
       message: `${backend.provider} backends do not serve /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
     };
   }
-  let apiKey: string | undefined;
+  let auth: UpstreamAuth | undefined;
+  let built: BuildResult;
   try {
-    apiKey = runtime.credentials.apiKeyFor(backend);
+    const pending = runtime.upstreamAuth.authFor(backend);
+    // Cached credentials (the rule) cost no await; a token being fetched does.
+    auth = pending instanceof Promise ? await pending : pending;
+    const building = adapter.buildRequest({ backend, endpoint, body: request.body, stream, auth });
+    built = building instanceof Promise ? await building : building;
   } catch (err) {
-    if (!(err instanceof MissingCredentialError)) throw err;
-    // Being delivered (delivered-credentials.ts): not the backend's fault; the client's 503 says so.
-    if (err instanceof CredentialsPendingError)
-      return { kind: 'not-usable', backendId: backend.id, message: err.message };
-    runtime.logger.error('missing credentials', { backend: backend.id, message: err.message });
-    // Every request this backend gets fails until the Secret is mounted: that
-    // is the backend's state, counted against its health like any refusal.
-    runtime.live
-      .begin(backend.id, request.estimatedTokens, request.priority)
-      .finish('backend-rejected', {
-        latencyMs: 0,
-      });
-    runtime.metrics.attemptCompleted(
-      { route: route.id, backend: backend.id, outcome: 'backend-rejected' },
-      0,
-    );
-    return {
-      kind: 'backend-rejected',
-      backendId: backend.id,
-      message: 'its API key is not available to the proxy (the Secret or key is missing)',
-      code: 'upstream_credential_missing',
-    };
+    return credentialFailure(runtime, request, backend, err);
   }
-  const built = adapter.buildRequest({ backend, endpoint, body: request.body, stream, apiKey });
   if (!built.ok) {
     return {
       kind: 'unsupported',
@@ -232,6 +216,45 @@ export async function tryBackend(
   }
 
   return stream ? relayStream(ctx, response.body) : sendBuffered(ctx, response.body);
+}
+
+/**
+ * No credential for the backend. Being delivered (delivered-credentials.ts)
+ * is not the backend's fault: the client's 503 says so. Otherwise every
+ * request it gets fails until the Secret is mounted or the token endpoint
+ * answers: that is the backend's state, counted against its health like any
+ * refusal, so routes fail over.
+ */
+function credentialFailure(
+  runtime: ProxyRuntime,
+  request: ForwardRequest,
+  backend: CompiledBackend,
+  err: unknown,
+): Failure {
+  if (!(err instanceof MissingCredentialError) && !(err instanceof CredentialUnavailableError))
+    throw err;
+  if (err instanceof CredentialsPendingError)
+    return { kind: 'not-usable', backendId: backend.id, message: err.message };
+  const missing = err instanceof MissingCredentialError;
+  runtime.logger.error(missing ? 'missing credentials' : 'credentials unavailable', {
+    backend: backend.id,
+    message: err.message,
+  });
+  runtime.live
+    .begin(backend.id, request.estimatedTokens, request.priority)
+    .finish('backend-rejected', { latencyMs: 0 });
+  runtime.metrics.attemptCompleted(
+    { route: request.route.id, backend: backend.id, outcome: 'backend-rejected' },
+    0,
+  );
+  return {
+    kind: 'backend-rejected',
+    backendId: backend.id,
+    message: missing
+      ? 'its API key is not available to the proxy (the Secret or key is missing)'
+      : `its cloud credential is not available to the proxy: ${err.message}`,
+    code: missing ? 'upstream_credential_missing' : 'upstream_credential_unavailable',
+  };
 }
 
 /** The attempt's CLIENT span, a child of the request's (none when tracing is off). */

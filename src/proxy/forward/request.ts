@@ -6,7 +6,7 @@ import type { Attempt } from '../../routing/select.js';
 import type { AccessRecord } from '../access-log.js';
 import type { LearningTicket } from '../learning/ticket.js';
 import type { CompiledRoute } from '../../routing/table.js';
-import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
+import type { Endpoint, OpenAIRequestBody } from '../../providers/types.js';
 
 export const RESPONSE_HEADERS = {
   route: 'x-modelroute-route',

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { costUsd } from '../../routing/cost.js';
 import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import { redactSecrets } from '../../telemetry/redact.js';
-import type { StreamTranslator } from '../providers/types.js';
+import type { StreamTranslator } from '../../providers/types.js';
 import type { AttemptContext } from './attempt.js';
 import type { AttemptTimers, ClientGone } from './attempt-clocks.js';
 import { account, usageTokens } from './account.js';

@@ -5,7 +5,7 @@ import type { PromptInfo } from '../prompt/extract.js';
 import { promptTokensFact } from '../prompt/count-plan.js';
 import { estimatePromptTokens, promptTokensAtMost } from '../prompt/tokens.js';
 import type { PreparedTable } from '../../routing/prepared-table.js';
-import type { OpenAIRequestBody } from '../providers/types.js';
+import type { OpenAIRequestBody } from '../../providers/types.js';
 
 /** One PromptInfo per input of an embeddings body (a string, strings, token ids or lists of them). */
 export function embeddingInputs(body: OpenAIRequestBody): PromptInfo[] {

@@ -25,7 +25,7 @@ import {
   refuseUnlessDowngradeRule,
   type TenantAdmission,
 } from './quota-admission.js';
-import type { Endpoint } from '../providers/types.js';
+import type { Endpoint } from '../../providers/types.js';
 import { parseRequestBody, readBody } from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
 

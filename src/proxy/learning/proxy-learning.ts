@@ -13,7 +13,7 @@ import type { PreparedTable } from '../../routing/prepared-table.js';
 import { ruleKey, type CompiledRule, type RoutingTable } from '../../routing/table.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { ProxyMetrics } from '../../telemetry/proxy-metrics.js';
-import type { OpenAIRequestBody } from '../providers/types.js';
+import type { OpenAIRequestBody } from '../../providers/types.js';
 import type { DifficultyRouter } from '../difficulty-router.js';
 import { LabelOutbox, type LabelsCursor } from './label-outbox.js';
 import { RecentRequests, type FeedbackClaim } from './recent-requests.js';

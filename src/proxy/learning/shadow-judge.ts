@@ -80,7 +80,7 @@ export function proxyShadowJudge(
   sink: ShadowSink,
   runtime: Pick<
     ProxyRuntime,
-    'pools' | 'targets' | 'credentials' | 'live' | 'now' | 'rng' | 'logger'
+    'pools' | 'targets' | 'upstreamAuth' | 'live' | 'now' | 'rng' | 'logger'
   >,
   bounds: { maxQueue?: number; maxConcurrent?: number } = {},
 ): ShadowJudge {

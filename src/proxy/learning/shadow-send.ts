@@ -7,13 +7,13 @@
 import { costUsd } from '../../routing/cost.js';
 import type { CompiledBackend } from '../../routing/table.js';
 import { redactSecrets } from '../../telemetry/redact.js';
-import type { CredentialResolver } from '../credentials.js';
+import type { UpstreamAuthResolver } from '../../providers/auth/upstream-auth.js';
 import { usageTokens } from '../forward/account.js';
 import { describeError } from '../forward/failure.js';
 import { readText } from '../forward/read-upstream.js';
-import { adapterFor } from '../providers/index.js';
-import { isRecord } from '../providers/openai.js';
-import type { OpenAIRequestBody } from '../providers/types.js';
+import { adapterFor } from '../../providers/registry.js';
+import { isRecord } from '../../providers/shared/openai-shape.js';
+import type { OpenAIRequestBody, UpstreamAuth } from '../../providers/types.js';
 import type { UpstreamPools } from '../upstream-pools.js';
 import type { UpstreamTargets } from '../upstream-target.js';
 
@@ -59,22 +59,28 @@ const MAX_ERROR_BODY = 16 * 1024;
 export interface ShadowSendDeps {
   pools: UpstreamPools;
   targets: UpstreamTargets;
-  credentials: CredentialResolver;
+  upstreamAuth: UpstreamAuthResolver;
 }
 
 /** A ShadowSend over the proxy's own upstream machinery (`runtime` has all three). */
 export function shadowSender(deps: ShadowSendDeps): ShadowSend {
   return async (backend, clientBody, signal) => {
     const adapter = adapterFor(backend.provider);
-    let apiKey: string | undefined;
+    let auth: UpstreamAuth | undefined;
     try {
-      apiKey = deps.credentials.apiKeyFor(backend);
+      auth = await deps.upstreamAuth.authFor(backend);
     } catch (err) {
       throw new ShadowCallError('credentials', backend.id, `${backend.id}: ${describeError(err)}`);
     }
     const body: OpenAIRequestBody = { ...clientBody, stream: false };
     delete body.stream_options;
-    const built = adapter.buildRequest({ backend, endpoint: 'chat', body, stream: false, apiKey });
+    const built = await adapter.buildRequest({
+      backend,
+      endpoint: 'chat',
+      body,
+      stream: false,
+      auth,
+    });
     if (!built.ok)
       throw new ShadowCallError('unsupported', backend.id, `${backend.id}: ${built.message}`);
     const upstream = built.request;

@@ -4,7 +4,7 @@
 // sampled for shadow judging), then kept for POST /v1/feedback and, if
 // sampled, given to the shadow judge once the client has its response.
 import type { CompiledLearning } from '../../routing/table.js';
-import type { OpenAIRequestBody } from '../providers/types.js';
+import type { OpenAIRequestBody } from '../../providers/types.js';
 
 export type LearningTier = 'cheap' | 'strong';
 

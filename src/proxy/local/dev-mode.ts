@@ -263,7 +263,7 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     if (!result.ok) throw new Error(`compiled table was refused: ${result.error}`);
   };
   const prober: HealthProber = new HealthProber({
-    apiKeyFor: (backend) => runtime.credentials.apiKeyFor(backend),
+    authFor: (backend) => runtime.upstreamAuth.authFor(backend),
     now: runtime.now,
     maxIntervalMs: options.maxProbeIntervalMs ?? 5_000,
     onTransition: (t) => {

@@ -1,4 +1,4 @@
-import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
+import type { Endpoint, OpenAIRequestBody } from '../../providers/types.js';
 import { extractPrompt, type PromptInfo } from './extract.js';
 
 const weatherTool = {

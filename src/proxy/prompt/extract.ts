@@ -2,7 +2,7 @@
 // text (for token counting and difficulty), images, and the capabilities the
 // request implies. Lenient by design: shapes are validated elsewhere.
 import { CAPABILITIES, type Capability } from '../../api/v1alpha1/index.js';
-import type { Endpoint, OpenAIRequestBody } from '../providers/types.js';
+import type { Endpoint, OpenAIRequestBody } from '../../providers/types.js';
 
 export interface PromptInfo {
   /**

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import type { CompiledBackend } from '../../routing/table.js';
 import { seededRandom } from '../../routing/random.js';
-import { anthropicAdapter } from './anthropic.js';
-import type { BuildRequestArgs, Usage } from './types.js';
+import { anthropicAdapter } from './adapter.js';
+import type { BuildRequestArgs, Usage } from '../types.js';
 
 const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
   id: 'default/claude',
@@ -28,7 +28,7 @@ const args = (
   endpoint: 'chat',
   body: { model: 'alias', ...body },
   stream: false,
-  apiKey: 'ant-key',
+  auth: { kind: 'api-key', key: 'ant-key' },
   ...overrides,
 });
 
@@ -83,7 +83,7 @@ describe('anthropic supports and target', () => {
     [
       'no key, configured version, streaming',
       {
-        apiKey: undefined,
+        auth: undefined,
         stream: true,
         backend: backend({ anthropic: { version: '2024-01-01' } }),
       },

@@ -1,7 +1,7 @@
 import type { CompiledBackend } from '../../routing/table.js';
 import { seededRandom } from '../../routing/random.js';
-import { openaiAdapter } from './openai.js';
-import type { Endpoint, StreamTranslator } from './types.js';
+import { openaiAdapter } from './adapter.js';
+import type { Endpoint, StreamTranslator } from '../types.js';
 
 const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
   id: 'default/gpt',
@@ -29,7 +29,7 @@ function build(
     endpoint,
     body,
     stream: opts.stream ?? false,
-    apiKey: opts.apiKey,
+    auth: opts.apiKey === undefined ? undefined : { kind: 'api-key', key: opts.apiKey },
   });
   if (!result.ok) throw new Error(result.message);
   return result.request;

@@ -1,47 +1,33 @@
 // Adapter for OpenAI and OpenAI-compatible servers: the wire format already is
 // the client's, so requests get the backend's model and responses pass through.
-import { SseParser, type SseEvent } from './sse.js';
+import { SseParser, type SseEvent } from '../shared/sse.js';
+import {
+  DONE_EVENT,
+  isRecord,
+  jsonHeaders,
+  openaiErrorMessage,
+  preview,
+  usageFromOpenAI,
+} from '../shared/openai-shape.js';
 import type {
   BufferedResult,
   BuildRequestArgs,
+  CompletableStreamTranslator,
   Endpoint,
   OpenAIRequestBody,
-  ProviderAdapter,
-  StreamTranslator,
+  ProbeArgs,
+  ProbeRequest,
+  SyncProviderAdapter,
   StreamTranslatorArgs,
   Usage,
-} from './types.js';
-
-/** Stream translator plus whether the upstream finished its answer (else the stream broke). */
-export interface CompletableStreamTranslator extends StreamTranslator {
-  /** True once the upstream signalled the end of its answer and sent no error after. */
-  readonly complete: boolean;
-}
-
-/** A ProviderAdapter whose stream translators report `complete`. */
-export interface CompletableProviderAdapter extends ProviderAdapter {
-  createStreamTranslator(args: StreamTranslatorArgs): CompletableStreamTranslator;
-}
+  UpstreamAuth,
+} from '../types.js';
 
 export const OPENAI_PATHS: Record<Endpoint, string> = {
   chat: 'chat/completions',
   completions: 'completions',
   embeddings: 'embeddings',
 };
-
-const MAX_ERROR_MESSAGE = 500;
-export const DONE_EVENT = 'data: [DONE]\n\n';
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function jsonHeaders(stream: boolean): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    accept: stream ? 'text/event-stream' : 'application/json',
-  };
-}
 
 /**
  * The client body with the backend's model. Streams always ask for usage, which
@@ -57,27 +43,6 @@ export function openaiRequestBody(args: BuildRequestArgs): string {
   return JSON.stringify(body);
 }
 
-const count = (value: unknown): number | undefined =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
-
-/** Reads an OpenAI `usage` object; undefined unless it has at least the prompt count. */
-export function usageFromOpenAI(value: unknown): Usage | undefined {
-  if (!isRecord(value)) return undefined;
-  const promptTokens = count(value.prompt_tokens);
-  if (promptTokens === undefined) return undefined;
-  // Embeddings report no completion tokens.
-  const completionTokens = count(value.completion_tokens) ?? 0;
-  const usage: Usage = {
-    promptTokens,
-    completionTokens,
-    totalTokens: count(value.total_tokens) ?? promptTokens + completionTokens,
-  };
-  const details = value.prompt_tokens_details;
-  const cached = isRecord(details) ? count(details.cached_tokens) : undefined;
-  if (cached !== undefined) usage.cachedPromptTokens = cached;
-  return usage;
-}
-
 /** The body is already the client's format: only usage is read from it. */
 export function parseOpenAIResponse(args: { body: string }): BufferedResult {
   let parsed: unknown;
@@ -87,40 +52,6 @@ export function parseOpenAIResponse(args: { body: string }): BufferedResult {
     throw new Error(`upstream returned a body that is not JSON: ${preview(args.body)}`);
   }
   return { body: args.body, usage: isRecord(parsed) ? usageFromOpenAI(parsed.usage) : undefined };
-}
-
-/** Shortens upstream text for messages, dropping control characters. */
-export function preview(text: string, max = 100): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
-}
-
-/** The final error text: the upstream's own message if any, else a generic one naming the status. */
-export function errorText(status: number, message: string | undefined): string {
-  return message !== undefined && message.trim() !== ''
-    ? preview(message, MAX_ERROR_MESSAGE)
-    : `upstream returned HTTP ${status}`;
-}
-
-/** Finds the message in OpenAI's error shape and the variants compatible servers use. */
-export function openaiErrorMessage(status: number, body: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return errorText(status, undefined);
-  }
-  if (!isRecord(parsed)) return errorText(status, undefined);
-  const { error } = parsed;
-  if (isRecord(error) && typeof error.message === 'string') return errorText(status, error.message);
-  if (typeof error === 'string') return errorText(status, error);
-  // FastAPI-based servers (vLLM and friends) use these.
-  for (const key of ['message', 'detail'] as const) {
-    const value = parsed[key];
-    if (typeof value === 'string') return errorText(status, value);
-  }
-  return errorText(status, undefined);
 }
 
 // Cheap pre-checks so only the few chunks that matter are JSON-parsed: with
@@ -206,11 +137,45 @@ export function createOpenAIStreamTranslator(
   return new OpenAIStreamTranslator(args.clientWantsUsage);
 }
 
-export const openaiAdapter: CompletableProviderAdapter = {
+/** An API key or an OAuth token both travel as a Bearer token in OpenAI's dialect. */
+export function bearerHeader(auth: UpstreamAuth | undefined): string | undefined {
+  if (auth?.kind === 'api-key') return `Bearer ${auth.key}`;
+  if (auth?.kind === 'bearer') return `Bearer ${auth.token}`;
+  return undefined;
+}
+
+/** A 1-token chat completion: what the completion probe of every OpenAI-shaped API sends. */
+export function pingBody(model: string): string {
+  return JSON.stringify({ model, max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] });
+}
+
+function probeRequest({ backend, kind, auth }: ProbeArgs): ProbeRequest {
+  const headers: Record<string, string> = {};
+  const authorization = bearerHeader(auth);
+  if (authorization !== undefined) headers.authorization = authorization;
+  if (kind === 'models') return { url: `${backend.baseUrl}/models`, method: 'GET', headers };
+  headers['content-type'] = 'application/json';
+  return {
+    url: `${backend.baseUrl}/chat/completions`,
+    method: 'POST',
+    headers,
+    body: pingBody(backend.model),
+  };
+}
+
+export const openaiAdapter: SyncProviderAdapter = {
+  // Also for openai-compatible servers (vLLM, TGI, Ollama, ...): the
+  // conventions define gen_ai.provider.name as the telemetry *flavour*, set on
+  // best knowledge, that "may differ from the actual model provider";
+  // gen_ai.request.model, server.address and modelroute.backend identify the
+  // real system. There is no generic "self-hosted" value.
+  telemetryName: 'openai',
   supports: () => true,
+  probeRequest,
   buildRequest(args) {
     const headers = jsonHeaders(args.stream);
-    if (args.apiKey !== undefined) headers.authorization = `Bearer ${args.apiKey}`;
+    const authorization = bearerHeader(args.auth);
+    if (authorization !== undefined) headers.authorization = authorization;
     return {
       ok: true,
       request: {

@@ -1,6 +1,6 @@
 import type { CompiledBackend } from '../../routing/table.js';
-import { azureOpenAIAdapter } from './azure.js';
-import type { BuildRequestArgs, Endpoint } from './types.js';
+import { azureOpenAIAdapter } from './adapter.js';
+import type { BuildRequestArgs, Endpoint } from '../types.js';
 
 const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
   id: 'team-a/gpt-azure',
@@ -24,7 +24,7 @@ const args = (overrides: Partial<BuildRequestArgs> = {}): BuildRequestArgs => ({
   endpoint: 'chat',
   body: { model: 'alias', messages: [{ role: 'user', content: 'hi' }] },
   stream: false,
-  apiKey: 'azure-key',
+  auth: { kind: 'api-key', key: 'azure-key' },
   ...overrides,
 });
 
@@ -51,7 +51,7 @@ describe('azure-openai buildRequest', () => {
       accept: 'application/json',
       'api-key': 'azure-key',
     });
-    expect(request({ apiKey: undefined }).headers).toEqual({
+    expect(request({ auth: undefined }).headers).toEqual({
       'content-type': 'application/json',
       accept: 'application/json',
     });

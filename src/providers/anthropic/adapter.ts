@@ -7,17 +7,19 @@ import {
   jsonHeaders,
   openaiErrorMessage,
   preview,
-  type CompletableProviderAdapter,
-  type CompletableStreamTranslator,
-} from './openai.js';
-import { SseParser, type SseEvent } from './sse.js';
+} from '../shared/openai-shape.js';
+import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
   BufferedResult,
   BuildRequestArgs,
   BuildResult,
+  CompletableStreamTranslator,
+  ProbeArgs,
+  ProbeRequest,
+  SyncProviderAdapter,
   StreamTranslatorArgs,
   Usage,
-} from './types.js';
+} from '../types.js';
 
 const DEFAULT_VERSION = '2023-06-01';
 const DEFAULT_MAX_TOKENS = 4096;
@@ -360,11 +362,11 @@ function buildRequest(args: BuildRequestArgs): BuildResult {
   const { baseUrl } = args.backend;
   const headers = jsonHeaders(args.stream);
   headers['anthropic-version'] = args.backend.anthropic?.version ?? DEFAULT_VERSION;
-  if (args.apiKey !== undefined) headers['x-api-key'] = args.apiKey;
+  if (args.auth?.kind === 'api-key') headers['x-api-key'] = args.auth.key;
   return {
     ok: true,
     request: {
-      url: `${baseUrl}${baseUrl.endsWith('/v1') ? '/messages' : '/v1/messages'}`,
+      url: `${apiRoot(baseUrl)}/messages`,
       method: 'POST',
       headers,
       body: JSON.stringify(body),
@@ -663,7 +665,33 @@ function stripNullish(usage: AnthropicUsage): AnthropicUsage {
 
 // ---------------------------------------------------------------------------
 
-export const anthropicAdapter: CompletableProviderAdapter = {
+/** Anthropic's API root: endpoints are written with or without the trailing /v1. */
+function apiRoot(baseUrl: string): string {
+  return baseUrl.endsWith('/v1') ? baseUrl : `${baseUrl}/v1`;
+}
+
+function probeRequest({ backend, kind, auth }: ProbeArgs): ProbeRequest {
+  const headers: Record<string, string> = {
+    'anthropic-version': backend.anthropic?.version ?? DEFAULT_VERSION,
+  };
+  if (auth?.kind === 'api-key') headers['x-api-key'] = auth.key;
+  if (kind === 'models')
+    return { url: `${apiRoot(backend.baseUrl)}/models`, method: 'GET', headers };
+  return {
+    url: `${apiRoot(backend.baseUrl)}/messages`,
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: backend.model,
+      max_tokens: 1,
+      messages: [{ role: 'user', content: 'ping' }],
+    }),
+  };
+}
+
+export const anthropicAdapter: SyncProviderAdapter = {
+  telemetryName: 'anthropic',
+  probeRequest,
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
   parseResponse,

@@ -1,5 +1,8 @@
-import { PROVIDERS } from '../../api/v1alpha1/index.js';
-import { adapterFor, anthropicAdapter, azureOpenAIAdapter, openaiAdapter } from './index.js';
+import { PROVIDERS } from '../api/v1alpha1/index.js';
+import { anthropicAdapter } from './anthropic/adapter.js';
+import { azureOpenAIAdapter } from './azure-openai/adapter.js';
+import { openaiAdapter } from './openai/adapter.js';
+import { adapterFor } from './registry.js';
 
 describe('adapterFor', () => {
   test.each([
