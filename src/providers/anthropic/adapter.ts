@@ -170,7 +170,7 @@ function deepestIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: 
   return { path: [...issue.path, ...deepest.path], message: deepest.message };
 }
 
-function describeError(error: z.ZodError): string {
+export function describeError(error: z.ZodError): string {
   const first = error.issues[0];
   if (first === undefined) return 'invalid request body';
   const { path, message } = deepestIssue(first);
@@ -334,7 +334,10 @@ function anthropicBody(args: BuildRequestArgs, request: ChatRequest): Record<str
   return body;
 }
 
-function buildRequest(args: BuildRequestArgs): BuildResult {
+/** The Messages body for a chat request (Anthropic-on-Vertex sends it too), or the client's mistake. */
+export function messagesBody(
+  args: BuildRequestArgs,
+): { ok: true; body: Record<string, unknown> } | { ok: false; status: number; message: string } {
   if (args.endpoint !== 'chat') {
     return {
       ok: false,
@@ -359,6 +362,13 @@ function buildRequest(args: BuildRequestArgs): BuildResult {
     if (err instanceof BadRequest) return { ok: false, status: 400, message: err.message };
     throw err;
   }
+  return { ok: true, body };
+}
+
+function buildRequest(args: BuildRequestArgs): BuildResult {
+  const built = messagesBody(args);
+  if (!built.ok) return built;
+  const { body } = built;
   const { baseUrl } = args.backend;
   const headers = jsonHeaders(args.stream);
   headers['anthropic-version'] = args.backend.anthropic?.version ?? DEFAULT_VERSION;
@@ -429,7 +439,7 @@ function toUsage(u: AnthropicUsage): Usage {
   return usage;
 }
 
-function openaiUsage(usage: Usage): Record<string, unknown> {
+export function openaiUsage(usage: Usage): Record<string, unknown> {
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
@@ -440,7 +450,7 @@ function openaiUsage(usage: Usage): Record<string, unknown> {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
+export function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
   let json: unknown;
   try {
     json = JSON.parse(args.body);
@@ -521,7 +531,7 @@ function must<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
-class AnthropicStreamTranslator implements CompletableStreamTranslator {
+export class AnthropicStreamTranslator implements CompletableStreamTranslator {
   private readonly parser = new SseParser();
   private readonly created = nowSeconds();
   private id = '';
