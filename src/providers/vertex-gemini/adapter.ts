@@ -40,7 +40,8 @@ export function publisherModelUrl(
 ): string | undefined {
   const { vertex } = backend;
   if (vertex === undefined) return undefined;
-  const seg = encodeURIComponent;
+  // '@' is a path character (RFC 3986) and how Vertex writes model versions: claude-...@20250929.
+  const seg = (part: string): string => encodeURIComponent(part).replace(/%40/g, '@');
   return (
     `${vertexRoot(backend.baseUrl)}/projects/${seg(vertex.project)}/locations/${seg(vertex.location)}` +
     `/publishers/${publisher}/models/${seg(model)}`
