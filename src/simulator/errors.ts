@@ -42,8 +42,45 @@ function anthropicType(status: number): string {
   }
 }
 
+/** google.rpc.Code names of the HTTP statuses Google APIs answer with. */
+function googleStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
+    case 404:
+      return 'NOT_FOUND';
+    case 409:
+      return 'ABORTED';
+    case 429:
+      return 'RESOURCE_EXHAUSTED';
+    case 499:
+      return 'CANCELLED';
+    case 501:
+      return 'UNIMPLEMENTED';
+    case 503:
+      return 'UNAVAILABLE';
+    case 504:
+      return 'DEADLINE_EXCEEDED';
+    default:
+      return status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION';
+  }
+}
+
 export function errorBody(dialect: Dialect, problem: Problem): string {
-  if (dialect === 'anthropic') {
+  if (dialect === 'vertex') {
+    return JSON.stringify({
+      error: {
+        code: problem.status,
+        message: problem.message,
+        status: googleStatus(problem.status),
+      },
+    });
+  }
+  if (dialect === 'anthropic' || dialect === 'anthropic-vertex') {
     return JSON.stringify({
       type: 'error',
       error: { type: anthropicType(problem.status), message: problem.message },

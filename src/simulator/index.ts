@@ -1,4 +1,4 @@
-// Public entry of the simulated OpenAI/Azure/Anthropic-compatible model server (local mode, tests, benchmarks).
+// Public entry of the simulated OpenAI/Azure/Anthropic/Vertex AI model server (local mode, tests, benchmarks).
 export { startSimulatedBackend, type RecordedRequest, type SimulatedBackend } from './server.js';
 export {
   DEFAULT_BEHAVIOR,
@@ -6,3 +6,4 @@ export {
   type SimulatorBehavior,
   type SimulatorOptions,
 } from './options.js';
+export { simulatedServiceAccountKey, type SimulatedServiceAccount } from './vertex-auth.js';

@@ -57,6 +57,15 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
   judge?: boolean;
   /** Judge mode: share of verdicts that say `[[A]]` whatever the answers (position bias), seeded (default 0). */
   judgePositionBias?: number;
+  /**
+   * Vertex AI: service accounts whose JWT assertions the simulated Google
+   * token endpoint (`POST /token`) accepts; make one with
+   * simulatedServiceAccountKey. The metadata server endpoint issues tokens
+   * to anyone who sends `Metadata-Flavor: Google`.
+   */
+  googleServiceAccounts?: { clientEmail: string; publicKeyPem: string }[];
+  /** expires_in of the Google access tokens it issues (default 3599, as Google's). */
+  googleTokenLifetimeSeconds?: number;
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
@@ -117,6 +126,10 @@ export const simulatorOptions: z.ZodType<SimulatorOptions> = z
     qualityDefault: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
     judge: z.boolean().optional(),
     judgePositionBias: z.number().min(0).max(1).optional(),
+    googleServiceAccounts: z
+      .array(z.strictObject({ clientEmail: z.string().min(1), publicKeyPem: z.string().min(1) }))
+      .optional(),
+    googleTokenLifetimeSeconds: z.number().int().min(1).optional(),
   })
   .superRefine((o, ctx) => {
     if ((o.qualityData === undefined) !== (o.qualityColumn === undefined))

@@ -1,4 +1,4 @@
-// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages.
+// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages, Vertex AI publisher models.
 import type { Problem, RouteMatch } from './types.js';
 
 const OPENAI_POST: Record<string, RouteMatch> = {
@@ -16,6 +16,37 @@ const AZURE_OPERATIONS: Record<string, RouteMatch['operation']> = {
 
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 
+const VERTEX_PATH =
+  /^\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/(google|anthropic)\/models\/([^/:]+):([A-Za-z]+)$/;
+
+const VERTEX_METHODS: Record<string, { operation: RouteMatch['operation']; stream: boolean }> = {
+  'google:generateContent': { operation: 'generate-content', stream: false },
+  'google:streamGenerateContent': { operation: 'generate-content', stream: true },
+  'google:countTokens': { operation: 'count-tokens', stream: false },
+  'anthropic:rawPredict': { operation: 'raw-predict', stream: false },
+  'anthropic:streamRawPredict': { operation: 'raw-predict', stream: true },
+};
+
+/** A Vertex AI model path: `.../publishers/{google|anthropic}/models/{model}:{method}`. */
+function vertexRoute(path: string): RouteResult | undefined {
+  const match = VERTEX_PATH.exec(path);
+  if (!match) return undefined;
+  const [, publisher, model, method] = match as unknown as [string, string, string, string];
+  const dialect = publisher === 'google' ? 'vertex' : 'anthropic-vertex';
+  const found = VERTEX_METHODS[`${publisher}:${method}`];
+  if (!found) {
+    return {
+      ok: false,
+      dialect,
+      problem: {
+        status: 404,
+        message: `Method ${method} is not found for publisher ${publisher}.`,
+      },
+    };
+  }
+  return { ok: true, route: { dialect, ...found, model: decodeURIComponent(model) } };
+}
+
 export type RouteResult =
   { ok: true; route: RouteMatch } | { ok: false; dialect: RouteMatch['dialect']; problem: Problem };
 
@@ -27,6 +58,8 @@ export function matchRoute(method: string | undefined, url: string | undefined):
   if (method === 'POST') {
     const direct = OPENAI_POST[path];
     if (direct) return { ok: true, route: direct };
+    const vertex = vertexRoute(path);
+    if (vertex) return vertex;
     const azure = AZURE_PATH.exec(path);
     if (azure) {
       const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
@@ -61,7 +94,9 @@ export function matchRoute(method: string | undefined, url: string | undefined):
       ? 'anthropic'
       : path.startsWith('/openai/')
         ? 'azure'
-        : 'openai',
+        : path.startsWith('/v1/projects/')
+          ? 'vertex'
+          : 'openai',
     problem: {
       status: 404,
       message: `Invalid URL (${method ?? '?'} ${path})`,

@@ -18,6 +18,8 @@ import { RequestTimer, sendJson } from './respond.js';
 import { matchRoute } from './routes.js';
 import { isRecord, TextGenerator } from './text.js';
 import type { Dialect, Operation, OperationHandler, ServerState } from './types.js';
+import { SimulatedGoogleAuth, UNAUTHENTICATED_BODY } from './vertex-auth.js';
+import { countTokens, generateContent, rawPredict } from './vertex-dialect.js';
 
 export interface RecordedRequest {
   method: string;
@@ -51,7 +53,14 @@ const HANDLERS: Record<Exclude<Operation, 'models'>, OperationHandler> = {
   completions,
   embeddings,
   messages,
+  'generate-content': generateContent,
+  'count-tokens': countTokens,
+  'raw-predict': rawPredict,
 };
+
+/** Vertex AI's model endpoints take Google access tokens, not API keys. */
+const isVertex = (dialect: Dialect): boolean =>
+  dialect === 'vertex' || dialect === 'anthropic-vertex';
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** setTimeout's limit; a longer stall is as good as forever. */
@@ -101,6 +110,11 @@ export async function startSimulatedBackend(
     modelsBody: modelsBody(opts.models ?? ['sim-model']),
     answer: answerPlanner(text, answerModes(opts, seed)),
   };
+  const googleAuth = new SimulatedGoogleAuth({
+    serviceAccounts: opts.googleServiceAccounts ?? [],
+    tokenLifetimeSeconds: opts.googleTokenLifetimeSeconds ?? 3599,
+    now: Date.now,
+  });
 
   /** The status an inference request is answered with: the sequence first, then the error rate. */
   function injectedStatus(b: SimulatorBehavior): number {
@@ -131,6 +145,9 @@ export async function startSimulatedBackend(
       for (const listener of arrivalListeners) listener(entry, receivedAtMs);
     }
 
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (googleAuth.handle(req, res, path, text)) return;
+
     const matched = matchRoute(req.method, req.url);
     if (!matched.ok) {
       sendError(res, matched.dialect, matched.problem);
@@ -151,7 +168,12 @@ export async function startSimulatedBackend(
 
     const answer = (): void => {
       const dialect = route.dialect;
-      if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
+      if (isVertex(dialect)) {
+        if (!googleAuth.authorized(req)) {
+          sendJson(res, 401, UNAUTHENTICATED_BODY);
+          return;
+        }
+      } else if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
         sendError(res, dialect, refusal(dialect, req, b));
         return;
       }

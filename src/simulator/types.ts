@@ -4,14 +4,27 @@ import type { AnswerPlanner } from './answers.js';
 import type { SimulatorBehavior } from './options.js';
 import type { TextGenerator } from './text.js';
 
-export type Dialect = 'openai' | 'azure' | 'anthropic';
-export type Operation = 'chat' | 'completions' | 'embeddings' | 'models' | 'messages';
+/** vertex: Gemini on Vertex AI; anthropic-vertex: Claude on Vertex AI (Google auth errors, Anthropic model errors). */
+export type Dialect = 'openai' | 'azure' | 'anthropic' | 'vertex' | 'anthropic-vertex';
+export type Operation =
+  | 'chat'
+  | 'completions'
+  | 'embeddings'
+  | 'models'
+  | 'messages'
+  | 'generate-content'
+  | 'count-tokens'
+  | 'raw-predict';
 
 export interface RouteMatch {
   dialect: Dialect;
   operation: Operation;
   /** Azure only: the deployment named in the path, the model when the body names none. */
   deployment?: string;
+  /** Vertex only: the publisher model named in the path. */
+  model?: string;
+  /** Vertex only: the streaming method (streamGenerateContent, streamRawPredict). */
+  stream?: boolean;
 }
 
 /** A client error to answer in the dialect's error shape. */
