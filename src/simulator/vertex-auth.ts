@@ -6,8 +6,10 @@
 import {
   createPublicKey,
   createVerify,
+  createHmac,
   generateKeyPairSync,
   randomBytes,
+  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +22,12 @@ const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 /** Google refuses assertions that live longer than an hour. */
 const MAX_ASSERTION_LIFETIME_S = 3600;
+/**
+ * Signs the access tokens simulators issue. One per process: as with Google,
+ * a token from any (simulated) Google endpoint works at every Vertex AI one,
+ * so local mode's simulators share a metadata server.
+ */
+const TOKEN_SIGNING_KEY = randomBytes(32);
 
 export interface SimulatedServiceAccount {
   clientEmail: string;
@@ -73,8 +81,6 @@ export const UNAUTHENTICATED_BODY = JSON.stringify({
 
 export class SimulatedGoogleAuth {
   private readonly keys = new Map<string, KeyObject>();
-  /** Issued access token -> when it expires (ms). */
-  private readonly tokens = new Map<string, number>();
   private issued = 0;
 
   constructor(private readonly options: GoogleAuthOptions) {
@@ -105,8 +111,12 @@ export class SimulatedGoogleAuth {
   authorized(req: IncomingMessage): boolean {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-    const expiresAt = token === undefined ? undefined : this.tokens.get(token);
-    return expiresAt !== undefined && this.options.now() < expiresAt;
+    const match =
+      token === undefined ? null : /^(ya29\.sim\.(\d+)\.[0-9a-f]+)\.([0-9a-f]{64})$/.exec(token);
+    if (!match) return false;
+    const [, payload, expiresAt, mac] = match as unknown as [string, string, string, string];
+    const valid = timingSafeEqual(Buffer.from(mac, 'hex'), tokenMac(payload));
+    return valid && this.options.now() < Number(expiresAt);
   }
 
   /** How many tokens the token and metadata endpoints issued. */
@@ -115,9 +125,11 @@ export class SimulatedGoogleAuth {
   }
 
   private issue(): string {
-    const token = `ya29.sim-${++this.issued}-${randomBytes(6).toString('hex')}`;
+    this.issued++;
     const lifetime = this.options.tokenLifetimeSeconds;
-    this.tokens.set(token, this.options.now() + lifetime * 1000);
+    const expiresAt = this.options.now() + lifetime * 1000;
+    const payload = `ya29.sim.${expiresAt}.${randomBytes(6).toString('hex')}`;
+    const token = `${payload}.${tokenMac(payload).toString('hex')}`;
     return JSON.stringify({ access_token: token, expires_in: lifetime, token_type: 'Bearer' });
   }
 
@@ -175,6 +187,10 @@ export class SimulatedGoogleAuth {
       return 'Invalid OAuth scope or ID token audience provided.';
     return undefined;
   }
+}
+
+function tokenMac(payload: string): Buffer {
+  return createHmac('sha256', TOKEN_SIGNING_KEY).update(payload).digest();
 }
 
 function decodeSegment(segment: string): unknown {

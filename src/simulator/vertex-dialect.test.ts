@@ -259,5 +259,28 @@ describe('token expiry', () => {
     expect(auth.authorized(withToken)).toBe(true);
     now += 1;
     expect(auth.authorized(withToken)).toBe(false);
+    // A token whose expiry was edited no longer verifies.
+    const later = issued.replace(
+      /^ya29\.sim\.(\d+)/,
+      (_m, at: string) => `ya29.sim.${Number(at) + 3600_000}`,
+    );
+    const edited = { headers: { authorization: `Bearer ${later}` } } as unknown as Req;
+    expect(auth.authorized(edited)).toBe(false);
+  });
+
+  test('like Google, a token from one simulated endpoint works at another', async () => {
+    const other = await startSimulatedBackend();
+    try {
+      const res = await fetch(`${other.url}${METADATA_TOKEN_PATH}`, {
+        headers: { 'metadata-flavor': 'Google' },
+      });
+      const { access_token: foreign } = (await res.json()) as { access_token: string };
+      const answer = await post(`${sim.url}${GEMINI}:generateContent`, hello, {
+        authorization: `Bearer ${foreign}`,
+      });
+      expect(answer.status).toBe(200);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -116,7 +116,7 @@ describe('vertex-gemini with a service account key', () => {
     expect(calls[0]?.path).toBe(
       '/v1/projects/sim-project/locations/us-central1/publishers/google/models/gemini-upstream:generateContent',
     );
-    expect(calls[0]?.headers.authorization).toMatch(/^Bearer ya29\.sim-/);
+    expect(calls[0]?.headers.authorization).toMatch(/^Bearer ya29\.sim\./);
     expect(calls[0]?.body).toMatchObject({
       systemInstruction: { parts: [{ text: 'Be brief.' }] },
       contents: [{ role: 'user', parts: [{ text: 'Say hello.' }] }],
