@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIError } from 'openai';
 import type { ModelBackendInput } from '../../src/api/v1alpha1/index.js';
+import { startDevMode } from '../../src/proxy/local/dev-mode.js';
 import { simulatedServiceAccountKey } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { route, startDataPlane, type DataPlane, type TestBackend } from '../support/data-plane.js';
 import { eventually } from '../support/eventually.js';
 
@@ -359,5 +361,68 @@ describe('anthropic-vertex with the metadata server (GKE Workload Identity)', ()
     const err = await dp.client.chat.completions.create(ask('claude')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).message).toContain('Workload Identity');
+  });
+});
+
+describe('local mode', () => {
+  test('simulate:// Vertex backends get tokens from a simulated metadata server', async () => {
+    writeFileSync(
+      join(dir, 'vertex.yaml'),
+      [
+        'apiVersion: modelroute.io/v1alpha1',
+        'kind: ModelBackend',
+        'metadata: { name: gemini }',
+        'spec:',
+        '  provider: vertex-gemini',
+        '  model: gemini-2.5-flash',
+        '  endpoint: simulate://gemini',
+        '  vertex: { project: my-project, location: us-central1 }',
+        '  auth: { gcp: { source: serviceAccountKey, secretRef: { name: real-key } } }',
+        '---',
+        'apiVersion: modelroute.io/v1alpha1',
+        'kind: ModelBackend',
+        'metadata: { name: claude }',
+        'spec:',
+        '  provider: anthropic-vertex',
+        '  model: claude-sonnet-4-5@20250929',
+        '  endpoint: simulate://claude',
+        '  vertex: { project: my-project, location: us-east5 }',
+        '---',
+        'apiVersion: modelroute.io/v1alpha1',
+        'kind: ModelRoute',
+        'metadata: { name: fast }',
+        'spec: { model: fast, rules: [{ name: all, backendRefs: [{ name: gemini }] }] }',
+        '---',
+        'apiVersion: modelroute.io/v1alpha1',
+        'kind: ModelRoute',
+        'metadata: { name: smart }',
+        'spec: { model: smart, rules: [{ name: all, backendRefs: [{ name: claude }] }] }',
+      ].join('\n'),
+    );
+    const dev = await startDevMode({
+      configPaths: [dir],
+      simulateAll: false,
+      host: '127.0.0.1',
+      dataPort: 0,
+      adminPort: 0,
+      logger: createLogger({ level: 'error', write: () => undefined }),
+    });
+    try {
+      for (const [model, backend] of [
+        ['fast', 'default/gemini'],
+        ['smart', 'default/claude'],
+      ]) {
+        const res = await fetch(`${dev.proxy.dataUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(ask(model!)),
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-modelroute-backend')).toBe(backend);
+        await res.text();
+      }
+    } finally {
+      await dev.close();
+    }
   });
 });
