@@ -8,6 +8,7 @@ import {
   openaiErrorMessage,
   preview,
 } from '../shared/openai-shape.js';
+import { chatRequestSchema, type ChatMessage, type ChatRequest } from '../shared/chat-request.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
   BufferedResult,
@@ -27,102 +28,7 @@ const DEFAULT_MAX_TOKENS = 4096;
 // ---------------------------------------------------------------------------
 // Request: Chat Completions -> Messages
 
-// Loose objects: clients send fields we do not translate (name, detail, ...).
-const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
-const refusalPart = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
-const imagePart = z.looseObject({
-  type: z.literal('image_url'),
-  image_url: z.looseObject({ url: z.string() }),
-});
-
-const partError = (kinds: string) => ({
-  error: `the anthropic backend accepts only ${kinds} content parts here`,
-});
-const textContent = z.union(
-  [z.string(), z.array(z.discriminatedUnion('type', [textPart], partError('text')))],
-  {
-    error: 'expected a string or an array of text parts',
-  },
-);
-const userContent = z.union(
-  [
-    z.string(),
-    z.array(z.discriminatedUnion('type', [textPart, imagePart], partError('text and image_url'))),
-  ],
-  { error: 'expected a string or an array of content parts' },
-);
-const assistantContent = z.union(
-  [
-    z.string(),
-    z.array(z.discriminatedUnion('type', [textPart, refusalPart], partError('text and refusal'))),
-  ],
-  { error: 'expected a string, null or an array of text parts' },
-);
-
-const toolCall = z.looseObject({
-  id: z.string(),
-  type: z.literal('function'),
-  function: z.looseObject({ name: z.string(), arguments: z.string() }),
-});
-
-const chatMessage = z.discriminatedUnion(
-  'role',
-  [
-    z.looseObject({ role: z.enum(['system', 'developer']), content: textContent }),
-    z.looseObject({ role: z.literal('user'), content: userContent }),
-    z.looseObject({
-      role: z.literal('assistant'),
-      content: assistantContent.nullish(),
-      tool_calls: z.array(toolCall).nullish(),
-    }),
-    z.looseObject({ role: z.literal('tool'), tool_call_id: z.string(), content: textContent }),
-  ],
-  { error: 'role must be system, developer, user, assistant or tool for the anthropic backend' },
-);
-type ChatMessage = z.infer<typeof chatMessage>;
-
-const functionTool = z.looseObject(
-  {
-    type: z.literal('function', { error: 'the anthropic backend accepts only function tools' }),
-    function: z.looseObject({
-      name: z.string(),
-      description: z.string().nullish(),
-      parameters: z.record(z.string(), z.unknown()).nullish(),
-    }),
-  },
-  { error: 'expected a tool object' },
-);
-
-const chatRequest = z.looseObject({
-  messages: z.array(chatMessage).min(1),
-  max_tokens: z.int().positive().nullish(),
-  max_completion_tokens: z.int().positive().nullish(),
-  temperature: z.number().nullish(),
-  top_p: z.number().nullish(),
-  stop: z
-    .union([z.string(), z.array(z.string())], { error: 'expected a string or an array of strings' })
-    .nullish(),
-  tools: z.array(functionTool).nullish(),
-  tool_choice: z
-    .union(
-      [
-        z.enum(['auto', 'required', 'none']),
-        z.looseObject({
-          type: z.literal('function'),
-          function: z.looseObject({ name: z.string() }),
-        }),
-      ],
-      { error: "expected 'auto', 'required', 'none' or {type:'function', function:{name}}" },
-    )
-    .nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-  n: z.int().nullish(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.int().nullish(),
-  response_format: z.looseObject({ type: z.string() }).nullish(),
-  user: z.string().nullish(),
-});
-type ChatRequest = z.infer<typeof chatRequest>;
+const chatRequest = chatRequestSchema('anthropic');
 
 type ImageSource =
   { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
