@@ -1,6 +1,10 @@
 // Vertex AI on the simulator: Google's token endpoint and metadata server, and
 // the Gemini and Claude model paths, which take only live tokens it issued.
 import { parseServiceAccountKey, signServiceAccountAssertion } from '../providers/auth/google.js';
+import { anthropicVertexAdapter } from '../providers/anthropic-vertex/adapter.js';
+import type { ProbeArgs } from '../providers/types.js';
+import { vertexGeminiAdapter } from '../providers/vertex-gemini/adapter.js';
+import type { CompiledBackend } from '../routing/table.js';
 import { post } from './__fixtures__/http.js';
 import { startSimulatedBackend, type SimulatedBackend } from './index.js';
 import {
@@ -283,4 +287,51 @@ describe('token expiry', () => {
       await other.close();
     }
   });
+});
+
+describe('health probes', () => {
+  const backend = (provider: CompiledBackend['provider'], model: string): CompiledBackend => ({
+    id: `default/${model}`,
+    namespace: 'default',
+    name: model,
+    provider,
+    baseUrl: sim.url,
+    model,
+    vertex: { project: 'sim-project', location: 'us-central1' },
+    auth: { type: 'gcp', source: 'default' },
+    pricing: { inputPerMillion: 0, outputPerMillion: 0, cachedInputPerMillion: 0 },
+    limits: {},
+    capabilities: [],
+    compliance: [],
+    timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
+    health: 'Healthy',
+  });
+
+  test.each([
+    ['vertex-gemini', vertexGeminiAdapter, 'gemini-2.5-flash'],
+    ['anthropic-vertex', anthropicVertexAdapter, 'claude-sonnet-4-5@20250929'],
+  ] as const)(
+    '%s probes are answered 200 with a token and 401 without',
+    async (provider, adapter, model) => {
+      for (const kind of ['models', 'completion'] as const) {
+        const args = (auth: ProbeArgs['auth']): ProbeArgs => ({
+          backend: backend(provider, model),
+          kind,
+          auth,
+        });
+        const send = async (auth: ProbeArgs['auth']) => {
+          const probe = adapter.probeRequest(args(auth));
+          const res = await fetch(probe.url, {
+            method: probe.method,
+            headers: probe.headers,
+            body: probe.body,
+          });
+          await res.arrayBuffer();
+          return res.status;
+        };
+        expect(await send({ kind: 'bearer', token: await token() })).toBe(200);
+        expect(await send(undefined)).toBe(401);
+      }
+    },
+  );
 });
