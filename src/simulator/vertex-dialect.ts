@@ -2,7 +2,7 @@
 // (SSE) and countTokens, and Claude's rawPredict / streamRawPredict (the
 // Messages API with anthropic_version in the body, the model in the URL).
 import { messages } from './anthropic-dialect.js';
-import { dataEvent, sendBuffered, sendJson, sendStream } from './respond.js';
+import { dataEvent, namedEvent, sendBuffered, sendJson, sendStream } from './respond.js';
 import { contentText, isRecord, plannedTokens, tokensForChars } from './text.js';
 import type { OperationHandler, Problem, RequestContext } from './types.js';
 
@@ -187,6 +187,63 @@ export const rawPredict: OperationHandler = {
       sendJson(ctx.res, 200, JSON.stringify({ input_tokens: tokensForChars(text.length) }));
       return;
     }
-    messages.respond(asMessages(ctx));
+    const tool = forcedTool(ctx.body);
+    if (tool !== undefined) respondToolUse(ctx, tool);
+    else messages.respond(asMessages(ctx));
   },
 };
+
+/** The tool Claude is made to use: tool_choice any (the first tool) or tool (that one). */
+function forcedTool(body: Record<string, unknown>): string | undefined {
+  const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
+  const first: unknown = Array.isArray(body.tools) ? body.tools[0] : undefined;
+  if (choice?.type === 'tool' && typeof choice.name === 'string') return choice.name;
+  if (choice?.type === 'any' && isRecord(first) && typeof first.name === 'string')
+    return first.name;
+  return undefined;
+}
+
+/** A message whose only content is a tool_use block with empty input, buffered or streamed. */
+function respondToolUse(ctx: RequestContext, name: string): void {
+  const { behavior, state, route } = ctx;
+  const id = `msg_vrtx_sim${state.nextId()}`;
+  const block = { type: 'tool_use', id: `toolu_sim${state.nextId()}`, name, input: {} };
+  const inputTokens = tokensForChars(JSON.stringify(ctx.body.messages ?? '').length);
+  const message = (content: unknown[], stop: string | null, output: number) => ({
+    id,
+    type: 'message',
+    role: 'assistant',
+    model: route.model ?? '',
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    usage: { input_tokens: inputTokens, output_tokens: output },
+  });
+  if (!route.stream) {
+    sendBuffered(ctx.res, behavior, () => JSON.stringify(message([block], 'tool_use', 1)));
+    return;
+  }
+  sendStream(ctx.res, behavior, {
+    head: namedEvent('message_start', { type: 'message_start', message: message([], null, 1) }),
+    tokens: [
+      namedEvent('content_block_start', {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { ...block, input: {} },
+      }),
+      namedEvent('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: '{}' },
+      }),
+    ],
+    tail:
+      namedEvent('content_block_stop', { type: 'content_block_stop', index: 0 }) +
+      namedEvent('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { output_tokens: 1 },
+      }) +
+      namedEvent('message_stop', { type: 'message_stop' }),
+  });
+}

@@ -328,16 +328,60 @@ describe('anthropic-vertex with the metadata server (GKE Workload Identity)', ()
     expect(dp.sims.claude!.requests.at(-1)?.path).toMatch(/:streamRawPredict$/);
   });
 
-  test('tools go to Claude in the Messages shape', async () => {
+  test('tools: a forced tool_use comes back as tool_calls, streamed too; results go back as tool_result', async () => {
     const dp = await start();
-    await dp.client.chat.completions.create({
+    const tools = [
+      { type: 'function' as const, function: { name: 'weather', parameters: { type: 'object' } } },
+    ];
+    const first = await dp.client.chat.completions.create({
       ...ask('claude'),
-      tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }],
-      tool_choice: 'auto',
+      tools,
+      tool_choice: 'required',
     });
     expect(dp.sims.claude!.requests.at(-1)?.body).toMatchObject({
       tools: [{ name: 'weather', input_schema: { type: 'object' } }],
-      tool_choice: { type: 'auto' },
+      tool_choice: { type: 'any' },
+    });
+    const call = first.choices[0]?.message.tool_calls?.[0];
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call).toMatchObject({
+      type: 'function',
+      function: { name: 'weather', arguments: '{}' },
+    });
+
+    const stream = await dp.client.chat.completions.create({
+      ...ask('claude'),
+      tools,
+      tool_choice: { type: 'function', function: { name: 'weather' } },
+      stream: true,
+    });
+    let args = '';
+    let name;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta.tool_calls?.[0];
+      name ??= delta?.function?.name;
+      args += delta?.function?.arguments ?? '';
+    }
+    expect({ name, args }).toEqual({ name: 'weather', args: '{}' });
+
+    await dp.client.chat.completions.create({
+      model: 'claude',
+      tools,
+      messages: [
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: null, tool_calls: [call!] },
+        { role: 'tool', tool_call_id: call!.id, content: '{"celsius":21}' },
+      ],
+    });
+    expect(dp.sims.claude!.requests.at(-1)?.body).toMatchObject({
+      messages: [
+        { role: 'user' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: call!.id, name: 'weather' }] },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: call!.id, content: '{"celsius":21}' }],
+        },
+      ],
     });
   });
 
