@@ -354,6 +354,44 @@ describe('vertex-gemini buffered response', () => {
     });
   });
 
+  test('a thought signature rides in the tool call id and goes back with the call', () => {
+    const { json } = parse({
+      responseId: 'r3',
+      candidates: [
+        {
+          content: {
+            parts: [
+              { functionCall: { name: 'weather', args: {} }, thoughtSignature: 'c2lnbmF0dXJl+/=' },
+            ],
+          },
+          finishReason: 'STOP',
+        },
+      ],
+    });
+    const call = json.choices[0]?.message.tool_calls?.[0];
+    expect(call?.id).toBe('call_r3_0:ts:c2lnbmF0dXJl+/=');
+    const body = translate({
+      messages: [
+        user('weather?'),
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call?.id, content: 'sunny' },
+      ],
+    });
+    expect(body.contents).toEqual([
+      { role: 'user', parts: [{ text: 'weather?' }] },
+      {
+        role: 'model',
+        parts: [
+          { functionCall: { name: 'weather', args: {} }, thoughtSignature: 'c2lnbmF0dXJl+/=' },
+        ],
+      },
+      {
+        role: 'user',
+        parts: [{ functionResponse: { name: 'weather', response: { content: 'sunny' } } }],
+      },
+    ]);
+  });
+
   test.each([
     ['MAX_TOKENS', 'length'],
     ['SAFETY', 'content_filter'],

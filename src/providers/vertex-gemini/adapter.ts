@@ -65,7 +65,7 @@ const chatRequest = chatRequestSchema('vertex-gemini');
 type GeminiPart =
   | { text: string }
   | { inlineData: { mimeType: string; data: string } }
-  | { functionCall: { name: string; args: Record<string, unknown> } }
+  | { functionCall: { name: string; args: Record<string, unknown> }; thoughtSignature?: string }
   | { functionResponse: { name: string; response: Record<string, unknown> } };
 interface GeminiContent {
   role: 'user' | 'model';
@@ -125,11 +125,13 @@ function partsOf(
           : textParts(content.map((p) => ({ text: p.type === 'text' ? p.text : p.refusal })));
       const calls = (message.tool_calls ?? []).map((call): GeminiPart => {
         toolNames.set(call.id, call.function.name);
+        const signature = thoughtSignatureOf(call.id);
         return {
           functionCall: {
             name: call.function.name,
             args: jsonObject(call.function.arguments) ?? {},
           },
+          ...(signature !== undefined ? { thoughtSignature: signature } : {}),
         };
       });
       return [...texts, ...calls];
@@ -303,6 +305,7 @@ type UsageMetadata = z.infer<typeof usageMetadata>;
 const responsePart = z.looseObject({
   text: z.string().optional(),
   thought: z.boolean().optional(),
+  thoughtSignature: z.string().optional(),
   functionCall: z
     .looseObject({ id: z.string().optional(), name: z.string(), args: z.unknown().optional() })
     .optional(),
@@ -357,7 +360,12 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 interface CandidateOutput {
   text: string | null;
-  calls: { id: string | undefined; name: string; arguments: string }[];
+  calls: {
+    id: string | undefined;
+    name: string;
+    arguments: string;
+    signature: string | undefined;
+  }[];
   finish: string | undefined;
 }
 
@@ -370,7 +378,12 @@ function readCandidate(response: GenerateContentResponse): CandidateOutput {
     if (part.text !== undefined && part.thought !== true) text = (text ?? '') + part.text;
     if (part.functionCall !== undefined) {
       const { id, name, args } = part.functionCall;
-      calls.push({ id, name, arguments: JSON.stringify(args ?? {}) });
+      calls.push({
+        id,
+        name,
+        arguments: JSON.stringify(args ?? {}),
+        signature: part.thoughtSignature,
+      });
     }
   }
   let finish = candidate?.finishReason ?? undefined;
@@ -392,8 +405,27 @@ function parseJson(body: string, what: string): GenerateContentResponse {
   return parsed.data;
 }
 
-const callId = (responseId: string, index: number, id: string | undefined): string =>
-  id ?? `call_${responseId}_${index}`;
+/**
+ * Gemini 3 signs its function calls (thoughtSignature) and refuses a later
+ * turn that does not send the signature back with the call. OpenAI's tool
+ * call has no field for it, so it rides in the id, which clients send back
+ * unchanged, after this mark.
+ */
+const SIGNATURE_MARK = ':ts:';
+
+function thoughtSignatureOf(toolCallId: string): string | undefined {
+  const at = toolCallId.indexOf(SIGNATURE_MARK);
+  return at === -1 ? undefined : toolCallId.slice(at + SIGNATURE_MARK.length);
+}
+
+function callId(
+  responseId: string,
+  index: number,
+  call: { id: string | undefined; signature: string | undefined },
+): string {
+  const id = call.id ?? `call_${responseId}_${index}`;
+  return call.signature ? `${id}${SIGNATURE_MARK}${call.signature}` : id;
+}
 
 function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
   const response = parseJson(args.body, 'a body');
@@ -402,7 +434,7 @@ function parseResponse(args: { body: string; responseModel: string }): BufferedR
   const message: Record<string, unknown> = { role: 'assistant', content: text };
   if (calls.length > 0) {
     message.tool_calls = calls.map((call, i) => ({
-      id: callId(responseId, i, call.id),
+      id: callId(responseId, i, call),
       type: 'function',
       function: { name: call.name, arguments: call.arguments },
     }));
@@ -506,7 +538,7 @@ export class GeminiStreamTranslator implements CompletableStreamTranslator {
         tool_calls: [
           {
             index,
-            id: callId(this.id.replace(/^chatcmpl-/, ''), index, call.id),
+            id: callId(this.id.replace(/^chatcmpl-/, ''), index, call),
             type: 'function',
             function: { name: call.name, arguments: call.arguments },
           },
