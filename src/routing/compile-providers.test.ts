@@ -92,3 +92,7 @@ test('Entra ID settings carry the scope and ids, never the secret', () => {
     scope: 'https://cognitiveservices.azure.com/.default',
   });
 });
+
+test('source none sends requests unauthenticated (a signing gateway, a simulator)', () => {
+  expect(compiled({ ...bedrock, auth: { aws: { source: 'none' } } }).auth).toBeUndefined();
+});

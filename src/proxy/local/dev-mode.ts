@@ -2,7 +2,13 @@
 // YAML, starts simulated backends, compiles the table, serves it with a real
 // proxy and keeps backend health current with its own probes.
 import { localDashboard } from './local-dashboard.js';
-import { durationToMs, type ModelBackend } from '../../api/v1alpha1/index.js';
+import {
+  AWS_PROVIDERS,
+  GOOGLE_PROVIDERS,
+  NO_CREDENTIALS,
+  durationToMs,
+  type ModelBackend,
+} from '../../api/v1alpha1/index.js';
 import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
 import { compileRoutingTable } from '../../routing/compile.js';
 import { compileIdentity } from '../../routing/compile-tenants.js';
@@ -145,10 +151,27 @@ export function simulatorEndpoint(
     : simulatorUrl;
 }
 
-/** Points a backend at its simulator, in the dialect its provider speaks. */
+/**
+ * Points a backend at its simulator, in the dialect its provider speaks,
+ * with no credentials: local mode needs no keys and no cloud account.
+ */
 function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBackend {
-  const { serviceRef: _serviceRef, secretRef: _secretRef, ...spec } = backend.spec;
-  return { ...backend, spec: { ...spec, endpoint: simulatorEndpoint(spec.provider, sim.url) } };
+  const {
+    serviceRef: _serviceRef,
+    secretRef: _secretRef,
+    auth: _auth,
+    tls: _tls,
+    ...spec
+  } = backend.spec;
+  const unauthenticated = AWS_PROVIDERS.includes(spec.provider)
+    ? { auth: { aws: { source: NO_CREDENTIALS } } }
+    : GOOGLE_PROVIDERS.includes(spec.provider)
+      ? { auth: { gcp: { source: NO_CREDENTIALS } } }
+      : {};
+  return {
+    ...backend,
+    spec: { ...spec, ...unauthenticated, endpoint: simulatorEndpoint(spec.provider, sim.url) },
+  };
 }
 
 /**
