@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors.js';
-import type { Usage } from '../providers/types.js';
+import type { Usage } from '../../providers/types.js';
 import { anthropicErrorShape } from './error-shapes.js';
 import { messagesDialect } from './messages.js';
 

@@ -1,4 +1,4 @@
-import type { Usage } from '../providers/types.js';
+import type { Usage } from '../../providers/types.js';
 import { responsesDialect } from './responses.js';
 
 const CTX = { requestId: 'R1', nowMs: 1_700_000_000_500 };
