@@ -4,34 +4,16 @@
 // ways; errors come in Anthropic's shape with Anthropic's status codes.
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import {
-  apiKey,
-  route,
-  startDataPlane,
-  tenant,
-  type DataPlane,
-  type TestBackend,
-} from '../support/data-plane.js';
-import {
-  startToolUpstream,
-  TOOL_ANSWER,
-  TOOL_CALL,
-  type ToolUpstream,
-} from '../support/tool-upstream.js';
+import { apiKey, route, startDataPlane, tenant, type DataPlane } from '../support/data-plane.js';
+import { agentRoute, startToolPlane, TOOL_ANSWER, TOOL_CALL } from '../support/tool-upstream.js';
 
 let dp: DataPlane | undefined;
-let tools: ToolUpstream | undefined;
 afterEach(async () => {
   await dp?.close();
-  await tools?.close();
   dp = undefined;
-  tools = undefined;
 });
 
 const PRICING = { inputPerMillion: 3, outputPerMillion: 15 };
-const oneRoute = (...names: string[]) => [
-  route('agent', { rules: [{ name: 'all', backendRefs: names.map((name) => ({ name })) }] }),
-];
 const WEATHER_TOOL = {
   name: TOOL_CALL.name,
   description: 'The weather in a city',
@@ -56,26 +38,13 @@ function anthropicClient(plane: DataPlane, key = 'unused'): Anthropic {
   });
 }
 
-async function toolPlane(provider: 'openai' | 'anthropic'): Promise<DataPlane> {
-  tools = await startToolUpstream();
-  const backend: TestBackend = {
-    name: 'tools',
-    spec: {
-      provider,
-      endpoint: provider === 'openai' ? `${tools.url}/v1` : tools.url,
-      capabilities: ['chat', 'streaming', 'tools'],
-    },
-  };
-  return startDataPlane([backend], oneRoute('tools'));
-}
-
 describe('/v1/messages with the @anthropic-ai/sdk client', () => {
   test.each(['anthropic', 'openai'] as const)(
     'buffered answer from an %s backend: text, stop_reason, usage, cost and the routing headers',
     async (provider) => {
       dp = await startDataPlane(
         [{ name: 'a', spec: { provider, pricing: PRICING }, simulator: { outputTokens: 6 } }],
-        oneRoute('a'),
+        agentRoute(['a']),
       );
       const client = anthropicClient(dp);
       const { data, response } = await client.messages
@@ -108,7 +77,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
   );
 
   test('max_tokens reached: stop_reason max_tokens', async () => {
-    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 20 } }], oneRoute('a'));
+    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 20 } }], agentRoute(['a']));
     const message = await anthropicClient(dp).messages.create({ ...hello, max_tokens: 3 });
     expect(message.stop_reason).toBe('max_tokens');
     expect(message.usage.output_tokens).toBe(3);
@@ -119,7 +88,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
     async (provider) => {
       dp = await startDataPlane(
         [{ name: 'a', spec: { provider }, simulator: { outputTokens: 7 } }],
-        oneRoute('a'),
+        agentRoute(['a']),
       );
       const stream = anthropicClient(dp).messages.stream(hello);
       let text = '';
@@ -134,7 +103,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
   );
 
   test('raw stream events come in the Messages API order', async () => {
-    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 3 } }], oneRoute('a'));
+    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 3 } }], agentRoute(['a']));
     const stream = await anthropicClient(dp).messages.create({ ...hello, stream: true });
     const events: RawMessageStreamEvent[] = [];
     for await (const event of stream) events.push(event);
@@ -153,7 +122,8 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
   test.each(['anthropic', 'openai'] as const)(
     'tools through an %s backend: tool_use, then the tool_result answered',
     async (provider) => {
-      dp = await toolPlane(provider);
+      const plane = await startToolPlane(provider);
+      dp = plane;
       const client = anthropicClient(dp);
       const question = { role: 'user' as const, content: 'What is the weather in Paris?' };
       const first = await client.messages.create({
@@ -168,7 +138,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
       expect(use).toMatchObject({ name: TOOL_CALL.name, input: { city: 'Paris' } });
       if (use?.type !== 'tool_use') throw new Error('no tool_use block');
       expect(first.usage).toMatchObject({ input_tokens: 21, output_tokens: 9 });
-      const sentTools = tools!.requests[0]!.tools as Record<string, unknown>[];
+      const sentTools = plane.tools.requests[0]!.tools as Record<string, unknown>[];
       expect(sentTools[0]).toMatchObject(
         provider === 'openai'
           ? {
@@ -193,7 +163,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
       });
       expect(second.content).toEqual([{ type: 'text', text: TOOL_ANSWER }]);
       expect(second.stop_reason).toBe('end_turn');
-      const resent = tools!.requests[1]!.messages as Record<string, unknown>[];
+      const resent = plane.tools.requests[1]!.messages as Record<string, unknown>[];
       if (provider === 'openai')
         expect(resent.slice(1)).toEqual([
           {
@@ -228,7 +198,8 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
   test.each(['anthropic', 'openai'] as const)(
     'a streamed tool_use through an %s backend: input_json deltas assemble the input',
     async (provider) => {
-      dp = await toolPlane(provider);
+      const plane = await startToolPlane(provider);
+      dp = plane;
       const stream = anthropicClient(dp).messages.stream({
         model: 'agent',
         max_tokens: 200,
@@ -261,14 +232,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
         },
         { name: 'b', simulator: { outputTokens: 4 } },
       ],
-      [
-        route('agent', {
-          rules: [
-            { name: 'all', strategy: 'priority', backendRefs: [{ name: 'broken' }, { name: 'b' }] },
-          ],
-          retries: { attempts: 2, backoff: '10ms', maxBackoff: '2s' },
-        }),
-      ],
+      agentRoute(['broken', 'b'], true),
     );
     const client = anthropicClient(dp);
     const { data, response } = await client.messages.create(hello).withResponse();
@@ -284,7 +248,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
     dp = await startDataPlane(
       [{ name: 'a' }, { name: 'down', simulator: { errorRate: 1, errorStatus: 500 } }],
       [
-        ...oneRoute('a'),
+        ...agentRoute(['a']),
         route('down', { rules: [{ name: 'all', backendRefs: [{ name: 'down' }] }] }),
       ],
     );
@@ -324,7 +288,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
 
   test("a modelroute API key in x-api-key (the SDK's apiKey) identifies the tenant", async () => {
     const key = `mr-${'k'.repeat(43)}`;
-    dp = await startDataPlane([{ name: 'a' }], oneRoute('a'), {
+    dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']), {
       // A gateway authenticates callers; no ServiceAccount token is valid here.
       identity: {
         mode: 'gateway',

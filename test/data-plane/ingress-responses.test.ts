@@ -4,27 +4,16 @@
 // function tools both ways; what the proxy cannot do is a 400 naming the field.
 import { APIError } from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { route, startDataPlane, type DataPlane, type TestBackend } from '../support/data-plane.js';
-import {
-  startToolUpstream,
-  TOOL_ANSWER,
-  TOOL_CALL,
-  type ToolUpstream,
-} from '../support/tool-upstream.js';
+import { startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { agentRoute, startToolPlane, TOOL_ANSWER, TOOL_CALL } from '../support/tool-upstream.js';
 
 let dp: DataPlane | undefined;
-let tools: ToolUpstream | undefined;
 afterEach(async () => {
   await dp?.close();
-  await tools?.close();
   dp = undefined;
-  tools = undefined;
 });
 
 const PRICING = { inputPerMillion: 1, outputPerMillion: 2 };
-const oneRoute = (...names: string[]) => [
-  route('agent', { rules: [{ name: 'all', backendRefs: names.map((name) => ({ name })) }] }),
-];
 const WEATHER_TOOL = {
   type: 'function' as const,
   name: TOOL_CALL.name,
@@ -33,27 +22,13 @@ const WEATHER_TOOL = {
   strict: false,
 };
 
-async function toolPlane(provider: 'openai' | 'anthropic'): Promise<DataPlane> {
-  tools = await startToolUpstream();
-  const backend: TestBackend = {
-    name: 'tools',
-    spec: {
-      provider,
-      endpoint: provider === 'openai' ? `${tools.url}/v1` : tools.url,
-      pricing: PRICING,
-      capabilities: ['chat', 'streaming', 'tools'],
-    },
-  };
-  return startDataPlane([backend], oneRoute('tools'));
-}
-
 describe('/v1/responses with the openai SDK', () => {
   test.each(['openai', 'anthropic'] as const)(
     'buffered answer from an %s backend: output_text, usage, cost and the routing headers',
     async (provider) => {
       dp = await startDataPlane(
         [{ name: 'a', spec: { provider, pricing: PRICING }, simulator: { outputTokens: 5 } }],
-        oneRoute('a'),
+        agentRoute(['a']),
       );
       const { data, response } = await dp.client.responses
         .create({
@@ -101,7 +76,7 @@ describe('/v1/responses with the openai SDK', () => {
     async (provider) => {
       dp = await startDataPlane(
         [{ name: 'a', spec: { provider }, simulator: { outputTokens: 7 } }],
-        oneRoute('a'),
+        agentRoute(['a']),
       );
       const stream = await dp.client.responses.create({
         model: 'agent',
@@ -131,7 +106,7 @@ describe('/v1/responses with the openai SDK', () => {
   );
 
   test('the SDK stream helper assembles the final response', async () => {
-    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 4 } }], oneRoute('a'));
+    dp = await startDataPlane([{ name: 'a', simulator: { outputTokens: 4 } }], agentRoute(['a']));
     const stream = dp.client.responses.stream({ model: 'agent', input: 'Say hello.' });
     let deltas = '';
     stream.on('response.output_text.delta', (e) => (deltas += e.delta));
@@ -144,7 +119,8 @@ describe('/v1/responses with the openai SDK', () => {
   test.each(['openai', 'anthropic'] as const)(
     'function tools through an %s backend: a function_call item, then its output answered',
     async (provider) => {
-      dp = await toolPlane(provider);
+      const plane = await startToolPlane(provider);
+      dp = plane;
       const first = await dp.client.responses.create({
         model: 'agent',
         input: 'What is the weather in Paris?',
@@ -161,7 +137,7 @@ describe('/v1/responses with the openai SDK', () => {
       expect(JSON.parse(call.arguments)).toEqual({ city: 'Paris' });
       expect(first.usage).toMatchObject({ input_tokens: 21, output_tokens: 9, total_tokens: 30 });
       // The upstream got the tool in its own dialect.
-      const sentTools = tools!.requests[0]!.tools as Record<string, unknown>[];
+      const sentTools = plane.tools.requests[0]!.tools as Record<string, unknown>[];
       expect(sentTools[0]).toMatchObject(
         provider === 'openai'
           ? {
@@ -181,7 +157,7 @@ describe('/v1/responses with the openai SDK', () => {
         tools: [WEATHER_TOOL],
       });
       expect(second.output_text).toBe(TOOL_ANSWER);
-      const resent = tools!.requests[1]!.messages as Record<string, unknown>[];
+      const resent = plane.tools.requests[1]!.messages as Record<string, unknown>[];
       if (provider === 'openai') {
         expect(resent.slice(1)).toEqual([
           {
@@ -209,7 +185,8 @@ describe('/v1/responses with the openai SDK', () => {
   test.each(['openai', 'anthropic'] as const)(
     'a streamed function call through an %s backend: argument deltas and the item in the final response',
     async (provider) => {
-      dp = await toolPlane(provider);
+      const plane = await startToolPlane(provider);
+      dp = plane;
       const stream = dp.client.responses.stream({
         model: 'agent',
         input: 'What is the weather in Paris?',
@@ -231,18 +208,7 @@ describe('/v1/responses with the openai SDK', () => {
         { name: 'broken', simulator: { errorRate: 1, errorStatus: 500 } },
         { name: 'b', spec: { provider: 'anthropic' }, simulator: { outputTokens: 3 } },
       ],
-      [
-        route('agent', {
-          rules: [
-            {
-              name: 'all',
-              strategy: 'priority',
-              backendRefs: [{ name: 'broken' }, { name: 'b' }],
-            },
-          ],
-          retries: { attempts: 2, backoff: '10ms', maxBackoff: '2s' },
-        }),
-      ],
+      agentRoute(['broken', 'b'], true),
     );
     const { data, response } = await dp.client.responses
       .create({ model: 'agent', input: 'Say hello.' })
@@ -263,7 +229,7 @@ describe('/v1/responses with the openai SDK', () => {
   });
 
   test('errors in the OpenAI shape: built-in tools, stored state, an unknown model', async () => {
-    dp = await startDataPlane([{ name: 'a' }], oneRoute('a'));
+    dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']));
     const failure = async (body: Record<string, unknown>): Promise<APIError> => {
       try {
         await dp!.client.responses.create(body as never);

@@ -4,6 +4,8 @@
 // then answers "It is sunny in Paris." Every request body is recorded.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ModelRoute } from '../../src/api/v1alpha1/index.js';
+import { route, startDataPlane, type DataPlane } from './data-plane.js';
 
 export const TOOL_CALL = { id: 'call_w1', name: 'get_weather', arguments: '{"city":"Paris"}' };
 export const TOOL_ANSWER = 'It is sunny in Paris.';
@@ -162,5 +164,47 @@ export async function startToolUpstream(): Promise<ToolUpstream> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** The ingress tests' route `agent` over `backends`; with failover, in order with one retry. */
+export function agentRoute(backends: string[], failover = false): ModelRoute[] {
+  const backendRefs = backends.map((name) => ({ name }));
+  return [
+    route('agent', {
+      rules: [{ name: 'all', ...(failover ? { strategy: 'priority' as const } : {}), backendRefs }],
+      ...(failover ? { retries: { attempts: 2, backoff: '10ms', maxBackoff: '2s' } } : {}),
+    }),
+  ];
+}
+
+export interface ToolPlane extends DataPlane {
+  tools: ToolUpstream;
+}
+
+/** A proxy whose route `agent` is served by a tool upstream speaking `provider`'s dialect. */
+export async function startToolPlane(provider: 'openai' | 'anthropic'): Promise<ToolPlane> {
+  const tools = await startToolUpstream();
+  const plane = await startDataPlane(
+    [
+      {
+        name: 'tools',
+        spec: {
+          provider,
+          endpoint: provider === 'openai' ? `${tools.url}/v1` : tools.url,
+          pricing: { inputPerMillion: 1, outputPerMillion: 2 },
+          capabilities: ['chat', 'streaming', 'tools'],
+        },
+      },
+    ],
+    agentRoute(['tools']),
+  );
+  return {
+    ...plane,
+    tools,
+    async close() {
+      await plane.close();
+      await tools.close();
+    },
   };
 }

@@ -1,18 +1,11 @@
-import { ProxyError } from '../errors.js';
+import { refusalOf } from './__fixtures__/chat-events.js';
 import { chatFromMessages } from './messages-request.js';
 
 const chat = (body: Record<string, unknown>) =>
   chatFromMessages({ model: 'm', max_tokens: 100, ...body }).chat;
 
-function refusal(body: Record<string, unknown>): ProxyError {
-  try {
-    chatFromMessages({ model: 'm', max_tokens: 100, ...body });
-  } catch (err) {
-    if (err instanceof ProxyError) return err;
-    throw err;
-  }
-  throw new Error('expected a 400');
-}
+const refusal = (body: Record<string, unknown>) =>
+  refusalOf(() => chatFromMessages({ model: 'm', max_tokens: 100, ...body }));
 
 describe('Messages request -> Chat Completions request', () => {
   test('system, settings, stop sequences and metadata', () => {

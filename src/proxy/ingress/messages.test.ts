@@ -1,6 +1,13 @@
 import { ProxyError } from '../errors.js';
 import type { Usage } from '../../providers/types.js';
 import { anthropicErrorShape } from './error-shapes.js';
+import {
+  TEXT_THEN_TOOL_CALL,
+  chunk,
+  pushInPieces,
+  completion,
+  namedEvents as events,
+} from './__fixtures__/chat-events.js';
 import { messagesDialect } from './messages.js';
 
 const CTX = { requestId: 'R1', nowMs: 0 };
@@ -17,27 +24,6 @@ const request = () =>
     { model: 'agent', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] },
     CTX,
   );
-
-const completion = (message: Record<string, unknown>, finish = 'stop') =>
-  JSON.stringify({
-    object: 'chat.completion',
-    choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }],
-  });
-
-const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
-  `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-
-function events(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block !== '')
-    .map((block) => {
-      const [event, data] = block.split('\n');
-      const parsed = JSON.parse((data ?? '').replace(/^data: /, '')) as Record<string, unknown>;
-      expect(event).toBe(`event: ${String(parsed.type)}`);
-      return parsed;
-    });
-}
 
 describe('chat answer -> Message', () => {
   test('text and tool calls as blocks, the stop reason, usage with the cache apart', () => {
@@ -94,20 +80,7 @@ describe('chat answer -> Message', () => {
 describe('chat chunks -> Messages events', () => {
   test('a text block then a tool_use block, split anywhere, closed with usage', () => {
     const stream = request().openStream();
-    const upstream =
-      chunk({ role: 'assistant', content: '' }) +
-      chunk({ content: 'Let me ' }) +
-      chunk({ content: 'check.' }) +
-      chunk({
-        tool_calls: [
-          { index: 0, id: 'c1', type: 'function', function: { name: 'w', arguments: '' } },
-        ],
-      }) +
-      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":1}' } }] }) +
-      chunk({}, 'tool_calls') +
-      'data: [DONE]\n\n';
-    let out = '';
-    for (let i = 0; i < upstream.length; i += 5) out += stream.push(upstream.slice(i, i + 5));
+    let out = pushInPieces(stream, TEXT_THEN_TOOL_CALL, 5);
     out += stream.end('', USAGE);
     const all = events(out);
     expect(all).toEqual([
@@ -136,7 +109,12 @@ describe('chat chunks -> Messages events', () => {
       {
         type: 'content_block_delta',
         index: 1,
-        delta: { type: 'input_json_delta', partial_json: '{"a":1}' },
+        delta: { type: 'input_json_delta', partial_json: '{"a":' },
+      },
+      {
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: '1}' },
       },
       { type: 'content_block_stop', index: 1 },
       {

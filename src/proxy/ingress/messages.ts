@@ -5,12 +5,11 @@ import type { Usage } from '../../providers/types.js';
 import {
   argumentsObject,
   readChatCompletion,
-  ChatStreamReader,
   type ChatAnswer,
-  type ChatStreamEvent,
   type FinishReason,
 } from './chat-answer.js';
-import type { IngressContext, IngressDialect, IngressRequest, IngressStream } from './dialect.js';
+import { DialectStream, type ToolPiece } from './dialect-stream.js';
+import type { IngressContext, IngressDialect, IngressRequest } from './dialect.js';
 import { anthropicErrorBody, anthropicErrorShape } from './error-shapes.js';
 import { chatFromMessages, type MessagesBody } from './messages-request.js';
 
@@ -86,67 +85,17 @@ export function messageFromChat(
  * a tool call that comes back after another began cannot be expressed and
  * ends the stream with an error event rather than a wrong answer.
  */
-export class MessagesStream implements IngressStream {
-  private readonly reader = new ChatStreamReader();
-  private started = false;
-  private failed = false;
-  private finishReason: FinishReason = 'stop';
+export class MessagesStream extends DialectStream {
   private blocks = 0;
   /** The open block: 'text', or the chat tool call index it carries. */
   private open: 'text' | number | undefined;
   private readonly seenTools = new Set<number>();
 
-  constructor(private readonly frame: MessageFrame) {}
-
-  push(openaiEvents: string): string {
-    return this.write(this.reader.push(openaiEvents));
+  constructor(private readonly frame: MessageFrame) {
+    super();
   }
 
-  end(openaiTail: string, usage: Usage | undefined): string {
-    let out = this.write([...this.reader.push(openaiTail), ...this.reader.end()]);
-    if (this.failed) return out;
-    out += this.start() + this.close();
-    out += event('message_delta', {
-      type: 'message_delta',
-      delta: { stop_reason: stopReason(this.finishReason), stop_sequence: null },
-      usage: messagesUsage(usage),
-    });
-    return out + event('message_stop', { type: 'message_stop' });
-  }
-
-  broken(message: string): string {
-    if (this.failed) return '';
-    this.failed = true;
-    return event('error', anthropicErrorBody(500, message));
-  }
-
-  private write(events: ChatStreamEvent[]): string {
-    let out = '';
-    for (const piece of events) {
-      if (this.failed) break;
-      out += this.start();
-      switch (piece.kind) {
-        case 'text':
-        case 'refusal':
-          out += this.text(piece.text);
-          break;
-        case 'tool':
-          out += this.tool(piece);
-          break;
-        case 'finish':
-          this.finishReason = piece.reason;
-          break;
-        case 'error':
-          out += this.broken(piece.message);
-          break;
-      }
-    }
-    return out;
-  }
-
-  private start(): string {
-    if (this.started) return '';
-    this.started = true;
+  protected opening(): string {
     return event('message_start', {
       type: 'message_start',
       message: {
@@ -163,7 +112,23 @@ export class MessagesStream implements IngressStream {
     });
   }
 
-  private text(delta: string): string {
+  protected closing(usage: Usage | undefined): string {
+    return (
+      this.close() +
+      event('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: stopReason(this.finishReason), stop_sequence: null },
+        usage: messagesUsage(usage),
+      }) +
+      event('message_stop', { type: 'message_stop' })
+    );
+  }
+
+  protected failure(message: string): string {
+    return event('error', anthropicErrorBody(500, message));
+  }
+
+  protected text(delta: string): string {
     let out = '';
     if (this.open !== 'text') {
       out += this.close();
@@ -179,7 +144,7 @@ export class MessagesStream implements IngressStream {
     );
   }
 
-  private tool(piece: { index: number; id?: string; name?: string; arguments: string }): string {
+  protected tool(piece: ToolPiece): string {
     let out = '';
     if (this.open !== piece.index) {
       if (this.seenTools.has(piece.index))

@@ -1,17 +1,10 @@
-import { ProxyError } from '../errors.js';
+import { refusalOf } from './__fixtures__/chat-events.js';
 import { chatFromResponses } from './responses-request.js';
 
 const chat = (body: Record<string, unknown>) => chatFromResponses({ model: 'm', ...body }).chat;
 
-function refusal(body: Record<string, unknown>): ProxyError {
-  try {
-    chatFromResponses({ model: 'm', ...body });
-  } catch (err) {
-    if (err instanceof ProxyError) return err;
-    throw err;
-  }
-  throw new Error('expected a 400');
-}
+const refusal = (body: Record<string, unknown>) =>
+  refusalOf(() => chatFromResponses({ model: 'm', ...body }));
 
 describe('Responses request -> Chat Completions request', () => {
   test('a string input with instructions and settings', () => {

@@ -1,4 +1,11 @@
 import type { Usage } from '../../providers/types.js';
+import {
+  TEXT_THEN_TOOL_CALL,
+  chunk,
+  completion as chatCompletion,
+  pushInPieces,
+  namedEvents as events,
+} from './__fixtures__/chat-events.js';
 import { responsesDialect } from './responses.js';
 
 const CTX = { requestId: 'R1', nowMs: 1_700_000_000_500 };
@@ -13,32 +20,13 @@ const request = (body: Record<string, unknown> = {}) =>
   responsesDialect.translate({ model: 'agent', input: 'Hi', ...body }, CTX);
 
 const completion = (message: Record<string, unknown>, finish = 'stop') =>
-  JSON.stringify({
-    id: 'chatcmpl-1',
-    object: 'chat.completion',
-    choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }],
+  chatCompletion(message, finish, {
     usage: {
       prompt_tokens: 10,
       completion_tokens: 4,
       completion_tokens_details: { reasoning_tokens: 1 },
     },
   });
-
-const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
-  `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-
-/** The events of a stream's text as [type, data] pairs, checking the SSE framing. */
-function events(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block !== '')
-    .map((block) => {
-      const [event, data] = block.split('\n');
-      const parsed = JSON.parse((data ?? '').replace(/^data: /, '')) as Record<string, unknown>;
-      expect(event).toBe(`event: ${String(parsed.type)}`);
-      return parsed;
-    });
-}
 
 describe('chat answer -> Response object', () => {
   test('text, usage and the request echoed', () => {
@@ -130,22 +118,7 @@ describe('chat answer -> Response object', () => {
 describe('chat chunks -> Responses events', () => {
   test('text and a tool call, pieces split anywhere, closed in order with usage', () => {
     const stream = request().openStream();
-    const upstream =
-      chunk({ role: 'assistant', content: '' }) +
-      chunk({ content: 'Let me ' }) +
-      chunk({ content: 'check.' }) +
-      chunk({
-        tool_calls: [
-          { index: 0, id: 'c1', type: 'function', function: { name: 'w', arguments: '' } },
-        ],
-      }) +
-      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":' } }] }) +
-      chunk({ tool_calls: [{ index: 0, function: { arguments: '1}' } }] }) +
-      chunk({}, 'tool_calls') +
-      'data: [DONE]\n\n';
-    let out = '';
-    // Cut the text at every 7th character: events must not depend on how it arrives.
-    for (let i = 0; i < upstream.length; i += 7) out += stream.push(upstream.slice(i, i + 7));
+    let out = pushInPieces(stream, TEXT_THEN_TOOL_CALL, 7);
     out += stream.end('', USAGE);
     const all = events(out);
     expect(all.map((e) => e.type)).toEqual([

@@ -3,13 +3,9 @@
 // ... response.completed), built from the chat answer the adapter produced.
 import { OPENAI_ERROR_SHAPE } from '../errors.js';
 import type { Usage } from '../../providers/types.js';
-import {
-  readChatCompletion,
-  ChatStreamReader,
-  type ChatAnswer,
-  type FinishReason,
-} from './chat-answer.js';
-import type { IngressContext, IngressDialect, IngressRequest, IngressStream } from './dialect.js';
+import { readChatCompletion, type ChatAnswer, type FinishReason } from './chat-answer.js';
+import { DialectStream, type ToolPiece } from './dialect-stream.js';
+import type { IngressContext, IngressDialect, IngressRequest } from './dialect.js';
 import { chatFromResponses, type ResponsesBody } from './responses-request.js';
 
 export const RESPONSES_PATH = '/v1/responses';
@@ -167,26 +163,26 @@ interface OpenItem {
  * output order, when the answer ends; deltas name their item, so text and
  * several tool calls may interleave as the upstream sends them.
  */
-export class ResponsesStream implements IngressStream {
-  private readonly reader = new ChatStreamReader();
+export class ResponsesStream extends DialectStream {
   private sequence = 0;
-  private started = false;
-  private failed = false;
-  private finishReason: FinishReason = 'stop';
   private readonly items: OpenItem[] = [];
   private message: OpenItem | undefined;
   private readonly tools = new Map<number, OpenItem>();
 
-  constructor(private readonly frame: ResponseFrame) {}
-
-  push(openaiEvents: string): string {
-    return this.write(this.reader.push(openaiEvents));
+  constructor(private readonly frame: ResponseFrame) {
+    super();
   }
 
-  end(openaiTail: string, usage: Usage | undefined): string {
-    let out = this.write([...this.reader.push(openaiTail), ...this.reader.end()]);
-    if (this.failed) return out;
-    out += this.start();
+  protected opening(): string {
+    const response = this.frame.response({ status: 'in_progress', output: [] });
+    return (
+      this.event('response.created', { response }) +
+      this.event('response.in_progress', { response })
+    );
+  }
+
+  protected closing(usage: Usage | undefined): string {
+    let out = '';
     const status = statusOf(this.finishReason);
     const output: Item[] = [];
     for (const item of this.items) {
@@ -229,56 +225,17 @@ export class ResponsesStream implements IngressStream {
     return out;
   }
 
-  broken(message: string): string {
-    if (this.failed) return '';
-    this.failed = true;
-    return (
-      this.start() +
-      this.event('response.failed', {
-        response: this.frame.response({
-          status: 'failed',
-          output: this.items.map((item) => this.closed(item, 'incomplete')),
-          error: { code: 'server_error', message },
-        }),
-      })
-    );
+  protected failure(message: string): string {
+    return this.event('response.failed', {
+      response: this.frame.response({
+        status: 'failed',
+        output: this.items.map((item) => this.closed(item, 'incomplete')),
+        error: { code: 'server_error', message },
+      }),
+    });
   }
 
-  private write(events: ReturnType<ChatStreamReader['push']>): string {
-    let out = '';
-    for (const event of events) {
-      if (this.failed) break;
-      out += this.start();
-      switch (event.kind) {
-        case 'text':
-        case 'refusal': // a refusal streams as text: few clients tell the two apart mid-stream
-          out += this.text(event.text);
-          break;
-        case 'tool':
-          out += this.tool(event);
-          break;
-        case 'finish':
-          this.finishReason = event.reason;
-          break;
-        case 'error':
-          out += this.broken(event.message);
-          break;
-      }
-    }
-    return out;
-  }
-
-  private start(): string {
-    if (this.started) return '';
-    this.started = true;
-    const response = this.frame.response({ status: 'in_progress', output: [] });
-    return (
-      this.event('response.created', { response }) +
-      this.event('response.in_progress', { response })
-    );
-  }
-
-  private text(delta: string): string {
+  protected text(delta: string): string {
     let out = '';
     let item = this.message;
     if (!item) {
@@ -306,7 +263,7 @@ export class ResponsesStream implements IngressStream {
     );
   }
 
-  private tool(piece: { index: number; id?: string; name?: string; arguments: string }): string {
+  protected tool(piece: ToolPiece): string {
     let out = '';
     let item = this.tools.get(piece.index);
     if (!item) {
