@@ -244,6 +244,25 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
     expect(dp.sims.broken!.requests).toHaveLength(2);
   });
 
+  test('a stream the backend breaks after its first tokens ends with an error event the SDK throws', async () => {
+    dp = await startDataPlane(
+      [{ name: 'a', simulator: { outputTokens: 20, cutAfterTokens: 3 } }],
+      agentRoute(['a']),
+    );
+    const stream = await anthropicClient(dp).messages.create({ ...hello, stream: true });
+    const types: string[] = [];
+    const failure = await (async () => {
+      for await (const event of stream) types.push(event.type);
+    })().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).error).toMatchObject({
+      type: 'error',
+      error: { type: 'api_error', message: expect.stringContaining('interrupted') as string },
+    });
+    expect(types[0]).toBe('message_start');
+    expect(types).not.toContain('message_stop');
+  });
+
   test('errors in the Anthropic shape and status codes', async () => {
     dp = await startDataPlane(
       [{ name: 'a' }, { name: 'down', simulator: { errorRate: 1, errorStatus: 500 } }],

@@ -228,6 +228,26 @@ describe('/v1/responses with the openai SDK', () => {
     expect(dp.sims.broken!.requests).toHaveLength(2);
   });
 
+  test('a stream the backend breaks after its first tokens ends with response.failed', async () => {
+    dp = await startDataPlane(
+      [{ name: 'a', simulator: { outputTokens: 20, cutAfterTokens: 3 } }],
+      agentRoute(['a']),
+    );
+    const stream = await dp.client.responses.create({
+      model: 'agent',
+      input: 'Say hello.',
+      stream: true,
+    });
+    const events: ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    expect(events[0]?.type).toBe('response.created');
+    const last = events.at(-1);
+    expect(last?.type).toBe('response.failed');
+    if (last?.type !== 'response.failed') throw new Error('no failed event');
+    expect(last.response.error?.message).toContain('upstream stream interrupted');
+    expect(events.some((e) => e.type === 'response.completed')).toBe(false);
+  });
+
   test('errors in the OpenAI shape: built-in tools, stored state, an unknown model', async () => {
     dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']));
     const failure = async (body: Record<string, unknown>): Promise<APIError> => {
