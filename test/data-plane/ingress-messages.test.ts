@@ -3,6 +3,7 @@
 // Anthropic and OpenAI backends alike, buffered and streamed, with tools both
 // ways; errors come in Anthropic's shape with Anthropic's status codes.
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import { createLogger } from '../../src/telemetry/logger.js';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { apiKey, route, startDataPlane, tenant, type DataPlane } from '../support/data-plane.js';
 import { agentRoute, startToolPlane, TOOL_ANSWER, TOOL_CALL } from '../support/tool-upstream.js';
@@ -261,6 +262,35 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
     });
     expect(types[0]).toBe('message_start');
     expect(types).not.toContain('message_stop');
+  });
+
+  test('the access log records the request as a messages request, with tokens and cost, never the prompt', async () => {
+    const lines: string[] = [];
+    dp = await startDataPlane(
+      [{ name: 'a', spec: { pricing: PRICING }, simulator: { outputTokens: 4 } }],
+      agentRoute(['a']),
+      { logger: createLogger({ write: (l) => lines.push(l) }), accessLog: { sampleRate: 1 } },
+    );
+    const secret = 'my card number is 4111 1111 1111 1111';
+    const message = await anthropicClient(dp).messages.create({
+      ...hello,
+      messages: [{ role: 'user', content: secret }],
+    });
+    const access = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.log === 'access');
+    expect(access).toEqual([
+      expect.objectContaining({
+        endpoint: 'messages',
+        route: 'default/agent',
+        backend: 'default/a',
+        status: 200,
+        inputTokens: message.usage.input_tokens,
+        outputTokens: 4,
+        costUsd: expect.closeTo((message.usage.input_tokens * 3 + 4 * 15) / 1e6, 10) as number,
+      }),
+    ]);
+    expect(lines.join('\n')).not.toContain('4111');
   });
 
   test('errors in the Anthropic shape and status codes', async () => {
