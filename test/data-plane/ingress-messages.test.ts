@@ -3,9 +3,17 @@
 // Anthropic and OpenAI backends alike, buffered and streamed, with tools both
 // ways; errors come in Anthropic's shape with Anthropic's status codes.
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { apiKey, route, startDataPlane, tenant, type DataPlane } from '../support/data-plane.js';
+import {
+  apiKey,
+  post,
+  route,
+  startDataPlane,
+  tenant,
+  type DataPlane,
+} from '../support/data-plane.js';
 import { agentRoute, startToolPlane, TOOL_ANSWER, TOOL_CALL } from '../support/tool-upstream.js';
 
 let dp: DataPlane | undefined;
@@ -291,6 +299,62 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
       }),
     ]);
     expect(lines.join('\n')).not.toContain('4111');
+  });
+
+  test("a learning rule's request: the model version header, and feedback for its request id (Messages and Responses)", async () => {
+    const key = `mr-${'f'.repeat(43)}`;
+    dp = await startDataPlane(
+      [
+        { name: 'mini', spec: { quality: 0.5 } },
+        { name: 'big', spec: { quality: 0.9 } },
+      ],
+      [
+        route('agent', {
+          rules: [
+            {
+              name: 'learn',
+              strategy: 'cost-quality',
+              costQuality: { threshold: 0.5, learning: { sampleRate: 0, feedbackWindow: '1m' } },
+              backendRefs: [{ name: 'mini' }, { name: 'big' }],
+            },
+          ],
+        }),
+      ],
+      {
+        identity: {
+          mode: 'gateway',
+          tokenReviewer: { review: () => Promise.resolve({ authenticated: false }) },
+        },
+        tableIdentity: {
+          tenants: [tenant('team-a')],
+          keys: [apiKey('team-a-key', key, 'team-a')],
+          unmatched: 'deny',
+        },
+      },
+    );
+    const viaMessages = await anthropicClient(dp, key).messages.create(hello).withResponse();
+    const viaResponses = await new OpenAI({
+      baseURL: `${dp.proxy.dataUrl}/v1`,
+      apiKey: key,
+      maxRetries: 0,
+    }).responses
+      .create({ model: 'agent', input: 'Say hello.' })
+      .withResponse();
+    for (const { response } of [viaMessages, viaResponses]) {
+      expect(response.headers.get('x-modelroute-model-version')).toBe('0');
+      expect(response.headers.get('x-modelroute-tier')).toBe('cheap');
+      const id = response.headers.get('x-modelroute-request-id') ?? '';
+      const scored = await post(
+        `${dp.proxy.dataUrl}/v1/feedback`,
+        { request_id: id, score: 1 },
+        { authorization: `Bearer ${key}` },
+      );
+      expect(scored).toMatchObject({ status: 200, json: { accepted: true } });
+    }
+    // The Response's id is the proxy's request id, so either names it.
+    expect(viaResponses.data.id).toBe(
+      `resp_${viaResponses.response.headers.get('x-modelroute-request-id')}`,
+    );
   });
 
   test('errors in the Anthropic shape and status codes', async () => {
