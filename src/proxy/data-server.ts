@@ -5,7 +5,12 @@ import { ProxyError, sendError, type ErrorShape } from './errors.js';
 import { handleFeedback } from './handlers/feedback.js';
 import { handleInference } from './handlers/inference.js';
 import { handleModels } from './handlers/models.js';
-import { INGRESS_DIALECTS } from './ingress/index.js';
+import {
+  COUNT_TOKENS_PATH,
+  INGRESS_DIALECTS,
+  anthropicErrorShape,
+  handleCountTokens,
+} from './ingress/index.js';
 import { RESPONSE_HEADERS } from './forward/request.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -72,6 +77,11 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         );
         return;
       }
+      if (path === COUNT_TOKENS_PATH) {
+        if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST', anthropicErrorShape);
+        handleCountTokens(runtime, req, res).catch(unhandled(runtime, res, anthropicErrorShape));
+        return;
+      }
       if (path === FEEDBACK_PATH) {
         if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
         handleFeedback(runtime, req, res).catch(unhandled(runtime, res));
@@ -88,7 +98,7 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         res,
         new ProxyError(
           404,
-          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/models and /v1/feedback`,
+          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages (and its count_tokens), /v1/models and /v1/feedback`,
           'not_found_error',
           'unknown_url',
         ),

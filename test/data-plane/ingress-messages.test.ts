@@ -357,6 +357,27 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
     );
   });
 
+  test('count_tokens: the proxy estimates the prompt itself; nothing goes upstream', async () => {
+    dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']));
+    const client = anthropicClient(dp);
+    const short = await client.messages.countTokens({ model: 'agent', messages: hello.messages });
+    const long = await client.messages.countTokens({
+      model: 'agent',
+      system: 'You are a careful assistant who answers in full sentences.',
+      messages: [{ role: 'user', content: 'Say hello. '.repeat(50) }],
+      tools: [WEATHER_TOOL],
+    });
+    expect(short.input_tokens).toBeGreaterThan(0);
+    expect(long.input_tokens).toBeGreaterThan(short.input_tokens + 100);
+    const unknown = await client.messages
+      .countTokens({ model: 'no-such-route', messages: hello.messages })
+      .catch((err: unknown) => err);
+    expect(unknown).toBeInstanceOf(APIError);
+    expect((unknown as APIError).status).toBe(404);
+    expect((unknown as APIError).error).toMatchObject({ error: { type: 'not_found_error' } });
+    expect(dp.sims.a!.requests).toHaveLength(0);
+  });
+
   test('errors in the Anthropic shape and status codes', async () => {
     dp = await startDataPlane(
       [{ name: 'a' }, { name: 'down', simulator: { errorRate: 1, errorStatus: 500 } }],
