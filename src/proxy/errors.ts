@@ -55,6 +55,15 @@ export function asProxyError(err: unknown): ProxyError {
       );
 }
 
+/** A data-port request that arrived before the proxy's first routing table. */
+export const notReady = () =>
+  new ProxyError(
+    503,
+    'the proxy has no routing table yet; it is waiting for the controller to push one',
+    'service_unavailable',
+    'not_ready',
+  );
+
 export const badRequest = (
   message: string,
   param: string | null = null,

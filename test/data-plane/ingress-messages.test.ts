@@ -38,6 +38,21 @@ const hello = {
   messages: [{ role: 'user' as const, content: 'Say hello.' }],
 };
 
+/** A gateway whose one caller is tenant team-a with `key`; no ServiceAccount token is valid. */
+function gatewayFor(key: string): Parameters<typeof startDataPlane>[2] {
+  return {
+    identity: {
+      mode: 'gateway',
+      tokenReviewer: { review: () => Promise.resolve({ authenticated: false }) },
+    },
+    tableIdentity: {
+      tenants: [tenant('team-a')],
+      keys: [apiKey('team-a-key', key, 'team-a')],
+      unmatched: 'deny',
+    },
+  };
+}
+
 function anthropicClient(plane: DataPlane, key = 'unused'): Anthropic {
   return new Anthropic({
     baseURL: plane.proxy.dataUrl,
@@ -320,17 +335,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
           ],
         }),
       ],
-      {
-        identity: {
-          mode: 'gateway',
-          tokenReviewer: { review: () => Promise.resolve({ authenticated: false }) },
-        },
-        tableIdentity: {
-          tenants: [tenant('team-a')],
-          keys: [apiKey('team-a-key', key, 'team-a')],
-          unmatched: 'deny',
-        },
-      },
+      gatewayFor(key),
     );
     const viaMessages = await anthropicClient(dp, key).messages.create(hello).withResponse();
     const viaResponses = await new OpenAI({
@@ -422,18 +427,7 @@ describe('/v1/messages with the @anthropic-ai/sdk client', () => {
 
   test("a modelroute API key in x-api-key (the SDK's apiKey) identifies the tenant", async () => {
     const key = `mr-${'k'.repeat(43)}`;
-    dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']), {
-      // A gateway authenticates callers; no ServiceAccount token is valid here.
-      identity: {
-        mode: 'gateway',
-        tokenReviewer: { review: () => Promise.resolve({ authenticated: false }) },
-      },
-      tableIdentity: {
-        tenants: [tenant('team-a')],
-        keys: [apiKey('team-a-key', key, 'team-a')],
-        unmatched: 'deny',
-      },
-    });
+    dp = await startDataPlane([{ name: 'a' }], agentRoute(['a']), gatewayFor(key));
     const { response } = await anthropicClient(dp, key).messages.create(hello).withResponse();
     expect(response.headers.get('x-modelroute-tenant')).toBe('team-a');
     const refused = await anthropicClient(dp, `mr-${'w'.repeat(43)}`)

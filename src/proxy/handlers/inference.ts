@@ -9,7 +9,7 @@ import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { withAttribution } from '../access-log.js';
-import { ProxyError, asProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, notReady, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import type { RequestTally } from '../forward/request.js';
 import type { RequestScoring } from '../learning/proxy-learning.js';
@@ -98,14 +98,7 @@ export async function handleInference(
   try {
     prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
-    if (!prepared) {
-      throw new ProxyError(
-        503,
-        'the proxy has no routing table yet; it is waiting for the controller to push one',
-        'service_unavailable',
-        'not_ready',
-      );
-    }
+    if (!prepared) throw notReady();
     // Who is calling comes before anything about the body: a caller refused here learns nothing more.
     const headers = headerMap(req);
     const bearer = dialect?.authorization?.(headers);

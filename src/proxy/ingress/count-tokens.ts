@@ -4,7 +4,7 @@
 // their exact count); nothing is routed, sent upstream or charged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
-import { ProxyError, asProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, notReady, sendError } from '../errors.js';
 import { headerMap, identifyOrRefuse, refuseUnlessAllowed } from '../handlers/identify.js';
 import { extractPrompt } from '../prompt/extract.js';
 import { estimatePromptTokensCooperatively } from '../prompt/tokens.js';
@@ -24,13 +24,7 @@ export async function handleCountTokens(
   try {
     const prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
-    if (!prepared)
-      throw new ProxyError(
-        503,
-        'the proxy has no routing table yet; it is waiting for the controller to push one',
-        'service_unavailable',
-        'not_ready',
-      );
+    if (!prepared) throw notReady();
     const headers = headerMap(req);
     const bearer = messagesDialect.authorization?.(headers);
     if (bearer !== undefined) headers.authorization = bearer;
