@@ -334,7 +334,14 @@ function anthropicBody(args: BuildRequestArgs, request: ChatRequest): Record<str
   return body;
 }
 
-function buildRequest(args: BuildRequestArgs): BuildResult {
+/**
+ * The Messages request body for a chat request (with `model`, and `stream`
+ * when streaming), or the 400 to answer. Also used by Claude on Bedrock and
+ * Vertex, which send this body to their own URLs.
+ */
+export function anthropicMessagesBody(
+  args: BuildRequestArgs,
+): { ok: true; body: Record<string, unknown> } | { ok: false; status: number; message: string } {
   if (args.endpoint !== 'chat') {
     return {
       ok: false,
@@ -352,13 +359,18 @@ function buildRequest(args: BuildRequestArgs): BuildResult {
   }
   const problem = unsupported(parsed.data);
   if (problem !== undefined) return { ok: false, status: 400, message: problem };
-  let body: Record<string, unknown>;
   try {
-    body = anthropicBody(args, parsed.data);
+    return { ok: true, body: anthropicBody(args, parsed.data) };
   } catch (err) {
     if (err instanceof BadRequest) return { ok: false, status: 400, message: err.message };
     throw err;
   }
+}
+
+function buildRequest(args: BuildRequestArgs): BuildResult {
+  const built = anthropicMessagesBody(args);
+  if (!built.ok) return built;
+  const { body } = built;
   const { baseUrl } = args.backend;
   const headers = jsonHeaders(args.stream);
   headers['anthropic-version'] = args.backend.anthropic?.version ?? DEFAULT_VERSION;
@@ -440,7 +452,11 @@ function openaiUsage(usage: Usage): Record<string, unknown> {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
+/** A buffered Messages answer as a chat.completion (also Claude on Bedrock and Vertex). */
+export function parseMessagesResponse(args: {
+  body: string;
+  responseModel: string;
+}): BufferedResult {
   let json: unknown;
   try {
     json = JSON.parse(args.body);
@@ -521,7 +537,12 @@ function must<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
-class AnthropicStreamTranslator implements CompletableStreamTranslator {
+/**
+ * Messages stream events -> chat.completion.chunk events. `push` takes SSE
+ * bytes; `pushEvent` takes one event's JSON text, for transports that frame
+ * events themselves (Bedrock's event stream).
+ */
+export class AnthropicStreamTranslator implements CompletableStreamTranslator {
   private readonly parser = new SseParser();
   private readonly created = nowSeconds();
   private id = '';
@@ -539,6 +560,17 @@ class AnthropicStreamTranslator implements CompletableStreamTranslator {
 
   push(chunk: Buffer): string {
     return this.translateAll(() => this.parser.push(chunk));
+  }
+
+  /** One event's JSON text (its `type` field names it). */
+  pushEvent(data: string): string {
+    return this.translateAll(() => [{ data, raw: data }]);
+  }
+
+  /** Ends the stream with an error event, as an upstream error would (e.g. a transport-level exception). */
+  pushError(message: string, type: string): string {
+    if (this.done || this.failed) return '';
+    return this.fail(message, type);
   }
 
   end(): { tail: string; usage: Usage | undefined } {
@@ -694,7 +726,7 @@ export const anthropicAdapter: SyncProviderAdapter = {
   probeRequest,
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
-  parseResponse,
+  parseResponse: parseMessagesResponse,
   createStreamTranslator: (args) => new AnthropicStreamTranslator(args),
   // Anthropic's {"type":"error","error":{"type","message"}} has OpenAI's error.message path.
   errorMessage: openaiErrorMessage,

@@ -7,6 +7,10 @@ import {
   encodeException,
 } from './event-stream.js';
 
+const flip = (bytes: Buffer, at: number): void => {
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 1, at);
+};
+
 describe('event-stream framing', () => {
   test('crc32 is the IEEE one', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
@@ -39,10 +43,10 @@ describe('event-stream framing', () => {
   test('a corrupt payload or prelude is refused', () => {
     const frame = encodeEventStreamMessage({ a: 'b' }, Buffer.from('{}'));
     const payloadFlip = Buffer.from(frame);
-    payloadFlip[frame.length - 5] ^= 1;
+    flip(payloadFlip, frame.length - 5);
     expect(() => new EventStreamDecoder().push(payloadFlip)).toThrow(/frame checksum mismatch/);
     const preludeFlip = Buffer.from(frame);
-    preludeFlip[3] ^= 1;
+    flip(preludeFlip, 3);
     expect(() => new EventStreamDecoder().push(preludeFlip)).toThrow(EventStreamError);
   });
 
