@@ -121,7 +121,7 @@ describe('aws web identity', () => {
       },
     });
     expect(h.calls[0]?.url).toBe('http://sts.test');
-    const form = new URLSearchParams(String(h.calls[0]?.init?.body));
+    const form = new URLSearchParams(h.calls[0]?.init?.body as string);
     expect(Object.fromEntries(form)).toEqual({
       Action: 'AssumeRoleWithWebIdentity',
       Version: '2011-06-15',
@@ -142,7 +142,7 @@ describe('aws web identity', () => {
     expect(source.current()).toEqual(first);
     await new Promise((r) => setImmediate(r));
     expect(h.calls).toHaveLength(2);
-    expect(new URLSearchParams(String(h.calls[1]?.init?.body)).get('WebIdentityToken')).toBe(
+    expect(new URLSearchParams(h.calls[1]?.init?.body as string).get('WebIdentityToken')).toBe(
       'jwt-2',
     );
     const second = await resolve(source.current());
@@ -264,7 +264,7 @@ describe('aws default chain', () => {
     expect(auth.kind === 'aws' && auth.credentials.accessKeyId).toBe('ASIA1');
   });
 
-  test('then environment keys', async () => {
+  test('then environment keys', () => {
     const h = harness(
       { AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'x', AWS_SESSION_TOKEN: 't' },
       () => new Response('', { status: 500 }),

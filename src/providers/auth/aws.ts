@@ -52,7 +52,7 @@ export const createAwsAuth: AuthSourceFactory = (backend, deps) => {
       const credentials = await fetcher.fetch();
       return { value: credentials, expiresAtMs: credentials.expiresAtMs };
     },
-    { now: deps.now },
+    { now: () => deps.now() },
   );
   return {
     current() {

@@ -325,7 +325,9 @@ describe('bedrock ConverseStream', () => {
       const got = events(out);
       expect(got.at(-1)).toBe('[DONE]');
       const chunks = got.filter((e): e is Chunk => e !== '[DONE]');
-      const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+      const text = chunks
+        .map((c) => (c.choices[0]?.delta.content as string | undefined) ?? '')
+        .join('');
       expect(text).toBe('Hello');
       const args = chunks
         .flatMap(
