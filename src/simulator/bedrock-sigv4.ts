@@ -98,8 +98,8 @@ function safeDecode(text: string): string {
 function parseAmzDate(value: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return NaN;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return Date.UTC(y as number, (mo as number) - 1, d, h, mi, s);
+  const [y = NaN, mo = NaN, d, h, mi, s] = m.slice(1).map(Number);
+  return Date.UTC(y, mo - 1, d, h, mi, s);
 }
 
 function amzDate(ms: number): string {

@@ -1,5 +1,6 @@
 // The simulator's knobs: their types, defaults and the zod schema the CLI and local mode validate with.
 import { z } from 'zod';
+import { awsSimulatorOptions, type AwsSimulatorOptions } from './bedrock-identity.js';
 
 export interface SimulatorBehavior {
   /** Delay before a buffered response. */
@@ -57,6 +58,8 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
   judge?: boolean;
   /** Judge mode: share of verdicts that say `[[A]]` whatever the answers (position bias), seeded (default 0). */
   judgePositionBias?: number;
+  /** Bedrock: the credentials it accepts and the STS / container credentials endpoints; absent: Bedrock requests are not checked. */
+  aws?: AwsSimulatorOptions;
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
@@ -117,6 +120,7 @@ export const simulatorOptions: z.ZodType<SimulatorOptions> = z
     qualityDefault: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
     judge: z.boolean().optional(),
     judgePositionBias: z.number().min(0).max(1).optional(),
+    aws: awsSimulatorOptions.optional(),
   })
   .superRefine((o, ctx) => {
     if ((o.qualityData === undefined) !== (o.qualityColumn === undefined))

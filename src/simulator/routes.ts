@@ -1,4 +1,4 @@
-// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages.
+// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages, Bedrock runtime.
 import type { Problem, RouteMatch } from './types.js';
 
 const OPENAI_POST: Record<string, RouteMatch> = {
@@ -14,6 +14,18 @@ const AZURE_OPERATIONS: Record<string, RouteMatch['operation']> = {
   embeddings: 'embeddings',
 };
 
+const BEDROCK_PATH =
+  /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)$/;
+
+const BEDROCK_OPERATIONS: Record<string, { operation: RouteMatch['operation']; stream: boolean }> =
+  {
+    converse: { operation: 'converse', stream: false },
+    'converse-stream': { operation: 'converse', stream: true },
+    invoke: { operation: 'invoke', stream: false },
+    'invoke-with-response-stream': { operation: 'invoke', stream: true },
+    'count-tokens': { operation: 'count-tokens', stream: false },
+  };
+
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 
 export type RouteResult =
@@ -27,6 +39,19 @@ export function matchRoute(method: string | undefined, url: string | undefined):
   if (method === 'POST') {
     const direct = OPENAI_POST[path];
     if (direct) return { ok: true, route: direct };
+    const bedrock = BEDROCK_PATH.exec(path);
+    if (bedrock) {
+      const op = BEDROCK_OPERATIONS[bedrock[2] as string] as (typeof BEDROCK_OPERATIONS)[string];
+      return {
+        ok: true,
+        route: {
+          dialect: 'bedrock',
+          operation: op.operation,
+          stream: op.stream,
+          modelId: decodeURIComponent(bedrock[1] as string),
+        },
+      };
+    }
     const azure = AZURE_PATH.exec(path);
     if (azure) {
       const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
@@ -59,9 +84,11 @@ export function matchRoute(method: string | undefined, url: string | undefined):
     ok: false,
     dialect: path.startsWith('/v1/messages')
       ? 'anthropic'
-      : path.startsWith('/openai/')
-        ? 'azure'
-        : 'openai',
+      : path.startsWith('/model/')
+        ? 'bedrock'
+        : path.startsWith('/openai/')
+          ? 'azure'
+          : 'openai',
     problem: {
       status: 404,
       message: `Invalid URL (${method ?? '?'} ${path})`,

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../routing/random.js';
 import { answerModes, answerPlanner } from './answers.js';
 import { messages } from './anthropic-dialect.js';
+import { converse, countTokens, invoke } from './bedrock-dialect.js';
+import { simulatedAwsIdentity, type SimulatedAwsIdentity } from './bedrock-identity.js';
 import { sendError, unauthorized } from './errors.js';
 import { chat, completions, embeddings, modelsBody } from './openai-dialect.js';
 import {
@@ -42,6 +44,8 @@ export interface SimulatedBackend {
   onRequest(listener: (request: RecordedRequest, receivedAtMs: number) => void): void;
   /** Changes knobs for requests that arrive from now on; a key set to undefined returns to its default. */
   setBehavior(patch: Partial<SimulatorBehavior>): void;
+  /** Bedrock: the simulated AWS account (how many credentials its STS and container endpoints minted). */
+  aws: SimulatedAwsIdentity;
   /** Stops listening and destroys every open socket, stalled ones included. */
   close(): Promise<void>;
 }
@@ -51,6 +55,9 @@ const HANDLERS: Record<Exclude<Operation, 'models'>, OperationHandler> = {
   completions,
   embeddings,
   messages,
+  converse,
+  invoke,
+  'count-tokens': countTokens,
 };
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -89,6 +96,7 @@ export async function startSimulatedBackend(
   const record = opts.recordRequests ?? true;
   const host = opts.host ?? '127.0.0.1';
   let behavior = behaviorFromOptions(opts);
+  const aws = simulatedAwsIdentity(opts.aws);
   let sequenceIndex = 0;
   const random = seededRandom(seed);
   const requests: RecordedRequest[] = [];
@@ -131,6 +139,7 @@ export async function startSimulatedBackend(
       for (const listener of arrivalListeners) listener(entry, receivedAtMs);
     }
 
+    if (aws.handleIdentityRequest(req, res, raw ?? undefined)) return;
     const matched = matchRoute(req.method, req.url);
     if (!matched.ok) {
       sendError(res, matched.dialect, matched.problem);
@@ -151,7 +160,17 @@ export async function startSimulatedBackend(
 
     const answer = (): void => {
       const dialect = route.dialect;
-      if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
+      if (dialect === 'bedrock') {
+        const refused = aws.authorize(req, raw ?? undefined);
+        if (refused) {
+          sendError(res, dialect, {
+            status: refused.status,
+            message: refused.message,
+            code: refused.type,
+          });
+          return;
+        }
+      } else if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
         sendError(res, dialect, refusal(dialect, req, b));
         return;
       }
@@ -232,6 +251,7 @@ export async function startSimulatedBackend(
     url: `http://${urlHost}:${port}`,
     port,
     requests,
+    aws,
     onRequest(listener) {
       arrivalListeners.push(listener);
     },

@@ -4,14 +4,25 @@ import type { AnswerPlanner } from './answers.js';
 import type { SimulatorBehavior } from './options.js';
 import type { TextGenerator } from './text.js';
 
-export type Dialect = 'openai' | 'azure' | 'anthropic';
-export type Operation = 'chat' | 'completions' | 'embeddings' | 'models' | 'messages';
+export type Dialect = 'openai' | 'azure' | 'anthropic' | 'bedrock';
+export type Operation =
+  | 'chat'
+  | 'completions'
+  | 'embeddings'
+  | 'models'
+  | 'messages'
+  | 'converse'
+  | 'invoke'
+  | 'count-tokens';
 
 export interface RouteMatch {
   dialect: Dialect;
   operation: Operation;
   /** Azure only: the deployment named in the path, the model when the body names none. */
   deployment?: string;
+  /** Bedrock only: the model id in the path (decoded), and whether the operation streams. */
+  modelId?: string;
+  stream?: boolean;
 }
 
 /** A client error to answer in the dialect's error shape. */
