@@ -207,6 +207,19 @@ function rememberingSecrets(resolver: CredentialResolver): CredentialResolver {
       if (key !== undefined) rememberSecret(key);
       return key;
     },
+    // Cloud credentials' Secret keys (AWS access keys) are secrets too.
+    ...(resolver.secretFor
+      ? {
+          secretFor: (backend, ref) => {
+            const value = (resolver.secretFor as NonNullable<CredentialResolver['secretFor']>)(
+              backend,
+              ref,
+            );
+            rememberSecret(value);
+            return value;
+          },
+        }
+      : {}),
   };
 }
 
