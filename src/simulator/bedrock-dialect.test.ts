@@ -1,4 +1,7 @@
+import { anthropicBedrockAdapter } from '../providers/anthropic-bedrock/adapter.js';
+import { bedrockAdapter } from '../providers/bedrock/adapter.js';
 import { signRequest } from '../providers/shared/sigv4.js';
+import type { CompiledBackend } from '../routing/table.js';
 import { EventStreamDecoder } from '../providers/shared/event-stream.js';
 import { startSimulatedBackend, type SimulatedBackend } from './server.js';
 
@@ -168,4 +171,43 @@ describe('simulated Bedrock', () => {
     expect((await fetch(`${sim.url}/v1/credentials`)).status).toBe(401);
     expect(sim.aws.minted).toBe(2);
   });
+});
+
+describe("the adapters' health probes", () => {
+  test.each([
+    ['bedrock', bedrockAdapter],
+    ['anthropic-bedrock', anthropicBedrockAdapter],
+  ] as const)(
+    '%s: models and completion probes are answered 200, signed',
+    async (provider, adapter) => {
+      const backend = {
+        id: `default/${provider}`,
+        namespace: 'default',
+        name: provider,
+        provider,
+        baseUrl: sim.url,
+        model: 'anthropic.claude-3-haiku-20240307-v1:0',
+        bedrock: { region: 'us-east-1' },
+        pricing: { inputPerMillion: 1, outputPerMillion: 1, cachedInputPerMillion: 1 },
+        limits: {},
+        capabilities: [],
+        compliance: [],
+        timeouts: { connectMs: 1000, firstTokenMs: 1000, totalMs: 1000 },
+        health: 'Healthy',
+      } satisfies CompiledBackend;
+      for (const kind of ['models', 'completion'] as const) {
+        const probe = await adapter.probeRequest({
+          backend,
+          kind,
+          auth: { kind: 'aws', region: 'us-east-1', credentials: KEY },
+        });
+        const res = await fetch(probe.url, {
+          method: probe.method,
+          headers: probe.headers,
+          body: probe.body,
+        });
+        expect(res.status).toBe(200);
+      }
+    },
+  );
 });

@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIError } from 'openai';
 import type { ModelBackendInput } from '../../src/api/v1alpha1/index.js';
+import { devModeOptions } from '../../src/cli/dev.js';
+import { resolveServerSettings } from '../../src/cli/server-flags.js';
+import { startDevMode } from '../../src/proxy/local/dev-mode.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { createCredentialResolver } from '../../src/proxy/credentials.js';
 import type { AwsSimulatorOptions } from '../../src/simulator/bedrock-identity.js';
 import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
@@ -266,5 +270,73 @@ describe.each(['bedrock', 'anthropic-bedrock'] as const)('%s', (provider) => {
       'The request signature we calculated does not match the signature you provided',
     );
     expect((error as APIError).message).not.toContain('wrong-secret');
+  });
+});
+
+describe('local mode (modelroute dev)', () => {
+  test('simulate:// Bedrock backends answer without an AWS account', async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'bedrock-dev-'));
+    const file = join(tmp, 'bedrock.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: modelroute.io/v1alpha1
+kind: ModelBackend
+metadata: { name: nova }
+spec:
+  provider: bedrock
+  endpoint: simulate://nova?tps=0
+  model: amazon.nova-lite-v1:0
+  bedrock: { region: us-east-1 }
+  pricing: { inputPerMillion: 0.06, outputPerMillion: 0.24 }
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelBackend
+metadata: { name: claude }
+spec:
+  provider: anthropic-bedrock
+  endpoint: https://bedrock-runtime.us-east-1.amazonaws.com
+  model: anthropic.claude-3-haiku-20240307-v1:0
+  bedrock: { region: us-east-1 }
+  pricing: { inputPerMillion: 0.25, outputPerMillion: 1.25 }
+---
+apiVersion: modelroute.io/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  model: chat
+  rules:
+    - name: all
+      strategy: priority
+      backendRefs: [{ name: nova }, { name: claude }]
+`,
+    );
+    const resolved = resolveServerSettings(
+      { port: '0' },
+      {},
+      { port: '8080', adminPort: '0', adminHost: '127.0.0.1' },
+    );
+    if (!resolved.ok) throw new Error(resolved.message);
+    const dev = await startDevMode(
+      devModeOptions(
+        resolved.settings,
+        { config: [file], simulate: true },
+        createLogger({ level: 'error', write: () => {} }),
+      ),
+    );
+    try {
+      for (const stream of [false, true]) {
+        const res = await fetch(`${dev.proxy.dataUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...ask, stream }),
+        });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain(stream ? 'data: [DONE]' : '"chat.completion"');
+      }
+      const nova = dev.simulators.get('default/nova');
+      expect(nova?.requests.some((r) => r.path.endsWith('/converse'))).toBe(true);
+    } finally {
+      await dev.close();
+    }
   });
 });
