@@ -25,6 +25,19 @@ const validation = (message: string): Problem => ({
   code: 'ValidationException',
 });
 
+/** What an answer says (a forced tool call or text pieces), why it stops, and its token counts. */
+function planAnswer(ctx: RequestContext, maxTokens: unknown, tool: string | undefined) {
+  const { body, behavior, state } = ctx;
+  const planned = plannedTokens(behavior.outputTokens, maxTokens);
+  const pieces = tool === undefined ? state.answer(body, planned.count) : [];
+  return {
+    pieces,
+    outputTokens: tool === undefined ? pieces.length : 1,
+    stopReason: tool !== undefined ? 'tool_use' : planned.truncated ? 'max_tokens' : 'end_turn',
+    inputTokens: tokensForChars(messagesChars(body.messages) + contentText(body.system).length),
+  };
+}
+
 function hasToolBlocks(messages: unknown[]): boolean {
   return messages.some(
     (m) =>
@@ -68,15 +81,8 @@ export const converse: OperationHandler = {
   respond(ctx) {
     const { body, behavior, state } = ctx;
     const max = isRecord(body.inferenceConfig) ? body.inferenceConfig.maxTokens : undefined;
-    const planned = plannedTokens(behavior.outputTokens, max);
     const tool = forcedConverseTool(body);
-    const pieces = tool === undefined ? state.answer(body, planned.count) : [];
-    const outputTokens = tool === undefined ? pieces.length : 1;
-    const stopReason =
-      tool !== undefined ? 'tool_use' : planned.truncated ? 'max_tokens' : 'end_turn';
-    const inputTokens = tokensForChars(
-      messagesChars(body.messages) + contentText(body.system).length,
-    );
+    const { pieces, outputTokens, stopReason, inputTokens } = planAnswer(ctx, max, tool);
     const usage = { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
     const toolUseId = `tooluse_sim${state.nextId()}`;
 
@@ -163,14 +169,11 @@ export const invoke: OperationHandler = {
   respond(ctx: RequestContext) {
     const { body, behavior, state } = ctx;
     const model = ctx.route.modelId ?? 'unknown';
-    const planned = plannedTokens(behavior.outputTokens, body.max_tokens);
     const tool = forcedAnthropicTool(body);
-    const pieces = tool === undefined ? state.answer(body, planned.count) : [];
-    const outputTokens = tool === undefined ? pieces.length : 1;
-    const stopReason =
-      tool !== undefined ? 'tool_use' : planned.truncated ? 'max_tokens' : 'end_turn';
-    const inputTokens = tokensForChars(
-      messagesChars(body.messages) + contentText(body.system).length,
+    const { pieces, outputTokens, stopReason, inputTokens } = planAnswer(
+      ctx,
+      body.max_tokens,
+      tool,
     );
     const id = `msg_bdrk_sim${state.nextId()}`;
     const toolBlock = {

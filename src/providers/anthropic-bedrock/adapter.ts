@@ -3,19 +3,13 @@
 // the model's invoke URL, signed with SigV4 or a Bedrock API key. Answers are
 // Messages answers; the stream is Anthropic's events, each base64 in a `chunk`
 // frame of Bedrock's event stream.
-import {
-  AnthropicStreamTranslator,
-  anthropicMessagesBody,
-  parseMessagesResponse,
-} from '../anthropic/adapter.js';
-import { bedrockHeaders, countTokensBody, modelUrl } from '../bedrock/auth.js';
+import { AnthropicStreamTranslator, parseMessagesResponse } from '../anthropic/adapter.js';
+import { messagesBodyFor, modelCall, runtimeProbe } from '../bedrock/runtime.js';
 import { bedrockErrorMessage, EventStreamTranslator } from '../bedrock/adapter.js';
 import { isRecord } from '../shared/openai-shape.js';
 import type {
   BuildRequestArgs,
   BuildResult,
-  ProbeArgs,
-  ProbeRequest,
   ProviderAdapter,
   StreamTranslatorArgs,
   Usage,
@@ -25,29 +19,13 @@ import type {
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 
 async function buildRequest(args: BuildRequestArgs): Promise<BuildResult> {
-  const translated = anthropicMessagesBody(args);
-  if (!translated.ok)
-    return {
-      ...translated,
-      message: translated.message.replace(/anthropic backend/g, 'anthropic-bedrock backend'),
-    };
+  const translated = messagesBodyFor(args, 'anthropic-bedrock');
+  if (!translated.ok) return translated;
   // The model is in the URL; streaming is the operation, not a body field.
   const { model: _model, stream: _stream, ...rest } = translated.body;
   const body = { anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...rest };
-  const unsigned = {
-    url: modelUrl(
-      args.backend.baseUrl,
-      args.backend.model,
-      args.stream ? 'invoke-with-response-stream' : 'invoke',
-    ),
-    method: 'POST' as const,
-    headers: {
-      'content-type': 'application/json',
-      accept: args.stream ? 'application/vnd.amazon.eventstream' : 'application/json',
-    },
-    body: JSON.stringify(body),
-  };
-  return { ok: true, request: { ...unsigned, headers: await bedrockHeaders(unsigned, args.auth) } };
+  const operation = args.stream ? 'invoke-with-response-stream' : 'invoke';
+  return { ok: true, request: await modelCall({ ...args, operation, body }) };
 }
 
 /** InvokeModelWithResponseStream: `chunk` frames carry `{"bytes": base64(Anthropic event JSON)}`. */
@@ -80,35 +58,19 @@ class InvokeStreamTranslator extends EventStreamTranslator {
   }
 }
 
-async function probeRequest({ backend, kind, auth }: ProbeArgs): Promise<ProbeRequest> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json' };
-  const unsigned =
-    kind === 'models'
-      ? // Free and inference-less, as for Converse models (see bedrock/adapter.ts).
-        {
-          url: modelUrl(backend.baseUrl, backend.model, 'count-tokens'),
-          method: 'POST' as const,
-          headers,
-          body: countTokensBody(),
-        }
-      : {
-          url: modelUrl(backend.baseUrl, backend.model, 'invoke'),
-          method: 'POST' as const,
-          headers,
-          body: JSON.stringify({
-            anthropic_version: BEDROCK_ANTHROPIC_VERSION,
-            max_tokens: 1,
-            messages: [{ role: 'user', content: 'ping' }],
-          }),
-        };
-  return { ...unsigned, headers: await bedrockHeaders(unsigned, auth) };
-}
-
 export const anthropicBedrockAdapter: ProviderAdapter = {
   telemetryName: 'aws.bedrock',
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
-  probeRequest,
+  probeRequest: (args) =>
+    runtimeProbe(args, {
+      operation: 'invoke',
+      body: {
+        anthropic_version: BEDROCK_ANTHROPIC_VERSION,
+        max_tokens: 1,
+        messages: [{ role: 'user', content: 'ping' }],
+      },
+    }),
   parseResponse: parseMessagesResponse,
   createStreamTranslator: (args) => new InvokeStreamTranslator(args),
   errorMessage: bedrockErrorMessage,

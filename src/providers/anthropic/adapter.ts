@@ -7,6 +7,7 @@ import {
   jsonHeaders,
   openaiErrorMessage,
   preview,
+  usageToOpenAI,
 } from '../shared/openai-shape.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
@@ -441,15 +442,6 @@ function toUsage(u: AnthropicUsage): Usage {
   return usage;
 }
 
-function openaiUsage(usage: Usage): Record<string, unknown> {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens ?? 0 },
-  };
-}
-
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** A buffered Messages answer as a chat.completion (also Claude on Bedrock and Vertex). */
@@ -492,7 +484,7 @@ export function parseMessagesResponse(args: {
     created: nowSeconds(),
     model: args.responseModel,
     choices: [{ index: 0, message: reply, finish_reason: finishReason(message.stop_reason) }],
-    usage: openaiUsage(usage),
+    usage: usageToOpenAI(usage),
   };
   return { body: JSON.stringify(body), usage };
 }
@@ -656,7 +648,7 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
       case 'message_stop': {
         this.done = true;
         if (!this.args.clientWantsUsage || this.usage === undefined) return '';
-        return this.event({ choices: [], usage: openaiUsage(toUsage(this.usage)) });
+        return this.event({ choices: [], usage: usageToOpenAI(toUsage(this.usage)) });
       }
       case 'error': {
         const { error } = must(errorEvent, data, type);

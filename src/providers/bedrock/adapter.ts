@@ -4,21 +4,24 @@
 // stream come back as OpenAI chat completions and chunks.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { anthropicMessagesBody } from '../anthropic/adapter.js';
 import { EventStreamDecoder, type EventStreamMessage } from '../shared/event-stream.js';
-import { DONE_EVENT, isRecord, openaiErrorMessage, preview } from '../shared/openai-shape.js';
+import {
+  DONE_EVENT,
+  isRecord,
+  openaiErrorMessage,
+  preview,
+  usageToOpenAI,
+} from '../shared/openai-shape.js';
 import type {
   BufferedResult,
   BuildRequestArgs,
   BuildResult,
   CompletableStreamTranslator,
-  ProbeArgs,
-  ProbeRequest,
   ProviderAdapter,
   StreamTranslatorArgs,
   Usage,
 } from '../types.js';
-import { bedrockHeaders, countTokensBody, modelUrl } from './auth.js';
+import { messagesBodyFor, modelCall, runtimeProbe } from './runtime.js';
 
 // ---------------------------------------------------------------------------
 // Request: Chat Completions -> Converse (through the Messages translation,
@@ -117,12 +120,8 @@ async function buildRequest(args: BuildRequestArgs): Promise<BuildResult> {
       message: `the bedrock backend ${args.backend.id} serves only chat completions`,
     };
   }
-  const translated = anthropicMessagesBody(args);
-  if (!translated.ok)
-    return {
-      ...translated,
-      message: translated.message.replace(/anthropic backend/g, 'bedrock backend'),
-    };
+  const translated = messagesBodyFor(args, 'bedrock');
+  if (!translated.ok) return translated;
   let body: Json;
   try {
     body = converseBody(args, translated.body);
@@ -130,21 +129,8 @@ async function buildRequest(args: BuildRequestArgs): Promise<BuildResult> {
     if (err instanceof BadRequest) return { ok: false, status: 400, message: err.message };
     throw err;
   }
-  const url = modelUrl(
-    args.backend.baseUrl,
-    args.backend.model,
-    args.stream ? 'converse-stream' : 'converse',
-  );
-  const unsigned = {
-    url,
-    method: 'POST' as const,
-    headers: {
-      'content-type': 'application/json',
-      accept: args.stream ? 'application/vnd.amazon.eventstream' : 'application/json',
-    },
-    body: JSON.stringify(body),
-  };
-  return { ok: true, request: { ...unsigned, headers: await bedrockHeaders(unsigned, args.auth) } };
+  const operation = args.stream ? 'converse-stream' : 'converse';
+  return { ok: true, request: await modelCall({ ...args, operation, body }) };
 }
 
 // ---------------------------------------------------------------------------
@@ -196,15 +182,6 @@ export function converseUsageToUsage(u: ConverseUsage): Usage {
   return usage;
 }
 
-function openaiUsage(usage: Usage): Json {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens ?? 0 },
-  };
-}
-
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const completionId = (): string => `chatcmpl-bedrock-${randomUUID()}`;
 
@@ -240,7 +217,7 @@ function parseResponse(args: { body: string; responseModel: string }): BufferedR
     created: nowSeconds(),
     model: args.responseModel,
     choices: [{ index: 0, message, finish_reason: converseFinishReason(parsed.data.stopReason) }],
-    usage: openaiUsage(usage),
+    usage: usageToOpenAI(usage),
   };
   return { body: JSON.stringify(body), usage };
 }
@@ -422,7 +399,7 @@ class ConverseStreamTranslator extends EventStreamTranslator {
     if (this.usageSent) return '';
     this.usageSent = true;
     if (!this.args.clientWantsUsage || this.usage === undefined) return '';
-    return this.event({ choices: [], usage: openaiUsage(converseUsageToUsage(this.usage)) });
+    return this.event({ choices: [], usage: usageToOpenAI(converseUsageToUsage(this.usage)) });
   }
 
   protected onError(message: string, type: string): string {
@@ -464,38 +441,18 @@ export function bedrockErrorMessage(status: number, body: string): string {
   return openaiErrorMessage(status, body);
 }
 
-/**
- * models: CountTokens, the runtime's one authenticated call that runs no
- * inference and is free (the runtime has no model list; ListFoundationModels
- * is on another host, which probes may not leave). It also checks that the
- * account has access to the model. completion: a Converse of one token.
- */
-async function probeRequest({ backend, kind, auth }: ProbeArgs): Promise<ProbeRequest> {
-  const unsigned =
-    kind === 'models'
-      ? {
-          url: modelUrl(backend.baseUrl, backend.model, 'count-tokens'),
-          method: 'POST' as const,
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: countTokensBody(),
-        }
-      : {
-          url: modelUrl(backend.baseUrl, backend.model, 'converse'),
-          method: 'POST' as const,
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({
-            messages: [{ role: 'user', content: [{ text: 'ping' }] }],
-            inferenceConfig: { maxTokens: 1 },
-          }),
-        };
-  return { ...unsigned, headers: await bedrockHeaders(unsigned, auth) };
-}
-
 export const bedrockAdapter: ProviderAdapter = {
   telemetryName: 'aws.bedrock',
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
-  probeRequest,
+  probeRequest: (args) =>
+    runtimeProbe(args, {
+      operation: 'converse',
+      body: {
+        messages: [{ role: 'user', content: [{ text: 'ping' }] }],
+        inferenceConfig: { maxTokens: 1 },
+      },
+    }),
   parseResponse,
   createStreamTranslator: (args) => new ConverseStreamTranslator(args),
   errorMessage: bedrockErrorMessage,
