@@ -273,6 +273,37 @@ describe.each(['bedrock', 'anthropic-bedrock'] as const)('%s', (provider) => {
   });
 });
 
+describe('credential failures', () => {
+  test('STS refusing the role: a clear error naming the source and the fix, nothing sent to Bedrock', async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'bedrock-wi-'));
+    const tokenFile = join(tmp, 'token');
+    writeFileSync(tokenFile, 'projected-sa-token');
+    const env: NodeJS.ProcessEnv = {
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/someone-else',
+    };
+    dp = await startDataPlane(
+      [
+        {
+          name: 'nova',
+          spec: bedrockSpec('bedrock', { aws: { source: 'webIdentity' } }),
+          simulator: { aws: ACCOUNT },
+        },
+      ],
+      [one('nova')],
+      { env },
+    );
+    env.AWS_ENDPOINT_URL_STS = dp.sims.nova!.url;
+    const error = await dp.client.chat.completions.create(ask).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).message).toMatch(
+      /source webIdentity\): STS AssumeRoleWithWebIdentity refused \(AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity\); check the role's trust policy/,
+    );
+    expect((error as APIError).message).not.toContain('projected-sa-token');
+    expect(dp.sims.nova!.requests.filter((r) => r.path.startsWith('/model/'))).toHaveLength(0);
+  });
+});
+
 describe('local mode (modelroute dev)', () => {
   test('simulate:// Bedrock backends answer without an AWS account', async () => {
     tmp = mkdtempSync(join(tmpdir(), 'bedrock-dev-'));
