@@ -145,6 +145,31 @@ describe('bedrock Converse requests', () => {
     });
   });
 
+  test('tool_choice none offers no tools, unless the history has tool blocks', async () => {
+    const tools = [{ type: 'function', function: { name: 'f' } }];
+    const plain = await converse({
+      messages: [{ role: 'user', content: 'x' }],
+      tools,
+      tool_choice: 'none',
+    });
+    expect(plain.toolConfig).toBeUndefined();
+    const history = await converse({
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 'c', content: 'done' },
+      ],
+      tools,
+      tool_choice: 'none',
+    });
+    expect(history.toolConfig).toEqual({
+      tools: [{ toolSpec: { name: 'f', inputSchema: { json: { type: 'object' } } } }],
+    });
+  });
+
   test('images as bytes; URLs and other endpoints refused with a 400', async () => {
     const body = await converse({
       messages: [

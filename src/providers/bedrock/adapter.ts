@@ -71,10 +71,11 @@ function toolChoice(choice: unknown): Json | undefined {
   if (choice.type === 'any') return { any: {} };
   if (choice.type === 'tool') return { tool: { name: choice.name } };
   if (choice.type === 'auto') return { auto: {} };
-  // 'none' has no Converse form: the model may still call a tool; tools stay listed
-  // because Bedrock refuses toolUse blocks in the history without a toolConfig.
-  return undefined;
+  return undefined; // 'none' has no Converse form: see converseBody
 }
+
+const hasToolBlocks = (messages: Json[]): boolean =>
+  messages.some((m) => (m.content as Json[]).some((b) => 'toolUse' in b || 'toolResult' in b));
 
 function converseBody(args: BuildRequestArgs, messages: Json): Json {
   const body: Json = {
@@ -95,7 +96,13 @@ function converseBody(args: BuildRequestArgs, messages: Json): Json {
   if (messages.top_p !== undefined) inference.topP = messages.top_p;
   if (messages.stop_sequences !== undefined) inference.stopSequences = messages.stop_sequences;
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
-  if (Array.isArray(messages.tools)) {
+  // tool_choice none: no tools offered, unless the history has tool blocks, which
+  // Bedrock refuses without a toolConfig (then the model may still call one).
+  const noTools =
+    isRecord(messages.tool_choice) &&
+    messages.tool_choice.type === 'none' &&
+    !hasToolBlocks(body.messages as Json[]);
+  if (Array.isArray(messages.tools) && !noTools) {
     const toolConfig: Json = {
       tools: (messages.tools as Json[]).map((t) => ({
         toolSpec: {
