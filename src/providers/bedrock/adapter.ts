@@ -283,6 +283,7 @@ export abstract class EventStreamTranslator implements CompletableStreamTranslat
   abstract end(): { tail: string; usage: Usage | undefined };
 
   push(chunk: Buffer): string {
+    if (this.failed) return ''; // nothing after an error counts
     let out = '';
     let messages: EventStreamMessage[];
     try {
