@@ -15,6 +15,7 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { createCredentialResolver } from '../../src/proxy/credentials.js';
 import type { AwsSimulatorOptions } from '../../src/simulator/bedrock-identity.js';
 import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { rawExchange } from '../support/raw-http.js';
 
 const ACCESS_KEY = { accessKeyId: 'AKIADATAPLANE', secretAccessKey: 'right-secret' };
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/modelroute-proxy';
@@ -134,6 +135,23 @@ describe.each(['bedrock', 'anthropic-bedrock'] as const)('%s', (provider) => {
     expect(stream.finish).toBe('stop');
     expect(stream.usage?.completion_tokens).toBe(6);
     expect(dp.sims.claude!.requests[1]?.path).toMatch(new RegExp(`/${paths.streamed}$`));
+
+    // The stream's cost (an HTTP/1.0 client gets it as a comment) is priced from the streamed usage.
+    const body = JSON.stringify({ ...ask, stream: true, stream_options: { include_usage: true } });
+    const raw = await rawExchange(dp.proxy.dataUrl, [
+      `POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    ]);
+    const usageChunk = raw.text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {') && e.includes('"usage"'))
+      .map((e) => JSON.parse(e.slice('data: '.length)) as { usage: typeof usage })
+      .at(-1);
+    const streamedUsage = usageChunk!.usage;
+    const streamCost = /^: x-modelroute-cost-usd=(\S+)$/m.exec(raw.text)?.[1];
+    expect(Number(streamCost)).toBeCloseTo(
+      (streamedUsage.prompt_tokens * 3 + streamedUsage.completion_tokens * 15) / 1e6,
+      8,
+    );
 
     const tools = await dp.client.chat.completions.create(toolAsk);
     expect(tools.choices[0]?.finish_reason).toBe('tool_calls');
