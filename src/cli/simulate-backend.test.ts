@@ -1,5 +1,6 @@
 // `modelroute simulate-backend`: flag validation, startup line, serving, shutdown.
 import { judgeRequestBody, parseJudgeVerdict } from '../learning/judge-protocol.js';
+import { signRequest } from '../providers/shared/sigv4.js';
 import { runSimulateBackend } from './simulate-backend.js';
 
 function io() {
@@ -31,6 +32,7 @@ describe('modelroute simulate-backend', () => {
     [['--judge-bias', '0.1'], '--judge-bias'],
     [['--judge', '--quality-data', 'r.csv', '--quality-column', 'big'], '--judge'],
     [['--quality-default', 'high'], '--quality-default'],
+    [['--aws-keys-env', 'MODELROUTE_SIM_TEST_UNSET_VAR'], '--aws-keys-env'],
   ])('bad input %j returns 2 naming %s', async (args, flag) => {
     const t = io();
     expect(await runSimulateBackend(args, t.io)).toBe(2);
@@ -133,6 +135,49 @@ describe('modelroute simulate-backend', () => {
     } finally {
       stop.abort();
       delete process.env.MODELROUTE_SIM_TEST_KEY;
+    }
+    expect(await running).toBe(0);
+  });
+
+  test('--aws-keys-env: Bedrock calls must be signed with that key', async () => {
+    process.env.MODELROUTE_SIM_TEST_AWS_ID = 'AKIASIMCLI';
+    process.env.MODELROUTE_SIM_TEST_AWS_SECRET = 'cli-secret';
+    const t = io();
+    const stop = new AbortController();
+    const running = runSimulateBackend(
+      ['--aws-keys-env', 'MODELROUTE_SIM_TEST_AWS_ID,MODELROUTE_SIM_TEST_AWS_SECRET'],
+      t.io,
+      stop.signal,
+    );
+    try {
+      while (t.out.length === 0 && t.err.length === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(t.err).toEqual([]);
+      expect(t.out[0]).not.toContain('cli-secret');
+      const { url } = JSON.parse(t.out[0] as string) as { url: string };
+      const converse = async (secretAccessKey: string) => {
+        const request = {
+          url: `${url}/model/sim-model/converse`,
+          method: 'POST' as const,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ messages: [{ role: 'user', content: [{ text: 'hi' }] }] }),
+        };
+        const { headers } = await signRequest(request, {
+          credentials: { accessKeyId: 'AKIASIMCLI', secretAccessKey },
+          region: 'us-east-1',
+          service: 'bedrock',
+        });
+        const res = await fetch(request.url, { method: 'POST', headers, body: request.body });
+        await res.text();
+        return res.status;
+      };
+      expect(await converse('cli-secret')).toBe(200);
+      expect(await converse('wrong')).toBe(403);
+    } finally {
+      stop.abort();
+      delete process.env.MODELROUTE_SIM_TEST_AWS_ID;
+      delete process.env.MODELROUTE_SIM_TEST_AWS_SECRET;
     }
     expect(await running).toBe(0);
   });

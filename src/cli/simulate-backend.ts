@@ -9,8 +9,9 @@ import {
 
 export const SIMULATE_BACKEND_USAGE = `usage: modelroute simulate-backend [options]
 
-Serves a simulated OpenAI-compatible model API (also the Azure OpenAI and
-Anthropic Messages paths) on loopback, for local mode, tests and benchmarks.
+Serves a simulated OpenAI-compatible model API (also the Azure OpenAI,
+Anthropic Messages and AWS Bedrock runtime paths) on loopback, for local
+mode, tests and benchmarks.
 Prints {"url":...,"models":[...]} on one line once listening.
 
 options:
@@ -28,6 +29,8 @@ options:
   --stall DURATION|forever     hold every request this long before any byte
   --cut-after N                cut streams abruptly after N content tokens
   --require-api-key-env NAME   require the API key held in environment variable NAME
+  --aws-keys-env ID,SECRET     Bedrock paths check SigV4 against the AWS access key in
+                               environment variables ID and SECRET (default: not checked)
   --seed N                     seed for the error rate and the generated text (default 1)
   --quality-data CSV           answer known prompts with the quality recorded in CSV
                                (a "prompt" column); answers start with a marker like ⟦q=1⟧
@@ -186,6 +189,19 @@ function toOptions(
       options.requireApiKey = key;
     }
   }
+  const awsEnv = values['aws-keys-env'];
+  if (typeof awsEnv === 'string') {
+    const [idVar = '', secretVar = '', ...rest] = awsEnv.split(',');
+    const accessKeyId = env[idVar];
+    const secretAccessKey = env[secretVar];
+    if (rest.length > 0 || !accessKeyId || !secretAccessKey) {
+      errors.push(
+        `--aws-keys-env: expected ID_VAR,SECRET_VAR naming two set environment variables, got "${awsEnv}"`,
+      );
+    } else {
+      options.aws = { accessKeys: [{ accessKeyId, secretAccessKey }] };
+    }
+  }
   return { options: options, errors };
 }
 
@@ -194,6 +210,7 @@ function describeIssue(field: string, message: string, options: SimulatorOptions
   if (field === 'requireApiKey') return `--require-api-key-env: ${message}`;
   if (field === 'models') return `--model: ${message}`;
   if (field === 'judge') return `--judge: ${message}`;
+  if (field === 'aws') return `--aws-keys-env: ${message}`;
   const text = TEXT_FLAGS.find((f) => f.field === field);
   if (text) return `--${text.flag}: ${message}`;
   const spec = FLAGS.find((f) => f.field === field);
@@ -230,6 +247,7 @@ export async function runSimulateBackend(
         stall: { type: 'string' },
         'cut-after': { type: 'string' },
         'require-api-key-env': { type: 'string' },
+        'aws-keys-env': { type: 'string' },
         seed: { type: 'string' },
         'quality-data': { type: 'string' },
         'quality-column': { type: 'string' },

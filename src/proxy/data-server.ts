@@ -1,10 +1,16 @@
 // The data port: the OpenAI-compatible API applications call. Plain node:http
 // (no framework) because every microsecond here is added to every request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ProxyError, sendError } from './errors.js';
+import { ProxyError, sendError, type ErrorShape } from './errors.js';
 import { handleFeedback } from './handlers/feedback.js';
 import { handleInference } from './handlers/inference.js';
 import { handleModels } from './handlers/models.js';
+import {
+  COUNT_TOKENS_PATH,
+  INGRESS_DIALECTS,
+  anthropicErrorShape,
+  handleCountTokens,
+} from './ingress/index.js';
 import { RESPONSE_HEADERS } from './forward/request.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -62,6 +68,20 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         handleInference(runtime, endpoint, req, res, requestId).catch(unhandled(runtime, res));
         return;
       }
+      // The Responses and Messages APIs: chat requests inside (issue 18).
+      const dialect = INGRESS_DIALECTS.get(path);
+      if (dialect) {
+        if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST', dialect.errors);
+        handleInference(runtime, 'chat', req, res, requestId, dialect).catch(
+          unhandled(runtime, res, dialect.errors),
+        );
+        return;
+      }
+      if (path === COUNT_TOKENS_PATH) {
+        if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST', anthropicErrorShape);
+        handleCountTokens(runtime, req, res).catch(unhandled(runtime, res, anthropicErrorShape));
+        return;
+      }
       if (path === FEEDBACK_PATH) {
         if (req.method !== 'POST') return methodNotAllowed(res, path, 'POST');
         handleFeedback(runtime, req, res).catch(unhandled(runtime, res));
@@ -78,7 +98,7 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
         res,
         new ProxyError(
           404,
-          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/feedback`,
+          `unknown path ${path}: this proxy serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages (and its count_tokens), /v1/models and /v1/feedback`,
           'not_found_error',
           'unknown_url',
         ),
@@ -109,10 +129,19 @@ export function createDataServer(runtime: ProxyRuntime, options: DataServerOptio
   return server;
 }
 
-function unhandled(runtime: ProxyRuntime, res: ServerResponse): (err: unknown) => void {
+function unhandled(
+  runtime: ProxyRuntime,
+  res: ServerResponse,
+  shape?: ErrorShape,
+): (err: unknown) => void {
   return (err) => {
     runtime.logger.error('unhandled request error', { error: err });
-    sendError(res, new ProxyError(500, 'internal proxy error', 'server_error', 'internal_error'));
+    sendError(
+      res,
+      new ProxyError(500, 'internal proxy error', 'server_error', 'internal_error'),
+      {},
+      shape,
+    );
   };
 }
 
@@ -122,7 +151,12 @@ function sweepIntervalMs(options: DataServerOptions): number {
   return Math.max(10, Math.min(1_000, Math.floor(Math.min(...limits) / 2)));
 }
 
-function methodNotAllowed(res: ServerResponse, path: string, allowed: string): void {
+function methodNotAllowed(
+  res: ServerResponse,
+  path: string,
+  allowed: string,
+  shape?: ErrorShape,
+): void {
   sendError(
     res,
     new ProxyError(
@@ -132,5 +166,6 @@ function methodNotAllowed(res: ServerResponse, path: string, allowed: string): v
       'method_not_allowed',
     ),
     { allow: allowed },
+    shape,
   );
 }

@@ -55,23 +55,44 @@ export function asProxyError(err: unknown): ProxyError {
       );
 }
 
+/** A data-port request that arrived before the proxy's first routing table. */
+export const notReady = () =>
+  new ProxyError(
+    503,
+    'the proxy has no routing table yet; it is waiting for the controller to push one',
+    'service_unavailable',
+    'not_ready',
+  );
+
 export const badRequest = (
   message: string,
   param: string | null = null,
   code = 'invalid_request',
 ) => new ProxyError(400, message, 'invalid_request_error', code, param);
 
+/** How a client API answers a proxy error: its status and body (ingress dialects differ). */
+export interface ErrorShape {
+  status(err: ProxyError): number;
+  body(err: ProxyError): unknown;
+}
+
+export const OPENAI_ERROR_SHAPE: ErrorShape = {
+  status: (err) => err.status,
+  body: (err) => err.body(),
+};
+
 export function sendError(
   res: ServerResponse,
   err: ProxyError,
   extraHeaders: Record<string, string> = {},
+  shape: ErrorShape = OPENAI_ERROR_SHAPE,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify(err.body());
-  res.writeHead(err.status, {
+  const body = JSON.stringify(shape.body(err));
+  res.writeHead(shape.status(err), {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     ...extraHeaders,

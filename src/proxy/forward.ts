@@ -63,9 +63,14 @@ export async function forward(runtime: ProxyRuntime, request: ForwardRequest): P
     },
   });
   if (result.done || clientGone.aborted) return;
-  sendError(res, exhaustedError(route, result.failures), {
-    [RESPONSE_HEADERS.route]: route.id,
-    [RESPONSE_HEADERS.attempts]: String(result.failures.filter(countsAsAttempt).length),
-    [RESPONSE_HEADERS.overhead]: wait.overheadMs(request.arrivedAt),
-  });
+  sendError(
+    res,
+    exhaustedError(route, result.failures),
+    {
+      [RESPONSE_HEADERS.route]: route.id,
+      [RESPONSE_HEADERS.attempts]: String(result.failures.filter(countsAsAttempt).length),
+      [RESPONSE_HEADERS.overhead]: wait.overheadMs(request.arrivedAt),
+    },
+    request.ingress?.errors,
+  );
 }

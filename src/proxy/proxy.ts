@@ -207,10 +207,10 @@ function rememberingSecrets(resolver: CredentialResolver): CredentialResolver {
       if (key !== undefined) rememberSecret(key);
       return key;
     },
-    // Cloud credentials (a service account key, AWS keys) are read through here too.
+    // Cloud credentials' Secret keys (AWS access keys) are secrets too.
     ...(resolver.secretFor
       ? {
-          secretFor(backend, ref) {
+          secretFor: (backend, ref) => {
             const value = (resolver.secretFor as NonNullable<CredentialResolver['secretFor']>)(
               backend,
               ref,

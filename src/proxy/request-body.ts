@@ -116,6 +116,17 @@ export function parseRequestBody(
   raw: Buffer,
   contentType: string | undefined,
 ): ParsedRequest {
+  return checkRequestBody(endpoint, parseJsonObject(raw, contentType));
+}
+
+/**
+ * The body as a JSON object, before any endpoint's shape is checked (the
+ * ingress dialects check their own); throws ProxyError 400 or 415.
+ */
+export function parseJsonObject(
+  raw: Buffer,
+  contentType: string | undefined,
+): Record<string, unknown> {
   if (
     contentType !== undefined &&
     !/^application\/json\b/i.test(contentType) &&
@@ -154,19 +165,27 @@ export function parseRequestBody(
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw badRequest('request body must be a JSON object', null, 'invalid_json');
   }
+  return json as Record<string, unknown>;
+}
+
+/** Checks a JSON object against an endpoint's shape; throws ProxyError(400) naming the field. */
+export function checkRequestBody(endpoint: Endpoint, json: Record<string, unknown>): ParsedRequest {
   const parsed = schemas[endpoint].safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = issue ? formatParam(issue.path) : null;
-    const message = issue ? `${param ? `${param}: ` : ''}${issue.message}` : 'invalid request body';
-    throw badRequest(message, param, 'invalid_value');
-  }
+  if (!parsed.success) throw zodBadRequest(parsed.error);
   const body = parsed.data;
   return {
     body,
     model: body.model as string,
     stream: endpoint !== 'embeddings' && body.stream === true,
   };
+}
+
+/** A 400 for a zod failure: its first issue, prefixed by the field it is about. */
+export function zodBadRequest(error: z.ZodError): ProxyError {
+  const issue = error.issues[0];
+  const param = issue ? formatParam(issue.path) : null;
+  const message = issue ? `${param ? `${param}: ` : ''}${issue.message}` : 'invalid request body';
+  return badRequest(message, param, 'invalid_value');
 }
 
 const MAX_JSON_DEPTH = 128;
@@ -193,7 +212,8 @@ function bytesNestedDeeperThan(raw: Buffer, max: number): boolean {
   return false;
 }
 
-function formatParam(path: readonly PropertyKey[]): string | null {
+/** A field's path as clients write it: messages[0].content. */
+export function formatParam(path: readonly PropertyKey[]): string | null {
   if (path.length === 0) return null;
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);

@@ -4,6 +4,7 @@ import { ANTHROPIC_CACHE_WRITE_MULTIPLIER } from './cost.js';
 import {
   AWS_PROVIDERS,
   GOOGLE_PROVIDERS,
+  NO_CREDENTIALS,
   durationToMs,
   type HealthState,
   type ModelBackend,
@@ -166,6 +167,8 @@ function compileBackend(
  */
 function compileAuth(spec: ModelBackend['spec']): CompiledAuth | undefined {
   const { auth } = spec;
+  if (auth?.aws?.source === NO_CREDENTIALS || auth?.gcp?.source === NO_CREDENTIALS)
+    return undefined;
   if (auth?.aws) {
     return {
       type: 'aws',

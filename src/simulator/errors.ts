@@ -70,6 +70,24 @@ function googleStatus(status: number): string {
   }
 }
 
+/** Bedrock's x-amzn-errortype for a status, unless the problem names one. */
+function bedrockType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'ValidationException';
+    case 403:
+      return 'AccessDeniedException';
+    case 404:
+      return 'ResourceNotFoundException';
+    case 429:
+      return 'ThrottlingException';
+    case 503:
+      return 'ServiceUnavailableException';
+    default:
+      return 'InternalServerException';
+  }
+}
+
 export function errorBody(dialect: Dialect, problem: Problem): string {
   if (dialect === 'vertex') {
     return JSON.stringify({
@@ -80,6 +98,8 @@ export function errorBody(dialect: Dialect, problem: Problem): string {
       },
     });
   }
+  // Bedrock (AWS JSON errors): {"message"}, the type in the x-amzn-errortype header.
+  if (dialect === 'bedrock') return JSON.stringify({ message: problem.message });
   if (dialect === 'anthropic' || dialect === 'anthropic-vertex') {
     return JSON.stringify({
       type: 'error',
@@ -106,7 +126,11 @@ export function sendError(
     retryAfterSeconds !== undefined && (problem.status === 429 || problem.status === 503)
       ? { 'retry-after': String(retryAfterSeconds) }
       : undefined;
-  sendJson(res, problem.status, errorBody(dialect, problem), retry);
+  const amzn =
+    dialect === 'bedrock'
+      ? { 'x-amzn-errortype': problem.code ?? bedrockType(problem.status) }
+      : undefined;
+  sendJson(res, problem.status, errorBody(dialect, problem), { ...retry, ...amzn });
 }
 
 /** The 401 each dialect answers when its key header is missing or wrong; `echo` repeats the key presented. */

@@ -1,5 +1,6 @@
 // The simulator's knobs: their types, defaults and the zod schema the CLI and local mode validate with.
 import { z } from 'zod';
+import { awsSimulatorOptions, type AwsSimulatorOptions } from './bedrock-identity.js';
 
 export interface SimulatorBehavior {
   /** Delay before a buffered response. */
@@ -57,15 +58,23 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
   judge?: boolean;
   /** Judge mode: share of verdicts that say `[[A]]` whatever the answers (position bias), seeded (default 0). */
   judgePositionBias?: number;
+  /** Bedrock: the credentials it accepts and the STS / container credentials endpoints; absent: Bedrock requests are not checked. */
+  aws?: AwsSimulatorOptions;
   /**
-   * Vertex AI: service accounts whose JWT assertions the simulated Google
-   * token endpoint (`POST /token`) accepts; make one with
-   * simulatedServiceAccountKey. The metadata server endpoint issues tokens
-   * to anyone who sends `Metadata-Flavor: Google`.
+   * Vertex AI: model paths take only live Google access tokens this (or any
+   * in-process) simulator issued; absent: Vertex requests are not checked.
+   * The token endpoint (`POST /token`) accepts JWT assertions of
+   * `serviceAccounts` (make one with simulatedServiceAccountKey); the
+   * metadata server's token endpoint answers anyone who sends
+   * `Metadata-Flavor: Google`.
    */
-  googleServiceAccounts?: { clientEmail: string; publicKeyPem: string }[];
-  /** expires_in of the Google access tokens it issues (default 3599, as Google's). */
-  googleTokenLifetimeSeconds?: number;
+  google?: GoogleSimulatorOptions;
+}
+
+export interface GoogleSimulatorOptions {
+  serviceAccounts?: { clientEmail: string; publicKeyPem: string }[];
+  /** expires_in of the access tokens it issues (default 3599, as Google's). */
+  tokenLifetimeSeconds?: number;
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<SimulatorBehavior> = Object.freeze({
@@ -126,10 +135,17 @@ export const simulatorOptions: z.ZodType<SimulatorOptions> = z
     qualityDefault: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
     judge: z.boolean().optional(),
     judgePositionBias: z.number().min(0).max(1).optional(),
-    googleServiceAccounts: z
-      .array(z.strictObject({ clientEmail: z.string().min(1), publicKeyPem: z.string().min(1) }))
+    aws: awsSimulatorOptions.optional(),
+    google: z
+      .strictObject({
+        serviceAccounts: z
+          .array(
+            z.strictObject({ clientEmail: z.string().min(1), publicKeyPem: z.string().min(1) }),
+          )
+          .optional(),
+        tokenLifetimeSeconds: z.number().int().min(1).optional(),
+      })
       .optional(),
-    googleTokenLifetimeSeconds: z.number().int().min(1).optional(),
   })
   .superRefine((o, ctx) => {
     if ((o.qualityData === undefined) !== (o.qualityColumn === undefined))

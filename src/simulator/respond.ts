@@ -60,6 +60,14 @@ export function sendBuffered(
   new RequestTimer(res).after(behavior.latencyMs, () => sendJson(res, 200, render()));
 }
 
+/** How a stream's text goes on the wire: SSE (UTF-8), or binary frames held in latin1 strings (AWS event stream). */
+export interface StreamFormat {
+  headers: OutgoingHttpHeaders;
+  encoding: BufferEncoding;
+}
+
+const SSE_FORMAT: StreamFormat = { headers: SSE_HEADERS, encoding: 'utf8' };
+
 /** A stream as pre-rendered SSE text: what precedes the tokens, one event per token, what follows them. */
 export interface StreamPlan {
   head: string;
@@ -77,18 +85,20 @@ export function sendStream(
   res: ServerResponse,
   behavior: SimulatorBehavior,
   plan: StreamPlan,
+  format: StreamFormat = SSE_FORMAT,
 ): void {
+  const { encoding } = format;
   const n = plan.tokens.length;
   const cut =
     behavior.cutAfterTokens !== undefined && behavior.cutAfterTokens <= n
       ? behavior.cutAfterTokens
       : undefined;
   const interval = behavior.tokensPerSecond > 0 ? 1000 / behavior.tokensPerSecond : 0;
-  res.writeHead(200, SSE_HEADERS);
+  res.writeHead(200, format.headers);
 
   if (behavior.ttftMs <= 0 && interval === 0) {
-    if (cut === undefined) res.end(plan.head + plan.tokens.join('') + plan.tail);
-    else cutAfter(res, plan.head + plan.tokens.slice(0, cut).join(''));
+    if (cut === undefined) res.end(plan.head + plan.tokens.join('') + plan.tail, encoding);
+    else cutAfter(res, plan.head + plan.tokens.slice(0, cut).join(''), encoding);
     return;
   }
 
@@ -105,11 +115,11 @@ export function sendStream(
     const upto = interval === 0 ? limit : Math.min(limit, sent + 1);
     while (sent < upto) chunk += plan.tokens[sent++] as string;
     if (cut !== undefined && sent >= cut) {
-      cutAfter(res, chunk);
+      cutAfter(res, chunk, encoding);
     } else if (sent >= n) {
-      res.end(chunk + plan.tail);
+      res.end(chunk + plan.tail, encoding);
     } else {
-      res.write(chunk);
+      res.write(chunk, encoding);
       const due = firstTokenAt + sent * interval - performance.now();
       timer.after(Math.max(0, due), () => turn(false));
     }
@@ -120,8 +130,8 @@ export function sendStream(
 }
 
 /** Writes the last bytes, then kills the connection once they reached the kernel: no final chunk, no [DONE]. */
-function cutAfter(res: ServerResponse, chunk: string): void {
-  res.write(chunk, () => res.socket?.destroy());
+function cutAfter(res: ServerResponse, chunk: string, encoding: BufferEncoding): void {
+  res.write(chunk, encoding, () => res.socket?.destroy());
 }
 
 /** One SSE event, OpenAI style (data only). */

@@ -1,4 +1,4 @@
-// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages, Vertex AI publisher models.
+// Maps a method and URL to a dialect and operation: OpenAI, Azure OpenAI deployment paths, Anthropic Messages, Bedrock runtime, Vertex AI publisher models.
 import type { Problem, RouteMatch } from './types.js';
 
 const OPENAI_POST: Record<string, RouteMatch> = {
@@ -14,6 +14,18 @@ const AZURE_OPERATIONS: Record<string, RouteMatch['operation']> = {
   embeddings: 'embeddings',
 };
 
+const BEDROCK_PATH =
+  /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)$/;
+
+const BEDROCK_OPERATIONS: Record<string, { operation: RouteMatch['operation']; stream: boolean }> =
+  {
+    converse: { operation: 'converse', stream: false },
+    'converse-stream': { operation: 'converse', stream: true },
+    invoke: { operation: 'invoke', stream: false },
+    'invoke-with-response-stream': { operation: 'invoke', stream: true },
+    'count-tokens': { operation: 'count-tokens', stream: false },
+  };
+
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 
 const VERTEX_PATH =
@@ -22,7 +34,7 @@ const VERTEX_PATH =
 const VERTEX_METHODS: Record<string, { operation: RouteMatch['operation']; stream: boolean }> = {
   'google:generateContent': { operation: 'generate-content', stream: false },
   'google:streamGenerateContent': { operation: 'generate-content', stream: true },
-  'google:countTokens': { operation: 'count-tokens', stream: false },
+  'google:countTokens': { operation: 'vertex-count-tokens', stream: false },
   'anthropic:rawPredict': { operation: 'raw-predict', stream: false },
   'anthropic:streamRawPredict': { operation: 'raw-predict', stream: true },
 };
@@ -44,7 +56,7 @@ function vertexRoute(path: string): RouteResult | undefined {
       },
     };
   }
-  return { ok: true, route: { dialect, ...found, model: decodeURIComponent(model) } };
+  return { ok: true, route: { dialect, ...found, modelId: decodeURIComponent(model) } };
 }
 
 export type RouteResult =
@@ -58,6 +70,19 @@ export function matchRoute(method: string | undefined, url: string | undefined):
   if (method === 'POST') {
     const direct = OPENAI_POST[path];
     if (direct) return { ok: true, route: direct };
+    const bedrock = BEDROCK_PATH.exec(path);
+    if (bedrock) {
+      const op = BEDROCK_OPERATIONS[bedrock[2] as string] as (typeof BEDROCK_OPERATIONS)[string];
+      return {
+        ok: true,
+        route: {
+          dialect: 'bedrock',
+          operation: op.operation,
+          stream: op.stream,
+          modelId: decodeURIComponent(bedrock[1] as string),
+        },
+      };
+    }
     const vertex = vertexRoute(path);
     if (vertex) return vertex;
     const azure = AZURE_PATH.exec(path);
@@ -92,11 +117,13 @@ export function matchRoute(method: string | undefined, url: string | undefined):
     ok: false,
     dialect: path.startsWith('/v1/messages')
       ? 'anthropic'
-      : path.startsWith('/openai/')
-        ? 'azure'
-        : path.startsWith('/v1/projects/')
-          ? 'vertex'
-          : 'openai',
+      : path.startsWith('/model/')
+        ? 'bedrock'
+        : path.startsWith('/openai/')
+          ? 'azure'
+          : path.startsWith('/v1/projects/')
+            ? 'vertex'
+            : 'openai',
     problem: {
       status: 404,
       message: `Invalid URL (${method ?? '?'} ${path})`,

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../routing/random.js';
 import { answerModes, answerPlanner } from './answers.js';
 import { messages } from './anthropic-dialect.js';
+import { converse, countTokens, invoke } from './bedrock-dialect.js';
+import { simulatedAwsIdentity, type SimulatedAwsIdentity } from './bedrock-identity.js';
 import { sendError, unauthorized } from './errors.js';
 import { chat, completions, embeddings, modelsBody } from './openai-dialect.js';
 import {
@@ -19,7 +21,7 @@ import { matchRoute } from './routes.js';
 import { isRecord, TextGenerator } from './text.js';
 import type { Dialect, Operation, OperationHandler, ServerState } from './types.js';
 import { SimulatedGoogleAuth, UNAUTHENTICATED_BODY } from './vertex-auth.js';
-import { countTokens, generateContent, rawPredict } from './vertex-dialect.js';
+import { countGeminiTokens, generateContent, rawPredict } from './vertex-dialect.js';
 
 export interface RecordedRequest {
   method: string;
@@ -44,6 +46,8 @@ export interface SimulatedBackend {
   onRequest(listener: (request: RecordedRequest, receivedAtMs: number) => void): void;
   /** Changes knobs for requests that arrive from now on; a key set to undefined returns to its default. */
   setBehavior(patch: Partial<SimulatorBehavior>): void;
+  /** Bedrock: the simulated AWS account (how many credentials its STS and container endpoints minted). */
+  aws: SimulatedAwsIdentity;
   /** Stops listening and destroys every open socket, stalled ones included. */
   close(): Promise<void>;
 }
@@ -53,8 +57,11 @@ const HANDLERS: Record<Exclude<Operation, 'models'>, OperationHandler> = {
   completions,
   embeddings,
   messages,
-  'generate-content': generateContent,
+  converse,
+  invoke,
   'count-tokens': countTokens,
+  'generate-content': generateContent,
+  'vertex-count-tokens': countGeminiTokens,
   'raw-predict': rawPredict,
 };
 
@@ -98,6 +105,7 @@ export async function startSimulatedBackend(
   const record = opts.recordRequests ?? true;
   const host = opts.host ?? '127.0.0.1';
   let behavior = behaviorFromOptions(opts);
+  const aws = simulatedAwsIdentity(opts.aws);
   let sequenceIndex = 0;
   const random = seededRandom(seed);
   const requests: RecordedRequest[] = [];
@@ -111,8 +119,8 @@ export async function startSimulatedBackend(
     answer: answerPlanner(text, answerModes(opts, seed)),
   };
   const googleAuth = new SimulatedGoogleAuth({
-    serviceAccounts: opts.googleServiceAccounts ?? [],
-    tokenLifetimeSeconds: opts.googleTokenLifetimeSeconds ?? 3599,
+    serviceAccounts: opts.google?.serviceAccounts ?? [],
+    tokenLifetimeSeconds: opts.google?.tokenLifetimeSeconds ?? 3599,
     now: Date.now,
   });
 
@@ -145,6 +153,7 @@ export async function startSimulatedBackend(
       for (const listener of arrivalListeners) listener(entry, receivedAtMs);
     }
 
+    if (aws.handleIdentityRequest(req, res, raw ?? undefined)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (googleAuth.handle(req, res, path, text)) return;
 
@@ -169,8 +178,18 @@ export async function startSimulatedBackend(
     const answer = (): void => {
       const dialect = route.dialect;
       if (isVertex(dialect)) {
-        if (!googleAuth.authorized(req)) {
+        if (opts.google !== undefined && !googleAuth.authorized(req)) {
           sendJson(res, 401, UNAUTHENTICATED_BODY);
+          return;
+        }
+      } else if (dialect === 'bedrock') {
+        const refused = aws.authorize(req, raw ?? undefined);
+        if (refused) {
+          sendError(res, dialect, {
+            status: refused.status,
+            message: refused.message,
+            code: refused.type,
+          });
           return;
         }
       } else if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
@@ -254,6 +273,7 @@ export async function startSimulatedBackend(
     url: `http://${urlHost}:${port}`,
     port,
     requests,
+    aws,
     onRequest(listener) {
       arrivalListeners.push(listener);
     },

@@ -4,16 +4,22 @@ import type { AnswerPlanner } from './answers.js';
 import type { SimulatorBehavior } from './options.js';
 import type { TextGenerator } from './text.js';
 
-/** vertex: Gemini on Vertex AI; anthropic-vertex: Claude on Vertex AI (Google auth errors, Anthropic model errors). */
-export type Dialect = 'openai' | 'azure' | 'anthropic' | 'vertex' | 'anthropic-vertex';
+/**
+ * bedrock: Bedrock runtime; vertex: Gemini on Vertex AI; anthropic-vertex:
+ * Claude on Vertex AI (Google auth errors, Anthropic model errors).
+ */
+export type Dialect = 'openai' | 'azure' | 'anthropic' | 'bedrock' | 'vertex' | 'anthropic-vertex';
 export type Operation =
   | 'chat'
   | 'completions'
   | 'embeddings'
   | 'models'
   | 'messages'
-  | 'generate-content'
+  | 'converse'
+  | 'invoke'
   | 'count-tokens'
+  | 'generate-content'
+  | 'vertex-count-tokens'
   | 'raw-predict';
 
 export interface RouteMatch {
@@ -21,9 +27,8 @@ export interface RouteMatch {
   operation: Operation;
   /** Azure only: the deployment named in the path, the model when the body names none. */
   deployment?: string;
-  /** Vertex only: the publisher model named in the path. */
-  model?: string;
-  /** Vertex only: the streaming method (streamGenerateContent, streamRawPredict). */
+  /** Bedrock and Vertex AI: the model id in the path (decoded), and whether the operation streams. */
+  modelId?: string;
   stream?: boolean;
 }
 

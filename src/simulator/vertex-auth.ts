@@ -2,7 +2,7 @@
 // that accepts a service account's RS256 JWT assertion only when it verifies
 // with that account's public key (Google's `POST /token`), the GKE metadata
 // server's token endpoint, and the check Vertex AI's model endpoints make:
-// an access token this server issued and that has not expired.
+// an access token a simulator of this process issued and that has not expired.
 import {
   createPublicKey,
   createVerify,

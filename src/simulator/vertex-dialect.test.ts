@@ -22,7 +22,7 @@ beforeAll(async () => {
   const made = simulatedServiceAccountKey('http://placeholder');
   sim = await startSimulatedBackend({
     outputTokens: 3,
-    googleServiceAccounts: [made.account],
+    google: { serviceAccounts: [made.account] },
   });
   const withUri = (json: string) =>
     JSON.stringify({ ...(JSON.parse(json) as object), token_uri: `${sim.url}/token` });

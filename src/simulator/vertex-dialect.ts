@@ -76,7 +76,7 @@ export const generateContent: OperationHandler = {
       contents.map(partsText).join('').length + partsText(body.systemInstruction).length,
     );
     const responseId = `vtx${state.nextId()}`;
-    const modelVersion = route.model ?? '';
+    const modelVersion = route.modelId ?? '';
     const usage = (count: number) => ({
       promptTokenCount,
       candidatesTokenCount: count,
@@ -146,7 +146,7 @@ function sseEvent(payload: unknown): string {
   return dataEvent(payload).replace(/\n\n$/, '\r\n\r\n');
 }
 
-export const countTokens: OperationHandler = {
+export const countGeminiTokens: OperationHandler = {
   validate: (ctx) => checkContents(ctx.body),
   respond(ctx) {
     const contents = ctx.body.contents as unknown[];
@@ -164,7 +164,7 @@ function asMessages(ctx: RequestContext): RequestContext {
   return {
     ...ctx,
     headers: { ...ctx.headers, 'anthropic-version': VERTEX_ANTHROPIC_VERSION },
-    body: { ...ctx.body, model: ctx.route.model ?? '', stream: ctx.route.stream === true },
+    body: { ...ctx.body, model: ctx.route.modelId ?? '', stream: ctx.route.stream === true },
   };
 }
 
@@ -172,7 +172,7 @@ export const rawPredict: OperationHandler = {
   validate(ctx) {
     if (ctx.body.anthropic_version !== VERTEX_ANTHROPIC_VERSION)
       return invalid(`anthropic_version: must be "${VERTEX_ANTHROPIC_VERSION}"`);
-    if (ctx.route.model === 'count-tokens') {
+    if (ctx.route.modelId === 'count-tokens') {
       return typeof ctx.body.model === 'string' && Array.isArray(ctx.body.messages)
         ? undefined
         : invalid('model and messages: Field required');
@@ -180,7 +180,7 @@ export const rawPredict: OperationHandler = {
     return messages.validate(asMessages(ctx));
   },
   respond(ctx) {
-    if (ctx.route.model === 'count-tokens') {
+    if (ctx.route.modelId === 'count-tokens') {
       const text = (ctx.body.messages as unknown[])
         .map((m) => (isRecord(m) ? contentText(m.content) : ''))
         .join('');
@@ -213,7 +213,7 @@ function respondToolUse(ctx: RequestContext, name: string): void {
     id,
     type: 'message',
     role: 'assistant',
-    model: route.model ?? '',
+    model: route.modelId ?? '',
     content,
     stop_reason: stop,
     stop_sequence: null,

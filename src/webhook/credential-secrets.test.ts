@@ -79,3 +79,51 @@ test('a malformed binding is refused with what it should look like', () => {
   expect(() => parseCredentialBinding('{')).toThrow(/not JSON/);
   expect(() => parseCredentialBinding('{"a/b": "x"}')).toThrow(/list of origins/);
 });
+
+test('cloud credentials and TLS material are mounted and bound like API keys (issue 18)', () => {
+  const cloud = [
+    backend('a', {
+      provider: 'bedrock',
+      endpoint: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+      bedrock: { region: 'us-east-1' },
+      auth: { aws: { source: 'secret', secretRef: { name: 'aws' } } },
+    }),
+    backend('b', {
+      provider: 'vertex-gemini',
+      endpoint: 'https://us-central1-aiplatform.googleapis.com',
+      vertex: { project: 'my-project-1', location: 'us-central1' },
+      auth: { gcp: { source: 'serviceAccountKey', secretRef: { name: 'gcp' } } },
+    }),
+    backend('c', {
+      provider: 'openai-compatible',
+      endpoint: 'https://vllm.internal:8443/v1',
+      tls: { clientCertificate: { secretRef: { name: 'mtls' } } },
+    }),
+  ];
+  const pod = credentialsFor('team', {}, [route], cloud);
+  expect(Object.fromEntries([...pod.secrets].map(([s, keys]) => [s, [...keys].sort()]))).toEqual({
+    aws: ['accessKeyId', 'secretAccessKey', 'sessionToken'],
+    gcp: ['credentials.json'],
+    mtls: ['tls.crt', 'tls.key'],
+  });
+  expect(pod.binding['gcp/credentials.json']).toEqual([
+    'https://us-central1-aiplatform.googleapis.com',
+  ]);
+  // A Secret key a backend uses is read only for that backend's origin.
+  const resolver = createCredentialResolver({
+    env: { MODELROUTE_SECRET_MTLS_TLS_KEY: 'PEM' },
+    binding: parseCredentialBinding(JSON.stringify(pod.binding)),
+  });
+  const table = compileRoutingTable([route], cloud);
+  const mtls = table.backends.find((b) => b.name === 'c')!;
+  expect(resolver.secretFor!(mtls, { secretName: 'mtls', key: 'tls.key' })).toBe('PEM');
+  expect(() =>
+    resolver.secretFor!(
+      { ...mtls, baseUrl: 'https://evil.example/v1' },
+      {
+        secretName: 'mtls',
+        key: 'tls.key',
+      },
+    ),
+  ).toThrow(CredentialOriginRefusedError);
+});

@@ -50,7 +50,7 @@ function vertexBackend(
       pricing: PRICING,
       capabilities: ['tools'],
     },
-    simulator: { outputTokens: 5, ...simulator },
+    simulator: { outputTokens: 5, google: {}, ...simulator },
   };
 }
 
@@ -91,7 +91,7 @@ describe('vertex-gemini with a service account key', () => {
     dp = await startDataPlane(
       [
         vertexBackend('gemini', 'vertex-gemini', keyAuth(), {
-          googleServiceAccounts: [sa.account],
+          google: { serviceAccounts: [sa.account] },
         }),
       ],
       [only('gemini')],
@@ -235,7 +235,7 @@ describe('a refused service account key', () => {
     dp = await startDataPlane(
       [
         vertexBackend('gemini', 'vertex-gemini', keyAuth(), {
-          googleServiceAccounts: [trusted.account],
+          google: { serviceAccounts: [trusted.account] },
         }),
         { name: 'gpt', spec: { pricing: PRICING } },
       ],
@@ -409,7 +409,7 @@ describe('anthropic-vertex with the metadata server (GKE Workload Identity)', ()
 });
 
 describe('local mode', () => {
-  test('simulate:// Vertex backends get tokens from a simulated metadata server', async () => {
+  test('simulate:// Vertex backends answer without a Google account', async () => {
     writeFileSync(
       join(dir, 'vertex.yaml'),
       [

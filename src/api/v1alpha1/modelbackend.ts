@@ -207,6 +207,12 @@ export const GOOGLE_CREDENTIAL_SOURCES = [
   'serviceAccountKey',
   'metadataServer',
 ] as const;
+/**
+ * `none`: send requests unauthenticated, for an endpoint that authenticates
+ * for the proxy (a signing gateway, an authenticating egress proxy) or a
+ * simulator. Not a credential source, so it never reaches the table.
+ */
+export const NO_CREDENTIALS = 'none' as const;
 export const AZURE_ENTRA_CREDENTIAL_SOURCES = ['workloadIdentity', 'clientSecret'] as const;
 /** The Entra ID scope of Azure OpenAI (Cognitive Services). */
 export const AZURE_OPENAI_SCOPE = 'https://cognitiveservices.azure.com/.default';
@@ -216,11 +222,11 @@ const auth = z
     aws: z
       .strictObject({
         source: z
-          .enum(AWS_CREDENTIAL_SOURCES)
+          .enum([...AWS_CREDENTIAL_SOURCES, NO_CREDENTIALS])
           .default('default')
           .describe(
             "default: web identity (IRSA, EKS Pod Identity-style AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), then the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), then AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the proxy's environment; " +
-              'webIdentity, containerCredentials: only that one; secret: keys accessKeyId, secretAccessKey and optionally sessionToken of secretRef.',
+              'webIdentity, containerCredentials: only that one; secret: keys accessKeyId, secretAccessKey and optionally sessionToken of secretRef; none: unsigned requests (an endpoint that signs for the proxy, or a simulator).',
           ),
         secretRef: secretNameRef.optional(),
       })
@@ -229,11 +235,11 @@ const auth = z
     gcp: z
       .strictObject({
         source: z
-          .enum(GOOGLE_CREDENTIAL_SOURCES)
+          .enum([...GOOGLE_CREDENTIAL_SOURCES, NO_CREDENTIALS])
           .default('default')
           .describe(
             'default: GOOGLE_APPLICATION_CREDENTIALS (a service account key file), else the metadata server (GKE Workload Identity); ' +
-              'serviceAccountKey: the service account JSON key in secretRef; metadataServer: only the metadata server.',
+              'serviceAccountKey: the service account JSON key in secretRef; metadataServer: only the metadata server; none: no token (an endpoint that authenticates for the proxy, or a simulator).',
           ),
         secretRef: keyedSecretRef('credentials.json', 'a service account JSON key').optional(),
       })

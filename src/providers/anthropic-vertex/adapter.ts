@@ -2,7 +2,11 @@
 // Vertex's rawPredict / streamRawPredict, with a Google access token. The
 // translation is the anthropic adapter's; only the envelope differs: the
 // model is in the URL, and the body names Vertex's anthropic_version.
-import { AnthropicStreamTranslator, messagesBody, parseResponse } from '../anthropic/adapter.js';
+import {
+  AnthropicStreamTranslator,
+  anthropicMessagesBody,
+  parseMessagesResponse,
+} from '../anthropic/adapter.js';
 import { jsonHeaders } from '../shared/openai-shape.js';
 import type {
   BuildRequestArgs,
@@ -25,7 +29,7 @@ function buildRequest(args: BuildRequestArgs): BuildResult {
   const model = publisherModelUrl(args.backend, 'anthropic');
   if (model === undefined)
     return { ok: false, status: 500, message: missingVertexSettings(args.backend) };
-  const built = messagesBody(args);
+  const built = anthropicMessagesBody(args);
   if (!built.ok) return built;
   const { model: _inUrl, ...body } = built.body;
   return {
@@ -64,7 +68,7 @@ export const anthropicVertexAdapter: SyncProviderAdapter = {
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
   probeRequest,
-  parseResponse,
+  parseResponse: parseMessagesResponse,
   createStreamTranslator: (args) => new AnthropicStreamTranslator(args),
   // Google's front end answers auth and quota errors in its shape, the model in Anthropic's.
   errorMessage: googleErrorMessage,

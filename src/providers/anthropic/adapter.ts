@@ -7,6 +7,7 @@ import {
   jsonHeaders,
   openaiErrorMessage,
   preview,
+  usageToOpenAI,
 } from '../shared/openai-shape.js';
 import { chatRequestSchema, type ChatMessage, type ChatRequest } from '../shared/chat-request.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
@@ -240,8 +241,12 @@ function anthropicBody(args: BuildRequestArgs, request: ChatRequest): Record<str
   return body;
 }
 
-/** The Messages body for a chat request (Anthropic-on-Vertex sends it too), or the client's mistake. */
-export function messagesBody(
+/**
+ * The Messages request body for a chat request (with `model`, and `stream`
+ * when streaming), or the 400 to answer. Also used by Claude on Bedrock and
+ * Vertex, which send this body to their own URLs.
+ */
+export function anthropicMessagesBody(
   args: BuildRequestArgs,
 ): { ok: true; body: Record<string, unknown> } | { ok: false; status: number; message: string } {
   if (args.endpoint !== 'chat') {
@@ -261,18 +266,16 @@ export function messagesBody(
   }
   const problem = unsupported(parsed.data);
   if (problem !== undefined) return { ok: false, status: 400, message: problem };
-  let body: Record<string, unknown>;
   try {
-    body = anthropicBody(args, parsed.data);
+    return { ok: true, body: anthropicBody(args, parsed.data) };
   } catch (err) {
     if (err instanceof BadRequest) return { ok: false, status: 400, message: err.message };
     throw err;
   }
-  return { ok: true, body };
 }
 
 function buildRequest(args: BuildRequestArgs): BuildResult {
-  const built = messagesBody(args);
+  const built = anthropicMessagesBody(args);
   if (!built.ok) return built;
   const { body } = built;
   const { baseUrl } = args.backend;
@@ -345,18 +348,13 @@ function toUsage(u: AnthropicUsage): Usage {
   return usage;
 }
 
-export function openaiUsage(usage: Usage): Record<string, unknown> {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens ?? 0 },
-  };
-}
-
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-export function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
+/** A buffered Messages answer as a chat.completion (also Claude on Bedrock and Vertex). */
+export function parseMessagesResponse(args: {
+  body: string;
+  responseModel: string;
+}): BufferedResult {
   let json: unknown;
   try {
     json = JSON.parse(args.body);
@@ -392,7 +390,7 @@ export function parseResponse(args: { body: string; responseModel: string }): Bu
     created: nowSeconds(),
     model: args.responseModel,
     choices: [{ index: 0, message: reply, finish_reason: finishReason(message.stop_reason) }],
-    usage: openaiUsage(usage),
+    usage: usageToOpenAI(usage),
   };
   return { body: JSON.stringify(body), usage };
 }
@@ -437,6 +435,11 @@ function must<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return parsed.data;
 }
 
+/**
+ * Messages stream events -> chat.completion.chunk events. `push` takes SSE
+ * bytes; `pushEvent` takes one event's JSON text, for transports that frame
+ * events themselves (Bedrock's event stream).
+ */
 export class AnthropicStreamTranslator implements CompletableStreamTranslator {
   private readonly parser = new SseParser();
   private readonly created = nowSeconds();
@@ -455,6 +458,17 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
 
   push(chunk: Buffer): string {
     return this.translateAll(() => this.parser.push(chunk));
+  }
+
+  /** One event's JSON text (its `type` field names it). */
+  pushEvent(data: string): string {
+    return this.translateAll(() => [{ data, raw: data }]);
+  }
+
+  /** Ends the stream with an error event, as an upstream error would (e.g. a transport-level exception). */
+  pushError(message: string, type: string): string {
+    if (this.done || this.failed) return '';
+    return this.fail(message, type);
   }
 
   end(): { tail: string; usage: Usage | undefined } {
@@ -540,7 +554,7 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
       case 'message_stop': {
         this.done = true;
         if (!this.args.clientWantsUsage || this.usage === undefined) return '';
-        return this.event({ choices: [], usage: openaiUsage(toUsage(this.usage)) });
+        return this.event({ choices: [], usage: usageToOpenAI(toUsage(this.usage)) });
       }
       case 'error': {
         const { error } = must(errorEvent, data, type);
@@ -610,7 +624,7 @@ export const anthropicAdapter: SyncProviderAdapter = {
   probeRequest,
   supports: (endpoint) => endpoint === 'chat',
   buildRequest,
-  parseResponse,
+  parseResponse: parseMessagesResponse,
   createStreamTranslator: (args) => new AnthropicStreamTranslator(args),
   // Anthropic's {"type":"error","error":{"type","message"}} has OpenAI's error.message path.
   errorMessage: openaiErrorMessage,

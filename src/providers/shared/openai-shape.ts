@@ -37,6 +37,16 @@ export function usageFromOpenAI(value: unknown): Usage | undefined {
   return usage;
 }
 
+/** Usage in OpenAI's `usage` shape (what translating adapters report to clients). */
+export function usageToOpenAI(usage: Usage): Record<string, unknown> {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens ?? 0 },
+  };
+}
+
 /** Shortens upstream text for messages, dropping control characters. */
 export function preview(text: string, max = 100): string {
   // eslint-disable-next-line no-control-regex

@@ -3,9 +3,16 @@
 // Gemini answers (buffered or SSE) become Chat Completions, with a Google
 // OAuth 2 access token as Bearer.
 import { z } from 'zod';
-import { describeError, openaiUsage } from '../anthropic/adapter.js';
+import { describeError } from '../anthropic/adapter.js';
 import { chatRequestSchema, type ChatMessage, type ChatRequest } from '../shared/chat-request.js';
-import { DONE_EVENT, errorText, isRecord, jsonHeaders, preview } from '../shared/openai-shape.js';
+import {
+  DONE_EVENT,
+  errorText,
+  isRecord,
+  jsonHeaders,
+  preview,
+  usageToOpenAI,
+} from '../shared/openai-shape.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
   BufferedResult,
@@ -449,7 +456,7 @@ function parseResponse(args: { body: string; responseModel: string }): BufferedR
       { index: 0, message, finish_reason: finishReason(finish ?? 'STOP', calls.length > 0) },
     ],
   };
-  if (usage) body.usage = openaiUsage(usage);
+  if (usage) body.usage = usageToOpenAI(usage);
   return { body: JSON.stringify(body), usage };
 }
 
@@ -487,7 +494,7 @@ export class GeminiStreamTranslator implements CompletableStreamTranslator {
     const usage = this.usage ? toUsage(this.usage) : undefined;
     if (this.complete) {
       if (this.args.clientWantsUsage && usage)
-        tail += this.event({ choices: [], usage: openaiUsage(usage) });
+        tail += this.event({ choices: [], usage: usageToOpenAI(usage) });
       tail += DONE_EVENT;
     }
     return { tail, usage };

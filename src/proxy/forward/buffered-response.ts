@@ -29,8 +29,11 @@ export async function sendBuffered(ctx: AttemptContext, body: Readable): Promise
   timers.clear();
   const text = raw.toString('utf8');
   let result;
+  /** The answer in the client's dialect, when it is not Chat Completions. */
+  let translated: string | undefined;
   try {
     result = adapter.parseResponse({ endpoint, body: text, responseModel: route.model });
+    translated = request.ingress?.answer(result.body, result.usage);
   } catch (err) {
     return ctx.fail({
       kind: 'server-error',
@@ -42,7 +45,7 @@ export async function sendBuffered(ctx: AttemptContext, body: Readable): Promise
   // An adapter that passed the body through (OpenAI's dialect) hands back
   // the very string it got: send the upstream bytes as they came rather
   // than encode the text again, unless decoding them replaced invalid UTF-8.
-  const out = result.body === text && isUtf8(raw) ? raw : result.body;
+  const out = translated ?? (result.body === text && isUtf8(raw) ? raw : result.body);
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': typeof out === 'string' ? Buffer.byteLength(out) : out.length,

@@ -4,6 +4,7 @@ import type { Span } from '@opentelemetry/api';
 import type { RequestOutcome } from '../../finops/proxy-attribution.js';
 import type { Attempt } from '../../routing/select.js';
 import type { AccessRecord } from '../access-log.js';
+import type { IngressRequest } from '../ingress/dialect.js';
 import type { LearningTicket } from '../learning/ticket.js';
 import type { CompiledRoute } from '../../routing/table.js';
 import type { Endpoint, OpenAIRequestBody } from '../../providers/types.js';
@@ -54,6 +55,12 @@ export interface ForwardRequest {
   access?: AccessRecord | undefined;
   /** A learning rule's request (issue 17); with `shadow`, forward copies the served answer into its capture. */
   learning?: LearningTicket | undefined;
+  /**
+   * The client's API when it is not Chat Completions (/v1/responses,
+   * /v1/messages): the answer, its stream and its errors are translated into
+   * it after everything else (accounting, capture) has read the chat answer.
+   */
+  ingress?: IngressRequest | undefined;
 }
 
 /** A RequestOutcome before the request has ended (no status or duration yet). */

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { costUsd } from '../../routing/cost.js';
 import { genAiCallLabels } from '../../telemetry/genai-metrics.js';
 import { redactSecrets } from '../../telemetry/redact.js';
+import type { IngressStream } from '../ingress/dialect.js';
 import type { StreamTranslator } from '../../providers/types.js';
 import type { AttemptContext } from './attempt.js';
 import type { AttemptTimers, ClientGone } from './attempt-clocks.js';
@@ -114,6 +115,9 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
   // Sampled for shadow judging: the content deltas the client gets, as it gets them.
   const capture = streamAnswerCapture(request.learning?.shadow?.capture, endpoint);
   const client = new ClientWriter(res, timers, clientGone, runtime.limits.clientStallTimeoutMs);
+  // The client's dialect, when it is not Chat Completions: fed the OpenAI-shaped
+  // events after the checks and the capture below have read them.
+  const ingress = request.ingress?.openStream();
   let committed = false;
   let ttftMs: number | undefined;
   const commit = (): void => {
@@ -160,7 +164,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
         wait.start();
       }
       capture?.push(out);
-      const writing = client.write(out);
+      const writing = client.write(ingress ? ingress.push(out) : out);
       // Recorded once the first token is on its way to the client, not before.
       if (first && ttftMs !== undefined) {
         runtime.metrics.timeToFirstToken({ route: route.id, backend: backend.id }, ttftMs / 1000);
@@ -189,7 +193,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
         };
     if (!committed) return ctx.fail(failure);
     ctx.fail(failure);
-    endBrokenStream(res, failure.message);
+    endBrokenStream(res, failure.message, ingress);
     return 'done';
   }
   wait.stop();
@@ -204,8 +208,8 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
     };
     if (!committed) return ctx.fail(failure);
     ctx.fail(failure);
-    if (tail) res.write(tail);
-    endBrokenStream(res, failure.message);
+    if (tail) res.write(ingress ? ingress.push(tail) : tail);
+    endBrokenStream(res, failure.message, ingress);
     return 'done';
   }
   const cost = end.usage ? costUsd(backend.pricing, usageTokens(end.usage)) : 0;
@@ -221,7 +225,7 @@ export async function relayStream(ctx: AttemptContext, body: Readable): Promise<
     if (!committed) commit();
     if (trailers) res.addTrailers({ [RESPONSE_HEADERS.cost]: cost.toFixed(8) });
     else res.write(costComment(cost));
-    res.end(tail);
+    res.end(ingress ? ingress.end(tail, end.usage) : tail);
   } catch {
     // The backend served the request; the client could not take the end of it.
     res.destroy();
@@ -237,8 +241,12 @@ function clientFailed(ctx: AttemptContext, message: string): Failure {
 }
 
 /** A stream that broke after the client got bytes ends with an explicit error event, never a clean [DONE]. */
-function endBrokenStream(res: ServerResponse, message: string): void {
+function endBrokenStream(res: ServerResponse, message: string, ingress?: IngressStream): void {
   if (res.writableEnded) return;
+  if (ingress) {
+    res.end(ingress.broken(`upstream stream interrupted: ${redactSecrets(message)}`));
+    return;
+  }
   const event = {
     error: {
       message: `upstream stream interrupted: ${redactSecrets(message)}`,

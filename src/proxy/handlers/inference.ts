@@ -1,5 +1,7 @@
 // POST /v1/chat/completions, /v1/completions and /v1/embeddings: read and
-// check the body, route it with the routing core, and forward it.
+// check the body, route it with the routing core, and forward it. The
+// Responses and Messages APIs come here too, as chat requests in another
+// dialect (../ingress/).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { callerAttribution } from '../../finops/caller-attribution.js';
@@ -7,7 +9,7 @@ import { requestFacts } from '../../routing/facts.js';
 import { selectBackends, type RoutingError } from '../../routing/select.js';
 import { NON_RECORDING_SPAN } from '../../telemetry/tracing.js';
 import { withAttribution } from '../access-log.js';
-import { ProxyError, asProxyError, sendError } from '../errors.js';
+import { ProxyError, asProxyError, notReady, sendError } from '../errors.js';
 import { RESPONSE_HEADERS, forward } from '../forward.js';
 import type { RequestTally } from '../forward/request.js';
 import type { RequestScoring } from '../learning/proxy-learning.js';
@@ -25,8 +27,15 @@ import {
   refuseUnlessDowngradeRule,
   type TenantAdmission,
 } from './quota-admission.js';
+import type { IngressDialect, IngressRequest } from '../ingress/dialect.js';
 import type { Endpoint } from '../../providers/types.js';
-import { parseRequestBody, readBody } from '../request-body.js';
+import {
+  checkRequestBody,
+  parseJsonObject,
+  parseRequestBody,
+  readBody,
+  type ParsedRequest,
+} from '../request-body.js';
 import type { ProxyRuntime } from '../runtime.js';
 
 /** Capabilities every backend is assumed to have; only the others filter backends. */
@@ -57,6 +66,8 @@ export async function handleInference(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
+  /** The client's API when it is not OpenAI's chat/completions/embeddings (endpoint is then 'chat'). */
+  dialect?: IngressDialect,
 ): Promise<void> {
   const arrivedAt = process.hrtime.bigint();
   const startedMs = runtime.now();
@@ -68,38 +79,39 @@ export async function handleInference(
   let admission: TenantAdmission | undefined;
   let prepared: PreparedTable | undefined;
   let ticket: LearningTicket | undefined;
+  let ingress: IngressRequest | undefined;
   // Tracing off: no span at all (a no-op tracer still costs a name and a context per request).
   // On, the span is a child of the caller's (its W3C traceparent), in the caller's trace.
   const span = runtime.tracing.enabled
     ? runtime.tracing.tracer.startSpan(
-        `POST /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`,
+        `POST ${dialect?.path ?? `/v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`}`,
         { kind: SpanKind.SERVER },
         runtime.tracing.extract(req.headers),
       )
     : NON_RECORDING_SPAN;
   const access = runtime.accessLog.begin({
     headers: req.headers,
-    endpoint,
+    endpoint: dialect?.name ?? endpoint,
     startedMs,
     span: span.spanContext(),
   });
   try {
     prepared = runtime.store.prepared;
     const raw = await readBody(req, runtime.limits.maxBodyBytes);
-    if (!prepared) {
-      throw new ProxyError(
-        503,
-        'the proxy has no routing table yet; it is waiting for the controller to push one',
-        'service_unavailable',
-        'not_ready',
-      );
-    }
+    if (!prepared) throw notReady();
     // Who is calling comes before anything about the body: a caller refused here learns nothing more.
     const headers = headerMap(req);
+    const bearer = dialect?.authorization?.(headers);
+    if (bearer !== undefined) headers.authorization = bearer;
     const who = await identifyOrRefuse(runtime, headers, prepared.table, res, span);
     tenant = who.tenant.name;
     if (access) access.tenant = tenant;
-    const parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
+    let parsed: ParsedRequest;
+    if (dialect) {
+      const json = parseJsonObject(raw, req.headers['content-type']);
+      ingress = dialect.translate(json, { requestId, nowMs: startedMs });
+      parsed = checkRequestBody('chat', ingress.chat);
+    } else parsed = parseRequestBody(endpoint, raw, req.headers['content-type']);
     refuseUnlessAllowed(who, prepared, parsed.model);
     stream = parsed.stream;
     if (access) access.stream = stream;
@@ -240,7 +252,8 @@ export async function handleInference(
       endpoint,
       body: parsed.body,
       stream: parsed.stream,
-      clientWantsUsage: streamOptions?.include_usage === true,
+      // A dialect reports usage at the end of every stream: the adapter must hand it over.
+      clientWantsUsage: ingress !== undefined || streamOptions?.include_usage === true,
       route,
       ruleName: decision.ruleName,
       attempts: decision.attempts,
@@ -254,11 +267,12 @@ export async function handleInference(
       tally,
       access,
       learning: ticket,
+      ingress,
     });
   } catch (err) {
     if (!(err instanceof ProxyError))
       runtime.logger.error('request failed', { endpoint, tenant, error: err });
-    sendError(res, asProxyError(err));
+    sendError(res, asProxyError(err), {}, dialect?.errors);
   } finally {
     admission?.end();
     const status = res.statusCode;

@@ -2,7 +2,13 @@
 // YAML, starts simulated backends, compiles the table, serves it with a real
 // proxy and keeps backend health current with its own probes.
 import { localDashboard } from './local-dashboard.js';
-import { durationToMs, GOOGLE_PROVIDERS, type ModelBackend } from '../../api/v1alpha1/index.js';
+import {
+  AWS_PROVIDERS,
+  GOOGLE_PROVIDERS,
+  NO_CREDENTIALS,
+  durationToMs,
+  type ModelBackend,
+} from '../../api/v1alpha1/index.js';
 import { formatManifestError, loadAndCheckManifests } from '../../api/manifest-files.js';
 import { compileRoutingTable } from '../../routing/compile.js';
 import { compileIdentity } from '../../routing/compile-tenants.js';
@@ -146,31 +152,26 @@ export function simulatorEndpoint(
 }
 
 /**
- * Points a backend at its simulator, in the dialect its provider speaks.
- * Vertex AI backends get their tokens from the simulators' metadata server
- * (GCE_METADATA_HOST, see simulatedGoogleEnv), whatever Google credentials
- * the manifest names.
+ * Points a backend at its simulator, in the dialect its provider speaks,
+ * with no credentials: local mode needs no keys and no cloud account.
  */
 function pointAtSimulator(backend: ModelBackend, sim: SimulatedBackend): ModelBackend {
-  const { serviceRef: _serviceRef, secretRef: _secretRef, ...spec } = backend.spec;
-  const endpoint = simulatorEndpoint(spec.provider, sim.url);
-  if (!GOOGLE_PROVIDERS.includes(spec.provider)) return { ...backend, spec: { ...spec, endpoint } };
-  const auth = { ...spec.auth, gcp: { source: 'metadataServer' as const } };
-  return { ...backend, spec: { ...spec, endpoint, auth } };
-}
-
-/**
- * The proxy's environment when some Vertex AI backends are simulated: the
- * metadata server is one of their simulators (a token from any simulator
- * works at all of them, as Google's do).
- */
-export function simulatedGoogleEnv(
-  simulated: readonly { provider: ModelBackend['spec']['provider']; sim: SimulatedBackend }[],
-  env: NodeJS.ProcessEnv,
-): NodeJS.ProcessEnv | undefined {
-  const google = simulated.find((s) => GOOGLE_PROVIDERS.includes(s.provider));
-  if (google === undefined) return undefined;
-  return { ...env, GCE_METADATA_HOST: new URL(google.sim.url).host };
+  const {
+    serviceRef: _serviceRef,
+    secretRef: _secretRef,
+    auth: _auth,
+    tls: _tls,
+    ...spec
+  } = backend.spec;
+  const unauthenticated = AWS_PROVIDERS.includes(spec.provider)
+    ? { auth: { aws: { source: NO_CREDENTIALS } } }
+    : GOOGLE_PROVIDERS.includes(spec.provider)
+      ? { auth: { gcp: { source: NO_CREDENTIALS } } }
+      : {};
+  return {
+    ...backend,
+    spec: { ...spec, ...unauthenticated, endpoint: simulatorEndpoint(spec.provider, sim.url) },
+  };
 }
 
 /**
@@ -208,10 +209,6 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
   }
 
   const simulators = new Map<string, SimulatedBackend>();
-  const simulatedProviders: {
-    provider: ModelBackend['spec']['provider'];
-    sim: SimulatedBackend;
-  }[] = [];
   const backends: ModelBackend[] = [];
   try {
     for (const backend of loaded.backends) {
@@ -236,7 +233,6 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
         );
       });
       simulators.set(id, sim);
-      simulatedProviders.push({ provider: backend.spec.provider, sim });
       backends.push(pointAtSimulator(backend, sim));
     }
   } catch (err) {
@@ -250,7 +246,6 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
       'ModelTenants and ModelAPIKeys span several namespaces: local mode serves those of "default" only',
       { skipped: local.skipped },
     );
-  const googleEnv = simulatedGoogleEnv(simulatedProviders, process.env);
   const proxy = await startProxy({
     identity: { mode: 'local', tenant: options.tenant },
     // No controller divides limits here: this proxy is the whole fleet.
@@ -270,7 +265,6 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
     clientStallTimeoutMs: options.clientStallTimeoutMs,
     logger: options.logger,
     adminExtras: (runtime) => localDashboard(runtime, options.logger),
-    ...(googleEnv ? { env: googleEnv } : {}),
   });
   const { runtime } = proxy;
   let learnedModels: ReadonlyMap<string, LearnedModel> = new Map();
