@@ -51,13 +51,18 @@ describe('compileRoutingTable', () => {
     expect(cb?.timeouts).toEqual({ connectMs: 2000, firstTokenMs: 90_000, totalMs: 300_000 });
   });
 
-  test("cache writes default to Anthropic's rate for anthropic backends, the input rate otherwise", () => {
-    const priced = (provider: 'anthropic' | 'openai', extra = {}) =>
+  test("cache writes default to Anthropic's rate for Claude backends (also on Bedrock and Vertex), the input rate otherwise", () => {
+    const priced = (
+      provider: 'anthropic' | 'anthropic-vertex' | 'anthropic-bedrock' | 'openai',
+      extra = {},
+    ) =>
       compileRoutingTable([chat], [
         { ...a, spec: { ...a.spec, provider, pricing: { inputPerMillion: 3, ...extra } } },
         b,
       ] as (typeof a)[]).backends[0]?.pricing.cacheWriteInputPerMillion;
     expect(priced('anthropic')).toBe(3.75);
+    expect(priced('anthropic-vertex')).toBe(3.75);
+    expect(priced('anthropic-bedrock')).toBe(3.75);
     expect(priced('openai')).toBe(3);
     expect(priced('anthropic', { cacheWriteInputPerMillion: 6 })).toBe(6);
   });

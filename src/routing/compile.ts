@@ -11,6 +11,7 @@ import {
   type ModelBackendGrant,
   type CostQualityLearning,
   type ModelRoute,
+  type Provider,
 } from '../api/v1alpha1/index.js';
 import type { CompiledIdentity } from './compile-tenants.js';
 import { GrantIndex, refBackendId, type BackendRefLike } from './grants.js';
@@ -106,6 +107,13 @@ export function resolveBaseUrl(backend: ModelBackend, clusterDomain = 'cluster.l
   return `${serviceRef.scheme}://${host}:${serviceRef.port}${serviceRef.path.replace(/\/+$/, '')}`;
 }
 
+/** Claude wherever it is served: cache writes cost Anthropic's 1.25x of the input rate on each. */
+const CLAUDE_PROVIDERS: readonly Provider[] = [
+  'anthropic',
+  'anthropic-bedrock',
+  'anthropic-vertex',
+];
+
 function compileBackend(
   backend: ModelBackend,
   health: HealthState,
@@ -128,7 +136,7 @@ function compileBackend(
       cacheWriteInputPerMillion:
         spec.pricing?.cacheWriteInputPerMillion ??
         (spec.pricing?.inputPerMillion ?? 0) *
-          (spec.provider === 'anthropic' ? ANTHROPIC_CACHE_WRITE_MULTIPLIER : 1),
+          (CLAUDE_PROVIDERS.includes(spec.provider) ? ANTHROPIC_CACHE_WRITE_MULTIPLIER : 1),
     },
     limits: { ...spec.limits },
     capabilities: [...spec.capabilities].sort(),
