@@ -264,6 +264,19 @@ describe('a refused service account key', () => {
     expect(dp.sims.gemini!.requests.some((r) => r.path.includes(':generate'))).toBe(false);
   });
 
+  test('a key Secret that is not mounted is named as the missing cloud credential', async () => {
+    dp = await startDataPlane(
+      [vertexBackend('gemini', 'vertex-gemini', keyAuth('not-mounted'))],
+      [only('gemini')],
+      { credentialsDir: dir },
+    );
+    const err = await dp.client.chat.completions.create(ask('gemini')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).message).toContain(
+      'its cloud credential is not available to the proxy (the Secret or key is missing)',
+    );
+  });
+
   test('with no other backend, the client is told why and what to do', async () => {
     const dp = await start(false);
     const err = await dp.client.chat.completions.create(ask('chat')).catch((e: unknown) => e);

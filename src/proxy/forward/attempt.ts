@@ -251,7 +251,7 @@ function credentialFailure(
     kind: 'backend-rejected',
     backendId: backend.id,
     message: missing
-      ? 'its API key is not available to the proxy (the Secret or key is missing)'
+      ? `its ${backend.auth ? 'cloud credential' : 'API key'} is not available to the proxy (the Secret or key is missing)`
       : `its cloud credential is not available to the proxy: ${err.message}`,
     code: missing ? 'upstream_credential_missing' : 'upstream_credential_unavailable',
   };
