@@ -227,6 +227,40 @@ describe('vertex-gemini with a service account key', () => {
   });
 });
 
+test('a Vertex backend that fails over to OpenAI: the answer and its cost are the OpenAI backend’s', async () => {
+  const sa = simulatedServiceAccountKey('http://placeholder');
+  dp = await startDataPlane(
+    [
+      vertexBackend('gemini', 'vertex-gemini', keyAuth(), {
+        google: { serviceAccounts: [sa.account] },
+        statusSequence: [503],
+      }),
+      { name: 'gpt', spec: { pricing: { inputPerMillion: 10, outputPerMillion: 30 } } },
+    ],
+    [
+      route('chat', {
+        rules: [
+          { name: 'all', strategy: 'priority', backendRefs: [{ name: 'gemini' }, { name: 'gpt' }] },
+        ],
+      }),
+    ],
+    { credentialsDir: dir },
+  );
+  mountKey(sa.keyJson, dp.sims.gemini!.url);
+  const { data, response } = await dp.client.chat.completions.create(ask('chat')).withResponse();
+  expect(response.headers.get('x-modelroute-backend')).toBe('default/gpt');
+  expect(response.headers.get('x-modelroute-attempts')).toBe('2');
+  const usage = data.usage!;
+  expect(Number(response.headers.get('x-modelroute-cost-usd'))).toBeCloseTo(
+    (usage.prompt_tokens * 10 + usage.completion_tokens * 30) / 1e6,
+    10,
+  );
+  // The 503 came from Vertex, after a token: the failure was the model's, not the credential's.
+  expect(dp.sims.gemini!.requests.filter((r) => r.path.includes(':generateContent'))).toHaveLength(
+    1,
+  );
+});
+
 describe('a refused service account key', () => {
   async function start(fallback: boolean) {
     // The simulator trusts one account; the mounted key is another's (its signature cannot verify).
@@ -258,8 +292,9 @@ describe('a refused service account key', () => {
 
   test('fails over to the next backend without calling Vertex', async () => {
     const dp = await start(true);
-    const { response } = await dp.client.chat.completions.create(ask('chat')).withResponse();
+    const { data, response } = await dp.client.chat.completions.create(ask('chat')).withResponse();
     expect(response.headers.get('x-modelroute-backend')).toBe('default/gpt');
+    expectCost(response.headers, data.usage!);
     expect(tokenRequests(dp, 'gemini')).toHaveLength(1);
     expect(dp.sims.gemini!.requests.some((r) => r.path.includes(':generate'))).toBe(false);
   });
