@@ -1,6 +1,11 @@
 // `modelroute simulate-backend`: flag validation, startup line, serving, shutdown.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { judgeRequestBody, parseJudgeVerdict } from '../learning/judge-protocol.js';
+import { parseServiceAccountKey, signServiceAccountAssertion } from '../providers/auth/google.js';
 import { signRequest } from '../providers/shared/sigv4.js';
+import { simulatedServiceAccountKey } from '../simulator/index.js';
 import { runSimulateBackend } from './simulate-backend.js';
 
 function io() {
@@ -33,6 +38,7 @@ describe('modelroute simulate-backend', () => {
     [['--judge', '--quality-data', 'r.csv', '--quality-column', 'big'], '--judge'],
     [['--quality-default', 'high'], '--quality-default'],
     [['--aws-keys-env', 'MODELROUTE_SIM_TEST_UNSET_VAR'], '--aws-keys-env'],
+    [['--google-key', '/nonexistent/key.json'], '--google-key'],
   ])('bad input %j returns 2 naming %s', async (args, flag) => {
     const t = io();
     expect(await runSimulateBackend(args, t.io)).toBe(2);
@@ -135,6 +141,49 @@ describe('modelroute simulate-backend', () => {
     } finally {
       stop.abort();
       delete process.env.MODELROUTE_SIM_TEST_KEY;
+    }
+    expect(await running).toBe(0);
+  });
+
+  test('--google-key: Vertex AI calls need a token from that service account', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modelroute-sim-google-'));
+    const { keyJson } = simulatedServiceAccountKey('http://placeholder');
+    writeFileSync(join(dir, 'key.json'), keyJson);
+    const t = io();
+    const stop = new AbortController();
+    const running = runSimulateBackend(['--google-key', join(dir, 'key.json')], t.io, stop.signal);
+    try {
+      while (t.out.length === 0 && t.err.length === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(t.err).toEqual([]);
+      const { url } = JSON.parse(t.out[0] as string) as { url: string };
+      const key = parseServiceAccountKey(
+        JSON.stringify({ ...(JSON.parse(keyJson) as object), token_uri: `${url}/token` }),
+        'key.json',
+      );
+      const tokenRes = await fetch(`${url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+          assertion: signServiceAccountAssertion(key, Date.now()),
+        }).toString(),
+      });
+      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      const path = `${url}/v1/projects/p/locations/us-central1/publishers/google/models/g:generateContent`;
+      const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] });
+      const headers = { 'content-type': 'application/json' };
+      expect((await fetch(path, { method: 'POST', headers, body })).status).toBe(401);
+      const ok = await fetch(path, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${token}` },
+        body,
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      stop.abort();
+      rmSync(dir, { recursive: true, force: true });
     }
     expect(await running).toBe(0);
   });

@@ -1,4 +1,5 @@
 // `modelroute simulate-backend`: runs the simulated model server in the foreground until SIGINT/SIGTERM.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationToMs } from '../api/v1alpha1/common.js';
 import {
@@ -6,11 +7,12 @@ import {
   startSimulatedBackend,
   type SimulatorOptions,
 } from '../simulator/index.js';
+import { serviceAccountOfKey } from '../simulator/vertex-auth.js';
 
 export const SIMULATE_BACKEND_USAGE = `usage: modelroute simulate-backend [options]
 
 Serves a simulated OpenAI-compatible model API (also the Azure OpenAI,
-Anthropic Messages and AWS Bedrock runtime paths) on loopback, for local
+Anthropic Messages, AWS Bedrock runtime and Vertex AI paths) on loopback, for local
 mode, tests and benchmarks.
 Prints {"url":...,"models":[...]} on one line once listening.
 
@@ -31,6 +33,10 @@ options:
   --require-api-key-env NAME   require the API key held in environment variable NAME
   --aws-keys-env ID,SECRET     Bedrock paths check SigV4 against the AWS access key in
                                environment variables ID and SECRET (default: not checked)
+  --google-auth                Vertex AI paths take only Google access tokens it issued (from its
+                               metadata server endpoint or its token endpoint POST /token)
+  --google-key FILE            with --google-auth implied: its token endpoint accepts JWT
+                               assertions of the service account JSON key in FILE
   --seed N                     seed for the error rate and the generated text (default 1)
   --quality-data CSV           answer known prompts with the quality recorded in CSV
                                (a "prompt" column); answers start with a marker like ⟦q=1⟧
@@ -202,6 +208,15 @@ function toOptions(
       options.aws = { accessKeys: [{ accessKeyId, secretAccessKey }] };
     }
   }
+  if (values['google-auth'] === true) options.google = {};
+  const googleKey = values['google-key'];
+  if (typeof googleKey === 'string') {
+    try {
+      options.google = { serviceAccounts: [serviceAccountOfKey(readFileSync(googleKey, 'utf8'))] };
+    } catch (err) {
+      errors.push(`--google-key: ${googleKey}: ${(err as Error).message}`);
+    }
+  }
   return { options: options, errors };
 }
 
@@ -211,6 +226,7 @@ function describeIssue(field: string, message: string, options: SimulatorOptions
   if (field === 'models') return `--model: ${message}`;
   if (field === 'judge') return `--judge: ${message}`;
   if (field === 'aws') return `--aws-keys-env: ${message}`;
+  if (field === 'google') return `--google-key: ${message}`;
   const text = TEXT_FLAGS.find((f) => f.field === field);
   if (text) return `--${text.flag}: ${message}`;
   const spec = FLAGS.find((f) => f.field === field);
@@ -248,6 +264,8 @@ export async function runSimulateBackend(
         'cut-after': { type: 'string' },
         'require-api-key-env': { type: 'string' },
         'aws-keys-env': { type: 'string' },
+        'google-auth': { type: 'boolean' },
+        'google-key': { type: 'string' },
         seed: { type: 'string' },
         'quality-data': { type: 'string' },
         'quality-column': { type: 'string' },

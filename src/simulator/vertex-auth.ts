@@ -69,6 +69,27 @@ export function simulatedServiceAccountKey(
   };
 }
 
+/** The account of a service account JSON key (its public key derived from the private one). */
+export function serviceAccountOfKey(keyJson: string): SimulatedServiceAccount {
+  let key: unknown;
+  try {
+    key = JSON.parse(keyJson);
+  } catch {
+    throw new Error('not JSON: expected a Google service account key');
+  }
+  if (!isRecord(key) || typeof key.client_email !== 'string' || typeof key.private_key !== 'string')
+    throw new Error('not a Google service account key (client_email and private_key are required)');
+  let publicKeyPem: string;
+  try {
+    publicKeyPem = createPublicKey(key.private_key)
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
+  } catch {
+    throw new Error('its private_key is not a PEM RSA private key');
+  }
+  return { clientEmail: key.client_email, publicKeyPem };
+}
+
 /** Google's 401 for a missing, unknown or expired access token. */
 export const UNAUTHENTICATED_BODY = JSON.stringify({
   error: {
