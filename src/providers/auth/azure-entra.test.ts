@@ -1,6 +1,6 @@
 import type { CompiledAuth, CompiledBackend } from '../../routing/table.js';
 import { createAzureEntraAuth } from './azure-entra.js';
-import { CredentialUnavailableError, type AuthDeps } from './types.js';
+import { CredentialUnavailableError, type AuthDeps, type AuthSource } from './types.js';
 
 const SCOPE = 'https://cognitiveservices.azure.com/.default';
 
@@ -36,7 +36,10 @@ function harness(answers: (() => Response)[], env: NodeJS.ProcessEnv = {}) {
   };
   const deps: AuthDeps = {
     fetch: (input, init) => {
-      calls.push({ url: String(input), form: new URLSearchParams(String(init?.body)) });
+      calls.push({
+        url: typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+        form: new URLSearchParams(typeof init?.body === 'string' ? init.body : ''),
+      });
       const answer = answers.shift();
       if (!answer) return Promise.reject(new TypeError('fetch failed'));
       return Promise.resolve(answer());
@@ -84,6 +87,17 @@ const refusal = (status: number, error: string, description: string) => () =>
     status,
   });
 
+/** The CredentialUnavailableError a source fails with (the test fails if it does not). */
+async function failureOf(source: AuthSource): Promise<CredentialUnavailableError> {
+  try {
+    await source.current();
+  } catch (err) {
+    if (err instanceof CredentialUnavailableError) return err;
+    throw err;
+  }
+  throw new Error('expected the credential to be unavailable');
+}
+
 describe('azure entra: workload identity', () => {
   test('posts the federated token as a client assertion to the tenant of AZURE_TENANT_ID', async () => {
     const h = harness([token('tok-1')]);
@@ -130,11 +144,8 @@ describe('azure entra: workload identity', () => {
         'AADSTS70021: No matching federated identity record found for presented assertion.\r\nTrace ID: x',
       ),
     ]);
-    const failure = await Promise.resolve(createAzureEntraAuth(backend(), h.deps).current()).catch(
-      (err: unknown) => err,
-    );
-    expect(failure).toBeInstanceOf(CredentialUnavailableError);
-    const error = failure as CredentialUnavailableError;
+    const failure = await failureOf(createAzureEntraAuth(backend(), h.deps));
+    const error = failure;
     expect(error.refused).toBe(true);
     expect(error.message).toContain('AADSTS70021');
     expect(error.message).not.toContain('Trace ID');
@@ -166,9 +177,7 @@ describe('azure entra: workload identity', () => {
 
   test('unreachable endpoint and a non-token answer are unavailable, not refused', async () => {
     const h = harness([]);
-    const down = await Promise.resolve(createAzureEntraAuth(backend(), h.deps).current()).catch(
-      (err: unknown) => err as CredentialUnavailableError,
-    );
+    const down = await failureOf(createAzureEntraAuth(backend(), h.deps));
     expect(down.message).toMatch(/could not be reached/);
     expect(down.refused).toBe(false);
     const odd = harness([() => new Response('<html>', { status: 200 })]);
@@ -204,9 +213,7 @@ describe('azure entra: client secret', () => {
     const h = harness([
       refusal(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided.'),
     ]);
-    const failure = await Promise.resolve(
-      createAzureEntraAuth(secretBackend, h.deps).current(),
-    ).catch((err: unknown) => err as Error);
+    const failure = await failureOf(createAzureEntraAuth(secretBackend, h.deps));
     expect(failure.message).toContain('AADSTS7000215');
     expect(failure.message).toContain('client secret is wrong or expired');
     expect(failure.message).not.toContain('the-client-secret');

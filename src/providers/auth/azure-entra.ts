@@ -41,7 +41,7 @@ export const createAzureEntraAuth: AuthSourceFactory = (backend, deps) => {
     );
   const credential = new RefreshingCredential<UpstreamAuth>(
     () => fetchToken(deps, tokenRequest(backend, settings, deps)),
-    { now: deps.now },
+    { now: () => deps.now() },
   );
   return { current: () => credential.get() };
 };
