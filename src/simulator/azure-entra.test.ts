@@ -28,13 +28,14 @@ const chat = (headers: Record<string, string>) =>
 describe('simulated Entra ID', () => {
   test('issues tokens for the client secret or the federated assertion; Azure takes them as Bearer', async () => {
     sim = await startSimulatedBackend({ entra, requireApiKey: 'the-key' });
-    for (const form of [
+    const forms: Record<string, string>[] = [
       { client_secret: 's3cret' },
       {
         client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
         client_assertion: 'fed',
       },
-    ]) {
+    ];
+    for (const form of forms) {
       const res = await token(form);
       expect(res.status).toBe(200);
       const body = (await res.json()) as { access_token: string; expires_in: number };
