@@ -1,35 +1,78 @@
 // One keep-alive connection pool per upstream origin (undici), shared by all
-// requests, so the hot path never pays for a new TCP/TLS handshake.
-import { Pool } from 'undici';
+// requests, so the hot path never pays for a new TCP/TLS handshake. Pools
+// also differ by connect timeout and by TLS material (a backend's CA bundle,
+// client certificate, server name), so backends with different TLS settings
+// never share a connection. An origin the environment sends through a
+// forward proxy (HTTPS_PROXY, NO_PROXY) gets a pool that tunnels through it
+// (CONNECT); that is decided once, when the pool is made.
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { CompiledBackend } from '../routing/table.js';
+import type { BackendTls, TlsMaterial } from './egress/backend-tls.js';
+import type { EgressProxies } from './egress/proxy-env.js';
 
 export interface UpstreamPoolOptions {
   /** Connections per origin. */
   connections?: number;
   keepAliveTimeoutMs?: number;
+  /** Forward proxies from the environment; undefined: every origin is connected to directly. */
+  egress?: EgressProxies | undefined;
+  /** Backends' TLS material (spec.tls); undefined: system CAs for every backend. */
+  tls?: BackendTls | undefined;
 }
 
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, Dispatcher>();
 
   constructor(private readonly options: UpstreamPoolOptions = {}) {}
 
-  /** The pool for an origin and connect timeout (pools differ when backends' connect timeouts do). */
-  get(origin: string, connectTimeoutMs: number): Pool {
-    const key = `${origin}|${connectTimeoutMs}`;
+  /**
+   * The pool for a call to a backend at `origin` (one of its URLs), with its
+   * TLS material. Throws BackendTlsError when that material cannot be had.
+   */
+  forBackend(backend: CompiledBackend, origin: string, connectTimeoutMs: number): Dispatcher {
+    const tls = backend.tls === undefined ? undefined : this.options.tls?.materialFor(backend);
+    return this.get(origin, connectTimeoutMs, tls);
+  }
+
+  /**
+   * The pool for an origin, connect timeout and TLS material. Requests on it
+   * name their `origin` too (a tunnelling pool serves it by origin).
+   */
+  get(origin: string, connectTimeoutMs: number, tls?: TlsMaterial): Dispatcher {
+    const key =
+      tls === undefined
+        ? `${origin}|${connectTimeoutMs}`
+        : `${origin}|${connectTimeoutMs}|${tls.key}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.options.connections ?? 256,
-        pipelining: 1,
-        keepAliveTimeout: this.options.keepAliveTimeoutMs ?? 30_000,
-        connect: { timeout: connectTimeoutMs },
-        // Our own timers decide first-token and total timeouts (see forward.ts).
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      pool = this.create(origin, connectTimeoutMs, tls);
       this.pools.set(key, pool);
     }
     return pool;
+  }
+
+  private create(
+    origin: string,
+    connectTimeoutMs: number,
+    tls: TlsMaterial | undefined,
+  ): Dispatcher {
+    const shared = {
+      connections: this.options.connections ?? 256,
+      pipelining: 1,
+      keepAliveTimeout: this.options.keepAliveTimeoutMs ?? 30_000,
+      // Our own timers decide first-token and total timeouts (see forward.ts).
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
+    const connect = { timeout: connectTimeoutMs, ...tls?.connect };
+    const proxy = this.options.egress?.proxyFor(origin);
+    if (proxy === undefined) return new Pool(origin, { ...shared, connect });
+    return new ProxyAgent({
+      ...shared,
+      uri: proxy,
+      requestTls: connect,
+      proxyTls: { timeout: connectTimeoutMs },
+    });
   }
 
   async close(): Promise<void> {
