@@ -68,6 +68,11 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
    */
   entra?: EntraSimulation;
   /**
+   * Serve https with this PEM certificate and key (the url says https://);
+   * with clientCa, only clients presenting a certificate it signed (mutual TLS).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
+  /**
    * Vertex AI: model paths take only live Google access tokens this (or any
    * in-process) simulator issued; absent: Vertex requests are not checked.
    * The token endpoint (`POST /token`) accepts JWT assertions of
@@ -154,6 +159,13 @@ export const simulatorOptions: z.ZodType<SimulatorOptions> = z
       })
       .optional(),
     entra: entraSimulation.optional(),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        clientCa: z.string().min(1).optional(),
+      })
+      .optional(),
   })
   .superRefine((o, ctx) => {
     if ((o.qualityData === undefined) !== (o.qualityColumn === undefined))

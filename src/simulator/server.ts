@@ -1,5 +1,6 @@
 // The simulated model server: node:http loop, request recording, stall/auth/fault injection, dispatch to dialects.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../routing/random.js';
 import { answerModes, answerPlanner } from './answers.js';
@@ -267,7 +268,7 @@ export async function startSimulatedBackend(
     // Otherwise the request is held until the client gives up or close() destroys the socket.
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -285,7 +286,22 @@ export async function startSimulatedBackend(
               : Buffer.concat(chunks);
       handle(req, res, raw);
     });
-  });
+  };
+  const tls = opts.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          keepAlive: true,
+          noDelay: true,
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.clientCa
+            ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        onRequest,
+      )
+    : createServer({ keepAlive: true, noDelay: true }, onRequest);
   // Long idle keep-alive so a benchmark's connection pool is not churned by the server.
   server.keepAliveTimeout = 65_000;
 
@@ -301,7 +317,7 @@ export async function startSimulatedBackend(
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`,
     port,
     requests,
     aws,
