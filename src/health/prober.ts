@@ -7,6 +7,8 @@ import { BackendHealthTracker, type HealthTransition } from '../routing/health-t
 import { adapterFor } from '../providers/registry.js';
 import type { UpstreamAuth } from '../providers/types.js';
 import type { CompiledBackend } from '../routing/table.js';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { withBackendHeaders } from '../proxy/egress/upstream-headers.js';
 
 export interface ProbeTarget {
   backend: CompiledBackend;
@@ -64,14 +66,18 @@ export async function probeRequest(
   if (probe === 'http') {
     return {
       url: urlOnOrigin(backend.baseUrl, spec.healthCheck?.path ?? '/', true),
-      init: { headers: credentialHeaders(asked.headers), redirect: 'manual' },
+      init: {
+        headers: withBackendHeaders(backend, credentialHeaders(asked.headers)),
+        redirect: 'manual',
+      },
     };
   }
   return {
     url: checkedOnOrigin(backend.baseUrl, asked.url),
     init: {
       method: asked.method,
-      headers: asked.headers,
+      // The backend's extra headers (e.g. OpenAI-Project), as on its calls.
+      headers: withBackendHeaders(backend, { ...asked.headers }),
       redirect: 'manual',
       ...(asked.body !== undefined ? { body: asked.body } : {}),
     },
@@ -169,6 +175,13 @@ export interface HealthProberOptions {
    * endpoint answers, and the proxies' outcome stats tell whether calls work.
    */
   clientErrorsMeanUp?: boolean;
+  /**
+   * The connections a probe of a backend goes over (local mode: the proxy's
+   * own pools, with the backend's CA bundle, client certificate and the
+   * egress proxy); default: the global fetch's. Throws when the backend's TLS
+   * material cannot be had (the probe fails with that message).
+   */
+  dispatcherFor?: (backend: CompiledBackend, origin: string) => Dispatcher;
   now: () => number;
   onTransition: (transition: HealthTransition) => void;
   /** Upper bound on probe intervals, so local mode notices changes quickly. */
@@ -201,7 +214,16 @@ export class HealthProber {
     try {
       const auth = await this.options.authFor?.(backend);
       const { url, init } = await probeRequest(target, auth);
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const signal = AbortSignal.timeout(timeoutMs);
+      const dispatcher = this.options.dispatcherFor?.(backend, new URL(url).origin);
+      const res =
+        dispatcher === undefined
+          ? await fetch(url, { ...init, signal })
+          : await undiciFetch(url, {
+              ...(init as Parameters<typeof undiciFetch>[1]),
+              signal,
+              dispatcher,
+            });
       await res.arrayBuffer();
       verdict = judgeProbeAnswer(res.status, {
         path: new URL(url).pathname,

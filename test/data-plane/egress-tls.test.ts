@@ -4,6 +4,7 @@
 // material is missing or broken fails on its own while others keep serving.
 import { APIError } from 'openai';
 import { createCredentialResolver } from '../../src/proxy/credentials.js';
+import { HealthProber } from '../../src/health/prober.js';
 import { startSimulatedBackend } from '../../src/simulator/index.js';
 import { route, startDataPlane, type DataPlane, type TestBackend } from '../support/data-plane.js';
 import { issue, testCa, type TestCa } from '../support/test-pki.js';
@@ -225,5 +226,45 @@ describe('mutual TLS', () => {
       /spec\.tls\.clientCertificate \(Secret "client-tls"\): tls\.key is not the key of the certificate in tls\.crt/,
     );
     expect(err.message).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('health probes in local mode', () => {
+  test('go over the proxy’s pools, so the CA bundle and client certificate apply', async () => {
+    dp = await startDataPlane(
+      [
+        {
+          name: 'private',
+          spec: {
+            tls: { ...caFromSecret, clientCertificate: { secretRef: { name: 'client-tls' } } },
+            headers: { 'OpenAI-Project': 'proj_1' },
+          },
+          simulator: { tls: { ...serving, clientCa: ca.cert } },
+        },
+      ],
+      [routeTo('private')],
+      {
+        credentials: resolver({
+          MODELROUTE_SECRET_CLIENT_TLS_TLS_CRT: client.cert,
+          MODELROUTE_SECRET_CLIENT_TLS_TLS_KEY: client.key,
+        }),
+      },
+    );
+    const runtime = dp.proxy.runtime;
+    const backend = runtime.store.prepared!.table.backends[0]!;
+    const target = { backend, spec: dp.backends[0]!.spec };
+    const pooled = new HealthProber({
+      now: Date.now,
+      onTransition: () => undefined,
+      dispatcherFor: (b, origin) => runtime.pools.forBackend(b, origin, b.timeouts.connectMs),
+    });
+    await pooled.probeOnce(target);
+    expect(pooled.tracker.get(backend.id).consecutiveSuccesses).toBe(1);
+    expect(dp.sims.private!.requests[0]?.headers['openai-project']).toBe('proj_1');
+
+    const plain = new HealthProber({ now: Date.now, onTransition: () => undefined });
+    await plain.probeOnce(target);
+    expect(plain.tracker.get(backend.id).consecutiveFailures).toBe(1);
+    expect(plain.tracker.get(backend.id).message).toMatch(/probe failed/);
   });
 });
