@@ -3,8 +3,8 @@
 // also differ by connect timeout and by TLS material (a backend's CA bundle,
 // client certificate, server name), so backends with different TLS settings
 // never share a connection. An origin the environment sends through a
-// forward proxy (HTTPS_PROXY, NO_PROXY) gets a pool that tunnels through it
-// (CONNECT); that is decided once, when the pool is made.
+// forward proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) gets a pool that goes
+// through it (CONNECT tunnels for https); decided once, when the pool is made.
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 import type { CompiledBackend } from '../routing/table.js';
 import type { BackendTls, TlsMaterial } from './egress/backend-tls.js';
@@ -70,6 +70,9 @@ export class UpstreamPools {
     return new ProxyAgent({
       ...shared,
       uri: proxy,
+      // https origins tunnel (CONNECT); http ones are sent to the proxy in
+      // absolute form, as proxies expect (many allow CONNECT to 443 only).
+      proxyTunnel: false,
       requestTls: connect,
       proxyTls: { timeout: connectTimeoutMs },
     });

@@ -88,14 +88,19 @@ describe('egress through HTTPS_PROXY', () => {
     expect(forward.tunnels).toHaveLength(1);
   });
 
-  test('http upstreams follow HTTP_PROXY, not HTTPS_PROXY', async () => {
+  test('http upstreams follow HTTP_PROXY (absolute-form, no tunnel), not HTTPS_PROXY', async () => {
     dp = await startDataPlane([{ name: 'up' }], oneRoute, { env: { HTTPS_PROXY: forward.url } });
     await twoCalls(dp);
     expect(forward.tunnels).toEqual([]);
     await dp.close();
     dp = await startDataPlane([{ name: 'up' }], oneRoute, { env: { HTTP_PROXY: forward.url } });
     await twoCalls(dp);
-    expect(forward.tunnels).toEqual([`127.0.0.1:${dp.sims.up!.port}`]);
+    expect(forward.tunnels).toEqual([]);
+    expect(forward.forwarded).toEqual([
+      `${dp.sims.up!.url}/v1/chat/completions`,
+      `${dp.sims.up!.url}/v1/chat/completions`,
+    ]);
+    expect(dp.sims.up!.requests).toHaveLength(2);
   });
 
   test('no proxy variables: direct', async () => {
@@ -121,12 +126,12 @@ describe('token endpoints go the same way', () => {
   test('through the proxy, unless NO_PROXY matches', async () => {
     const through = egressFetch(egressProxiesFromEnv({ HTTP_PROXY: forward.url }));
     expect((await through(`${sim.url}/v1/models`)).status).toBe(200);
-    expect(forward.tunnels).toEqual([`127.0.0.1:${sim.port}`]);
+    expect(forward.forwarded).toEqual([`${sim.url}/v1/models`]);
     const direct = egressFetch(
       egressProxiesFromEnv({ HTTP_PROXY: forward.url, NO_PROXY: 'localhost,127.0.0.1' }),
     );
     expect((await direct(`${sim.url}/v1/models`)).status).toBe(200);
-    expect(forward.tunnels).toHaveLength(1);
+    expect(forward.forwarded).toHaveLength(1);
     expect(egressFetch(egressProxiesFromEnv({}))).toBe(globalThis.fetch);
   });
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIError } from 'openai';
+import { startConnectProxy } from '../support/connect-proxy.js';
 import { route, startDataPlane, type DataPlane } from '../support/data-plane.js';
 
 const TENANT = 'a1b2c3d4-tenant';
@@ -36,13 +37,19 @@ const azureEntra = (name: string) => ({
 });
 
 /** Starts the plane, then points the proxy's workload identity env at the Entra simulator. */
-async function start(tokenFileText: string, clock: { offsetMs: number }, fallback = false) {
+async function start(
+  tokenFileText: string,
+  clock: { offsetMs: number },
+  fallback = false,
+  extraEnv: NodeJS.ProcessEnv = {},
+) {
   const tokenFile = join(dir, 'azure-identity-token');
   writeFileSync(tokenFile, tokenFileText);
   const env: NodeJS.ProcessEnv = {
     AZURE_TENANT_ID: TENANT,
     AZURE_CLIENT_ID: CLIENT,
     AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+    ...extraEnv,
   };
   const plane = await startDataPlane(
     [azureEntra('az'), ...(fallback ? [{ name: 'spare' }] : [])],
@@ -134,5 +141,22 @@ describe('azure-openai with Entra ID workload identity', () => {
     expect(message).toMatch(/AADSTS70021/);
     expect(message).toMatch(/federated credential/);
     expect(message).not.toContain('not-the-registered-assertion');
+  });
+
+  test('the token endpoint goes through the egress proxy like the calls', async () => {
+    const forward = await startConnectProxy();
+    try {
+      dp = await start(FEDERATED, { offsetMs: 0 }, false, { HTTP_PROXY: forward.url });
+      await dp.client.chat.completions.create(chat);
+      const base = dp.sims.az!.url;
+      expect(forward.forwarded).toEqual([
+        `${base}/${TENANT}/oauth2/v2.0/token`,
+        `${base}/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21`,
+      ]);
+    } finally {
+      await dp?.close();
+      dp = undefined;
+      await forward.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
-// A tiny forward proxy for egress tests: answers HTTP CONNECT on loopback
-// with a tunnel to the target and counts them; anything else gets 405.
-import { createServer, type Server } from 'node:http';
+// A tiny forward proxy for egress tests, on loopback: HTTP CONNECT gets a
+// tunnel to the target, an absolute-form request (http://host/path) is
+// forwarded; both are counted.
+import { createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -9,14 +10,28 @@ export interface ConnectProxy {
   url: string;
   /** The `host:port` of every tunnel asked for, in order. */
   tunnels: string[];
+  /** The absolute URL of every plain-http request forwarded, in order. */
+  forwarded: string[];
   close(): Promise<void>;
 }
 
 export async function startConnectProxy(): Promise<ConnectProxy> {
   const tunnels: string[] = [];
+  const forwarded: string[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((_req, res) => {
-    res.writeHead(405, { 'content-type': 'text/plain' }).end('CONNECT only');
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? '';
+    if (!url.startsWith('http://')) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('absolute-form URLs only');
+      return;
+    }
+    forwarded.push(url);
+    const upstream = request(url, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
   });
   server.on('connect', (req, client: Socket, head: Buffer) => {
     const target = req.url ?? '';
@@ -41,6 +56,7 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     tunnels,
+    forwarded,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

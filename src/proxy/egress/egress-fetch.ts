@@ -12,7 +12,7 @@ export function egressFetch(egress: EgressProxies | undefined): typeof globalThi
       const proxy = egress.proxyFor(String(origin));
       return proxy === undefined
         ? new Pool(origin, options)
-        : new ProxyAgent({ ...options, uri: proxy });
+        : new ProxyAgent({ ...options, uri: proxy, proxyTunnel: false });
     },
   });
   const fetchThrough = (
