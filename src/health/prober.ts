@@ -103,6 +103,32 @@ function checkedOnOrigin(baseUrl: string, url: string): string {
   return parsed.toString();
 }
 
+/**
+ * A TLS handshake the server answered but the prober could not complete:
+ * its certificate chains to a CA the prober does not hold, names another
+ * host, or the server wants a client certificate. The endpoint is there.
+ */
+function isTlsRefusal(err: unknown): boolean {
+  const code = tlsCode(err);
+  return (
+    code !== undefined &&
+    (/CERT|SSL|TLS/.test(code) ||
+      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+      code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY')
+  );
+}
+
+/** The error code of a fetch failure (fetch wraps it as `cause`; errors may come from another realm). */
+function tlsCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    current = cause;
+  }
+  return undefined;
+}
+
 export interface ProbeVerdict {
   ok: boolean;
   /** CamelCase cause when not ok. */
@@ -173,6 +199,8 @@ export interface HealthProberOptions {
    * For a prober without keys (the controller): a 401/403 to a backend that
    * has a secretRef, and other 4xx except 404 and 429, count as up: the
    * endpoint answers, and the proxies' outcome stats tell whether calls work.
+   * Likewise a TLS handshake that fails for a backend with spec.tls (a private
+   * CA, a client certificate): without a dispatcherFor the prober holds neither.
    */
   clientErrorsMeanUp?: boolean;
   /**
@@ -240,11 +268,20 @@ export class HealthProber {
         };
       }
     } catch (err) {
-      verdict = {
-        ok: false,
-        reason: ConditionReason.ProbeFailed,
-        message: `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : scrubUrls((err as Error).message)}`,
-      };
+      verdict =
+        backend.tls !== undefined &&
+        this.options.clientErrorsMeanUp === true &&
+        this.options.dispatcherFor === undefined &&
+        isTlsRefusal(err)
+          ? {
+              ok: true,
+              message: `probe reached the endpoint, which wants TLS settings (spec.tls) only the proxies hold (${tlsCode(err)}); proxies' calls judge them`,
+            }
+          : {
+              ok: false,
+              reason: ConditionReason.ProbeFailed,
+              message: `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : scrubUrls((err as Error).message)}`,
+            };
     }
     const transition = this.tracker.observe(
       backend.id,

@@ -267,4 +267,41 @@ describe('health probes in local mode', () => {
     expect(plain.tracker.get(backend.id).consecutiveFailures).toBe(1);
     expect(plain.tracker.get(backend.id).message).toMatch(/probe failed/);
   });
+
+  test('the controller (no TLS material): a handshake refused for lack of spec.tls counts as up, not a closed port', async () => {
+    dp = await startDataPlane(
+      [
+        { name: 'private-ca', spec: { tls: caFromSecret }, simulator: { tls: serving } },
+        {
+          name: 'mtls',
+          spec: { tls: { ...caFromSecret, clientCertificate: { secretRef: { name: 'c' } } } },
+          simulator: { tls: { ...serving, clientCa: ca.cert } },
+        },
+        { name: 'plain', spec: { tls: { serverName: 'x' } } },
+      ],
+      [routeTo('private-ca', 'mtls', 'plain')],
+      { credentials: resolver({}) },
+    );
+    const controller = new HealthProber({
+      now: Date.now,
+      onTransition: () => undefined,
+      clientErrorsMeanUp: true,
+    });
+    const table = dp.proxy.runtime.store.prepared!.table;
+    const targetOf = (name: string) => ({
+      backend: table.backends.find((b) => b.name === name)!,
+      spec: dp!.backends.find((b) => b.metadata.name === name)!.spec,
+    });
+    for (const name of ['private-ca', 'mtls']) {
+      await controller.probeOnce(targetOf(name));
+      const record = controller.tracker.get(`default/${name}`);
+      expect(record.consecutiveSuccesses).toBe(1);
+      expect(record.message).toMatch(/wants TLS settings \(spec\.tls\) only the proxies hold/);
+    }
+    // A closed port is down, spec.tls or not.
+    const plain = targetOf('plain');
+    await dp.sims.plain!.close();
+    await controller.probeOnce(plain);
+    expect(controller.tracker.get('default/plain').consecutiveFailures).toBe(1);
+  });
 });
