@@ -210,6 +210,8 @@ export interface HealthProberOptions {
    * material cannot be had (the probe fails with that message).
    */
   dispatcherFor?: (backend: CompiledBackend, origin: string) => Dispatcher;
+  /** The fetch of probes without a dispatcherFor (the controller's: through its egress proxy); default the global one. */
+  fetch?: typeof globalThis.fetch;
   now: () => number;
   onTransition: (transition: HealthTransition) => void;
   /** Upper bound on probe intervals, so local mode notices changes quickly. */
@@ -246,7 +248,7 @@ export class HealthProber {
       const dispatcher = this.options.dispatcherFor?.(backend, new URL(url).origin);
       const res =
         dispatcher === undefined
-          ? await fetch(url, { ...init, signal })
+          ? await (this.options.fetch ?? fetch)(url, { ...init, signal })
           : await undiciFetch(url, {
               ...(init as Parameters<typeof undiciFetch>[1]),
               signal,

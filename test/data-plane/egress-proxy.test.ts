@@ -1,7 +1,10 @@
 // Egress through a forward proxy: with HTTPS_PROXY / HTTP_PROXY set, upstream
 // connections (and token endpoint calls) tunnel through it with CONNECT,
 // kept alive; NO_PROXY exceptions and unset variables connect directly.
+import { modelBackend } from '../../src/api/v1alpha1/index.js';
+import { HealthProber } from '../../src/health/prober.js';
 import { createCredentialResolver } from '../../src/proxy/credentials.js';
+import { compileRoutingTable } from '../../src/routing/compile.js';
 import { egressFetch } from '../../src/proxy/egress/egress-fetch.js';
 import { egressProxiesFromEnv } from '../../src/proxy/egress/proxy-env.js';
 import { startSimulatedBackend, type SimulatedBackend } from '../../src/simulator/index.js';
@@ -116,7 +119,40 @@ describe('egress through HTTPS_PROXY', () => {
   });
 });
 
-describe('token endpoints go the same way', () => {
+describe('mutual TLS through the tunnel', () => {
+  test('the client certificate is presented to the backend, not to the proxy', async () => {
+    const client = await issue(ca, 'client');
+    dp = await startDataPlane(
+      [
+        {
+          name: 'up',
+          spec: {
+            tls: {
+              caBundle: { secretRef: { name: 'private-ca', key: 'ca.crt' } },
+              clientCertificate: { secretRef: { name: 'client-tls' } },
+            },
+          },
+          simulator: { tls: { ...serving, clientCa: ca.cert } },
+        },
+      ],
+      oneRoute,
+      {
+        env: { HTTPS_PROXY: forward.url },
+        credentials: createCredentialResolver({
+          env: {
+            MODELROUTE_SECRET_PRIVATE_CA_CA_CRT: ca.cert,
+            MODELROUTE_SECRET_CLIENT_TLS_TLS_CRT: client.cert,
+            MODELROUTE_SECRET_CLIENT_TLS_TLS_KEY: client.key,
+          },
+        }),
+      },
+    );
+    await twoCalls(dp);
+    expect(forward.tunnels).toEqual([`127.0.0.1:${dp.sims.up!.port}`]);
+  });
+});
+
+describe("token endpoints and the controller's probes go the same way", () => {
   let sim: SimulatedBackend;
   beforeEach(async () => {
     sim = await startSimulatedBackend({});
@@ -133,5 +169,26 @@ describe('token endpoints go the same way', () => {
     expect((await direct(`${sim.url}/v1/models`)).status).toBe(200);
     expect(forward.forwarded).toHaveLength(1);
     expect(egressFetch(egressProxiesFromEnv({}))).toBe(globalThis.fetch);
+  });
+
+  test('a prober given the egress fetch probes through the proxy', async () => {
+    const prober = new HealthProber({
+      now: Date.now,
+      onTransition: () => undefined,
+      fetch: egressFetch(egressProxiesFromEnv({ HTTP_PROXY: forward.url })),
+    });
+    const parsed = modelBackend.parse({
+      apiVersion: 'modelroute.io/v1alpha1',
+      kind: 'ModelBackend',
+      metadata: { name: 'sim', namespace: 'default' },
+      spec: { provider: 'openai-compatible', model: 'm', endpoint: `${sim.url}/v1` },
+    });
+    const backend = compileRoutingTable(
+      [route('chat', { rules: [{ name: 'all', backendRefs: [{ name: 'sim' }] }] })],
+      [parsed],
+    ).backends[0]!;
+    await prober.probeOnce({ backend, spec: parsed.spec });
+    expect(prober.tracker.get(backend.id).consecutiveSuccesses).toBe(1);
+    expect(forward.forwarded).toEqual([`${sim.url}/v1/models`]);
   });
 });
