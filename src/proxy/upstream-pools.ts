@@ -22,6 +22,8 @@ export interface UpstreamPoolOptions {
 
 export class UpstreamPools {
   private readonly pools = new Map<string, Dispatcher>();
+  /** `<backend id>|<origin>|<timeout>` -> the key of its TLS pool, to close pools left behind. */
+  private readonly tlsPoolOf = new Map<string, string>();
 
   constructor(private readonly options: UpstreamPoolOptions = {}) {}
 
@@ -30,8 +32,31 @@ export class UpstreamPools {
    * TLS material. Throws BackendTlsError when that material cannot be had.
    */
   forBackend(backend: CompiledBackend, origin: string, connectTimeoutMs: number): Dispatcher {
-    const tls = backend.tls === undefined ? undefined : this.options.tls?.materialFor(backend);
+    if (backend.tls === undefined) return this.get(origin, connectTimeoutMs);
+    const tls = this.options.tls?.materialFor(backend);
+    if (tls !== undefined) this.retire(backend.id, origin, connectTimeoutMs, tls);
     return this.get(origin, connectTimeoutMs, tls);
+  }
+
+  /**
+   * Rotated material (or new settings) makes a new pool: the old one is
+   * closed, gracefully (calls on it finish), once no backend uses it.
+   */
+  private retire(
+    backendId: string,
+    origin: string,
+    connectTimeoutMs: number,
+    tls: TlsMaterial,
+  ): void {
+    const use = `${backendId}|${origin}|${connectTimeoutMs}`;
+    const key = poolKey(origin, connectTimeoutMs, tls);
+    const previous = this.tlsPoolOf.get(use);
+    if (previous === key) return;
+    this.tlsPoolOf.set(use, key);
+    if (previous === undefined || [...this.tlsPoolOf.values()].includes(previous)) return;
+    const pool = this.pools.get(previous);
+    this.pools.delete(previous);
+    void pool?.close().catch(() => undefined);
   }
 
   /**
@@ -39,10 +64,7 @@ export class UpstreamPools {
    * name their `origin` too (a tunnelling pool serves it by origin).
    */
   get(origin: string, connectTimeoutMs: number, tls?: TlsMaterial): Dispatcher {
-    const key =
-      tls === undefined
-        ? `${origin}|${connectTimeoutMs}`
-        : `${origin}|${connectTimeoutMs}|${tls.key}`;
+    const key = poolKey(origin, connectTimeoutMs, tls);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = this.create(origin, connectTimeoutMs, tls);
@@ -83,4 +105,10 @@ export class UpstreamPools {
     this.pools.clear();
     await Promise.all(pools.map((p) => p.destroy()));
   }
+}
+
+function poolKey(origin: string, connectTimeoutMs: number, tls: TlsMaterial | undefined): string {
+  return tls === undefined
+    ? `${origin}|${connectTimeoutMs}`
+    : `${origin}|${connectTimeoutMs}|${tls.key}`;
 }
