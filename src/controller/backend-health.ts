@@ -30,6 +30,8 @@ export interface BackendHealthOptions {
   maxProbeIntervalMs: number;
   /** How long calls the proxies saw failing outweigh probes that still answer. */
   passiveHoldMs: number;
+  /** Probes' fetch (through the egress proxy of HTTPS_PROXY / NO_PROXY); default the global one. */
+  fetch?: typeof globalThis.fetch | undefined;
 }
 
 export class BackendHealth implements Runnable {
@@ -66,6 +68,7 @@ export class BackendHealth implements Runnable {
       },
       clientErrorsMeanUp: true,
       maxIntervalMs: maxProbeIntervalMs,
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
     for (const b of this.options.backends()) {
       const health = b.status?.health;

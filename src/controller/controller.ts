@@ -6,6 +6,8 @@
 // the webhook; what only the leader does is a LeaderOnly group of Runnables
 // (runnable.ts) started on every acquisition and stopped on every loss: the
 // proxy fleet, backend health, stats collection and the reconcile queue.
+import { egressFetch } from '../proxy/egress/egress-fetch.js';
+import { egressProxiesFromEnv } from '../proxy/egress/proxy-env.js';
 import { AdminToken } from '../proxy/admin/admin-token.js';
 import { createDashboardListener } from '../dashboard/dashboard-listener.js';
 import { ledgerFinopsSource } from '../finops/ledger-source.js';
@@ -200,6 +202,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     clusterDomain: options.clusterDomain,
     maxProbeIntervalMs: options.maxProbeIntervalMs ?? 30_000,
     passiveHoldMs: options.passiveHoldMs ?? 30_000,
+    // Probes leave the cluster the way proxies' calls do: HTTPS_PROXY, NO_PROXY.
+    fetch: egressFetch(egressProxiesFromEnv(process.env)),
   });
   const usageIntervalMs = options.usageIntervalMs ?? 300_000;
   const budgets = new BudgetLedger({

@@ -7,6 +7,8 @@ import { BackendHealthTracker, type HealthTransition } from '../routing/health-t
 import { adapterFor } from '../providers/registry.js';
 import type { UpstreamAuth } from '../providers/types.js';
 import type { CompiledBackend } from '../routing/table.js';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { withBackendHeaders } from '../proxy/egress/upstream-headers.js';
 
 export interface ProbeTarget {
   backend: CompiledBackend;
@@ -64,14 +66,18 @@ export async function probeRequest(
   if (probe === 'http') {
     return {
       url: urlOnOrigin(backend.baseUrl, spec.healthCheck?.path ?? '/', true),
-      init: { headers: credentialHeaders(asked.headers), redirect: 'manual' },
+      init: {
+        headers: withBackendHeaders(backend, credentialHeaders(asked.headers)),
+        redirect: 'manual',
+      },
     };
   }
   return {
     url: checkedOnOrigin(backend.baseUrl, asked.url),
     init: {
       method: asked.method,
-      headers: asked.headers,
+      // The backend's extra headers (e.g. OpenAI-Project), as on its calls.
+      headers: withBackendHeaders(backend, { ...asked.headers }),
       redirect: 'manual',
       ...(asked.body !== undefined ? { body: asked.body } : {}),
     },
@@ -95,6 +101,32 @@ function checkedOnOrigin(baseUrl: string, url: string): string {
     );
   }
   return parsed.toString();
+}
+
+/**
+ * A TLS handshake the server answered but the prober could not complete:
+ * its certificate chains to a CA the prober does not hold, names another
+ * host, or the server wants a client certificate. The endpoint is there.
+ */
+function isTlsRefusal(err: unknown): boolean {
+  const code = tlsCode(err);
+  return (
+    code !== undefined &&
+    (/CERT|SSL|TLS/.test(code) ||
+      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+      code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY')
+  );
+}
+
+/** The error code of a fetch failure (fetch wraps it as `cause`; errors may come from another realm). */
+function tlsCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    current = cause;
+  }
+  return undefined;
 }
 
 export interface ProbeVerdict {
@@ -167,8 +199,19 @@ export interface HealthProberOptions {
    * For a prober without keys (the controller): a 401/403 to a backend that
    * has a secretRef, and other 4xx except 404 and 429, count as up: the
    * endpoint answers, and the proxies' outcome stats tell whether calls work.
+   * Likewise a TLS handshake that fails for a backend with spec.tls (a private
+   * CA, a client certificate): without a dispatcherFor the prober holds neither.
    */
   clientErrorsMeanUp?: boolean;
+  /**
+   * The connections a probe of a backend goes over (local mode: the proxy's
+   * own pools, with the backend's CA bundle, client certificate and the
+   * egress proxy); default: the global fetch's. Throws when the backend's TLS
+   * material cannot be had (the probe fails with that message).
+   */
+  dispatcherFor?: (backend: CompiledBackend, origin: string) => Dispatcher;
+  /** The fetch of probes without a dispatcherFor (the controller's: through its egress proxy); default the global one. */
+  fetch?: typeof globalThis.fetch;
   now: () => number;
   onTransition: (transition: HealthTransition) => void;
   /** Upper bound on probe intervals, so local mode notices changes quickly. */
@@ -201,7 +244,16 @@ export class HealthProber {
     try {
       const auth = await this.options.authFor?.(backend);
       const { url, init } = await probeRequest(target, auth);
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const signal = AbortSignal.timeout(timeoutMs);
+      const dispatcher = this.options.dispatcherFor?.(backend, new URL(url).origin);
+      const res =
+        dispatcher === undefined
+          ? await (this.options.fetch ?? fetch)(url, { ...init, signal })
+          : await undiciFetch(url, {
+              ...(init as Parameters<typeof undiciFetch>[1]),
+              signal,
+              dispatcher,
+            });
       await res.arrayBuffer();
       verdict = judgeProbeAnswer(res.status, {
         path: new URL(url).pathname,
@@ -218,11 +270,20 @@ export class HealthProber {
         };
       }
     } catch (err) {
-      verdict = {
-        ok: false,
-        reason: ConditionReason.ProbeFailed,
-        message: `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : scrubUrls((err as Error).message)}`,
-      };
+      verdict =
+        backend.tls !== undefined &&
+        this.options.clientErrorsMeanUp === true &&
+        this.options.dispatcherFor === undefined &&
+        isTlsRefusal(err)
+          ? {
+              ok: true,
+              message: `probe reached the endpoint, which wants TLS settings (spec.tls) only the proxies hold (${tlsCode(err)}); proxies' calls judge them`,
+            }
+          : {
+              ok: false,
+              reason: ConditionReason.ProbeFailed,
+              message: `probe failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : scrubUrls((err as Error).message)}`,
+            };
     }
     const transition = this.tracker.observe(
       backend.id,

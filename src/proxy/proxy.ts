@@ -16,6 +16,7 @@ import {
 import { RequestIdentifier } from '../identity/request-identity.js';
 import { TokenVerifier } from '../identity/token-review.js';
 import type { DifficultyScorer } from '../routing/difficulty/types.js';
+import type { CompiledBackend } from '../routing/table.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { createProxyMetrics } from '../telemetry/proxy-metrics.js';
 import { createTracing, type Tracing } from '../telemetry/tracing.js';
@@ -51,6 +52,10 @@ import { StrongShareCalibrators } from './strong-share-calibrators.js';
 import type { ProxyRuntime } from './runtime.js';
 import { TableStore } from './table-store.js';
 import { UpstreamPools } from './upstream-pools.js';
+import { BackendTls } from './egress/backend-tls.js';
+import { CONFIG_MAPS_DIR_ENV, readConfigMapKey } from './egress/config-maps.js';
+import { egressFetch } from './egress/egress-fetch.js';
+import { egressProxiesFromEnv } from './egress/proxy-env.js';
 import { UpstreamTargets } from './upstream-target.js';
 
 export interface ProxyOptions {
@@ -62,7 +67,13 @@ export interface ProxyOptions {
   /** Where the last good table is kept across restarts. */
   tableFile?: string | undefined;
   credentialsDir?: string | undefined;
-  /** The environment cloud credential sources read (AWS_*, GOOGLE_*, GCE_METADATA_HOST, AZURE_*); default process.env. */
+  /** Mounted ConfigMaps (<dir>/<name>/<key>) backends' CA bundles may come from; default env MODELROUTE_CONFIGMAPS_DIR. */
+  configMapsDir?: string | undefined;
+  /**
+   * The environment cloud credential sources read (AWS_*, GOOGLE_*,
+   * GCE_METADATA_HOST, AZURE_*) and egress follows (HTTPS_PROXY, HTTP_PROXY,
+   * NO_PROXY, lower-case too); default process.env.
+   */
   env?: NodeJS.ProcessEnv;
   /** Where each mounted key may be sent (the injector's binding); absent = unrestricted. */
   credentialBinding?: CredentialBinding | undefined;
@@ -349,21 +360,26 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
         },
       }),
   );
+  const env = options.env ?? process.env;
+  // Read once: upstream pools and token endpoints go through the same forward proxies.
+  const egress = egressProxiesFromEnv(env);
+  const secretOf = (backend: CompiledBackend, ref: { secretName: string; key: string }): string => {
+    if (!credentials.secretFor)
+      throw new CredentialNotFoundError(
+        `no credential for backend ${backend.id}: this proxy's credential resolver reads API keys only`,
+        ref.secretName,
+        ref.key,
+        false,
+      );
+    return credentials.secretFor(backend, ref);
+  };
+  const configMaps = { env, directory: options.configMapsDir ?? env[CONFIG_MAPS_DIR_ENV] };
   const upstreamAuth = rememberingAuth(
     createUpstreamAuth({
       apiKey: (backend) => credentials.apiKeyFor(backend),
-      secret: (backend, ref) => {
-        if (!credentials.secretFor)
-          throw new CredentialNotFoundError(
-            `no credential for backend ${backend.id}: this proxy's credential resolver reads API keys only`,
-            ref.secretName,
-            ref.key,
-            false,
-          );
-        return credentials.secretFor(backend, ref);
-      },
-      fetch: globalThis.fetch,
-      env: options.env ?? process.env,
+      secret: secretOf,
+      fetch: egressFetch(egress),
+      env,
       now,
       readFile: (path) => readFileSync(path, 'utf8'),
     }),
@@ -387,7 +403,14 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     attribution: new ProxyAttribution(),
     baselines: new BaselineCache(),
     strongShare,
-    pools: new UpstreamPools(),
+    pools: new UpstreamPools({
+      egress,
+      tls: new BackendTls({
+        secret: secretOf,
+        configMap: (_backend, ref) => readConfigMapKey(configMaps, ref),
+        now,
+      }),
+    }),
     targets: new UpstreamTargets(),
     // Every key handed out is remembered by the redactor, so a provider
     // echoing it back never gets it to a client, a span or a log.

@@ -1,6 +1,7 @@
 // The simulator's knobs: their types, defaults and the zod schema the CLI and local mode validate with.
 import { z } from 'zod';
 import { awsSimulatorOptions, type AwsSimulatorOptions } from './bedrock-identity.js';
+import { entraSimulation, type EntraSimulation } from './azure-entra.js';
 
 export interface SimulatorBehavior {
   /** Delay before a buffered response. */
@@ -60,6 +61,17 @@ export interface SimulatorOptions extends Partial<SimulatorBehavior> {
   judgePositionBias?: number;
   /** Bedrock: the credentials it accepts and the STS / container credentials endpoints; absent: Bedrock requests are not checked. */
   aws?: AwsSimulatorOptions;
+  /**
+   * Simulate Entra ID too: a token endpoint at /{tenantId}/oauth2/v2.0/token
+   * (point AZURE_AUTHORITY_HOST at the simulator) whose tokens the Azure
+   * dialect accepts as `authorization: Bearer`, besides the api-key.
+   */
+  entra?: EntraSimulation;
+  /**
+   * Serve https with this PEM certificate and key (the url says https://);
+   * with clientCa, only clients presenting a certificate it signed (mutual TLS).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
   /**
    * Vertex AI: model paths take only live Google access tokens this (or any
    * in-process) simulator issued; absent: Vertex requests are not checked.
@@ -144,6 +156,14 @@ export const simulatorOptions: z.ZodType<SimulatorOptions> = z
           )
           .optional(),
         tokenLifetimeSeconds: z.number().int().min(1).optional(),
+      })
+      .optional(),
+    entra: entraSimulation.optional(),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        clientCa: z.string().min(1).optional(),
       })
       .optional(),
   })

@@ -1,8 +1,10 @@
 // The simulated model server: node:http loop, request recording, stall/auth/fault injection, dispatch to dialects.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../routing/random.js';
 import { answerModes, answerPlanner } from './answers.js';
+import { EntraTokenIssuer } from './azure-entra.js';
 import { messages } from './anthropic-dialect.js';
 import { converse, countTokens, invoke } from './bedrock-dialect.js';
 import { simulatedAwsIdentity, type SimulatedAwsIdentity } from './bedrock-identity.js';
@@ -19,7 +21,7 @@ import {
 import { RequestTimer, sendJson } from './respond.js';
 import { matchRoute } from './routes.js';
 import { isRecord, TextGenerator } from './text.js';
-import type { Dialect, Operation, OperationHandler, ServerState } from './types.js';
+import type { Dialect, Operation, OperationHandler, Problem, ServerState } from './types.js';
 import { SimulatedGoogleAuth, UNAUTHENTICATED_BODY } from './vertex-auth.js';
 import { countGeminiTokens, generateContent, rawPredict } from './vertex-dialect.js';
 
@@ -48,6 +50,8 @@ export interface SimulatedBackend {
   setBehavior(patch: Partial<SimulatorBehavior>): void;
   /** Bedrock: the simulated AWS account (how many credentials its STS and container endpoints minted). */
   aws: SimulatedAwsIdentity;
+  /** With the `entra` option: forgets every Entra ID token issued, as if all had expired. */
+  expireEntraTokens(): void;
   /** Stops listening and destroys every open socket, stalled ones included. */
   close(): Promise<void>;
 }
@@ -112,6 +116,7 @@ export async function startSimulatedBackend(
   let idCounter = 0;
   const arrivalListeners: ((request: RecordedRequest, receivedAtMs: number) => void)[] = [];
   const text = new TextGenerator(seed);
+  const entra = opts.entra ? new EntraTokenIssuer(opts.entra) : undefined;
   const state: ServerState = {
     text,
     nextId: () => ++idCounter,
@@ -123,6 +128,25 @@ export async function startSimulatedBackend(
     tokenLifetimeSeconds: opts.google?.tokenLifetimeSeconds ?? 3599,
     now: Date.now,
   });
+
+  /**
+   * Why a request is refused (undefined: it may pass). With `entra`, Azure
+   * requests pass with the api-key (when one is required) or a Bearer token
+   * issued by the simulated token endpoint.
+   */
+  function authProblem(
+    dialect: Dialect,
+    req: IncomingMessage,
+    b: SimulatorBehavior,
+  ): Problem | undefined {
+    const keyOk = b.requireApiKey === undefined || hasApiKey(dialect, req, b.requireApiKey);
+    if (dialect !== 'azure' || entra === undefined)
+      return keyOk ? undefined : refusal(dialect, req, b);
+    if (b.requireApiKey !== undefined && keyOk) return undefined;
+    if (req.headers.authorization === undefined && req.headers['api-key'] !== undefined)
+      return refusal(dialect, req, b);
+    return entra.refusal(req);
+  }
 
   /** The status an inference request is answered with: the sequence first, then the error rate. */
   function injectedStatus(b: SimulatorBehavior): number {
@@ -157,6 +181,10 @@ export async function startSimulatedBackend(
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (googleAuth.handle(req, res, path, text)) return;
 
+    if (entra?.handles(req.method, req.url)) {
+      entra.answer(res, req.url ?? '', text);
+      return;
+    }
     const matched = matchRoute(req.method, req.url);
     if (!matched.ok) {
       sendError(res, matched.dialect, matched.problem);
@@ -167,8 +195,9 @@ export async function startSimulatedBackend(
 
     if (route.operation === 'models') {
       // Listing models is cheap and never faulted, so health probes see the server as up.
-      if (b.requireApiKey !== undefined && !hasApiKey(route.dialect, req, b.requireApiKey)) {
-        sendError(res, route.dialect, refusal(route.dialect, req, b));
+      const problem = authProblem(route.dialect, req, b);
+      if (problem) {
+        sendError(res, route.dialect, problem);
       } else {
         sendJson(res, 200, state.modelsBody);
       }
@@ -192,9 +221,12 @@ export async function startSimulatedBackend(
           });
           return;
         }
-      } else if (b.requireApiKey !== undefined && !hasApiKey(dialect, req, b.requireApiKey)) {
-        sendError(res, dialect, refusal(dialect, req, b));
-        return;
+      } else {
+        const refused = authProblem(dialect, req, b);
+        if (refused) {
+          sendError(res, dialect, refused);
+          return;
+        }
       }
       if (raw === null) {
         sendError(res, dialect, { status: 413, message: 'Request body too large.' });
@@ -236,7 +268,7 @@ export async function startSimulatedBackend(
     // Otherwise the request is held until the client gives up or close() destroys the socket.
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -254,7 +286,22 @@ export async function startSimulatedBackend(
               : Buffer.concat(chunks);
       handle(req, res, raw);
     });
-  });
+  };
+  const tls = opts.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          keepAlive: true,
+          noDelay: true,
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.clientCa
+            ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }
+            : {}),
+        },
+        onRequest,
+      )
+    : createServer({ keepAlive: true, noDelay: true }, onRequest);
   // Long idle keep-alive so a benchmark's connection pool is not churned by the server.
   server.keepAliveTimeout = 65_000;
 
@@ -270,7 +317,7 @@ export async function startSimulatedBackend(
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`,
     port,
     requests,
     aws,
@@ -281,6 +328,9 @@ export async function startSimulatedBackend(
       simulatorBehaviorPatch.parse(patch);
       behavior = applyBehavior(behavior, patch);
       if ('statusSequence' in patch) sequenceIndex = 0;
+    },
+    expireEntraTokens() {
+      entra?.expireAll();
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
+import { splitPemBundle } from '../proxy/egress/pem.js';
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -57,12 +58,7 @@ export type RotationPlan =
   | { action: 'issue-serving'; reason: string }
   | { action: 'issue-all'; reason: string };
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** The certificates in a PEM bundle, in order. */
-export function splitPemBundle(pem: string): string[] {
-  return [...pem.matchAll(PEM_CERT)].map((m) => `${m[0]}\n`);
-}
+export { splitPemBundle };
 
 const expiresAt = (cert: X509Certificate): number => Date.parse(cert.validTo);
 

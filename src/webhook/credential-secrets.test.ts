@@ -127,3 +127,34 @@ test('cloud credentials and TLS material are mounted and bound like API keys (is
     ),
   ).toThrow(CredentialOriginRefusedError);
 });
+
+test('TLS material: a client certificate Secret is mounted and bound; a ConfigMap CA bundle is listed to mount', () => {
+  const tlsRoute = modelRoute.parse({
+    apiVersion: 'modelroute.io/v1alpha1',
+    kind: 'ModelRoute',
+    metadata: { name: 'chat', namespace: 'team' },
+    spec: { model: 'chat', rules: [{ name: 'r', backendRefs: [{ name: 'm' }, { name: 'p' }] }] },
+  });
+  const tlsBackends = [
+    backend('m', {
+      provider: 'openai-compatible',
+      endpoint: 'https://llm.internal:8443/v1',
+      tls: {
+        caBundle: { configMapRef: { name: 'corp-roots' } },
+        clientCertificate: { secretRef: { name: 'llm-client' } },
+      },
+    }),
+    backend('p', {
+      provider: 'openai-compatible',
+      endpoint: 'https://other.internal/v1',
+      tls: { caBundle: { configMapRef: { name: 'corp-roots', key: 'extra.pem' } } },
+    }),
+  ];
+  const pod = credentialsFor('team', {}, [tlsRoute], tlsBackends);
+  expect(pod.configMaps).toEqual(new Map([['corp-roots', new Set(['ca.crt', 'extra.pem'])]]));
+  expect(pod.secrets).toEqual(new Map([['llm-client', new Set(['tls.crt', 'tls.key'])]]));
+  expect(pod.binding).toEqual({
+    'llm-client/tls.crt': ['https://llm.internal:8443'],
+    'llm-client/tls.key': ['https://llm.internal:8443'],
+  });
+});

@@ -18,6 +18,8 @@ export interface PodCredentials {
    * sends a mounted key only there, whatever a pushed table says.
    */
   binding: Record<string, string[]>;
+  /** ConfigMap name → keys to mount: backends' CA bundles (spec.tls.caBundle.configMapRef). */
+  configMaps: CredentialSecrets;
 }
 
 /**
@@ -34,6 +36,7 @@ export function credentialsFor(
   clusterDomain?: string,
 ): PodCredentials {
   const secrets = new Map<string, Set<string>>();
+  const configMaps = new Map<string, Set<string>>();
   const binding = new Map<string, Set<string>>();
   const used = credentialedBackends(namespace, podLabels, routes, backends, clusterDomain);
   for (const backend of used) {
@@ -43,9 +46,13 @@ export function credentialsFor(
       const id = `${ref.secretName}/${ref.key}`;
       if (origin !== undefined) binding.set(id, (binding.get(id) ?? new Set()).add(origin));
     }
+    const bundle = backend.tls?.caBundle;
+    if (bundle?.kind === 'ConfigMap')
+      configMaps.set(bundle.name, (configMaps.get(bundle.name) ?? new Set()).add(bundle.key));
   }
   return {
     secrets,
+    configMaps,
     binding: Object.fromEntries(
       [...binding.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
@@ -54,7 +61,7 @@ export function credentialsFor(
   };
 }
 
-/** The backends using a Secret in the table the controller will push to that pod. */
+/** The backends using a Secret (or a ConfigMap CA bundle) in the table the controller will push to that pod. */
 function credentialedBackends(
   namespace: string,
   podLabels: Readonly<Record<string, string>>,
@@ -70,5 +77,9 @@ function credentialedBackends(
   const table = compileRoutingTable(selected, inNamespace(backends), new Map(), { clusterDomain });
   // Only this namespace's Secrets are ever mounted: keys of a platform
   // namespace's backends are delivered by the controller, in memory only.
-  return table.backends.filter((b) => b.namespace === namespace && backendSecretKeys(b).length > 0);
+  return table.backends.filter(
+    (b) =>
+      b.namespace === namespace &&
+      (backendSecretKeys(b).length > 0 || b.tls?.caBundle?.kind === 'ConfigMap'),
+  );
 }

@@ -220,7 +220,11 @@ export async function startSidecarInjector(
     const namespace = request.namespace ?? 'default';
     const podName = pod.metadata.name ?? `${pod.metadata.generateName ?? ''}*`;
     const labels = { ...(pod.metadata.labels ?? {}), [PROXY_LABEL]: 'true' };
-    const { secrets: credentials, binding } = credentialsFor(
+    const {
+      secrets: credentials,
+      binding,
+      configMaps,
+    } = credentialsFor(
       namespace,
       labels,
       deps.routes(namespace),
@@ -235,7 +239,7 @@ export async function startSidecarInjector(
           ? undefined
           : { url: credentialsUrl, ca: servedTrustBundle },
     };
-    const plan = planSidecarInjection(pod, sidecar, credentials, binding, namespace);
+    const plan = planSidecarInjection(pod, sidecar, credentials, binding, namespace, configMaps);
     if (plan.action === 'skip') {
       logger.debug('sidecar not injected', { namespace, pod: podName, reason: plan.reason });
       return { allowed: true };

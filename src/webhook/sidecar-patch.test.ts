@@ -557,3 +557,46 @@ describe('OpenTelemetry and the access log (issue 16)', () => {
     expect(sidecarOtelEnvFrom({ MODELROUTE_SIDECAR_OTEL_bad: 'x' }).ok).toBe(false);
   });
 });
+
+describe('ConfigMap CA bundles (issue 18)', () => {
+  test('referenced ConfigMap keys are mounted read-only under the configmaps dir, which the proxy is told', () => {
+    const raw = pod();
+    const p = planSidecarInjection(
+      admittedPod.parse(raw),
+      config,
+      new Map(),
+      {},
+      'team',
+      new Map([['corp-roots', new Set(['ca.crt'])]]),
+    );
+    if (p.action !== 'inject') throw new Error(JSON.stringify(p));
+    const patched = applyPatch(raw, p.operations) as {
+      spec: { initContainers: Json[]; volumes: Json[] };
+    };
+    const sidecar = patched.spec.initContainers[0] as {
+      env: { name: string; value?: string }[];
+      volumeMounts: Json[];
+    };
+    expect(sidecar.env).toContainEqual({
+      name: 'MODELROUTE_CONFIGMAPS_DIR',
+      value: '/var/run/modelroute/configmaps',
+    });
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: 'modelroute-cm-corp-roots',
+      mountPath: '/var/run/modelroute/configmaps/corp-roots',
+      readOnly: true,
+    });
+    expect(patched.spec.volumes).toContainEqual({
+      name: 'modelroute-cm-corp-roots',
+      configMap: {
+        name: 'corp-roots',
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+        optional: true,
+        defaultMode: 0o444,
+      },
+    });
+    // Without ConfigMaps, nothing of it.
+    const { sidecar: plain } = injected(pod());
+    expect(JSON.stringify(plain)).not.toContain('configmaps');
+  });
+});

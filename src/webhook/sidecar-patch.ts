@@ -9,6 +9,7 @@ import {
   DEFAULT_CREDENTIALS_TOKEN_FILE,
 } from '../proxy/credential-protocol.js';
 import { CREDENTIAL_ORIGINS_ENV } from '../proxy/credentials.js';
+import { CONFIG_MAPS_DIR_ENV } from '../proxy/egress/config-maps.js';
 import { QUOTA_STORE_ENV } from '../quota/redis-store-url.js';
 import {
   sidecarTelemetryArgs,
@@ -43,6 +44,8 @@ export const SIDECAR_ANNOTATIONS = {
 
 export const TABLE_DIR = '/var/run/modelroute/table';
 export const CREDENTIALS_DIR = '/var/run/modelroute/credentials';
+/** Where referenced ConfigMaps (backends' CA bundles) are mounted: <dir>/<configmap>/<key>. */
+export const CONFIG_MAPS_DIR = '/var/run/modelroute/configmaps';
 const TABLE_VOLUME = 'modelroute-table';
 const TOKEN_VOLUME = 'modelroute-token';
 /** The CA (PEM) that verifies the controller's credential endpoint; public, so an env value. */
@@ -50,6 +53,7 @@ export const CREDENTIALS_CA_ENV = 'MODELROUTE_CREDENTIALS_CA';
 /** The projected token's lifetime; the kubelet renews it at 80%. */
 const TOKEN_EXPIRATION_SECONDS = 3600;
 const CREDENTIAL_VOLUME_PREFIX = 'modelroute-cred-';
+const CONFIG_MAP_VOLUME_PREFIX = 'modelroute-cm-';
 
 /**
  * native: a restartable init container (Kubernetes >= 1.29): it starts, and
@@ -159,7 +163,16 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A short, stable volume name for a Secret (Secret names may be longer and contain dots). */
 export function credentialVolumeName(secretName: string): string {
-  const readable = `${CREDENTIAL_VOLUME_PREFIX}${secretName}`;
+  return volumeName(CREDENTIAL_VOLUME_PREFIX, secretName);
+}
+
+/** The same for a ConfigMap. */
+export function configMapVolumeName(name: string): string {
+  return volumeName(CONFIG_MAP_VOLUME_PREFIX, name);
+}
+
+function volumeName(prefix: string, secretName: string): string {
+  const readable = `${prefix}${secretName}`;
   if (readable.length <= 63 && DNS_LABEL.test(readable)) return readable;
   // FNV-1a: deterministic, so a reinvocation computes the same name.
   let hash = 0x811c9dc5;
@@ -168,7 +181,7 @@ export function credentialVolumeName(secretName: string): string {
     .replace(/[^a-z0-9-]/g, '-')
     .slice(0, 30)
     .replace(/-+$/, '');
-  return `${CREDENTIAL_VOLUME_PREFIX}${stem}-${hash.toString(16).padStart(8, '0')}`;
+  return `${prefix}${stem}-${hash.toString(16).padStart(8, '0')}`;
 }
 
 interface Overrides {
@@ -226,6 +239,7 @@ function sidecarContainer(
   credentials: CredentialSecrets,
   binding: Readonly<Record<string, readonly string[]>>,
   workload: WorkloadJson,
+  configMaps: CredentialSecrets,
 ): Record<string, unknown> {
   const delivery = config.credentialDelivery;
   const limits = Object.fromEntries(
@@ -289,6 +303,7 @@ function sidecarContainer(
       ...(delivery ? [{ name: CREDENTIALS_CA_ENV, value: delivery.ca }] : []),
       ...quotaStoreEnv(config.quotaStore),
       ...sidecarTelemetryEnv(config.telemetry),
+      ...(configMaps.size > 0 ? [{ name: CONFIG_MAPS_DIR_ENV, value: CONFIG_MAPS_DIR }] : []),
     ],
     ports: [
       { name: 'mr-proxy', containerPort: o.dataPort, protocol: 'TCP' },
@@ -331,6 +346,11 @@ function sidecarContainer(
         mountPath: `${CREDENTIALS_DIR}/${secret}`,
         readOnly: true,
       })),
+      ...[...configMaps.keys()].sort().map((name) => ({
+        name: configMapVolumeName(name),
+        mountPath: `${CONFIG_MAPS_DIR}/${name}`,
+        readOnly: true,
+      })),
     ],
   };
 }
@@ -338,6 +358,7 @@ function sidecarContainer(
 function sidecarVolumes(
   credentials: CredentialSecrets,
   delivery: SidecarConfig['credentialDelivery'],
+  configMaps: CredentialSecrets,
 ): Record<string, unknown>[] {
   return [
     // Survives a sidecar restart (not a pod restart): the proxy serves its last table at once.
@@ -381,6 +402,18 @@ function sidecarVolumes(
           defaultMode: 0o444,
         },
       })),
+    // Backends' CA bundles (spec.tls.caBundle.configMapRef): public, the keys named only.
+    ...[...configMaps.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, keys]) => ({
+        name: configMapVolumeName(name),
+        configMap: {
+          name,
+          items: [...keys].sort().map((key) => ({ key, path: key })),
+          optional: true,
+          defaultMode: 0o444,
+        },
+      })),
   ];
 }
 
@@ -396,6 +429,8 @@ export function planSidecarInjection(
   binding: Readonly<Record<string, readonly string[]>> = {},
   /** The pod's namespace (the admission request's; a Pod being created may not carry it). */
   namespace = 'default',
+  /** ConfigMaps (name → keys) the backends reference: CA bundles (credentialsFor). */
+  configMaps: CredentialSecrets = new Map(),
 ): SidecarPlan {
   const labels = pod.metadata.labels ?? {};
   const annotations = pod.metadata.annotations ?? {};
@@ -419,7 +454,7 @@ export function planSidecarInjection(
         };
     }
   }
-  const volumes = sidecarVolumes(credentials, config.credentialDelivery);
+  const volumes = sidecarVolumes(credentials, config.credentialDelivery, configMaps);
   const taken = new Set((pod.spec.volumes ?? []).map((v) => v.name));
   const clash = volumes.find((v) => taken.has(v.name as string));
   if (clash)
@@ -455,7 +490,7 @@ export function planSidecarInjection(
     serviceAccount: pod.spec.serviceAccountName || 'default',
     labels: { ...labels, [PROXY_LABEL]: 'true' },
   };
-  const sidecar = sidecarContainer(config, o, credentials, binding, workload);
+  const sidecar = sidecarContainer(config, o, credentials, binding, workload, configMaps);
   if (config.mode === 'container') {
     operations.push({ op: 'add', path: '/spec/containers/-', value: sidecar });
   } else if (pod.spec.initContainers && pod.spec.initContainers.length > 0) {

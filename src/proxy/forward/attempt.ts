@@ -12,6 +12,8 @@ import type { AttemptOutcome } from '../backend-live-state.js';
 import { CredentialsPendingError, MissingCredentialError } from '../credentials.js';
 import { adapterFor } from '../../providers/registry.js';
 import { CredentialUnavailableError } from '../../providers/auth/types.js';
+import { BackendTlsError } from '../egress/backend-tls.js';
+import { withBackendHeaders } from '../egress/upstream-headers.js';
 import type { BuildResult, ProviderAdapter, UpstreamAuth } from '../../providers/types.js';
 import { parseRetryAfter } from '../resilience/retry.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -96,9 +98,16 @@ export async function tryBackend(
     };
   }
   const upstream = built.request;
+  withBackendHeaders(backend, upstream.headers);
   const target = runtime.targets.resolve(upstream.url);
   const firstTokenMs = route.timeouts.firstTokenMs ?? backend.timeouts.firstTokenMs;
   const connectMs = route.timeouts.connectMs ?? backend.timeouts.connectMs;
+  let pool;
+  try {
+    pool = runtime.pools.forBackend(backend, target.origin, connectMs);
+  } catch (err) {
+    return credentialFailure(runtime, request, backend, err);
+  }
   const totalMs = Math.min(backend.timeouts.totalMs, remainingRouteMs);
   // Exact-mode limits are one store round trip per attempt; every other backend skips the await.
   let lease: ExactLease | undefined;
@@ -175,7 +184,8 @@ export async function tryBackend(
   wait.start();
   let response;
   try {
-    response = await runtime.pools.get(target.origin, connectMs).request({
+    response = await pool.request({
+      origin: target.origin,
       path: target.path,
       method: upstream.method,
       headers: upstream.headers,
@@ -231,15 +241,23 @@ function credentialFailure(
   backend: CompiledBackend,
   err: unknown,
 ): Failure {
-  if (!(err instanceof MissingCredentialError) && !(err instanceof CredentialUnavailableError))
+  if (
+    !(err instanceof MissingCredentialError) &&
+    !(err instanceof CredentialUnavailableError) &&
+    !(err instanceof BackendTlsError)
+  )
     throw err;
   if (err instanceof CredentialsPendingError)
     return { kind: 'not-usable', backendId: backend.id, message: err.message };
   const missing = err instanceof MissingCredentialError;
-  runtime.logger.error(missing ? 'missing credentials' : 'credentials unavailable', {
-    backend: backend.id,
-    message: err.message,
-  });
+  const tls = err instanceof BackendTlsError;
+  runtime.logger.error(
+    missing ? 'missing credentials' : tls ? 'TLS settings unusable' : 'credentials unavailable',
+    {
+      backend: backend.id,
+      message: err.message,
+    },
+  );
   runtime.live
     .begin(backend.id, request.estimatedTokens, request.priority)
     .finish('backend-rejected', { latencyMs: 0 });
@@ -252,8 +270,14 @@ function credentialFailure(
     backendId: backend.id,
     message: missing
       ? `its ${backend.auth ? 'cloud credential' : 'API key'} is not available to the proxy (the Secret or key is missing)`
-      : `its cloud credential is not available to the proxy: ${err.message}`,
-    code: missing ? 'upstream_credential_missing' : 'upstream_credential_unavailable',
+      : tls
+        ? `its TLS settings cannot be used: ${err.message}`
+        : `its cloud credential is not available to the proxy: ${err.message}`,
+    code: missing
+      ? 'upstream_credential_missing'
+      : tls
+        ? 'upstream_tls_unusable'
+        : 'upstream_credential_unavailable',
   };
 }
 

@@ -14,6 +14,7 @@ import { readText } from '../forward/read-upstream.js';
 import { adapterFor } from '../../providers/registry.js';
 import { isRecord } from '../../providers/shared/openai-shape.js';
 import type { OpenAIRequestBody, UpstreamAuth } from '../../providers/types.js';
+import { withBackendHeaders } from '../egress/upstream-headers.js';
 import type { UpstreamPools } from '../upstream-pools.js';
 import type { UpstreamTargets } from '../upstream-target.js';
 
@@ -84,6 +85,7 @@ export function shadowSender(deps: ShadowSendDeps): ShadowSend {
     if (!built.ok)
       throw new ShadowCallError('unsupported', backend.id, `${backend.id}: ${built.message}`);
     const upstream = built.request;
+    withBackendHeaders(backend, upstream.headers);
     const target = deps.targets.resolve(upstream.url);
     const deadline = AbortSignal.timeout(backend.timeouts.totalMs);
     const both = AbortSignal.any([signal, deadline]);
@@ -98,13 +100,16 @@ export function shadowSender(deps: ShadowSendDeps): ShadowSend {
 
     let response;
     try {
-      response = await deps.pools.get(target.origin, backend.timeouts.connectMs).request({
-        path: target.path,
-        method: upstream.method,
-        headers: upstream.headers,
-        body: upstream.body,
-        signal: both,
-      });
+      response = await deps.pools
+        .forBackend(backend, target.origin, backend.timeouts.connectMs)
+        .request({
+          origin: target.origin,
+          path: target.path,
+          method: upstream.method,
+          headers: upstream.headers,
+          body: upstream.body,
+          signal: both,
+        });
     } catch (err) {
       throw failed(err);
     }

@@ -287,6 +287,9 @@ export async function startDevMode(options: DevModeOptions): Promise<DevMode> {
   };
   const prober: HealthProber = new HealthProber({
     authFor: (backend) => runtime.upstreamAuth.authFor(backend),
+    // The proxy's own connections: the backend's TLS material and the egress proxy apply.
+    dispatcherFor: (backend, origin) =>
+      runtime.pools.forBackend(backend, origin, backend.timeouts.connectMs),
     now: runtime.now,
     maxIntervalMs: options.maxProbeIntervalMs ?? 5_000,
     onTransition: (t) => {
