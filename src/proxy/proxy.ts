@@ -208,6 +208,7 @@ function rememberingAuth(resolver: UpstreamAuthResolver): UpstreamAuthResolver {
       if (auth instanceof Promise) return auth.then((a) => remember(a) as UpstreamAuth);
       return auth?.kind === 'api-key' ? auth : remember(auth);
     },
+    refused: (backend) => resolver.refused(backend),
   };
 }
 

@@ -114,7 +114,7 @@ describe('azure-openai with Entra ID workload identity', () => {
     expect(last?.headers.authorization).not.toBe(calls[0]?.headers.authorization);
   });
 
-  test('a token Azure does not know gets Azure 401, mapped; the proxy says the backend refused', async () => {
+  test('a token revoked before its expiry: Azure 401, mapped, and the next request gets a new token', async () => {
     const clock = { offsetMs: 0 };
     dp = await start(FEDERATED, clock);
     await dp.client.chat.completions.create(chat);
@@ -123,6 +123,10 @@ describe('azure-openai with Entra ID workload identity', () => {
     const err = await dp.client.chat.completions.create(chat).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect((err as APIError).message).toMatch(/Access token is missing, invalid/);
+    // The refusal dropped the cached token: the next request fetches a new one and is served.
+    const { data } = await dp.client.chat.completions.create(chat).withResponse();
+    expect(data.choices[0]?.message.content).toEqual(expect.any(String));
+    expect(tokenRequests(dp)).toHaveLength(2);
   });
 
   test('a refused federated token fails over, and the error names AADSTS and the fix', async () => {

@@ -59,6 +59,7 @@ export const createAwsAuth: AuthSourceFactory = (backend, deps) => {
       const value = cache.get();
       return value instanceof Promise ? value.then(withRegion) : withRegion(value);
     },
+    refused: () => cache.refused(),
   };
 };
 

@@ -43,7 +43,7 @@ export const createAzureEntraAuth: AuthSourceFactory = (backend, deps) => {
     () => fetchToken(deps, tokenRequest(backend, settings, deps)),
     { now: () => deps.now() },
   );
-  return { current: () => credential.get() };
+  return { current: () => credential.get(), refused: () => credential.refused() };
 };
 
 function tokenRequest(

@@ -252,5 +252,6 @@ export const createGoogleAuth: AuthSourceFactory = (backend, deps) => {
       const value = token.get();
       return typeof value === 'string' ? bearer(value) : value.then(bearer);
     },
+    refused: () => token.refused(),
   };
 };

@@ -66,3 +66,18 @@ test('a failed refresh keeps the still-valid credential; with none, callers get 
   now.t += 1_000;
   await expect(s.credential.get()).resolves.toMatch(/^token-/);
 });
+
+test('a refused credential is fetched again, at most every 30 s', async () => {
+  const now = { t: 0 };
+  const { calls, credential } = source(now);
+  await credential.get();
+  credential.refused();
+  await expect(credential.get()).resolves.toBe('token-2');
+  // Refused again at once (no permission, say): the new token is kept for now.
+  credential.refused();
+  expect(credential.get()).toBe('token-2');
+  now.t = 30_000;
+  credential.refused();
+  await expect(credential.get()).resolves.toBe('token-3');
+  expect(calls).toHaveLength(3);
+});

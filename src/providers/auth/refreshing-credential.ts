@@ -16,12 +16,15 @@ export interface RefreshingCredentialOptions {
   refreshBeforeMs?: number;
   /** After a failed fetch with nothing usable cached, callers get the failure for this long before a new try (default 1 s). */
   retryAfterFailureMs?: number;
+  /** A refused credential is dropped at most this often (default 30 s), so a lasting refusal cannot hammer the token endpoint. */
+  dropRefusedEveryMs?: number;
 }
 
 export class RefreshingCredential<T> {
   private cached: Expiring<T> | undefined;
   private inFlight: Promise<T> | undefined;
   private failure: { error: Error; at: number } | undefined;
+  private lastDropMs = Number.NEGATIVE_INFINITY;
   private readonly refreshBeforeMs: number;
   private readonly retryAfterFailureMs: number;
 
@@ -46,6 +49,23 @@ export class RefreshingCredential<T> {
     if (this.failure && now - this.failure.at < this.retryAfterFailureMs && !this.inFlight)
       return Promise.reject(this.failure.error);
     return this.refresh();
+  }
+
+  /**
+   * The provider refused the credential (401/403): it may have been revoked or
+   * rotated before its expiry, so the next caller fetches a fresh one. A
+   * refusal for another reason (no permission on the model) recurs; dropping
+   * at most every `dropRefusedEveryMs` bounds what that costs.
+   */
+  refused(): void {
+    const now = this.options.now();
+    if (
+      this.cached === undefined ||
+      now - this.lastDropMs < (this.options.dropRefusedEveryMs ?? 30_000)
+    )
+      return;
+    this.lastDropMs = now;
+    this.cached = undefined;
   }
 
   private refresh(): Promise<T> {

@@ -26,6 +26,8 @@ export interface AuthDeps {
 export interface AuthSource {
   /** A value while the cached credential is fresh; a Promise when it must be fetched first. Rejects with CredentialUnavailableError. */
   current(): UpstreamAuth | Promise<UpstreamAuth>;
+  /** The provider answered 401/403 to the current credential: fetch a fresh one next time (sources that cache). */
+  refused?(): void;
 }
 
 export type AuthSourceFactory = (backend: CompiledBackend, deps: AuthDeps) => AuthSource;

@@ -22,6 +22,8 @@ export interface UpstreamAuthDeps extends AuthDeps {
 export interface UpstreamAuthResolver {
   /** Throws (or rejects with) MissingCredentialError / CredentialUnavailableError when the credential cannot be had. */
   authFor(backend: CompiledBackend): UpstreamAuth | undefined | Promise<UpstreamAuth>;
+  /** The provider refused the backend's credential (401/403): a cached cloud credential is fetched again. */
+  refused(backend: CompiledBackend): void;
 }
 
 export function createUpstreamAuth(
@@ -45,6 +47,9 @@ export function createUpstreamAuth(
         byBackend.set(backend.id, entry);
       }
       return entry.source.current();
+    },
+    refused(backend) {
+      byBackend.get(backend.id)?.source.refused?.();
     },
   };
 }

@@ -209,6 +209,9 @@ export async function tryBackend(
       // the status alone tells enough
     }
     wait.stop();
+    // A cloud token revoked before its expiry: the next attempt fetches a new one.
+    if ((status === 401 || status === 403) && backend.auth !== undefined)
+      runtime.upstreamAuth.refused(backend);
     const kind = classifyStatus(status);
     const retryAfterMs = parseRetryAfter(
       headerValue(response.headers['retry-after']),
