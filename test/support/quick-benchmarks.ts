@@ -73,6 +73,11 @@ export const QUICK_BENCHMARKS: readonly QuickBenchmark[] = [
     keys: ['benchmark', 'only', 'machine', 'overhead_ratio', 'overhead', 'goals', 'pass'],
   },
   {
+    name: 'npm run bench:providers',
+    run: ['bench/providers.ts'],
+    keys: ['benchmark', 'requests_per_round', 'rounds', 'results'],
+  },
+  {
     name: 'npm run bench:limits-path',
     run: ['bench/limits-path.ts'],
     keys: ['benchmark', 'requests_per_round', 'rounds', 'results'],

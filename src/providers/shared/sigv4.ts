@@ -54,17 +54,7 @@ export async function signRequest(
   args: SigningArgs,
 ): Promise<{ headers: Record<string, string> }> {
   const url = new URL(request.url);
-  const signer = new SignatureV4({
-    service: args.service,
-    region: args.region,
-    credentials: {
-      accessKeyId: args.credentials.accessKeyId,
-      secretAccessKey: args.credentials.secretAccessKey,
-      ...(args.credentials.sessionToken ? { sessionToken: args.credentials.sessionToken } : {}),
-    },
-    sha256: Sha256,
-    applyChecksum: false,
-  });
+  const signer = signerFor(args);
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of url.searchParams) {
     const prior = query[key];
@@ -90,4 +80,36 @@ export async function signRequest(
     if (name.toLowerCase() !== 'host') headers[name.toLowerCase()] = value;
   }
   return { headers };
+}
+
+/** Enough for every backend × credential of any sane table; past it the cache starts afresh. */
+const MAX_SIGNERS = 64;
+const signers = new Map<string, SignatureV4>();
+
+/**
+ * One signer per credential, region and service, kept: a signer caches its
+ * day's signing key (four HMACs to derive), which a new signer per request
+ * derived again every time. An access key id always has the same secret, so
+ * the id and session token name the credential; the secret is not a map key.
+ */
+function signerFor(args: SigningArgs): SignatureV4 {
+  const { credentials } = args;
+  const key = `${args.service}\n${args.region}\n${credentials.accessKeyId}\n${credentials.sessionToken ?? ''}`;
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    if (signers.size >= MAX_SIGNERS) signers.clear();
+    signer = new SignatureV4({
+      service: args.service,
+      region: args.region,
+      credentials: {
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
+      },
+      sha256: Sha256,
+      applyChecksum: false,
+    });
+    signers.set(key, signer);
+  }
+  return signer;
 }
