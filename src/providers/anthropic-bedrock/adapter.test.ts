@@ -1,23 +1,18 @@
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import { encodeEvent, encodeException } from '../shared/event-stream.js';
 import type { UpstreamAuth } from '../types.js';
 import { anthropicBedrockAdapter } from './adapter.js';
 
-const backend: CompiledBackend = {
+const backend: CompiledBackend = testBackend({
   id: 'default/claude',
-  namespace: 'default',
   name: 'claude',
   provider: 'anthropic-bedrock',
   baseUrl: 'https://bedrock-runtime.eu-central-1.amazonaws.com/',
   model: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0',
   bedrock: { region: 'eu-central-1' },
   pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-};
+});
 
 const AWS: UpstreamAuth = {
   kind: 'aws',

@@ -1,25 +1,21 @@
 import type OpenAI from 'openai';
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import type { BuildRequestArgs } from '../types.js';
 import { anthropicVertexAdapter } from './adapter.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'default/claude',
-  namespace: 'default',
-  name: 'claude',
-  provider: 'anthropic-vertex',
-  baseUrl: 'https://us-east5-aiplatform.googleapis.com',
-  model: 'claude-sonnet-4-5@20250929',
-  vertex: { project: 'my-project', location: 'us-east5' },
-  auth: { type: 'gcp', source: 'default' },
-  pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'default/claude',
+    name: 'claude',
+    provider: 'anthropic-vertex',
+    baseUrl: 'https://us-east5-aiplatform.googleapis.com',
+    model: 'claude-sonnet-4-5@20250929',
+    vertex: { project: 'my-project', location: 'us-east5' },
+    auth: { type: 'gcp', source: 'default' },
+    pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3 },
+    ...overrides,
+  });
 
 const MODEL_URL =
   'https://us-east5-aiplatform.googleapis.com/v1/projects/my-project/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929';

@@ -1,24 +1,20 @@
 import OpenAI from 'openai';
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import { seededRandom } from '../../routing/random.js';
 import { anthropicAdapter } from './adapter.js';
 import type { BuildRequestArgs, Usage } from '../types.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'default/claude',
-  namespace: 'default',
-  name: 'claude',
-  provider: 'anthropic',
-  baseUrl: 'https://api.anthropic.com',
-  model: 'claude-sonnet-4-5',
-  pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'default/claude',
+    name: 'claude',
+    provider: 'anthropic',
+    baseUrl: 'https://api.anthropic.com',
+    model: 'claude-sonnet-4-5',
+    pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3 },
+    ...overrides,
+  });
 
 const args = (
   body: Record<string, unknown>,

@@ -10,6 +10,7 @@ import {
   usageToOpenAI,
 } from '../shared/openai-shape.js';
 import { chatRequestSchema, type ChatMessage, type ChatRequest } from '../shared/chat-request.js';
+import { ChatChunks, nowSeconds, streamErrorEvent } from '../shared/chat-chunks.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
   BufferedResult,
@@ -348,8 +349,6 @@ function toUsage(u: AnthropicUsage): Usage {
   return usage;
 }
 
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
 /** A buffered Messages answer as a chat.completion (also Claude on Bedrock and Vertex). */
 export function parseMessagesResponse(args: {
   body: string;
@@ -442,15 +441,16 @@ function must<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  */
 export class AnthropicStreamTranslator implements CompletableStreamTranslator {
   private readonly parser = new SseParser();
-  private readonly created = nowSeconds();
-  private id = '';
+  private readonly out: ChatChunks;
   private usage: AnthropicUsage | undefined;
   /** Anthropic content block index -> OpenAI tool call index. */
   private readonly toolIndex = new Map<number, number>();
   private done = false;
   private failed = false;
 
-  constructor(private readonly args: StreamTranslatorArgs) {}
+  constructor(private readonly args: StreamTranslatorArgs) {
+    this.out = new ChatChunks(args.responseModel);
+  }
 
   get complete(): boolean {
     return this.done && !this.failed;
@@ -503,19 +503,19 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
     switch (type) {
       case 'message_start': {
         const { message } = must(messageStart, data, type);
-        this.id = message.id;
+        this.out.id = message.id;
         this.usage = { ...message.usage };
-        return this.chunk({ role: 'assistant', content: '' });
+        return this.out.delta({ role: 'assistant', content: '' });
       }
       case 'content_block_start': {
         const { index, content_block: block } = must(blockStart, data, type);
-        if (block.type === 'text') return block.text ? this.chunk({ content: block.text }) : '';
+        if (block.type === 'text') return block.text ? this.out.delta({ content: block.text }) : '';
         if (block.type !== 'tool_use') return ''; // thinking and server tools have no Chat Completions form
         if (block.id === undefined || block.name === undefined)
           throw new MalformedEvent(`anthropic sent a malformed ${type} event`);
         const toolIndex = this.toolIndex.size;
         this.toolIndex.set(index, toolIndex);
-        return this.chunk({
+        return this.out.delta({
           tool_calls: [
             {
               index: toolIndex,
@@ -531,7 +531,7 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
         if (delta.type === 'text_delta') {
           if (delta.text === undefined)
             throw new MalformedEvent(`anthropic sent a malformed ${type} event`);
-          return this.chunk({ content: delta.text });
+          return this.out.delta({ content: delta.text });
         }
         if (delta.type === 'input_json_delta') {
           const toolIndex = this.toolIndex.get(index);
@@ -539,7 +539,7 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
             throw new MalformedEvent(`anthropic sent a malformed ${type} event`);
           }
           if (delta.partial_json === '') return '';
-          return this.chunk({
+          return this.out.delta({
             tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }],
           });
         }
@@ -549,12 +549,12 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
         const { delta, usage } = must(messageDelta, data, type);
         // message_delta usage is cumulative: later counts replace earlier ones.
         if (usage) this.usage = { ...this.usage, ...stripNullish(usage) };
-        return this.chunk({}, finishReason(delta.stop_reason));
+        return this.out.delta({}, finishReason(delta.stop_reason));
       }
       case 'message_stop': {
         this.done = true;
         if (!this.args.clientWantsUsage || this.usage === undefined) return '';
-        return this.event({ choices: [], usage: usageToOpenAI(toUsage(this.usage)) });
+        return this.out.event({ choices: [], usage: usageToOpenAI(toUsage(this.usage)) });
       }
       case 'error': {
         const { error } = must(errorEvent, data, type);
@@ -570,22 +570,7 @@ export class AnthropicStreamTranslator implements CompletableStreamTranslator {
 
   private fail(message: string, type: string): string {
     this.failed = true;
-    return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
-  }
-
-  private chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-    return this.event({ choices: [{ index: 0, delta, finish_reason: finish }] });
-  }
-
-  private event(fields: Record<string, unknown>): string {
-    const chunk = {
-      id: this.id,
-      object: 'chat.completion.chunk',
-      created: this.created,
-      model: this.args.responseModel,
-      ...fields,
-    };
-    return `data: ${JSON.stringify(chunk)}\n\n`;
+    return streamErrorEvent(message, type);
   }
 }
 

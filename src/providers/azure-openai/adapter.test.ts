@@ -1,23 +1,19 @@
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import { azureOpenAIAdapter } from './adapter.js';
 import type { BuildRequestArgs, Endpoint } from '../types.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'team-a/gpt-azure',
-  namespace: 'team-a',
-  name: 'gpt-azure',
-  provider: 'azure-openai',
-  baseUrl: 'https://contoso.openai.azure.com',
-  model: 'gpt-4o',
-  azure: { deployment: 'gpt-4o prod', apiVersion: '2024-10-21' },
-  pricing: { inputPerMillion: 2.5, outputPerMillion: 10, cachedInputPerMillion: 1.25 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'team-a/gpt-azure',
+    name: 'gpt-azure',
+    provider: 'azure-openai',
+    baseUrl: 'https://contoso.openai.azure.com',
+    model: 'gpt-4o',
+    azure: { deployment: 'gpt-4o prod', apiVersion: '2024-10-21' },
+    pricing: { inputPerMillion: 2.5, outputPerMillion: 10, cachedInputPerMillion: 1.25 },
+    ...overrides,
+  });
 
 const args = (overrides: Partial<BuildRequestArgs> = {}): BuildRequestArgs => ({
   backend: backend(),

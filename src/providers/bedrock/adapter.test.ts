@@ -1,24 +1,20 @@
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import { encodeEvent, encodeException } from '../shared/event-stream.js';
 import type { BuildRequestArgs, UpstreamAuth, UpstreamRequest } from '../types.js';
 import { bedrockAdapter } from './adapter.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'default/nova',
-  namespace: 'default',
-  name: 'nova',
-  provider: 'bedrock',
-  baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com',
-  model: 'anthropic.claude-3-haiku-20240307-v1:0',
-  bedrock: { region: 'us-east-1' },
-  pricing: { inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 0.1 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'default/nova',
+    name: 'nova',
+    provider: 'bedrock',
+    baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+    model: 'anthropic.claude-3-haiku-20240307-v1:0',
+    bedrock: { region: 'us-east-1' },
+    pricing: { inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 0.1 },
+    ...overrides,
+  });
 
 const AWS: UpstreamAuth = {
   kind: 'aws',

@@ -2,6 +2,7 @@
 // Completions requests become Converse requests, signed with SigV4 or sent
 // with a Bedrock API key; Converse answers and ConverseStream's binary event
 // stream come back as OpenAI chat completions and chunks.
+import { ChatChunks, nowSeconds, streamErrorEvent } from '../shared/chat-chunks.js';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventStreamDecoder, type EventStreamMessage } from '../shared/event-stream.js';
@@ -189,7 +190,6 @@ export function converseUsageToUsage(u: ConverseUsage): Usage {
   return usage;
 }
 
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const completionId = (): string => `chatcmpl-bedrock-${randomUUID()}`;
 
 function parseResponse(args: { body: string; responseModel: string }): BufferedResult {
@@ -331,8 +331,7 @@ export abstract class EventStreamTranslator implements CompletableStreamTranslat
 }
 
 class ConverseStreamTranslator extends EventStreamTranslator {
-  private readonly id = completionId();
-  private readonly created = nowSeconds();
+  private readonly out: ChatChunks;
   private usage: ConverseUsage | undefined;
   private readonly toolIndex = new Map<number, number>();
   private stopped = false;
@@ -340,6 +339,7 @@ class ConverseStreamTranslator extends EventStreamTranslator {
 
   constructor(private readonly args: StreamTranslatorArgs) {
     super();
+    this.out = new ChatChunks(args.responseModel, completionId());
   }
 
   get complete(): boolean {
@@ -356,13 +356,13 @@ class ConverseStreamTranslator extends EventStreamTranslator {
     }
     switch (eventType) {
       case 'messageStart':
-        return this.chunk({ role: 'assistant', content: '' });
+        return this.out.delta({ role: 'assistant', content: '' });
       case 'contentBlockStart': {
         const { contentBlockIndex, start } = must(blockStart, data, eventType);
         if (!start.toolUse) return '';
         const index = this.toolIndex.size;
         this.toolIndex.set(contentBlockIndex, index);
-        return this.chunk({
+        return this.out.delta({
           tool_calls: [
             {
               index,
@@ -376,13 +376,13 @@ class ConverseStreamTranslator extends EventStreamTranslator {
       case 'contentBlockDelta': {
         const { contentBlockIndex, delta } = must(blockDelta, data, eventType);
         if (delta.text !== undefined)
-          return delta.text === '' ? '' : this.chunk({ content: delta.text });
+          return delta.text === '' ? '' : this.out.delta({ content: delta.text });
         if (delta.toolUse !== undefined) {
           const index = this.toolIndex.get(contentBlockIndex);
           if (index === undefined)
             throw new MalformedEvent(`bedrock sent a tool delta for an unstarted block`);
           if (delta.toolUse.input === '') return '';
-          return this.chunk({
+          return this.out.delta({
             tool_calls: [{ index, function: { arguments: delta.toolUse.input } }],
           });
         }
@@ -391,7 +391,7 @@ class ConverseStreamTranslator extends EventStreamTranslator {
       case 'messageStop': {
         const { stopReason } = must(messageStop, data, eventType);
         this.stopped = true;
-        return this.chunk({}, converseFinishReason(stopReason));
+        return this.out.delta({}, converseFinishReason(stopReason));
       }
       case 'metadata': {
         const { usage } = must(metadata, data, eventType);
@@ -407,31 +407,16 @@ class ConverseStreamTranslator extends EventStreamTranslator {
     if (this.usageSent) return '';
     this.usageSent = true;
     if (!this.args.clientWantsUsage || this.usage === undefined) return '';
-    return this.event({ choices: [], usage: usageToOpenAI(converseUsageToUsage(this.usage)) });
+    return this.out.event({ choices: [], usage: usageToOpenAI(converseUsageToUsage(this.usage)) });
   }
 
   protected onError(message: string, type: string): string {
-    return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
+    return streamErrorEvent(message, type);
   }
 
   end(): { tail: string; usage: Usage | undefined } {
     const tail = this.complete ? DONE_EVENT : '';
     return { tail, usage: this.usage ? converseUsageToUsage(this.usage) : undefined };
-  }
-
-  private chunk(delta: Json, finish: string | null = null): string {
-    return this.event({ choices: [{ index: 0, delta, finish_reason: finish }] });
-  }
-
-  private event(fields: Json): string {
-    const chunk = {
-      id: this.id,
-      object: 'chat.completion.chunk',
-      created: this.created,
-      model: this.args.responseModel,
-      ...fields,
-    };
-    return `data: ${JSON.stringify(chunk)}\n\n`;
   }
 }
 

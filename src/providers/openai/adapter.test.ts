@@ -1,23 +1,19 @@
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import { seededRandom } from '../../routing/random.js';
 import { openaiAdapter } from './adapter.js';
 import type { Endpoint, StreamTranslator } from '../types.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'default/gpt',
-  namespace: 'default',
-  name: 'gpt',
-  provider: 'openai',
-  baseUrl: 'https://api.openai.com/v1',
-  model: 'gpt-4o-mini-2024-07-18',
-  pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6, cachedInputPerMillion: 0.075 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'default/gpt',
+    name: 'gpt',
+    provider: 'openai',
+    baseUrl: 'https://api.openai.com/v1',
+    model: 'gpt-4o-mini-2024-07-18',
+    pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6, cachedInputPerMillion: 0.075 },
+    ...overrides,
+  });
 
 function build(
   endpoint: Endpoint,

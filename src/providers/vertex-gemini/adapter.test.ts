@@ -1,25 +1,21 @@
 import type OpenAI from 'openai';
 import type { CompiledBackend } from '../../routing/table.js';
+import { testBackend } from '../__fixtures__/backend.js';
 import type { BuildRequestArgs } from '../types.js';
 import { vertexGeminiAdapter } from './adapter.js';
 
-const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend => ({
-  id: 'default/gemini',
-  namespace: 'default',
-  name: 'gemini',
-  provider: 'vertex-gemini',
-  baseUrl: 'https://us-central1-aiplatform.googleapis.com',
-  model: 'gemini-2.5-flash',
-  vertex: { project: 'my-project', location: 'us-central1' },
-  auth: { type: 'gcp', source: 'default' },
-  pricing: { inputPerMillion: 0.3, outputPerMillion: 2.5, cachedInputPerMillion: 0.03 },
-  limits: {},
-  capabilities: [],
-  compliance: [],
-  timeouts: { connectMs: 1000, firstTokenMs: 10000, totalMs: 60000 },
-  health: 'Healthy',
-  ...overrides,
-});
+const backend = (overrides: Partial<CompiledBackend> = {}): CompiledBackend =>
+  testBackend({
+    id: 'default/gemini',
+    name: 'gemini',
+    provider: 'vertex-gemini',
+    baseUrl: 'https://us-central1-aiplatform.googleapis.com',
+    model: 'gemini-2.5-flash',
+    vertex: { project: 'my-project', location: 'us-central1' },
+    auth: { type: 'gcp', source: 'default' },
+    pricing: { inputPerMillion: 0.3, outputPerMillion: 2.5, cachedInputPerMillion: 0.03 },
+    ...overrides,
+  });
 
 const MODEL_URL =
   'https://us-central1-aiplatform.googleapis.com/v1/projects/my-project/locations/us-central1/publishers/google/models/gemini-2.5-flash';

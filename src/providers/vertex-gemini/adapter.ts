@@ -13,6 +13,7 @@ import {
   preview,
   usageToOpenAI,
 } from '../shared/openai-shape.js';
+import { ChatChunks, nowSeconds, streamErrorEvent } from '../shared/chat-chunks.js';
 import { SseParser, type SseEvent } from '../shared/sse.js';
 import type {
   BufferedResult,
@@ -363,8 +364,6 @@ function toUsage(u: UsageMetadata): Usage {
   return usage;
 }
 
-const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
 interface CandidateOutput {
   text: string | null;
   calls: {
@@ -471,15 +470,16 @@ function parseResponse(args: { body: string; responseModel: string }): BufferedR
  */
 export class GeminiStreamTranslator implements CompletableStreamTranslator {
   private readonly parser = new SseParser();
-  private readonly created = nowSeconds();
-  private id = '';
+  private readonly out: ChatChunks;
   private started = false;
   private usage: UsageMetadata | undefined;
   private toolCalls = 0;
   private finished = false;
   private failed = false;
 
-  constructor(private readonly args: StreamTranslatorArgs) {}
+  constructor(private readonly args: StreamTranslatorArgs) {
+    this.out = new ChatChunks(args.responseModel);
+  }
 
   get complete(): boolean {
     return this.finished && !this.failed;
@@ -494,7 +494,7 @@ export class GeminiStreamTranslator implements CompletableStreamTranslator {
     const usage = this.usage ? toUsage(this.usage) : undefined;
     if (this.complete) {
       if (this.args.clientWantsUsage && usage)
-        tail += this.event({ choices: [], usage: usageToOpenAI(usage) });
+        tail += this.out.event({ choices: [], usage: usageToOpenAI(usage) });
       tail += DONE_EVENT;
     }
     return { tail, usage };
@@ -534,18 +534,18 @@ export class GeminiStreamTranslator implements CompletableStreamTranslator {
     let out = '';
     if (!this.started) {
       this.started = true;
-      this.id = `chatcmpl-${response.responseId ?? `gemini${Date.now().toString(36)}`}`;
-      out += this.chunk({ role: 'assistant', content: '' });
+      this.out.id = `chatcmpl-${response.responseId ?? `gemini${Date.now().toString(36)}`}`;
+      out += this.out.delta({ role: 'assistant', content: '' });
     }
     const { text, calls, finish } = readCandidate(response);
-    if (text) out += this.chunk({ content: text });
+    if (text) out += this.out.delta({ content: text });
     for (const call of calls) {
       const index = this.toolCalls++;
-      out += this.chunk({
+      out += this.out.delta({
         tool_calls: [
           {
             index,
-            id: callId(this.id.replace(/^chatcmpl-/, ''), index, call),
+            id: callId(this.out.id.replace(/^chatcmpl-/, ''), index, call),
             type: 'function',
             function: { name: call.name, arguments: call.arguments },
           },
@@ -554,29 +554,14 @@ export class GeminiStreamTranslator implements CompletableStreamTranslator {
     }
     if (finish !== undefined && !this.finished) {
       this.finished = true;
-      out += this.chunk({}, finishReason(finish, this.toolCalls > 0));
+      out += this.out.delta({}, finishReason(finish, this.toolCalls > 0));
     }
     return out;
   }
 
   private fail(message: string, type: string): string {
     this.failed = true;
-    return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
-  }
-
-  private chunk(delta: Record<string, unknown>, finish: string | null = null): string {
-    return this.event({ choices: [{ index: 0, delta, finish_reason: finish }] });
-  }
-
-  private event(fields: Record<string, unknown>): string {
-    const chunk = {
-      id: this.id,
-      object: 'chat.completion.chunk',
-      created: this.created,
-      model: this.args.responseModel,
-      ...fields,
-    };
-    return `data: ${JSON.stringify(chunk)}\n\n`;
+    return streamErrorEvent(message, type);
   }
 }
 
