@@ -51,3 +51,23 @@ describe('SigV4 signing', () => {
     );
   });
 });
+
+test('a corrected secret for the same access key id signs with the new secret', async () => {
+  const request = {
+    url: 'https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse',
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  };
+  const sign = (secretAccessKey: string) =>
+    signRequest(request, {
+      credentials: { accessKeyId: 'AKIAROTATED', secretAccessKey },
+      region: 'us-east-1',
+      service: 'bedrock',
+      now: new Date(Date.UTC(2026, 11, 5)),
+    });
+  const wrong = await sign('wrong');
+  const right = await sign('right');
+  expect(right.headers.authorization).not.toBe(wrong.headers.authorization);
+  expect((await sign('right')).headers.authorization).toBe(right.headers.authorization);
+});

@@ -89,12 +89,19 @@ const signers = new Map<string, SignatureV4>();
 /**
  * One signer per credential, region and service, kept: a signer caches its
  * day's signing key (four HMACs to derive), which a new signer per request
- * derived again every time. An access key id always has the same secret, so
- * the id and session token name the credential; the secret is not a map key.
+ * derived again every time. The whole credential names it, secret included:
+ * a Secret corrected after a wrong key keeps its access key id, and must not
+ * be served by the signer of the wrong one.
  */
 function signerFor(args: SigningArgs): SignatureV4 {
   const { credentials } = args;
-  const key = `${args.service}\n${args.region}\n${credentials.accessKeyId}\n${credentials.sessionToken ?? ''}`;
+  const key = [
+    args.service,
+    args.region,
+    credentials.accessKeyId,
+    credentials.secretAccessKey,
+    credentials.sessionToken ?? '',
+  ].join('\n');
   let signer = signers.get(key);
   if (signer === undefined) {
     if (signers.size >= MAX_SIGNERS) signers.clear();
